@@ -1,0 +1,105 @@
+"""Runs and actions as plain data.
+
+One vocabulary for every producer (the local controller, the backend's state service) and every
+consumer (widgets, the side panel, the CLI), so a local run and a remote run render the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from typing import Any
+
+
+class Phase(str, enum.Enum):
+    """Lifecycle of one action; the names match Flyte 2's action phases."""
+
+    QUEUED = "QUEUED"
+    INITIALIZING = "INITIALIZING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+
+
+@dataclasses.dataclass
+class ActionError:
+    """What went wrong in an action, kept as text so it crosses process boundaries."""
+
+    kind: str  # the original exception type name, e.g. "ValueError"
+    message: str
+    traceback: str = ""
+    retryable: bool = True
+    origin: str = "user"  # "user" or "system"
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+@dataclasses.dataclass
+class ActionInfo:
+    """The current state of one action, as a widget or the CLI shows it."""
+
+    name: str
+    task: str
+    parent: str | None
+    run_name: str
+    phase: Phase = Phase.QUEUED
+    attempts: int = 0
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: ActionError | None = None
+    cache_hit: bool = False
+    group: str | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: Any = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe summary; inputs and outputs as short reprs."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "parent": self.parent,
+            "run_name": self.run_name,
+            "phase": self.phase.value,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "error": dataclasses.asdict(self.error) if self.error else None,
+            "cache_hit": self.cache_hit,
+            "group": self.group,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionEvent:
+    """One phase change of one action; the unit every watcher consumes."""
+
+    run_name: str
+    action: str
+    task: str
+    parent: str | None
+    phase: Phase
+    attempt: int
+    timestamp: float
+    error: ActionError | None = None
+    cache_hit: bool = False
+    group: str | None = None
