@@ -1,0 +1,30 @@
+"""The executor: takes queued actions, picks a plugin by task type and drives attempts to an end.
+
+Plugins implement `flyte_jupyter.backend.executor._plugin.ExecutorPlugin`.
+"""
+
+from ._plugin import (
+    ExecutorPlugin,
+    LaunchSpec,
+    LogLine,
+    Outcome,
+    OutcomeKind,
+    PluginConfig,
+    PluginRegistry,
+    PluginStatus,
+    StatusCallback,
+    default_registry,
+)
+
+__all__ = [
+    "ExecutorPlugin",
+    "LaunchSpec",
+    "LogLine",
+    "Outcome",
+    "OutcomeKind",
+    "PluginConfig",
+    "PluginRegistry",
+    "PluginStatus",
+    "StatusCallback",
+    "default_registry",
+]
