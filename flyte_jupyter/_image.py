@@ -1,0 +1,519 @@
+"""Image specs: what an action runs in, declared in Python and hashed into a stable cache key.
+
+The builder API follows Flyte 2's `flyte.Image` name for name: start from a `from_*` constructor,
+add layers with `with_*` methods; every call returns a new, immutable `Image`, so one base can be
+shared by many environments without side effects.
+
+Two identities, on purpose:
+
+* `Image.identifier` hashes the declaration only (paths as written, no file reads). It is cheap and
+  computable anywhere the user's module can be imported, including inside an action where the
+  requirements file or source folder may not exist. The `--image-cache` mapping handed to every
+  action is keyed by it, so an action finds the built image of another environment without building.
+* `Image.cache_key()` hashes the declaration plus the *contents* of every file it names
+  (requirements files, source files and folders). A changed file is a new image; the persistent
+  image cache is keyed by it, so a rebuilt requirements file is never served a stale build.
+
+`"auto"` (the `TaskEnvironment` default) is not an `Image`: it means "the interpreter the backend
+itself runs", and nothing is built for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from .errors import FlyteJupyterError
+
+AUTO = "auto"
+SPEC_VERSION = 1  # bump when the canonical form changes, so old cache entries are not reused
+DEFAULT_NAME = "flyte-jupyter"
+_SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoints", ".venv", "node_modules"})
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+
+
+class ImageBuildError(FlyteJupyterError):
+    """An image could not be built, or was declared in a way this builder cannot honour."""
+
+
+class UnsupportedImageError(ImageBuildError):
+    """The chosen builder cannot produce what the image spec asks for (e.g. apt packages in a venv)."""
+
+
+# ---------------------------------------------------------------------------------------- layers
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One step on top of the base. `declaration()` is the path-only form; `content()` adds hashes."""
+
+    kind = "layer"
+
+    def declaration(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = _jsonable(value)
+        return out
+
+    def content(self) -> Dict[str, Any]:
+        return self.declaration()
+
+
+@dataclasses.dataclass(frozen=True)
+class PipPackages(Layer):
+    packages: Tuple[str, ...]
+    index_url: Optional[str] = None
+    extra_index_urls: Tuple[str, ...] = ()
+    pre: bool = False
+    extra_args: Optional[str] = None
+    kind = "pip"
+
+
+@dataclasses.dataclass(frozen=True)
+class Requirements(Layer):
+    file: Path
+    index_url: Optional[str] = None
+    extra_index_urls: Tuple[str, ...] = ()
+    pre: bool = False
+    extra_args: Optional[str] = None
+    kind = "requirements"
+
+    def declaration(self) -> Dict[str, Any]:
+        out = super().declaration()
+        out["file"] = str(self.file)
+        return out
+
+    def content(self) -> Dict[str, Any]:
+        out = super().declaration()
+        out["file"] = self.file.name
+        out["sha256"] = file_sha256(self.file)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class AptPackages(Layer):
+    packages: Tuple[str, ...]
+    kind = "apt"
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvVars(Layer):
+    items: Tuple[Tuple[str, str], ...]
+    kind = "env"
+
+    def as_dict(self) -> Dict[str, str]:
+        return dict(self.items)
+
+
+@dataclasses.dataclass(frozen=True)
+class Commands(Layer):
+    commands: Tuple[str, ...]
+    kind = "commands"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkDir(Layer):
+    path: str
+    kind = "workdir"
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFolder(Layer):
+    src: Path
+    dst: str = "."
+    kind = "source_folder"
+
+    def declaration(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "src": str(self.src), "dst": self.dst}
+
+    def content(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "src": self.src.name, "dst": self.dst, "sha256": folder_sha256(self.src)}
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFile(Layer):
+    src: Path
+    dst: str = "."
+    kind = "source_file"
+
+    def declaration(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "src": str(self.src), "dst": self.dst}
+
+    def content(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "src": self.src.name, "dst": self.dst, "sha256": file_sha256(self.src)}
+
+
+# ----------------------------------------------------------------------------------------- image
+
+
+def _current_python() -> Tuple[int, int]:
+    return (sys.version_info[0], sys.version_info[1])
+
+
+_GUARD = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    """An immutable container/venv spec: a base plus an ordered tuple of layers.
+
+    Create one with `from_debian_base`, `from_base` or `from_dockerfile`, then add layers with the
+    `with_*` methods. Direct construction is refused so that every image has a well-defined base.
+    """
+
+    base_image: Optional[str] = None
+    dockerfile: Optional[Path] = None
+    registry: Optional[str] = None
+    name: Optional[str] = None
+    platform: Tuple[str, ...] = ("linux/amd64",)
+    python_version: Tuple[int, int] = dataclasses.field(default_factory=_current_python)
+    extendable: bool = True
+    install_flyte: bool = True
+    flyte_version: Optional[str] = None
+    debian_base: bool = False
+    _layers: Tuple[Layer, ...] = ()
+    _guard: Any = dataclasses.field(default=None, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self._guard is not _GUARD:
+            raise TypeError(
+                "Image cannot be constructed directly: start from Image.from_debian_base(), "
+                "Image.from_base(uri) or Image.from_dockerfile(path, registry, name)"
+            )
+
+    # -- constructors ------------------------------------------------------------------------
+
+    @classmethod
+    def _new(cls, **kwargs: Any) -> "Image":
+        return cls(_guard=_GUARD, **kwargs)
+
+    @classmethod
+    def from_debian_base(
+        cls,
+        python_version: Optional[Tuple[int, int]] = None,
+        flyte_version: Optional[str] = None,
+        install_flyte: bool = True,
+        registry: Optional[str] = None,
+        registry_secret: Optional[str] = None,
+        name: Optional[str] = None,
+        platform: Optional[Tuple[str, ...]] = None,
+    ) -> "Image":
+        """The standard base: slim Debian with CPython `python_version` (default: this interpreter's).
+
+        On the local builder this is a virtualenv of the current interpreter, so `python_version`
+        must match it; on Docker it is `python:X.Y-slim-bookworm` with flyte-jupyter installed.
+        `registry_secret` is accepted for Flyte compatibility and ignored (Docker uses its own login).
+        """
+        pv = _check_python_version(python_version) if python_version is not None else _current_python()
+        return cls._new(
+            base_image=f"python:{pv[0]}.{pv[1]}-slim-bookworm",
+            registry=registry,
+            name=name,
+            platform=_platform(platform),
+            python_version=pv,
+            install_flyte=install_flyte,
+            flyte_version=flyte_version,
+            debian_base=True,
+        )
+
+    @classmethod
+    def from_base(cls, image_uri: str) -> "Image":
+        """Any existing image by URI, e.g. "python:3.11-slim"; Docker builder only when layered."""
+        if not isinstance(image_uri, str) or not image_uri.strip():
+            raise ValueError(
+                f"Image.from_base needs a full image URI such as 'python:3.11-slim', got {image_uri!r}"
+            )
+        return cls._new(base_image=image_uri.strip(), install_flyte=False)
+
+    @classmethod
+    def from_dockerfile(
+        cls,
+        file: Union[Path, str],
+        registry: str,
+        name: str,
+        platform: Union[str, Tuple[str, ...], None] = None,
+    ) -> "Image":
+        """An image built from your own Dockerfile (context: its folder). Not extendable: the
+        Dockerfile is not parsed, so `with_*` layers could not be placed correctly."""
+        path = Path(file)
+        if not name:
+            raise ValueError("Image.from_dockerfile needs a name for the built image")
+        return cls._new(
+            dockerfile=path,
+            registry=registry,
+            name=name,
+            platform=_platform(platform),
+            extendable=False,
+            install_flyte=False,
+        )
+
+    # -- layers ------------------------------------------------------------------------------
+
+    def _with(self, layer: Layer) -> "Image":
+        if not self.extendable:
+            raise ImageBuildError(
+                f"cannot add a {layer.kind!r} layer to an image built from the Dockerfile "
+                f"{self.dockerfile}: put the step into the Dockerfile itself"
+            )
+        return dataclasses.replace(self, _layers=self._layers + (layer,), _guard=_GUARD)
+
+    def with_pip_packages(
+        self,
+        *packages: str,
+        index_url: Optional[str] = None,
+        extra_index_urls: Union[str, List[str], Tuple[str, ...], None] = None,
+        pre: bool = False,
+        extra_args: Optional[str] = None,
+        secret_mounts: Any = None,
+    ) -> "Image":
+        """pip-install `packages` (requirement specifiers) on top of this image."""
+        pkgs = _strings(packages, "with_pip_packages")
+        if not pkgs:
+            raise ValueError("with_pip_packages needs at least one package")
+        return self._with(PipPackages(pkgs, index_url, _as_tuple(extra_index_urls), bool(pre), extra_args))
+
+    def with_requirements(
+        self,
+        file: Union[str, Path],
+        index_url: Optional[str] = None,
+        extra_index_urls: Union[str, List[str], Tuple[str, ...], None] = None,
+        pre: bool = False,
+        extra_args: Optional[str] = None,
+        secret_mounts: Any = None,
+    ) -> "Image":
+        """pip-install a requirements file; its content is part of the cache key."""
+        return self._with(Requirements(Path(file), index_url, _as_tuple(extra_index_urls), bool(pre), extra_args))
+
+    def with_apt_packages(self, *packages: str, secret_mounts: Any = None) -> "Image":
+        """apt-get install system packages (Docker builder only)."""
+        pkgs = _strings(packages, "with_apt_packages")
+        if not pkgs:
+            raise ValueError("with_apt_packages needs at least one package")
+        return self._with(AptPackages(pkgs))
+
+    def with_env_vars(self, env_vars: Dict[str, str]) -> "Image":
+        """Environment variables set in every action that runs in this image."""
+        if not isinstance(env_vars, dict):
+            raise TypeError(f"with_env_vars takes a dict of str to str, got {type(env_vars).__name__}")
+        items = []
+        for key, value in env_vars.items():
+            if not isinstance(key, str) or not key or "=" in key:
+                raise ValueError(f"with_env_vars: {key!r} is not a valid environment variable name")
+            items.append((key, str(value)))
+        return self._with(EnvVars(tuple(items)))
+
+    def with_commands(self, commands: List[str], secret_mounts: Any = None) -> "Image":
+        """Shell commands run at build time (Docker builder only)."""
+        if isinstance(commands, str):
+            commands = [commands]
+        return self._with(Commands(_strings(commands, "with_commands")))
+
+    def with_workdir(self, workdir: str) -> "Image":
+        """The working directory of the image; relative source destinations are placed under it."""
+        if not isinstance(workdir, str) or not workdir:
+            raise ValueError(f"with_workdir needs a path, got {workdir!r}")
+        return self._with(WorkDir(workdir))
+
+    def with_source_folder(self, src: Union[Path, str], dst: str = ".", copy_contents_only: bool = False) -> "Image":
+        """Copy a local folder into the image (importable from the working directory).
+
+        As in Flyte, dst "." means "./<folder name>" unless `copy_contents_only` is set."""
+        path = Path(src)
+        if dst == "." and not copy_contents_only:
+            dst = "./" + path.name
+        return self._with(SourceFolder(path, dst))
+
+    def with_source_file(self, src: Union[Path, str, List[Path]], dst: str = ".") -> "Image":
+        """Copy local file(s) into the image's working directory (or `dst`)."""
+        srcs = src if isinstance(src, (list, tuple)) else [src]
+        image = self
+        for one in srcs:
+            image = image._with(SourceFile(Path(one), dst))
+        return image
+
+    # -- identity ----------------------------------------------------------------------------
+
+    @property
+    def layers(self) -> Tuple[Layer, ...]:
+        return self._layers
+
+    def _base(self) -> Dict[str, Any]:
+        return {
+            "v": SPEC_VERSION,
+            "base_image": self.base_image,
+            "debian_base": self.debian_base,
+            "registry": self.registry,
+            "name": self.name,
+            "platform": list(self.platform),
+            "python_version": list(self.python_version),
+            "install_flyte": self.install_flyte,
+            "flyte_version": self.flyte_version,
+        }
+
+    def declaration(self) -> Dict[str, Any]:
+        """The spec as plain JSON data, with paths as written (no file is read)."""
+        spec = self._base()
+        spec["dockerfile"] = str(self.dockerfile) if self.dockerfile else None
+        spec["layers"] = [layer.declaration() for layer in self._layers]
+        return spec
+
+    def content_spec(self) -> Dict[str, Any]:
+        """The spec with every referenced file replaced by its content hash (reads the files)."""
+        spec = self._base()
+        spec["dockerfile"] = (
+            {"name": self.dockerfile.name, "sha256": file_sha256(self.dockerfile)} if self.dockerfile else None
+        )
+        spec["layers"] = [layer.content() for layer in self._layers]
+        return spec
+
+    @property
+    def identifier(self) -> str:
+        """Hash of the declaration: the key of the `--image-cache` mapping (no file reads)."""
+        return _sha256_json(self.declaration())
+
+    def cache_key(self) -> str:
+        """Hash of the declaration and of every file's content: the key of the image cache."""
+        return _sha256_json(self.content_spec())
+
+    def env_vars(self) -> Dict[str, str]:
+        """All env vars the layers set, later layers winning."""
+        out: Dict[str, str] = {}
+        for layer in self._layers:
+            if isinstance(layer, EnvVars):
+                out.update(layer.as_dict())
+        return out
+
+    @property
+    def uri(self) -> str:
+        """Where the Docker builder pushes this image: `<registry>/<name>:<tag>`, tag from the key.
+
+        An unlayered `from_base` image is used as is, so its URI is the base URI."""
+        if self.base_image and not self._layers and not self.debian_base:
+            return self.base_image
+        return self.uri_for(self.cache_key())
+
+    def uri_for(self, key: str) -> str:
+        """The URI for an already computed cache key (saves re-reading files)."""
+        tag = key[:20]
+        repo = self.name or DEFAULT_NAME
+        return f"{self.registry.rstrip('/')}/{repo}:{tag}" if self.registry else f"{repo}:{tag}"
+
+    def __repr__(self) -> str:
+        base = f"dockerfile={str(self.dockerfile)!r}" if self.dockerfile else f"base={self.base_image!r}"
+        kinds = ", ".join(layer.kind for layer in self._layers)
+        return f"Image({base}, python={self.python_version[0]}.{self.python_version[1]}, layers=[{kinds}])"
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+def as_image(value: Any) -> Optional[Image]:
+    """What a TaskEnvironment's `image=` means: None for "auto"/None, an Image otherwise.
+
+    A plain string other than "auto" is an existing image URI, as in Flyte (`Image.from_base`).
+    """
+    if value is None or value == AUTO:
+        return None
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, str):
+        return Image.from_base(value)
+    raise TypeError(
+        f"image must be 'auto', an image URI string or a flyte_jupyter.Image, got {type(value).__name__}"
+    )
+
+
+def file_sha256(path: Union[str, Path]) -> str:
+    """sha256 of a file's bytes, with an error that names the missing file."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            return _hash_stream(fh)
+    except FileNotFoundError:
+        raise ImageBuildError(f"image spec names {p}, which does not exist (cwd: {os.getcwd()})") from None
+    except IsADirectoryError:
+        raise ImageBuildError(f"image spec names {p} as a file, but it is a folder: use with_source_folder") from None
+
+
+def _hash_stream(fh: Any) -> str:
+    h = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def iter_folder(root: Path) -> Iterable[Tuple[str, Path]]:
+    """Files of a source folder in sorted order, as (posix relative path, path); caches skipped."""
+    if not root.is_dir():
+        raise ImageBuildError(f"image spec names the folder {root}, which does not exist (cwd: {os.getcwd()})")
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for fname in sorted(filenames):
+            if fname.endswith(_SKIP_SUFFIXES):
+                continue
+            full = Path(dirpath) / fname
+            yield full.relative_to(root).as_posix(), full
+
+
+def folder_sha256(root: Union[str, Path]) -> str:
+    """sha256 over a folder's relative paths and file contents (not its location or mtimes)."""
+    h = hashlib.sha256()
+    for rel, full in iter_folder(Path(root)):
+        h.update(rel.encode() + b"\0" + file_sha256(full).encode() + b"\n")
+    return h.hexdigest()
+
+
+def _sha256_json(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _strings(values: Iterable[Any], where: str) -> Tuple[str, ...]:
+    out = []
+    for v in values:
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError(f"{where} takes non-empty strings, got {v!r}")
+        out.append(v.strip())
+    return tuple(out)
+
+
+def _as_tuple(value: Union[str, List[str], Tuple[str, ...], None]) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _platform(value: Union[str, Tuple[str, ...], None]) -> Tuple[str, ...]:
+    if value is None:
+        return ("linux/amd64",)
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _check_python_version(value: Any) -> Tuple[int, int]:
+    if isinstance(value, str):
+        parts = value.split(".")
+        value = tuple(int(p) for p in parts[:2]) if len(parts) >= 2 and all(p.isdigit() for p in parts[:2]) else value
+    if (
+        not isinstance(value, tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int) for v in value)
+        or value[0] != 3
+    ):
+        raise ValueError(f"python_version must be a (3, minor) tuple such as (3, 11), got {value!r}")
+    return value
