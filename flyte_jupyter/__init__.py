@@ -1,0 +1,94 @@
+"""flyte-jupyter: Flyte-style tasks in a notebook, every call an isolated action.
+
+The public API follows Flyte 2's `flyte` package name for name, so `import flyte_jupyter as flyte`
+runs notebooks written for Flyte 2. Names are resolved on first use, which keeps `import
+flyte_jupyter` cheap: a kernel pays only for what a cell actually calls.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "TaskEnvironment": ("._environment", "TaskEnvironment"),
+    "Resources": ("._resources", "Resources"),
+    "Cache": ("._resources", "Cache"),
+    "RetryStrategy": ("._resources", "RetryStrategy"),
+    "Timeout": ("._resources", "Timeout"),
+    "ReusePolicy": ("._resources", "ReusePolicy"),
+    "Secret": ("._resources", "Secret"),
+    "init": ("._config", "init"),
+    "init_from_config": ("._config", "init_from_config"),
+    "run": ("._run", "run"),
+    "with_runcontext": ("._run", "with_runcontext"),
+    "Run": ("._run", "Run"),
+    "ctx": ("._context", "ctx"),
+    "map": ("._map", "map"),
+    "group": ("._group", "group"),
+    "trace": ("._trace", "trace"),
+    "report": ("._report", "report"),
+    "Image": ("._image", "Image"),
+    "Phase": ("._models", "Phase"),
+    "ActionInfo": ("._models", "ActionInfo"),
+    "ActionFailedError": (".errors", "ActionFailedError"),
+    "TaskTemplate": ("._task", "TaskTemplate"),
+    "io": (".io", None),
+    "errors": (".errors", None),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'flyte_jupyter' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name, __name__)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext flyte_jupyter`: registers the `%flyte` / `%%flyte` magics and the run views."""
+    ext = importlib.import_module(".kernel", __name__)
+    ext.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    ext = importlib.import_module(".kernel", __name__)
+    if hasattr(ext, "unload_ipython_extension"):
+        ext.unload_ipython_extension(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    return [{"module": "flyte_jupyter.server_ext", "app": importlib.import_module(".server_ext", __name__).FlyteJupyterApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "flyte-jupyter-labextension"}]
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
+    from . import errors, io
+    from ._config import init, init_from_config
+    from ._context import ctx
+    from ._environment import TaskEnvironment
+    from ._group import group
+    from ._image import Image
+    from ._map import map
+    from ._models import ActionInfo, Phase
+    from ._report import report
+    from ._resources import Cache, Resources, RetryStrategy, ReusePolicy, Secret, Timeout
+    from ._run import Run, run, with_runcontext
+    from ._task import TaskTemplate
+    from ._trace import trace
+    from .errors import ActionFailedError
