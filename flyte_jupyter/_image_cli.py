@@ -1,7 +1,7 @@
 """`flyte-jupyter image build|list|prune`: build images ahead of a run, see and clean the image cache.
 
 `add_image_commands(subparsers)` plugs these into the main argparse CLI; each sub-command sets
-`func`, which takes the parsed namespace and returns an exit code.
+`handler`, which takes the parsed namespace and returns an exit code.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any, Dict, List, Tuple
 def add_image_commands(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add `image` with its `build`, `list` and `prune` sub-commands to an argparse CLI."""
     image = subparsers.add_parser("image", help="build images and manage the image cache")
-    image.set_defaults(func=lambda ns: (image.print_help(), 2)[1])
+    image.set_defaults(handler=lambda ns: (image.print_help(), 2)[1])
     sub = image.add_subparsers(dest="image_command", metavar="{build,list,prune}")
 
     build = sub.add_parser(
         "build",
         help="build the images of the environments declared in a Python file",
-        description="Import FILE, find every TaskEnvironment and Image it defines, and build the images "
+        description="Import FILE, find every TaskEnvironment it defines (or, if none, every Image), and build the images "
         "not yet in the image cache.",
     )
     build.add_argument("file", help="a Python file that declares TaskEnvironments or Images")
@@ -31,11 +31,11 @@ def add_image_commands(subparsers: "argparse._SubParsersAction") -> argparse.Arg
                        help="local virtualenvs (default) or Docker images pushed with buildx")
     build.add_argument("--env", action="append", default=None, metavar="NAME",
                        help="only the environment NAME (repeatable)")
-    build.set_defaults(func=_cmd_build)
+    build.set_defaults(handler=_cmd_build)
 
     lst = sub.add_parser("list", help="list the images in the image cache")
     lst.add_argument("--builder", choices=["local", "docker"], default=None)
-    lst.set_defaults(func=_cmd_list)
+    lst.set_defaults(handler=_cmd_list)
 
     prune = sub.add_parser(
         "prune",
@@ -48,7 +48,7 @@ def add_image_commands(subparsers: "argparse._SubParsersAction") -> argparse.Arg
     prune.add_argument("--all", action="store_true", help="delete every cached image")
     prune.add_argument("--builder", choices=["local", "docker"], default=None)
     prune.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
-    prune.set_defaults(func=_cmd_prune)
+    prune.set_defaults(handler=_cmd_prune)
     return image
 
 
@@ -57,17 +57,18 @@ def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flyte-jupyter")
     add_image_commands(parser.add_subparsers(dest="command"))
     ns = parser.parse_args(argv)
-    if not hasattr(ns, "func"):
+    if not hasattr(ns, "handler"):
         parser.print_help()
         return 2
-    return int(ns.func(ns) or 0)
+    return int(ns.handler(ns) or 0)
 
 
 # ------------------------------------------------------------------------------------------ build
 
 
 def collect_images(path: str, only: List[str] | None = None) -> List[Tuple[str, Any]]:
-    """(label, image) for every TaskEnvironment and Image defined at the top of a Python file."""
+    """(label, image) for every TaskEnvironment defined at the top of a Python file, or, when it
+    defines none, for every Image (so shared bases that no environment uses are not built)."""
     import runpy
 
     from ._image import Image
@@ -85,15 +86,12 @@ def collect_images(path: str, only: List[str] | None = None) -> List[Tuple[str, 
     found: List[Tuple[str, Any]] = []
     seen_envs = set()
     for var, value in namespace.items():
-        if var.startswith("__"):
-            continue
-        if isinstance(value, Image) and not only:
-            found.append((f"image {var}", value))
-        elif _is_environment(value) and id(value) not in seen_envs:
+        if _is_environment(value) and id(value) not in seen_envs:
             seen_envs.add(id(value))
-            if only and value.name not in only:
-                continue
-            found.append((f"env {value.name}", value.image))
+            if not only or value.name in only:
+                found.append((f"env {value.name}", value.image))
+    if not seen_envs:  # no environments: the file is a list of images (bases are built too)
+        found = [(f"image {var}", v) for var, v in namespace.items() if isinstance(v, Image)]
     if only:
         missing = set(only) - {label[4:] for label, _ in found}
         if missing:
