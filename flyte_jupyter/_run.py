@@ -211,8 +211,10 @@ class RunOptions:
         """Begin a local run on the background loop and return at once (views attach to it)."""
         from ._cache import local_cache
         from ._controller._local import LocalController
+        from ._serde import to_literal_map
 
         inputs = task.bind(args, kwargs)
+        literals = to_literal_map(inputs, task.interface.input_types, task=task.name)  # wrong types fail here
         cfg = _config.current()
         name = self.name or new_run_name()
         raw = self.raw_data_path or cfg.raw_data_path or str(_config.data_dir() / "local-runs" / name)
@@ -224,7 +226,7 @@ class RunOptions:
             custom_context=dict(self.custom_context or {}), env_vars=dict(self.env_vars or {}),
             controller=controller,
         )
-        future = asyncio.run_coroutine_threadsafe(_with_env(self.env_vars, controller.run_root(task, inputs, root)),
+        future = asyncio.run_coroutine_threadsafe(_with_env(self.env_vars, controller.run_root(task, inputs, literals, root)),
                                                   _loop())
         return LocalRun(name, task, state, future, raw)
 

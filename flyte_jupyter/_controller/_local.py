@@ -48,10 +48,8 @@ class LocalController(Controller):
 
     # -- entry points -------------------------------------------------------------------------
 
-    async def run_root(self, task: Any, inputs: dict[str, Any], root: TaskContext) -> Any:
-        from .._serde import to_literal_map
-
-        literals = to_literal_map(inputs, task.interface.input_types, task=task.name)
+    async def run_root(self, task: Any, inputs: dict[str, Any], literals: Any, root: TaskContext) -> Any:
+        """Run the root action `a0`; inputs were already checked (and converted) by the caller."""
         return await self._run_action(task, root, None, inputs, literals)
 
     async def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
