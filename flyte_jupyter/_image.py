@@ -177,6 +177,7 @@ class Image:
     install_flyte: bool = True
     flyte_version: Optional[str] = None
     debian_base: bool = False
+    python_default: bool = False  # python_version was not given: "whatever runs the client"
     _layers: Tuple[Layer, ...] = ()
     _guard: Any = dataclasses.field(default=None, repr=False, compare=False, hash=False)
 
@@ -217,6 +218,7 @@ class Image:
             name=name,
             platform=_platform(platform),
             python_version=pv,
+            python_default=python_version is None,
             install_flyte=install_flyte,
             flyte_version=flyte_version,
             debian_base=True,
@@ -357,8 +359,13 @@ class Image:
         }
 
     def declaration(self) -> Dict[str, Any]:
-        """The spec as plain JSON data, with paths as written (no file is read)."""
+        """The spec as plain JSON data, with paths as written (no file is read).
+
+        A defaulted python_version stays "default" here, so an action running under another
+        interpreter (a container's) computes the same identifier as the client did."""
         spec = self._base()
+        if self.python_default:
+            spec["python_version"] = "default"
         spec["dockerfile"] = str(self.dockerfile) if self.dockerfile else None
         spec["layers"] = [layer.declaration() for layer in self._layers]
         return spec

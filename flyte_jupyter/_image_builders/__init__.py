@@ -117,21 +117,29 @@ def resolve_images(
     return {ident: resolve_image(img, builder=b, cache=cache).reference for ident, img in unique.items()}  # type: ignore[union-attr]
 
 
-def image_reference(image: Any, mapping: Mapping[str, str]) -> str:
+ENV_KEY_PREFIX = "env:"
+
+
+def image_reference(image: Any, mapping: Mapping[str, str], env_name: Optional[str] = None) -> str:
     """The built reference of `image` in an `--image-cache` mapping; "" for "auto".
 
-    This is how an action that calls a task of another environment finds that task's image."""
+    This is how an action that calls a task of another environment finds that task's image. The
+    identifier is tried first; `env_name` (mappings made by `resolve_run_images` also carry
+    "env:<name>" keys) covers declarations that differ inside an action, such as a source path
+    computed from `__file__` of a module re-imported from the code bundle."""
     img = as_image(image)
     if img is None:
         return ""
-    try:
-        return mapping[img.identifier]
-    except KeyError:
+    ref = mapping.get(img.identifier)
+    if ref is None and env_name:
+        ref = mapping.get(ENV_KEY_PREFIX + env_name)
+    if ref is None:
         raise ImageBuildError(
-            f"{img!r} was not resolved before the run started (identifier {img.identifier[:12]}); "
-            "images are built by the client at submission: declare the environment at module level "
-            "or list it in depends_on of the calling task's environment"
-        ) from None
+            f"{img!r}{' of environment ' + repr(env_name) if env_name else ''} was not resolved before the "
+            f"run started (identifier {img.identifier[:12]}); images are built by the client at submission: "
+            "list the environment in depends_on of the calling task's environment"
+        )
+    return ref
 
 
 def _home_of(builder: Any) -> Path:

@@ -14,7 +14,8 @@ import types
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .._image_cache import ImageCache, decode_image_cache, encode_image_cache
-from . import ImageBuilder, image_reference, resolve_images
+from .._image import as_image
+from . import ENV_KEY_PREFIX, ImageBuilder, image_reference, resolve_images
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +28,7 @@ class RunImages:
 
     def reference_for(self, env_or_task: Any) -> str:
         """The task spec's `image` field for a TaskEnvironment or a task: "" for "auto"."""
-        return image_reference(_image_of(env_or_task), self.mapping)
+        return image_reference(_image_of(env_or_task), self.mapping, _env_name(env_or_task))
 
 
 def resolve_run_images(
@@ -40,12 +41,16 @@ def resolve_run_images(
     """Resolve the image of every environment `task`'s run can reach (building only misses)."""
     envs = environments_for(task, extra_environments)
     mapping = resolve_images([env.image for env in envs], builder=builder, cache=cache)
+    for env in envs:
+        img = as_image(env.image)
+        if img is not None:
+            mapping[ENV_KEY_PREFIX + env.name] = mapping[img.identifier]
     return RunImages(mapping=mapping, encoded=encode_image_cache(mapping))
 
 
 def reference_from_cache_arg(env_or_task: Any, image_cache_arg: Optional[str]) -> str:
     """Inside an action: the image reference of another environment's task, from `--image-cache`."""
-    return image_reference(_image_of(env_or_task), decode_image_cache(image_cache_arg))
+    return image_reference(_image_of(env_or_task), decode_image_cache(image_cache_arg), _env_name(env_or_task))
 
 
 def environments_for(task: Any, extra: Iterable[Any] = ()) -> List[Any]:
@@ -69,6 +74,11 @@ def environments_for(task: Any, extra: Iterable[Any] = ()) -> List[Any]:
 
 def _is_env(value: Any) -> bool:
     return type(value).__name__ == "TaskEnvironment" and hasattr(value, "image")
+
+
+def _env_name(env_or_task: Any) -> Optional[str]:
+    env = env_or_task if _is_env(env_or_task) else getattr(env_or_task, "env", None)
+    return getattr(env, "name", None)
 
 
 def _image_of(env_or_task: Any) -> Any:

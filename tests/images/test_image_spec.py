@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,12 @@ def test_image_cache_records_builds(tmp_path: Path) -> None:
     assert cache.build_count("k", "local") == 2
     assert [e.reference for e in ImageCache(tmp_path / "c.sqlite").entries()] == ["/venv/k2"]
     assert cache.remove("k", "local") and cache.entries() == []
+
+
+def test_defaulted_python_version_keeps_the_identifier_portable() -> None:
+    here = (sys.version_info[0], sys.version_info[1])
+    implicit, explicit = Image.from_debian_base(), Image.from_debian_base(python_version=here)
+    assert implicit.python_version == here
+    assert implicit.declaration()["python_version"] == "default"
+    assert implicit.cache_key() == explicit.cache_key(), "same interpreter, same build"
+    assert implicit.identifier != explicit.identifier

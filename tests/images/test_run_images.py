@@ -41,7 +41,8 @@ def test_environments_reachable_from_a_task() -> None:
 def test_run_images_resolve_once_and_travel_as_image_cache(fresh_home: Path) -> None:
     builder = LocalVenvBuilder(fresh_home)
     images = resolve_run_images(task_a, builder=builder)
-    assert len(images.mapping) == 3  # a, b, d; c is "auto"
+    assert len(set(images.mapping.values())) == 3  # a, b, d; c is "auto"
+    assert images.mapping["env:img_env_b"] == images.reference_for(task_b)
     assert images.reference_for(env_c) == "" and images.reference_for(task_c) == ""
     ref_b = images.reference_for(task_b)
     assert runtime_for_reference(ref_b).env_vars == {"WHO": "b"}
@@ -52,3 +53,10 @@ def test_run_images_resolve_once_and_travel_as_image_cache(fresh_home: Path) -> 
     again = resolve_run_images(task_a, builder=builder)
     assert again == images
     assert ImageCache(fresh_home / "cache.sqlite").build_count() == 3
+
+
+def test_an_action_finds_an_image_declared_differently_by_environment_name(fresh_home: Path) -> None:
+    images = resolve_run_images(task_a, builder=LocalVenvBuilder(fresh_home))
+    # inside an action the module is re-imported elsewhere: same environment, another declaration
+    moved = flyte.TaskEnvironment(name="img_env_b", image=env_b.image.with_workdir("/elsewhere"))
+    assert reference_from_cache_arg(moved, images.encoded) == images.reference_for(env_b)
