@@ -1,7 +1,7 @@
 """The hello-world of flyte-jupyter: a parent task fanning out to a child.
 
-    flyte-jupyter run examples/hello.py main --data hi --n 5            # local mode
-    flyte-jupyter run examples/hello.py main --remote --data hi --n 5   # embedded backend, one process per action
+    flyte-jupyter run --local examples/hello.py main --data hi --n 5    # local mode
+    flyte-jupyter run --remote examples/hello.py main --data hi --n 5   # embedded backend, one process per action
 """
 
 import flyte_jupyter as flyte

@@ -29,6 +29,9 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+_RUN_FLAGS = {"local", "remote", "no_wait", "overwrite_cache", "name", "config"}
+
+
 def _task_kwargs(pairs: Sequence[str], task: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     i = 0
@@ -36,18 +39,20 @@ def _task_kwargs(pairs: Sequence[str], task: Any) -> dict[str, Any]:
         key = pairs[i]
         if not key.startswith("--"):
             raise SystemExit(f"error: expected --name value pairs for the task's inputs, got {key!r}")
-        name = key[2:].replace("-", "_")
-        if "=" in name:
-            name, value = name.split("=", 1)
-            i += 1
-        else:
-            if i + 1 >= len(pairs):
-                raise SystemExit(f"error: input --{name} has no value")
-            value = pairs[i + 1]
-            i += 2
+        name, _, value = key[2:].replace("-", "_").partition("=")
         if name not in task.interface.inputs:
+            if name in _RUN_FLAGS:
+                raise SystemExit(f"error: --{name.replace('_', '-')} is an option of `flyte-jupyter run`: put it "
+                                 "before FILE TASK (everything after TASK is the task's inputs)")
             raise SystemExit(f"error: task {task.name} has no input {name!r}; its inputs are "
                              f"{list(task.interface.inputs)}")
+        if "=" in key:
+            i += 1
+        elif i + 1 < len(pairs):
+            value = pairs[i + 1]
+            i += 2
+        else:
+            raise SystemExit(f"error: input --{name} has no value")
         declared = task.interface.inputs[name][0]
         kwargs[name] = value if declared is str else _parse_value(value)
     return kwargs
@@ -87,7 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"run {run.name} submitted{': ' + run.url if run.url else ''}", flush=True)
             run.wait(quiet=False)
         result = run.outputs() if run.done else None
-    except ActionFailedError as exc:
+    except (ActionFailedError, TypeError, ValueError) as exc:  # the message already names problem and fix
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(run.tree_text())
@@ -99,7 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flyte-jupyter", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a task from a Python file",
+    run = sub.add_parser("run", help="run a task from a Python file", allow_abbrev=False,
                          description="flyte-jupyter run FILE TASK --input value ...")
     run.add_argument("file")
     run.add_argument("task")
