@@ -1,0 +1,375 @@
+"""Runs managers: what the REST and websocket handlers call to reach a backend.
+
+`RunsManager` is the interface; `BackendRunsManager` implements it over the SDK's gRPC
+`BackendClient`. A deployment swaps the implementation with `c.FlyteJupyter.runs_manager_class`,
+the way jupyter-scheduler swaps its scheduler, without forking the handlers.
+
+Every call takes a `Scope`: the endpoint, project and domain a browser chose in its settings,
+each falling back to the server's configuration when empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from traitlets import Bool, Float, Unicode
+from traitlets.config import LoggingConfigurable
+
+from . import _notebook
+
+SOURCE_LABEL = "source"
+TASK_LABEL = "task"
+INPUTS_LABEL = "inputs"
+_MAX_INPUTS_LABEL = 8192
+
+
+class ManagerError(Exception):
+    """A failure the browser should see: `status` is the HTTP status, `message` says what to do."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """Where a browser's request goes; empty fields mean the server's defaults."""
+
+    endpoint: str = ""
+    project: str = ""
+    domain: str = ""
+
+
+@dataclasses.dataclass
+class Submission:
+    """A run request from the panel: a saved notebook, one of its tasks and that task's inputs."""
+
+    path: str  # as the browser names it, relative to the server's root
+    os_path: Path  # where it is on disk
+    task: str
+    inputs: dict[str, Any]
+
+
+class RunsManager(LoggingConfigurable):
+    """The interface the handlers use. Subclass it to reach another kind of backend."""
+
+    async def start(self) -> None:
+        """Called once when the Jupyter server starts."""
+
+    async def stop(self) -> None:
+        """Called once when the Jupyter server stops."""
+
+    async def list_runs(self, scope: Scope, phase: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def get_run(self, scope: Scope, name: str) -> dict[str, Any]:
+        """The run dict plus `actions`: a list of ActionInfo.to_json() dicts."""
+        raise NotImplementedError
+
+    async def submit(self, scope: Scope, submission: Submission) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def rerun(self, scope: Scope, name: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def logs(self, scope: Scope, run: str, action: str, follow: bool) -> AsyncIterator[str]:
+        """Chunks of log text; with `follow`, until the action's attempt ends."""
+        raise NotImplementedError
+
+    def watch(self, scope: Scope, run: str) -> AsyncIterator[dict[str, Any]]:
+        """ActionInfo.to_json() dicts for every change of the run's actions, from a snapshot on."""
+        raise NotImplementedError
+
+
+def run_json(summary: Any) -> dict[str, Any]:
+    """The panel's run shape from the SDK's RunSummary."""
+    labels = dict(getattr(summary, "labels", None) or {})
+    source = getattr(summary, "source", None) or labels.get(SOURCE_LABEL)
+    return {
+        "name": summary.name,
+        "phase": str(summary.phase),
+        "source": source or None,
+        "task": summary.task,
+        "project": summary.project,
+        "domain": summary.domain,
+        "started_at": summary.created_at,
+        "ended_at": summary.ended_at,
+        "error": dataclasses.asdict(summary.error) if summary.error else None,
+        "action_count": summary.action_count,
+        "url": summary.url,
+        "can_rerun": bool(labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels),
+    }
+
+
+class BackendRunsManager(RunsManager):
+    """Runs on a flyte-jupyter backend through the SDK's BackendClient.
+
+    With no endpoint configured it starts the embedded backend (a separate process, so a crash or a
+    busy executor never stalls the Jupyter server) and stops it again with the server, unless the
+    backend was already running, in which case it is left alone.
+    """
+
+    endpoint = Unicode("", help="gRPC address of the backend; empty starts the embedded one.").tag(config=True)
+    api_key = Unicode("", help="Token for the backend (from its client.yaml).").tag(config=True)
+    config_file = Unicode("", help="A backend's client.yaml; read when no endpoint is given.").tag(config=True)
+    project = Unicode("default", help="Default project of listed and submitted runs.").tag(config=True)
+    domain = Unicode("development", help="Default domain of listed and submitted runs.").tag(config=True)
+    start_embedded = Bool(True, help="Start the embedded backend when no endpoint or config file is set.").tag(config=True)
+    submit_timeout = Float(300.0, help="Seconds a notebook submission may take (bundling and upload).").tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._clients: dict[str, Any] = {}
+        self._started_embedded = False
+        self._default_endpoint = ""
+        self._default_token = ""
+        self._ready = asyncio.Event()
+        self._start_error: str | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            if self.endpoint:
+                self._default_endpoint, self._default_token = self.endpoint, self.api_key
+            elif self.config_file:
+                self._read_client_file(self.config_file)
+            elif self.start_embedded:
+                await asyncio.get_running_loop().run_in_executor(None, self._start_embedded)
+        except Exception as err:  # the server keeps running; requests explain what failed
+            self._start_error = f"the Flyte backend did not start: {err}"
+            self.log.error("flyte_jupyter: %s", self._start_error)
+        finally:
+            self._ready.set()
+
+    def _read_client_file(self, path: str | os.PathLike[str]) -> None:
+        from flyte_jupyter._config import load_config_file
+
+        values = load_config_file(path)
+        self._default_endpoint = values.get("endpoint") or ""
+        self._default_token = values.get("api_key") or ""
+        self.project = self.project or values.get("project") or "default"
+        self.domain = self.domain or values.get("domain") or "development"
+
+    def _start_embedded(self) -> None:
+        from flyte_jupyter._remote import _embedded
+
+        status = _embedded.backend_status()
+        already = bool(status and status.get("running"))
+        info = _embedded.ensure_backend()
+        self._started_embedded = not already
+        path = info.get("client_file") if isinstance(info, dict) else getattr(info, "client_file", None)
+        if path:
+            self._read_client_file(path)
+        else:
+            self._default_endpoint = info["endpoint"] if isinstance(info, dict) else info.endpoint
+            self._default_token = (info.get("api_key") if isinstance(info, dict) else getattr(info, "api_key", "")) or ""
+        self.log.info("flyte_jupyter: embedded backend at %s%s", self._default_endpoint,
+                      "" if self._started_embedded else " (already running)")
+
+    async def stop(self) -> None:
+        for client in self._clients.values():
+            try:
+                await client.close()
+            except Exception:
+                pass
+        self._clients.clear()
+        if self._started_embedded:
+            from flyte_jupyter._remote import _embedded
+
+            await asyncio.get_running_loop().run_in_executor(None, _embedded.stop_backend)
+            self._started_embedded = False
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    async def _client(self, scope: Scope) -> Any:
+        await asyncio.wait_for(self._ready.wait(), timeout=120)
+        endpoint = scope.endpoint or self._default_endpoint
+        if not endpoint:
+            raise ManagerError(503, self._start_error or (
+                "no Flyte backend is configured: set c.FlyteJupyter.endpoint, or the endpoint in the "
+                "Flyte settings, or let the server start the embedded backend"))
+        client = self._clients.get(endpoint)
+        if client is None:
+            from flyte_jupyter._remote._client import BackendClient
+
+            token = self._default_token if endpoint == self._default_endpoint else None
+            client = BackendClient(endpoint, token or None, project=self.project, domain=self.domain)
+            self._clients[endpoint] = client
+        return client
+
+    @staticmethod
+    def _pd(scope: Scope) -> dict[str, str | None]:
+        return {"project": scope.project or None, "domain": scope.domain or None}
+
+    async def _guard(self, coro: Any) -> Any:
+        from flyte_jupyter._remote._client import BackendError
+
+        try:
+            return await coro
+        except BackendError as err:
+            raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+
+    # -- the interface ----------------------------------------------------------------------------
+
+    async def list_runs(self, scope: Scope, phase: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        client = await self._client(scope)
+        runs = await self._guard(client.list_runs(limit=limit, phase=phase, **self._pd(scope)))
+        return [run_json(r) for r in runs]
+
+    async def get_run(self, scope: Scope, name: str) -> dict[str, Any]:
+        client = await self._client(scope)
+        summary, actions = await self._guard(client.get_run(name, **self._pd(scope)))
+        out = run_json(summary)
+        out["actions"] = [_action_json(a) for a in actions]
+        return out
+
+    async def submit(self, scope: Scope, submission: Submission) -> dict[str, Any]:
+        cells = _notebook.read_notebook(submission.os_path, submission.path)
+        tasks = {t.name: t for t in _notebook.find_tasks(cells)}
+        if submission.task not in tasks:
+            known = ", ".join(sorted(tasks)) or "none"
+            raise ManagerError(400, f"{submission.path} defines no task named {submission.task!r} "
+                                    f"(tasks: {known}); decorate it with @env.task and save the notebook")
+        source = _notebook.module_source(cells, submission.path)
+        module = _notebook.module_name_for(submission.path)
+        endpoint = scope.endpoint or self._default_endpoint
+        await self._client(scope)  # waits for the embedded backend, explains a missing endpoint
+        inputs_text = json.dumps(submission.inputs, sort_keys=True)
+        labels = {SOURCE_LABEL: submission.path, TASK_LABEL: submission.task}
+        if len(inputs_text) <= _MAX_INPUTS_LABEL:
+            labels[INPUTS_LABEL] = inputs_text
+        request = {
+            "module": module, "source": source, "task": submission.task, "inputs": submission.inputs,
+            "endpoint": endpoint,
+            "api_key": self._default_token if endpoint == self._default_endpoint else "",
+            "project": scope.project or self.project, "domain": scope.domain or self.domain,
+            "labels": labels, "origin": submission.path,
+            "notebook_dir": str(submission.os_path.parent),
+        }
+        name = await _submit_in_subprocess(request, self.submit_timeout)
+        client = await self._client(scope)
+        summary, _ = await self._guard(client.get_run(name, **self._pd(scope)))
+        return run_json(summary)
+
+    async def rerun(self, scope: Scope, name: str) -> dict[str, Any]:
+        client = await self._client(scope)
+        summary, _ = await self._guard(client.get_run(name, **self._pd(scope)))
+        labels = summary.labels or {}
+        if not (labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels):
+            raise ManagerError(409, f"run {name} was not submitted from a notebook by the Flyte panel, so it "
+                                    "cannot be re-run from here; run its notebook or script again")
+        root = getattr(self, "_root_dir", None)
+        path = labels[SOURCE_LABEL]
+        os_path = Path(root, path) if root else Path(path)
+        return await self.submit(scope, Submission(path, os_path, labels[TASK_LABEL], json.loads(labels[INPUTS_LABEL])))
+
+    async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
+        client = await self._client(scope)
+        await self._guard(client.abort_run(name, reason="aborted from the JupyterLab Flyte panel", **self._pd(scope)))
+        summary, _ = await self._guard(client.get_run(name, **self._pd(scope)))
+        return run_json(summary)
+
+    async def logs(self, scope: Scope, run: str, action: str, follow: bool) -> AsyncIterator[str]:  # type: ignore[override]
+        client = await self._client(scope)
+        from flyte_jupyter._remote._client import BackendError
+
+        try:
+            async for line in client.tail_logs(run, action, follow=follow, **self._pd(scope)):
+                text = line.text
+                yield text if text.endswith("\n") else text + "\n"
+        except BackendError as err:
+            raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+
+    async def watch(self, scope: Scope, run: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+        client = await self._client(scope)
+        from flyte_jupyter._remote._client import BackendError, Synced
+
+        try:
+            async for event in client.watch_run(run, **self._pd(scope)):
+                if isinstance(event, Synced):
+                    continue
+                yield _event_json(event)
+        except BackendError as err:
+            raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+
+
+_HTTP_STATUS = {
+    "INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 409, "ALREADY_EXISTS": 409, "NOT_FOUND": 404,
+    "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504,
+    "RESOURCE_EXHAUSTED": 429,
+}
+
+
+def _action_json(info: Any) -> dict[str, Any]:
+    out = info.to_json()
+    if info.inputs is not None:
+        out["inputs"] = {k: _short(v) for k, v in info.inputs.items()}
+    if info.outputs is not None:
+        out["outputs"] = _short(info.outputs)
+    return out
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    """An ActionEvent in ActionInfo.to_json() shape, so the panel merges it into its tree."""
+    from flyte_jupyter._models import ActionInfo
+
+    phase = event.phase
+    started = event.timestamp if phase.value in ("RUNNING", "INITIALIZING") else None
+    ended = event.timestamp if phase.terminal else None
+    info = ActionInfo(name=event.action, task=event.task, parent=event.parent, run_name=event.run_name,
+                      phase=phase, attempts=event.attempt, started_at=started, ended_at=ended,
+                      error=event.error, cache_hit=event.cache_hit, group=event.group)
+    out = info.to_json()
+    # only the timestamps the event knows; the panel keeps the others it already has
+    return {k: v for k, v in out.items() if not (k in ("started_at", "ended_at") and v is None)}
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def _submit_in_subprocess(request: dict[str, Any], timeout: float) -> str:
+    """Import the notebook's module and submit its task in a child process.
+
+    The notebook's top-level definitions run when its module is imported; doing that in a child
+    keeps user code out of the Jupyter server and lets the SDK's own remote path (image, bundle,
+    CreateRun) do the submission exactly as it would from a script.
+    """
+    with tempfile.TemporaryDirectory(prefix="flyte-jupyter-submit-") as tmp:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "flyte_jupyter.server_ext._submit_worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=tmp,
+        )
+        request = dict(request, workdir=tmp)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise ManagerError(504, f"submitting {request['origin']} took longer than {timeout:.0f}s; "
+                                    "raise c.BackendRunsManager.submit_timeout") from None
+    lines = out.decode(errors="replace").strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        answer = {}
+    if proc.returncode == 0 and answer.get("name"):
+        return str(answer["name"])
+    message = answer.get("message") or err.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
+    if isinstance(message, list):
+        message = message[0]
+    raise ManagerError(int(answer.get("status") or 400), f"submitting {request['origin']} failed: {message}")

@@ -1,0 +1,216 @@
+"""Reading a saved notebook: the tasks it defines, and its code as an importable module.
+
+Both work on the source text only (`ast`), never by executing cells in the Jupyter server: the
+task list must be cheap and safe to compute for any notebook the user opens.
+
+The module keeps what defines things (imports, functions, classes, assignments) and drops what
+acts when a notebook is replayed top to bottom: IPython magics and shell lines, cell magics, bare
+expressions (displays, `flyte.run(...)` calls) and any top-level statement that starts a run.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import keyword
+import re
+from pathlib import Path
+from typing import Any
+
+_RUN_CALLS = frozenset({"run", "with_runcontext", "run_aio"})
+_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+class NotebookError(Exception):
+    """A notebook the user must fix; `status` is the HTTP status the handler answers with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclasses.dataclass
+class TaskInput:
+    name: str
+    type: str | None
+    default: str | None
+    required: bool
+
+
+@dataclasses.dataclass
+class NotebookTask:
+    """A function decorated with `@<env>.task` in one of the notebook's cells."""
+
+    name: str
+    environment: str
+    doc: str | None
+    inputs: list[TaskInput]
+    cell: int  # 1-based position among all cells
+    line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class _Cell:
+    index: int  # 1-based position among all cells
+    source: str
+    tree: ast.Module
+
+
+def _mask_ipython(source: str) -> str | None:
+    """The cell with magics and shell escapes turned into `pass` (same line numbers); None for a
+    cell magic, whose body is not Python."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        return None
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")
+                                                and stripped.rstrip("?").isidentifier()):
+            out.append(line[: len(line) - len(stripped)] + "pass")
+        elif re.match(r"^\s*[\w.]+\s*=\s*[%!]", line):
+            # `files = !ls` / `t = %time f()`: keep the name defined, drop the shell/magic
+            name = line.split("=", 1)[0]
+            out.append(f"{name}= None")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def read_notebook(path: Path, display_path: str) -> list[_Cell]:
+    """Parse every code cell; a missing file is a 404 and a syntax error a 400 naming the cell."""
+    import nbformat
+
+    if not path.is_file():
+        raise NotebookError(404, f"notebook {display_path} not found; save it first or check the path")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as err:  # nbformat raises several types for unreadable files
+        raise NotebookError(400, f"{display_path} is not a readable notebook: {err}") from None
+    cells = []
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        source = _mask_ipython(cell.source)
+        if source is None or not source.strip():
+            continue
+        try:
+            tree = compile(source, f"{display_path}#cell{index}", "exec", _FLAGS)
+        except SyntaxError as err:
+            raise NotebookError(
+                400,
+                f"{display_path}: syntax error in cell {index}, line {err.lineno}: {err.msg}; "
+                "fix the cell and save the notebook",
+            ) from None
+        cells.append(_Cell(index, source, tree))
+    return cells
+
+
+def _task_env(decorator: ast.expr) -> str | None:
+    """`env` for `@env.task` or `@env.task(...)`, else None."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if isinstance(target, ast.Attribute) and target.attr == "task" and isinstance(target.value, ast.Name):
+        return target.value.id
+    return None
+
+
+def _inputs(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[TaskInput]:
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+    out = []
+    for arg, default in pairs:
+        out.append(TaskInput(
+            name=arg.arg,
+            type=ast.unparse(arg.annotation) if arg.annotation is not None else None,
+            default=ast.unparse(default) if default is not None else None,
+            required=default is None,
+        ))
+    return out
+
+
+def find_tasks(cells: list[_Cell]) -> list[NotebookTask]:
+    """Top-level functions decorated with `@<env>.task`, in notebook order; a later definition of
+    the same name replaces the earlier one, as re-running cells would."""
+    found: dict[str, NotebookTask] = {}
+    for cell in cells:
+        for node in cell.tree.body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            env = next((e for e in map(_task_env, node.decorator_list) if e), None)
+            if env is None:
+                continue
+            doc = ast.get_docstring(node)
+            found.pop(node.name, None)
+            found[node.name] = NotebookTask(
+                name=node.name, environment=env, doc=doc.strip().splitlines()[0] if doc else None,
+                inputs=_inputs(node), cell=cell.index, line=node.lineno,
+            )
+    return list(found.values())
+
+
+def _starts_run(node: ast.AST) -> bool:
+    """Whether a top-level statement calls run/with_runcontext (outside nested defs)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) and current is not node:
+            continue
+        if isinstance(current, ast.Call):
+            f = current.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+            if name in _RUN_CALLS:
+                return True
+        if isinstance(current, ast.Await):
+            return True
+        stack.extend(ast.iter_child_nodes(current))
+    return False
+
+
+def _keep(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+        return True
+    if isinstance(node, ast.Expr):
+        return False
+    return not _starts_run(node)
+
+
+def module_source(cells: list[_Cell], display_path: str) -> str:
+    """The notebook's definitions as one Python module, cell by cell, with cell markers."""
+    parts = [f'"""Code cells of {display_path}, as submitted by the flyte_jupyter server extension."""\n']
+    for cell in cells:
+        lines = cell.source.splitlines()
+        kept: list[str] = []
+        owners: dict[int, int] = {}
+        for node in cell.tree.body:
+            for n in range(_first_line(node), (node.end_lineno or node.lineno) + 1):
+                owners[n] = owners.get(n, 0) + 1
+        for node in cell.tree.body:
+            if not _keep(node):
+                continue
+            start, end = _first_line(node), node.end_lineno or node.lineno
+            if any(owners[n] > 1 for n in range(start, end + 1)):
+                kept.append(ast.unparse(node))  # shares a line with another statement
+            else:
+                kept.append("\n".join(lines[start - 1:end]))
+        if kept:
+            parts.append(f"# --- cell {cell.index} ---\n" + "\n".join(kept) + "\n")
+    return "\n".join(parts)
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno] + [d.lineno for d in decorators])
+
+
+def module_name_for(path: str) -> str:
+    """A valid, recognisable module name for a notebook: its stem, sanitised."""
+    stem = re.sub(r"\W", "_", Path(path).stem) or "notebook"
+    if stem[0].isdigit() or keyword.iskeyword(stem):
+        stem = f"nb_{stem}"
+    return stem

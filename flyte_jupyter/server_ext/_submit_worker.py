@@ -1,0 +1,61 @@
+"""Child process of a panel submission: import a notebook's module and submit one of its tasks.
+
+Reads one JSON request on stdin (module, source, task, inputs, endpoint, api_key, project, domain,
+labels, origin, workdir, notebook_dir) and prints one JSON line: {"name": run} on success, or
+{"message": ..., "status": 400} when the notebook or the inputs are at fault.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def _fail(message: str, status: int = 400) -> int:
+    print(json.dumps({"message": message, "status": status}), flush=True)
+    return 1
+
+
+def main() -> int:
+    request: dict[str, Any] = json.loads(sys.stdin.read())
+    workdir = Path(request["workdir"])
+    module_name = request["module"]
+    (workdir / f"{module_name}.py").write_text(request["source"])
+    sys.path.insert(0, str(workdir))
+    # files next to the notebook (helpers it imports) stay importable, as in the kernel
+    sys.path.insert(1, request["notebook_dir"])
+    os.chdir(workdir)
+
+    import flyte_jupyter as flyte
+
+    flyte.init(endpoint=request["endpoint"], api_key=request.get("api_key") or None,
+               project=request["project"], domain=request["domain"])
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:
+        tb = traceback.extract_tb(err.__traceback__)
+        where = next((f"line {f.lineno}" for f in reversed(tb) if f.filename.endswith(f"{module_name}.py")), "")
+        return _fail(f"running the notebook's definitions failed{' at ' + where if where else ''}: "
+                     f"{type(err).__name__}: {err}")
+    task = getattr(module, request["task"], None)
+    if task is None:
+        return _fail(f"the notebook defines no task named {request['task']!r}")
+    try:
+        run = flyte.with_runcontext(mode="remote", project=request["project"], domain=request["domain"],
+                                    labels=request["labels"], source=request["origin"]).run(task, **request["inputs"])
+    except TypeError as err:
+        return _fail(f"inputs do not fit {request['task']}: {err}")
+    except Exception as err:
+        status = 400 if getattr(err, "code", "") in ("INVALID_ARGUMENT", "ALREADY_EXISTS") else 502
+        return _fail(f"{type(err).__name__}: {err}", status)
+    print(json.dumps({"name": run.name}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+/** One run: header with Abort and Re-run, the live action tree, and the selected action's details. */
+import * as React from 'react';
+import { Button, caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
+
+import { FlyteClient, IAction, IRunDetail, isTerminal } from './api';
+import { durationOf, formatDuration, formatStart } from './format';
+import { PhaseBadge } from './runs';
+
+interface ITreeNode {
+  action: IAction;
+  children: ITreeNode[];
+}
+
+/** Arrange actions by parent; orphans (parent not yet seen) hang off the root. */
+function buildTree(actions: IAction[]): ITreeNode[] {
+  const nodes = new Map<string, ITreeNode>();
+  for (const a of actions) {
+    nodes.set(a.name, { action: a, children: [] });
+  }
+  const roots: ITreeNode[] = [];
+  for (const node of nodes.values()) {
+    const parent = node.action.parent ? nodes.get(node.action.parent) : undefined;
+    if (parent) {
+      parent.children.push(node);
+    } else {
+      roots.push(node);
+    }
+  }
+  const byStart = (x: ITreeNode, y: ITreeNode) =>
+    (x.action.started_at ?? Infinity) - (y.action.started_at ?? Infinity) ||
+    x.action.name.localeCompare(y.action.name);
+  const sortRec = (list: ITreeNode[]) => {
+    list.sort(byStart);
+    list.forEach(n => sortRec(n.children));
+  };
+  sortRec(roots);
+  return roots;
+}
+
+function TreeRow(props: {
+  node: ITreeNode;
+  depth: number;
+  selected: string | null;
+  now: number;
+  onSelect: (name: string) => void;
+}): JSX.Element {
+  const [open, setOpen] = React.useState(true);
+  const a = props.node.action;
+  const hasChildren = props.node.children.length > 0;
+  const Caret = open ? caretDownIcon : caretRightIcon;
+  return (
+    <>
+      <li
+        className={
+          'jp-FlyteTree-row' + (props.selected === a.name ? ' jp-mod-selected' : '')
+        }
+        data-action={a.name}
+        data-phase={a.phase}
+        style={{ paddingLeft: `${props.depth * 14 + 4}px` }}
+        onClick={() => props.onSelect(a.name)}
+        title={`${a.name} (${a.task})`}
+      >
+        <span
+          className="jp-FlyteTree-caret"
+          onClick={e => {
+            e.stopPropagation();
+            setOpen(!open);
+          }}
+        >
+          {hasChildren ? <Caret.react tag="span" /> : null}
+        </span>
+        <span className={`jp-FlyteDot jp-FlytePhase-${a.phase}`} />
+        <span className="jp-FlyteTree-task">{a.task}</span>
+        {a.cache_hit ? <span className="jp-FlyteTag">cached</span> : null}
+        {a.attempts > 1 ? <span className="jp-FlyteTag">attempt {a.attempts}</span> : null}
+        <span className="jp-FlyteTree-duration jp-FlyteMuted">
+          {formatDuration(durationOf(a.started_at, a.ended_at, props.now))}
+        </span>
+      </li>
+      {open &&
+        props.node.children.map(child => (
+          <TreeRow
+            key={child.action.name}
+            node={child}
+            depth={props.depth + 1}
+            selected={props.selected}
+            now={props.now}
+            onSelect={props.onSelect}
+          />
+        ))}
+    </>
+  );
+}
+
+/** The log pane: fetches once for finished actions, follows while the action runs. */
+function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX.Element {
+  const [text, setText] = React.useState('');
+  const [error, setError] = React.useState<string | null>(null);
+  const running = !isTerminal(props.action.phase);
+  const ref = React.useRef<HTMLPreElement>(null);
+  React.useEffect(() => {
+    const controller = new AbortController();
+    setText('');
+    setError(null);
+    props.client
+      .streamLogs(
+        props.run,
+        props.action.name,
+        running,
+        chunk => setText(t => t + chunk),
+        controller.signal
+      )
+      .catch(e => {
+        if (!controller.signal.aborted) {
+          setError((e as Error).message);
+        }
+      });
+    return () => controller.abort();
+    // follow mode ends when the action does; refetch once it is finished to get the full log
+  }, [props.run, props.action.name, running]);
+  React.useEffect(() => {
+    if (ref.current) {
+      ref.current.scrollTop = ref.current.scrollHeight;
+    }
+  }, [text]);
+  return (
+    <div className="jp-FlyteLogs">
+      <div className="jp-FlyteSection-title">
+        Logs{running ? <span className="jp-FlyteMuted"> (following)</span> : null}
+      </div>
+      {error ? <div className="jp-FlyteError">{error}</div> : null}
+      <pre ref={ref} className="jp-FlyteLogs-text" data-action={props.action.name}>
+        {text || (running ? 'Waiting for output…' : '(no output)')}
+      </pre>
+    </div>
+  );
+}
+
+function KeyValues(props: { title: string; values: Record<string, string> | string | null | undefined }) {
+  const v = props.values;
+  if (v === null || v === undefined || (typeof v === 'object' && !Object.keys(v).length)) {
+    return null;
+  }
+  return (
+    <div className="jp-FlyteKV">
+      <div className="jp-FlyteSection-title">{props.title}</div>
+      {typeof v === 'string' ? (
+        <code className="jp-FlyteKV-value">{v}</code>
+      ) : (
+        <table>
+          <tbody>
+            {Object.entries(v).map(([k, val]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td>
+                  <code>{String(val)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+export interface IRunDetailProps {
+  client: FlyteClient;
+  run: IRunDetail;
+  now: number;
+  busy: boolean;
+  onBack: () => void;
+  onAbort: () => void;
+  onRerun: () => void;
+}
+
+export function RunDetail(props: IRunDetailProps): JSX.Element {
+  const { run } = props;
+  const [selected, setSelected] = React.useState<string | null>(null);
+  const tree = React.useMemo(() => buildTree(run.actions), [run.actions]);
+  const action = run.actions.find(a => a.name === selected) ?? null;
+  return (
+    <div className="jp-FlyteDetail" data-run={run.name}>
+      <div className="jp-FlyteDetail-header">
+        <Button minimal small onClick={props.onBack} title="Back to all runs" className="jp-FlyteBack">
+          ‹ Runs
+        </Button>
+        <span className="jp-FlyteDetail-name">{run.name}</span>
+        <PhaseBadge phase={run.phase} />
+      </div>
+      <div className="jp-FlyteDetail-meta jp-FlyteMuted">
+        <span title={run.source ?? ''}>{run.source ?? ''}</span>
+        <span>
+          {formatStart(run.started_at)}{' '}
+          {formatDuration(durationOf(run.started_at, run.ended_at, props.now))}
+        </span>
+      </div>
+      <div className="jp-FlyteDetail-actions">
+        <Button
+          small
+          className="jp-FlyteAbort"
+          disabled={isTerminal(run.phase) || props.busy}
+          onClick={props.onAbort}
+          title="Abort this run and all of its actions"
+        >
+          Abort
+        </Button>
+        <Button
+          small
+          className="jp-FlyteRerun"
+          disabled={props.busy}
+          onClick={props.onRerun}
+          title="Start a new run with the same task and inputs"
+        >
+          Re-run
+        </Button>
+      </div>
+      {run.error ? (
+        <div className="jp-FlyteError">
+          <b>{run.error.kind}</b>: {run.error.message}
+        </div>
+      ) : null}
+      <div className="jp-FlyteSection-title">Actions</div>
+      <ul className="jp-FlyteTree" role="tree">
+        {tree.map(node => (
+          <TreeRow
+            key={node.action.name}
+            node={node}
+            depth={0}
+            selected={selected}
+            now={props.now}
+            onSelect={setSelected}
+          />
+        ))}
+      </ul>
+      {action ? (
+        <div className="jp-FlyteAction" data-action={action.name}>
+          <div className="jp-FlyteAction-header">
+            <span className="jp-FlyteTree-task">{action.task}</span>{' '}
+            <span className="jp-FlyteMuted">{action.name}</span>{' '}
+            <PhaseBadge phase={action.phase} />
+          </div>
+          <div className="jp-FlyteMuted">
+            attempt {Math.max(action.attempts, 1)} ·{' '}
+            {formatDuration(durationOf(action.started_at, action.ended_at, props.now)) || 'not started'}
+            {action.cache_hit ? ' · cache hit' : ''}
+          </div>
+          {action.error ? (
+            <details className="jp-FlyteError" open>
+              <summary>
+                <b>{action.error.kind}</b>: {action.error.message}
+              </summary>
+              {action.error.traceback ? <pre>{action.error.traceback}</pre> : null}
+            </details>
+          ) : null}
+          <KeyValues title="Inputs" values={action.inputs} />
+          <KeyValues title="Outputs" values={action.outputs} />
+          <Logs client={props.client} run={run.name} action={action} />
+        </div>
+      ) : (
+        <div className="jp-FlyteEmpty">Select an action to see its logs, inputs and outputs.</div>
+      )}
+    </div>
+  );
+}
