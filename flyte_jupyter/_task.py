@@ -6,7 +6,6 @@ call to the current controller, which turns it into a child action.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import hashlib
@@ -180,12 +179,16 @@ class TaskTemplate:
             return await tc.controller.submit(self, args, kwargs)
         if self.is_async:
             return await self.func(*args, **kwargs)
+        import asyncio
+
         return await asyncio.to_thread(self.func, *args, **kwargs)
 
     async def execute(self, **inputs: Any) -> Any:
         """Run the body once with already-bound inputs; sync bodies go to a worker thread."""
         if self.is_async:
             return await self.func(**inputs)
+        import asyncio  # imported on first execution: declaring tasks stays cheap
+
         return await asyncio.to_thread(self.func, **inputs)
 
     def override(self, **changes: Any) -> "TaskTemplate":
