@@ -41,15 +41,16 @@ CREATE TABLE IF NOT EXISTS images (
 
 
 def images_home() -> Path:
-    """Root of everything image-related: `$FLYTE_JUPYTER_IMAGE_HOME`, else `<user data dir>/images`.
+    """Root of everything image-related: `$FLYTE_JUPYTER_IMAGE_HOME`, else `<data dir>/images`
+    (the data dir is `$FLYTE_JUPYTER_DATA_DIR` or the platform's user data directory).
 
-    The variable exists so tests, CI and shared machines can put builds somewhere else."""
+    Its own variable exists so builds can be shared across data dirs (tests, CI, many backends)."""
     env = os.environ.get(ENV_HOME)
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    from ._config import data_dir
 
-    return Path(platformdirs.user_data_dir("flyte-jupyter")) / "images"
+    return data_dir() / "images"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -152,6 +152,8 @@ class LocalVenvBuilder:
         self.venvs.mkdir(parents=True, exist_ok=True)
         try:
             self._create(tmp)
+            if any(isinstance(layer, (PipPackages, Requirements)) for layer in image.layers):
+                self._ensure_pip(tmp)
             env_vars: Dict[str, str] = {}
             has_sources = False
             for i, layer in enumerate(image.layers):
@@ -209,6 +211,18 @@ class LocalVenvBuilder:
             # this interpreter is itself a venv: make its packages (flyte_jupyter) visible too
             lines = [f"import site; site.addsitedir({d!r})" for d in parent_sites]
             (_site_packages(path) / "_flyte_image_parent.pth").write_text("\n".join(lines) + "\n")
+
+    def _ensure_pip(self, venv: Path) -> None:
+        """Use the interpreter's pip through the system site; bootstrap one only if there is none."""
+        python = str(_python_of(venv))
+        probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True, timeout=120)
+        if probe.returncode == 0:
+            return
+        boot = subprocess.run([python, "-m", "ensurepip", "--default-pip"], capture_output=True, text=True, timeout=600)
+        if boot.returncode != 0:
+            raise ImageBuildError(
+                f"this interpreter ({sys.executable}) has no pip, and ensurepip failed:\n{boot.stderr.strip()[-2000:]}"
+            )
 
     def _pip(self, venv: Path, index: int, image: Image, args: List[str]) -> None:
         cmd = [str(_python_of(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *args]
