@@ -97,10 +97,11 @@ class LocalRun(Run):
     mode = "local"
 
     def __init__(self, name: str, task: Any, state: RunState, future: concurrent.futures.Future,
-                 raw_data_path: str) -> None:
+                 raw_data_path: str, task_holder: dict[str, asyncio.Task]) -> None:
         super().__init__(name, task, state)
         self._future = future
         self.raw_data_path = raw_data_path
+        self._task_holder = task_holder  # filled with the root's asyncio task once it starts
 
     @property
     def url(self) -> str | None:
@@ -121,8 +122,12 @@ class LocalRun(Run):
         return self._future.result()
 
     def abort(self, reason: str = "aborted by user") -> None:
-        self._future.cancel()
-        _loop().call_soon_threadsafe(lambda: None)
+        """Cancel the root action and with it every live child; `wait()` returns once all have ended."""
+        task = self._task_holder.get("task")
+        if task is not None:
+            _loop().call_soon_threadsafe(task.cancel)
+        else:
+            self._future.cancel()
 
     def show_logs(self, action: str = ROOT_ACTION) -> str:
         return "local actions print straight to this process's output"
@@ -226,9 +231,13 @@ class RunOptions:
             custom_context=dict(self.custom_context or {}), env_vars=dict(self.env_vars or {}),
             controller=controller,
         )
-        future = asyncio.run_coroutine_threadsafe(_with_env(self.env_vars, controller.run_root(task, inputs, literals, root)),
-                                                  _loop())
-        return LocalRun(name, task, state, future, raw)
+        holder: dict[str, asyncio.Task] = {}
+
+        async def drive() -> Any:
+            holder["task"] = asyncio.current_task()  # abort() cancels this task, not the outer future
+            return await _with_env(self.env_vars, controller.run_root(task, inputs, literals, root))
+
+        return LocalRun(name, task, state, asyncio.run_coroutine_threadsafe(drive(), _loop()), raw, holder)
 
 
 async def _with_env(env_vars: dict[str, str] | None, coro: Any) -> Any:

@@ -386,3 +386,49 @@ def test_init_from_config_without_a_file_is_local_mode():
     cfg = flyte.init_from_config()
     assert not cfg.is_remote
     assert flyte.run(leaf, x=1).mode == "local"
+
+
+def test_abort_stops_a_local_run_and_marks_live_actions_aborted():
+    from flyte_jupyter._run import with_runcontext
+
+    aenv = flyte.TaskEnvironment(name="abortme")
+
+    @aenv.task
+    async def forever(i: int) -> int:
+        await asyncio.sleep(60)
+        return i
+
+    @aenv.task
+    async def parent() -> list[int]:
+        return list(await asyncio.gather(*(forever(i) for i in range(3))))
+
+    run = with_runcontext().start_local(parent, (), {})
+    deadline = time.monotonic() + 10
+    while len(run.actions) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run.abort()
+    run.wait(timeout=10)
+    assert run.phase == flyte.Phase.ABORTED
+    assert all(a.phase == flyte.Phase.ABORTED for a in run.actions.values())
+
+
+def test_watchers_see_every_phase_change_in_order():
+    seen = []
+    wenv = flyte.TaskEnvironment(name="watch")
+
+    @wenv.task
+    async def kid() -> int:
+        return 1
+
+    @wenv.task
+    async def top() -> int:
+        return await kid()
+
+    from flyte_jupyter._run import with_runcontext
+
+    run = with_runcontext().start_local(top, (), {})
+    run.watch(lambda event, info: seen.append((event.task, event.phase.value)))
+    run.wait()
+    kid_phases = [p for t, p in seen if t == "watch.kid"]
+    assert kid_phases[-1] == "SUCCEEDED"
+    assert run.state.counts() == (2, 2)
