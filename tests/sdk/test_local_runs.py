@@ -414,6 +414,7 @@ def test_abort_stops_a_local_run_and_marks_live_actions_aborted():
 
 def test_watchers_see_every_phase_change_in_order():
     seen = []
+    go = threading.Event()
     wenv = flyte.TaskEnvironment(name="watch")
 
     @wenv.task
@@ -422,13 +423,15 @@ def test_watchers_see_every_phase_change_in_order():
 
     @wenv.task
     async def top() -> int:
+        await asyncio.to_thread(go.wait, 10)  # hold until the watcher is attached
         return await kid()
 
     from flyte_jupyter._run import with_runcontext
 
     run = with_runcontext().start_local(top, (), {})
     run.watch(lambda event, info: seen.append((event.task, event.phase.value)))
+    go.set()
     run.wait()
-    kid_phases = [p for t, p in seen if t == "watch.kid"]
-    assert kid_phases[-1] == "SUCCEEDED"
+    assert [p for t, p in seen if t == "watch.kid"] == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    assert [p for t, p in seen if t == "watch.top"] == ["SUCCEEDED"]
     assert run.state.counts() == (2, 2)
