@@ -1046,8 +1046,8 @@ def _build_blob(tp: Any, cls: Any) -> _Conv:
         if off is not None:
             from . import _storage
 
-            if _storage.is_local(uri):  # a local path means nothing to another machine
-                uri = off.upload(_storage.local_path(uri), is_dir=is_dir, name=v.name or "")
+            if _storage.is_plain_path(uri):  # a bare local path means nothing to another process
+                uri = off.upload(uri, is_dir=is_dir, name=v.name or "")
         return _L(blob=pb.Blob(uri=uri, kind=kind, name=v.name or "", format=v.format or "", hash=v.hash or ""))
 
     def dec(lit: pb.Literal) -> Any:

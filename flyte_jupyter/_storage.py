@@ -34,6 +34,12 @@ def is_local(uri: str | os.PathLike[str]) -> bool:
     return _scheme(os.fspath(uri)) in ("", "file")
 
 
+def is_plain_path(uri: str | os.PathLike[str]) -> bool:
+    """True for a path without a scheme: data only this machine sees (unlike a `file://` URI,
+    which names storage, e.g. the embedded backend's data directory)."""
+    return _scheme(os.fspath(uri)) == ""
+
+
 def to_uri(path: str | os.PathLike[str]) -> str:
     """A local path as an absolute `file://` URI; other URIs are returned unchanged."""
     p = os.fspath(path)
