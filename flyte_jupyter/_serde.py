@@ -136,11 +136,13 @@ def _raise_mismatch(m: _Mismatch, tp: Any, value: Any, name: str, task: str, rol
 
 
 class Offloader:
-    """Moves big literals (and local files behind io.File/io.Dir values) to storage.
+    """Moves big literals (and bare local paths behind io.File/io.Dir values) to storage.
 
     A literal whose serialized size exceeds `max_inline_bytes` is written once, content-addressed,
     under `prefix_uri` and replaced by an `offloaded` reference; the backend database and gRPC
     messages then stay small. `from_literal` reads offloaded values back without an Offloader.
+    Note: an offloaded dict is hashed (literal_map_hash) by its stored bytes, which follow the
+    dict's insertion order; inline values hash independently of it.
     """
 
     def __init__(self, prefix_uri: str, max_inline_bytes: int = 10 * _MiB):
@@ -323,96 +325,58 @@ def _build_float(tp: Any) -> _Conv:
     return c
 
 
-def _simple(tp: Any, field: str, check: Callable[[Any], Any]) -> _Conv:
-    """A converter for a type stored directly in one scalar field of Literal."""
+def _scalar(tp: Any, kind: str, enc_fn: Callable[[Any], Any], dec_fn: Callable[[Any], Any]) -> _Conv:
+    """A type kept in one scalar field `kind` of Literal. enc_fn returns the Literal, or None
+    when the value does not fit the type; dec_fn turns the field's content back into a value."""
     c = _Conv(tp)
 
     def enc(v: Any, off: Any) -> pb.Literal:
-        ok = check(v)
-        if ok is None:
+        lit = enc_fn(v)
+        if lit is None:
             raise _Mismatch(tp, v)
-        return _L(**{field: ok})
+        return lit
 
     def dec(lit: pb.Literal) -> Any:
-        if lit.WhichOneof("value") == field:
-            return getattr(lit, field)
+        if lit.WhichOneof("value") == kind:
+            return dec_fn(getattr(lit, kind))
         return _wrong_kind(lit, c)
 
     c.enc, c.dec = enc, dec
     return c
 
 
-def _build_str(tp: Any) -> _Conv:
-    c = _Conv(tp)
-
-    def enc(v: Any, off: Any) -> pb.Literal:
-        if isinstance(v, str):
-            return _L(str=v)
-        raise _Mismatch(str, v)
-
-    def dec(lit: pb.Literal) -> Any:
-        if lit.WhichOneof("value") == "str":
-            return lit.str
-        return _wrong_kind(lit, c)
-
-    c.enc, c.dec = enc, dec
-    return c
+def _same(x: Any) -> Any:
+    return x
 
 
-def _build_bool(tp: Any) -> _Conv:
-    c = _Conv(tp)
-
-    def enc(v: Any, off: Any) -> pb.Literal:
-        if v is True or v is False:
-            return _L(bool=v)
-        if type(v).__name__ == "bool_":  # numpy.bool_
-            return _L(bool=bool(v))
-        raise _Mismatch(bool, v)
-
-    def dec(lit: pb.Literal) -> Any:
-        if lit.WhichOneof("value") == "bool":
-            return lit.bool
-        return _wrong_kind(lit, c)
-
-    c.enc, c.dec = enc, dec
-    return c
+def _enc_str(v: Any) -> pb.Literal | None:
+    return _L(str=v) if isinstance(v, str) else None
 
 
-def _check_bytes(v: Any) -> bytes | None:
+def _enc_bool(v: Any) -> pb.Literal | None:
+    if v is True or v is False:
+        return _L(bool=v)
+    return _L(bool=bool(v)) if type(v).__name__ == "bool_" else None  # numpy.bool_
+
+
+def _enc_bytes(v: Any) -> pb.Literal | None:
     if type(v) is bytes:
-        return v
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return bytes(v)
-    return None
+        return _L(bytes=v)
+    return _L(bytes=bytes(v)) if isinstance(v, (bytes, bytearray, memoryview)) else None
 
 
-def _build_none(tp: Any) -> _Conv:
-    c = _Conv(tp)
-
-    def enc(v: Any, off: Any) -> pb.Literal:
-        if v is None:
-            return _NONE
-        raise _Mismatch(None, v)
-
-    def dec(lit: pb.Literal) -> Any:
-        if lit.WhichOneof("value") == "none":
-            return None
-        return _wrong_kind(lit, c)
-
-    c.enc, c.dec = enc, dec
-    return c
+def _enc_none(v: Any) -> pb.Literal | None:
+    return _NONE if v is None else None
 
 
-def _datetime_lit(v: _dt.datetime) -> pb.Literal:
+def _enc_datetime(v: Any) -> pb.Literal | None:
+    if not isinstance(v, _dt.datetime):
+        return None
     off = v.utcoffset() if v.tzinfo is not None else None
     if off is None:
         return _L(datetime=pb.Datetime(micros=(v - _EPOCH) // _US, naive=True))
     zone = getattr(v.tzinfo, "key", "") if type(v.tzinfo).__name__ == "ZoneInfo" else ""
-    return _L(
-        datetime=pb.Datetime(
-            micros=(v - _EPOCH_UTC) // _US, utc_offset=int(off.total_seconds()), zone=zone or ""
-        )
-    )
+    return _L(datetime=pb.Datetime(micros=(v - _EPOCH_UTC) // _US, utc_offset=int(off.total_seconds()), zone=zone))
 
 
 def _datetime_from(m: pb.Datetime) -> _dt.datetime:
@@ -429,55 +393,35 @@ def _datetime_from(m: pb.Datetime) -> _dt.datetime:
     return utc.astimezone(_dt.timezone(_dt.timedelta(seconds=m.utc_offset)))
 
 
-def _build_datetime(tp: Any) -> _Conv:
-    c = _Conv(tp)
-
-    def enc(v: Any, off: Any) -> pb.Literal:
-        if isinstance(v, _dt.datetime):
-            return _datetime_lit(v)
-        raise _Mismatch(_dt.datetime, v)
-
-    def dec(lit: pb.Literal) -> Any:
-        if lit.WhichOneof("value") == "datetime":
-            return _datetime_from(lit.datetime)
-        return _wrong_kind(lit, c)
-
-    c.enc, c.dec = enc, dec
-    return c
+def _enc_date(v: Any) -> pb.Literal | None:
+    if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
+        return _L(date=v.toordinal() - _EPOCH_ORD)
+    return None
 
 
-def _build_date(tp: Any) -> _Conv:
-    c = _Conv(tp)
-
-    def enc(v: Any, off: Any) -> pb.Literal:
-        if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
-            return _L(date=v.toordinal() - _EPOCH_ORD)
-        raise _Mismatch(_dt.date, v)
-
-    def dec(lit: pb.Literal) -> Any:
-        if lit.WhichOneof("value") == "date":
-            return _dt.date.fromordinal(lit.date + _EPOCH_ORD)
-        return _wrong_kind(lit, c)
-
-    c.enc, c.dec = enc, dec
-    return c
+def _date_from(days: int) -> _dt.date:
+    return _dt.date.fromordinal(days + _EPOCH_ORD)
 
 
-def _build_timedelta(tp: Any) -> _Conv:
-    c = _Conv(tp)
+def _enc_timedelta(v: Any) -> pb.Literal | None:
+    return _L(duration=v // _US) if isinstance(v, _dt.timedelta) else None
 
-    def enc(v: Any, off: Any) -> pb.Literal:
-        if isinstance(v, _dt.timedelta):
-            return _L(duration=v // _US)
-        raise _Mismatch(_dt.timedelta, v)
 
-    def dec(lit: pb.Literal) -> Any:
-        if lit.WhichOneof("value") == "duration":
-            return _dt.timedelta(microseconds=lit.duration)
-        return _wrong_kind(lit, c)
+def _timedelta_from(micros: int) -> _dt.timedelta:
+    return _dt.timedelta(microseconds=micros)
 
-    c.enc, c.dec = enc, dec
-    return c
+
+# type -> (Literal field, encoder, decoder of the field's content)
+_SCALARS: dict[Any, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
+    str: ("str", _enc_str, _same),
+    bool: ("bool", _enc_bool, _same),
+    bytes: ("bytes", _enc_bytes, _same),
+    bytearray: ("bytes", _enc_bytes, bytearray),
+    _NoneType: ("none", _enc_none, lambda _: None),
+    _dt.datetime: ("datetime", _enc_datetime, _datetime_from),
+    _dt.date: ("date", _enc_date, _date_from),
+    _dt.timedelta: ("duration", _enc_timedelta, _timedelta_from),
+}
 
 
 # --- pickle and "anything" -------------------------------------------------------------------
@@ -530,9 +474,9 @@ def _dec_any(lit: pb.Literal) -> Any:
     if k == "datetime":
         return _datetime_from(lit.datetime)
     if k == "date":
-        return _dt.date.fromordinal(lit.date + _EPOCH_ORD)
+        return _date_from(lit.date)
     if k == "duration":
-        return _dt.timedelta(microseconds=lit.duration)
+        return _timedelta_from(lit.duration)
     if k == "collection":
         return [_dec_any(i) for i in lit.collection.items]
     if k in ("ints", "floats", "strs"):
@@ -913,6 +857,7 @@ def _build_record(
         _CACHE_PENDING.pop(tp, None)
     by_name = dict(fconvs)
     type_name = _type_name(cls)
+
     def enc(v: Any, off: Any) -> pb.Literal:
         if not check(v):
             raise _Mismatch(tp, v)
@@ -1075,24 +1020,13 @@ def _build(tp: Any) -> _Conv:
     global _EMPTY_PARAM
     if tp is Any or tp is object:
         return _build_any(tp)
-    if tp is None or tp is _NoneType:
-        return _build_none(tp)
     if tp is int:
         return _build_int(tp)
     if tp is float:
         return _build_float(tp)
-    if tp is str:
-        return _build_str(tp)
-    if tp is bool:
-        return _build_bool(tp)
-    if tp is bytes or tp is bytearray:
-        return _simple(tp, "bytes", _check_bytes)
-    if tp is _dt.datetime:
-        return _build_datetime(tp)
-    if tp is _dt.date:
-        return _build_date(tp)
-    if tp is _dt.timedelta:
-        return _build_timedelta(tp)
+    scalar = _SCALARS.get(_NoneType if tp is None else tp) if isinstance(tp, type) or tp is None else None
+    if scalar is not None:
+        return _scalar(tp, *scalar)
     if isinstance(tp, str) or isinstance(tp, typing.ForwardRef) or isinstance(tp, typing.TypeVar):
         return _build_any(tp)  # unresolved annotation: nothing to check against
     if _EMPTY_PARAM is None:
@@ -1176,8 +1110,9 @@ def to_literal(
 
     `name` is the parameter name; errors read "<role> '<name>' of task '<task>' expects ...".
     Pass role="output" for return values (a `name` with a space is used verbatim). With an
-    `offload`, a literal above its size limit goes to storage and local File/Dir paths are
-    uploaded, so the value can be read on another machine.
+    `offload`, a literal above its size limit goes to storage and File/Dir values that hold a
+    bare local path (no scheme) are uploaded, so another process or machine can read them;
+    `file://` and other URIs already name storage and are passed as they are.
     """
     try:
         lit = _conv(python_type).enc(value, offload)
