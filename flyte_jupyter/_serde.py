@@ -13,7 +13,10 @@ What goes where:
   dataclass, pydantic model, NamedTuple, TypedDict -> a record of named fields
   Enum -> its member name; io.File / io.Dir -> a blob reference
   Union -> the member's literal (tagged with the member index when there are two or more
-           non-None members); typing.Any, no annotation, any other class -> cloudpickle
+           non-None members)
+  any other class -> cloudpickle (after an isinstance check)
+  typing.Any / no annotation -> exact int, float, str, bool, bytes, None as scalars (cheap and
+           readable by any reader), everything else cloudpickle
 A value whose literal is bigger than the Offloader's `max_inline_bytes` is written to storage and
 replaced by an `offloaded` reference, which `from_literal` follows transparently.
 """
@@ -112,8 +115,12 @@ def _got(v: Any) -> str:
     return f"{type(v).__qualname__} ({_value_repr(v)})"
 
 
+_PLAIN_LABELS = frozenset({"value", "output", "input", "return value"})
+
+
 def _label(name: str, role: str) -> str:
-    return name if " " in name else f"{role} '{name}'"
+    """'n' -> "input 'n'"; generic names ("output", "value") or phrases are used as they are."""
+    return name if " " in name or name in _PLAIN_LABELS else f"{role} '{name}'"
 
 
 def _raise_mismatch(m: _Mismatch, tp: Any, value: Any, name: str, task: str, role: str) -> typing.NoReturn:
@@ -226,6 +233,7 @@ class _Conv:
 
 
 _CACHE: dict[Any, _Conv] = {}
+_CACHE_MAX = 4096
 _BUILD_LOCK = threading.RLock()
 
 
@@ -241,6 +249,8 @@ def _conv(tp: Any) -> _Conv:
         c = _CACHE.get(tp)
         if c is None:
             c = _build(tp)
+            if len(_CACHE) >= _CACHE_MAX:  # e.g. a notebook re-defining classes all day
+                _CACHE.clear()
             _CACHE[tp] = c
         return c
 
@@ -1109,7 +1119,8 @@ def to_literal(
     """Encode `value` as declared by `python_type`, checking it on the way.
 
     `name` is the parameter name; errors read "<role> '<name>' of task '<task>' expects ...".
-    Pass role="output" for return values (a `name` with a space is used verbatim). With an
+    Pass role="output" for named outputs; the names "output" and "value" (or any phrase with a
+    space) are used verbatim: "output of task 't' expects int, got str ('x')". With an
     `offload`, a literal above its size limit goes to storage and File/Dir values that hold a
     bare local path (no scheme) are uploaded, so another process or machine can read them;
     `file://` and other URIs already name storage and are passed as they are.

@@ -299,8 +299,10 @@ def test_output_errors_and_long_values_are_readable() -> None:
     text = str(info.value)
     assert text.startswith("output 'o0' of task 't.f' expects int, got str ('xxx")
     assert len(text) < 150
-    with pytest.raises(TypeMismatchError, match=r"^input 'value' expects int, got str"):
+    with pytest.raises(TypeMismatchError, match=r"^value expects int, got str"):
         to_literal("x", int)
+    with pytest.raises(TypeMismatchError, match=r"^output of task 't.f' expects list\[int\]: output\[0\] expects int"):
+        to_literal(["x"], list[int], name="output", task="t.f")
 
 
 def test_literal_map_errors() -> None:
