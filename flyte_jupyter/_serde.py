@@ -857,6 +857,7 @@ def _build_record(
     get: Callable[[Any, str], Any],
     make: Callable[[dict[str, Any]], Any],
     optional_names: frozenset[str] = frozenset(),
+    extras: Callable[[Any], dict[str, Any] | None] | None = None,
 ) -> _Conv:
     """Shared shape of dataclass / NamedTuple / TypedDict / pydantic converters."""
     c = _Conv(tp)
@@ -882,6 +883,11 @@ def _build_record(
                     raise _Mismatch(tp, v, f"missing key {n!r}")
                 names.append(n)
                 values.append(fc.enc(x, off))
+            more = extras(v) if extras is not None else None
+            if more:  # e.g. a pydantic model's extra="allow" fields: no declared type
+                for n, x in more.items():
+                    names.append(n)
+                    values.append(_enc_any(x, off))
         except _Mismatch as m:
             if m.value is not v:
                 m.path.append(f".{n}" if not isinstance(v, dict) else f"[{n!r}]")
@@ -964,7 +970,10 @@ def _build_pydantic(tp: Any) -> _Conv:
         # The values were valid when sent; construct without re-running validators.
         return cls.model_construct(**values)
 
-    return _build_record(tp, cls, fields, check, getattr, make)
+    def extras(v: Any) -> dict[str, Any] | None:
+        return getattr(v, "model_extra", None)
+
+    return _build_record(tp, cls, fields, check, getattr, make, extras=extras)
 
 
 def _build_enum(tp: Any) -> _Conv:
