@@ -613,10 +613,10 @@ def _items_of(lit: pb.Literal, item: _Conv, c: _Conv) -> list[Any] | None:
     if k == "collection":
         d = item.dec
         return [d(x) for x in lit.collection.items]
-    if k == "ints" or k == "strs":
+    if k == "ints":
+        return [float(x) for x in lit.ints.values] if item.tp is float else list(lit.ints.values)
+    if k == "strs" or k == "floats":
         return list(getattr(lit, k).values)
-    if k == "floats":
-        return list(lit.floats.values)
     return None
 
 
