@@ -13,7 +13,6 @@ import contextlib
 import os
 from typing import IO, Any
 
-_RAW_DATA_ENV = "FLYTE_JUPYTER_RAW_DATA_PATH"
 _default_raw_data_path: str | None = None
 
 
@@ -99,24 +98,21 @@ def set_default_raw_data_path(uri: str | None) -> None:
 
 
 def raw_data_path() -> str:
-    """The raw data prefix in effect: the running task's, else the configured default, else
-    `$FLYTE_JUPYTER_RAW_DATA_PATH`, else a directory in the user's data dir."""
-    try:
-        from ._context import ctx
+    """The raw data prefix in effect: the running task's, else one set with
+    `set_default_raw_data_path`, else the client config's `raw_data_path`, else `raw/` in the
+    local data directory."""
+    from . import _config
+    from ._context import ctx
 
-        tc = ctx()
-    except ImportError:  # pragma: no cover - the context module is part of the SDK
-        tc = None
+    tc = ctx()
     if tc is not None and getattr(tc, "raw_data_path", ""):
         return tc.raw_data_path
     if _default_raw_data_path:
         return _default_raw_data_path
-    env = os.environ.get(_RAW_DATA_ENV)
-    if env:
-        return to_uri(env)
-    import platformdirs
-
-    return to_uri(os.path.join(platformdirs.user_data_dir("flyte-jupyter"), "raw"))
+    configured = getattr(_config.current(), "raw_data_path", None)
+    if configured:
+        return configured
+    return to_uri(_config.data_dir() / "raw")
 
 
 def new_raw_uri(name: str | None = None) -> str:

@@ -224,3 +224,12 @@ def test_file_and_dir_pass_through_the_serializer(tmp_path: Path, raw: Path) -> 
     got = from_literal(to_literal(f, File), File)
     with got.open_sync("rb") as fh:
         assert fh.read() == b"value"
+
+
+def test_uploads_outside_a_task_default_to_the_local_data_dir(tmp_path: Path, isolated_data_dir: Path) -> None:
+    src = tmp_path / "x.txt"
+    src.write_text("x")
+    f = File.from_local_sync(src)
+    assert f.path.startswith((isolated_data_dir / "raw").as_uri() + "/")
+    with f.open_sync("r") as fh:
+        assert fh.read() == "x"
