@@ -1098,7 +1098,7 @@ def _build(tp: Any) -> _Conv:
             return _build_dataclass(tp)
         if issubclass(tp, tuple) and hasattr(tp, "_fields"):
             return _build_namedtuple(tp)
-        if typing.is_typeddict(tp):
+        if typing.is_typeddict(tp) or (issubclass(tp, dict) and hasattr(tp, "__required_keys__")):
             return _build_typeddict(tp)
         if _is_pydantic_model(tp):
             return _build_pydantic(tp)
