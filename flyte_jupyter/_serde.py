@@ -1043,7 +1043,8 @@ def _build(tp: Any) -> _Conv:
         return _build_int(tp)
     if tp is float:
         return _build_float(tp)
-    scalar = _SCALARS.get(_NoneType if tp is None else tp) if isinstance(tp, type) or tp is None else None
+    is_class = isinstance(tp, type) and not isinstance(tp, types.GenericAlias)  # list[int] is a type on 3.10
+    scalar = _SCALARS.get(_NoneType if tp is None else tp) if is_class or tp is None else None
     if scalar is not None:
         return _scalar(tp, *scalar)
     if isinstance(tp, str) or isinstance(tp, typing.ForwardRef) or isinstance(tp, typing.TypeVar):
@@ -1089,7 +1090,7 @@ def _build(tp: Any) -> _Conv:
         k, v = args if len(args) == 2 else (Any, Any)
         return _build_dict(tp, k, v)
 
-    if isinstance(tp, type):
+    if is_class:
         if getattr(tp, "_flyte_blob_kind", None) is not None:
             return _build_blob(tp, tp)
         if issubclass(tp, enum.Enum):
