@@ -68,7 +68,4 @@ class FlyteJupyter(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self._hub.close()
-        task = getattr(self, "_start_task", None)
-        if task is not None and not task.done():
-            await task
         await self.runs_manager.stop()

@@ -134,12 +134,18 @@ class BackendRunsManager(RunsManager):
         self._started_embedded = False
         self._default_endpoint = ""
         self._default_token = ""
-        self._ready = asyncio.Event()
+        self._start_task: asyncio.Future[None] | None = None
         self._start_error: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Idempotent: the server calls it at startup, the first request calls it if it did not."""
+        if self._start_task is None:
+            self._start_task = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._start_task)
+
+    async def _start(self) -> None:
         try:
             if self.endpoint:
                 self._default_endpoint, self._default_token = self.endpoint, self.api_key
@@ -150,8 +156,6 @@ class BackendRunsManager(RunsManager):
         except Exception as err:  # the server keeps running; requests explain what failed
             self._start_error = f"the Flyte backend did not start: {err}"
             self.log.error("flyte_jupyter: %s", self._start_error)
-        finally:
-            self._ready.set()
 
     def _read_client_file(self, path: str | os.PathLike[str]) -> None:
         from flyte_jupyter._config import load_config_file
@@ -179,6 +183,8 @@ class BackendRunsManager(RunsManager):
                       "" if self._started_embedded else " (already running)")
 
     async def stop(self) -> None:
+        if self._start_task is not None and not self._start_task.done():
+            await asyncio.wait([self._start_task], timeout=60)
         for client in self._clients.values():
             try:
                 await client.close()
@@ -194,7 +200,7 @@ class BackendRunsManager(RunsManager):
     # -- plumbing ---------------------------------------------------------------------------------
 
     async def _client(self, scope: Scope) -> Any:
-        await asyncio.wait_for(self._ready.wait(), timeout=120)
+        await asyncio.wait_for(self.start(), timeout=120)
         endpoint = scope.endpoint or self._default_endpoint
         if not endpoint:
             raise ManagerError(503, self._start_error or (

@@ -154,6 +154,10 @@ class UpdatesSocket(JupyterHandler, websocket.WebSocketHandler):
 
     auth_resource = "flyte"
 
+    def get_login_url(self) -> str:
+        """A websocket cannot follow a redirect to the login page: refuse instead."""
+        raise web.HTTPError(403)
+
     async def pre_get(self) -> None:
         user = self.current_user
         allowed = await ensure_async(self.authorizer.is_authorized(self, user, "read", self.auth_resource))

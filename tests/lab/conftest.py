@@ -1,0 +1,46 @@
+"""Fixtures for the JupyterLab side: a real Jupyter server with the flyte_jupyter extension
+(pytest-jupyter), notebooks written with nbformat, and a real backend where a test needs one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+import pytest
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+
+@pytest.fixture
+def flyte_config() -> dict[str, Any]:
+    """FlyteJupyter traits for the server under test; tests that need a backend override it."""
+    return {"start_embedded": False}
+
+
+@pytest.fixture
+def jp_server_config(flyte_config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"flyte_jupyter.server_ext": True},
+            "allow_unauthenticated_access": False,
+        },
+        "FlyteJupyter": flyte_config,
+    }
+
+
+@pytest.fixture
+def write_notebook(jp_root_dir: Path) -> Callable[..., str]:
+    """Write a notebook of code cells (strings) under the server root; returns its API path."""
+
+    def write(name: str, *cells: str, markdown: str | None = None) -> str:
+        nb = nbformat.v4.new_notebook()
+        if markdown:
+            nb.cells.append(nbformat.v4.new_markdown_cell(markdown))
+        nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
+        path = jp_root_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(path))
+        return name
+
+    return write
