@@ -87,6 +87,12 @@ class Run:
 
         return render_tree(self)
 
+    def _ipython_display_(self) -> None:
+        """In IPython: the live widget the notebook layer registers (see `_display`), else text."""
+        from ._display import display_run
+
+        display_run(self)
+
     def __repr__(self) -> str:
         return f"<Run {self.name} {self.mode} {self.phase.value}>"
 

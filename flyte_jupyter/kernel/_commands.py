@@ -1,0 +1,276 @@
+"""What the `%flyte` line commands do (runs, status, logs, abort, connect, backend).
+
+Runs started or shown in this kernel are known by name; other runs are looked up on the backend
+(the configured one, or the embedded one when it is running; listing never starts a backend).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+from .. import _config
+from ._errors import CellError
+from ._format import duration_text, esc, phase_badge
+from . import _submit
+
+
+# -- the backend -----------------------------------------------------------------------------------
+
+
+def _embedded() -> Any:
+    try:
+        from .._remote import _embedded  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise CellError(f"the embedded backend is not available in this installation ({exc})") from None
+    return _embedded
+
+
+def _client(required: bool = True) -> Any:
+    """A client of the configured backend, else of the running embedded backend, else None."""
+    try:
+        from .._remote._client import BackendClient
+    except ImportError as exc:
+        if required:
+            raise CellError(f"the backend client is not available ({exc})") from None
+        return None
+    cfg = _config.current()
+    if cfg.endpoint:
+        return BackendClient.from_config(cfg)
+    path = _embedded_client_file()
+    if path is not None:
+        return BackendClient.from_file(path)
+    if required:
+        raise CellError("no backend is configured or running: `%flyte connect CONFIG_OR_ENDPOINT` or "
+                        "`%flyte backend start`")
+    return None
+
+
+def _embedded_client_file() -> str | None:
+    """client.yaml of the embedded backend if it is running."""
+    try:
+        status = _embedded().backend_status()
+    except Exception:
+        return None
+    if not status:
+        return None
+    running = status.get("running") if isinstance(status, dict) else getattr(status, "running", None)
+    path = status.get("client_config") if isinstance(status, dict) else getattr(status, "client_config", None)
+    if running is False:
+        return None
+    if path is None:
+        candidate = _config.data_dir() / "backend" / "client.yaml"
+        path = str(candidate) if candidate.exists() else None
+    return str(path) if path else None
+
+
+def _sync(make_coro: Any) -> Any:
+    from .._controller._base import run_sync
+
+    return run_sync(make_coro)
+
+
+async def _collect(aiter: Any) -> list[Any]:
+    return [item async for item in aiter]
+
+
+# -- runs ------------------------------------------------------------------------------------------
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return ""
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def list_runs(limit: int = 20) -> list[dict[str, Any]]:
+    """Display the runs, newest first; returns them as rows."""
+    from IPython.display import display
+
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for run in _submit.known_runs():
+        root = run.root
+        done, total = run.state.counts()
+        rows.append({"name": run.name, "mode": run.mode, "phase": run.phase.value,
+                     "task": root.task if root else getattr(run.task, "name", ""),
+                     "started": root.started_at if root else None,
+                     "duration": root.duration if root else None, "actions": f"{done}/{total}"})
+        seen.add(run.name)
+    note = ""
+    client = _client(required=False)
+    if client is not None:
+        try:
+            for summary in _sync(lambda: client.list_runs(limit=limit)):
+                if summary.name in seen:
+                    continue
+                ended = summary.ended_at
+                rows.append({"name": summary.name, "mode": "remote", "phase": summary.phase.value,
+                             "task": summary.task, "started": summary.created_at,
+                             "duration": ((ended or time.time()) - summary.created_at) if summary.created_at else None,
+                             "actions": str(summary.action_count)})
+        except Exception as exc:
+            note = f"backend at {client.endpoint} not reachable: {exc}"
+    rows.sort(key=lambda r: r["started"] or 0.0, reverse=True)
+    rows = rows[:limit]
+    text = _runs_text(rows) + (f"\n({note})" if note else "")
+    display({"text/html": _runs_html(rows, note), "text/plain": text}, raw=True)
+    return rows
+
+
+def _runs_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no runs yet"
+    lines = [f"{'run':<28} {'mode':<7} {'phase':<10} {'task':<28} {'started':<19} {'took':>7} actions"]
+    for r in rows:
+        lines.append(f"{r['name']:<28} {r['mode']:<7} {r['phase']:<10} {r['task'][:28]:<28} "
+                     f"{_when(r['started']):<19} {duration_text(r['duration']):>7} {r['actions']}")
+    return "\n".join(lines)
+
+
+def _runs_html(rows: list[dict[str, Any]], note: str) -> str:
+    if not rows:
+        return "<i>no runs yet</i>"
+    head = "".join(f"<th style='text-align:left'>{h}</th>" for h in
+                   ("run", "mode", "phase", "task", "started", "took", "actions"))
+    body = "".join(
+        f"<tr class='flyte-run-row' data-run='{esc(r['name'])}'><td><code>{esc(r['name'])}</code></td>"
+        f"<td>{esc(r['mode'])}</td><td>{phase_badge(r['phase'])}</td><td>{esc(r['task'])}</td>"
+        f"<td>{esc(_when(r['started']))}</td><td>{esc(duration_text(r['duration']))}</td>"
+        f"<td>{esc(r['actions'])}</td></tr>" for r in rows)
+    foot = f"<div style='opacity:.7'>{esc(note)}</div>" if note else ""
+    return f"<table class='flyte-runs'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{foot}"
+
+
+def _attach(name: str) -> Any | None:
+    """A live Run for a run this kernel did not start, if the remote side offers attaching."""
+    try:
+        from .. import _remote
+    except ImportError:
+        return None
+    for attr in ("attach_run", "get_run"):
+        fn = getattr(_remote, attr, None)
+        if fn is not None:
+            try:
+                result = fn(name)
+                if hasattr(result, "__await__"):
+                    result = _sync(lambda: fn(name))
+                return result
+            except Exception:
+                return None
+    return None
+
+
+def status(shell: Any, name: str) -> Any:
+    """Show a run live: the widget (or text) of a run of this kernel or of the backend."""
+    from . import open_view
+
+    run = _submit.find_run(name) or _attach(name)
+    if run is not None:
+        open_view(shell, run)
+        return None
+    client = _client()
+    try:
+        summary, actions = _sync(lambda: client.get_run(name))
+    except Exception as exc:
+        raise CellError(f"no run named {name!r}: {exc}") from None
+    lines = [f"Run {summary.name} (remote): {summary.phase.value}, {len(actions)} actions"]
+    for info in actions:
+        lines.append(f"- {info.task} [{info.name}] {info.phase.value}" + (f"  {info.error}" if info.error else ""))
+    print("\n".join(lines))
+    return None
+
+
+def abort(name: str) -> None:
+    run = _submit.find_run(name)
+    if run is not None:
+        if run.done:
+            print(f"run {name} already ended: {run.phase.value}")
+            return
+        run.abort("aborted with %flyte abort")
+        print(f"aborting run {name}")
+        return
+    client = _client()
+    try:
+        _sync(lambda: client.abort_run(name, "aborted with %flyte abort"))
+    except Exception as exc:
+        raise CellError(f"could not abort run {name!r}: {exc}") from None
+    print(f"aborting run {name}")
+
+
+def logs(name: str, action: str = "a0", *, follow: bool = False, attempt: int = 0) -> None:
+    run = _submit.find_run(name)
+    if run is not None and run.mode == "local":
+        print(f"run {name} ran in this kernel: its actions printed into the output of the cell that ran it")
+        return
+    client = getattr(run, "client", None) or _client()
+
+    async def tail() -> None:
+        async for line in client.tail_logs(name, action, attempt=attempt, follow=follow):
+            print(line.text.rstrip("\n"), flush=True)
+
+    try:
+        _sync(tail)
+    except KeyboardInterrupt:
+        return
+    except Exception as exc:
+        raise CellError(f"no logs for {name}/{action}: {exc}") from None
+
+
+# -- connect and the embedded backend -----------------------------------------------------------------
+
+
+def connect(target: str, *, token: str | None = None, project: str | None = None,
+            domain: str | None = None) -> None:
+    """Use a backend from now on: a client.yaml path, or host:port (with --token)."""
+    import os
+
+    import flyte_jupyter as flyte
+
+    if os.path.exists(os.path.expanduser(target)):
+        cfg = flyte.init_from_config(os.path.expanduser(target), project=project, domain=domain,
+                                     **({"api_key": token} if token else {}))
+    elif ":" in target:
+        cfg = flyte.init(endpoint=target, api_key=token, project=project, domain=domain)
+    else:
+        raise CellError(f"{target!r} is neither a config file nor host:port; pass the backend's "
+                        "client.yaml (see `%flyte backend status`) or its endpoint")
+    client = _client()
+    try:
+        facts = _sync(lambda: client.status())
+    except Exception as exc:
+        print(f"configured {cfg.endpoint}, but it does not answer yet: {exc}")
+        return
+    print(f"connected to the flyte-jupyter backend at {cfg.endpoint} (version {facts.get('version')}, "
+          f"executor {facts.get('executor')}, project {cfg.project}, domain {cfg.domain})")
+
+
+def backend(action: str) -> None:
+    emb = _embedded()
+    if action == "start":
+        try:
+            result = emb.start_backend()
+        except Exception as exc:
+            raise CellError(f"the embedded backend did not start: {exc}") from None
+        print(f"embedded backend running: {_describe(result)}")
+    elif action == "stop":
+        try:
+            result = emb.stop_backend()
+        except Exception as exc:
+            raise CellError(f"could not stop the embedded backend: {exc}") from None
+        print("embedded backend stopped" if result is not False else "the embedded backend was not running")
+    else:
+        try:
+            result = emb.backend_status()
+        except Exception as exc:
+            raise CellError(f"could not read the embedded backend's status: {exc}") from None
+        cfg = _config.current()
+        configured = f"configured backend: {cfg.endpoint}\n" if cfg.endpoint else ""
+        print(configured + (f"embedded backend: {_describe(result)}" if result else "embedded backend: not running"))
+
+
+def _describe(result: Any) -> str:
+    if isinstance(result, dict):
+        return ", ".join(f"{k}={v}" for k, v in result.items())
+    return str(result)

@@ -1,0 +1,55 @@
+"""Small text and HTML formatting shared by the widget, the text view and the magics."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+# Colors readable on light and dark JupyterLab themes.
+PHASE_COLORS: dict[str, str] = {
+    "QUEUED": "#757575",
+    "INITIALIZING": "#f9a825",
+    "RUNNING": "#1e88e5",
+    "SUCCEEDED": "#2e7d32",
+    "FAILED": "#c62828",
+    "ABORTED": "#ef6c00",
+    "TIMED_OUT": "#8e24aa",
+}
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def phase_badge(phase: str) -> str:
+    """A colored phase label; `data-phase` lets a browser test find it."""
+    color = PHASE_COLORS.get(phase, "#757575")
+    return (f'<span class="flyte-phase" data-phase="{esc(phase)}" '
+            f'style="color:{color};font-weight:600">{esc(phase)}</span>')
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def short_repr(value: Any, limit: int = 300) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # a user's broken __repr__
+        text = f"<unprintable {type(value).__name__}: {exc}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def elapsed(started: float | None, ended: float | None, opened: float) -> float:
+    """Seconds since the run started (or since the view opened, before the first event)."""
+    start = started if started is not None else opened
+    return max(0.0, (ended or time.time()) - start)

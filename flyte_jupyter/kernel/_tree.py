@@ -1,0 +1,185 @@
+"""The live action tree as ipywidgets 8, built only from the stock widgets (no frontend code).
+
+`ActionTree` is a VBox of rows. Its model also carries the displayed nodes as data (`nodes`: name,
+task, parent, depth, phase, attempts, duration, ...), so tests and tools can read the tree from the
+widget state a notebook saves, without scraping HTML. Only what is visible is built: the root's
+children and those of expanded nodes, at most `max_children` per parent (then an "N more" row that
+shows more on click) and at most `max_rows` rows overall, so a run of thousands of actions costs
+the frontend a few dozen widgets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from .._models import ActionInfo
+from ._format import duration_text, esc, phase_badge
+
+ROOT = "a0"
+
+
+class ActionTree(widgets.VBox):
+    """The rows of the tree; `nodes` mirrors them as data."""
+
+    run_name = traitlets.Unicode("").tag(sync=True)
+    nodes = traitlets.List(traitlets.Dict()).tag(sync=True)
+    total = traitlets.Int(0).tag(sync=True)
+    hidden = traitlets.Int(0).tag(sync=True)  # actions not shown (collapsed, capped)
+
+
+@dataclasses.dataclass
+class Entry:
+    """One visible line: an action, or a "N more" line under `parent`."""
+
+    key: str
+    depth: int
+    info: ActionInfo | None = None
+    parent: str | None = None
+    more: int = 0
+    has_children: bool = False
+    expanded: bool = False
+
+
+def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: dict[str, int],
+                    max_children: int, max_rows: int, open_depth: int = 2) -> tuple[list[Entry], int]:
+    """The lines to show, depth first, children in the order they were started, and how many
+    actions stay hidden."""
+    children: dict[str | None, list[ActionInfo]] = {}
+    for info in actions.values():
+        parent = info.parent if info.parent in actions else None
+        if info.name == ROOT:
+            parent = None
+        children.setdefault(parent, []).append(info)
+    out: list[Entry] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        kids = children.get(parent, [])
+        cap = limits.get(parent or "", max_children)
+        for info in kids[:cap]:
+            if len(out) >= max_rows:
+                return
+            has_kids = bool(children.get(info.name))
+            is_open = info.name in expanded
+            out.append(Entry(info.name, depth, info, info.parent, has_children=has_kids, expanded=is_open))
+            if has_kids and (is_open or depth < open_depth):  # the top levels are open from the start
+                walk(info.name, depth + 1)
+        if len(kids) > cap and len(out) < max_rows:
+            out.append(Entry(f"more:{parent or ''}", depth, parent=parent, more=len(kids) - cap))
+
+    walk(None, 0)
+    shown = sum(1 for e in out if e.info is not None)
+    return out, len(actions) - shown
+
+
+def node_data(entry: Entry) -> dict[str, Any]:
+    info = entry.info
+    assert info is not None
+    duration = info.duration
+    return {
+        "name": info.name, "task": info.task, "parent": info.parent, "depth": entry.depth,
+        "phase": info.phase.value, "attempts": info.attempts,
+        "duration": round(duration, 1) if duration is not None else None,
+        "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded,
+        "error": str(info.error) if info.error else None,
+    }
+
+
+def row_html(entry: Entry) -> str:
+    info = entry.info
+    assert info is not None
+    pad = 18 * entry.depth
+    attempt = f' <span style="opacity:.7">attempt {info.attempts}</span>' if info.attempts > 1 else ""
+    cached = ' <span style="opacity:.7">(cached)</span>' if info.cache_hit else ""
+    dur = duration_text(info.duration)
+    group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group else ""
+    error = (f' <span style="color:#c62828">{esc(str(info.error))[:160]}</span>'
+             if info.error and info.phase.terminal else "")
+    return (f'<div class="flyte-action" data-action="{esc(info.name)}" data-phase="{esc(info.phase.value)}" '
+            f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
+            f'font-size:12px">'
+            f'<b>{esc(info.task)}</b> <span style="opacity:.6">{esc(info.name)}</span> '
+            f'{phase_badge(info.phase.value)}{attempt} <span style="opacity:.8">{esc(dur)}</span>'
+            f'{cached}{group}{error}</div>')
+
+
+_shared: dict[str, Any] = {}
+
+
+def _shared_model(key: str, factory: Callable[..., Any], **kwargs: Any) -> Any:
+    """Rows share their layout and style models: a row costs the frontend three models, not a dozen."""
+    model = _shared.get(key)
+    if model is None or getattr(model, "comm", None) is None:
+        model = _shared[key] = factory(**kwargs)
+    return model
+
+
+def _shared_layout(key: str, **kwargs: Any) -> widgets.Layout:
+    return _shared_model(f"layout:{key}", widgets.Layout, **kwargs)
+
+
+class Row:
+    """One action's line (an expand toggle and the label), and its details line when expanded."""
+
+    def __init__(self, key: str, on_toggle: Callable[[str], None]) -> None:
+        self.key = key
+        self.toggle = widgets.Button(description="", icon="caret-right", tooltip="details",
+                                     layout=_shared_layout("toggle", width="26px", height="22px", padding="0"),
+                                     style=_shared_model("style:button", widgets.ButtonStyle))
+        self.toggle.on_click(lambda _b: on_toggle(key))
+        self.label = widgets.HTML("", layout=_shared_layout("label", margin="0"),
+                                  style=_shared_model("style:html", widgets.HTMLStyle))
+        self.box = widgets.HBox([self.toggle, self.label], layout=_shared_layout("line", align_items="center"))
+        self.box.add_class("flyte-action-row")
+        self.details: widgets.HTML | None = None
+        self._state: tuple[Any, ...] = ()
+
+    def update(self, entry: Entry, details: str | None) -> list[Any]:
+        """Bring the row up to date; returns the widgets it occupies in the tree."""
+        icon = "caret-down" if entry.expanded else "caret-right"
+        html = row_html(entry)
+        state = (icon, html, details)
+        if state != self._state:
+            self._state = state
+            if self.toggle.icon != icon:
+                self.toggle.icon = icon
+            if self.label.value != html:
+                self.label.value = html
+            if details is not None:
+                if self.details is None:
+                    self.details = widgets.HTML("", layout=_shared_layout("details", margin="0 0 4px 30px"),
+                                                style=_shared_model("style:html", widgets.HTMLStyle))
+                if self.details.value != details:
+                    self.details.value = details
+        if details is not None and self.details is not None:
+            return [self.box, self.details]
+        return [self.box]
+
+    def close(self) -> None:
+        for w in (self.toggle, self.label, self.box, self.details):
+            if w is not None:
+                w.close()
+
+
+class MoreRow:
+    """ "N more" under a parent; a click shows more of them."""
+
+    def __init__(self, parent: str | None, on_more: Callable[[str | None], None]) -> None:
+        self.button = widgets.Button(description="", layout=widgets.Layout(width="auto", height="22px"))
+        self.button.on_click(lambda _b: on_more(parent))
+        self.button.add_class("flyte-more-row")
+
+    def update(self, entry: Entry) -> list[Any]:
+        text = f"… {entry.more} more"
+        if self.button.description != text:
+            self.button.description = text
+        margin = f"0 0 0 {18 * entry.depth + 26}px"
+        if self.button.layout.margin != margin:
+            self.button.layout.margin = margin
+        return [self.button]
+
+    def close(self) -> None:
+        self.button.close()

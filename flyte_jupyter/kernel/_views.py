@@ -1,0 +1,311 @@
+"""RunView: the live widget of one run (header, progress, action tree, Abort), and TextView, its
+terminal twin.
+
+Both are fed by `run.state.subscribe`, for local and remote runs alike. The subscriber only marks
+the view dirty (and wakes the views loop once per render interval); rendering happens on the views
+loop at most `1/interval` times a second from a snapshot of the state, so event storms coalesce and
+a run of a thousand actions sends the frontend a handful of updates per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import ipywidgets as widgets
+
+from .._models import ActionInfo
+from . import _loop
+from ._details import Details, details_html, fetch
+from ._format import duration_text, elapsed, esc, phase_badge
+from ._tree import ROOT, ActionTree, Entry, MoreRow, Row, node_data, visible_entries
+
+DETAIL_REFRESH_S = 1.0
+
+
+class RunView:
+    """The widget of one run. `show()` displays it; it follows the run until it ends."""
+
+    def __init__(self, run: Any, *, interval: float = 0.2, max_children: int = 20, max_rows: int = 150) -> None:
+        self.run = run
+        self.interval = interval
+        self.max_children = max_children
+        self.max_rows = max_rows
+        self.opened = time.time()
+        self._lock = threading.Lock()
+        self._expanded: set[str] = set()
+        self._limits: dict[str, int] = {}
+        self._details: dict[str, Details] = {}
+        self._detail_at: dict[str, float] = {}
+        self._rows: dict[str, Row] = {}
+        self._more: dict[str, MoreRow] = {}
+        self._dirty = True
+        self._wake: asyncio.Event | None = None
+        self._task: Any = None
+        self._unsubscribe: Any = None
+        self._finished = threading.Event()
+        self._handle: Any = None
+        self._stop = False
+        self.renders = 0
+
+        self.header = widgets.HTML("")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="260px"))
+        self.counts = widgets.HTML("")
+        self.abort_button = widgets.Button(description="Abort", icon="stop", button_style="danger",
+                                           tooltip="abort the run and all its live actions",
+                                           layout=widgets.Layout(width="auto"))
+        self.abort_button.on_click(lambda _b: self.abort())
+        self.tree = ActionTree(layout=widgets.Layout(max_height="420px", overflow="auto"))
+        self.tree.add_class("flyte-action-tree")
+        self.tree.run_name = run.name
+        bar = widgets.HBox([self.progress, self.counts, self.abort_button],
+                           layout=widgets.Layout(align_items="center", gap="8px"))
+        self.widget = widgets.VBox([self.header, bar, self.tree])
+        self.widget.add_class("flyte-run-view")
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> "RunView":
+        """Render now and follow the run until it ends."""
+        self._unsubscribe = self.run.state.subscribe(self._on_event)
+        self._task = _loop.submit(self._follow())
+        return self
+
+    def show(self) -> "RunView":
+        """Display the widget (with the text tree as the plain-text fallback) and follow the run."""
+        from IPython.display import display
+
+        self.render_now()
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+        if not self.run.done:
+            self.start()
+        else:
+            self._finished.set()
+        return self
+
+    def finish(self, timeout: float = 30.0) -> None:
+        """Stop following and render the final state before returning (so whoever saves the
+        notebook's widget state, or reads the models, sees the end of the run)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        task = self._task
+        if task is not None:
+            self._task = None
+            _loop.call_soon(lambda: self._wake.set() if self._wake else None)
+            self._stop = True
+            try:
+                task.result(timeout)
+            except Exception:
+                pass
+        self.render_now()
+        self._finished.set()
+        if self._handle is not None:
+            try:
+                self._handle.update(self._bundle(), raw=True)
+            except Exception:
+                pass
+
+    def render_now(self, timeout: float = 30.0) -> None:
+        """One render, done on the views loop; waits for it."""
+        if _loop.on_views_thread():
+            self._render()
+            return
+        fut = _loop.submit(self._render_async())
+        try:
+            fut.result(timeout)
+        except Exception:
+            pass
+
+    async def _render_async(self) -> None:
+        await self._refresh_details()
+        self._render()
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def _on_event(self, _event: Any, _info: ActionInfo) -> None:
+        # Called on the producer's thread for every phase change: O(1), no rendering here.
+        if not self._dirty:
+            self._dirty = True
+            wake = self._wake
+            if wake is not None:
+                try:
+                    _loop.call_soon(wake.set)
+                except RuntimeError:
+                    pass
+
+    async def _follow(self) -> None:
+        self._wake = asyncio.Event()
+        while not self._stop:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)  # the clock ticks at least 1/s
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            if self._stop:
+                break
+            self._dirty = False
+            await self._refresh_details()
+            self._render()
+            if self.run.done and not self._has_live_details():
+                # the root ended: one last look after the final events have landed, then stop
+                await asyncio.sleep(self.interval)
+                self._render()
+                break
+            await asyncio.sleep(self.interval)
+        self._finished.set()
+        if self._handle is not None and not self._stop:
+            try:
+                self._handle.update(self._bundle(), raw=True)
+            except Exception:
+                pass
+
+    # -- user actions (frontend clicks arrive on the kernel's main thread) ---------------------------
+
+    def abort(self) -> None:
+        if self.run.done:
+            return
+        self.abort_button.description = "Aborting…"
+        self.abort_button.disabled = True
+        threading.Thread(target=self._abort, name="flyte-abort", daemon=True).start()
+
+    def _abort(self) -> None:
+        try:
+            self.run.abort("aborted from the notebook widget")
+        except Exception as exc:
+            self.abort_button.description = f"Abort failed: {exc}"[:60]
+            self.abort_button.disabled = False
+        self._request_render()
+
+    def toggle(self, name: str) -> None:
+        with self._lock:
+            if name in self._expanded:
+                self._expanded.discard(name)
+            else:
+                self._expanded.add(name)
+                self._detail_at.pop(name, None)
+        self._request_render()
+
+    def show_more(self, parent: str | None) -> None:
+        key = parent or ""
+        with self._lock:
+            self._limits[key] = self._limits.get(key, self.max_children) + 5 * self.max_children
+        self._request_render()
+
+    def _request_render(self) -> None:
+        if self._task is not None and self._wake is not None:
+            self._dirty = True
+            _loop.call_soon(self._wake.set)
+        else:
+            _loop.submit(self._render_async())
+
+    # -- rendering (views loop only) ---------------------------------------------------------------
+
+    def _has_live_details(self) -> bool:
+        with self._lock:
+            return False if not self._expanded else any(
+                (info := self.run.state.get(n)) is not None and not info.phase.terminal for n in self._expanded)
+
+    async def _refresh_details(self) -> None:
+        with self._lock:
+            names = list(self._expanded)
+        now = time.monotonic()
+        for name in names:
+            info = self.run.state.get(name)
+            if info is None:
+                continue
+            fetched = self._detail_at.get(name)
+            final = name in self._details and info.phase.terminal and fetched is not None and fetched < 0
+            if final or (fetched is not None and fetched >= 0 and now - fetched < DETAIL_REFRESH_S):
+                continue
+            self._details[name] = await fetch(self.run, info)
+            self._detail_at[name] = -1.0 if info.phase.terminal else time.monotonic()
+
+    def _render(self) -> None:
+        self.renders += 1
+        run = self.run
+        actions = run.state.actions
+        with self._lock:
+            expanded = set(self._expanded)
+            limits = dict(self._limits)
+        entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows)
+        done = sum(1 for a in actions.values() if a.phase.terminal)
+        total = len(actions)
+        root = actions.get(ROOT)
+        phase = root.phase.value if root else "QUEUED"
+
+        lines: list[Any] = []
+        for entry in entries:
+            lines.extend(self._row_for(entry))
+        nodes = [node_data(entry) for entry in entries if entry.info is not None]
+        started = root.started_at if root else None
+        ended = root.ended_at if root and root.phase.terminal else None
+        header = (f'<div class="flyte-run-header" data-run="{esc(run.name)}" data-phase="{esc(phase)}">'
+                  f'<b>Run</b> <code>{esc(run.name)}</code> <span style="opacity:.7">({esc(run.mode)})</span> '
+                  f'{phase_badge(phase)} · {esc(duration_text(elapsed(started, ended, self.opened)))}'
+                  + (f' · <span style="opacity:.7">{esc(run.url)}</span>' if getattr(run, "url", None) else "")
+                  + "</div>")
+        by_phase: dict[str, int] = {}
+        for a in actions.values():
+            by_phase[a.phase.value] = by_phase.get(a.phase.value, 0) + 1
+        summary = ", ".join(f"{n} {p.lower()}" for p, n in sorted(by_phase.items()))
+        counts = f'<span class="flyte-counts">{done}/{total} finished</span> <span style="opacity:.7">{esc(summary)}</span>'
+        bar_style = {"SUCCEEDED": "success", "FAILED": "danger", "TIMED_OUT": "danger",
+                     "ABORTED": "warning"}.get(phase, "info")
+
+        with self.widget.hold_sync():
+            if self.header.value != header:
+                self.header.value = header
+            if self.progress.max != max(total, 1):
+                self.progress.max = max(total, 1)
+            if self.progress.value != done:
+                self.progress.value = done
+            if self.progress.bar_style != bar_style:
+                self.progress.bar_style = bar_style
+            if self.counts.value != counts:
+                self.counts.value = counts
+            if run.done:
+                label = "Aborted" if phase == "ABORTED" else "Abort"
+                if not self.abort_button.disabled:
+                    self.abort_button.disabled = True
+                if self.abort_button.description != label:
+                    self.abort_button.description = label
+            boxes = tuple(lines)
+            if self.tree.children != boxes:
+                self.tree.children = boxes
+            if self.tree.nodes != nodes:
+                self.tree.nodes = nodes
+            if self.tree.total != total:
+                self.tree.total = total
+            if self.tree.hidden != hidden:
+                self.tree.hidden = hidden
+
+    def _row_for(self, entry: Entry) -> Any:
+        if entry.info is None:
+            more = self._more.get(entry.key)
+            if more is None:
+                more = self._more[entry.key] = MoreRow(entry.parent, self.show_more)
+            return more.update(entry)
+        row = self._rows.get(entry.key)
+        if row is None:
+            row = self._rows[entry.key] = Row(entry.key, self.toggle)
+        details = details_html(entry.info, self._details.get(entry.key)) if entry.expanded else None
+        return row.update(entry, details)
+
+    # -- display -------------------------------------------------------------------------------------
+
+    def _bundle(self) -> dict[str, Any]:
+        return {
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id,
+            },
+            "text/plain": self.run.tree_text(),
+        }
+
+    def close(self) -> None:
+        self.finish()
+        for row in [*self._rows.values(), *self._more.values()]:
+            row.close()
+        self.widget.close()
