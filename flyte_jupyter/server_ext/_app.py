@@ -29,6 +29,7 @@ class FlyteJupyter(ExtensionApp):
     project = Unicode("default", help="Project of the runs the panel lists and submits.").tag(config=True)
     domain = Unicode("development", help="Domain of the runs the panel lists and submits.").tag(config=True)
     start_embedded = Bool(True, help="Start the embedded backend when no endpoint is configured.").tag(config=True)
+    data_dir = Unicode("", help="Data directory of the embedded backend; empty: the user's data directory.").tag(config=True)
     list_poll_interval = Float(1.0, help="Seconds between run-list refreshes pushed to open panels.").tag(config=True)
     runs_manager_class = Type(
         default_value=BackendRunsManager, klass=RunsManager, config=True,
@@ -52,7 +53,8 @@ class FlyteJupyter(ExtensionApp):
     def _manager_kwargs(self) -> dict[str, Any]:
         traits = self.runs_manager_class.class_traits(config=True)
         wanted = {"endpoint": self.endpoint, "api_key": self.api_key, "config_file": self.config_file,
-                  "project": self.project, "domain": self.domain, "start_embedded": self.start_embedded}
+                  "project": self.project, "domain": self.domain, "start_embedded": self.start_embedded,
+                  "data_dir": self.data_dir}
         return {k: v for k, v in wanted.items() if k in traits}
 
     def initialize_handlers(self) -> None:

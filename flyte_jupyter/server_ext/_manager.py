@@ -125,6 +125,7 @@ class BackendRunsManager(RunsManager):
     config_file = Unicode("", help="A backend's client.yaml; read when no endpoint is given.").tag(config=True)
     project = Unicode("default", help="Default project of listed and submitted runs.").tag(config=True)
     domain = Unicode("development", help="Default domain of listed and submitted runs.").tag(config=True)
+    data_dir = Unicode("", help="Data directory of the embedded backend; empty: the user's data directory.").tag(config=True)
     start_embedded = Bool(True, help="Start the embedded backend when no endpoint or config file is set.").tag(config=True)
     submit_timeout = Float(300.0, help="Seconds a notebook submission may take (bundling and upload).").tag(config=True)
 
@@ -169,18 +170,13 @@ class BackendRunsManager(RunsManager):
     def _start_embedded(self) -> None:
         from flyte_jupyter._remote import _embedded
 
-        status = _embedded.backend_status()
-        already = bool(status and status.get("running"))
-        info = _embedded.ensure_backend()
+        data_dir = self.data_dir or None
+        already = _embedded.backend_status(data_dir).running
+        client_yaml = _embedded.ensure_backend(data_dir)
         self._started_embedded = not already
-        path = info.get("client_file") if isinstance(info, dict) else getattr(info, "client_file", None)
-        if path:
-            self._read_client_file(path)
-        else:
-            self._default_endpoint = info["endpoint"] if isinstance(info, dict) else info.endpoint
-            self._default_token = (info.get("api_key") if isinstance(info, dict) else getattr(info, "api_key", "")) or ""
+        self._read_client_file(client_yaml)
         self.log.info("flyte_jupyter: embedded backend at %s%s", self._default_endpoint,
-                      "" if self._started_embedded else " (already running)")
+                      "" if self._started_embedded else " (already running, left running at exit)")
 
     async def stop(self) -> None:
         if self._start_task is not None and not self._start_task.done():
@@ -194,7 +190,7 @@ class BackendRunsManager(RunsManager):
         if self._started_embedded:
             from flyte_jupyter._remote import _embedded
 
-            await asyncio.get_running_loop().run_in_executor(None, _embedded.stop_backend)
+            await asyncio.get_running_loop().run_in_executor(None, _embedded.stop_backend, self.data_dir or None)
             self._started_embedded = False
 
     # -- plumbing ---------------------------------------------------------------------------------
