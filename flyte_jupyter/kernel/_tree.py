@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 import traitlets
+from ipywidgets.widgets.widget_string import HTMLStyle as _HTMLStyle
 
 from .._models import ActionInfo
 from ._format import duration_text, esc, phase_badge
@@ -131,7 +132,7 @@ class Row:
                                      style=_shared_model("style:button", widgets.ButtonStyle))
         self.toggle.on_click(lambda _b: on_toggle(key))
         self.label = widgets.HTML("", layout=_shared_layout("label", margin="0"),
-                                  style=_shared_model("style:html", widgets.HTMLStyle))
+                                  style=_shared_model("style:html", _HTMLStyle))
         self.box = widgets.HBox([self.toggle, self.label], layout=_shared_layout("line", align_items="center"))
         self.box.add_class("flyte-action-row")
         self.details: widgets.HTML | None = None
@@ -151,7 +152,7 @@ class Row:
             if details is not None:
                 if self.details is None:
                     self.details = widgets.HTML("", layout=_shared_layout("details", margin="0 0 4px 30px"),
-                                                style=_shared_model("style:html", widgets.HTMLStyle))
+                                                style=_shared_model("style:html", _HTMLStyle))
                 if self.details.value != details:
                     self.details.value = details
         if details is not None and self.details is not None:

@@ -49,6 +49,8 @@ class RunView:
         self._handle: Any = None
         self._stop = False
         self.renders = 0
+        self.render_failures = 0
+        self.render_error: str | None = None
 
         self.header = widgets.HTML("")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="260px"))
@@ -116,12 +118,27 @@ class RunView:
         fut = _loop.submit(self._render_async())
         try:
             fut.result(timeout)
-        except Exception:
+        except Exception:  # _render_async records its own failures; this is a timeout
             pass
 
     async def _render_async(self) -> None:
         await self._refresh_details()
         self._render()
+
+    def _render(self) -> None:
+        """Render, and never let a view's bug break the run or the cell: the first failure is
+        logged (and kept in `render_error`), later ones are counted."""
+        try:
+            self._render_unsafe()
+        except Exception:
+            import logging
+            import traceback
+
+            self.render_failures += 1
+            if self.render_error is None:
+                self.render_error = traceback.format_exc()
+                logging.getLogger("flyte_jupyter.kernel").error("run view failed to render:\n%s",
+                                                                self.render_error)
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -223,7 +240,7 @@ class RunView:
             self._details[name] = await fetch(self.run, info)
             self._detail_at[name] = -1.0 if info.phase.terminal else time.monotonic()
 
-    def _render(self) -> None:
+    def _render_unsafe(self) -> None:
         self.renders += 1
         run = self.run
         actions = run.state.actions
