@@ -9,3 +9,10 @@ Public entry points:
   `backend_status()` for the embedded backend process and its `DIR/client.yaml`.
 - `flyte_jupyter._remote._submit.submit_remote(...)` -> `RemoteRun`.
 """
+
+
+async def submit_run(options, task, args, kwargs):  # type: ignore[no-untyped-def]
+    """Called by `RunOptions.run_aio` / `flyte.run` in remote mode; see `_submit.submit_run`."""
+    from ._submit import submit_run as _submit_run
+
+    return await _submit_run(options, task, args, kwargs)

@@ -1,0 +1,97 @@
+"""Backend configuration: command-line flags over an optional YAML file over defaults.
+
+YAML keys (all optional): host, port, executor ("local" | "kubernetes" | "module:factory"),
+executor_config (dict for the plugin), max_parallelism, storage_root (fsspec URI for data;
+default file://DIR/data), endpoint_for_actions (how actions dial back, default the bound address),
+tls_cert, tls_key, limits ({cpu, memory, gpu, disk}: the default platform limits; default the
+machine's own cores and memory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 8090
+
+
+def _machine_limits() -> dict[str, str]:
+    cores = os.cpu_count() or 1
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        pages = 0
+    limits = {"cpu": str(cores)}
+    if pages:
+        limits["memory"] = f"{pages // (1 << 20)}Mi"
+    return limits
+
+
+@dataclasses.dataclass
+class BackendConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    executor: str = "local"
+    executor_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    max_parallelism: int = 0  # 0 = the core count
+    storage_root: str = ""
+    endpoint_for_actions: str = ""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    limits: dict[str, str] = dataclasses.field(default_factory=_machine_limits)
+    project: str = "default"
+    domain: str = "development"
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        if not self.max_parallelism:
+            self.max_parallelism = os.cpu_count() or 1
+        if not self.storage_root:
+            self.storage_root = (self.data_dir / "data").as_uri()
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "state.db"
+
+    @property
+    def token_path(self) -> Path:
+        return self.data_dir / "token"
+
+    @property
+    def client_yaml(self) -> Path:
+        return self.data_dir / "client.yaml"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.data_dir / "backend.pid"
+
+
+def load_backend_config(data_dir: str | Path, file: str | None = None, **flags: Any) -> BackendConfig:
+    """Defaults, then the YAML file (if any), then flags that were given (not None)."""
+    values: dict[str, Any] = {}
+    if file:
+        import yaml
+
+        with open(file) as fh:
+            loaded = yaml.safe_load(fh) or {}
+        if not isinstance(loaded, dict):
+            raise SystemExit(f"backend config {file} must be a YAML mapping")
+        values.update(loaded)
+    values.update({k: v for k, v in flags.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(BackendConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise SystemExit(f"backend config has unknown keys {sorted(unknown)}; known keys: {sorted(known)}")
+    values["data_dir"] = data_dir
+    return BackendConfig(**values)

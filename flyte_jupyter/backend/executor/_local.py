@@ -1,0 +1,378 @@
+"""The embedded default plugin: every attempt is a local process running the entrypoint.
+
+Processes come from a fork server (`_zygote`) per Python interpreter (the backend's own, or an
+image's virtual environment), so a launch costs milliseconds. Each attempt gets its own process
+group (timeout and abort kill the whole group), its own working directory, its env, and its
+stdout/stderr in files under the attempt's log directory. A memory limit is enforced by watching
+the resident size of the process group; crossing it kills the group and is reported as OOM.
+
+Handles are "pid:starttime", so a restarted backend can tell a still-running attempt from a
+recycled pid and reattach to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import AsyncIterator
+
+from ... import _storage
+from ._plugin import (
+    ExecutorPlugin,
+    LaunchSpec,
+    LogLine,
+    Outcome,
+    OutcomeKind,
+    PluginConfig,
+    PluginStatus,
+    StatusCallback,
+)
+
+log = logging.getLogger("flyte_jupyter.backend")
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_MEMORY_POLL = 0.05
+_KILL_GRACE = 1.0
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks (field 22 of /proc/PID/stat), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = data.rsplit(")", 1)[-1].split()
+    if fields and fields[0] == "Z":
+        return None
+    return fields[19] if len(fields) > 19 else None
+
+
+def _group_rss(pgid: int, pids: set[int]) -> int:
+    """Resident bytes of the attempt's processes (the leader and the children we have seen)."""
+    total = 0
+    for pid in list(pids):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            pids.discard(pid)
+    try:
+        with open(f"/proc/{pgid}/task/{pgid}/children", "rb") as fh:
+            pids.update(int(p) for p in fh.read().split())
+    except OSError:
+        pass
+    return total
+
+
+class _Proc:
+    def __init__(self, spec: LaunchSpec, on_status: StatusCallback) -> None:
+        self.spec = spec
+        self.on_status = on_status
+        self.pid = 0
+        self.start = ""
+        self.exited = asyncio.Event()
+        self.oom = False
+        self.aborted = False
+        self.pids: set[int] = set()
+
+    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "") -> None:
+        if self.exited.is_set():
+            return
+        self.exited.set()
+        if self.oom:
+            outcome = Outcome(OutcomeKind.OOM, code, message)
+        elif self.aborted:
+            outcome = Outcome(OutcomeKind.ABORTED, code, message)
+        else:
+            outcome = Outcome(kind or OutcomeKind.EXITED, code, message)
+        self.on_status(PluginStatus(outcome=outcome))
+
+
+class _Zygote:
+    """The backend's end of one fork server."""
+
+    def __init__(self, plugin: "LocalProcessPlugin", python: str) -> None:
+        self.plugin = plugin
+        self.python = python
+        self.proc: asyncio.subprocess.Process | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self._pending: dict[int, tuple[asyncio.Future, _Proc]] = {}
+        self._next = 0
+        self.alive = False
+
+    async def start(self, timeout: float = 60.0) -> None:
+        ours, theirs = socket.socketpair()
+        log_path = self.plugin.data_dir / "zygote.log"
+        with open(log_path, "ab") as logf:
+            self.proc = await asyncio.create_subprocess_exec(
+                self.python, "-m", "flyte_jupyter.backend.executor._zygote", str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", "")},
+            )
+        theirs.close()
+        reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        if not line or not json.loads(line).get("ready"):
+            raise RuntimeError(f"the fork server for {self.python} did not start; see {log_path}")
+        self.alive = True
+        self._reader_task = asyncio.ensure_future(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                if "exit" in msg:
+                    self.plugin._exited(msg["exit"], msg["code"])
+                    continue
+                fut, proc = self._pending.pop(msg["id"], (None, None))
+                if fut is None:
+                    continue
+                if "error" in msg:
+                    fut.set_exception(OSError(msg["error"]))
+                else:
+                    proc.pid = msg["pid"]
+                    self.plugin._register(proc)
+                    fut.set_result(msg["pid"])
+        finally:
+            self.alive = False
+            for fut, _ in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(OSError("the fork server stopped"))
+            self._pending.clear()
+
+    async def spawn(self, proc: _Proc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> int:
+        self._next += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = (fut, proc)
+        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        self.writer.write(json.dumps(req).encode() + b"\n")
+        return await fut
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.proc is not None:
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+
+
+class LocalProcessPlugin(ExecutorPlugin):
+    """Runs each attempt as a local process (see the module docstring)."""
+
+    name = "local"
+    task_types = ("python",)
+
+    def __init__(self, config: PluginConfig) -> None:
+        self.data_dir = Path(config.data_dir)
+        self.settings = config.settings
+        self.use_fork_server = bool(self.settings.get("fork_server", True)) and sys.platform.startswith("linux")
+        self._zygotes: dict[str, _Zygote] = {}
+        self._zygote_lock = asyncio.Lock()
+        self._procs: dict[int, _Proc] = {}
+        self._limited: set[_Proc] = set()
+        self._monitor: asyncio.Task | None = None
+        self._bundle_cache = str(self.data_dir / "bundles")
+
+    # -- processes ------------------------------------------------------------------------------
+
+    def _python_for(self, image: str) -> str:
+        if image and not image.startswith(("docker:", "oci:")):
+            path = Path(image)
+            for candidate in (path / "bin" / "python", path):
+                if candidate.is_file() and os.access(candidate, os.X_OK):
+                    return str(candidate)
+        return sys.executable
+
+    async def _zygote(self, python: str) -> _Zygote | None:
+        if not self.use_fork_server:
+            return None
+        zyg = self._zygotes.get(python)
+        if zyg is not None and zyg.alive:
+            return zyg
+        async with self._zygote_lock:
+            zyg = self._zygotes.get(python)
+            if zyg is not None and zyg.alive:
+                return zyg
+            zyg = _Zygote(self, python)
+            try:
+                await zyg.start()
+            except Exception:  # noqa: BLE001 - fall back to plain subprocesses
+                log.exception("fork server for %s failed; using plain subprocesses", python)
+                return None
+            self._zygotes[python] = zyg
+            return zyg
+
+    def _register(self, proc: _Proc) -> None:
+        self._procs[proc.pid] = proc
+        proc.pids.add(proc.pid)
+        proc.start = _start_time(proc.pid) or "0"
+        if proc.spec.memory_bytes:
+            self._limited.add(proc)
+            if self._monitor is None or self._monitor.done():
+                self._monitor = asyncio.ensure_future(self._watch_memory())
+
+    def _exited(self, pid: int, code: int) -> None:
+        proc = self._procs.pop(pid, None)
+        if proc is not None:
+            self._limited.discard(proc)
+            proc.finish(code)
+
+    async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
+        python = self._python_for(spec.image)
+        os.makedirs(spec.workdir, exist_ok=True)
+        os.makedirs(spec.log_dir, exist_ok=True)
+        env = {**os.environ, **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache, "PYTHONUNBUFFERED": "1"}
+        stdout = os.path.join(spec.log_dir, "stdout")
+        stderr = os.path.join(spec.log_dir, "stderr")
+        proc = _Proc(spec, on_status)
+        zyg = await self._zygote(python)
+        if zyg is not None:
+            await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
+        else:
+            with open(stdout, "wb") as out, open(stderr, "wb") as err:
+                child = await asyncio.create_subprocess_exec(
+                    python, *spec.entrypoint_command, cwd=spec.workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out, stderr=err, start_new_session=True,
+                )
+            proc.pid = child.pid
+            self._register(proc)
+            asyncio.ensure_future(self._wait_child(child))
+        return f"{proc.pid}:{proc.start}"
+
+    async def _wait_child(self, child: asyncio.subprocess.Process) -> None:
+        code = await child.wait()
+        self._exited(child.pid, code)
+
+    async def _watch_memory(self) -> None:
+        while self._limited:
+            for proc in list(self._limited):
+                if proc.exited.is_set():
+                    self._limited.discard(proc)
+                    continue
+                rss = _group_rss(proc.pid, proc.pids)
+                if rss > proc.spec.memory_bytes and not proc.oom:
+                    proc.oom = True
+                    self._limited.discard(proc)
+                    _killpg(proc.pid, signal.SIGKILL)
+            await asyncio.sleep(_MEMORY_POLL)
+
+    async def abort(self, handle: str, spec: LaunchSpec) -> None:
+        pid = int(handle.split(":", 1)[0])
+        proc = self._procs.get(pid)
+        if proc is not None:
+            proc.aborted = True
+        elif _start_time(pid) != handle.split(":", 1)[1]:
+            return  # already gone (or the pid was recycled): nothing of ours to stop
+        _killpg(pid, signal.SIGTERM)
+        if proc is not None:
+            try:
+                await asyncio.wait_for(proc.exited.wait(), _KILL_GRACE)
+                return
+            except asyncio.TimeoutError:
+                pass
+        else:
+            await asyncio.sleep(0.05)
+        _killpg(pid, signal.SIGKILL)
+        if proc is not None:
+            try:
+                await asyncio.wait_for(proc.exited.wait(), 5)
+            except asyncio.TimeoutError:
+                proc.finish(None, OutcomeKind.LOST, "the process did not exit after SIGKILL")
+
+    async def recover(self, spec: LaunchSpec, handle: str, on_status: StatusCallback) -> bool:
+        try:
+            pid_text, start = handle.split(":", 1)
+            pid = int(pid_text)
+        except ValueError:
+            return False
+        if _start_time(pid) != start:
+            return False
+        proc = _Proc(spec, on_status)
+        proc.pid = pid
+        proc.start = start
+        proc.pids.add(pid)
+        self._procs[pid] = proc
+        if spec.memory_bytes:
+            self._limited.add(proc)
+            if self._monitor is None or self._monitor.done():
+                self._monitor = asyncio.ensure_future(self._watch_memory())
+        asyncio.ensure_future(self._poll_orphan(proc))
+        return True
+
+    async def _poll_orphan(self, proc: _Proc) -> None:
+        """A process from before a restart is not our child: poll until it is gone, then read its
+        result from storage (outputs.pb means it succeeded)."""
+        while _start_time(proc.pid) == proc.start and not proc.exited.is_set():
+            await asyncio.sleep(0.1)
+        self._procs.pop(proc.pid, None)
+        self._limited.discard(proc)
+        if _storage.exists(_storage.join(proc.spec.outputs_path, "outputs.pb")):
+            proc.finish(0)
+        elif _storage.exists(_storage.join(proc.spec.outputs_path, "error.pb")):
+            proc.finish(1)
+        else:
+            proc.finish(None, OutcomeKind.LOST)
+
+    async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
+        paths = [("stdout", os.path.join(spec.log_dir, "stdout")), ("stderr", os.path.join(spec.log_dir, "stderr"))]
+        offsets = {name: 0 for name, _ in paths}
+        partial = {name: b"" for name, _ in paths}
+        pid = int(handle.split(":", 1)[0]) if handle else 0
+        while True:
+            running = follow and pid in self._procs
+            for name, path in paths:
+                try:
+                    with open(path, "rb") as fh:
+                        fh.seek(offsets[name])
+                        data = fh.read()
+                except OSError:
+                    continue
+                offsets[name] += len(data)
+                data = partial[name] + data
+                lines = data.split(b"\n")
+                partial[name] = lines.pop()
+                now = time.time()
+                for line in lines:
+                    yield LogLine(name, line.decode(errors="replace"), now)
+            if not running:
+                for name, rest in partial.items():
+                    if rest:
+                        yield LogLine(name, rest.decode(errors="replace"), time.time())
+                return
+            await asyncio.sleep(0.2)
+
+    async def close(self) -> None:
+        for zyg in self._zygotes.values():
+            await zyg.close()
+        if self._monitor is not None:
+            self._monitor.cancel()
+
+    def describe(self) -> dict:
+        return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs)}
+
+
+def _killpg(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def create_plugin(config: PluginConfig) -> LocalProcessPlugin:
+    """Factory named by `executor: local`."""
+    return LocalProcessPlugin(config)

@@ -1,0 +1,187 @@
+"""A fork server: one process that has already imported the SDK, forks one child per attempt.
+
+Why: a fresh interpreter that imports flyte_jupyter, protobuf and cloudpickle costs ~150-200 ms;
+a fork of a process that already did costs a couple of milliseconds, and each action is still its
+own process (own pid, own process group, own memory). gRPC is never imported here: its threads and
+channels do not survive fork(); a child that needs gRPC (a parent calling children) imports it
+and opens its own channel after the fork.
+
+Protocol over the inherited socket (one JSON object per line):
+  backend -> zygote  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
+  zygote -> backend  {"ready": true, "pid": P}            once, after the preloads
+                     {"id": N, "pid": P} | {"id": N, "error": "..."}
+                     {"exit": P, "code": C}              C = exit code, or -signal
+The zygote exits when the backend's end of the socket closes; running children are left alone (a
+restarted backend reattaches to them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+
+_PRELOAD = (
+    "flyte_jupyter",
+    "flyte_jupyter._models",
+    "flyte_jupyter._context",
+    "flyte_jupyter._resources",
+    "flyte_jupyter._task",
+    "flyte_jupyter._environment",
+    "flyte_jupyter._naming",
+    "flyte_jupyter._storage",
+    "flyte_jupyter._serde",
+    "flyte_jupyter._proto.literals_pb2",
+    "flyte_jupyter._proto.common_pb2",
+    "flyte_jupyter._bundle",
+    "flyte_jupyter.entrypoint",
+    "cloudpickle",
+    "asyncio",
+    "dataclasses",
+    "typing",
+    "inspect",
+    "json",
+    "tarfile",
+    "gzip",
+)
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in _PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional module only costs speed
+            pass
+    if "grpc" in sys.modules:  # pragma: no cover - a guard against a future import slipping in
+        sys.stderr.write("flyte-jupyter zygote: grpc was imported before fork; children will import their own\n")
+
+
+def _child(req: dict, keep_closed: list[int]) -> None:
+    """In the forked child: become the attempt's process and run the entrypoint. Never returns."""
+    code = 1
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in keep_closed:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        os.makedirs(req["cwd"], exist_ok=True)
+        os.chdir(req["cwd"])
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        for fd, path in ((1, req["stdout"]), (2, req["stderr"])):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(out, fd)
+            os.close(out)
+        os.environ.clear()
+        os.environ.update(req["env"])
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+        argv = req["argv"]
+        sys.argv = ["flyte_jupyter.entrypoint", *argv]
+        from flyte_jupyter import entrypoint
+
+        code = entrypoint.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report anything, then exit
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code if isinstance(code, int) else 1)
+
+
+def serve(fd: int) -> None:
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the backend's process group may be signalled
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "sock")
+    sel.register(wake_r, selectors.EVENT_READ, "wake")
+    out = bytearray()
+
+    def send(obj: dict) -> None:
+        out.extend(json.dumps(obj).encode() + b"\n")
+        flush()
+
+    def flush() -> None:
+        while out:
+            try:
+                n = sock.send(out)
+            except BlockingIOError:
+                sel.select(0.05)  # the backend is slow to read; wait briefly, never spin
+                continue
+            del out[:n]
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+
+    send({"ready": True, "pid": os.getpid()})
+    buf = b""
+    while True:
+        for key, _ in sel.select():
+            if key.data == "wake":
+                try:
+                    while os.read(wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                continue
+            try:
+                chunk = sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return  # the backend is gone
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                req = json.loads(line)
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    send({"id": req["id"], "error": str(exc)})
+                    continue
+                if pid == 0:
+                    _child(req, [fd, wake_r, wake_w, sel.fileno()])
+                send({"id": req["id"], "pid": pid})
+        reap()
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    _preload()
+    serve(fd)
+
+
+if __name__ == "__main__":
+    main()
