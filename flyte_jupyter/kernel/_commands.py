@@ -28,51 +28,34 @@ def _embedded() -> Any:
 
 
 def _client(required: bool = True) -> Any:
-    """A client of the configured backend, else of the running embedded backend, else None."""
+    """A client of the configured backend, else of the embedded backend if it runs, else None
+    (looking at runs never starts a backend)."""
     try:
-        from .._remote._client import BackendClient
+        from .._remote._submit import client_for
     except ImportError as exc:
         if required:
             raise CellError(f"the backend client is not available ({exc})") from None
         return None
     cfg = _config.current()
     if cfg.endpoint:
-        return BackendClient.from_config(cfg)
-    path = _embedded_client_file()
-    if path is not None:
-        return BackendClient.from_file(path)
+        return client_for(cfg)
+    try:
+        running = _embedded().backend_status().running
+    except Exception:
+        running = False
+    if running:
+        return client_for(cfg)
     if required:
         raise CellError("no backend is configured or running: `%flyte connect CONFIG_OR_ENDPOINT` or "
                         "`%flyte backend start`")
     return None
 
 
-def _embedded_client_file() -> str | None:
-    """client.yaml of the embedded backend if it is running."""
-    try:
-        status = _embedded().backend_status()
-    except Exception:
-        return None
-    if not status:
-        return None
-    running = status.get("running") if isinstance(status, dict) else getattr(status, "running", None)
-    path = status.get("client_config") if isinstance(status, dict) else getattr(status, "client_config", None)
-    if running is False:
-        return None
-    if path is None:
-        candidate = _config.data_dir() / "backend" / "client.yaml"
-        path = str(candidate) if candidate.exists() else None
-    return str(path) if path else None
+def _sync(make_coro: Any, timeout: float | None = 60.0) -> Any:
+    """Run a client call on the remote side's loop (which owns the gRPC channel)."""
+    from .._remote._submit import call
 
-
-def _sync(make_coro: Any) -> Any:
-    from .._controller._base import run_sync
-
-    return run_sync(make_coro)
-
-
-async def _collect(aiter: Any) -> list[Any]:
-    return [item async for item in aiter]
+    return call(make_coro, timeout)
 
 
 # -- runs ------------------------------------------------------------------------------------------
@@ -144,22 +127,17 @@ def _runs_html(rows: list[dict[str, Any]], note: str) -> str:
 
 
 def _attach(name: str) -> Any | None:
-    """A live Run for a run this kernel did not start, if the remote side offers attaching."""
-    try:
-        from .. import _remote
-    except ImportError:
+    """A live RemoteRun for a run this kernel did not start (it follows the run's watch stream)."""
+    client = _client(required=False)
+    if client is None:
         return None
-    for attr in ("attach_run", "get_run"):
-        fn = getattr(_remote, attr, None)
-        if fn is not None:
-            try:
-                result = fn(name)
-                if hasattr(result, "__await__"):
-                    result = _sync(lambda: fn(name))
-                return result
-            except Exception:
-                return None
-    return None
+    try:
+        from .._remote._submit import RemoteRun
+
+        summary, _ = _sync(lambda: client.get_run(name))
+    except Exception:
+        return None
+    return RemoteRun(summary.name, None, client, summary.project, summary.domain, summary.url)
 
 
 def status(shell: Any, name: str) -> Any:
@@ -211,7 +189,7 @@ def logs(name: str, action: str = "a0", *, follow: bool = False, attempt: int = 
             print(line.text.rstrip("\n"), flush=True)
 
     try:
-        _sync(tail)
+        _sync(tail, None if follow else 60.0)
     except KeyboardInterrupt:
         return
     except Exception as exc:
@@ -238,7 +216,7 @@ def connect(target: str, *, token: str | None = None, project: str | None = None
                         "client.yaml (see `%flyte backend status`) or its endpoint")
     client = _client()
     try:
-        facts = _sync(lambda: client.status())
+        facts = _sync(lambda: client.status(), 15.0)
     except Exception as exc:
         print(f"configured {cfg.endpoint}, but it does not answer yet: {exc}")
         return
@@ -254,6 +232,8 @@ def backend(action: str) -> None:
         except Exception as exc:
             raise CellError(f"the embedded backend did not start: {exc}") from None
         print(f"embedded backend running: {_describe(result)}")
+        if _config.current().endpoint:
+            print(f"(runs still go to the configured backend {_config.current().endpoint})")
     elif action == "stop":
         try:
             result = emb.stop_backend()
@@ -267,10 +247,13 @@ def backend(action: str) -> None:
             raise CellError(f"could not read the embedded backend's status: {exc}") from None
         cfg = _config.current()
         configured = f"configured backend: {cfg.endpoint}\n" if cfg.endpoint else ""
-        print(configured + (f"embedded backend: {_describe(result)}" if result else "embedded backend: not running"))
+        state = _describe(result) if result.running else f"not running (data directory {result.data_dir})"
+        print(configured + f"embedded backend: {state}")
 
 
-def _describe(result: Any) -> str:
-    if isinstance(result, dict):
-        return ", ".join(f"{k}={v}" for k, v in result.items())
-    return str(result)
+def _describe(info: Any) -> str:
+    if hasattr(info, "to_json"):
+        facts = info.to_json()
+        return (f"pid {facts.get('pid')}, endpoint {facts.get('endpoint')}, config {facts.get('client_yaml')}, "
+                f"data directory {facts.get('data_dir')}")
+    return str(info)

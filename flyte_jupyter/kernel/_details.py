@@ -51,23 +51,29 @@ def _local(run: Any, info: ActionInfo) -> Details:
 
 
 async def _fetch_remote(run: Any, client: Any, info: ActionInfo) -> Details:
+    from .._remote._submit import acall  # the remote side's loop owns the channel
+
     det = Details()
     project = getattr(run, "project", None)
     domain = getattr(run, "domain", None)
     try:
-        detail = await client.get_action(run.name, info.name, project=project, domain=domain)
+        detail = await acall(lambda: client.get_action(run.name, info.name, project=project, domain=domain))
         det.inputs, det.outputs = await _remote_values(detail, info)
     except Exception as exc:
         det.note = f"inputs/outputs unavailable: {exc}"
-    lines: list[str] = []
-    try:
+
+    async def tail() -> list[str]:
+        lines: list[str] = []
         async for line in client.tail_logs(run.name, info.name, follow=False, project=project, domain=domain):
             lines.append(line.text.rstrip("\n"))
             if len(lines) > 4 * LOG_TAIL_LINES:
                 del lines[: len(lines) - LOG_TAIL_LINES]
+        return lines[-LOG_TAIL_LINES:]
+
+    try:
+        det.logs = await acall(tail)
     except Exception as exc:
         det.note = (det.note + "; " if det.note else "") + f"logs unavailable: {exc}"
-    det.logs = lines[-LOG_TAIL_LINES:]
     return det
 
 
@@ -87,7 +93,7 @@ async def _remote_values(detail: Any, info: ActionInfo) -> tuple[dict[str, str] 
         if detail.outputs_uri and info.phase.value == "SUCCEEDED":
             uri = detail.outputs_uri
             if not uri.endswith(".pb"):
-                uri = uri.rstrip("/") + "/outputs.pb"
+                uri = _storage.join(uri, "outputs.pb")
             if _storage.exists(uri):
                 lm = literals_pb2.LiteralMap()
                 lm.ParseFromString(_storage.get_bytes(uri))

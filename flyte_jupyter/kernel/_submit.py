@@ -83,16 +83,21 @@ def start(task: Any, args: tuple, kwargs: dict, target: Target) -> Any:
         run = opts.start_local(task, args, kwargs)
     else:
         try:
-            from .._controller._base import run_sync
-            from .._remote import submit_run  # type: ignore[attr-defined]
-
-            run = run_sync(lambda: submit_run(opts, task, args, kwargs))
+            from .._remote._submit import client_for, submit_run_sync
+        except ImportError as exc:
+            raise _explain_remote_failure(exc) from None
+        try:
+            client_for()  # the configured backend, or the embedded one, started on demand
+        except Exception as exc:
+            raise _explain_remote_failure(exc) from None
+        try:
+            run = submit_run_sync(opts, task, args, kwargs)
         except ActionFailedError:
             raise
         except Exception as exc:
             if _is_user_error(exc):
                 raise CellError(str(exc)) from None
-            raise _explain_remote_failure(exc) from None
+            raise CellError(f"could not submit the run: {type(exc).__name__}: {exc}") from None
     remember(run)
     return run
 

@@ -1,0 +1,109 @@
+"""A real notebook against the embedded backend, started on demand by `%%flyte run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook, tree_models
+
+TASKS = '''
+import flyte_jupyter as flyte
+env = flyte.TaskEnvironment("demo")
+
+@env.task
+async def square(x: int) -> int:
+    print(f"squaring {x}")
+    return x * x
+
+@env.task
+async def main(data: str, n: int) -> str:
+    import asyncio
+    squares = await asyncio.gather(*[square(i) for i in range(n)])
+    return f"{data}:{sum(squares)}"
+
+def shout(text: str) -> str:          # a plain helper, defined interactively
+    return text.upper()
+
+@env.task(retries=1)
+def fragile(x: int) -> int:
+    if x > 2:
+        raise ValueError(f"x={x} is too big")
+    return x
+'''
+
+CELLS = [
+    "%load_ext flyte_jupyter",                                                        # 0
+    TASKS,                                                                            # 1
+    "%%flyte run --name nb-remote\nresult = await main(data='hi', n=4)\nprint('cell says', result)\nshout(result)",  # 2
+    "remote_value = _\nprint(repr(remote_value))",                                    # 3
+    "%%flyte run --local --out local_value\nresult = await main(data='hi', n=4)\nshout(result)",  # 4
+    "print(local_value == remote_value, repr(local_value))",                          # 5
+    "%%flyte run --name nb-remote-fail\nfragile(3)",                                  # 6
+    "%flyte runs",                                                                    # 7
+    ("from flyte_jupyter.kernel import views\n"
+     "view = [v for v in views() if v.run.name == 'nb-remote'][-1]\n"
+     "print(view.run.mode, sorted((n['task'], n['phase']) for n in view.tree.nodes))"),  # 8
+    "%flyte logs nb-remote",                                                          # 9
+    "%flyte backend status",                                                          # 10
+]
+
+
+@pytest.fixture(scope="module")
+def nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp("remote-nb")
+    env = make_kernel_env(tmp)
+    try:
+        yield run_notebook(CELLS, tmp, env, allow_errors=True, timeout=240)
+    finally:
+        from flyte_jupyter._remote._embedded import stop_backend
+
+        stop_backend(Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend")
+
+
+def test_remote_cell_binds_the_value(nb: Any) -> None:
+    assert not errors(nb.cells[2]), cell_text(nb.cells[2])
+    assert "'HI:14'" in cell_text(nb.cells[3])
+
+
+def test_local_gives_the_same_value(nb: Any) -> None:
+    assert not errors(nb.cells[4]), cell_text(nb.cells[4])
+    assert cell_text(nb.cells[5]).strip() == "True 'HI:14'"
+
+
+def test_remote_failure_names_the_failing_action(nb: Any) -> None:
+    errs = errors(nb.cells[6])
+    assert len(errs) == 1 and errs[0].ename == "ActionFailedError"
+    text = cell_text(nb.cells[6])
+    assert "demo.fragile" in text and "x=3 is too big" in text
+    assert "attempt 2 of 2" in text
+    assert "ValueError" in text
+    assert "/flyte_jupyter/" not in text
+
+
+def test_runs_lists_the_remote_run(nb: Any) -> None:
+    text = cell_text(nb.cells[7])
+    assert "nb-remote " in text or "nb-remote\n" in text
+    assert "remote" in text and "SUCCEEDED" in text
+
+
+def test_remote_widget_tree(nb: Any) -> None:
+    trees = [t for t in tree_models(nb) if t["run_name"] == "nb-remote"]
+    assert trees
+    phases = sorted((n["task"], n["phase"]) for n in trees[-1]["nodes"])
+    assert phases == sorted([("notebook.cell", "SUCCEEDED"), ("demo.main", "SUCCEEDED")]
+                            + [("demo.square", "SUCCEEDED")] * 4)
+    assert "remote" in cell_text(nb.cells[8])
+    assert "('demo.square', 'SUCCEEDED')" in cell_text(nb.cells[8])
+
+
+def test_logs_of_the_root_action(nb: Any) -> None:
+    assert not errors(nb.cells[9]), cell_text(nb.cells[9])
+    assert "cell says hi:14" in cell_text(nb.cells[9])
+
+
+def test_backend_status(nb: Any) -> None:
+    text = cell_text(nb.cells[10])
+    assert "embedded backend: pid" in text
