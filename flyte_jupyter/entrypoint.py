@@ -24,8 +24,15 @@ import traceback
 from typing import Any, Sequence
 
 
+_PARSER: argparse.ArgumentParser | None = None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m flyte_jupyter.entrypoint", add_help=True)
+    """The argument parser (built once: a fork-server child reuses the preloaded one)."""
+    global _PARSER
+    if _PARSER is not None:
+        return _PARSER
+    p = _PARSER = argparse.ArgumentParser(prog="python -m flyte_jupyter.entrypoint", add_help=True)
     p.add_argument("command", choices=["a0"], help="always a0 (Flyte's entrypoint command name)")
     p.add_argument("--inputs", required=True)
     p.add_argument("--outputs-path", required=True)
@@ -164,7 +171,15 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with task_context(tc):
-            result = asyncio.run(_execute(task, inputs, controller))
+            if task.is_async:
+                result = asyncio.run(_execute(task, inputs, controller))
+            else:
+                # A sync body runs right here: no event loop, no worker thread; its nested calls go
+                # through the controller's own loop.
+                try:
+                    result = task.func(**inputs)
+                finally:
+                    _close_sync(controller)
         _write_outputs(args.outputs_path, task, result, args.raw_data_path)
     except BaseException as exc:  # noqa: BLE001 - report anything the task raised
         if isinstance(exc, KeyboardInterrupt):
@@ -181,11 +196,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _execute(task: Any, inputs: dict[str, Any], controller: Any) -> Any:
-    controller.bind_loop()
     try:
         return await task.execute(**inputs)
     finally:
         await controller.aclose()
+
+
+def _close_sync(controller: Any) -> None:
+    if getattr(controller, "_real", None) is not None:
+        import asyncio
+
+        asyncio.run(controller.aclose())
 
 
 def _empty() -> Any:

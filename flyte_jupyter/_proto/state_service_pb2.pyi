@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WatchRequest(_message.Message):
-    __slots__ = ("run", "parent", "since_seq")
+    __slots__ = ("run", "parent", "since_seq", "terminal_only")
     RUN_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     SINCE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_ONLY_FIELD_NUMBER: _ClassVar[int]
     run: _common_pb2.ActionIdentifier
     parent: str
     since_seq: int
-    def __init__(self, run: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., since_seq: _Optional[int] = ...) -> None: ...
+    terminal_only: bool
+    def __init__(self, run: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., since_seq: _Optional[int] = ..., terminal_only: _Optional[bool] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
     __slots__ = ("actions", "synced", "seq")

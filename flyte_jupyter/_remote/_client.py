@@ -280,6 +280,7 @@ class BackendClient:
     async def watch_raw(
         self, run: str, parent: str = "", since_seq: int = 0, *, reconnect: bool = True,
         reconnect_timeout: float = 120.0, project: str | None = None, domain: str | None = None,
+        terminal_only: bool = False,
     ) -> AsyncIterator[WatchBatch]:
         """Watch a run (or one parent's children): batches of changed actions, one synced batch
         after the first snapshot, then live changes. On a broken stream it reconnects with the
@@ -289,7 +290,8 @@ class BackendClient:
         lost_at: float | None = None
         while True:
             call = self._stubs()["state"].Watch(
-                state_pb.WatchRequest(run=self._aid(run, "", project, domain), parent=parent, since_seq=seq),
+                state_pb.WatchRequest(run=self._aid(run, "", project, domain), parent=parent, since_seq=seq,
+                                      terminal_only=terminal_only),
                 metadata=self._metadata,
             )
             try:

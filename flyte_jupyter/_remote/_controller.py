@@ -50,7 +50,8 @@ class Informer:
 
     async def _run(self) -> None:
         try:
-            async for batch in self.client.watch_raw(self.run, self.parent, project=self.project, domain=self.domain):
+            async for batch in self.client.watch_raw(self.run, self.parent, project=self.project, domain=self.domain,
+                                                     terminal_only=True):
                 for action in batch.actions:
                     self.actions[action.id.name] = action
                     if action.phase in _TERMINAL:

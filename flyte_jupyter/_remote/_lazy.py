@@ -23,9 +23,6 @@ class LazyRemoteController(Controller):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
-    def bind_loop(self) -> None:
-        """Kept for the entrypoint; the controller runs on its own loop."""
-
     def _start(self) -> tuple[Any, asyncio.AbstractEventLoop]:
         with self._lock:
             if self._real is None:

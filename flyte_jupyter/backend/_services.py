@@ -346,7 +346,7 @@ class StateService(state_grpc.StateServiceServicer):
     async def Watch(self, request: state_pb.WatchRequest, context: Any) -> Any:
         hub = self.backend.hub
         entry = await _entry(self.backend, request.run)
-        sub, snapshot = hub.subscribe(entry, request.parent, request.since_seq)
+        sub, snapshot = hub.subscribe(entry, request.parent, request.since_seq, request.terminal_only)
         try:
             seq = request.since_seq
             for i in range(0, len(snapshot), _WATCH_CHUNK):

@@ -14,6 +14,7 @@ import dataclasses
 from typing import Iterable
 
 from .._proto import common_pb2 as pb
+from ._records import TERMINAL as _TERMINAL
 from ._records import ActionRecord, RunKey, RunRecord
 from ._store import SqliteStore
 
@@ -24,8 +25,11 @@ class Subscriber:
 
     parent: str
     inbox: asyncio.Queue
+    terminal_only: bool = False
 
     def wants(self, msg: pb.Action) -> bool:
+        if self.terminal_only and msg.phase not in _TERMINAL:
+            return False
         return not self.parent or msg.parent == self.parent
 
 
@@ -133,9 +137,10 @@ class StateHub:
 
     # -- watching -------------------------------------------------------------------------------
 
-    def subscribe(self, entry: RunEntry, parent: str, since_seq: int) -> tuple[Subscriber, list[pb.Action]]:
+    def subscribe(self, entry: RunEntry, parent: str, since_seq: int,
+                  terminal_only: bool = False) -> tuple[Subscriber, list[pb.Action]]:
         """Register a watcher and return its snapshot (changes after since_seq), atomically."""
-        sub = Subscriber(parent, asyncio.Queue())
+        sub = Subscriber(parent, asyncio.Queue(), terminal_only)
         entry.subscribers.add(sub)
         snapshot = sorted((m for m in entry.published.values() if m.seq > since_seq and sub.wants(m)),
                           key=lambda m: m.seq)

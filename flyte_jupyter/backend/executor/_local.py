@@ -231,9 +231,8 @@ class LocalProcessPlugin(ExecutorPlugin):
 
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         python = self._python_for(spec.image)
-        os.makedirs(spec.workdir, exist_ok=True)
-        os.makedirs(spec.log_dir, exist_ok=True)
-        env = {**os.environ, **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache, "PYTHONUNBUFFERED": "1"}
+        # The fork server inherited the backend's environment: send only what the action adds.
+        env = {**spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache, "PYTHONUNBUFFERED": "1"}
         stdout = os.path.join(spec.log_dir, "stdout")
         stderr = os.path.join(spec.log_dir, "stderr")
         proc = _Proc(spec, on_status)
@@ -241,9 +240,11 @@ class LocalProcessPlugin(ExecutorPlugin):
         if zyg is not None:
             await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
         else:
+            os.makedirs(spec.workdir, exist_ok=True)
+            os.makedirs(spec.log_dir, exist_ok=True)
             with open(stdout, "wb") as out, open(stderr, "wb") as err:
                 child = await asyncio.create_subprocess_exec(
-                    python, *spec.entrypoint_command, cwd=spec.workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
+                    python, *spec.entrypoint_command, cwd=spec.workdir, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
                     stdout=out, stderr=err, start_new_session=True,
                 )
             proc.pid = child.pid

@@ -39,6 +39,11 @@ _PRELOAD = (
     "flyte_jupyter._proto.common_pb2",
     "flyte_jupyter._bundle",
     "flyte_jupyter.entrypoint",
+    "flyte_jupyter._remote._spec",
+    "flyte_jupyter._remote._lazy",
+    "flyte_jupyter._controller._base",
+    "flyte_jupyter._group",
+    "flyte_jupyter.errors",
     "cloudpickle",
     "asyncio",
     "dataclasses",
@@ -58,6 +63,12 @@ def _preload() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional module only costs speed
             pass
+    try:
+        from flyte_jupyter import entrypoint
+
+        entrypoint.build_parser()
+    except Exception:  # noqa: BLE001
+        pass
     if "grpc" in sys.modules:  # pragma: no cover - a guard against a future import slipping in
         sys.stderr.write("flyte-jupyter zygote: grpc was imported before fork; children will import their own\n")
 
@@ -85,8 +96,7 @@ def _child(req: dict, keep_closed: list[int]) -> None:
             out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(out, fd)
             os.close(out)
-        os.environ.clear()
-        os.environ.update(req["env"])
+        os.environ.update(req["env"])  # the zygote's environment is the backend's; this is the delta
         sys.stdout.reconfigure(line_buffering=True)
         sys.stderr.reconfigure(line_buffering=True)
         argv = req["argv"]
@@ -180,6 +190,10 @@ def serve(fd: int) -> None:
 def main() -> None:
     fd = int(sys.argv[1])
     _preload()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # keep the preloaded heap out of the children's collections: fewer copied pages
     serve(fd)
 
 

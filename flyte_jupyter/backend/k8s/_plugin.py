@@ -181,7 +181,7 @@ async def _stream_pod_log(ctl: Controller, key: tuple[str, str], follow: bool) -
     def read() -> None:
         try:
             resp = ctl.core.read_namespaced_pod_log(key[1], key[0], follow=follow, _preload_content=False,
-                                                    _request_timeout=(10, None))
+                                                    _request_timeout=(10, 86400 if follow else 120))
             holder["resp"] = resp
             buf = b""
             for chunk in resp.stream(amt=None, decode_content=False):
