@@ -158,9 +158,7 @@ class LogsHandler(_FlyteHandler):
             return
         finally:
             await stream.aclose()
-        if not started:
-            self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish()
+        self.finish(set_content_type="text/plain; charset=utf-8")
 
 
 class NotebookTasksHandler(_FlyteHandler):

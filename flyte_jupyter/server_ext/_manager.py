@@ -246,8 +246,8 @@ class BackendRunsManager(RunsManager):
                                     f"(tasks: {known}); decorate it with @env.task and save the notebook")
         source = _notebook.module_source(cells, submission.path)
         module = _notebook.module_name_for(submission.path)
+        await self._client(scope)  # waits for the backend to start, explains a missing endpoint
         endpoint = scope.endpoint or self._default_endpoint
-        await self._client(scope)  # waits for the embedded backend, explains a missing endpoint
         inputs_text = json.dumps(submission.inputs, sort_keys=True)
         labels = {SOURCE_LABEL: submission.path, TASK_LABEL: submission.task}
         if len(inputs_text) <= _MAX_INPUTS_LABEL:

@@ -31,6 +31,9 @@ def main() -> int:
     sys.path.insert(1, request["notebook_dir"])
     os.chdir(workdir)
 
+    if not request.get("endpoint"):
+        return _fail("no backend endpoint was given to the submission", 500)
+
     import flyte_jupyter as flyte
 
     flyte.init(endpoint=request["endpoint"], api_key=request.get("api_key") or None,

@@ -44,3 +44,28 @@ def write_notebook(jp_root_dir: Path) -> Callable[..., str]:
         return name
 
     return write
+
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_NOTEBOOK = ROOT / "examples" / "binder_demo.ipynb"
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real flyte-jupyter backend (its own process, SQLite and file storage in a temp dir),
+    stopped by PID at the end of the module."""
+    from flyte_jupyter._remote import _embedded
+
+    data_dir = tmp_path_factory.mktemp("backend")
+    info = _embedded.start_backend(data_dir, port=0)
+    yield info
+    _embedded.stop_backend(data_dir)
+
+
+@pytest.fixture
+def demo_notebook(jp_root_dir: Path) -> str:
+    """The Binder example notebook, saved under the server root."""
+    import shutil
+
+    shutil.copy(DEMO_NOTEBOOK, jp_root_dir / "binder_demo.ipynb")
+    return "binder_demo.ipynb"
