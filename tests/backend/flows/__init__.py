@@ -1,0 +1,1 @@
+"""Task modules the backend tests run (shipped to actions as a source bundle)."""

@@ -1,0 +1,19 @@
+"""A child that always fails, retried with backoff, and its parent."""
+
+import os
+
+import flyte_jupyter as flyte
+
+env = flyte.TaskEnvironment(name="failing")
+
+
+@env.task(retries=flyte.RetryStrategy(count=2, backoff=0.2))
+def flaky(x: int, marker_dir: str) -> int:
+    with open(os.path.join(marker_dir, f"attempt-{os.getpid()}"), "w") as fh:
+        fh.write(str(x))
+    raise ValueError(f"bad input {x}")
+
+
+@env.task
+async def parent_of_flaky(x: int, marker_dir: str) -> int:
+    return await flaky.aio(x, marker_dir)
