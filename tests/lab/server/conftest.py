@@ -1,15 +1,22 @@
-"""Fixtures for the JupyterLab side: a real Jupyter server with the flyte_jupyter extension
-(pytest-jupyter), notebooks written with nbformat, and a real backend where a test needs one."""
+"""pytest-jupyter fixtures for the server extension's tests: a real Jupyter server with the
+flyte_jupyter extension, notebooks written with nbformat, and a real backend where needed.
+
+The fixtures are imported rather than enabled with `pytest_plugins`: pytest refuses that in a
+conftest below the rootdir, and keeping them here leaves the browser test free of pytest-jupyter's
+autouse event-loop fixtures (Playwright's sync API runs its own loop).
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
 import nbformat
 import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (jp_fetch, jp_ws_fetch, jp_serverapp, ...)
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+DEMO_NOTEBOOK = Path(__file__).resolve().parents[3] / "examples" / "binder_demo.ipynb"
 
 
 @pytest.fixture
@@ -46,10 +53,6 @@ def write_notebook(jp_root_dir: Path) -> Callable[..., str]:
     return write
 
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_NOTEBOOK = ROOT / "examples" / "binder_demo.ipynb"
-
-
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real flyte-jupyter backend (its own process, SQLite and file storage in a temp dir),
@@ -65,7 +68,5 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture
 def demo_notebook(jp_root_dir: Path) -> str:
     """The Binder example notebook, saved under the server root."""
-    import shutil
-
     shutil.copy(DEMO_NOTEBOOK, jp_root_dir / "binder_demo.ipynb")
     return "binder_demo.ipynb"

@@ -1,0 +1,163 @@
+"""The panel in a real JupyterLab, driven by headless Debian Chromium through Playwright.
+
+Starts `jupyter lab` on a free loopback port (its embedded backend with it), opens the Binder
+example notebook, submits it from the notebook toolbar, watches the run reach SUCCEEDED in the
+panel's action tree and opens an action's logs. Screenshots go to test-artifacts/lab/.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "lab"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/setup-lab.sh installs it)"),
+    pytest.mark.skipif(not (ROOT / "flyte_jupyter" / "labextension" / "static" / "style.js").exists(),
+                       reason="the labextension is not built (.ci/setup-lab.sh)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A real `jupyter lab` (own HOME, root dir and embedded backend), stopped by PID."""
+    home = tmp_path_factory.mktemp("home")
+    root = tmp_path_factory.mktemp("root")
+    shutil.copy(ROOT / "examples" / "binder_demo.ipynb", root / "binder_demo.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"), XDG_DATA_HOME=str(home / "data"))
+    log = open(home / "lab.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+         f"--FlyteJupyter.data_dir={home / 'backend'}", "--LabApp.news_url=None"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"jupyter lab did not start:\n{(home / 'lab.log').read_text()[-3000:]}")
+            time.sleep(0.2)
+    yield {"url": url, "token": token, "root": root, "home": home}
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    log.close()
+    from flyte_jupyter._remote import _embedded
+
+    _embedded.stop_backend(home / "backend")  # only if the server's own stop did not
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, Any], browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(f"{lab['url']}/lab/tree/binder_demo.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
+
+    # the Flyte panel in the left sidebar
+    page.click(".jp-SideBar.jp-mod-left [data-id='flyte-jupyter-panel']")
+    panel = page.locator("#flyte-jupyter-panel")
+    panel.locator(".jp-FlytePanel-title").wait_for()
+    panel.locator(".jp-FlyteEmpty").wait_for()
+    _shot(page, "01-panel-empty")
+
+    # "Run notebook on Flyte" from the notebook toolbar: pick a task, fill its inputs, run
+    page.click(".jp-NotebookPanel-toolbar [data-command='flyte-jupyter:run-notebook']")
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator(".jp-FlyteSubmit-task select, select.jp-FlyteSubmit-task").first.select_option("main")
+    n_field = dialog.locator("[data-input='n'] input")
+    n_field.fill("3")
+    _shot(page, "02-submit-dialog")
+    dialog.locator(".jp-mod-accept").click()
+
+    # the panel opens the new run; its tree fills in live and the run succeeds
+    detail = panel.locator(".jp-FlyteDetail")
+    detail.wait_for()
+    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    rows = detail.locator(".jp-FlyteTree-row")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteTree-row[data-phase=SUCCEEDED]').length === 5")
+    tasks = sorted(t.rsplit(".", 1)[-1] for t in rows.locator(".jp-FlyteTree-task").all_inner_texts())
+    assert tasks == ["main", "square", "square", "square", "total"]
+    assert "binder_demo.ipynb" in detail.locator(".jp-FlyteDetail-meta").inner_text()
+    _shot(page, "03-run-succeeded")
+
+    # an action's logs
+    rows.filter(has_text="total").click()
+    logs = detail.locator(".jp-FlyteLogs-text")
+    page.wait_for_function(
+        "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteLogs-text')?.textContent || '')"
+        ".includes('adding 3 values')")
+    assert "adding 3 values" in logs.inner_text()
+    _shot(page, "04-action-logs")
+
+    # back to the list: the run is there, newest first, with its notebook
+    detail.locator(".jp-FlyteBack").click()
+    first = panel.locator(".jp-FlyteRuns-item").first
+    first.wait_for()
+    assert "SUCCEEDED" in first.inner_text()
+    assert "binder_demo.ipynb" in first.inner_text()
+    _shot(page, "05-runs-list")
+
+    # the same panel in the dark theme
+    page.keyboard.press("Control+Shift+C")
+    page.keyboard.type("JupyterLab Dark")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    first.click()
+    detail.wait_for()
+    rows.filter(has_text="square").first.click()
+    detail.locator(".jp-FlyteLogs-text").wait_for()
+    page.wait_for_timeout(300)  # let the theme's CSS settle before the picture (not an assertion)
+    _shot(page, "06-dark-theme")
+    page.close()
