@@ -106,7 +106,7 @@ def _backend_status(args: argparse.Namespace) -> int:
         print(f"backend running: pid {info.pid}, endpoint {info.endpoint}, data {info.data_dir}")
         if "executor" in out:
             print(f"executor {out['executor']}, parallelism {out['max_parallelism']}, "
-                  f"running {out['running']}, queued {out['queued']}")
+                  f"running {out['running_actions']}, queued {out['queued_actions']}")
     return 0
 
 

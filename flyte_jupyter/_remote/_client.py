@@ -377,11 +377,12 @@ class BackendClient:
         return _resources_dict(resp.limits)
 
     async def status(self) -> dict[str, Any]:
-        """Backend facts: version, executor, parallelism, running/queued counts, data dir, pid."""
+        """Backend facts: version, executor, max_parallelism, running_actions, queued_actions, data_dir,
+        storage_root, pid, endpoint."""
         resp = await self._call("admin", "Status", admin_pb.BackendStatusRequest(), timeout=10)
         return {
             "version": resp.version, "executor": resp.executor, "max_parallelism": resp.max_parallelism,
-            "running": resp.running, "queued": resp.queued, "data_dir": resp.data_dir,
+            "running_actions": resp.running, "queued_actions": resp.queued, "data_dir": resp.data_dir,
             "storage_root": resp.storage_root, "pid": resp.pid, "endpoint": self.endpoint,
         }
 
