@@ -195,6 +195,18 @@ class LocalProcessPlugin(ExecutorPlugin):
                     return str(candidate)
         return sys.executable
 
+    def _image_env(self, image: str) -> dict[str, str]:
+        """A venv image's own env vars (`Image.with_env_vars`) plus its activation (VIRTUAL_ENV,
+        PATH), as a delta over the backend's environment; {} for "auto" and non-venv images."""
+        if not image or not os.path.isdir(image):
+            return {}
+        from ..._image_builders.local_venv import runtime_for_reference
+
+        runtime = runtime_for_reference(image)  # a venv without its marker: a clear error
+        if runtime is None:
+            return {}
+        return {k: v for k, v in runtime.environ().items() if os.environ.get(k) != v}
+
     async def _zygote(self, python: str) -> _Zygote | None:
         if not self.use_fork_server:
             return None
@@ -232,7 +244,8 @@ class LocalProcessPlugin(ExecutorPlugin):
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         python = self._python_for(spec.image)
         # The fork server inherited the backend's environment: send only what the action adds.
-        env = {**spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache, "PYTHONUNBUFFERED": "1"}
+        env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
+               "PYTHONUNBUFFERED": "1"}
         stdout = os.path.join(spec.log_dir, "stdout")
         stderr = os.path.join(spec.log_dir, "stderr")
         proc = _Proc(spec, on_status)
