@@ -146,10 +146,10 @@ def _cmd_list(ns: argparse.Namespace) -> int:
         print(f"the image cache ({cache.path}) is empty")
         return 0
     rows = [
-        (e.builder, e.key[:12], _packages(e.spec), _ago(e.last_used), e.reference)
+        (e.builder, e.key[:12], _summary(e.spec), _ago(e.last_used), e.reference)
         for e in entries
     ]
-    _table(("builder", "key", "packages", "last used", "reference"), rows)
+    _table(("builder", "key", "layers", "last used", "reference"), rows)
     return 0
 
 
@@ -192,14 +192,22 @@ def _cmd_prune(ns: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------ output
 
 
-def _packages(spec: Dict[str, Any]) -> str:
-    pkgs: List[str] = []
+def _summary(spec: Dict[str, Any]) -> str:
+    """A one-line digest of a recorded spec's layers: packages, requirements, env vars, sources."""
+    parts: List[str] = []
     for layer in spec.get("layers", []):
-        if layer.get("kind") == "pip":
-            pkgs += layer.get("packages", [])
-        elif layer.get("kind") == "requirements":
-            pkgs.append("-r " + str(layer.get("file")))
-    text = " ".join(pkgs) or "-"
+        kind = layer.get("kind")
+        if kind in ("pip", "apt"):
+            parts += [("apt:" if kind == "apt" else "") + p for p in layer.get("packages", [])]
+        elif kind == "requirements":
+            parts.append("-r " + str(layer.get("file")))
+        elif kind == "env":
+            parts.append("env:" + ",".join(k for k, _ in layer.get("items", [])))
+        elif kind in ("source_folder", "source_file"):
+            parts.append("src:" + str(layer.get("src")))
+        elif kind:
+            parts.append(str(kind))
+    text = " ".join(parts) or "-"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
