@@ -157,6 +157,14 @@ def _current_python() -> Tuple[int, int]:
 
 
 _GUARD = object()
+_FLYTE_ONLY = {
+    "with_uv_project": "install the project's dependencies with with_requirements(...) or with_pip_packages(...)",
+    "with_poetry_project": "export a requirements file and use with_requirements(...)",
+    "with_pixi_project": "use with_pip_packages(...) (conda packages need a Docker base image)",
+    "with_code_bundle": "the code bundle is shipped with every run; use with_source_folder(...) to bake code in",
+    "with_dockerignore": "files are copied as listed; bytecode caches and VCS folders are skipped",
+    "with_local_v2": "not needed: every flyte_jupyter image can run actions locally",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +173,8 @@ class Image:
 
     Create one with `from_debian_base`, `from_base` or `from_dockerfile`, then add layers with the
     `with_*` methods. Direct construction is refused so that every image has a well-defined base.
+    `secret_mounts=` and `registry_secret=` are accepted so Flyte 2 code runs unchanged, and ignored:
+    the local builder needs no secrets and Docker uses its own login.
     """
 
     base_image: Optional[str] = None
@@ -187,6 +197,7 @@ class Image:
                 "Image cannot be constructed directly: start from Image.from_debian_base(), "
                 "Image.from_base(uri) or Image.from_dockerfile(path, registry, name)"
             )
+        object.__setattr__(self, "_guard", None)  # checked; keep no sentinel in copies and pickles
 
     # -- constructors ------------------------------------------------------------------------
 
@@ -338,6 +349,34 @@ class Image:
         for one in srcs:
             image = image._with(SourceFile(Path(one), dst))
         return image
+
+    def validate(self) -> None:
+        """Check that every file the spec names exists (raises ImageBuildError naming the first
+        missing one); builders call this implicitly when they hash the spec."""
+        self.content_spec()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _FLYTE_ONLY:
+            raise AttributeError(
+                f"flyte_jupyter.Image does not support Flyte's {name}() yet: {_FLYTE_ONLY[name]}"
+            )
+        raise AttributeError(f"'Image' object has no attribute {name!r}")
+
+    @classmethod
+    def from_uv_script(cls, script: Union[Path, str], **kwargs: Any) -> "Image":
+        """Not supported yet: declare the script's dependencies with `with_pip_packages`."""
+        raise ImageBuildError(
+            f"Image.from_uv_script({str(script)!r}) is not supported by flyte_jupyter yet: use "
+            "Image.from_debian_base().with_pip_packages(...) with the script's dependencies"
+        )
+
+    @classmethod
+    def from_ref_name(cls, name: str = "default") -> "Image":
+        """Not supported: flyte_jupyter has no image references in its config; use from_base(uri)."""
+        raise ImageBuildError(
+            f"Image.from_ref_name({name!r}) is not supported by flyte_jupyter: pass the image URI with "
+            "Image.from_base(uri) or a string image= on the TaskEnvironment"
+        )
 
     # -- identity ----------------------------------------------------------------------------
 

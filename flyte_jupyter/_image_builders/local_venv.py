@@ -150,6 +150,7 @@ class LocalVenvBuilder:
         final = self.venvs / key[:24]
         tmp = self.venvs / f".tmp-{key[:24]}-{os.getpid()}-{next(_counter)}"
         self.venvs.mkdir(parents=True, exist_ok=True)
+        self._remove_dead_builds(key)
         try:
             self._create(tmp)
             if any(isinstance(layer, (PipPackages, Requirements)) for layer in image.layers):
@@ -200,6 +201,16 @@ class LocalVenvBuilder:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return str(final)
+
+    def _remove_dead_builds(self, key: str) -> None:
+        """Delete temporary folders left by builds of `key` whose process died (a crash, SIGKILL)."""
+        for leftover in self.venvs.glob(f".tmp-{key[:24]}-*"):
+            try:
+                pid = int(leftover.name.split("-")[2])
+            except (IndexError, ValueError):
+                continue
+            if not _pid_alive(pid):
+                shutil.rmtree(leftover, ignore_errors=True)
 
     def _create(self, path: Path) -> None:
         cmd = [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(path)]
@@ -258,6 +269,16 @@ class LocalVenvBuilder:
 
 
 # ----------------------------------------------------------------------------------------- helpers
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _bin_dir() -> str:

@@ -160,3 +160,23 @@ def test_defaulted_python_version_keeps_the_identifier_portable() -> None:
     assert implicit.declaration()["python_version"] == "default"
     assert implicit.cache_key() == explicit.cache_key(), "same interpreter, same build"
     assert implicit.identifier != explicit.identifier
+
+
+def test_flyte_features_we_lack_say_so() -> None:
+    image = Image.from_debian_base()
+    with pytest.raises(AttributeError, match="with_requirements"):
+        image.with_uv_project("pyproject.toml")
+    with pytest.raises(ImageBuildError, match="with_pip_packages"):
+        Image.from_uv_script("script.py", name="x")
+    with pytest.raises(ImageBuildError, match="no-such-requirements.txt"):
+        image.with_requirements("no-such-requirements.txt").validate()
+
+
+def test_images_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    image = Image.from_debian_base().with_pip_packages("six").with_source_folder(FIXTURES / "mypkg")
+    for clone in (pickle.loads(pickle.dumps(image)), copy.deepcopy(image)):
+        assert clone == image and clone.identifier == image.identifier
+        assert clone.with_env_vars({"A": "1"}).layers[:-1] == image.layers

@@ -171,3 +171,14 @@ def test_concurrent_resolutions_build_once(fresh_home: Path) -> None:
     assert len({r["ref"] for r in results}) == 1
     assert ImageCache(fresh_home / "cache.sqlite").build_count() == 1
     assert LocalVenvBuilder(fresh_home).leftovers() == []
+
+
+def test_a_crashed_build_is_cleaned_up_by_the_next_one(fresh_home: Path) -> None:
+    builder = LocalVenvBuilder(fresh_home)
+    image = Image.from_debian_base().with_env_vars({"AFTER": "crash"})
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    crashed = builder.venvs / f".tmp-{image.cache_key()[:24]}-{int(dead.stdout)}-0"
+    (crashed / "bin").mkdir(parents=True)
+    resolved = resolve_image(image, builder=builder)
+    assert not crashed.exists()
+    assert [p.name for p in builder.venvs.iterdir()] == [Path(resolved.reference).name]
