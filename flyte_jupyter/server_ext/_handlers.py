@@ -113,6 +113,14 @@ class RunHandler(_FlyteHandler):
         self.finish(json.dumps(run))
 
 
+class ActionHandler(_FlyteHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str, action: str) -> None:
+        info = await self.call(self.manager.get_action(self.scope(), name, action))
+        self.finish(json.dumps(info))
+
+
 class AbortHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
@@ -184,6 +192,7 @@ def handlers() -> list[tuple[str, Any]]:
         (url_path_join(base, "runs", _NAME), RunHandler),
         (url_path_join(base, "runs", _NAME, "abort"), AbortHandler),
         (url_path_join(base, "runs", _NAME, "rerun"), RerunHandler),
+        (url_path_join(base, "runs", _NAME, "actions", _ACTION), ActionHandler),
         (url_path_join(base, "runs", _NAME, "actions", _ACTION, "logs"), LogsHandler),
         (url_path_join(base, "notebook-tasks"), NotebookTasksHandler),
         (url_path_join(base, "ws"), UpdatesSocket),

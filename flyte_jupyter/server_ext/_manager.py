@@ -74,6 +74,10 @@ class RunsManager(LoggingConfigurable):
         """The run dict plus `actions`: a list of ActionInfo.to_json() dicts."""
         raise NotImplementedError
 
+    async def get_action(self, scope: Scope, run: str, action: str) -> dict[str, Any]:
+        """One action's ActionInfo.to_json() with `inputs` and `outputs`: name -> short text."""
+        raise NotImplementedError
+
     async def submit(self, scope: Scope, submission: Submission) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -235,6 +239,17 @@ class BackendRunsManager(RunsManager):
         summary, actions = await self._guard(client.get_run(name, **self._pd(scope)))
         out = run_json(summary)
         out["actions"] = [_action_json(a) for a in actions]
+        return out
+
+    async def get_action(self, scope: Scope, run: str, action: str) -> dict[str, Any]:
+        from ._summary import read_summaries
+
+        client = await self._client(scope)
+        detail = await self._guard(client.get_action(run, action, **self._pd(scope)))
+        out = detail.info.to_json()
+        inputs, outputs = await asyncio.get_running_loop().run_in_executor(
+            None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.value == "SUCCEEDED")
+        out.update(inputs=inputs, outputs=outputs, max_attempts=detail.max_attempts)
         return out
 
     async def submit(self, scope: Scope, submission: Submission) -> dict[str, Any]:

@@ -45,6 +45,8 @@ export interface IRun {
   phase: Phase;
   source: string | null;
   task?: string | null;
+  url?: string;
+  can_rerun?: boolean;
   started_at: number | null;
   ended_at: number | null;
   error: IActionError | null;
@@ -63,7 +65,8 @@ export interface IAction {
   cache_hit: boolean;
   group: string | null;
   inputs?: Record<string, string> | null;
-  outputs?: string | null;
+  outputs?: Record<string, string> | null;
+  max_attempts?: number;
 }
 
 export interface IRunDetail extends IRun {
@@ -192,6 +195,21 @@ export class FlyteClient {
     return this.request<IRun>(
       apiUrl(this.serverSettings, 'runs', encodeURIComponent(name), 'rerun'),
       { method: 'POST', body: JSON.stringify(this.scope()) }
+    );
+  }
+
+  async getAction(run: string, action: string): Promise<IAction> {
+    return this.request<IAction>(
+      withQuery(
+        apiUrl(
+          this.serverSettings,
+          'runs',
+          encodeURIComponent(run),
+          'actions',
+          encodeURIComponent(action)
+        ),
+        this.scope()
+      )
     );
   }
 

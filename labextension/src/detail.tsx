@@ -6,6 +6,12 @@ import { FlyteClient, IAction, IRunDetail, isTerminal } from './api';
 import { durationOf, formatDuration, formatStart } from './format';
 import { PhaseBadge } from './runs';
 
+/** `module.task` -> `task`: the module is the notebook or script, already shown for the run. */
+export function shortTask(task: string): string {
+  const parts = task.split('.');
+  return parts[parts.length - 1];
+}
+
 interface ITreeNode {
   action: IAction;
   children: ITreeNode[];
@@ -70,7 +76,7 @@ function TreeRow(props: {
           {hasChildren ? <Caret.react tag="span" /> : null}
         </span>
         <span className={`jp-FlyteDot jp-FlytePhase-${a.phase}`} />
-        <span className="jp-FlyteTree-task">{a.task}</span>
+        <span className="jp-FlyteTree-task">{shortTask(a.task)}</span>
         {a.cache_hit ? <span className="jp-FlyteTag">cached</span> : null}
         {a.attempts > 1 ? <span className="jp-FlyteTag">attempt {a.attempts}</span> : null}
         <span className="jp-FlyteTree-duration jp-FlyteMuted">
@@ -136,16 +142,17 @@ function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX
   );
 }
 
-function KeyValues(props: { title: string; values: Record<string, string> | string | null | undefined }) {
+function KeyValues(props: {
+  title: string;
+  values: Record<string, string> | null | undefined;
+  empty: string;
+}) {
   const v = props.values;
-  if (v === null || v === undefined || (typeof v === 'object' && !Object.keys(v).length)) {
-    return null;
-  }
   return (
-    <div className="jp-FlyteKV">
+    <div className={`jp-FlyteKV jp-FlyteKV-${props.title.toLowerCase()}`}>
       <div className="jp-FlyteSection-title">{props.title}</div>
-      {typeof v === 'string' ? (
-        <code className="jp-FlyteKV-value">{v}</code>
+      {!v || !Object.keys(v).length ? (
+        <div className="jp-FlyteMuted jp-FlyteKV-empty">{props.empty}</div>
       ) : (
         <table>
           <tbody>
@@ -164,6 +171,28 @@ function KeyValues(props: { title: string; values: Record<string, string> | stri
   );
 }
 
+/** Inputs and outputs are read on demand (they live in storage), again once the action ends. */
+function useActionDetail(client: FlyteClient, run: string, action: IAction | null): IAction | null {
+  const [detail, setDetail] = React.useState<IAction | null>(null);
+  const name = action?.name;
+  const phase = action?.phase;
+  React.useEffect(() => {
+    if (!name) {
+      setDetail(null);
+      return;
+    }
+    let live = true;
+    client
+      .getAction(run, name)
+      .then(d => live && setDetail(d))
+      .catch(() => live && setDetail(null));
+    return () => {
+      live = false;
+    };
+  }, [run, name, phase]);
+  return detail && detail.name === name ? detail : null;
+}
+
 export interface IRunDetailProps {
   client: FlyteClient;
   run: IRunDetail;
@@ -179,14 +208,17 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   const [selected, setSelected] = React.useState<string | null>(null);
   const tree = React.useMemo(() => buildTree(run.actions), [run.actions]);
   const action = run.actions.find(a => a.name === selected) ?? null;
+  const extra = useActionDetail(props.client, run.name, action);
   return (
     <div className="jp-FlyteDetail" data-run={run.name}>
       <div className="jp-FlyteDetail-header">
         <Button minimal small onClick={props.onBack} title="Back to all runs" className="jp-FlyteBack">
           ‹ Runs
         </Button>
-        <span className="jp-FlyteDetail-name">{run.name}</span>
         <PhaseBadge phase={run.phase} />
+      </div>
+      <div className="jp-FlyteDetail-name" title={run.url ?? run.name}>
+        {run.name}
       </div>
       <div className="jp-FlyteDetail-meta jp-FlyteMuted">
         <span title={run.source ?? ''}>{run.source ?? ''}</span>
@@ -208,9 +240,13 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         <Button
           small
           className="jp-FlyteRerun"
-          disabled={props.busy}
+          disabled={props.busy || run.can_rerun === false}
           onClick={props.onRerun}
-          title="Start a new run with the same task and inputs"
+          title={
+            run.can_rerun === false
+              ? 'Only runs submitted from a notebook with this panel can be re-run here'
+              : 'Start a new run of the same task with the same inputs, from the notebook as saved now'
+          }
         >
           Re-run
         </Button>
@@ -236,7 +272,9 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
       {action ? (
         <div className="jp-FlyteAction" data-action={action.name}>
           <div className="jp-FlyteAction-header">
-            <span className="jp-FlyteTree-task">{action.task}</span>{' '}
+            <span className="jp-FlyteTree-task" title={action.task}>
+              {shortTask(action.task)}
+            </span>{' '}
             <span className="jp-FlyteMuted">{action.name}</span>{' '}
             <PhaseBadge phase={action.phase} />
           </div>
@@ -253,8 +291,16 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
               {action.error.traceback ? <pre>{action.error.traceback}</pre> : null}
             </details>
           ) : null}
-          <KeyValues title="Inputs" values={action.inputs} />
-          <KeyValues title="Outputs" values={action.outputs} />
+          <KeyValues
+            title="Inputs"
+            values={extra?.inputs}
+            empty={extra ? 'none' : 'loading…'}
+          />
+          <KeyValues
+            title="Outputs"
+            values={extra?.outputs}
+            empty={!extra ? 'loading…' : action.phase === 'SUCCEEDED' ? 'none' : 'not yet'}
+          />
           <Logs client={props.client} run={run.name} action={action} />
         </div>
       ) : (

@@ -93,6 +93,14 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def _dismiss_news(page: Any) -> None:
+    """JupyterLab asks once whether to fetch news; answer "No" so it does not cover the pictures."""
+    try:
+        page.locator(".jp-toast-button", has_text="No").click(timeout=5_000)
+    except Exception:
+        pass  # not asked (or already answered): nothing covers the page
+
+
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -103,6 +111,7 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     page.set_default_timeout(60_000)
     page.goto(f"{lab['url']}/lab/tree/binder_demo.ipynb?token={lab['token']}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
+    _dismiss_news(page)
 
     # the Flyte panel in the left sidebar
     page.click(".jp-SideBar.jp-mod-left [data-id='flyte-jupyter-panel']")
@@ -127,13 +136,16 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     rows = detail.locator(".jp-FlyteTree-row")
     page.wait_for_function(
         "() => document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteTree-row[data-phase=SUCCEEDED]').length === 5")
-    tasks = sorted(t.rsplit(".", 1)[-1] for t in rows.locator(".jp-FlyteTree-task").all_inner_texts())
+    tasks = sorted(rows.locator(".jp-FlyteTree-task").all_inner_texts())
     assert tasks == ["main", "square", "square", "square", "total"]
     assert "binder_demo.ipynb" in detail.locator(".jp-FlyteDetail-meta").inner_text()
     _shot(page, "03-run-succeeded")
 
     # an action's logs
     rows.filter(has_text="total").click()
+    action = detail.locator(".jp-FlyteAction")
+    action.locator(".jp-FlyteKV-inputs td", has_text="[0, 1, 4]").wait_for()
+    action.locator(".jp-FlyteKV-outputs td", has_text="5").wait_for()
     logs = detail.locator(".jp-FlyteLogs-text")
     page.wait_for_function(
         "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteLogs-text')?.textContent || '')"

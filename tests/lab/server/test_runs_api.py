@@ -73,6 +73,14 @@ async def test_submit_notebook_runs_its_task_with_children(jp_fetch, demo_notebo
     root_logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
     assert "squares: [0, 1, 4]" in root_logs.body.decode()
 
+    total = next(a for a in done["actions"] if a["task"].endswith("total"))
+    detail = await _json(jp_fetch, "runs", run["name"], "actions", total["name"])
+    assert detail["name"] == total["name"] and detail["phase"] == "SUCCEEDED"
+    assert detail["inputs"] == {"values": "[0, 1, 4]"}
+    assert list(detail["outputs"].values()) == ["5"]
+    root = await _json(jp_fetch, "runs", run["name"], "actions", "a0")
+    assert root["inputs"] == {"n": "3"}
+
 
 @on_jupyter_loop
 async def test_follow_logs_stream_until_the_action_ends_and_abort(jp_fetch, write_notebook):
