@@ -1,0 +1,202 @@
+"""The run widget in a real JupyterLab, driven by headless Chromium (Playwright for Python).
+
+Opens a notebook, runs its cells, and watches the live action tree in the DOM reach SUCCEEDED;
+then aborts a long run with the widget's Abort button while the cell is still running. The
+screenshots are kept under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from kernel_helpers import REPO, make_kernel_env
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+
+NOTEBOOK_CELLS = [
+    "%load_ext flyte_jupyter",
+    '''import time
+import flyte_jupyter as flyte
+env = flyte.TaskEnvironment("browser")
+
+@env.task
+def step(i: int) -> int:
+    time.sleep(0.3)
+    return i * 10
+
+@env.task
+async def fan_out(n: int) -> int:
+    import asyncio
+    return sum(await asyncio.gather(*[step.aio(i) for i in range(n)]))
+
+@env.task
+def slow() -> int:
+    time.sleep(120)
+    return 0''',
+    "%%flyte run --name browser-run\ntotal = await fan_out(n=6)\ntotal",
+    "%%flyte run --name browser-abort\nslow()",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s: {last}")
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (.ci/setup-lab.sh installs it)")
+    import nbformat
+
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "flyte.ipynb")
+    env = make_kernel_env(tmp_path)
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    # a private settings dir, where JupyterLab's "get news?" toast is turned off (it covers outputs)
+    settings = tmp_path / "lab-settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "lab-workspaces")
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(tmp_path / "lab.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         "--expose-app-in-browser", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", 90)
+        yield {"url": f"http://127.0.0.1:{port}", "token": token, "env": env, "log": tmp_path / "lab.log"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+        from flyte_jupyter._remote._embedded import stop_backend
+
+        stop_backend(Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend")
+
+
+def _run_cell(page: Any, index: int) -> None:
+    page.evaluate("""(index) => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        panel.content.activeCellIndex = index;
+        window.jupyterapp.commands.execute('notebook:run-cell');  // not awaited: the cell may run long
+        return null;
+    }""", index)
+
+
+def _header_phase(page: Any, run: str) -> str | None:
+    return page.evaluate("""(run) => {
+        const el = document.querySelector(`.flyte-run-header[data-run="${run}"]`);
+        return el ? el.getAttribute('data-phase') : null;
+    }""", run)
+
+
+def _wait_phase(page: Any, run: str, wanted: set[str], timeout: float) -> tuple[str | None, list[str]]:
+    """Poll the DOM until the run's header shows one of `wanted`; returns it and the phases seen."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    phase = None
+    while time.monotonic() < deadline:
+        phase = _header_phase(page, run)
+        if phase and (not seen or seen[-1] != phase):
+            seen.append(phase)
+        if phase in wanted:
+            return phase, seen
+        page.wait_for_timeout(100)
+    return phase, seen
+
+
+def test_live_tree_reaches_succeeded_and_abort_button_works(lab: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{lab['url']}/lab/tree/flyte.ipynb?token={lab['token']}", timeout=90_000)
+            page.wait_for_function("""() => {
+                const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
+                    && w.sessionContext.session.kernel.status === 'idle';
+            }""", timeout=90_000)
+            for i in range(3):
+                _run_cell(page, i)
+
+            phase, seen = _wait_phase(page, "browser-run", {"SUCCEEDED", "FAILED", "ABORTED"}, 120)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "kernel-widget-succeeded.png"), full_page=True)
+            assert phase == "SUCCEEDED", f"phases seen in the DOM: {seen}; lab log: {lab['log'].read_text()[-3000:]}"
+
+            rows = page.evaluate("""() => Array.from(document.querySelectorAll(
+                    '.flyte-run-view .flyte-action')).map(e => [e.querySelector('b').textContent,
+                    e.getAttribute('data-phase')])""")
+            tasks = sorted(rows)
+            assert tasks == sorted([["notebook.cell", "SUCCEEDED"], ["browser.fan_out", "SUCCEEDED"]]
+                                   + [["browser.step", "SUCCEEDED"]] * 6), rows
+            counts = page.locator(".flyte-run-view .flyte-counts").first.text_content()
+            assert counts == "8/8 finished"
+            # the cell's value, bound and shown like any cell's
+            page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+                .some(e => e.textContent.trim() === '150')""", timeout=30_000)
+
+            # expand the root: its details panel shows the run's output
+            page.locator(".flyte-run-view .flyte-action-row").first.locator("button").click()
+            page.wait_for_selector('.flyte-details[data-action="a0"]', timeout=30_000)
+
+            # a long run, aborted from the widget while its cell is still running
+            _run_cell(page, 3)
+            phase, _ = _wait_phase(page, "browser-abort", {"RUNNING"}, 60)
+            assert phase == "RUNNING"
+            view = page.locator('.flyte-run-view:has(.flyte-run-header[data-run="browser-abort"])')
+            view.locator("button:has-text('Abort')").click()
+            phase, seen = _wait_phase(page, "browser-abort", {"ABORTED", "SUCCEEDED", "FAILED"}, 60)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "kernel-widget-aborted.png"), full_page=True)
+            assert phase == "ABORTED", seen
+            page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+                .some(e => e.textContent.includes('run browser-abort was aborted'))""", timeout=30_000)
+        finally:
+            browser.close()
