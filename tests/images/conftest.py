@@ -8,13 +8,10 @@ import pytest
 
 from flyte_jupyter._image_cache import ENV_HOME, ImageCache
 
+from .packages import PKG_A, PKG_B  # noqa: F401  (re-exported for the tests)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED = Path(__file__).parent / "expected"
-
-# Two tiny pure-Python packages that are not installed on the test machine, so an import that
-# succeeds proves the image provided it (checked in test_local_venv.py).
-PKG_A = ("iso8601", "iso8601==2.1.0")
-PKG_B = ("termcolor", "termcolor==3.3.0")
 
 
 @pytest.fixture(scope="session")

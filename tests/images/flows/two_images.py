@@ -12,7 +12,7 @@ import sys
 
 import flyte_jupyter as flyte
 
-from ..conftest import PKG_A, PKG_B
+from ..packages import PKG_A, PKG_B
 
 image_a = flyte.Image.from_debian_base().with_pip_packages(PKG_A[1]).with_env_vars({"IMAGE_NAME": "a"})
 image_b = flyte.Image.from_debian_base().with_pip_packages(PKG_B[1]).with_env_vars({"IMAGE_NAME": "b"})
