@@ -54,7 +54,7 @@ class RunView:
 
         self.header = widgets.HTML("")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="260px"))
-        self.counts = widgets.HTML("")
+        self.counts = widgets.HTML("", layout=widgets.Layout(margin="0 8px"))
         self.abort_button = widgets.Button(description="Abort", icon="stop", button_style="danger",
                                            tooltip="abort the run and all its live actions",
                                            layout=widgets.Layout(width="auto"))
@@ -63,7 +63,7 @@ class RunView:
         self.tree.add_class("flyte-action-tree")
         self.tree.run_name = run.name
         bar = widgets.HBox([self.progress, self.counts, self.abort_button],
-                           layout=widgets.Layout(align_items="center", gap="8px"))
+                           layout=widgets.Layout(align_items="center"))
         self.widget = widgets.VBox([self.header, bar, self.tree])
         self.widget.add_class("flyte-run-view")
 

@@ -1,0 +1,175 @@
+"""Pieces of the notebook layer without a kernel: cell rewriting, error cleaning, tree capping,
+and event coalescing in the widget."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from flyte_jupyter._events import RunState
+from flyte_jupyter._models import ActionEvent, ActionInfo, Phase
+from flyte_jupyter.kernel._cell import build_cell_task, portable_tree
+from flyte_jupyter.kernel._errors import clean_traceback, format_failure
+from flyte_jupyter.kernel._magics import transform_cell_lines
+from flyte_jupyter.kernel._tree import visible_entries
+
+
+class _Shell:
+    """Just enough of IPython's shell for the cell builder: its namespace and transform_cell."""
+
+    def __init__(self) -> None:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        self.user_ns: dict[str, Any] = {"__name__": "__main__"}
+        self._tm = TransformerManager()
+
+    def transform_cell(self, text: str) -> str:
+        return self._tm.transform_cell(text)
+
+
+def test_shell_syntax_becomes_portable_python() -> None:
+    shell = _Shell()
+    source = shell.transform_cell("files = !ls /\n!echo hi\n%time x = 1\ny = 2")
+    _, tree, dropped = portable_tree(None, source)
+    import ast
+
+    code = ast.unparse(tree)
+    assert "get_ipython" not in code
+    assert "subprocess').getoutput('ls /').splitlines()" in code
+    assert "subprocess').run('echo hi', shell=True)" in code
+    assert dropped == ["%time"]
+
+
+def test_cell_task_returns_its_last_expression_and_keeps_line_numbers() -> None:
+    import asyncio
+
+    shell = _Shell()
+    shell.user_ns["base"] = 40
+    task = build_cell_task(shell, "import asyncio\nawait asyncio.sleep(0)\nbase + 2")
+    assert task.name == "notebook.cell"
+    assert asyncio.run(task.func()) == 42
+
+    failing = build_cell_task(shell, "a = 1\n\nraise KeyError('line 3')")
+    with pytest.raises(KeyError) as info:
+        asyncio.run(failing.func())
+    assert info.traceback[-1].lineno == 2  # 0-based: the cell's third line
+    assert "raise KeyError('line 3')" in str(info.traceback[-1].statement)
+
+
+def test_same_cell_same_version_edited_cell_new_version() -> None:
+    shell = _Shell()
+    a = build_cell_task(shell, "1 + 1")
+    b = build_cell_task(shell, "1 + 1")
+    c = build_cell_task(shell, "1 + 2")
+    assert a.cache_version() == b.cache_version() != c.cache_version()
+
+
+def test_yield_in_a_cell_is_refused_clearly() -> None:
+    with pytest.raises(SyntaxError, match="cannot `yield`"):
+        build_cell_task(_Shell(), "yield 1")
+
+
+def test_input_transformer_awaits_the_cell() -> None:
+    out = transform_cell_lines(["%%flyte run --local --name x\n", "y = await f()\n", "y;\n"])
+    assert len(out) == 1 and out[0].startswith("await __import__('flyte_jupyter.kernel._magics'")
+    assert "'run --local --name x'" in out[0] and out[0].rstrip().endswith(";")
+    untouched = ["%%time\n", "1\n"]
+    assert transform_cell_lines(untouched) is untouched
+    assert transform_cell_lines(["%%flyte runs\n"]) == ["%%flyte runs\n"]
+
+
+def test_clean_traceback_keeps_only_user_frames() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/site/flyte_jupyter/_controller/_local.py", line 112, in _run_action\n'
+        "    result = await _run_attempt(task, inputs, attempt_tc, timeout)\n"
+        "             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+        '  File "/usr/lib/python3.11/asyncio/threads.py", line 25, in to_thread\n'
+        "    return await loop.run_in_executor(None, func_call)\n"
+        '  File "<ipython-input-3-abc>", line 8, in bad\n'
+        "    raise ValueError('boom')\n"
+        "ValueError: boom\n"
+    )
+    cleaned = clean_traceback(text)
+    assert "flyte_jupyter" not in cleaned and "asyncio" not in cleaned
+    assert '<ipython-input-3-abc>", line 8, in bad' in cleaned
+    assert cleaned.splitlines()[0] == "Traceback (most recent call last):"
+    assert cleaned.splitlines()[-1] == "ValueError: boom"
+
+
+def test_failure_text_names_action_attempt_and_cause() -> None:
+    from flyte_jupyter.errors import ActionFailedError
+
+    err = ActionFailedError(action="r1/a9", task="demo.bad", kind="ValueError", message="boom",
+                            attempts=3, max_attempts=3, traceback="ValueError: boom")
+    lines = "\n".join(format_failure(err))
+    assert "demo.bad" in lines and "r1/a9" in lines and "attempt 3 of 3" in lines and "ValueError: boom" in lines
+
+
+def _info(name: str, parent: str | None, phase: Phase = Phase.SUCCEEDED) -> ActionInfo:
+    return ActionInfo(name=name, task="t", parent=parent, run_name="r", phase=phase)
+
+
+def test_tree_shows_a_capped_window_of_a_big_fan_out() -> None:
+    actions = {"a0": _info("a0", None)}
+    for i in range(1000):
+        actions[f"c{i}"] = _info(f"c{i}", "a0")
+    for i in range(5):
+        actions[f"g{i}"] = _info(f"g{i}", "c0")  # grandchildren under the first child
+    entries, hidden = visible_entries(actions, set(), {}, max_children=20, max_rows=150)
+    names = [e.key for e in entries]
+    assert names[0] == "a0" and names[1] == "c0" and names[2:7] == [f"g{i}" for i in range(5)]
+    assert entries[-1].key == "more:a0" and entries[-1].more == 980
+    assert hidden == 1006 - sum(1 for e in entries if e.info is not None)
+    # "show more" widens that parent's window; max_rows still bounds the whole tree
+    entries, _ = visible_entries(actions, set(), {"a0": 500}, max_children=20, max_rows=150)
+    assert len(entries) <= 151
+
+
+def test_widget_coalesces_event_storms() -> None:
+    """A thousand phase changes do not mean a thousand renders: the view renders from snapshots
+    at a bounded rate, and its final render shows every action's last phase."""
+    from flyte_jupyter.kernel._views import RunView
+
+    class FakeRun:
+        name, mode, task = "storm", "local", None
+        url = None
+
+        def __init__(self) -> None:
+            self.state = RunState("storm")
+
+        @property
+        def root(self) -> Any:
+            return self.state.get("a0")
+
+        @property
+        def phase(self) -> Phase:
+            return self.root.phase if self.root else Phase.QUEUED
+
+        @property
+        def done(self) -> bool:
+            return self.phase.terminal
+
+        def tree_text(self) -> str:
+            return "storm"
+
+    run = FakeRun()
+    view = RunView(run).start()
+
+    def emit(name: str, parent: str | None, phase: Phase) -> None:
+        run.state.apply(ActionEvent("storm", name, "t", parent, phase, 1, time.time()))
+
+    emit("a0", None, Phase.RUNNING)
+    for i in range(1000):
+        emit(f"c{i}", "a0", Phase.RUNNING)
+        emit(f"c{i}", "a0", Phase.SUCCEEDED)
+    emit("a0", None, Phase.SUCCEEDED)
+    view.finish()
+    assert view.render_error is None
+    assert view.renders < 200  # 2001 events
+    assert view.tree.total == 1001
+    assert view.progress.value == 1001
+    assert {n["phase"] for n in view.tree.nodes} == {"SUCCEEDED"}
+    assert len(view.tree.nodes) == 21 and view.tree.hidden == 980
