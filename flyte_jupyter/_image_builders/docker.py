@@ -83,7 +83,11 @@ class DockerBuilder:
             )
 
     def build(self, image: Image, key: str) -> str:
-        """Check the engine, write a build context, `docker buildx build`, return the image URI."""
+        """Check the engine, write a build context, `docker buildx build`, return the image URI.
+
+        An unlayered `from_base` image already exists: its URI is returned, nothing is built."""
+        if is_prebuilt(image):
+            return str(image.base_image)
         self.check_engine()
         uri = image.uri_for(key)
         with tempfile.TemporaryDirectory(prefix="flyte-image-") as tmp:
@@ -107,6 +111,11 @@ class DockerBuilder:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
             raise ImageBuildError(f"`{shlex.join(cmd)}` failed (exit {proc.returncode}):\n{tail}")
         return uri
+
+
+def is_prebuilt(image: Image) -> bool:
+    """True for `Image.from_base(uri)` (or a plain URI string) with no layers: nothing to build."""
+    return image.dockerfile is None and not image.debian_base and not image.layers and bool(image.base_image)
 
 
 # ------------------------------------------------------------------------------------- Dockerfile

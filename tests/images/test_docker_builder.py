@@ -100,3 +100,9 @@ def test_no_docker_client_is_a_clear_error(fresh_home: Path) -> None:
     builder = DockerBuilder(docker="docker-does-not-exist-here", home=fresh_home)
     with pytest.raises(DockerEngineUnavailableError, match="not on PATH"):
         builder.check_engine()
+
+
+def test_an_existing_image_uri_needs_no_build_and_no_engine(fresh_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{fresh_home}/no-such-docker.sock")
+    resolved = resolve_image("python:3.11-slim", builder=get_builder("docker"))
+    assert resolved is not None and resolved.reference == "python:3.11-slim"
