@@ -134,7 +134,10 @@ class ImageCache:
 
 
 def encode_image_cache(mapping: Mapping[str, str]) -> str:
-    """`{identifier: reference}` -> compact URL-safe text for the entrypoint's `--image-cache`."""
+    """`{identifier: reference}` -> compact URL-safe text for the entrypoint's `--image-cache`;
+    an empty mapping (every environment "auto") is the empty string, so no argument is needed."""
+    if not mapping:
+        return ""
     text = json.dumps(dict(mapping), sort_keys=True, separators=(",", ":"))
     return base64.urlsafe_b64encode(zlib.compress(text.encode(), 9)).decode().rstrip("=")
 
