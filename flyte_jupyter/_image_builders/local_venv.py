@@ -140,7 +140,10 @@ class LocalVenvBuilder:
                 )
 
     def exists(self, reference: str) -> bool:
-        return (Path(reference) / MARKER).is_file()
+        """Built and still runnable: the marker is there and the venv's python still resolves
+        (an upgraded or removed base interpreter leaves a dangling link: rebuild then)."""
+        venv = Path(reference)
+        return (venv / MARKER).is_file() and _python_of(venv).exists()
 
     # -- build ---------------------------------------------------------------------------------
 
