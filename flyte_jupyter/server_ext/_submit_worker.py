@@ -36,8 +36,6 @@ def main() -> int:
 
     import flyte_jupyter as flyte
 
-    flyte.init(endpoint=request["endpoint"], api_key=request.get("api_key") or None,
-               project=request["project"], domain=request["domain"])
     try:
         module = importlib.import_module(module_name)
     except Exception as err:
@@ -45,6 +43,9 @@ def main() -> int:
         where = next((f"line {f.lineno}" for f in reversed(tb) if f.filename.endswith(f"{module_name}.py")), "")
         return _fail(f"running the notebook's definitions failed{' at ' + where if where else ''}: "
                      f"{type(err).__name__}: {err}")
+    # after the import: a notebook's own `cfg = flyte.init...(...)` must not redirect the run
+    flyte.init(endpoint=request["endpoint"], api_key=request.get("api_key") or None,
+               project=request["project"], domain=request["domain"])
     task = getattr(module, request["task"], None)
     if task is None:
         return _fail(f"the notebook defines no task named {request['task']!r}")

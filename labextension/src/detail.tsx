@@ -3,14 +3,8 @@ import * as React from 'react';
 import { Button, caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 
 import { FlyteClient, IAction, IRunDetail, isTerminal } from './api';
-import { durationOf, formatDuration, formatStart } from './format';
+import { durationOf, formatDuration, formatStart, shortTask } from './format';
 import { PhaseBadge } from './runs';
-
-/** `module.task` -> `task`: the module is the notebook or script, already shown for the run. */
-export function shortTask(task: string): string {
-  const parts = task.split('.');
-  return parts[parts.length - 1];
-}
 
 interface ITreeNode {
   action: IAction;

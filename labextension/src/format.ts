@@ -49,3 +49,9 @@ export function baseName(path: string | null | undefined): string {
   const parts = path.split('/');
   return parts[parts.length - 1];
 }
+
+/** `module.task` -> `task`: the module is the notebook or script, already shown for the run. */
+export function shortTask(task: string): string {
+  const parts = task.split('.');
+  return parts[parts.length - 1];
+}

@@ -153,12 +153,43 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     assert "adding 3 values" in logs.inner_text()
     _shot(page, "04-action-logs")
 
-    # back to the list: the run is there, newest first, with its notebook
+    # Re-run: a new run of the same task and inputs opens and succeeds
+    first_name = detail.get_attribute("data-run")
+    detail.locator(".jp-FlyteRerun").click()
+    page.wait_for_function(
+        "(old) => { const d = document.querySelector('#flyte-jupyter-panel .jp-FlyteDetail');"
+        " return d && d.dataset.run && d.dataset.run !== old; }", arg=first_name)
+    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    second_name = detail.get_attribute("data-run")
+
+    # back to the list: both runs, newest first, with their notebook; the phase filter narrows it
     detail.locator(".jp-FlyteBack").click()
-    first = panel.locator(".jp-FlyteRuns-item").first
-    first.wait_for()
-    assert "SUCCEEDED" in first.inner_text()
-    assert "binder_demo.ipynb" in first.inner_text()
+    items = panel.locator(".jp-FlyteRuns-item")
+    page.wait_for_function("() => document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteRuns-item').length === 2")
+    assert [items.nth(i).get_attribute("data-run") for i in range(2)] == [second_name, first_name]
+    assert "binder_demo.ipynb" in items.first.inner_text() and "SUCCEEDED" in items.first.inner_text()
+    panel.locator(".jp-FlyteRuns-phaseSelect select, select.jp-FlyteRuns-phaseSelect").first.select_option("FAILED")
+    panel.locator(".jp-FlyteEmpty", has_text="No runs in this phase").wait_for()
+    panel.locator(".jp-FlyteRuns-phaseSelect select, select.jp-FlyteRuns-phaseSelect").first.select_option("")
+    items.first.wait_for()
+
+    # the command palette runs the same command: another task with its own input
+    page.click(".jp-NotebookPanel .jp-Notebook")
+    page.keyboard.press("Control+Shift+C")
+    page.keyboard.type("Run notebook on Flyte")
+    page.keyboard.press("Enter")
+    dialog.locator(".jp-FlyteSubmit-task select, select.jp-FlyteSubmit-task").first.select_option("square")
+    dialog.locator("[data-input='x'] input").fill("12")
+    dialog.locator(".jp-mod-accept").click()
+    page.wait_for_function(
+        "(old) => { const d = document.querySelector('#flyte-jupyter-panel .jp-FlyteDetail');"
+        " return d && d.dataset.run && d.dataset.run !== old; }", arg=second_name)
+    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    rows.first.click()
+    action.locator(".jp-FlyteKV-outputs td", has_text="144").wait_for()
+    detail.locator(".jp-FlyteBack").click()
+    page.wait_for_function("() => document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteRuns-item').length === 3")
+    first = items.first
     _shot(page, "05-runs-list")
 
     # the same panel in the dark theme

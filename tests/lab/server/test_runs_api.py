@@ -188,3 +188,38 @@ async def test_websocket_pushes_run_and_action_updates_with_one_watch_per_run(jp
         await asyncio.sleep(0.05)
     assert hub.watcher_count() == 0
     tab1.close()
+
+
+FAILING_CELLS = (
+    "import flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name='failing')\n"
+    "cfg = flyte.init()  # a notebook's own init (local mode) must not redirect the panel's run",
+    "@env.task\ndef explode(why: str = 'boom') -> int:\n    print('about to fail')\n    raise ValueError(why)",
+    "@env.task\ndef main() -> int:\n    return explode(why='deep')",
+)
+
+
+@on_jupyter_loop
+async def test_a_failing_run_reports_the_error_of_its_failed_action(jp_fetch, write_notebook):
+    path = write_notebook("failing.ipynb", *FAILING_CELLS)
+    run = await _submit(jp_fetch, path, "main", {})
+    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
+    assert done["phase"] == "FAILED"
+    child = next(a for a in done["actions"] if a["task"].endswith("explode"))
+    assert child["phase"] == "FAILED"
+    assert child["error"]["kind"] == "ValueError" and "deep" in child["error"]["message"]
+    assert done["error"] is not None
+    failed = (await _json(jp_fetch, "runs", params={"phase": "FAILED"}))["runs"]
+    assert run["name"] in [r["name"] for r in failed]
+
+
+@on_jupyter_loop
+async def test_project_and_domain_from_the_panel_settings_scope_the_runs(jp_fetch, demo_notebook):
+    body = {"path": demo_notebook, "task": "square", "inputs": {"x": 2}, "project": "team-a", "domain": "staging"}
+    run = await _json(jp_fetch, "runs", method="POST", body=json.dumps(body))
+    assert (run["project"], run["domain"]) == ("team-a", "staging")
+    scoped = (await _json(jp_fetch, "runs", params={"project": "team-a", "domain": "staging"}))["runs"]
+    assert [r["name"] for r in scoped] == [run["name"]]
+    default = (await _json(jp_fetch, "runs"))["runs"]
+    assert run["name"] not in [r["name"] for r in default]
+    got = await _json(jp_fetch, "runs", run["name"], params={"project": "team-a", "domain": "staging"})
+    assert got["name"] == run["name"]
