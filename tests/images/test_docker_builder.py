@@ -6,7 +6,9 @@ Regenerate the expected files after an intended change with
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Dict
 
@@ -106,3 +108,45 @@ def test_an_existing_image_uri_needs_no_build_and_no_engine(fresh_home: Path, mo
     monkeypatch.setenv("DOCKER_HOST", f"unix://{fresh_home}/no-such-docker.sock")
     resolved = resolve_image("python:3.11-slim", builder=get_builder("docker"))
     assert resolved is not None and resolved.reference == "python:3.11-slim"
+
+
+@pytest.fixture
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `docker` on PATH that behaves like a client with an engine (see fake_docker.py)."""
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    exe = bindir / "docker"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / 'fake_docker.py'} \"$@\"\n")
+    exe.chmod(0o755)
+    state = tmp_path / "docker-state.json"
+    monkeypatch.setenv("FAKE_DOCKER_STATE", str(state))
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return state
+
+
+def test_build_pushes_a_generated_image_once(fresh_home: Path, fake_docker: Path) -> None:
+    image = Image.from_debian_base(python_version=(3, 11), registry="localhost:5000", name="srcs", install_flyte=False)
+    image = image.with_source_folder(FIXTURES / "mypkg").with_requirements(FIXTURES / "requirements.txt")
+    first = resolve_image(image, builder=get_builder("docker"))
+    second = resolve_image(image, builder=get_builder("docker"))
+    assert first.built and not second.built
+    assert first.reference == image.uri and first.reference.startswith("localhost:5000/srcs:")
+    state = json.loads(fake_docker.read_text())
+    assert state["pushed"] == [first.reference] and state["loaded"] == []
+    assert state["builds"][0]["dockerfile"] == dockerfile_text(image)
+    assert state["builds"][0]["platform"] == "linux/amd64"
+
+
+def test_build_without_registry_loads_locally(fresh_home: Path, fake_docker: Path) -> None:
+    image = Image.from_base("python:3.11-slim").with_pip_packages("six")
+    resolved = resolve_image(image, builder=get_builder("docker"))
+    assert resolved.reference.startswith("flyte-jupyter:")
+    assert json.loads(fake_docker.read_text())["loaded"] == [resolved.reference]
+
+
+def test_user_dockerfile_builds_from_its_folder(fresh_home: Path, fake_docker: Path) -> None:
+    image = Image.from_dockerfile(FIXTURES / "custom.Dockerfile", registry="localhost:5000", name="custom")
+    resolved = resolve_image(image, builder=get_builder("docker"))
+    state = json.loads(fake_docker.read_text())
+    assert state["pushed"] == [resolved.reference]
+    assert state["builds"][0]["dockerfile"] == (FIXTURES / "custom.Dockerfile").read_text()
