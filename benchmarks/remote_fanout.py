@@ -68,6 +68,15 @@ def main() -> int:
                 assert value == expected, value
                 rows.append((f"parent + {n} children", f"{t_remote:.2f} s ({n / t_remote:.0f} actions/s)",
                              f"{t_local:.2f} s ({n / t_local:.0f} actions/s)"))
+            remote.run(tasks.fanout_warm, n=4).outputs()  # start the warm workers
+            for n in args.sizes:
+                expected = sum(range(1, n + 1))
+                t_remote, value = _timed(lambda: remote.run(tasks.fanout_warm, n=n).outputs())
+                assert value == expected, value
+                t_local, value = _timed(lambda: local.run(tasks.fanout_warm, n=n).outputs())
+                assert value == expected, value
+                rows.append((f"parent + {n} children, reusable env", f"{t_remote:.2f} s ({n / t_remote:.0f} actions/s)",
+                             f"{t_local:.2f} s ({n / t_local:.0f} actions/s)"))
             status = __import__("asyncio").run(flyte_jupyter_client(info.client_yaml).status())
         finally:
             _embedded.stop_backend(Path(tmp) / "backend")

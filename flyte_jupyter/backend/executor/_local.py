@@ -168,6 +168,119 @@ class _Zygote:
                 self.proc.kill()
 
 
+class _Worker:
+    """The backend's end of one reusable worker (see `_worker`)."""
+
+    def __init__(self, pool: "_Pool") -> None:
+        self.pool = pool
+        self.pid = 0
+        self.start = ""
+        self.proc: asyncio.subprocess.Process | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.busy: _Proc | None = None
+        self.ready = False
+        self.alive = True
+        self.idle_since = time.monotonic()
+        self._next = 0
+
+    async def spawn(self, python: str, log_path: Path) -> None:
+        ours, theirs = socket.socketpair()
+        with open(log_path, "ab") as logf:
+            self.proc = await asyncio.create_subprocess_exec(
+                python, "-m", "flyte_jupyter.backend.executor._worker", str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                start_new_session=True,
+            )
+        theirs.close()
+        self.pid = self.proc.pid
+        reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
+        line = await asyncio.wait_for(reader.readline(), 60)
+        if not line or not json.loads(line).get("ready"):
+            raise RuntimeError(f"a reusable worker for {python} did not start; see {log_path}")
+        self.start = _start_time(self.pid) or "0"
+        self.ready = True
+        asyncio.ensure_future(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                proc, self.busy = self.busy, None
+                self.idle_since = time.monotonic()
+                if proc is not None:
+                    self.pool.plugin._limited.discard(proc)
+                    proc.finish(msg.get("code", 1))
+                self.pool.released()
+        finally:
+            self.alive = False
+            proc, self.busy = self.busy, None
+            if proc is not None:
+                self.pool.plugin._limited.discard(proc)
+                code = self.proc.returncode if self.proc is not None else None
+                proc.finish(code if code is not None else -9)
+            self.pool.remove(self)
+
+    def run(self, proc: _Proc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
+        self._next += 1
+        self.busy = proc
+        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        self.writer.write(json.dumps(req).encode() + b"\n")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class _Pool:
+    """Reusable workers of one (interpreter, environment, version)."""
+
+    def __init__(self, plugin: "LocalProcessPlugin", python: str, replicas: int, idle_ttl: float) -> None:
+        self.plugin = plugin
+        self.python = python
+        self.replicas = max(1, replicas)
+        self.idle_ttl = idle_ttl
+        self.workers: list[_Worker] = []
+
+    def idle(self) -> _Worker | None:
+        for w in self.workers:
+            if w.ready and w.alive and w.busy is None:
+                return w
+        return None
+
+    def grow(self) -> None:
+        """Start one more worker in the background (until `replicas`)."""
+        if len(self.workers) >= self.replicas:
+            return
+        worker = _Worker(self)
+        self.workers.append(worker)
+
+        async def start() -> None:
+            try:
+                await worker.spawn(self.python, self.plugin.data_dir / "workers.log")
+            except Exception:  # noqa: BLE001 - actions fall back to the fork server
+                log.exception("reusable worker failed to start")
+                self.remove(worker)
+
+        asyncio.ensure_future(start())
+
+    def released(self) -> None:
+        pass
+
+    def remove(self, worker: _Worker) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+
+    def reap_idle(self) -> None:
+        now = time.monotonic()
+        for w in list(self.workers):
+            if w.ready and w.busy is None and now - w.idle_since > self.idle_ttl:
+                w.close()
+                self.remove(w)
+
+
 class LocalProcessPlugin(ExecutorPlugin):
     """Runs each attempt as a local process (see the module docstring)."""
 
@@ -184,6 +297,9 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._limited: set[_Proc] = set()
         self._monitor: asyncio.Task | None = None
         self._bundle_cache = str(self.data_dir / "bundles")
+        self._pools: dict[tuple[str, str, str], _Pool] = {}
+        self._workers_by_pid: dict[int, _Worker] = {}
+        self._reaper: asyncio.Task | None = None
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -249,6 +365,19 @@ class LocalProcessPlugin(ExecutorPlugin):
         stdout = os.path.join(spec.log_dir, "stdout")
         stderr = os.path.join(spec.log_dir, "stderr")
         proc = _Proc(spec, on_status)
+        if spec.reuse:
+            worker = self._worker_for(python, spec)
+            if worker is not None:
+                proc.pid = worker.pid
+                proc.start = worker.start
+                proc.pids.add(worker.pid)
+                self._workers_by_pid[worker.pid] = worker
+                if spec.memory_bytes:
+                    self._limited.add(proc)
+                    if self._monitor is None or self._monitor.done():
+                        self._monitor = asyncio.ensure_future(self._watch_memory())
+                worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr)
+                return f"{worker.pid}:{worker.start}"
         zyg = await self._zygote(python)
         if zyg is not None:
             await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
@@ -264,6 +393,29 @@ class LocalProcessPlugin(ExecutorPlugin):
             self._register(proc)
             asyncio.ensure_future(self._wait_child(child))
         return f"{proc.pid}:{proc.start}"
+
+    def _worker_for(self, python: str, spec: LaunchSpec) -> _Worker | None:
+        """An idle warm worker for the spec's environment, or None (then the fork server runs the
+        action, and the pool grows in the background: a parent waiting on children in the same
+        environment can never starve them)."""
+        key = (python, spec.environment, spec.task_version)
+        pool = self._pools.get(key)
+        if pool is None:
+            reuse = spec.reuse or {}
+            pool = self._pools[key] = _Pool(self, python, int(reuse.get("replicas") or 1),
+                                            float(reuse.get("idle_ttl") or 30.0))
+            if self._reaper is None or self._reaper.done():
+                self._reaper = asyncio.ensure_future(self._reap())
+        worker = pool.idle()
+        if worker is None:
+            pool.grow()
+        return worker
+
+    async def _reap(self) -> None:
+        while self._pools:
+            await asyncio.sleep(1.0)
+            for key, pool in list(self._pools.items()):
+                pool.reap_idle()
 
     async def _wait_child(self, child: asyncio.subprocess.Process) -> None:
         code = await child.wait()
@@ -284,6 +436,17 @@ class LocalProcessPlugin(ExecutorPlugin):
 
     async def abort(self, handle: str, spec: LaunchSpec) -> None:
         pid = int(handle.split(":", 1)[0])
+        worker = self._workers_by_pid.get(pid)
+        if worker is not None and worker.alive and worker.busy is not None:
+            # The action shares its process with nothing else at this moment: stop the worker.
+            proc = worker.busy
+            proc.aborted = True
+            _killpg(pid, signal.SIGKILL)
+            try:
+                await asyncio.wait_for(proc.exited.wait(), 5)
+            except asyncio.TimeoutError:
+                proc.finish(None, OutcomeKind.LOST, "the worker did not exit after SIGKILL")
+            return
         proc = self._procs.get(pid)
         if proc is not None:
             proc.aborted = True
@@ -345,7 +508,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         partial = {name: b"" for name, _ in paths}
         pid = int(handle.split(":", 1)[0]) if handle else 0
         while True:
-            running = follow and pid in self._procs
+            running = follow and self._is_live(pid)
             for name, path in paths:
                 try:
                     with open(path, "rb") as fh:
@@ -367,14 +530,25 @@ class LocalProcessPlugin(ExecutorPlugin):
                 return
             await asyncio.sleep(0.2)
 
+    def _is_live(self, pid: int) -> bool:
+        if pid in self._procs:
+            return True
+        worker = self._workers_by_pid.get(pid)
+        return worker is not None and worker.alive and worker.busy is not None
+
     async def close(self) -> None:
+        for pool in self._pools.values():
+            for worker in pool.workers:
+                worker.close()
+        self._pools.clear()
         for zyg in self._zygotes.values():
             await zyg.close()
         if self._monitor is not None:
             self._monitor.cancel()
 
     def describe(self) -> dict:
-        return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs)}
+        return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),
+                "workers": sum(len(p.workers) for p in self._pools.values())}
 
 
 def _killpg(pid: int, sig: int) -> None:
