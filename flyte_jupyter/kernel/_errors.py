@@ -16,7 +16,7 @@ from ..errors import ActionAbortedError, ActionFailedError, FlyteJupyterError
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STDLIB_NOISE = (f"{os.sep}asyncio{os.sep}", f"{os.sep}concurrent{os.sep}futures{os.sep}",
                  f"{os.sep}threading.py", f"{os.sep}contextvars", f"{os.sep}runpy.py")
-_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)')
 _RED = "\x1b[0;31m"
 _BOLD = "\x1b[1m"
 _RESET = "\x1b[0m"
@@ -37,17 +37,29 @@ def _internal(path: str) -> bool:
 
 
 def clean_traceback(text: str) -> str:
-    """Drop the frames of our machinery (and asyncio's) from a formatted traceback."""
+    """Drop the frames of our machinery (and asyncio's) from a formatted traceback.
+
+    A traceback from another process (a remote action) has no source lines for code defined in
+    the notebook; this kernel still has them (IPython keeps its cells in `linecache`, and so do we
+    for `%%flyte run` cells), so they are put back."""
     if not text:
         return ""
+    import linecache
+
     out: list[str] = []
     skipping = False
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         match = _FRAME.match(line)
         if match:
             skipping = _internal(match.group("path"))
             if not skipping:
                 out.append(line)
+                following = lines[i + 1] if i + 1 < len(lines) else ""
+                if not following.startswith("    ") or _FRAME.match(following):
+                    source = linecache.getline(match.group("path"), int(match.group("line"))).strip()
+                    if source:
+                        out.append(f"    {source}")
             continue
         if skipping and line.startswith("    "):
             continue  # the source line and carets of a skipped frame

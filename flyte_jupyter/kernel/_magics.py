@@ -115,6 +115,18 @@ def _parse_cell_line(line: str) -> argparse.Namespace:
     return ns
 
 
+def _cell_task(shell: Any, body: str) -> Any:
+    """The cell's task; a syntax error is reported against the cell's own lines."""
+    from ._cell import build_cell_task
+
+    try:
+        return build_cell_task(shell, body)
+    except SyntaxError as err:
+        where = f"line {err.lineno} of the cell" if err.lineno else "the cell"
+        text = f"\n    {err.text.rstrip()}" if err.text else ""
+        raise CellError(f"SyntaxError in {where}: {err.msg}{text}") from None
+
+
 def _open_view(shell: Any, run: Any) -> Any:
     from . import open_view
 
@@ -125,10 +137,8 @@ async def run_cell_async(shell: Any, line: str, body: str) -> Any:
     """Run a cell as the root action of a run, follow it live, then return (or bind) its value."""
     import asyncio
 
-    from ._cell import build_cell_task
-
     ns = _parse_cell_line(line)
-    task = build_cell_task(shell, body)
+    task = _cell_task(shell, body)
     run = await _submit.start_async(task, (), {}, _target(ns))
     view = _open_view(shell, run)
     try:
@@ -143,10 +153,8 @@ async def run_cell_async(shell: Any, line: str, body: str) -> Any:
 
 def run_cell_blocking(shell: Any, line: str, body: str) -> Any:
     """The same for a caller that cannot await (e.g. `run_cell_magic` called directly)."""
-    from ._cell import build_cell_task
-
     ns = _parse_cell_line(line)
-    task = build_cell_task(shell, body)
+    task = _cell_task(shell, body)
     run = _submit.start(task, (), {}, _target(ns))
     view = _open_view(shell, run)
     try:

@@ -43,6 +43,7 @@ class RunView:
         self._more: dict[str, MoreRow] = {}
         self._dirty = True
         self._wake: asyncio.Event | None = None
+        self._halt: asyncio.Event | None = None
         self._task: Any = None
         self._unsubscribe: Any = None
         self._finished = threading.Event()
@@ -96,8 +97,8 @@ class RunView:
         task = self._task
         if task is not None:
             self._task = None
-            _loop.call_soon(lambda: self._wake.set() if self._wake else None)
             self._stop = True
+            _loop.call_soon(self._halt_now)
             try:
                 task.result(timeout)
             except Exception:
@@ -109,6 +110,11 @@ class RunView:
                 self._handle.update(self._bundle(), raw=True)
             except Exception:
                 pass
+
+    def _halt_now(self) -> None:
+        for event in (self._wake, self._halt):
+            if event is not None:
+                event.set()
 
     def render_now(self, timeout: float = 30.0) -> None:
         """One render, done on the views loop; waits for it."""
@@ -155,11 +161,9 @@ class RunView:
 
     async def _follow(self) -> None:
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()
         while not self._stop:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)  # the clock ticks at least 1/s
-            except asyncio.TimeoutError:
-                pass
+            await _pause(self._wake, 1.0)  # an event, or the clock's tick (elapsed time) at least 1/s
             self._wake.clear()
             if self._stop:
                 break
@@ -168,10 +172,10 @@ class RunView:
             self._render()
             if self.run.done and not self._has_live_details():
                 # the root ended: one last look after the final events have landed, then stop
-                await asyncio.sleep(self.interval)
+                await _pause(self._halt, self.interval)
                 self._render()
                 break
-            await asyncio.sleep(self.interval)
+            await _pause(self._halt, self.interval)  # coalesce: at most one render per interval
         self._finished.set()
         if self._handle is not None and not self._stop:
             try:
@@ -326,3 +330,11 @@ class RunView:
         for row in [*self._rows.values(), *self._more.values()]:
             row.close()
         self.widget.close()
+
+
+async def _pause(event: asyncio.Event, seconds: float) -> None:
+    """Sleep up to `seconds`, or less if `event` is set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

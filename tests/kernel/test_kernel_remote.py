@@ -48,6 +48,7 @@ CELLS = [
      "print(view.run.mode, sorted((n['task'], n['phase']) for n in view.tree.nodes))"),  # 8
     "%flyte logs nb-remote",                                                          # 9
     "%flyte backend status",                                                          # 10
+    "%%flyte run --name nb-remote-cell-error\nvalue = 2\nvalue + undefined_name",     # 11
 ]
 
 
@@ -107,3 +108,13 @@ def test_logs_of_the_root_action(nb: Any) -> None:
 def test_backend_status(nb: Any) -> None:
     text = cell_text(nb.cells[10])
     assert "embedded backend: pid" in text
+
+
+def test_error_in_the_cell_itself_shows_the_cell_line(nb: Any) -> None:
+    errs = errors(nb.cells[11])
+    assert len(errs) == 1 and errs[0].ename == "ActionFailedError"
+    text = cell_text(nb.cells[11])
+    assert "notebook.cell" in text and "NameError" in text and "undefined_name" in text
+    # the remote traceback gets the cell's source line back from this kernel
+    assert "value + undefined_name" in text
+    assert "/flyte_jupyter/" not in text
