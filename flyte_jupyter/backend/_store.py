@@ -153,6 +153,7 @@ class SqliteStore(Store):
         self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-read")
         self._rconn: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -165,8 +166,9 @@ class SqliteStore(Store):
 
     async def close(self) -> None:
         if self._writer is not None:
+            self._hand_over()
             done = self._loop.create_future()
-            self._writes.put((None, done))
+            self._writes.put([(None, done)])
             await asyncio.wait_for(done, 10)
             self._writer.join(5)
             self._writer = None
@@ -176,10 +178,10 @@ class SqliteStore(Store):
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         while True:
-            batch = [self._writes.get()]
+            batch = list(self._writes.get())
             try:
                 while len(batch) < 5000:
-                    batch.append(self._writes.get_nowait())
+                    batch.extend(self._writes.get_nowait())
             except queue.Empty:
                 pass
             stop = False
@@ -208,9 +210,18 @@ class SqliteStore(Store):
                 return
 
     def _submit(self, fn: Callable[[sqlite3.Connection], Any]) -> "asyncio.Future[Any]":
+        # Writes made during one loop iteration travel to the writer thread together: one wake-up
+        # and one transaction for a whole burst of changes.
         fut = self._loop.create_future()
-        self._writes.put((fn, fut))
+        self._pending.append((fn, fut))
+        if len(self._pending) == 1:
+            self._loop.call_soon(self._hand_over)
         return fut
+
+    def _hand_over(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            self._writes.put(batch)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         return await self._loop.run_in_executor(self._reader, fn, self._rconn)
