@@ -14,7 +14,3 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
     return [{"module": "flyte_jupyter.server_ext", "app": FlyteJupyter}]
 
-
-def _jupyter_labextension_paths() -> list[dict[str, str]]:
-    """Where the prebuilt labextension lives (used by `jupyter labextension develop`)."""
-    return [{"src": "../labextension", "dest": "@flyte-jupyter/labextension"}]

@@ -84,7 +84,10 @@ class RunsHandler(_FlyteHandler):
     @authorized
     async def get(self) -> None:
         phase = self.get_query_argument("phase", "") or None
-        limit = int(self.get_query_argument("limit", "100"))
+        try:
+            limit = int(self.get_query_argument("limit", "100"))
+        except ValueError:
+            raise tornado.web.HTTPError(400, "`limit` must be a whole number") from None
         runs = await self.call(self.manager.list_runs(self.scope(), phase=phase, limit=limit))
         self.finish(json.dumps({"runs": runs}))
 
