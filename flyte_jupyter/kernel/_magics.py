@@ -137,9 +137,10 @@ async def run_cell_async(shell: Any, line: str, body: str) -> Any:
     """Run a cell as the root action of a run, follow it live, then return (or bind) its value."""
     import asyncio
 
-    ns = _parse_cell_line(line)
+    ns = _parse_cell_line(_expand(shell, line))
     task = _cell_task(shell, body)
     run = await _submit.start_async(task, (), {}, _target(ns))
+    _remember_last(shell, run)
     view = _open_view(shell, run)
     try:
         await _submit.wait_async(run)
@@ -153,15 +154,33 @@ async def run_cell_async(shell: Any, line: str, body: str) -> Any:
 
 def run_cell_blocking(shell: Any, line: str, body: str) -> Any:
     """The same for a caller that cannot await (e.g. `run_cell_magic` called directly)."""
-    ns = _parse_cell_line(line)
+    ns = _parse_cell_line(_expand(shell, line))
     task = _cell_task(shell, body)
     run = _submit.start(task, (), {}, _target(ns))
+    _remember_last(shell, run)
     view = _open_view(shell, run)
     try:
         _submit.wait_blocking(run)
     finally:
         view.finish()
     return _bind(shell, ns, _submit.outputs(run))
+
+
+LAST_RUN = "_flyte_run"
+
+
+def _remember_last(shell: Any, run: Any) -> None:
+    """`_flyte_run` is the last run the magics started (e.g. `%flyte logs {_flyte_run.name}`)."""
+    if shell is not None:
+        shell.user_ns[LAST_RUN] = run
+
+
+def _expand(shell: Any, line: str) -> str:
+    """`{expr}` and `$name` in the magic's line, as IPython expands them for any magic."""
+    try:
+        return shell.var_expand(line) if shell is not None else line
+    except Exception:
+        return line
 
 
 def _bind(shell: Any, ns: argparse.Namespace, value: Any) -> Any:
@@ -193,7 +212,8 @@ class FlyteMagics(Magics):
         displayed and bound to `_` (or to VAR with `--out VAR`); a failure is shown as one error
         naming the failing action, its attempt and the task's traceback. `!cmd` lines run as
         shell commands in the action; other magics are dropped from the run (with a warning).
-        Interrupting the kernel aborts the run.
+        Interrupting the kernel aborts the run. `_flyte_run` holds the last run the magics
+        started; `{expr}` in a magic's line is expanded (`%flyte logs {_flyte_run.name}`).
 
         Line magics::
 
@@ -243,6 +263,7 @@ class FlyteMagics(Magics):
         if not isinstance(task, TaskTemplate):
             raise CellError(f"{task_name} is not a task (it is a {type(task).__name__}); declare it with @env.task")
         run = _submit.start(task, (), _task_inputs(task, task_args), _target(ns))
+        _remember_last(self.shell, run)
         view = _open_view(self.shell, run)
         if ns.wait:
             try:
