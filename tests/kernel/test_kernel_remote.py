@@ -27,6 +27,12 @@ async def main(data: str, n: int) -> str:
 def shout(text: str) -> str:          # a plain helper, defined interactively
     return text.upper()
 
+@env.task
+def sleepy(seconds: float) -> str:
+    import time
+    time.sleep(seconds)
+    return "woke up"
+
 @env.task(retries=1)
 def fragile(x: int) -> int:
     if x > 2:
@@ -49,6 +55,20 @@ CELLS = [
     "%flyte logs nb-remote",                                                          # 9
     "%flyte backend status",                                                          # 10
     "%%flyte run --name nb-remote-cell-error\nvalue = 2\nvalue + undefined_name",     # 11
+    ("import os\n"
+     "%flyte connect {os.environ['FLYTE_JUPYTER_DATA_DIR']}/backend/client.yaml"),      # 12
+    "long_run = %flyte run --name nb-sleepy sleepy --seconds 60",                     # 13
+    ("import time\n"
+     "deadline = time.time() + 60\n"
+     "while long_run.phase.value != 'RUNNING' and time.time() < deadline:\n"
+     "    time.sleep(0.1)\n"
+     "print(long_run.phase)"),                                                        # 14
+    "%flyte abort nb-sleepy",                                                         # 15
+    ("long_run.wait(60); print(long_run.phase)\n"
+     "v = [v for v in views() if v.run.name == 'nb-sleepy'][-1]\n"
+     "v.finish(); print(sorted((n['task'], n['phase']) for n in v.tree.nodes))"),      # 16
+    "%flyte status nb-remote",                                                        # 17
+    "%flyte run nb_missing_task",                                                     # 18
 ]
 
 
@@ -118,3 +138,19 @@ def test_error_in_the_cell_itself_shows_the_cell_line(nb: Any) -> None:
     # the remote traceback gets the cell's source line back from this kernel
     assert "value + undefined_name" in text
     assert "/flyte_jupyter/" not in text
+
+
+def test_connect_abort_and_status(nb: Any) -> None:
+    assert "connected to the flyte-jupyter backend at 127.0.0.1:" in cell_text(nb.cells[12])
+    assert not errors(nb.cells[13]), cell_text(nb.cells[13])
+    assert cell_text(nb.cells[14]).strip() == "RUNNING"
+    assert "aborting run nb-sleepy" in cell_text(nb.cells[15])
+    lines = [ln for ln in cell_text(nb.cells[16]).splitlines() if ln.strip()]
+    assert lines[0] == "ABORTED"
+    # `%flyte run` returned at once; its live widget (kernel-side models) followed the run to the end
+    assert lines[1] == "[('demo.sleepy', 'ABORTED')]"
+    # status of a known run: its widget again, final
+    status = [t for t in tree_models(nb) if t["run_name"] == "nb-remote"]
+    assert len(status) == 2 and {n["phase"] for n in status[-1]["nodes"]} == {"SUCCEEDED"}
+    err = errors(nb.cells[18])
+    assert err and err[0].ename == "CellError" and "no task named 'nb_missing_task'" in err[0].evalue
