@@ -109,14 +109,16 @@ class _Zygote:
 
     async def start(self, timeout: float = 60.0) -> None:
         ours, theirs = socket.socketpair()
+        self.ctl, ctl_theirs = socket.socketpair()
         log_path = self.plugin.data_dir / "zygote.log"
         with open(log_path, "ab") as logf:
             self.proc = await asyncio.create_subprocess_exec(
                 self.python, "-m", "flyte_jupyter.backend.executor._zygote", str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
-                env={**os.environ, "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", "")},
+                str(ctl_theirs.fileno()), pass_fds=(theirs.fileno(), ctl_theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
             )
         theirs.close()
+        ctl_theirs.close()
         reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
         line = await asyncio.wait_for(reader.readline(), timeout)
         if not line or not json.loads(line).get("ready"):
@@ -134,14 +136,15 @@ class _Zygote:
                 if "exit" in msg:
                     self.plugin._exited(msg["exit"], msg["code"])
                     continue
-                fut, proc = self._pending.pop(msg["id"], (None, None))
-                if fut is None:
+                if msg["id"] not in self._pending:
                     continue
+                fut, proc = self._pending.pop(msg["id"])
                 if "error" in msg:
                     fut.set_exception(OSError(msg["error"]))
                 else:
-                    proc.pid = msg["pid"]
-                    self.plugin._register(proc)
+                    if proc is not None:
+                        proc.pid = msg["pid"]
+                        self.plugin._register(proc)
                     fut.set_result(msg["pid"])
         finally:
             self.alive = False
@@ -156,6 +159,15 @@ class _Zygote:
         self._pending[self._next] = (fut, proc)
         req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
         self.writer.write(json.dumps(req).encode() + b"\n")
+        return await fut
+
+    async def spawn_worker(self, worker_sock: socket.socket) -> int:
+        """Fork a reusable worker serving `worker_sock` (passed to the zygote by SCM_RIGHTS)."""
+        socket.send_fds(self.ctl, [b"w"], [worker_sock.fileno()])
+        self._next += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = (fut, None)
+        self.writer.write(json.dumps({"id": self._next, "worker": True}).encode() + b"\n")
         return await fut
 
     async def close(self) -> None:
@@ -185,14 +197,22 @@ class _Worker:
 
     async def spawn(self, python: str, log_path: Path) -> None:
         ours, theirs = socket.socketpair()
-        with open(log_path, "ab") as logf:
-            self.proc = await asyncio.create_subprocess_exec(
-                python, "-m", "flyte_jupyter.backend.executor._worker", str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
-                start_new_session=True,
-            )
-        theirs.close()
-        self.pid = self.proc.pid
+        zygote = await self.pool.plugin._zygote(python)
+        if zygote is not None:
+            try:
+                self.pid = await zygote.spawn_worker(theirs)  # a fork: ready in milliseconds
+            finally:
+                theirs.close()
+        else:
+            with open(log_path, "ab") as logf:
+                self.proc = await asyncio.create_subprocess_exec(
+                    python, "-m", "flyte_jupyter.backend.executor._worker", str(theirs.fileno()),
+                    pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                    start_new_session=True,
+                )
+            theirs.close()
+            self.pid = self.proc.pid
+        self.pool.plugin._workers_by_pid[self.pid] = self
         reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
         line = await asyncio.wait_for(reader.readline(), 60)
         if not line or not json.loads(line).get("ready"):
@@ -219,7 +239,7 @@ class _Worker:
             proc, self.busy = self.busy, None
             if proc is not None:
                 self.pool.plugin._limited.discard(proc)
-                code = self.proc.returncode if self.proc is not None else None
+                code = self.proc.returncode if self.proc is not None else self.pool.plugin._worker_exits.pop(self.pid, None)
                 proc.finish(code if code is not None else -9)
             self.pool.remove(self)
 
@@ -272,6 +292,8 @@ class _Pool:
     def remove(self, worker: _Worker) -> None:
         if worker in self.workers:
             self.workers.remove(worker)
+        if not worker.alive and self.plugin._workers_by_pid.get(worker.pid) is worker:
+            del self.plugin._workers_by_pid[worker.pid]
 
     def reap_idle(self) -> None:
         now = time.monotonic()
@@ -299,6 +321,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._bundle_cache = str(self.data_dir / "bundles")
         self._pools: dict[tuple[str, str, str], _Pool] = {}
         self._workers_by_pid: dict[int, _Worker] = {}
+        self._worker_exits: dict[int, int] = {}
         self._reaper: asyncio.Task | None = None
 
     # -- processes ------------------------------------------------------------------------------
@@ -352,6 +375,8 @@ class LocalProcessPlugin(ExecutorPlugin):
                 self._monitor = asyncio.ensure_future(self._watch_memory())
 
     def _exited(self, pid: int, code: int) -> None:
+        if pid in self._workers_by_pid:
+            self._worker_exits[pid] = code
         proc = self._procs.pop(pid, None)
         if proc is not None:
             self._limited.discard(proc)

@@ -55,10 +55,11 @@ def _run_one(req: dict, base_env: dict[str, str], base_cwd: str, saved: tuple[in
     return code
 
 
-def serve(fd: int) -> None:
-    from ._zygote import _preload
+def serve(fd: int, preload: bool = True) -> None:
+    if preload:
+        from ._zygote import _preload
 
-    _preload()
+        _preload()
     sock = socket.socket(fileno=fd)
     reader = sock.makefile("rb")
     base_env = dict(os.environ)

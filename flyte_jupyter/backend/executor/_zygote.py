@@ -8,6 +8,8 @@ and opens its own channel after the fork.
 
 Protocol over the inherited socket (one JSON object per line):
   backend -> zygote  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
+                     {"id": N, "worker": true}  after passing a socket on the control socket
+                                                 (SCM_RIGHTS): fork a reusable worker on it
   zygote -> backend  {"ready": true, "pid": P}            once, after the preloads
                      {"id": N, "pid": P} | {"id": N, "error": "..."}
                      {"exit": P, "code": C}              C = exit code, or -signal
@@ -117,8 +119,33 @@ def _child(req: dict, keep_closed: list[int]) -> None:
             os._exit(code if isinstance(code, int) else 1)
 
 
-def serve(fd: int) -> None:
+def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
+    """In a forked child: become a reusable worker on the socket the backend passed. Never returns."""
+    code = 0
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in keep_closed:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        from flyte_jupyter.backend.executor import _worker
+
+        _worker.serve(worker_fd, preload=False)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def serve(fd: int, ctl_fd: int = -1) -> None:
     sock = socket.socket(fileno=fd)
+    ctl = socket.socket(fileno=ctl_fd) if ctl_fd >= 0 else None
     sock.setblocking(False)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -176,25 +203,36 @@ def serve(fd: int) -> None:
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 req = json.loads(line)
+                worker_fd = -1
+                if req.get("worker"):
+                    # The worker's socket was passed on the control socket before this request.
+                    _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
+                    worker_fd = fds[0] if fds else -1
                 try:
                     pid = os.fork()
                 except OSError as exc:
                     send({"id": req["id"], "error": str(exc)})
                     continue
                 if pid == 0:
-                    _child(req, [fd, wake_r, wake_w, sel.fileno()])
+                    closing = [fd, wake_r, wake_w, sel.fileno()] + ([ctl_fd] if ctl_fd >= 0 else [])
+                    if worker_fd >= 0:
+                        _worker_child(worker_fd, closing)
+                    _child(req, closing)
+                if worker_fd >= 0:
+                    os.close(worker_fd)
                 send({"id": req["id"], "pid": pid})
         reap()
 
 
 def main() -> None:
     fd = int(sys.argv[1])
+    ctl_fd = int(sys.argv[2]) if len(sys.argv) > 2 else -1
     _preload()
     import gc
 
     gc.collect()
     gc.freeze()  # keep the preloaded heap out of the children's collections: fewer copied pages
-    serve(fd)
+    serve(fd, ctl_fd)
 
 
 if __name__ == "__main__":
