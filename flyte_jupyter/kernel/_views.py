@@ -162,8 +162,11 @@ class RunView:
     async def _follow(self) -> None:
         self._wake = asyncio.Event()
         self._halt = asyncio.Event()
+        first = True
         while not self._stop:
-            await _pause(self._wake, 1.0)  # an event, or the clock's tick (elapsed time) at least 1/s
+            if not first:
+                await _pause(self._wake, 1.0)  # an event, or the clock's tick (elapsed time) at least 1/s
+            first = False
             self._wake.clear()
             if self._stop:
                 break

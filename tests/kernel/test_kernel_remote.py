@@ -69,6 +69,15 @@ CELLS = [
      "v.finish(); print(sorted((n['task'], n['phase']) for n in v.tree.nodes))"),      # 16
     "%flyte status nb-remote",                                                        # 17
     "%flyte run nb_missing_task",                                                     # 18
+    "%%flyte run --name same-1\nawait square(x=3)",                                    # 19
+    ("from pathlib import Path\n"
+     "bundles = Path(os.environ['FLYTE_JUPYTER_DATA_DIR']) / 'backend' / 'data' / 'bundles'\n"
+     "before = sorted(p.name for p in bundles.iterdir())"),                            # 20
+    "%%flyte run --name same-2\nawait square(x=3)",                                    # 21
+    ("from flyte_jupyter._remote._submit import call\n"
+     "client = _flyte_run.client\n"
+     "v1, v2 = (call(lambda n=n: client.get_action(n, 'a0')).task_version for n in ('same-1', 'same-2'))\n"
+     "print(v1 == v2, before == sorted(p.name for p in bundles.iterdir()))"),           # 22
 ]
 
 
@@ -154,3 +163,9 @@ def test_connect_abort_and_status(nb: Any) -> None:
     assert len(status) == 2 and {n["phase"] for n in status[-1]["nodes"]} == {"SUCCEEDED"}
     err = errors(nb.cells[18])
     assert err and err[0].ename == "CellError" and "no task named 'nb_missing_task'" in err[0].evalue
+
+
+def test_unchanged_cell_same_version_nothing_uploaded(nb: Any) -> None:
+    for i in (19, 20, 21, 22):
+        assert not errors(nb.cells[i]), cell_text(nb.cells[i])
+    assert cell_text(nb.cells[22]).strip() == "True True"
