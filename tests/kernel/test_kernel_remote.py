@@ -78,6 +78,9 @@ CELLS = [
      "client = _flyte_run.client\n"
      "v1, v2 = (call(lambda n=n: client.get_action(n, 'a0')).task_version for n in ('same-1', 'same-2'))\n"
      "print(v1 == v2, before == sorted(p.name for p in bundles.iterdir()))"),           # 22
+    ("first = [v for v in views() if v.run.name == 'nb-remote'][0].run\n"
+     "child = next(a.name for a in first.actions.values() if a.task == 'demo.square')"),  # 23
+    "%flyte logs nb-remote {child} --follow",                                          # 24
 ]
 
 
@@ -169,3 +172,8 @@ def test_unchanged_cell_same_version_nothing_uploaded(nb: Any) -> None:
     for i in (19, 20, 21, 22):
         assert not errors(nb.cells[i]), cell_text(nb.cells[i])
     assert cell_text(nb.cells[22]).strip() == "True True"
+
+
+def test_logs_of_a_child_action_with_follow(nb: Any) -> None:
+    assert not errors(nb.cells[24]), cell_text(nb.cells[24])
+    assert cell_text(nb.cells[24]).strip().startswith("squaring ")
