@@ -293,7 +293,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           <KeyValues
             title="Outputs"
             values={extra?.outputs}
-            empty={!extra ? 'loading…' : action.phase === 'SUCCEEDED' ? 'none' : 'not yet'}
+            empty={!extra ? 'loading…' : isTerminal(action.phase) ? 'none' : 'not yet'}
           />
           <Logs client={props.client} run={run.name} action={action} />
         </div>

@@ -37,6 +37,30 @@ pytestmark = [
 ]
 
 
+def _write_slow_notebook(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import time\nimport flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name='slow')"),
+        nbformat.v4.new_code_cell(
+            "@env.task\ndef sleepy(ticks: int = 600) -> int:\n    for i in range(ticks):\n"
+            "        print(f'tick {i}', flush=True)\n        time.sleep(0.5)\n    return ticks"),
+    ]
+    nbformat.write(nb, str(path))
+
+
+def _post(lab: dict[str, Any], path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A POST as a script would send it (token auth, so no XSRF cookie is needed)."""
+    import json
+
+    request = urllib.request.Request(
+        f"{lab['url']}/flyte/api/{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"token {lab['token']}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,6 +73,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("home")
     root = tmp_path_factory.mktemp("root")
     shutil.copy(ROOT / "examples" / "binder_demo.ipynb", root / "binder_demo.ipynb")
+    _write_slow_notebook(root / "slow.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), XDG_DATA_HOME=str(home / "data"))
@@ -101,6 +126,14 @@ def _dismiss_news(page: Any) -> None:
         pass  # not asked (or already answered): nothing covers the page
 
 
+def _open_panel(page: Any) -> None:
+    """Show the Flyte panel (its sidebar tab toggles, and a restored layout may have it open)."""
+    page.wait_for_selector(".jp-SideBar.jp-mod-left [data-id='flyte-jupyter-panel']")
+    if not page.locator("#flyte-jupyter-panel").is_visible():
+        page.click(".jp-SideBar.jp-mod-left [data-id='flyte-jupyter-panel']")
+    page.locator("#flyte-jupyter-panel").wait_for(state="visible")
+
+
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -114,7 +147,7 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     _dismiss_news(page)
 
     # the Flyte panel in the left sidebar
-    page.click(".jp-SideBar.jp-mod-left [data-id='flyte-jupyter-panel']")
+    _open_panel(page)
     panel = page.locator("#flyte-jupyter-panel")
     panel.locator(".jp-FlytePanel-title").wait_for()
     panel.locator(".jp-FlyteEmpty").wait_for()
@@ -203,4 +236,31 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     detail.locator(".jp-FlyteLogs-text").wait_for()
     page.wait_for_timeout(300)  # let the theme's CSS settle before the picture (not an assertion)
     _shot(page, "06-dark-theme")
+    page.close()
+
+
+def test_follow_a_running_action_and_abort_the_run(lab: dict[str, Any], browser: Any) -> None:
+    run = _post(lab, "runs", {"path": "slow.ipynb", "task": "sleepy", "inputs": {"ticks": 600}})
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(f"{lab['url']}/lab?token={lab['token']}")
+    page.wait_for_selector(".jp-SideBar.jp-mod-left [data-id='flyte-jupyter-panel']")
+    _dismiss_news(page)
+    _open_panel(page)
+    panel = page.locator("#flyte-jupyter-panel")
+    panel.locator(f".jp-FlyteRuns-item[data-run='{run['name']}']").click()
+    detail = panel.locator(".jp-FlyteDetail")
+    detail.locator(".jp-FlyteTree-row[data-phase='RUNNING']").click()
+    page.locator("#flyte-jupyter-panel .jp-FlyteLogs .jp-FlyteSection-title", has_text="following").wait_for()
+    # the log grows while the action runs
+    page.wait_for_function(
+        "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteLogs-text')?.textContent || '')"
+        ".includes('tick 3')", timeout=60_000)
+    _shot(page, "07-running-following-logs")
+
+    detail.locator(".jp-FlyteAbort").click()
+    page.locator(".jp-Dialog .jp-mod-accept", has_text="Abort").click()
+    detail.locator(".jp-FlyteDetail-header [data-phase='ABORTED']").wait_for(timeout=60_000)
+    assert detail.locator(".jp-FlyteAbort").is_disabled()
+    _shot(page, "08-aborted")
     page.close()
