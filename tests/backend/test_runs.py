@@ -164,3 +164,25 @@ def test_run_names_are_validated_and_unique(flyte_backend) -> None:  # type: ign
         flyte.with_runcontext(mode="remote", name="only-once").run(basic.leaf, x=1)
     assert dup.value.code == "ALREADY_EXISTS" and "only-once" in dup.value.message
 
+
+
+def test_following_logs_streams_until_the_action_ends(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    run = flyte.with_runcontext(mode="remote").run(basic.ticker, n=6, delay=0.3)
+    assert _wait_until(lambda: run.phase is flyte.Phase.RUNNING or run.done, 60)
+    client = flyte_backend.client()
+
+    async def follow() -> list[str]:
+        return [line.text async for line in client.tail_logs(run.name, "a0", follow=True)]
+
+    lines = asyncio.run(asyncio.wait_for(follow(), 60))
+    assert [f"tick {i}" for i in range(6)] == [line for line in lines if line.startswith("tick")]
+    assert run.outputs() == 6
+
+
+def test_health_service_answers_without_a_token(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(flyte_backend.endpoint) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -42,3 +42,13 @@ def talker(lines: int) -> str:
         print(f"line {i} to stdout")
     print("a warning to stderr", file=sys.stderr)
     return "talked"
+
+
+@env.task
+def ticker(n: int, delay: float) -> int:
+    import time
+
+    for i in range(n):
+        print(f"tick {i}", flush=True)
+        time.sleep(delay)
+    return n
