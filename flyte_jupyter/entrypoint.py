@@ -176,6 +176,8 @@ def _user_failure(exc: BaseException) -> _Failure:
                         "allows; raise Resources(memory=...) or use less memory", traceback.format_exc(), "user", True)
     if isinstance(exc, ActionFailedError):
         return _Failure(exc.kind, str(exc), exc.traceback or traceback.format_exc(), "user", True)
+    if type(exc).__name__ == "BackendError":  # the backend could not be reached or refused a child
+        return _Failure(type(exc).__name__, str(exc), traceback.format_exc(), "system", True)
     return _Failure(type(exc).__name__, str(exc), traceback.format_exc(), "user", True)
 
 
