@@ -105,7 +105,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     log.close()
     from flyte_jupyter._remote import _embedded
 
-    _embedded.stop_backend(home / "backend")  # only if the server's own stop did not
+    left_running = _embedded.stop_backend(home / "backend")  # a no-op when the server stopped it
+    assert not left_running, "the embedded backend outlived the Jupyter server that started it"
 
 
 @pytest.fixture(scope="module")
