@@ -143,6 +143,9 @@ def _shot(page: Any, name: str) -> None:
 def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, Any], browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(60_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "flyte" in m.text.lower() else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{lab['url']}/lab/tree/binder_demo.ipynb?token={lab['token']}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
     _dismiss_news(page)
@@ -237,6 +240,7 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     detail.locator(".jp-FlyteLogs-text").wait_for()
     page.wait_for_timeout(300)  # let the theme's CSS settle before the picture (not an assertion)
     _shot(page, "06-dark-theme")
+    assert errors == []
     page.close()
 
 
@@ -265,3 +269,48 @@ def test_follow_a_running_action_and_abort_the_run(lab: dict[str, Any], browser:
     assert detail.locator(".jp-FlyteAbort").is_disabled()
     _shot(page, "08-aborted")
     page.close()
+
+
+def _put_settings(lab: dict[str, Any], raw: str) -> None:
+    import json
+
+    request = urllib.request.Request(
+        f"{lab['url']}/lab/api/settings/@flyte-jupyter/labextension:plugin",
+        data=json.dumps({"raw": raw}).encode(), method="PUT",
+        headers={"Authorization": f"token {lab['token']}", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+def test_project_setting_scopes_the_panel(lab: dict[str, Any], browser: Any) -> None:
+    _put_settings(lab, '{"project": "team-b"}')
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(f"{lab['url']}/lab/tree/binder_demo.ipynb?token={lab['token']}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
+        _dismiss_news(page)
+        _open_panel(page)
+        panel = page.locator("#flyte-jupyter-panel")
+        # the runs of the earlier tests live in the default project: none shows here
+        panel.locator(".jp-FlyteEmpty", has_text="No runs yet").wait_for()
+        page.click(".jp-NotebookPanel-toolbar [data-command='flyte-jupyter:run-notebook']")
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator(".jp-FlyteSubmit-task select, select.jp-FlyteSubmit-task").first.select_option("square")
+        dialog.locator("[data-input='x'] input").fill("3")
+        dialog.locator(".jp-mod-accept").click()
+        detail = panel.locator(".jp-FlyteDetail")
+        detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+        name = detail.get_attribute("data-run")
+        page.close()
+    finally:
+        _put_settings(lab, "{}")
+    import json
+
+    def runs(project: str) -> list[str]:
+        request = urllib.request.Request(f"{lab['url']}/flyte/api/runs?project={project}",
+                                         headers={"Authorization": f"token {lab['token']}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return [r["name"] for r in json.loads(response.read())["runs"]]
+
+    assert name in runs("team-b")
+    assert name not in runs("default")
