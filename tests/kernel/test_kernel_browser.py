@@ -125,6 +125,13 @@ def _run_cell(page: Any, index: int) -> None:
     }""", index)
 
 
+def _outputs_text(page: Any) -> str:
+    """What the notebook shows under its cells, for failure messages."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.jp-Cell')).map((c, i) =>
+        `[${i}] ` + (c.querySelector('.jp-OutputArea') ? c.querySelector('.jp-OutputArea').innerText : ''))
+        .join('\\n')""")
+
+
 def _header_phase(page: Any, run: str) -> str | None:
     return page.evaluate("""(run) => {
         const el = document.querySelector(`.flyte-run-header[data-run="${run}"]`);
@@ -168,7 +175,8 @@ def test_live_tree_reaches_succeeded_and_abort_button_works(lab: dict[str, Any])
             phase, seen = _wait_phase(page, "browser-run", {"SUCCEEDED", "FAILED", "ABORTED"}, 120)
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "kernel-widget-succeeded.png"), full_page=True)
-            assert phase == "SUCCEEDED", f"phases seen in the DOM: {seen}; lab log: {lab['log'].read_text()[-3000:]}"
+            assert phase == "SUCCEEDED", (f"phases seen in the DOM: {seen}\noutputs:\n{_outputs_text(page)}\n"
+                                          f"lab log: {lab['log'].read_text()[-3000:]}")
 
             rows = page.evaluate("""() => Array.from(document.querySelectorAll(
                     '.flyte-run-view .flyte-action')).map(e => [e.querySelector('b').textContent,
