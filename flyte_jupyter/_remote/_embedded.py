@@ -120,7 +120,10 @@ def start_backend(
     if info.running:  # starting up right now: wait for it
         return _wait_ready(d, info.pid, timeout, None)
     if port is None:
-        port = DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else 0
+        # Prefer the port of the last start: actions that outlived a crash dial it to reconnect.
+        previous = _read_yaml(d / "client.yaml").get("endpoint", "")
+        last = int(previous.rsplit(":", 1)[1]) if previous.rsplit(":", 1)[-1].isdigit() else None
+        port = next((p for p in (last, DEFAULT_PORT) if p and _port_free(host, p)), 0)
     try:
         os.unlink(d / "client.yaml")
     except OSError:

@@ -245,6 +245,13 @@ class Executor:
             rec.attempt = att.number
             self._spawn(self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not start the action: {exc}")))
             return
+        if att.abort_reason:
+            # Aborted (or timed out) while the resource was being created: stop it now.
+            if att.done:
+                self._spawn(att.plugin.abort(att.handle, att.launch))
+            else:
+                self._spawn(self._stop(att))
+            return
         if att.done:
             return
         rec.phase = pb.PHASE_RUNNING
