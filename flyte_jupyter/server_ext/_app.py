@@ -41,10 +41,9 @@ class FlyteJupyter(ExtensionApp):
 
         root_dir = getattr(self.serverapp, "root_dir", "") if self.serverapp else ""
         self.runs_manager = self.runs_manager_class(
-            parent=self, log=self.log,
+            parent=self, log=self.log, root_dir=str(root_dir or ""),
             **self._manager_kwargs(),
         )
-        self.runs_manager._root_dir = root_dir  # lets re-runs find the notebook again
         hub = UpdatesHub(self.runs_manager, self.log, self.list_poll_interval)
         self.settings.update({"flyte_runs_manager": self.runs_manager, "flyte_updates_hub": hub,
                               "flyte_root_dir": root_dir})

@@ -4,17 +4,19 @@ exempt, as everywhere in Jupyter). Errors are JSON: {"message": ...}, with a 4xx
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import tornado.iostream
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from . import _notebook
-from ._manager import ManagerError, RunsManager, Scope, Submission
+from ._manager import ManagerError, RunsManager, Scope, Submission, resolve_notebook
 
 AUTH_RESOURCE = "flyte"
 _NAME = r"(?P<name>[\w.\-]+)"
@@ -70,13 +72,10 @@ class _FlyteHandler(APIHandler):
 
     def os_path(self, path: str) -> Path:
         """The notebook's file, refusing paths that leave the server's root directory."""
-        if not path:
-            raise tornado.web.HTTPError(400, "`path` is required: the notebook's path relative to the server root")
-        root = Path(self.settings.get("flyte_root_dir") or ".").resolve()
-        full = (root / path.lstrip("/")).resolve()
-        if full != root and root not in full.parents:
-            raise tornado.web.HTTPError(404, f"notebook {path} not found under the server root")
-        return full
+        try:
+            return resolve_notebook(self.manager.root_dir, path)
+        except ManagerError as err:
+            raise tornado.web.HTTPError(err.status, err.message.replace("%", "%%")) from None
 
 
 class RunsHandler(_FlyteHandler):
@@ -142,12 +141,23 @@ class RerunHandler(_FlyteHandler):
 
 
 class LogsHandler(_FlyteHandler):
-    """Plain text; with ?follow=1 the response streams until the action's attempt ends."""
+    """Plain text; with ?follow=1 the response streams until the action's attempt ends, or until
+    the browser goes away (the backend stream is cancelled then, not at the next line)."""
+
+    _pump: asyncio.Task[None] | None = None
 
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str, action: str) -> None:
         follow = self.get_query_argument("follow", "") in ("1", "true", "yes")
+        self._pump = asyncio.ensure_future(self._stream(name, action, follow))
+        try:
+            await self._pump
+        except asyncio.CancelledError:
+            return  # the browser left
+        self.finish(set_content_type="text/plain; charset=utf-8")
+
+    async def _stream(self, name: str, action: str, follow: bool) -> None:
         stream = self.manager.logs(self.scope(), name, action, follow)
         started = False
         try:
@@ -166,10 +176,14 @@ class LogsHandler(_FlyteHandler):
             else:
                 raise tornado.web.HTTPError(err.status, err.message.replace("%", "%%")) from None
         except tornado.iostream.StreamClosedError:
-            return
+            raise asyncio.CancelledError() from None
         finally:
             await stream.aclose()
-        self.finish(set_content_type="text/plain; charset=utf-8")
+
+    def on_connection_close(self) -> None:
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+        super().on_connection_close()
 
 
 class NotebookTasksHandler(_FlyteHandler):

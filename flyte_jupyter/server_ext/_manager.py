@@ -58,8 +58,24 @@ class Submission:
     inputs: dict[str, Any]
 
 
+def resolve_notebook(root_dir: str, path: str) -> Path:
+    """The file behind an API path, refusing paths that leave the server's root directory."""
+    if not path:
+        raise ManagerError(400, "`path` is required: the notebook's path relative to the server root")
+    root = Path(root_dir or ".").resolve()
+    full = (root / path.lstrip("/")).resolve()
+    if full != root and root not in full.parents:
+        raise ManagerError(404, f"notebook {path} not found under the server root")
+    return full
+
+
 class RunsManager(LoggingConfigurable):
-    """The interface the handlers use. Subclass it to reach another kind of backend."""
+    """The interface the handlers use. Subclass it to reach another kind of backend.
+
+    `root_dir` is the Jupyter server's root: API paths of notebooks are relative to it.
+    """
+
+    root_dir = Unicode("", help="The Jupyter server's root directory (set by the extension).")
 
     async def start(self) -> None:
         """Called once when the Jupyter server starts."""
@@ -287,9 +303,8 @@ class BackendRunsManager(RunsManager):
         if not (labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels):
             raise ManagerError(409, f"run {name} was not submitted from a notebook by the Flyte panel, so it "
                                     "cannot be re-run from here; run its notebook or script again")
-        root = getattr(self, "_root_dir", None)
         path = labels[SOURCE_LABEL]
-        os_path = Path(root, path) if root else Path(path)
+        os_path = resolve_notebook(self.root_dir, path)
         return await self.submit(scope, Submission(path, os_path, labels[TASK_LABEL], json.loads(labels[INPUTS_LABEL])))
 
     async def abort(self, scope: Scope, name: str) -> dict[str, Any]:

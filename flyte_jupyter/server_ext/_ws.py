@@ -71,6 +71,7 @@ class UpdatesHub:
         feed = self._runs.get(key)
         if feed is None:
             feed = self._runs[key] = _Feed()
+        if feed.task is None or feed.task.done():  # new, or ended (e.g. the run did not exist yet)
             feed.task = asyncio.ensure_future(self._watch_run(socket.scope, run, feed))
         feed.subscribers.add(socket)
         socket.watched.add(run)
