@@ -22,6 +22,16 @@ import sys
 import traceback
 
 
+def _restore_env(base_env: dict[str, str]) -> None:
+    """Put the worker's environment back as it was at start, touching only what changed."""
+    current = os.environ
+    for key in [k for k in current if k not in base_env]:
+        del current[key]
+    for key, value in base_env.items():
+        if current.get(key) != value:
+            current[key] = value
+
+
 def _run_one(req: dict, base_env: dict[str, str], base_cwd: str, saved: tuple[int, int]) -> int:
     code = 1
     try:
@@ -32,8 +42,7 @@ def _run_one(req: dict, base_env: dict[str, str], base_cwd: str, saved: tuple[in
             out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(out, fd)
             os.close(out)
-        os.environ.clear()
-        os.environ.update(base_env)
+        _restore_env(base_env)
         os.environ.update(req["env"])
         from flyte_jupyter import entrypoint
 
