@@ -254,7 +254,8 @@ class Executor:
             return
         if att.done:
             return
-        rec.phase = pb.PHASE_RUNNING
+        if rec.phase not in (pb.PHASE_INITIALIZING, pb.PHASE_RUNNING):
+            rec.phase = pb.PHASE_INITIALIZING if getattr(att.plugin, "reports_progress", False) else pb.PHASE_RUNNING
         rec.handle = att.handle
         self.hub.record(att.entry, [rec])
         if att.launch.timeout:
@@ -265,13 +266,14 @@ class Executor:
             return
         if status.outcome is not None:
             self._spawn(self._complete(att, status.outcome))
-        elif status.phase is not None and att.handle:
+        elif status.phase is not None:
             from ..._remote._convert import phase_to_pb
 
             phase = phase_to_pb(status.phase)
             if att.rec.phase != phase and not att.rec.terminal:
                 att.rec.phase = phase
-                self.hub.record(att.entry, [att.rec])
+                if att.handle:  # before launch() returns, the launch records the phase itself
+                    self.hub.record(att.entry, [att.rec])
 
     def _on_timeout(self, att: Attempt) -> None:
         if att.done or att.abort_reason:

@@ -158,6 +158,9 @@ class ExecutorPlugin(abc.ABC):
     name: ClassVar[str] = "plugin"
     #: Task types this plugin serves when registered without an explicit list.
     task_types: ClassVar[tuple[str, ...]] = ("python",)
+    #: True when the plugin reports Phase.RUNNING itself (e.g. once a pod's container starts): the
+    #: executor then records INITIALIZING when launch() returns. False: RUNNING at once.
+    reports_progress: ClassVar[bool] = False
 
     async def start(self) -> None:
         """Called once when the backend starts, before any launch (open clients, start pools)."""
