@@ -186,3 +186,12 @@ def test_health_service_answers_without_a_token(flyte_backend) -> None:  # type:
     with grpc.insecure_channel(flyte_backend.endpoint) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_retried_parent_finds_its_finished_children(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = flyte.with_runcontext(mode="remote").run(failing.retried_parent, marker_dir=str(tmp_path))
+    assert run.outputs() == 6
+    assert run.root.attempts == 2
+    assert len(list(tmp_path.glob("counted-1-*"))) == 1 and len(list(tmp_path.glob("counted-2-*"))) == 1
+    children = [a for a in run.actions.values() if a.parent == "a0"]
+    assert len(children) == 2 and all(a.attempts == 1 for a in children)
