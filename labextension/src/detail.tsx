@@ -56,6 +56,15 @@ function TreeRow(props: {
         }
         data-action={a.name}
         data-phase={a.phase}
+        role="treeitem"
+        aria-selected={props.selected === a.name}
+        aria-expanded={hasChildren ? open : undefined}
+        tabIndex={0}
+        onKeyDown={e => {
+          if (e.key === 'Enter') {
+            props.onSelect(a.name);
+          }
+        }}
         style={{ paddingLeft: `${props.depth * 14 + 4}px` }}
         onClick={() => props.onSelect(a.name)}
         title={`${a.name} (${a.task})`}
@@ -92,6 +101,17 @@ function TreeRow(props: {
   );
 }
 
+const MAX_LOG_CHARS = 500_000;
+
+/** A chatty action must not grow the page without bound: keep the newest part of its log. */
+function keepTail(text: string): string {
+  if (text.length <= MAX_LOG_CHARS) {
+    return text;
+  }
+  const cut = text.indexOf('\n', text.length - MAX_LOG_CHARS);
+  return '[earlier output omitted]\n' + text.slice(cut + 1);
+}
+
 /** The log pane: fetches once for finished actions, follows while the action runs. */
 function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX.Element {
   const [text, setText] = React.useState('');
@@ -107,7 +127,7 @@ function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX
         props.run,
         props.action.name,
         running,
-        chunk => setText(t => t + chunk),
+        chunk => setText(t => keepTail(t + chunk)),
         controller.signal
       )
       .catch(e => {
