@@ -14,15 +14,21 @@ from _backend_fixture import BackendProcess  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def flyte_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendProcess]:
-    """One backend per test module, on a free loopback port; the SDK is pointed at it."""
+def flyte_backend_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendProcess]:
+    """One backend process per test module, on a free loopback port."""
     backend = BackendProcess(tmp_path_factory.mktemp("flyte-backend"))
     with backend:
-        backend.use()
         yield backend
+
+
+@pytest.fixture
+def flyte_backend(flyte_backend_process: BackendProcess) -> Iterator[BackendProcess]:
+    """The module's backend, with the SDK pointed at it for this test (local mode afterwards)."""
     import flyte_jupyter as flyte
 
-    flyte.init()  # back to local mode for whatever runs next
+    flyte_backend_process.use()
+    yield flyte_backend_process
+    flyte.init()
 
 
 @pytest.fixture

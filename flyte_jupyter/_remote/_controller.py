@@ -168,6 +168,7 @@ class RemoteController:
         self.client = client or BackendClient(
             os.environ["FLYTE_JUPYTER_ENDPOINT"], os.environ.get("FLYTE_JUPYTER_TOKEN"),
             insecure=os.environ.get("FLYTE_JUPYTER_INSECURE", "1") == "1", project=project, domain=domain,
+            ca_cert=os.environ.get("FLYTE_JUPYTER_CA_CERT") or None,
         )
         self._informers: dict[str, Informer] = {}
         self._batcher = _Batcher(self.client)

@@ -66,6 +66,7 @@ def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
         "data_dir": str(config.data_dir),
         "storage_root": config.storage_root,
         "pid": os.getpid(),
+        **({"ca_cert": str(Path(config.tls_cert).resolve())} if config.tls else {}),
     }, sort_keys=False)
 
 

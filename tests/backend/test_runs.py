@@ -195,3 +195,18 @@ def test_a_retried_parent_finds_its_finished_children(flyte_backend, tmp_path) -
     assert len(list(tmp_path.glob("counted-1-*"))) == 1 and len(list(tmp_path.glob("counted-2-*"))) == 1
     children = [a for a in run.actions.values() if a.parent == "a0"]
     assert len(children) == 2 and all(a.attempts == 1 for a in children)
+
+
+def test_an_action_queued_past_its_max_queued_time_times_out(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    backend = backend_factory(extra_args=["--max-parallelism", "1"]).start()
+    backend.use()
+    try:
+        busy = flyte.with_runcontext(mode="remote").run(slow.sleeper, i=0, seconds=3, pid_dir=str(tmp_path))
+        assert _wait_until(lambda: busy.phase is flyte.Phase.RUNNING, 30)
+        waiting = flyte.with_runcontext(mode="remote").run(slow.impatient)
+        waiting.wait(timeout=60)
+        assert waiting.phase is flyte.Phase.TIMED_OUT
+        assert "max_queued_time" in waiting.root.error.message
+        assert busy.outputs() == 0
+    finally:
+        flyte.init()

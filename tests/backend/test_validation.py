@@ -178,3 +178,26 @@ def test_a_task_defined_in_main_runs_from_a_pickle_bundle(flyte_backend, tmp_pat
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "RESULT [0, 3, 6, 9]" in done.stdout
+
+
+def test_tls_backend_serves_the_sdk_without_a_warning(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    if shutil.which("openssl") is None:
+        import pytest
+
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "tls.key", tmp_path / "tls.crt"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                           "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                           "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    backend = backend_factory(extra_args=["--host", "0.0.0.0", "--tls-cert", str(cert), "--tls-key", str(key)]).start()
+    assert "WARNING" not in backend.log_text()
+    values = backend.client_values()
+    assert values["insecure"] is False and values["ca_cert"] == str(cert)
+    backend.use()
+    try:
+        assert flyte.with_runcontext(mode="remote").run(basic.fanout, n=3).outputs() == 6  # children dial TLS too
+    finally:
+        flyte.init()

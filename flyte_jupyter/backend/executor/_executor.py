@@ -201,6 +201,8 @@ class Executor:
             "FLYTE_JUPYTER_STORAGE_ROOT": self.config.storage_root,
             "FLYTE_JUPYTER_OVERWRITE_CACHE": "1" if run.overwrite_cache else "",
         })
+        if self.config.tls:
+            env["FLYTE_JUPYTER_CA_CERT"] = str(Path(self.config.tls_cert).resolve())
         rel = Path(rec.project, rec.domain, rec.run, rec.name, str(att.number))
         workdir = self.config.data_dir / "work" / rel
         log_dir = self.config.data_dir / "logs" / rel
@@ -233,6 +235,11 @@ class Executor:
             spec = await self.catalog.get(rec.task_key)
             if spec is None:
                 raise LookupError(f"task {rec.task_name} version {rec.task_version} is not registered")
+            if spec.max_queued_seconds and time.time() - rec.queued_at > spec.max_queued_seconds and rec.attempt == 0:
+                att.abort_reason = "queued-timeout"
+                rec.attempt = att.number
+                self._spawn(self._complete(att, Outcome(OutcomeKind.ABORTED, message="queued too long")))
+                return
             att.launch = await self._launch_spec(att, spec)
             att.plugin = self.registry.get(att.launch.task_type)
             rec.attempt = att.number
@@ -308,6 +315,12 @@ class Executor:
 
     def _error_for(self, att: Attempt, outcome: Outcome) -> tuple[pb.ActionError, int]:
         rec, launch = att.rec, att.launch
+        if att.abort_reason == "queued-timeout":
+            return pb.ActionError(
+                kind="TimeoutError", origin="system", retryable=False,
+                message=f"action {rec.name} (task {rec.task_name}) waited in the queue longer than its "
+                        "max_queued_time; raise Timeout(max_queued_time=...) or lower the load",
+            ), pb.PHASE_TIMED_OUT
         if att.abort_reason == "timeout":
             return pb.ActionError(
                 kind="TimeoutError", origin="user", retryable=True,

@@ -50,3 +50,8 @@ async def waves(waves: int, width: int, seconds: float, pid_dir: str) -> int:
         got = await asyncio.gather(*[steady.aio(w * width + i, seconds, pid_dir) for i in range(width)])
         total += sum(got)
     return total
+
+
+@env.task(timeout=flyte.Timeout(max_runtime=30, max_queued_time=0.5))
+def impatient() -> str:
+    return "ran"
