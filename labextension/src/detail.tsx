@@ -1,105 +1,11 @@
 /** One run: header with Abort and Re-run, the live action tree, and the selected action's details. */
 import * as React from 'react';
-import { Button, caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
+import { Button } from '@jupyterlab/ui-components';
 
 import { FlyteClient, IAction, IRunDetail, isTerminal } from './api';
 import { durationOf, formatDuration, formatStart, shortTask } from './format';
+import { ActionTree } from './tree';
 import { PhaseBadge } from './runs';
-
-interface ITreeNode {
-  action: IAction;
-  children: ITreeNode[];
-}
-
-/** Arrange actions by parent; orphans (parent not yet seen) hang off the root. */
-function buildTree(actions: IAction[]): ITreeNode[] {
-  const nodes = new Map<string, ITreeNode>();
-  for (const a of actions) {
-    nodes.set(a.name, { action: a, children: [] });
-  }
-  const roots: ITreeNode[] = [];
-  for (const node of nodes.values()) {
-    const parent = node.action.parent ? nodes.get(node.action.parent) : undefined;
-    if (parent) {
-      parent.children.push(node);
-    } else {
-      roots.push(node);
-    }
-  }
-  const byStart = (x: ITreeNode, y: ITreeNode) =>
-    (x.action.started_at ?? Infinity) - (y.action.started_at ?? Infinity) ||
-    x.action.name.localeCompare(y.action.name);
-  const sortRec = (list: ITreeNode[]) => {
-    list.sort(byStart);
-    list.forEach(n => sortRec(n.children));
-  };
-  sortRec(roots);
-  return roots;
-}
-
-function TreeRow(props: {
-  node: ITreeNode;
-  depth: number;
-  selected: string | null;
-  now: number;
-  onSelect: (name: string) => void;
-}): JSX.Element {
-  const [open, setOpen] = React.useState(true);
-  const a = props.node.action;
-  const hasChildren = props.node.children.length > 0;
-  const Caret = open ? caretDownIcon : caretRightIcon;
-  return (
-    <>
-      <li
-        className={
-          'jp-FlyteTree-row' + (props.selected === a.name ? ' jp-mod-selected' : '')
-        }
-        data-action={a.name}
-        data-phase={a.phase}
-        role="treeitem"
-        aria-selected={props.selected === a.name}
-        aria-expanded={hasChildren ? open : undefined}
-        tabIndex={0}
-        onKeyDown={e => {
-          if (e.key === 'Enter') {
-            props.onSelect(a.name);
-          }
-        }}
-        style={{ paddingLeft: `${props.depth * 14 + 4}px` }}
-        onClick={() => props.onSelect(a.name)}
-        title={`${a.name} (${a.task})`}
-      >
-        <span
-          className="jp-FlyteTree-caret"
-          onClick={e => {
-            e.stopPropagation();
-            setOpen(!open);
-          }}
-        >
-          {hasChildren ? <Caret.react tag="span" /> : null}
-        </span>
-        <span className={`jp-FlyteDot jp-FlytePhase-${a.phase}`} />
-        <span className="jp-FlyteTree-task">{shortTask(a.task)}</span>
-        {a.cache_hit ? <span className="jp-FlyteTag">cached</span> : null}
-        {a.attempts > 1 ? <span className="jp-FlyteTag">attempt {a.attempts}</span> : null}
-        <span className="jp-FlyteTree-duration jp-FlyteMuted">
-          {formatDuration(durationOf(a.started_at, a.ended_at, props.now))}
-        </span>
-      </li>
-      {open &&
-        props.node.children.map(child => (
-          <TreeRow
-            key={child.action.name}
-            node={child}
-            depth={props.depth + 1}
-            selected={props.selected}
-            now={props.now}
-            onSelect={props.onSelect}
-          />
-        ))}
-    </>
-  );
-}
 
 const MAX_LOG_CHARS = 500_000;
 
@@ -220,7 +126,6 @@ export interface IRunDetailProps {
 export function RunDetail(props: IRunDetailProps): JSX.Element {
   const { run } = props;
   const [selected, setSelected] = React.useState<string | null>(null);
-  const tree = React.useMemo(() => buildTree(run.actions), [run.actions]);
   const action = run.actions.find(a => a.name === selected) ?? null;
   const extra = useActionDetail(props.client, run.name, action);
   return (
@@ -271,18 +176,12 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         </div>
       ) : null}
       <div className="jp-FlyteSection-title">Actions</div>
-      <ul className="jp-FlyteTree" role="tree">
-        {tree.map(node => (
-          <TreeRow
-            key={node.action.name}
-            node={node}
-            depth={0}
-            selected={selected}
-            now={props.now}
-            onSelect={setSelected}
-          />
-        ))}
-      </ul>
+<ActionTree
+        actions={run.actions}
+        selected={selected}
+        now={props.now}
+        onSelect={setSelected}
+      />
       {action ? (
         <div className="jp-FlyteAction" data-action={action.name}>
           <div className="jp-FlyteAction-header">

@@ -170,10 +170,14 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     detail = panel.locator(".jp-FlyteDetail")
     detail.wait_for()
     detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
-    rows = detail.locator(".jp-FlyteTree-row")
+    rows = detail.locator(".jp-FlyteTree-row[data-action]")
     page.wait_for_function(
         "() => document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteTree-row[data-phase=SUCCEEDED]').length === 5")
     tasks = sorted(rows.locator(".jp-FlyteTree-task").all_inner_texts())
+    # flyte.map's calls sit under one group row with an aggregate phase and a count
+    group = detail.locator(".jp-FlyteTree-groupRow")
+    assert group.get_attribute("data-group-phase") == "SUCCEEDED"
+    assert "3/3" in group.inner_text()
     assert tasks == ["main", "square", "square", "square", "total"]
     assert "binder_demo.ipynb" in detail.locator(".jp-FlyteDetail-meta").inner_text()
     _shot(page, "03-run-succeeded")
@@ -255,7 +259,7 @@ def test_follow_a_running_action_and_abort_the_run(lab: dict[str, Any], browser:
     panel = page.locator("#flyte-jupyter-panel")
     panel.locator(f".jp-FlyteRuns-item[data-run='{run['name']}']").click()
     detail = panel.locator(".jp-FlyteDetail")
-    detail.locator(".jp-FlyteTree-row[data-phase='RUNNING']").click()
+    detail.locator(".jp-FlyteTree-row[data-action][data-phase='RUNNING']").click()
     page.locator("#flyte-jupyter-panel .jp-FlyteLogs .jp-FlyteSection-title", has_text="following").wait_for()
     # the log grows while the action runs
     page.wait_for_function(

@@ -1,0 +1,236 @@
+/**
+ * The live action tree of one run. Children are nested under their parent; children that share a
+ * group (`flyte.group(...)`, `flyte.map`) sit under one collapsible group row with an aggregate
+ * phase, so a fan-out of hundreds stays one line until the user opens it.
+ */
+import * as React from 'react';
+import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
+
+import { IAction, Phase } from './api';
+import { durationOf, formatDuration, shortTask } from './format';
+
+/** Groups larger than this start collapsed. */
+const OPEN_GROUP_LIMIT = 12;
+
+interface IActionNode {
+  kind: 'action';
+  action: IAction;
+  children: TreeNode[];
+}
+
+interface IGroupNode {
+  kind: 'group';
+  key: string;
+  name: string;
+  actions: IActionNode[];
+}
+
+type TreeNode = IActionNode | IGroupNode;
+
+function startOf(node: TreeNode): number {
+  if (node.kind === 'action') {
+    return node.action.started_at ?? Infinity;
+  }
+  return Math.min(...node.actions.map(startOf));
+}
+
+function nameOf(node: TreeNode): string {
+  return node.kind === 'action' ? node.action.name : node.name;
+}
+
+/** Arrange actions by parent, then by group; orphans (parent not yet seen) hang off the root. */
+export function buildTree(actions: IAction[]): TreeNode[] {
+  const nodes = new Map<string, IActionNode>();
+  for (const a of actions) {
+    nodes.set(a.name, { kind: 'action', action: a, children: [] });
+  }
+  const kids = new Map<string, IActionNode[]>();
+  const roots: IActionNode[] = [];
+  for (const node of nodes.values()) {
+    const parent = node.action.parent ? nodes.get(node.action.parent) : undefined;
+    if (parent) {
+      const list = kids.get(parent.action.name) ?? [];
+      list.push(node);
+      kids.set(parent.action.name, list);
+    } else {
+      roots.push(node);
+    }
+  }
+  const order = (list: TreeNode[]) =>
+    list.sort((x, y) => startOf(x) - startOf(y) || nameOf(x).localeCompare(nameOf(y)));
+  for (const node of nodes.values()) {
+    const children = kids.get(node.action.name) ?? [];
+    const groups = new Map<string, IGroupNode>();
+    const direct: TreeNode[] = [];
+    for (const child of children) {
+      const g = child.action.group;
+      if (!g) {
+        direct.push(child);
+        continue;
+      }
+      let group = groups.get(g);
+      if (!group) {
+        group = { kind: 'group', key: `${node.action.name}/${g}`, name: g, actions: [] };
+        groups.set(g, group);
+        direct.push(group);
+      }
+      group.actions.push(child);
+    }
+    groups.forEach(group => order(group.actions));
+    node.children = order(direct);
+  }
+  return order(roots) as TreeNode[];
+}
+
+/** One phase for a group: failures first, then activity, then success. */
+export function groupPhase(actions: IAction[]): Phase {
+  const phases = new Set(actions.map(a => a.phase));
+  for (const p of ['FAILED', 'TIMED_OUT', 'RUNNING', 'INITIALIZING', 'QUEUED', 'ABORTED'] as Phase[]) {
+    if (phases.has(p)) {
+      return p;
+    }
+  }
+  return 'SUCCEEDED';
+}
+
+interface IRowProps {
+  depth: number;
+  selected: string | null;
+  now: number;
+  onSelect: (name: string) => void;
+}
+
+function Caret(props: { open: boolean; show: boolean; onToggle: () => void }): JSX.Element {
+  const Icon = props.open ? caretDownIcon : caretRightIcon;
+  return (
+    <span
+      className="jp-FlyteTree-caret"
+      onClick={e => {
+        e.stopPropagation();
+        props.onToggle();
+      }}
+    >
+      {props.show ? <Icon.react tag="span" /> : null}
+    </span>
+  );
+}
+
+function GroupRow(props: IRowProps & { node: IGroupNode }): JSX.Element {
+  const { node } = props;
+  const [open, setOpen] = React.useState(node.actions.length <= OPEN_GROUP_LIMIT);
+  const infos = node.actions.map(n => n.action);
+  const phase = groupPhase(infos);
+  const done = infos.filter(a => a.phase === 'SUCCEEDED').length;
+  const started = Math.min(...infos.map(a => a.started_at ?? Infinity));
+  const ended = infos.every(a => a.ended_at) ? Math.max(...infos.map(a => a.ended_at ?? 0)) : null;
+  return (
+    <>
+      <li
+        className="jp-FlyteTree-row jp-FlyteTree-groupRow"
+        data-group={node.name}
+        data-group-phase={phase}
+        role="treeitem"
+        aria-expanded={open}
+        tabIndex={0}
+        style={{ paddingLeft: `${props.depth * 14 + 4}px` }}
+        onClick={() => setOpen(!open)}
+        onKeyDown={e => {
+          if (e.key === 'Enter') {
+            setOpen(!open);
+          }
+        }}
+        title={`group ${node.name}: ${infos.length} actions`}
+      >
+        <Caret open={open} show={true} onToggle={() => setOpen(!open)} />
+        <span className={`jp-FlyteDot jp-FlyteDot-group jp-FlytePhase-${phase}`} />
+        <span className="jp-FlyteTree-groupName">{node.name}</span>
+        <span className="jp-FlyteTag">
+          {done}/{infos.length}
+        </span>
+        <span className="jp-FlyteTree-duration jp-FlyteMuted">
+          {Number.isFinite(started) ? formatDuration(durationOf(started, ended, props.now)) : ''}
+        </span>
+      </li>
+      {open &&
+        node.actions.map(child => (
+          <ActionRow key={child.action.name} {...props} node={child} depth={props.depth + 1} />
+        ))}
+    </>
+  );
+}
+
+function ActionRow(props: IRowProps & { node: IActionNode }): JSX.Element {
+  const [open, setOpen] = React.useState(true);
+  const a = props.node.action;
+  const hasChildren = props.node.children.length > 0;
+  const selected = props.selected === a.name;
+  return (
+    <>
+      <li
+        className={'jp-FlyteTree-row' + (selected ? ' jp-mod-selected' : '')}
+        data-action={a.name}
+        data-phase={a.phase}
+        role="treeitem"
+        aria-selected={selected}
+        aria-expanded={hasChildren ? open : undefined}
+        tabIndex={0}
+        style={{ paddingLeft: `${props.depth * 14 + 4}px` }}
+        onClick={() => props.onSelect(a.name)}
+        onKeyDown={e => {
+          if (e.key === 'Enter') {
+            props.onSelect(a.name);
+          }
+        }}
+        title={`${a.name} (${a.task})`}
+      >
+        <Caret open={open} show={hasChildren} onToggle={() => setOpen(!open)} />
+        <span className={`jp-FlyteDot jp-FlytePhase-${a.phase}`} />
+        <span className="jp-FlyteTree-task">{shortTask(a.task)}</span>
+        {a.cache_hit ? <span className="jp-FlyteTag">cached</span> : null}
+        {a.attempts > 1 ? <span className="jp-FlyteTag">attempt {a.attempts}</span> : null}
+        <span className="jp-FlyteTree-duration jp-FlyteMuted">
+          {formatDuration(durationOf(a.started_at, a.ended_at, props.now))}
+        </span>
+      </li>
+      {open &&
+        props.node.children.map(child => (
+          <TreeNodeRow key={nodeKey(child)} {...props} node={child} depth={props.depth + 1} />
+        ))}
+    </>
+  );
+}
+
+function TreeNodeRow(props: IRowProps & { node: TreeNode }): JSX.Element {
+  return props.node.kind === 'action' ? (
+    <ActionRow {...props} node={props.node} />
+  ) : (
+    <GroupRow {...props} node={props.node} />
+  );
+}
+
+export function ActionTree(props: {
+  actions: IAction[];
+  selected: string | null;
+  now: number;
+  onSelect: (name: string) => void;
+}): JSX.Element {
+  const tree = React.useMemo(() => buildTree(props.actions), [props.actions]);
+  return (
+    <ul className="jp-FlyteTree" role="tree">
+      {tree.map(node => (
+        <TreeNodeRow
+          key={nodeKey(node)}
+          node={node}
+          depth={0}
+          selected={props.selected}
+          now={props.now}
+          onSelect={props.onSelect}
+        />
+      ))}
+    </ul>
+  );
+}
+
+function nodeKey(node: TreeNode): string {
+  return node.kind === 'action' ? node.action.name : node.key;
+}
