@@ -223,3 +223,25 @@ async def test_project_and_domain_from_the_panel_settings_scope_the_runs(jp_fetc
     assert run["name"] not in [r["name"] for r in default]
     got = await _json(jp_fetch, "runs", run["name"], params={"project": "team-a", "domain": "staging"})
     assert got["name"] == run["name"]
+
+
+MAGIC_CELLS = (
+    "%load_ext autoreload\n!echo shell lines are skipped\nimport flyte_jupyter as flyte\n"
+    "env = flyte.TaskEnvironment(name='magic')\nfiles = !ls",
+    "%%bash\necho a cell magic is not Python",
+    "@env.task\ndef hello(who: str = 'world') -> str:\n    print(f'hello {who}')\n    return who",
+    "r = flyte.run(hello, who='local')\nflyte.with_runcontext(mode='remote').run(hello, who='remote')\nr.outputs()",
+)
+
+
+@on_jupyter_loop
+async def test_submitting_keeps_definitions_and_drops_magics_and_run_calls(jp_fetch, write_notebook):
+    path = write_notebook("magic.ipynb", *MAGIC_CELLS)
+    before = {r["name"] for r in (await _json(jp_fetch, "runs"))["runs"]}
+    run = await _submit(jp_fetch, path, "hello", {"who": "panel"})
+    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
+    assert done["phase"] == "SUCCEEDED", done
+    logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
+    assert logs.body.decode().strip() == "hello panel"
+    after = {r["name"] for r in (await _json(jp_fetch, "runs"))["runs"]}
+    assert after - before == {run["name"]}  # the notebook's own flyte.run(...) calls did not run
