@@ -142,6 +142,11 @@ class RemoteRun(Run):
             if left is not None and left <= 0:
                 raise TimeoutError(f"run {self.name} still {self.phase.value} after {timeout} s")
             self.state.wait_for_change(0.25 if left is None else min(left, 0.25))
+        # The root has ended; children it took down end a moment later: let the tree settle.
+        try:
+            self._follower.result(timeout=10 if deadline is None else max(0.0, min(10, deadline - time.monotonic())))
+        except Exception:  # noqa: BLE001 - a tree still settling is not an error of wait()
+            pass
         return self
 
     async def wait_aio(self, timeout: float | None = None) -> "RemoteRun":
