@@ -215,11 +215,17 @@ class RunService(run_grpc.RunServiceServicer):
         project = request.project or b.config.project
         domain = request.domain or b.config.domain
         out = []
-        for run in await b.store.list_runs(project, domain, request.limit or 50):
-            entry = await b.hub.get(run.key)
-            if entry is None:
-                continue
-            msg = _run_msg(entry)
+        for run, root, count in await b.store.run_roots(project, domain, request.limit or 50):
+            entry = b.hub.runs.get(run.key)
+            if entry is not None:
+                msg = _run_msg(entry)
+            else:  # not in memory: what the store holds is what watchers were told
+                msg = pb.Run(id=pb.ActionIdentifier(project=run.project, domain=run.domain, run=run.name,
+                                                    name=ROOT_ACTION),
+                             created_at=run.created_at, labels=run.labels, task_name=run.task_name,
+                             action_count=count)
+                if root is not None:
+                    msg.root.CopyFrom(root.to_pb())
             if request.phase and _PHASE_NAMES.get(msg.root.phase) != request.phase.upper():
                 continue
             out.append(msg)

@@ -89,7 +89,19 @@ class StateHub:
             if run is None:
                 return None
             entry = self.runs.get(key) or await self._load_run(run)
+            self._evict()
         return entry
+
+    def _evict(self, keep: int = 256, settle: float = 60.0) -> None:
+        """Drop finished runs nobody watches from memory (oldest first) beyond `keep`; they load
+        again from the store when asked for."""
+        import time
+
+        finished = [k for k, e in self.runs.items() if not e.subscribers and e.actions
+                    and all(a.terminal for a in e.actions.values())
+                    and time.time() - max(a.ended_at for a in e.actions.values()) > settle]
+        for key in finished[: max(0, len(finished) - keep)]:
+            del self.runs[key]
 
     def next_seq(self) -> int:
         self._seq += 1

@@ -64,6 +64,23 @@ class Store(abc.ABC):
     async def list_runs(self, project: str, domain: str, limit: int) -> list[RunRecord]: ...
 
     @abc.abstractmethod
+    async def run_roots(self, project: str, domain: str, limit: int) -> list[tuple[RunRecord, ActionRecord | None, int]]:
+        """Newest runs with their root action and action count, in one query (for listings)."""
+        def read(c: sqlite3.Connection) -> list:
+            runs = c.execute(
+                "SELECT project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache "
+                "FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?",
+                (project, domain, limit or -1)).fetchall()
+            out = []
+            for row in runs:
+                root = c.execute(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=? AND name='a0'",
+                                 row[:3]).fetchone()
+                count = c.execute("SELECT COUNT(*) FROM actions WHERE project=? AND domain=? AND run=?", row[:3]).fetchone()[0]
+                out.append((_run_from_row(row), _action_from_row(root) if root else None, count))
+            return out
+
+        return await self._read(read)
+
     async def unfinished_runs(self) -> list[RunRecord]: ...
 
     @abc.abstractmethod
@@ -301,6 +318,23 @@ class SqliteStore(Store):
             "FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?",
             (project, domain, limit or -1)).fetchall())
         return [_run_from_row(r) for r in rows]
+
+    async def run_roots(self, project: str, domain: str, limit: int) -> list[tuple[RunRecord, ActionRecord | None, int]]:
+        """Newest runs with their root action and action count, in one query (for listings)."""
+        def read(c: sqlite3.Connection) -> list:
+            runs = c.execute(
+                "SELECT project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache "
+                "FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?",
+                (project, domain, limit or -1)).fetchall()
+            out = []
+            for row in runs:
+                root = c.execute(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=? AND name='a0'",
+                                 row[:3]).fetchone()
+                count = c.execute("SELECT COUNT(*) FROM actions WHERE project=? AND domain=? AND run=?", row[:3]).fetchone()[0]
+                out.append((_run_from_row(row), _action_from_row(root) if root else None, count))
+            return out
+
+        return await self._read(read)
 
     async def unfinished_runs(self) -> list[RunRecord]:
         rows = await self._read(lambda c: c.execute(
