@@ -74,7 +74,9 @@ def render_run(run: Any) -> None:
     if shell is not None and _shown_in_cell.get(run.name, object()) == count:
         return  # this cell already shows the run live (e.g. `%flyte run` returned it)
     if not _has_widget_frontend(shell):
-        print(run.tree_text())
+        from ._text_view import TextView
+
+        TextView(run).show(tree_at_end=True)  # live status lines in a terminal, then the tree
         return
     open_view(shell, run)
 

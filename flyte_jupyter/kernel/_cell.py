@@ -1,7 +1,8 @@
 """Turning the body of a `%%flyte run` cell into the task of the run's root action `a0`.
 
 The cell becomes `async def cell(): <body>` whose last expression is returned, so top-level
-`await` works and the cell's value is the run's output. IPython syntax is first turned into plain
+`await` works and the cell's value is the run's output (a cell without `await` becomes a plain
+`def`, so its task calls block a worker thread rather than the controller's loop). IPython syntax is first turned into plain
 Python by IPython's own transformers, then made portable, because the body may run in another
 process: `!cmd` becomes a `subprocess` call, `x = !cmd` its captured lines, and magics are dropped
 (with a warning), since there is no IPython where an action runs.
@@ -79,7 +80,10 @@ def portable_tree(shell: Any, body: str, filename: str = "<cell>") -> tuple[str,
 
 
 def _function_ast(module: ast.Module, filename: str) -> ast.Module:
-    """`async def cell(): <body>; return <last expression>`, keeping the cell's line numbers."""
+    """`[async] def cell(): <body>; return <last expression>`, keeping the cell's line numbers.
+
+    A cell that awaits becomes a coroutine; one that does not stays a plain function, so the task
+    calls in it block a worker thread, as in a sync task, never the controller's event loop."""
     body = module.body or [ast.Pass()]
     last = body[-1]
     if isinstance(last, ast.Expr):
@@ -88,8 +92,11 @@ def _function_ast(module: ast.Module, filename: str) -> ast.Module:
         if isinstance(node, (ast.Yield, ast.YieldFrom)) and _at_top(module, node):
             raise SyntaxError("a %%flyte run cell cannot `yield`; return a value as its last expression",
                               (filename, node.lineno, node.col_offset + 1, None))
-    fields: dict[str, Any] = {"type_params": []} if "type_params" in ast.AsyncFunctionDef._fields else {}
-    func = ast.AsyncFunctionDef(name=CELL_FUNCTION, args=ast.arguments(
+    awaits = any(isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith)) and _at_top(module, node)
+                 for node in ast.walk(module))
+    kind = ast.AsyncFunctionDef if awaits else ast.FunctionDef
+    fields: dict[str, Any] = {"type_params": []} if "type_params" in kind._fields else {}
+    func = kind(name=CELL_FUNCTION, args=ast.arguments(
         posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
         body=body, decorator_list=[], returns=None, **fields)
     func.lineno, func.col_offset = 1, 0
@@ -102,7 +109,8 @@ def _at_top(module: ast.Module, target: ast.AST) -> bool:
     """True when `target` is not nested in a function or lambda of the cell."""
     def search(node: ast.AST, nested: bool) -> bool | None:
         for child in ast.iter_child_nodes(node):
-            inner = nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            inner = nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                                 ast.ClassDef))
             if child is target:
                 return not nested
             found = search(child, inner)

@@ -146,7 +146,7 @@ async def run_cell_async(shell: Any, line: str, body: str) -> Any:
         await _submit.wait_async(run)
     except asyncio.CancelledError:
         view.finish()
-        raise _submit.ActionAbortedError(f"run {run.name} was aborted: the cell was interrupted") from None
+        raise _submit.interrupted(run) from None
     view.finish()
     value = _submit.outputs(run)
     return _bind(shell, ns, value)

@@ -123,7 +123,10 @@ async def wait_async(run: Any) -> None:
     try:
         check()
         try:
-            await done
+            while not done.done():
+                # Wake the kernel's loop now and then: a kernel interrupt (SIGINT) is only handled
+                # when the main thread runs, and a loop asleep in select() would hold it back.
+                await asyncio.wait([done], timeout=0.25)
             await asyncio.to_thread(run.wait, 60.0)  # the root ended; let the run settle
         except asyncio.CancelledError:
             await asyncio.to_thread(_abort_quietly, run, "the cell was interrupted")
@@ -140,7 +143,20 @@ def wait_blocking(run: Any) -> None:
         run.wait(60.0)
     except KeyboardInterrupt:
         _abort_quietly(run, "the cell was interrupted")
-        raise
+        raise interrupted(run) from None
+
+
+def interrupted(run: Any) -> ActionAbortedError:
+    """What an interrupted cell says, after it asked the run to abort."""
+    phase = run.phase.value
+    if phase == "ABORTED":
+        return ActionAbortedError(f"run {run.name} was aborted: the cell was interrupted")
+    if run.done:
+        return ActionAbortedError(f"the cell was interrupted, but run {run.name} ended {phase} before the "
+                                  "abort took effect")
+    return ActionAbortedError(f"the cell was interrupted; run {run.name} is being aborted (still {phase}: a "
+                              "task body that blocks can only stop when it returns); see `%flyte status "
+                              f"{run.name}`")
 
 
 def _abort_quietly(run: Any, reason: str) -> None:

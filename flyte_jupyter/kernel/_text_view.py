@@ -34,11 +34,17 @@ class TextView:
         took = duration_text(elapsed(started, ended, self.opened))
         return f"[{self.run.name}] {self.run.phase.value}: {done}/{total} actions finished ({took})"
 
-    def show(self) -> "TextView":
-        """Print now, then follow the run until it ends (call `finish()` to print the tree)."""
+    def show(self, tree_at_end: bool = False) -> "TextView":
+        """Print now, then follow the run until it ends. The tree is printed by `finish()`, or,
+        with `tree_at_end`, by the follower itself when the run ends (nobody waits for it)."""
+        if self.run.done:
+            if tree_at_end:
+                print(self.run.tree_text(), file=self.stream, flush=True)
+            else:
+                self._print_status(force=True)
+            return self
         self._print_status(force=True)
-        if not self.run.done:
-            self._task = _loop.submit(self._follow())
+        self._task = _loop.submit(self._follow(tree_at_end))
         return self
 
     def _print_status(self, force: bool = False) -> None:
@@ -48,10 +54,12 @@ class TextView:
             self._last = key
             print(self.status_line(), file=self.stream, flush=True)
 
-    async def _follow(self) -> None:
+    async def _follow(self, tree_at_end: bool = False) -> None:
         while not self._stop and not self.run.done:
             await asyncio.sleep(self.interval)
             self._print_status()
+        if tree_at_end and not self._stop:
+            print(self.run.tree_text(), file=self.stream, flush=True)
 
     def finish(self, timeout: float = 10.0) -> None:
         self._stop = True

@@ -269,7 +269,8 @@ class RunView:
         header = (f'<div class="flyte-run-header" data-run="{esc(run.name)}" data-phase="{esc(phase)}">'
                   f'<b>Run</b> <code>{esc(run.name)}</code> <span style="opacity:.7">({esc(run.mode)})</span> '
                   f'{phase_badge(phase)} · {esc(duration_text(elapsed(started, ended, self.opened)))}'
-                  + (f' · <span style="opacity:.7">{esc(run.url)}</span>' if getattr(run, "url", None) else "")
+                  + (f' · <span style="opacity:.7">{esc(run.url)}</span>'
+                     if run.mode == "remote" and getattr(run, "url", None) else "")
                   + "</div>")
         by_phase: dict[str, int] = {}
         for a in actions.values():

@@ -51,6 +51,10 @@ CELLS = [
     "%flyte run --local --wait --out sq49 square --x 7\nprint(sq49)",               # 11
     "flyte.with_runcontext(mode='local', name='nb-display').run(main, data='d', n=3)",  # 12
     "print(get_ipython().find_line_magic('flyte').__doc__)",                        # 13
+    # the embedded backend cannot start here: its directory is taken by a file
+    ("import os\n"
+     "open(os.path.join(os.environ['FLYTE_JUPYTER_DATA_DIR'], 'backend'), 'w').close()"),  # 14
+    "%%flyte run\n1 + 1",                                                            # 15
 ]
 
 
@@ -150,3 +154,12 @@ def test_magic_help_documents_every_command(nb: Any) -> None:
     for command in ("%%flyte run", "%flyte run", "%flyte runs", "%flyte status", "%flyte logs",
                     "%flyte abort", "%flyte connect", "%flyte backend", "--local", "--out", "--follow"):
         assert command in doc
+
+
+def test_no_backend_and_embedded_cannot_start_fails_clearly(nb: Any) -> None:
+    errs = errors(nb.cells[15])
+    assert len(errs) == 1 and errs[0].ename == "CellError"
+    message = errs[0].evalue
+    assert "no backend is configured and the embedded backend could not be started" in message
+    assert "%flyte connect" in message and "--local" in message
+    assert "Traceback" not in cell_text(nb.cells[15])
