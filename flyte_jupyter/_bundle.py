@@ -84,7 +84,9 @@ def source_files(module_name: str) -> tuple[Path, list[Path]]:
         file = getattr(mod, "__file__", None)
         if not file or not file.endswith(".py"):
             continue
-        real = os.path.realpath(file)
+        real = _REALPATHS.get(file)
+        if real is None:
+            real = _REALPATHS[file] = os.path.realpath(file)
         if not real.startswith(root_text) or any(real.startswith(s + os.sep) for s in site_dirs):
             continue
         rel = Path(real).relative_to(root)
@@ -92,6 +94,10 @@ def source_files(module_name: str) -> tuple[Path, list[Path]]:
             continue
         files.add(Path(real))
     return root, sorted(files)
+
+
+_REALPATHS: dict[str, str] = {}  # module file -> real path (a module's file does not move)
+_BUILT: dict[tuple, tuple[str, str]] = {}  # (storage root, files with mtimes and sizes) -> (uri, digest)
 
 
 def make_tgz(root: Path, files: list[Path]) -> bytes:
@@ -136,8 +142,12 @@ def build_bundle(task: Any, storage_root: str) -> Bundle:
         return build_pickle_bundle(task, storage_root)
     module_name = task.func.__module__
     root, files = source_files(module_name)
-    uri, digest = _upload_once(make_tgz(root, files), storage_root, ".tar.gz")
-    return Bundle("tgz", uri, digest, module_name=module_name)
+    stats = [(str(f), f.stat()) for f in files]
+    key = (storage_root, str(root), tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats))
+    known = _BUILT.get(key)
+    if known is None or not _storage.exists(known[0]):
+        known = _BUILT[key] = _upload_once(make_tgz(root, files), storage_root, ".tar.gz")
+    return Bundle("tgz", known[0], known[1], module_name=module_name)
 
 
 def environment_tasks(task: Any) -> dict[str, Any]:
