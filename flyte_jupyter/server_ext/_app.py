@@ -45,16 +45,18 @@ class FlyteJupyter(ExtensionApp):
             **self._manager_kwargs(),
         )
         hub = UpdatesHub(self.runs_manager, self.log, self.list_poll_interval)
-        self.settings.update({"flyte_runs_manager": self.runs_manager, "flyte_updates_hub": hub,
-                              "flyte_root_dir": root_dir})
+        self.settings.update({"flyte_runs_manager": self.runs_manager, "flyte_updates_hub": hub})
         self._hub = hub
 
     def _manager_kwargs(self) -> dict[str, Any]:
+        """The FlyteJupyter settings the user configured, for the manager traits of the same name.
+
+        Only configured ones: a default here must not override `c.BackendRunsManager.<name>`.
+        """
         traits = self.runs_manager_class.class_traits(config=True)
-        wanted = {"endpoint": self.endpoint, "api_key": self.api_key, "config_file": self.config_file,
-                  "project": self.project, "domain": self.domain, "start_embedded": self.start_embedded,
-                  "data_dir": self.data_dir}
-        return {k: v for k, v in wanted.items() if k in traits}
+        configured = set(self.config.get(type(self).__name__, {}))
+        names = ("endpoint", "api_key", "config_file", "project", "domain", "start_embedded", "data_dir")
+        return {n: getattr(self, n) for n in names if n in traits and n in configured}
 
     def initialize_handlers(self) -> None:
         from ._handlers import handlers
