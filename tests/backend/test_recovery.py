@@ -118,3 +118,22 @@ def test_watch_snapshot_synced_marker_and_resume_from_a_change_number(flyte_back
     items = asyncio.run(events())
     assert repr(items[-1]) == "SYNCED" and len(items) == 7
     assert {i.action for i in items[:-1]} == set(run.actions)
+
+
+def test_a_killed_fork_server_loses_no_action(flyte_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+
+    import psutil
+
+    pid_dir = tmp_path / "pids"
+    run = flyte.with_runcontext(mode="remote").run(slow.sleepy_parent, n=3, seconds=1.5, pid_dir=str(pid_dir))
+    assert _wait_until(lambda: len(list(pid_dir.glob("child*"))) >= 2)
+    zygotes = [p for p in psutil.Process(flyte_backend.proc.pid).children()
+               if "executor._zygote" in " ".join(p.cmdline())]
+    assert zygotes, "the backend has no fork server"
+    for z in zygotes:
+        os.kill(z.pid, signal.SIGKILL)
+    assert run.outputs() == [0, 1, 2]
+    again = flyte.with_runcontext(mode="remote").run(basic.fanout, n=3)
+    assert again.outputs() == 6  # a new fork server took over

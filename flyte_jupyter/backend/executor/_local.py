@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from ... import _storage
 from ._plugin import (
@@ -81,6 +81,7 @@ class _Proc:
         self.oom = False
         self.aborted = False
         self.pids: set[int] = set()
+        self.zygote: Any = None
 
     def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "") -> None:
         if self.exited.is_set():
@@ -152,6 +153,7 @@ class _Zygote:
                 if not fut.done():
                     fut.set_exception(OSError("the fork server stopped"))
             self._pending.clear()
+            self.plugin._zygote_lost(self)
 
     async def spawn(self, proc: _Proc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> int:
         self._next += 1
@@ -374,6 +376,14 @@ class LocalProcessPlugin(ExecutorPlugin):
             if self._monitor is None or self._monitor.done():
                 self._monitor = asyncio.ensure_future(self._watch_memory())
 
+    def _zygote_lost(self, zygote: "_Zygote") -> None:
+        """The fork server died: its children are orphans now; watch them by polling."""
+        if self._zygotes.get(zygote.python) is zygote:
+            del self._zygotes[zygote.python]
+        for proc in list(self._procs.values()):
+            if getattr(proc, "zygote", None) is zygote and not proc.exited.is_set():
+                asyncio.ensure_future(self._poll_orphan(proc))
+
     def _exited(self, pid: int, code: int) -> None:
         if pid in self._workers_by_pid:
             self._worker_exits[pid] = code
@@ -405,6 +415,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                 return f"{worker.pid}:{worker.start}"
         zyg = await self._zygote(python)
         if zyg is not None:
+            proc.zygote = zyg
             await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
         else:
             os.makedirs(spec.workdir, exist_ok=True)
