@@ -17,12 +17,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from traitlets import Bool, Float, Unicode
 from traitlets.config import LoggingConfigurable
 
 from . import _notebook
+
+T = TypeVar("T")
 
 SOURCE_LABEL = "source"
 TASK_LABEL = "task"
@@ -235,24 +237,35 @@ class BackendRunsManager(RunsManager):
     def _pd(scope: Scope) -> dict[str, str | None]:
         return {"project": scope.project or None, "domain": scope.domain or None}
 
-    async def _guard(self, coro: Any) -> Any:
+    def _embedded_mode(self, scope: Scope) -> bool:
+        return (not self.endpoint and not self.config_file and self.start_embedded
+                and (not scope.endpoint or scope.endpoint == self._default_endpoint))
+
+    async def _call(self, scope: Scope, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """`fn(client)`, with backend errors as ManagerErrors. When the embedded backend is gone
+        (crashed, or stopped from a terminal) it is started again once and the call retried."""
         from flyte_jupyter._remote._client import BackendError
 
-        try:
-            return await coro
-        except BackendError as err:
-            raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+        for attempt in (1, 2):
+            client = await self._client(scope)
+            try:
+                return await fn(client)
+            except BackendError as err:
+                if attempt == 1 and err.code == "UNAVAILABLE" and self._embedded_mode(scope):
+                    self.log.warning("flyte_jupyter: the embedded backend is not answering; starting it again")
+                    await asyncio.get_running_loop().run_in_executor(None, self._start_embedded)
+                    continue
+                raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+        raise AssertionError("unreachable")
 
     # -- the interface ----------------------------------------------------------------------------
 
     async def list_runs(self, scope: Scope, phase: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        client = await self._client(scope)
-        runs = await self._guard(client.list_runs(limit=limit, phase=phase, **self._pd(scope)))
+        runs = await self._call(scope, lambda c: c.list_runs(limit=limit, phase=phase, **self._pd(scope)))
         return [run_json(r) for r in runs]
 
     async def get_run(self, scope: Scope, name: str) -> dict[str, Any]:
-        client = await self._client(scope)
-        summary, actions = await self._guard(client.get_run(name, **self._pd(scope)))
+        summary, actions = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         out = run_json(summary)
         out["actions"] = [_action_json(a) for a in actions]
         return out
@@ -260,8 +273,7 @@ class BackendRunsManager(RunsManager):
     async def get_action(self, scope: Scope, run: str, action: str) -> dict[str, Any]:
         from ._summary import read_summaries
 
-        client = await self._client(scope)
-        detail = await self._guard(client.get_action(run, action, **self._pd(scope)))
+        detail = await self._call(scope, lambda c: c.get_action(run, action, **self._pd(scope)))
         out = detail.info.to_json()
         inputs, outputs = await asyncio.get_running_loop().run_in_executor(
             None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.value == "SUCCEEDED")
@@ -277,7 +289,8 @@ class BackendRunsManager(RunsManager):
                                     f"(tasks: {known}); decorate it with @env.task and save the notebook")
         source = _notebook.module_source(cells, submission.path)
         module = _notebook.module_name_for(submission.path)
-        await self._client(scope)  # waits for the backend to start, explains a missing endpoint
+        # waits for the backend to start (or restarts a dead embedded one), explains a missing endpoint
+        await self._call(scope, lambda c: c.status())
         endpoint = scope.endpoint or self._default_endpoint
         inputs_text = json.dumps(submission.inputs, sort_keys=True)
         labels = {SOURCE_LABEL: submission.path, TASK_LABEL: submission.task}
@@ -292,13 +305,11 @@ class BackendRunsManager(RunsManager):
             "notebook_dir": str(submission.os_path.parent),
         }
         name = await _submit_in_subprocess(request, self.submit_timeout)
-        client = await self._client(scope)
-        summary, _ = await self._guard(client.get_run(name, **self._pd(scope)))
+        summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         return run_json(summary)
 
     async def rerun(self, scope: Scope, name: str) -> dict[str, Any]:
-        client = await self._client(scope)
-        summary, _ = await self._guard(client.get_run(name, **self._pd(scope)))
+        summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         labels = summary.labels or {}
         if not (labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels):
             raise ManagerError(409, f"run {name} was not submitted from a notebook by the Flyte panel, so it "
@@ -308,9 +319,9 @@ class BackendRunsManager(RunsManager):
         return await self.submit(scope, Submission(path, os_path, labels[TASK_LABEL], json.loads(labels[INPUTS_LABEL])))
 
     async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
-        client = await self._client(scope)
-        await self._guard(client.abort_run(name, reason="aborted from the JupyterLab Flyte panel", **self._pd(scope)))
-        summary, _ = await self._guard(client.get_run(name, **self._pd(scope)))
+        await self._call(scope, lambda c: c.abort_run(name, reason="aborted from the JupyterLab Flyte panel",
+                                                      **self._pd(scope)))
+        summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         return run_json(summary)
 
     async def logs(self, scope: Scope, run: str, action: str, follow: bool) -> AsyncIterator[str]:  # type: ignore[override]

@@ -50,3 +50,22 @@ async def test_a_backend_already_running_is_left_running(jp_fetch, jp_serverapp,
         assert _embedded.backend_status(data_dir).running
     finally:
         _embedded.stop_backend(data_dir)
+
+
+@on_jupyter_loop
+async def test_a_dead_embedded_backend_is_started_again(jp_fetch, jp_serverapp, data_dir, demo_notebook):
+    from flyte_jupyter._remote import _embedded
+
+    await jp_fetch("flyte", "api", "runs")
+    first = _embedded.backend_status(data_dir).pid
+    assert _embedded.stop_backend(data_dir)  # as if it had crashed
+    response = await jp_fetch("flyte", "api", "runs")
+    assert json.loads(response.body) == {"runs": []}
+    status = _embedded.backend_status(data_dir)
+    assert status.running and status.pid != first
+    body = json.dumps({"path": demo_notebook, "task": "square", "inputs": {"x": 4}})
+    run = json.loads((await jp_fetch("flyte", "api", "runs", method="POST", body=body)).body)
+    assert run["source"] == demo_notebook
+    app = jp_serverapp.web_app.settings["flyte_jupyter"]
+    await app.stop_extension()  # the server started the second one too: it stops it
+    assert not _embedded.backend_status(data_dir).running
