@@ -133,7 +133,9 @@ class Row:
         self.toggle.on_click(lambda _b: on_toggle(key))
         self.label = widgets.HTML("", layout=_shared_layout("label", margin="0"),
                                   style=_shared_model("style:html", _HTMLStyle))
-        self.box = widgets.HBox([self.toggle, self.label], layout=_shared_layout("line", align_items="center"))
+        # rows keep their height in the scrolling tree (a flex column would squeeze them instead)
+        self.box = widgets.HBox([self.toggle, self.label],
+                                layout=_shared_layout("line", align_items="center", flex="0 0 auto"))
         self.box.add_class("flyte-action-row")
         self.details: widgets.HTML | None = None
         self._state: tuple[Any, ...] = ()
@@ -151,7 +153,8 @@ class Row:
                 self.label.value = html
             if details is not None:
                 if self.details is None:
-                    self.details = widgets.HTML("", layout=_shared_layout("details", margin="0 0 4px 30px"),
+                    self.details = widgets.HTML("", layout=_shared_layout("details", margin="0 0 4px 30px",
+                                                                                  flex="0 0 auto"),
                                                 style=_shared_model("style:html", _HTMLStyle))
                 if self.details.value != details:
                     self.details.value = details
@@ -169,7 +172,8 @@ class MoreRow:
     """ "N more" under a parent; a click shows more of them."""
 
     def __init__(self, parent: str | None, on_more: Callable[[str | None], None]) -> None:
-        self.button = widgets.Button(description="", layout=widgets.Layout(width="auto", height="22px"))
+        self.button = widgets.Button(description="", layout=widgets.Layout(width="auto", height="22px",
+                                                                           flex="0 0 auto"))
         self.button.on_click(lambda _b: on_more(parent))
         self.button.add_class("flyte-more-row")
 

@@ -47,9 +47,17 @@ async def fan_out(n: int) -> int:
 @env.task
 def slow() -> int:
     time.sleep(120)
-    return 0''',
+    return 0
+
+@env.task
+def picky(x: int) -> int:
+    if x == 3:
+        raise ValueError("3 is not welcome here")
+    return x''',
     "%%flyte run --name browser-run\ntotal = await fan_out(n=6)\ntotal",
     "%%flyte run --name browser-abort\nslow()",
+    "%%flyte run --local --name browser-wide\nimport asyncio\nsum(await asyncio.gather(*[picky.aio(i % 3) for i in range(45)]))",
+    "%%flyte run --local --name browser-fail\n[picky(i) for i in range(5)]",
 ]
 
 
@@ -206,5 +214,37 @@ def test_live_tree_reaches_succeeded_and_abort_button_works(lab: dict[str, Any])
             assert phase == "ABORTED", seen
             page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
                 .some(e => e.textContent.includes('run browser-abort was aborted'))""", timeout=30_000)
+
+            # a wide run shows a window of its children and "… N more", which shows more on click
+            _run_cell(page, 4)
+            phase, _ = _wait_phase(page, "browser-wide", {"SUCCEEDED", "FAILED"}, 60)
+            assert phase == "SUCCEEDED"
+            wide = page.locator('.flyte-run-view:has(.flyte-run-header[data-run="browser-wide"])')
+            more = wide.locator(".flyte-more-row")
+            more.wait_for(timeout=30_000)
+            assert more.text_content().strip() == "… 25 more"
+            assert wide.locator(".flyte-action").count() == 21
+            more.click()
+            page.wait_for_function("""() => {
+                const h = document.querySelector('.flyte-run-header[data-run="browser-wide"]');
+                const view = h && h.closest('.flyte-run-view');
+                return view && view.querySelectorAll('.flyte-action').length === 46;
+            }""", timeout=30_000)
+
+            # a failure: the failing action's details show its error and the user's traceback
+            _run_cell(page, 5)
+            phase, _ = _wait_phase(page, "browser-fail", {"SUCCEEDED", "FAILED"}, 60)
+            assert phase == "FAILED"
+            failed = page.locator('.flyte-run-view:has(.flyte-run-header[data-run="browser-fail"])')
+            failed.locator('.flyte-action-row:has(.flyte-action[data-phase="FAILED"]:has-text("browser.picky")) button').click()
+            details = failed.locator(".flyte-details").first
+            details.wait_for(timeout=30_000)
+            assert "3 is not welcome here" in details.text_content()
+            assert 'raise ValueError("3 is not welcome here")' in details.text_content()
+            page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+                .some(e => e.textContent.includes('ActionFailedError') && e.textContent.includes('browser.picky'))""",
+                timeout=30_000)
+            details.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "kernel-widget-failed.png"))
         finally:
             browser.close()
