@@ -60,6 +60,27 @@ class Cluster:
     ca_file: str
     kubeconfig: str
     workdir: Path
+    apiserver_argv: list[str] = dataclasses.field(default_factory=list)
+    procs: dict[str, subprocess.Popen] = dataclasses.field(default_factory=dict)
+
+    def restart_apiserver(self) -> None:
+        """Stop and start kube-apiserver (same port, same etcd): every watch drops, old versions are gone."""
+        _stop(self.procs["kube-apiserver"])
+        log = self.workdir / "kube-apiserver.log"
+        self.procs["kube-apiserver"] = subprocess.Popen(
+            self.apiserver_argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        _wait("kube-apiserver", lambda: _api_ready(self.host, self.token, self.ca_file),
+              self.procs["kube-apiserver"], log)
+
+    def write_kubeconfig(self, path: Path, host: str | None = None) -> str:
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: test\n  cluster:\n    server: {host or self.host}\n"
+            f"    certificate-authority: {self.ca_file}\n"
+            f"users:\n- name: admin\n  user:\n    token: {self.token}\n"
+            "contexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n"
+            "current-context: test\n")
+        return str(path)
 
     def api_client(self):  # -> kubernetes.client.ApiClient
         from kubernetes import client
@@ -69,6 +90,16 @@ class Cluster:
         cfg.ssl_ca_cert = self.ca_file
         cfg.api_key = {"authorization": f"Bearer {self.token}"}
         return client.ApiClient(cfg)
+
+
+def _api_ready(host: str, token: str, ca_file: str) -> bool:
+    ctx = ssl.create_default_context(cafile=ca_file)
+    req = urllib.request.Request(f"{host}/readyz", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=2, context=ctx) as r:
+            return r.status == 200
+    except (urllib.error.URLError, ConnectionError):
+        return False
 
 
 def _free_port() -> int:
@@ -158,36 +189,23 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
         _wait("etcd", etcd_ok, procs[-1], etcd_log)
         api_log = d / "kube-apiserver.log"
-        procs.append(subprocess.Popen(
-            [str(binary), f"--etcd-servers=http://127.0.0.1:{etcd_port}", "--bind-address=127.0.0.1",
-             "--advertise-address=127.0.0.1", f"--secure-port={api_port}", "--insecure-port=0",
-             f"--tls-cert-file={d}/server.crt", f"--tls-private-key-file={d}/server.key",
-             f"--client-ca-file={d}/ca.crt", f"--token-auth-file={d}/tokens.csv",
-             "--authorization-mode=RBAC", "--service-account-issuer=https://kubernetes.default.svc",
-             f"--service-account-key-file={d}/sa.pub", f"--service-account-signing-key-file={d}/sa.key",
-             "--api-audiences=https://kubernetes.default.svc", "--service-cluster-ip-range=10.0.0.0/24",
-             "--disable-admission-plugins=ServiceAccount", "--kubelet-preferred-address-types=InternalIP",
-             f"--cert-dir={d}/certs"],
-            stdout=api_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
-        ctx = ssl.create_default_context(cafile=str(d / "ca.crt"))
+        argv = [str(binary), f"--etcd-servers=http://127.0.0.1:{etcd_port}", "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1", f"--secure-port={api_port}", "--insecure-port=0",
+                f"--tls-cert-file={d}/server.crt", f"--tls-private-key-file={d}/server.key",
+                f"--client-ca-file={d}/ca.crt", f"--token-auth-file={d}/tokens.csv",
+                "--authorization-mode=RBAC", "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={d}/sa.pub", f"--service-account-signing-key-file={d}/sa.key",
+                "--api-audiences=https://kubernetes.default.svc", "--service-cluster-ip-range=10.0.0.0/24",
+                "--disable-admission-plugins=ServiceAccount", "--kubelet-preferred-address-types=InternalIP",
+                f"--cert-dir={d}/certs"]
+        procs.append(subprocess.Popen(argv, stdout=api_log.open("wb"), stderr=subprocess.STDOUT,
+                                      start_new_session=True))
         host = f"https://127.0.0.1:{api_port}"
-
-        def api_ok() -> bool:
-            req = urllib.request.Request(f"{host}/readyz", headers={"Authorization": f"Bearer {token}"})
-            try:
-                with urllib.request.urlopen(req, timeout=2, context=ctx) as r:
-                    return r.status == 200
-            except urllib.error.HTTPError:
-                return False
-
-        _wait("kube-apiserver", api_ok, procs[-1], api_log)
-        kubeconfig = d / "kubeconfig"
-        kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: test\n  cluster:\n    server: {host}\n    certificate-authority: {d}/ca.crt\n"
-            f"users:\n- name: admin\n  user:\n    token: {token}\n"
-            "contexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n"
-            "current-context: test\n")
+        _wait("kube-apiserver", lambda: _api_ready(host, token, str(d / "ca.crt")), procs[-1], api_log)
+        cluster = Cluster(host=host, token=token, ca_file=str(d / "ca.crt"), kubeconfig="", workdir=d,
+                          apiserver_argv=argv)
+        cluster.kubeconfig = cluster.write_kubeconfig(d / "kubeconfig")
+        kubeconfig = cluster.kubeconfig
         kubelet_log = d / "fake-kubelet.log"
         procs.append(subprocess.Popen(
             [sys.executable, str(_FAKE_KUBELET), "--kubeconfig", str(kubeconfig), "--cert",
@@ -195,9 +213,10 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             stdout=kubelet_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
         _wait("fake kubelet", lambda: b"fake kubelet ready" in kubelet_log.read_bytes(), procs[-1],
               kubelet_log)
-        yield Cluster(host=host, token=token, ca_file=str(d / "ca.crt"), kubeconfig=str(kubeconfig), workdir=d)
+        cluster.procs = {"etcd": procs[0], "kube-apiserver": procs[1], "fake-kubelet": procs[2]}
+        yield cluster
     finally:
-        for p in reversed(procs):
+        for p in reversed(list(cluster.procs.values()) if "cluster" in locals() and cluster.procs else procs):
             _stop(p)
 
 
@@ -216,3 +235,89 @@ def namespace(api_client) -> str:
     name = f"t-{uuid.uuid4().hex[:10]}"
     client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
     return name
+
+
+class TcpProxy:
+    """A loopback TCP forwarder in front of the API server whose connections a test can cut.
+
+    Cutting is what a flaky network or a load balancer does to a long watch; the client sees its
+    stream end mid-way and must resume from its resourceVersion.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        import threading
+
+        self.upstream = upstream_port
+        self._srv = socket.socket()
+        self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._srv.bind(("127.0.0.1", 0))
+        self._srv.listen(64)
+        self.port = self._srv.getsockname()[1]
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._closed = False
+        self.drops = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed:
+            try:
+                down, _ = self._srv.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+                up.settimeout(None)
+            except OSError:
+                down.close()
+                continue
+            with self._lock:
+                self._conns += [down, up]
+            for a, b in ((down, up), (up, down)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def drop_all(self) -> int:
+        """Cut every open connection; returns how many were cut."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        self.drops += 1
+        return len(conns) // 2
+
+    def close(self) -> None:
+        self._closed = True
+        self._srv.close()
+        self.drop_all()
+
+
+@pytest.fixture
+def api_proxy(k8s_cluster: Cluster, tmp_path: Path):
+    port = int(k8s_cluster.host.rsplit(":", 1)[1])
+    proxy = TcpProxy(port)
+    proxy.kubeconfig = k8s_cluster.write_kubeconfig(tmp_path / "kubeconfig-proxy",  # type: ignore[attr-defined]
+                                                    host=f"https://127.0.0.1:{proxy.port}")
+    yield proxy
+    proxy.close()

@@ -140,12 +140,21 @@ class FakeKubelet:
             status["reason"] = reason
         if message:
             status["message"] = message
-        try:
-            self.core.patch_namespaced_pod_status(pod.metadata.name, pod.metadata.namespace,
-                                                  {"status": status})
-        except ApiException as e:
-            if e.status != 404:  # deleted meanwhile: nothing to report
-                raise
+        deadline = time.monotonic() + 120  # the API server may be restarting: keep trying a while
+        while True:
+            try:
+                self.core.patch_namespaced_pod_status(pod.metadata.name, pod.metadata.namespace,
+                                                      {"status": status})
+                return
+            except ApiException as e:
+                if e.status == 404:  # deleted meanwhile: nothing to report
+                    return
+                if e.status < 500 or time.monotonic() > deadline:
+                    raise
+            except Exception:
+                if time.monotonic() > deadline or self.stopping.is_set():
+                    raise
+            time.sleep(0.5)
 
     # -- running a pod ----------------------------------------------------------------------
     def _env(self, pod: Any, c: Any) -> dict[str, str]:

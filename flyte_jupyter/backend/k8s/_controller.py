@@ -267,6 +267,7 @@ class Controller:
         body = copy.deepcopy(template)
         body.update({"apiVersion": "v1", "kind": "Pod"})
         body["metadata"].update({"name": pod_name, "namespace": ns})
+        body["metadata"].setdefault("labels", {}).update({n.L_TASKACTION: name, n.L_ATTEMPT: str(attempt)})
         body["metadata"]["ownerReferences"] = [{
             "apiVersion": _crd.API_VERSION, "kind": _crd.KIND, "name": name, "uid": ta["metadata"]["uid"],
             "controller": True, "blockOwnerDeletion": False}]

@@ -23,6 +23,7 @@ from . import _names as n
 from ._config import K8sSettings
 from ._controller import Controller
 from ._podspec import build_pod
+from ._watch import _shutdown
 
 log = logging.getLogger(__name__)
 
@@ -214,12 +215,7 @@ async def _stream_pod_log(ctl: Controller, key: tuple[str, str], follow: bool) -
             yield LogLine(stream="stdout", text=item)
     finally:
         stop.set()
-        resp = holder.get("resp")
-        if resp is not None:
-            try:
-                resp.close()
-            except Exception:
-                pass
+        _shutdown(holder.get("resp"))
 
 
 def create_plugin(config: PluginConfig) -> KubernetesPlugin:

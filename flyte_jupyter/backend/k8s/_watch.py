@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 import time
 from typing import Any, Callable
@@ -56,26 +57,16 @@ class ListWatch:
 
     def stop(self) -> None:
         self._stop.set()
-        resp = self._resp
-        if resp is not None:
-            try:
-                resp.close()  # unblocks the read in the watch thread
-            except Exception:
-                pass
+        _shutdown(self._resp)  # unblocks the read in the watch thread
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def drop_connection(self) -> None:
-        """Close the current watch connection, as a network failure would (used by tests)."""
-        resp = self._resp
-        if resp is not None:
-            try:
-                resp.close()
-            except Exception:
-                pass
+        """Cut the current watch connection, as a network failure would."""
+        _shutdown(self._resp)
 
     def _deliver(self, fn: Callable[[Any], None], arg: Any) -> None:
-        if not self._loop.is_closed():
+        if not self._stop.is_set() and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, arg)
 
     def _relist(self) -> None:
@@ -161,6 +152,19 @@ class ListWatch:
         self.stats["errors"] += 1
         log.debug("watch %s interrupted (%s); resuming in %.1fs", self.name, e, delay)
         self._stop.wait(delay)
+
+
+def _shutdown(resp: Any) -> None:
+    """Shut the socket under a streaming response down; closing it from another thread would block
+    until the next byte arrives (TLS), which for a quiet watch is up to a minute."""
+    if resp is None:
+        return
+    sock = getattr(getattr(resp, "connection", None), "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class _Gone(Exception):

@@ -1,0 +1,298 @@
+"""The Kubernetes pod plugin against a real API server and the fake kubelet.
+
+The container's interpreter is a stub that runs its first argument as Python code, so each test
+says exactly what its "action" does (print, fail, eat memory, sleep); the full entrypoint is
+exercised by the end-to-end test through the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from flyte_jupyter._models import Phase
+from flyte_jupyter.backend.executor import LaunchSpec, OutcomeKind, PluginConfig, PluginStatus
+from flyte_jupyter.backend.k8s import _crd
+from flyte_jupyter.backend.k8s._plugin import KubernetesPlugin
+
+pytestmark = pytest.mark.k8s
+
+WAIT = 60.0  # upper bound of any wait in these tests
+
+
+class Recorder:
+    """Collects every status the plugin reports for one attempt."""
+
+    def __init__(self) -> None:
+        self.statuses: list[PluginStatus] = []
+        self._event = asyncio.Event()
+
+    def __call__(self, status: PluginStatus) -> None:
+        self.statuses.append(status)
+        self._event.set()
+
+    @property
+    def phases(self) -> list[str]:
+        return [s.outcome.kind.value if s.outcome else s.phase.value for s in self.statuses]
+
+    @property
+    def outcome(self):
+        return next((s.outcome for s in self.statuses if s.outcome), None)
+
+    async def wait_for(self, pred, what: str):
+        deadline = time.monotonic() + WAIT
+        while not pred(self):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}; statuses so far: {self.phases}")
+            self._event.clear()
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout=min(left, 1.0))
+            except asyncio.TimeoutError:
+                pass
+
+    async def done(self):
+        await self.wait_for(lambda r: r.outcome is not None, "the attempt to end")
+        return self.outcome
+
+    async def running(self):
+        await self.wait_for(lambda r: "RUNNING" in r.phases or r.outcome, "RUNNING")
+
+
+@pytest.fixture(scope="session")
+def stub_python(tmp_path_factory) -> str:
+    """An "interpreter" that runs `-m flyte_jupyter.entrypoint CODE` as `python -c CODE`."""
+    path = tmp_path_factory.mktemp("stub") / "python"
+    path.write_text(f"#!{sys.executable}\nimport sys\nsys.argv = sys.argv[3:]\nexec(compile(sys.argv[0], '<action>', 'exec'))\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.fixture
+def project() -> str:
+    return f"p{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_plugin(k8s_cluster, stub_python, tmp_path, project):
+    plugins: list[KubernetesPlugin] = []
+    instance = f"test-{uuid.uuid4().hex[:8]}"
+
+    async def make(kubeconfig: str | None = None, **settings) -> KubernetesPlugin:
+        s = {"kubeconfig": kubeconfig or k8s_cluster.kubeconfig, "python": stub_python, "instance": instance,
+             "default_image": "flyte-jupyter-test:1", "abort_grace_seconds": 2,
+             "delete_succeeded_after_seconds": -1, "delete_failed_after_seconds": -1, **settings}
+        p = KubernetesPlugin(PluginConfig(data_dir=tmp_path, endpoint="127.0.0.1:9", settings=s))
+        await p.start()
+        plugins.append(p)
+        return p
+
+    yield make
+    for p in plugins:
+        if p.controller is not None:
+            for w in (p.controller.pod_watch, p.controller.ta_watch):
+                if w is not None:
+                    w.stop()
+
+
+def spec_for(project: str, tmp_path: Path, code: str, *, run: str | None = None, action: str = "a0",
+             attempt: int = 1, **kw) -> LaunchSpec:
+    run = run or f"r{uuid.uuid4().hex[:6]}"
+    d = tmp_path / f"{run}-{action}-{attempt}"
+    return LaunchSpec(run_name=run, action_name=action, attempt=attempt, project=project, domain="development",
+                      task_name="tests.k8s.my_task", task_version="v1", task_type="python", args=(code,),
+                      env=kw.pop("env", {}), outputs_path=str(d / "out"), workdir=str(d / "work"),
+                      log_dir=str(d / "logs"), **kw)
+
+
+def core(k8s_cluster) -> client.CoreV1Api:
+    return client.CoreV1Api(k8s_cluster.api_client())
+
+
+def taskaction(k8s_cluster, ns: str, name: str) -> dict:
+    return client.CustomObjectsApi(k8s_cluster.api_client()).get_namespaced_custom_object(
+        _crd.GROUP, _crd.VERSION, ns, _crd.PLURAL, name)
+
+
+async def test_pod_lifecycle_spec_and_taskaction(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin(pod_template={"pod_spec": {"nodeSelector": {"kubernetes.io/hostname": "fake-node"}},
+                                             "labels": {"team": "ml"}})
+    spec = spec_for(project, tmp_path, "import os, time; print('hello', os.environ['GREETING']); time.sleep(1)",
+                    env={"GREETING": "world"}, cpu=0.5, memory_bytes=256 << 20, timeout=600,
+                    custom={"pod_template": {"primary_container_name": "primary",
+                                             "pod_spec": {"containers": [{"name": "primary",
+                                                          "workingDir": str(tmp_path)}]}}})
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    ns, pod_name = handle.split("/")
+    assert ns == f"{project}-development"
+    outcome = await rec.done()
+    assert rec.phases == ["INITIALIZING", "RUNNING", "exited"]
+    assert outcome.succeeded and outcome.kind is OutcomeKind.EXITED
+
+    pod = core(k8s_cluster).read_namespaced_pod(pod_name, ns)
+    labels = pod.metadata.labels
+    assert labels["flyte-jupyter.io/run"] == spec.run_name and labels["flyte-jupyter.io/action"] == "a0"
+    assert labels["flyte-jupyter.io/attempt"] == "1" and labels["flyte-jupyter.io/task"] == "tests.k8s.my_task"
+    assert labels["team"] == "ml"  # from the backend-wide pod template
+    c = pod.spec.containers[0]
+    assert c.name == "primary" and c.image == "flyte-jupyter-test:1"
+    assert c.command[1:3] == ["-m", "flyte_jupyter.entrypoint"]
+    assert c.resources.limits == {"cpu": "500m", "memory": str(256 << 20)}
+    assert c.resources.requests == {"cpu": "500m", "memory": str(256 << 20)}
+    assert {e.name: e.value for e in c.env}["GREETING"] == "world"
+    assert c.working_dir == str(tmp_path)  # from the task's pod template
+    assert pod.spec.node_selector == {"kubernetes.io/hostname": "fake-node"}
+    assert pod.spec.restart_policy == "Never" and pod.spec.active_deadline_seconds == 630
+
+    ta = taskaction(k8s_cluster, ns, pod_name.rsplit("-", 1)[0])
+    assert ta["spec"]["runName"] == spec.run_name and ta["spec"]["attempt"] == 1
+    await _until(lambda: taskaction(k8s_cluster, ns, ta["metadata"]["name"]).get("status", {}).get("phase")
+                 == "SUCCEEDED", "TaskAction status SUCCEEDED")
+    st = taskaction(k8s_cluster, ns, ta["metadata"]["name"])["status"]
+    assert st["attempt"] == 1 and st["podName"] == pod_name and st["exitCode"] == 0
+    lines = [line.text async for line in plugin.logs(spec, handle)]
+    assert lines == ["hello world"]
+    await plugin.close()
+
+
+async def _until(pred, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not await asyncio.to_thread(pred):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_failure_then_retry_attempt_gets_a_new_pod(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin()
+    first = spec_for(project, tmp_path, "import sys; print('bad input: 42'); sys.exit(3)")
+    rec1 = Recorder()
+    h1 = await plugin.launch(first, rec1)
+    out1 = await rec1.done()
+    assert out1.kind is OutcomeKind.EXITED and out1.exit_code == 3
+    assert "bad input: 42" in out1.message  # termination message falls back to the log tail
+    second = dataclasses.replace(first, attempt=2, args=("print('ok now')",))
+    rec2 = Recorder()
+    h2 = await plugin.launch(second, rec2)
+    assert h2 != h1 and h2.endswith("-2")
+    assert (await rec2.done()).succeeded
+    ns = h1.split("/")[0]
+    ta_name = h1.split("/")[1].rsplit("-", 1)[0]
+    await _until(lambda: taskaction(k8s_cluster, ns, ta_name).get("status", {}).get("phase") == "SUCCEEDED",
+                 "attempt 2 recorded")
+    ta = taskaction(k8s_cluster, ns, ta_name)
+    assert ta["spec"]["attempt"] == 2 and ta["status"]["attempt"] == 2
+    # the failed attempt's pod is kept for debugging (delete_failed_after_seconds < 0)
+    assert core(k8s_cluster).read_namespaced_pod(h1.split("/")[1], ns).status.phase == "Failed"
+    await plugin.close()
+
+
+async def test_oom_is_reported_as_oom(make_plugin, project, tmp_path):
+    plugin = await make_plugin()
+    spec = spec_for(project, tmp_path, "import time\nx = bytearray(400 << 20)\nx[::4096] = b'1' * len(x[::4096])\n"
+                    "time.sleep(30)", memory_bytes=100 << 20, memory_text="100Mi")
+    rec = Recorder()
+    await plugin.launch(spec, rec)
+    outcome = await rec.done()
+    assert outcome.kind is OutcomeKind.OOM, rec.phases
+    assert outcome.exit_code == 137
+    assert "OOMKilled" in outcome.message and "100Mi" in outcome.message
+    await plugin.close()
+
+
+async def test_abort_deletes_the_pod(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin()
+    spec = spec_for(project, tmp_path, "import time; print('started', flush=True); time.sleep(120)")
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    await rec.running()
+    await plugin.abort(handle, spec)
+    outcome = await rec.done()
+    assert outcome.kind is OutcomeKind.ABORTED
+    ns, pod = handle.split("/")
+    with pytest.raises(ApiException) as e:
+        core(k8s_cluster).read_namespaced_pod(pod, ns)
+    assert e.value.status == 404
+    ta = taskaction(k8s_cluster, ns, pod.rsplit("-", 1)[0])
+    assert ta["spec"]["abort"] is True
+    await _until(lambda: taskaction(k8s_cluster, ns, pod.rsplit("-", 1)[0]).get("status", {}).get("phase")
+                 == "ABORTED", "TaskAction status ABORTED")
+    await plugin.abort(handle, spec)  # idempotent
+    await plugin.close()
+
+
+async def test_logs_follow_while_running_and_survive_cleanup(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin(delete_succeeded_after_seconds=0)
+    spec = spec_for(project, tmp_path, "import time\nfor i in range(5):\n    print('line', i, flush=True)\n"
+                    "    time.sleep(0.4)")
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    got = []
+    async for line in plugin.logs(spec, handle, follow=True):
+        got.append(line.text)
+        if len(got) == 1:
+            assert rec.outcome is None  # the first line arrived while the pod was still running
+    assert got == [f"line {i}" for i in range(5)]
+    assert (await rec.done()).succeeded
+    ns, pod = handle.split("/")
+
+    def deleted() -> bool:
+        try:
+            core(k8s_cluster).read_namespaced_pod(pod, ns)
+            return False
+        except ApiException as e:
+            return e.status == 404
+
+    await _until(deleted, "the succeeded pod to be cleaned up")
+    assert [line.text async for line in plugin.logs(spec, handle)] == [f"line {i}" for i in range(5)]
+    await plugin.close()
+
+
+async def test_image_pull_error_is_reported(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin(image_pull_grace_seconds=1)
+    spec = spec_for(project, tmp_path, "print('never')", image="registry.invalid/missing:1")
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    outcome = await rec.done()
+    assert outcome.kind is OutcomeKind.LOST
+    assert "ErrImagePull" in outcome.message or "ImagePullBackOff" in outcome.message
+    assert "registry.invalid/missing:1" in outcome.message
+
+
+async def test_active_deadline_is_a_second_line(make_plugin, project, tmp_path):
+    plugin = await make_plugin(deadline_grace_seconds=1)
+    spec = spec_for(project, tmp_path, "import time; time.sleep(60)", timeout=1)
+    rec = Recorder()
+    await plugin.launch(spec, rec)  # the backend would abort at 1 s; here nobody does
+    outcome = await rec.done()
+    assert outcome.kind is OutcomeKind.EXITED and outcome.exit_code != 0
+    assert "DeadlineExceeded" in outcome.message
+    await plugin.close()
+
+
+async def test_a_taskaction_created_by_hand_is_run(make_plugin, k8s_cluster, project, tmp_path, stub_python):
+    """The controller reconciles any TaskAction with its labels, not only those it wrote itself."""
+    plugin = await make_plugin()
+    spec = spec_for(project, tmp_path, "print('by hand')")
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    await rec.done()
+    ns, pod = handle.split("/")
+    ta = taskaction(k8s_cluster, ns, pod.rsplit("-", 1)[0])
+    body = {"apiVersion": _crd.API_VERSION, "kind": _crd.KIND,
+            "metadata": {"name": "by-hand", "labels": ta["metadata"]["labels"]}, "spec": dict(ta["spec"])}
+    client.CustomObjectsApi(k8s_cluster.api_client()).create_namespaced_custom_object(
+        _crd.GROUP, _crd.VERSION, ns, _crd.PLURAL, body)
+    await _until(lambda: taskaction(k8s_cluster, ns, "by-hand").get("status", {}).get("phase") == "SUCCEEDED",
+                 "the hand-made TaskAction to succeed")
+    assert core(k8s_cluster).read_namespaced_pod("by-hand-1", ns).status.phase == "Succeeded"
+    await plugin.close()
