@@ -20,6 +20,7 @@ import dataclasses
 import gzip
 import hashlib
 import importlib
+import importlib.util
 import io
 import os
 import sys
@@ -248,6 +249,7 @@ def fetch_and_extract(uri: str, dest: str) -> str:
             return target
         tmp = f"{target}.tmp-{os.getpid()}"
         safe_extract(_storage.get_bytes(uri), tmp)
+        _precompile(tmp)
         open(os.path.join(tmp, ".complete"), "w").close()
         try:
             os.rename(tmp, target)
@@ -258,6 +260,22 @@ def fetch_and_extract(uri: str, dest: str) -> str:
         return target
     safe_extract(_storage.get_bytes(uri), dest)
     return os.path.realpath(dest)
+
+
+def _precompile(root: str) -> None:
+    """Write bytecode next to the extracted sources once (unchecked-hash pycs: a bundle's content
+    never changes under its digest), so no action compiles the same source again."""
+    import py_compile
+
+    for folder, _, names in os.walk(root):
+        for name in names:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                try:
+                    py_compile.compile(path, cfile=importlib.util.cache_from_source(path), doraise=True,
+                                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                except (py_compile.PyCompileError, OSError):
+                    pass  # the import compiles it then, as usual
 
 
 def load_pickle_bundle(uri: str) -> dict[str, Any]:
