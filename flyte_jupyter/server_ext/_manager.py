@@ -254,6 +254,10 @@ class BackendRunsManager(RunsManager):
                 if attempt == 1 and err.code == "UNAVAILABLE" and self._embedded_mode(scope):
                     self.log.warning("flyte_jupyter: the embedded backend is not answering; starting it again")
                     await asyncio.get_running_loop().run_in_executor(None, self._start_embedded)
+                    # a channel that saw the refusal waits out its reconnect backoff: use a new one
+                    for key in [k for k, v in self._clients.items() if v is client]:
+                        del self._clients[key]
+                    await client.close()
                     continue
                 raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
         raise AssertionError("unreachable")
