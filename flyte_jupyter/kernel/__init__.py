@@ -25,11 +25,9 @@ def _has_widget_frontend(shell: Any) -> bool:
     """A kernel (ipykernel) talks to a frontend that may render widgets; a terminal shell does not."""
     if shell is None or getattr(shell, "kernel", None) is None:
         return False
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("ipywidgets") is not None
 
 
 def open_view(shell: Any, run: Any, *, interval: float = 0.2) -> Any:

@@ -10,7 +10,6 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from .. import _config
 from ._errors import CellError
 from . import _submit
 
@@ -347,7 +346,3 @@ def _resolve(namespace: dict[str, Any], dotted: str) -> Any:
     for part in rest:
         obj = getattr(obj, part)
     return obj
-
-
-def current_endpoint() -> str | None:
-    return _config.current().endpoint
