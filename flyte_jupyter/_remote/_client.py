@@ -327,6 +327,21 @@ class BackendClient:
                 synced_once = True
                 yield SYNCED
 
+    async def watch_runs(self, project: str | None = None, domain: str | None = None) -> AsyncIterator[RunSummary]:
+        """A RunSummary each time a run's root action changes (new runs included), until the
+        caller stops iterating: what a runs list keeps itself fresh with."""
+        call = self._stubs()["run"].WatchRuns(
+            run_pb.WatchRunsRequest(project=project or self.project, domain=domain or self.domain),
+            metadata=self._metadata,
+        )
+        try:
+            async for msg in call:
+                yield run_summary(msg.run, self.run_url(msg.run.id.run, msg.run.id.project, msg.run.id.domain))
+        except grpc.aio.AioRpcError as err:
+            raise _translate(err, self.endpoint) from None
+        finally:
+            call.cancel()
+
     async def tail_logs(self, run: str, action: str = "a0", attempt: int = 0, follow: bool = False,
                         project: str | None = None, domain: str | None = None) -> AsyncIterator[LogLine]:
         """The action's printed lines (latest attempt by default); `follow` waits for more until

@@ -137,3 +137,29 @@ def test_a_killed_fork_server_loses_no_action(flyte_backend, tmp_path: Path) -> 
     assert run.outputs() == [0, 1, 2]
     again = flyte.with_runcontext(mode="remote").run(basic.fanout, n=3)
     assert again.outputs() == 6  # a new fork server took over
+
+
+def test_watch_runs_reports_new_runs_and_their_ends(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    client = flyte_backend.client()
+    seen: list[tuple[str, str]] = []
+    started = threading.Event()
+
+    async def watch() -> None:
+        async def consume() -> None:
+            stream = client.watch_runs()
+            started.set()
+            async for summary in stream:
+                seen.append((summary.name, summary.phase.value))
+                if summary.name == "watched-run" and summary.phase.terminal:
+                    return
+
+        await asyncio.wait_for(consume(), 60)
+
+    thread = threading.Thread(target=lambda: asyncio.run(watch()), daemon=True)
+    thread.start()
+    started.wait(10)
+    time.sleep(0.5)  # the stream is open before the run starts
+    flyte.with_runcontext(mode="remote", name="watched-run").run(basic.fanout, n=2).wait(60)
+    thread.join(60)
+    phases = [phase for name, phase in seen if name == "watched-run"]
+    assert phases and phases[-1] == "SUCCEEDED"
