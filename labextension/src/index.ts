@@ -93,8 +93,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CommandIDs.openPanel, {
-      label: 'Show Flyte runs',
-      execute: () => app.shell.activateById(panel.id)
+      label: args => (args.run ? `Show Flyte run ${args.run}` : 'Show Flyte runs'),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { run: { type: 'string', description: 'a run to open in the panel' } }
+        }
+      },
+      execute: async args => {
+        app.shell.activateById(panel.id);
+        if (typeof args.run === 'string' && args.run) {
+          await model.select(args.run);
+        }
+      }
     });
     if (palette) {
       palette.addItem({ command: CommandIDs.runNotebook, category: 'Flyte' });

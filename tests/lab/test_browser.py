@@ -81,7 +81,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-         f"--FlyteJupyter.data_dir={home / 'backend'}", "--LabApp.news_url=None"],
+         f"--FlyteJupyter.data_dir={home / 'backend'}", "--LabApp.news_url=None",
+         "--LabApp.expose_app_in_browser=True"],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -255,10 +256,11 @@ def test_follow_a_running_action_and_abort_the_run(lab: dict[str, Any], browser:
     page.goto(f"{lab['url']}/lab?token={lab['token']}")
     page.wait_for_selector(".jp-SideBar.jp-mod-left [data-id='flyte-jupyter-panel']")
     _dismiss_news(page)
-    _open_panel(page)
+    # other parts (e.g. a notebook widget) open a run through the command
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('flyte-jupyter:open-panel')")
+    page.evaluate("(run) => window.jupyterapp.commands.execute('flyte-jupyter:open-panel', {run})", run["name"])
     panel = page.locator("#flyte-jupyter-panel")
-    panel.locator(f".jp-FlyteRuns-item[data-run='{run['name']}']").click()
-    detail = panel.locator(".jp-FlyteDetail")
+    detail = panel.locator(f".jp-FlyteDetail[data-run='{run['name']}']")
     detail.locator(".jp-FlyteTree-row[data-action][data-phase='RUNNING']").click()
     page.locator("#flyte-jupyter-panel .jp-FlyteLogs .jp-FlyteSection-title", has_text="following").wait_for()
     # the log grows while the action runs
