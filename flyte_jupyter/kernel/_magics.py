@@ -96,12 +96,22 @@ def transform_cell_lines(lines: list[str]) -> list[str]:
     match = _CELL_RUN.match(text)
     if match is None:
         return lines
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None and not getattr(shell, "autoawait", True):
+        return lines  # `%autoawait off`: IPython's cell magic runs it, blocking
     line = "run" + match.group("line")
     body = text[match.end():]
     quiet = body.rstrip().endswith(";")
     call = (f"await __import__('flyte_jupyter.kernel._magics', fromlist=['run_cell_async'])"
             f".run_cell_async(get_ipython(), {line!r}, {body!r}){';' if quiet else ''}\n")
     return [call]
+
+
+# IPython's completeness check (terminal) must not see the rewritten cell: there a `%%` cell ends
+# with a blank line, not when its first line parses.
+transform_cell_lines.has_side_effects = True  # type: ignore[attr-defined]
 
 
 def _parse_cell_line(line: str) -> argparse.Namespace:

@@ -81,6 +81,11 @@ CELLS = [
     ("first = [v for v in views() if v.run.name == 'nb-remote'][0].run\n"
      "child = next(a.name for a in first.actions.values() if a.task == 'demo.square')"),  # 23
     "%flyte logs nb-remote {child} --follow",                                          # 24
+    # a run this kernel does not know (e.g. started from the side panel, or before a restart)
+    "from flyte_jupyter.kernel import _submit\n_submit._runs.clear()",                # 25
+    "%flyte status nb-remote",                                                        # 26
+    ("v = views()[-1]\nv.run.wait(60)\nv.finish()\n"
+     "print(v.run.name, v.run.mode, sorted({n['phase'] for n in v.tree.nodes}), v.tree.total)"),  # 27
 ]
 
 
@@ -163,7 +168,7 @@ def test_connect_abort_and_status(nb: Any) -> None:
     assert lines[1] == "[('demo.sleepy', 'ABORTED')]"
     # status of a known run: its widget again, final
     status = [t for t in tree_models(nb) if t["run_name"] == "nb-remote"]
-    assert len(status) == 2 and {n["phase"] for n in status[-1]["nodes"]} == {"SUCCEEDED"}
+    assert len(status) >= 2 and {n["phase"] for n in status[1]["nodes"]} == {"SUCCEEDED"}
     err = errors(nb.cells[18])
     assert err and err[0].ename == "CellError" and "no task named 'nb_missing_task'" in err[0].evalue
 
@@ -177,3 +182,8 @@ def test_unchanged_cell_same_version_nothing_uploaded(nb: Any) -> None:
 def test_logs_of_a_child_action_with_follow(nb: Any) -> None:
     assert not errors(nb.cells[24]), cell_text(nb.cells[24])
     assert cell_text(nb.cells[24]).strip().startswith("squaring ")
+
+
+def test_status_attaches_to_a_run_the_kernel_did_not_start(nb: Any) -> None:
+    assert not errors(nb.cells[26]), cell_text(nb.cells[26])
+    assert cell_text(nb.cells[27]).strip() == "nb-remote remote ['SUCCEEDED'] 6"

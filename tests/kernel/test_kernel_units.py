@@ -80,6 +80,17 @@ def test_input_transformer_awaits_the_cell() -> None:
     assert transform_cell_lines(["%%flyte runs\n"]) == ["%%flyte runs\n"]
 
 
+def test_terminal_waits_for_the_whole_cell() -> None:
+    """In a terminal a `%%` cell ends with a blank line: the rewrite must not make it complete early."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tm = TransformerManager()
+    tm.cleanup_transforms.append(transform_cell_lines)
+    assert tm.check_complete("%%flyte run --local\n")[0] == "incomplete"
+    assert tm.check_complete("%%flyte run --local\nx = 1\n")[0] == "incomplete"
+    assert tm.check_complete("%%flyte run --local\nx = 1\n\n")[0] == "complete"
+
+
 def test_clean_traceback_keeps_only_user_frames() -> None:
     text = (
         "Traceback (most recent call last):\n"
