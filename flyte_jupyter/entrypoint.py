@@ -211,11 +211,17 @@ def run(args: argparse.Namespace) -> int:
     attempt = int(os.environ.get("FLYTE_JUPYTER_ATTEMPT", "1") or 1)
     controller = LazyRemoteController(run_name=args.run_name, project=project, domain=domain, code=code,
                                       raw_data_path=args.raw_data_path)
+    report = None
+    if getattr(task, "report", False):
+        from . import _storage
+        from ._report import Report
+
+        report = Report(_storage.join(args.outputs_path, "report.html"))  # next to outputs.pb
     tc = TaskContext(
         action=ActionID(args.name, args.run_name, project, domain), mode="remote", version=args.version,
         raw_data_path=args.raw_data_path, input_path=args.inputs, output_path=args.outputs_path,
         checkpoint_path=args.checkpoint_path, task_name=task.name, attempt=attempt, controller=controller,
-        env_vars=dict(task.env_vars or {}),
+        env_vars=dict(task.env_vars or {}), report=report,
     )
     try:
         with task_context(tc):
@@ -228,8 +234,10 @@ def run(args: argparse.Namespace) -> int:
                     result = task.func(**inputs)
                 finally:
                     _close_sync(controller)
+        _flush_report(report)
         _write_outputs(args.outputs_path, task, result, args.raw_data_path)
     except BaseException as exc:  # noqa: BLE001 - report anything the task raised
+        _flush_report(report)
         if isinstance(exc, KeyboardInterrupt):
             failure = _Failure("Aborted", "the action was interrupted", "", "system", False)
         else:
@@ -248,6 +256,15 @@ async def _execute(task: Any, inputs: dict[str, Any], controller: Any) -> Any:
         return await task.execute(**inputs)
     finally:
         await controller.aclose()
+
+
+def _flush_report(report: Any) -> None:
+    if report is None:
+        return
+    try:
+        report.flush()
+    except Exception:  # noqa: BLE001 - a report must never fail the action
+        traceback.print_exc()
 
 
 def _close_sync(controller: Any) -> None:

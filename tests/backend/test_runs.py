@@ -210,3 +210,16 @@ def test_an_action_queued_past_its_max_queued_time_times_out(backend_factory, tm
         assert busy.outputs() == 0
     finally:
         flyte.init()
+
+
+def test_map_groups_and_reports_in_remote_actions(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    from flows import mapped
+    from flyte_jupyter import _storage
+
+    run = flyte.with_runcontext(mode="remote").run(mapped.main, n=5)
+    assert run.outputs() == [0, 1, 4, 9, 16]
+    groups = {a.group for a in run.actions.values() if a.task == "mapped.sq"}
+    assert len(groups) == 1 and next(iter(groups)).startswith("squares")
+    detail = asyncio.run(flyte_backend.client().get_action(run.name, "a0"))
+    report = _storage.get_bytes(_storage.join(detail.outputs_uri, "report.html")).decode()
+    assert "<b>5 squares</b>" in report
