@@ -321,3 +321,6 @@ def api_proxy(k8s_cluster: Cluster, tmp_path: Path):
                                                     host=f"https://127.0.0.1:{proxy.port}")
     yield proxy
     proxy.close()
+
+
+from _k8s_testlib import make_plugin, project, stub_python  # noqa: E402,F401  (fixtures for the plugin tests)

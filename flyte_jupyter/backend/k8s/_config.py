@@ -28,7 +28,7 @@ class K8sSettings:
     service_account: str | None = None
     #: Flyte-style pod template applied to every action pod (the task's own pod_template wins).
     pod_template: dict[str, Any] = dataclasses.field(default_factory=dict)
-    #: Backend endpoint as pods should dial it; None: the endpoint the backend gives the plugin.
+    #: Backend endpoint as pods dial it (FLYTE_JUPYTER_ENDPOINT); None: the backend's endpoint_for_actions.
     backend_endpoint: str | None = None
     #: Extra environment for every action pod.
     env: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -301,13 +301,24 @@ class Controller:
                     status[field] = str(status.get("phase", "")).capitalize() or "-"
             status = {**status, "observedGeneration": (self.taskactions.get((ns, name)) or {}).get(
                 "metadata", {}).get("generation", 0)}
-            try:
-                ta = await self.call(self.custom.patch_namespaced_custom_object_status, _crd.GROUP, _crd.VERSION,
-                                     ns, _crd.PLURAL, name, {"status": status})
-                self.taskactions[(ns, name)] = ta
-            except ApiException as e:
-                if e.status != 404:  # the TaskAction was deleted (cleanup): nothing to record
-                    log.warning("cannot write status of TaskAction %s/%s: %s %s", ns, name, e.reason, (e.body or "")[:500])
+            for attempt in range(5):
+                try:
+                    ta = await self.call(self.custom.patch_namespaced_custom_object_status, _crd.GROUP,
+                                         _crd.VERSION, ns, _crd.PLURAL, name, {"status": status})
+                    self.taskactions[(ns, name)] = ta
+                    return
+                except ApiException as e:
+                    if e.status == 404:  # the TaskAction was deleted (cleanup): nothing to record
+                        return
+                    if e.status < 500 or attempt == 4:
+                        log.warning("cannot write status of TaskAction %s/%s: %s %s", ns, name, e.reason,
+                                    (e.body or "")[:500])
+                        return
+                except Exception as e:  # connection dropped: the API server may be restarting
+                    if attempt == 4:
+                        log.warning("cannot write status of TaskAction %s/%s: %r", ns, name, e)
+                        return
+                await asyncio.sleep(0.5 * 2**attempt)
 
     # -- pods -------------------------------------------------------------------------------------
     def _on_pod_sync(self, pods: list[dict[str, Any]]) -> None:

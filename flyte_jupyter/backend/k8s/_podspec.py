@@ -81,7 +81,8 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
 
     env = dict(settings.env)
     env.update(spec.env or {})
-    env.setdefault("FLYTE_JUPYTER_ENDPOINT", settings.backend_endpoint or endpoint)
+    if settings.backend_endpoint:  # pods may need another address than local processes
+        env["FLYTE_JUPYTER_ENDPOINT"] = settings.backend_endpoint
     resources: dict[str, dict[str, str]] = {}
     if spec.cpu:
         resources.setdefault("limits", {})["cpu"] = _cpu(spec.cpu)
