@@ -43,9 +43,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, panel.id);
     }
-    model.start();
 
-    if (settingRegistry) {
+    if (!settingRegistry) {
+      model.start();
+    } else {
       const apply = (settings: ISettingRegistry.ISettings) => {
         const next = settings.composite as unknown as IFlyteSettings;
         const prev = client.settings;
@@ -55,20 +56,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
           domain: next.domain ?? ''
         };
         if (
-          prev.endpoint !== client.settings.endpoint ||
-          prev.project !== client.settings.project ||
-          prev.domain !== client.settings.domain
+          started &&
+          (prev.endpoint !== client.settings.endpoint ||
+            prev.project !== client.settings.project ||
+            prev.domain !== client.settings.domain)
         ) {
           model.restart();
         }
       };
+      // the first connection waits for the settings, so it already uses the chosen scope
+      let started = false;
       settingRegistry
         .load(PLUGIN_ID)
         .then(settings => {
           apply(settings);
           settings.changed.connect(apply);
         })
-        .catch(reason => console.error('flyte-jupyter: cannot load settings', reason));
+        .catch(reason => console.error('flyte-jupyter: cannot load settings', reason))
+        .then(() => {
+          started = true;
+          model.start();
+        });
     }
 
     app.commands.addCommand(CommandIDs.runNotebook, {

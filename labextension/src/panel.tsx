@@ -45,18 +45,34 @@ export class FlyteModel {
     this._socket?.close();
   }
 
-  /** Reconnect with new settings (endpoint, project, domain). */
+  /** Reconnect at once with new settings (endpoint, project, domain). */
   restart(): void {
     this.runs.clear();
     this.detail = null;
     this.selected = null;
-    this._socket?.close();
+    this.error = null;
+    const old = this._socket;
+    if (old) {
+      old.onclose = null;
+      old.onmessage = null;
+      old.close();
+    }
+    if (this._retry !== null) {
+      window.clearTimeout(this._retry);
+      this._retry = null;
+    }
+    this.connected = false;
     this.changed.emit();
+    this._connect();
   }
 
   async refresh(): Promise<void> {
+    const scope = JSON.stringify(this.client.settings);
     try {
       const runs = await this.client.listRuns();
+      if (scope !== JSON.stringify(this.client.settings)) {
+        return; // the settings changed meanwhile: the reconnect refreshes
+      }
       this.runs = new Map(runs.map(r => [r.name, r]));
       this.error = null;
       if (this.selected) {
