@@ -11,7 +11,10 @@ and prints, for each, the kernel process's CPU seconds (all its threads, from ps
 time of the cell, and the IOPub messages and bytes the frontend had to take. The client here
 drains IOPub like a frontend would.
 
-    python benchmarks/widget_throttle.py [--n 1000] [--repeat 3]
+    python benchmarks/widget_throttle.py [--n 1000] [--repeat 3] [--leaf-sleep 0]
+
+With `--leaf-sleep S` the leaves take about S seconds each (staggered), so the run lasts and the
+figures show the widget's steady cost while a big run is live.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 SETUP = """
-%load_ext flyte_jupyter
 import flyte_jupyter as flyte, asyncio
 env = flyte.TaskEnvironment("bench")
 
 @env.task
 async def leaf(i: int) -> int:
+    if LEAF_SLEEP:
+        await asyncio.sleep(LEAF_SLEEP * (1 + i % 7) / 4)  # staggered, so the tree keeps changing
     return i
 
 @env.task
@@ -76,6 +80,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1000, help="children of the root task (default 1000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the median is shown")
+    parser.add_argument("--leaf-sleep", type=float, default=0.0, help="seconds each leaf sleeps (default 0)")
     args = parser.parse_args()
 
     import psutil
@@ -87,9 +92,12 @@ def main() -> int:
     km, kc = start_new_kernel(kernel_name="python3", env=env)
     try:
         proc = psutil.Process(km.provisioner.process.pid)
-        _execute(kc, SETUP)
+        _execute(kc, "%load_ext flyte_jupyter")
+        _execute(kc, f"LEAF_SLEEP = {args.leaf_sleep!r}\n" + SETUP)
         _execute(kc, SCENARIOS["no view"].format(n=10))  # warm up imports and the local loop
-        print(f"{args.n}-action local run, kernel CPU per cell (median of {args.repeat}); python {sys.version.split()[0]}")
+        what = f", leaves sleeping ~{args.leaf_sleep:g} s" if args.leaf_sleep else ""
+        print(f"{args.n}-action local run{what}, kernel CPU per cell (median of {args.repeat}); "
+              f"python {sys.version.split()[0]}")
         print(f"{'scenario':<18} {'kernel CPU s':>12} {'wall s':>8} {'iopub msgs':>11} {'iopub KiB':>10}")
         for label, template in SCENARIOS.items():
             rows = []

@@ -76,14 +76,23 @@ def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: 
     return out, len(actions) - shown
 
 
+def _shown_duration(info: ActionInfo) -> float | None:
+    """Finished actions to a tenth of a second; live ones in whole seconds, so a row of a running
+    action changes (and costs the frontend a message) at most once a second."""
+    duration = info.duration
+    if duration is None:
+        return None
+    return round(duration, 1) if info.phase.terminal else float(int(duration))
+
+
 def node_data(entry: Entry) -> dict[str, Any]:
     info = entry.info
     assert info is not None
-    duration = info.duration
+    duration = _shown_duration(info)
     return {
         "name": info.name, "task": info.task, "parent": info.parent, "depth": entry.depth,
         "phase": info.phase.value, "attempts": info.attempts,
-        "duration": round(duration, 1) if duration is not None else None,
+        "duration": duration,
         "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded,
         "error": str(info.error) if info.error else None,
     }
@@ -95,7 +104,7 @@ def row_html(entry: Entry) -> str:
     pad = 18 * entry.depth
     attempt = f' <span style="opacity:.7">attempt {info.attempts}</span>' if info.attempts > 1 else ""
     cached = ' <span style="opacity:.7">(cached)</span>' if info.cache_hit else ""
-    dur = duration_text(info.duration)
+    dur = duration_text(_shown_duration(info))
     group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group else ""
     error = (f' <span style="color:#c62828">{esc(str(info.error))[:160]}</span>'
              if info.error and info.phase.terminal else "")

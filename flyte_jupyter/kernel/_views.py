@@ -266,9 +266,11 @@ class RunView:
         nodes = [node_data(entry) for entry in entries if entry.info is not None]
         started = root.started_at if root else None
         ended = root.ended_at if root and root.phase.terminal else None
+        took = elapsed(started, ended, self.opened)
+        took = took if ended is not None else float(int(took))  # live: whole seconds, one update a second
         header = (f'<div class="flyte-run-header" data-run="{esc(run.name)}" data-phase="{esc(phase)}">'
                   f'<b>Run</b> <code>{esc(run.name)}</code> <span style="opacity:.7">({esc(run.mode)})</span> '
-                  f'{phase_badge(phase)} · {esc(duration_text(elapsed(started, ended, self.opened)))}'
+                  f'{phase_badge(phase)} · {esc(duration_text(took))}'
                   + (f' · <span style="opacity:.7">{esc(run.url)}</span>'
                      if run.mode == "remote" and getattr(run, "url", None) else "")
                   + "</div>")
