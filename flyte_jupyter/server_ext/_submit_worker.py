@@ -21,14 +21,42 @@ def _fail(message: str, status: int = 400) -> int:
     return 1
 
 
+_SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", ".venv", "venv", "node_modules", ".tox"}
+_MAX_COPY_BYTES = 50 * 1024 * 1024
+
+
+def _copy_sources(src: Path, dest: Path) -> None:
+    """The notebook folder's Python modules and packages (not data, not notebooks), bounded in size."""
+    import shutil
+
+    budget = _MAX_COPY_BYTES
+    for entry in sorted(src.iterdir()):
+        if entry.is_file() and entry.suffix == ".py":
+            budget -= entry.stat().st_size
+            if budget < 0:
+                return
+            shutil.copy2(entry, dest / entry.name)
+        elif entry.is_dir() and entry.name not in _SKIP_DIRS and (entry / "__init__.py").is_file():
+            for path in sorted(entry.rglob("*.py")):
+                rel = path.relative_to(src)
+                if _SKIP_DIRS.intersection(rel.parts):
+                    continue
+                budget -= path.stat().st_size
+                if budget < 0:
+                    return
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest / rel)
+
+
 def main() -> int:
     request: dict[str, Any] = json.loads(sys.stdin.read())
     workdir = Path(request["workdir"])
     module_name = request["module"]
+    # modules next to the notebook (helpers it imports) come along, as the kernel sees them; the
+    # bundle is made of the loaded modules under this one folder, so they ship with the run
+    _copy_sources(Path(request["notebook_dir"]), workdir)
     (workdir / f"{module_name}.py").write_text(request["source"])
     sys.path.insert(0, str(workdir))
-    # files next to the notebook (helpers it imports) stay importable, as in the kernel
-    sys.path.insert(1, request["notebook_dir"])
     os.chdir(workdir)
 
     if not request.get("endpoint"):

@@ -245,3 +245,22 @@ async def test_submitting_keeps_definitions_and_drops_magics_and_run_calls(jp_fe
     assert logs.body.decode().strip() == "hello panel"
     after = {r["name"] for r in (await _json(jp_fetch, "runs"))["runs"]}
     assert after - before == {run["name"]}  # the notebook's own flyte.run(...) calls did not run
+
+
+@on_jupyter_loop
+async def test_modules_next_to_the_notebook_ship_with_the_run(jp_fetch, write_notebook, jp_root_dir):
+    (jp_root_dir / "proj" / "shapes").mkdir(parents=True)
+    (jp_root_dir / "proj" / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    (jp_root_dir / "proj" / "shapes" / "__init__.py").write_text("SIDES = {'square': 4}\n")
+    path = write_notebook(
+        "proj/uses_helpers.ipynb",
+        "import flyte_jupyter as flyte\nfrom helpers import double\nfrom shapes import SIDES\n"
+        "env = flyte.TaskEnvironment(name='helpers')",
+        "@env.task\ndef perimeter(side: int) -> int:\n    p = double(side) * SIDES['square'] // 2\n"
+        "    print(f'perimeter {p}')\n    return p",
+    )
+    run = await _submit(jp_fetch, path, "perimeter", {"side": 3})
+    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
+    assert done["phase"] == "SUCCEEDED", done
+    logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
+    assert logs.body.decode().strip() == "perimeter 12"
