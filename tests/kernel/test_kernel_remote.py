@@ -1,4 +1,4 @@
-"""A real notebook against the embedded backend, started on demand by `%%flyte run`."""
+"""A real notebook against the embedded backend of its data directory."""
 
 from __future__ import annotations
 
@@ -91,14 +91,18 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from flyte_jupyter._remote._embedded import start_backend, stop_backend
+
     tmp = tmp_path_factory.mktemp("remote-nb")
     env = make_kernel_env(tmp)
+    backend_dir = Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend"
+    # The embedded backend of the kernel's data directory, on a free port (the kernel would start
+    # it on first use, on 8090 when free; examples/ and the browser test cover that path).
+    start_backend(backend_dir, port=0)
     try:
         yield run_notebook(CELLS, tmp, env, allow_errors=True, timeout=240)
     finally:
-        from flyte_jupyter._remote._embedded import stop_backend
-
-        stop_backend(Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend")
+        stop_backend(backend_dir)
 
 
 def test_remote_cell_binds_the_value(nb: Any) -> None:
