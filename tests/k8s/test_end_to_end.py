@@ -33,11 +33,13 @@ def k8s_backend(k8s_cluster, tmp_path):
                             "abort_grace_seconds": 1},
     }))
     backend = BackendProcess(tmp_path / "backend", extra_args=["--config", str(cfg)])
-    with backend:
+    backend.start()
+    try:  # stopped by PID; its pods are the fake kubelet's processes, not the backend's
         backend.use()
-        backend.instance = instance  # type: ignore[attr-defined]
         yield backend
         flyte.init()
+    finally:
+        backend.stop()
 
 
 def _pods(k8s_cluster, run_name: str) -> list:
@@ -78,3 +80,42 @@ def test_oom_pod_fails_the_run_as_oom(k8s_backend):
     with pytest.raises(Exception) as info:
         run.outputs()
     assert "OOM" in str(info.value)
+
+
+def _wait(pred, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_abort_deletes_the_pods(k8s_backend, k8s_cluster):
+    run = flyte.with_runcontext(mode="remote").run(nested.sleepy_parent, n=2, seconds=120)
+    _wait(lambda: sum(p.status.phase == "Running" for p in _pods(k8s_cluster, run.name)) == 3,
+          "the parent and both children running as pods")
+    run.abort()
+    run.wait(timeout=60)
+    assert run.phase is flyte.Phase.ABORTED
+    _wait(lambda: not _pods(k8s_cluster, run.name), "every pod of the run to be deleted")
+
+
+def test_logs_of_a_pod_reach_the_client(k8s_backend):
+    run = flyte.with_runcontext(mode="remote").run(nested.sleeper, seconds=0.2)
+    assert run.outputs() == 0.2
+    assert "sleeping" in run.logs()
+
+
+def test_backend_restart_during_a_run_adopts_the_running_pods(k8s_backend, k8s_cluster):
+    run = flyte.with_runcontext(mode="remote").run(nested.sleepy_parent, n=2, seconds=4)
+    _wait(lambda: sum(p.status.phase == "Running" for p in _pods(k8s_cluster, run.name)) == 3,
+          "the parent and both children running as pods")
+    k8s_backend.kill()
+    time.sleep(0.5)
+    k8s_backend.start()
+    run.wait(timeout=120)
+    assert run.phase is flyte.Phase.SUCCEEDED, [(a.name, a.phase, a.error) for a in run.actions.values()]
+    pods = _pods(k8s_cluster, run.name)
+    names = [p.metadata.annotations["flyte-jupyter.io/action-name"] for p in pods]
+    assert sorted(names) == sorted(set(names)) and len(names) == 3  # adopted, none started twice
+    assert all(p.status.phase == "Succeeded" for p in pods)

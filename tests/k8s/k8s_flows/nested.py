@@ -49,3 +49,8 @@ def sleeper(seconds: float) -> float:
     print("sleeping", flush=True)
     time.sleep(seconds)
     return seconds
+
+
+@env.task
+async def sleepy_parent(n: int, seconds: float) -> float:
+    return sum(await asyncio.gather(*[sleeper.aio(seconds + i * 0.1) for i in range(n)]))
