@@ -1,5 +1,5 @@
-"""RunView: the live widget of one run (header, progress, action tree, Abort), and TextView, its
-terminal twin.
+"""RunView: the live widget of one run (header, progress, action tree, Abort); `_text_view`
+holds its terminal twin.
 
 Both are fed by `run.state.subscribe`, for local and remote runs alike. The subscriber only marks
 the view dirty (and wakes the views loop once per render interval); rendering happens on the views
@@ -49,6 +49,7 @@ class RunView:
         self._finished = threading.Event()
         self._handle: Any = None
         self._stop = False
+        self._root_ended_at: float | None = None
         self.renders = 0
         self.render_failures = 0
         self.render_error: str | None = None
@@ -173,7 +174,7 @@ class RunView:
             self._dirty = False
             await self._refresh_details()
             self._render()
-            if self.run.done and not self._has_live_details():
+            if self.run.done and (not self._has_live_details() or self._ended_long_ago()):
                 # the root ended: one last look after the final events have landed, then stop
                 await _pause(self._halt, self.interval)
                 self._render()
@@ -226,6 +227,12 @@ class RunView:
             _loop.submit(self._render_async())
 
     # -- rendering (views loop only) ---------------------------------------------------------------
+
+    def _ended_long_ago(self) -> bool:
+        """Expanded actions still live after the root ended are followed for a minute at most."""
+        if self._root_ended_at is None:
+            self._root_ended_at = time.monotonic()
+        return time.monotonic() - self._root_ended_at > 60.0
 
     def _has_live_details(self) -> bool:
         with self._lock:
