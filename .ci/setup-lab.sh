@@ -10,6 +10,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+if ! command -v node >/dev/null 2>&1; then
+  echo "installing Node.js (Debian package) for the labextension build"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+fi
+
 if ! command -v jlpm >/dev/null 2>&1; then
   python -m pip install -q 'jupyterlab>=4'
 fi
