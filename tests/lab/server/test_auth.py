@@ -18,6 +18,7 @@ ENDPOINTS = [
     ("GET", ("flyte", "api", "runs", "r-1"), None),
     ("POST", ("flyte", "api", "runs", "r-1", "abort"), "{}"),
     ("POST", ("flyte", "api", "runs", "r-1", "rerun"), "{}"),
+    ("GET", ("flyte", "api", "runs", "r-1", "actions", "a0"), None),
     ("GET", ("flyte", "api", "runs", "r-1", "actions", "a0", "logs"), None),
     ("GET", ("flyte", "api", "notebook-tasks"), None),
 ]
