@@ -10,10 +10,11 @@ import os
 from typing import Any, AsyncIterator, Iterator
 
 from .. import _storage
-from ._file import File, _to_thread
+from ._file import File
+from ._ref import StorageRef, _to_thread
 
 
-class Dir:
+class Dir(StorageRef):
     """A directory, local or in storage (`path` is a local path or a URI such as file://, s3://).
 
     Create one with `Dir.from_local` / `Dir.from_local_sync` (uploads the tree) or
@@ -21,16 +22,7 @@ class Dir:
     """
 
     _flyte_blob_kind = "dir"
-    __slots__ = ("path", "name", "format", "hash")
-
-    def __init__(self, path: str | os.PathLike[str], name: str | None = None, format: str = "", hash: str | None = None):
-        self.path = os.fspath(path)
-        self.name = name if name is not None else (_storage.basename(self.path) or None)
-        self.format = format or ""
-        self.hash = hash
-
-    def __class_getitem__(cls, item: Any) -> type[Dir]:
-        return cls
+    __slots__ = ()
 
     # ---- constructors --------------------------------------------------------------------
 
@@ -70,14 +62,6 @@ class Dir:
         return await _to_thread(cls.from_local_sync, local_path, remote_destination, dir_cache_key)
 
     # ---- contents ------------------------------------------------------------------------
-
-    def exists_sync(self) -> bool:
-        """Whether the directory exists."""
-        return _storage.exists(self.path)
-
-    async def exists(self) -> bool:
-        """Whether the directory exists (async)."""
-        return await _to_thread(_storage.exists, self.path)
 
     def walk_sync(self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None) -> Iterator[File]:
         """The files in the tree (sorted by relative path) as File references; nothing is read.
@@ -135,19 +119,6 @@ class Dir:
     async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the tree to a local directory (async); see `download_sync`."""
         return await _to_thread(self.download_sync, local_path)
-
-    # ---- value semantics -----------------------------------------------------------------
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Dir):
-            return NotImplemented
-        return (self.path, self.name, self.format, self.hash) == (other.path, other.name, other.format, other.hash)
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self.path))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"
 
 
 def _fnmatch(name: str, pattern: str) -> bool:

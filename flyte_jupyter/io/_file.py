@@ -12,9 +12,10 @@ import os
 from typing import IO, Any, AsyncIterator
 
 from .. import _storage
+from ._ref import StorageRef, _to_thread
 
 
-class File:
+class File(StorageRef):
     """A file, local or in storage (`path` is a local path or a URI such as file://, s3://).
 
     Create one with `File.from_local` / `File.from_local_sync` (uploads), `File.new_remote()`
@@ -23,16 +24,7 @@ class File:
     """
 
     _flyte_blob_kind = "file"
-    __slots__ = ("path", "name", "format", "hash")
-
-    def __init__(self, path: str | os.PathLike[str], name: str | None = None, format: str = "", hash: str | None = None):
-        self.path = os.fspath(path)
-        self.name = name if name is not None else (_storage.basename(self.path) or None)
-        self.format = format or ""
-        self.hash = hash
-
-    def __class_getitem__(cls, item: Any) -> type[File]:
-        return cls
+    __slots__ = ()
 
     # ---- constructors --------------------------------------------------------------------
 
@@ -84,14 +76,6 @@ class File:
 
     # ---- reading and writing -------------------------------------------------------------
 
-    def exists_sync(self) -> bool:
-        """Whether the file exists."""
-        return _storage.exists(self.path)
-
-    async def exists(self) -> bool:
-        """Whether the file exists (async)."""
-        return await _to_thread(_storage.exists, self.path)
-
     def download_sync(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the file to `local_path` (default: a fresh temporary directory); returns the local
         path. A file that is already local is returned as is when no target is given."""
@@ -119,27 +103,6 @@ class File:
         if block_size is not None and not _storage.is_local(self.path):
             kwargs["block_size"] = block_size
         return _AsyncFileContext(self.path, mode, kwargs)
-
-    # ---- value semantics -----------------------------------------------------------------
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, File):
-            return NotImplemented
-        return (self.path, self.name, self.format, self.hash) == (other.path, other.name, other.format, other.hash)
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self.path))
-
-    def __repr__(self) -> str:
-        extra = f", format={self.format!r}" if self.format else ""
-        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}{extra})"
-
-
-async def _to_thread(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-    """asyncio.to_thread, with asyncio imported on first use (it costs ~30 ms to import)."""
-    import asyncio
-
-    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 class _AsyncFileContext:
