@@ -69,7 +69,7 @@ export class FlyteModel {
   async refresh(): Promise<void> {
     const scope = JSON.stringify(this.client.settings);
     try {
-      const runs = await this.client.listRuns();
+      const runs = await this.client.listRuns(this.filter || undefined);
       if (scope !== JSON.stringify(this.client.settings)) {
         return; // the settings changed meanwhile: the reconnect refreshes
       }
@@ -82,6 +82,13 @@ export class FlyteModel {
       this.error = (e as Error).message;
     }
     this.changed.emit();
+  }
+
+  /** Show one phase only; the server filters too, so older runs of that phase are found. */
+  async setFilter(phase: string): Promise<void> {
+    this.filter = phase;
+    this.changed.emit();
+    await this.refresh();
   }
 
   async select(name: string | null): Promise<void> {
@@ -260,10 +267,7 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
           runs={[...model.runs.values()]}
           filter={model.filter}
           now={now}
-          onFilter={phase => {
-            model.filter = phase;
-            model.changed.emit();
-          }}
+          onFilter={phase => void model.setFilter(phase)}
           onSelect={name => void model.select(name)}
         />
       )}
