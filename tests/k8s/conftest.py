@@ -68,6 +68,7 @@ class Cluster:
         _stop(self.procs["kube-apiserver"])
         log = self.workdir / "kube-apiserver.log"
         self.procs["kube-apiserver"] = subprocess.Popen(
+            # no parent-death signal here: this may run in a worker thread, whose exit would send it
             self.apiserver_argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
         _wait("kube-apiserver", lambda: _api_ready(self.host, self.token, self.ca_file),
               self.procs["kube-apiserver"], log)
@@ -100,6 +101,18 @@ def _api_ready(host: str, token: str, ca_file: str) -> bool:
             return r.status == 200
     except (urllib.error.URLError, ConnectionError):
         return False
+
+
+def _die_with_parent() -> None:
+    """Runs in each child before exec: new session, and SIGTERM when pytest dies (even by SIGKILL),
+    so that a killed test run leaves no etcd, API server or kubelet behind."""
+    import ctypes
+
+    os.setsid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _free_port() -> int:
@@ -181,7 +194,7 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
              "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
              "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
              "--initial-cluster", f"default=http://127.0.0.1:{peer_port}"],
-            stdout=etcd_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
+            stdout=etcd_log.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
 
         def etcd_ok() -> bool:
             with urllib.request.urlopen(f"http://127.0.0.1:{etcd_port}/health", timeout=2) as r:
@@ -199,7 +212,7 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "--disable-admission-plugins=ServiceAccount", "--kubelet-preferred-address-types=InternalIP",
                 f"--cert-dir={d}/certs"]
         procs.append(subprocess.Popen(argv, stdout=api_log.open("wb"), stderr=subprocess.STDOUT,
-                                      start_new_session=True))
+                                      preexec_fn=_die_with_parent))
         host = f"https://127.0.0.1:{api_port}"
         _wait("kube-apiserver", lambda: _api_ready(host, token, str(d / "ca.crt")), procs[-1], api_log)
         cluster = Cluster(host=host, token=token, ca_file=str(d / "ca.crt"), kubeconfig="", workdir=d,
@@ -210,7 +223,7 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         procs.append(subprocess.Popen(
             [sys.executable, str(_FAKE_KUBELET), "--kubeconfig", str(kubeconfig), "--cert",
              str(d / "server.crt"), "--key", str(d / "server.key"), "--workdir", str(d / "kubelet")],
-            stdout=kubelet_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
+            stdout=kubelet_log.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
         _wait("fake kubelet", lambda: b"fake kubelet ready" in kubelet_log.read_bytes(), procs[-1],
               kubelet_log)
         cluster.procs = {"etcd": procs[0], "kube-apiserver": procs[1], "fake-kubelet": procs[2]}
