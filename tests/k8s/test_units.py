@@ -1,0 +1,76 @@
+"""Pieces of the Kubernetes executor that need no API server: settings, names, pod templates."""
+
+from __future__ import annotations
+
+import pytest
+
+from flyte_jupyter.backend.executor import LaunchSpec
+from flyte_jupyter.backend.k8s import K8sSettings
+from flyte_jupyter.backend.k8s import _names as n
+from flyte_jupyter.backend.k8s._podspec import build_pod
+from flyte_jupyter.backend.k8s._status import view
+
+
+def test_unknown_setting_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError) as e:
+        K8sSettings.from_dict({"namespce_template": "x"})
+    assert "namespce_template" in str(e.value) and "namespace_template" in str(e.value)
+    assert K8sSettings.from_dict({"kubernetes": {"default_image": "img"}}).default_image == "img"
+
+
+def test_names_are_dns_safe_unique_and_bounded():
+    assert n.pod_name("r1", "a0", 2) == "r1-a0-2"
+    long_a, long_b = n.pod_name("R" * 80, "a0", 1), n.pod_name("R" * 80 + "x", "a0", 1)
+    assert long_a != long_b and len(long_a) <= 63 and long_a == long_a.lower()
+    assert n.dns_label("My_Run") != n.dns_label("my-run")  # rewritten names keep apart
+    assert n.namespace_for("{project}-{domain}", "Flytesnacks", "development").startswith("flytesnacks-development")
+    assert len(n.label_value("x." * 60)) <= 63
+    with pytest.raises(ValueError, match="namespace_template"):
+        n.namespace_for("{team}-{domain}", "p", "d")
+
+
+def _spec(**kw) -> LaunchSpec:
+    base = dict(run_name="r1", action_name="a0", attempt=1, project="p", domain="d", task_name="m.t",
+                task_version="v", task_type="python", args=("--inputs", "x"), env={"A": "1"},
+                outputs_path="/o", workdir="/w", log_dir="/l")
+    base.update(kw)
+    return LaunchSpec(**base)
+
+
+def test_pod_template_merge_keeps_sidecars_and_lets_the_task_win():
+    settings = K8sSettings(pod_template={"pod_spec": {"tolerations": [{"key": "gpu"}],
+                                                      "containers": [{"name": "primary", "env": [{"name": "A", "value": "0"}],
+                                                                      "volumeMounts": [{"name": "v", "mountPath": "/v"}]},
+                                                                     {"name": "sidecar", "image": "proxy:1"}]}})
+    pod = build_pod(_spec(image="/venvs/abc", cpu=1.5, memory_bytes=1 << 30, gpu=1,
+                          custom={"pod_template": {"podSpec": {"nodeSelector": {"pool": "a"}}}}),
+                    settings, "p-d", "h:1")
+    spec = pod["spec"]
+    primary, sidecar = spec["containers"]
+    assert primary["name"] == "primary" and sidecar == {"name": "sidecar", "image": "proxy:1"}
+    assert primary["image"] == settings.default_image  # a venv path is no container image
+    assert primary["command"] == ["python", "-m", "flyte_jupyter.entrypoint", "--inputs", "x"]
+    assert {"name": "A", "value": "1"} in primary["env"]  # the task's env wins over the template's
+    assert primary["volumeMounts"] == [{"name": "v", "mountPath": "/v"}]
+    assert primary["resources"]["limits"] == {"cpu": "1500m", "memory": str(1 << 30), "nvidia.com/gpu": "1"}
+    assert spec["tolerations"] == [{"key": "gpu"}] and spec["nodeSelector"] == {"pool": "a"}
+    assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+    assert "activeDeadlineSeconds" not in spec
+
+
+def _pod(phase: str, state: dict, **status) -> dict:
+    return {"metadata": {"name": "p", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {"containers": [{"name": "primary", "resources": {"limits": {"memory": str(200 << 20)}}}]},
+            "status": {"phase": phase, "containerStatuses": [{"name": "primary", "state": state}], **status}}
+
+
+def test_pod_status_reading():
+    assert view(_pod("Pending", {"waiting": {"reason": "ContainerCreating"}})).phase.value == "INITIALIZING"
+    assert view(_pod("Running", {"running": {}})).phase.value == "RUNNING"
+    oom = view(_pod("Failed", {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}))
+    assert oom.ended == "oom" and "200Mi" in oom.message
+    err = view(_pod("Failed", {"terminated": {"exitCode": 2, "reason": "Error", "message": "boom"}}))
+    assert (err.ended, err.exit_code, err.message) == ("exited", 2, "boom")
+    pull = view(_pod("Pending", {"waiting": {"reason": "ImagePullBackOff", "message": "no such image"}}))
+    assert pull.stuck_since is not None and "no such image" in pull.message
+    assert view(_pod("Failed", {}, reason="Evicted", message="low memory")).ended == "lost"
