@@ -151,14 +151,28 @@ async def run_cell_async(shell: Any, line: str, body: str) -> Any:
     run = await _submit.start_async(task, (), {}, _target(ns))
     _remember_last(shell, run)
     view = _open_view(shell, run)
+    echo = _echo_for(run)
     try:
         await _submit.wait_async(run)
     except asyncio.CancelledError:
         view.finish()
+        if echo is not None:
+            await echo.close(timeout=2.0)
         raise _submit.interrupted(run) from None
+    if echo is not None:
+        await echo.close()
     view.finish()
     value = _submit.outputs(run)
     return _bind(shell, ns, value)
+
+
+def _echo_for(run: Any) -> Any:
+    """For a remote run, the cell shows what its root action prints (local runs print directly)."""
+    if getattr(run, "mode", "") != "remote" or getattr(run, "client", None) is None:
+        return None
+    from ._echo import LogEcho
+
+    return LogEcho(run)
 
 
 def run_cell_blocking(shell: Any, line: str, body: str) -> Any:
@@ -216,7 +230,8 @@ class FlyteMagics(Magics):
 
         The cell may call tasks and helpers defined in earlier cells. Without `--local` the code
         is shipped to the configured backend (`%flyte connect`), or to the embedded backend, which
-        starts on first use; `--local` runs it in this kernel. A live widget follows the run
+        starts on first use (what the cell prints is shown under it); `--local` runs it in this
+        kernel. A live widget follows the run
         (phase, elapsed time, progress, action tree, Abort). When the run ends its value is
         displayed and bound to `_` (or to VAR with `--out VAR`); a failure is shown as one error
         naming the failing action, its attempt and the task's traceback. `!cmd` lines run as

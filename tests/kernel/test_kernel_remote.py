@@ -110,6 +110,11 @@ def test_remote_cell_binds_the_value(nb: Any) -> None:
     assert "'HI:14'" in cell_text(nb.cells[3])
 
 
+def test_what_the_remote_cell_prints_shows_under_it(nb: Any) -> None:
+    streams = "".join(o.text for o in nb.cells[2].outputs if o.output_type == "stream")
+    assert "cell says hi:14" in streams
+
+
 def test_local_gives_the_same_value(nb: Any) -> None:
     assert not errors(nb.cells[4]), cell_text(nb.cells[4])
     assert cell_text(nb.cells[5]).strip() == "True 'HI:14'"
