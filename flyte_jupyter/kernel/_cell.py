@@ -88,12 +88,12 @@ def _function_ast(module: ast.Module, filename: str) -> ast.Module:
     last = body[-1]
     if isinstance(last, ast.Expr):
         body[-1] = ast.copy_location(ast.Return(value=last.value), last)
-    for node in ast.walk(module):
-        if isinstance(node, (ast.Yield, ast.YieldFrom)) and _at_top(module, node):
+    top = _top_level(module)
+    for node in top:
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
             raise SyntaxError("a %%flyte run cell cannot `yield`; return a value as its last expression",
                               (filename, node.lineno, node.col_offset + 1, None))
-    awaits = any(isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith)) and _at_top(module, node)
-                 for node in ast.walk(module))
+    awaits = any(isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith)) for node in top)
     kind = ast.AsyncFunctionDef if awaits else ast.FunctionDef
     fields: dict[str, Any] = {"type_params": []} if "type_params" in kind._fields else {}
     func = kind(name=CELL_FUNCTION, args=ast.arguments(
@@ -105,19 +105,19 @@ def _function_ast(module: ast.Module, filename: str) -> ast.Module:
     return wrapper
 
 
-def _at_top(module: ast.Module, target: ast.AST) -> bool:
-    """True when `target` is not nested in a function or lambda of the cell."""
-    def search(node: ast.AST, nested: bool) -> bool | None:
-        for child in ast.iter_child_nodes(node):
-            inner = nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                                                 ast.ClassDef))
-            if child is target:
-                return not nested
-            found = search(child, inner)
-            if found is not None:
-                return found
-        return None
-    return bool(search(module, False))
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _top_level(module: ast.Module) -> list[ast.AST]:
+    """The cell's nodes outside any function, lambda or class it defines (one pass)."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = list(module.body)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+    return out
 
 
 def cell_filename(source: str) -> str:

@@ -66,6 +66,16 @@ def test_same_cell_same_version_edited_cell_new_version() -> None:
     assert a.cache_version() == b.cache_version() != c.cache_version()
 
 
+def test_only_a_cell_that_awaits_becomes_a_coroutine() -> None:
+    import inspect
+
+    shell = _Shell()
+    assert inspect.iscoroutinefunction(build_cell_task(shell, "import asyncio\nawait asyncio.sleep(0)").func)
+    assert not inspect.iscoroutinefunction(build_cell_task(shell, "async def f():\n    await g()\n1").func)
+    sync_gen_helper = build_cell_task(shell, "def g():\n    yield 1\nlist(g())")
+    assert not inspect.iscoroutinefunction(sync_gen_helper.func)
+
+
 def test_yield_in_a_cell_is_refused_clearly() -> None:
     with pytest.raises(SyntaxError, match="cannot `yield`"):
         build_cell_task(_Shell(), "yield 1")
