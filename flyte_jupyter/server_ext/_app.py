@@ -30,7 +30,7 @@ class FlyteJupyter(ExtensionApp):
     domain = Unicode("development", help="Domain of the runs the panel lists and submits.").tag(config=True)
     start_embedded = Bool(True, help="Start the embedded backend when no endpoint is configured.").tag(config=True)
     data_dir = Unicode("", help="Data directory of the embedded backend; empty: the user's data directory.").tag(config=True)
-    list_poll_interval = Float(1.0, help="Seconds between run-list refreshes pushed to open panels.").tag(config=True)
+    list_poll_interval = Float(1.0, help="Seconds between run-list polls, for a runs manager whose backend cannot push run changes.").tag(config=True)
     runs_manager_class = Type(
         default_value=BackendRunsManager, klass=RunsManager, config=True,
         help="The RunsManager implementation the handlers use.",

@@ -113,6 +113,18 @@ class RunsManager(LoggingConfigurable):
         """ActionInfo.to_json() dicts for every change of the run's actions, from a snapshot on."""
         raise NotImplementedError
 
+    async def watch_runs(self, scope: Scope, interval: float = 1.0) -> AsyncIterator[dict[str, Any]]:
+        """Run dicts as runs appear or change. This default polls `list_runs`; a manager whose
+        backend can push changes overrides it."""
+        seen: dict[str, str] = {}
+        while True:
+            for run in await self.list_runs(scope):
+                text = json.dumps(run, sort_keys=True)
+                if seen.get(run["name"]) != text:
+                    seen[run["name"]] = text
+                    yield run
+            await asyncio.sleep(interval)
+
 
 def run_json(summary: Any) -> dict[str, Any]:
     """The panel's run shape from the SDK's RunSummary."""
@@ -336,6 +348,17 @@ class BackendRunsManager(RunsManager):
             async for line in client.tail_logs(run, action, follow=follow, **self._pd(scope)):
                 text = line.text
                 yield text if text.endswith("\n") else text + "\n"
+        except BackendError as err:
+            raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+
+    async def watch_runs(self, scope: Scope, interval: float = 1.0) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+        """Pushed by the backend (WatchRuns): a run dict whenever a run's root action changes."""
+        client = await self._client(scope)
+        from flyte_jupyter._remote._client import BackendError
+
+        try:
+            async for summary in client.watch_runs(**self._pd(scope)):
+                yield run_json(summary)
         except BackendError as err:
             raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
 

@@ -5,7 +5,7 @@ Messages to the browser: {"type": "run", "run": {...}} when a run in the list ch
 plus {"type": "error", "message": ...} when a watch fails. The browser sends {"watch": name} and
 {"unwatch": name}.
 
-The hub keeps one backend watch per (scope, run) and one run-list poller per scope, shared by
+The hub keeps one backend watch per (scope, run) and one run-list watch per scope, shared by
 every tab that wants them, and stops each when its last tab leaves.
 """
 
@@ -28,7 +28,7 @@ _RETRY_SECONDS = 2.0
 
 
 class _Feed:
-    """One shared producer (a run watch or a list poller) and the sockets that receive it."""
+    """One shared producer (a run watch or a run-list watch) and the sockets that receive it."""
 
     def __init__(self) -> None:
         self.subscribers: set[Any] = set()
@@ -54,7 +54,7 @@ class UpdatesHub:
         feed = self._lists.get(socket.scope)
         if feed is None:
             feed = self._lists[socket.scope] = _Feed()
-            feed.task = asyncio.ensure_future(self._poll_list(socket.scope, feed))
+            feed.task = asyncio.ensure_future(self._follow_list(socket.scope, feed))
         feed.subscribers.add(socket)
 
     def leave(self, socket: Any) -> None:
@@ -107,21 +107,17 @@ class UpdatesHub:
 
     # -- producers --------------------------------------------------------------------------------
 
-    async def _poll_list(self, scope: Scope, feed: _Feed) -> None:
-        seen: dict[str, str] = {}
+    async def _follow_list(self, scope: Scope, feed: _Feed) -> None:
+        """Forward the manager's run changes; reopen after a failure (backend starting or gone)."""
         while True:
             try:
-                runs = await self.manager.list_runs(scope)
-                for run in runs:
-                    text = json.dumps(run, sort_keys=True)
-                    if seen.get(run["name"]) != text:
-                        seen[run["name"]] = text
-                        feed.send({"type": "run", "run": run})
+                async for run in self.manager.watch_runs(scope, self.poll_interval):
+                    feed.send({"type": "run", "run": run})
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # the backend may be starting or gone; keep trying
-                self.log.debug("flyte_jupyter: run list poll failed: %s", err)
-            await asyncio.sleep(self.poll_interval)
+            except Exception as err:
+                self.log.debug("flyte_jupyter: watching the run list failed: %s", err)
+            await asyncio.sleep(_RETRY_SECONDS)
 
     async def _watch_run(self, scope: Scope, name: str, feed: _Feed) -> None:
         while True:
