@@ -31,3 +31,14 @@ async def test_the_configured_manager_answers(jp_fetch, jp_serverapp):
     body = json.loads((await jp_fetch("flyte", "api", "runs", params={"project": "p1"})).body)
     assert body == {"runs": [{"name": "r-static", "phase": "SUCCEEDED", "source": "p1.ipynb",
                               "started_at": 1.0, "ended_at": 2.0, "error": None}]}
+
+
+@on_jupyter_loop
+async def test_a_manager_without_push_still_feeds_the_websocket(jp_ws_fetch):
+    import asyncio
+
+    ws = await jp_ws_fetch("flyte", "api", "ws", params={"project": "p2"})
+    message = json.loads(await asyncio.wait_for(ws.read_message(), 30))
+    assert message["type"] == "run" and message["run"]["name"] == "r-static"
+    assert message["run"]["source"] == "p2.ipynb"
+    ws.close()
