@@ -76,6 +76,12 @@ def _is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, (TypeError, ValueError)) or code in ("INVALID_ARGUMENT", "ALREADY_EXISTS")
 
 
+def _is_pickling_error(exc: BaseException) -> bool:
+    import pickle
+
+    return isinstance(exc, pickle.PicklingError) or (isinstance(exc, TypeError) and "pickle" in str(exc))
+
+
 def start(task: Any, args: tuple, kwargs: dict, target: Target) -> Any:
     """Start a run and return it at once (it runs in the background)."""
     opts = target.options()
@@ -95,6 +101,10 @@ def start(task: Any, args: tuple, kwargs: dict, target: Target) -> Any:
         except ActionFailedError:
             raise
         except Exception as exc:
+            if _is_pickling_error(exc):
+                raise CellError(f"the code could not be shipped to the backend: {exc}. The cell (or a task or "
+                                "helper it uses) refers to a notebook object that cannot be pickled; create "
+                                "it inside the cell or task, or run with --local") from None
             if _is_user_error(exc):
                 raise CellError(str(exc)) from None
             raise CellError(f"could not submit the run: {type(exc).__name__}: {exc}") from None

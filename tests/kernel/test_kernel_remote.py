@@ -86,6 +86,9 @@ CELLS = [
     "%flyte status nb-remote",                                                        # 26
     ("v = views()[-1]\nv.run.wait(60)\nv.finish()\n"
      "print(v.run.name, v.run.mode, sorted({n['phase'] for n in v.tree.nodes}), v.tree.total)"),  # 27
+    "import threading\nlock = threading.Lock()",                                      # 28
+    "%%flyte run\nwith lock:\n    x = 1\nx",                                          # 29
+    "%%flyte run --name nb-remote\n1",                                                 # 30
 ]
 
 
@@ -196,3 +199,12 @@ def test_logs_of_a_child_action_with_follow(nb: Any) -> None:
 def test_status_attaches_to_a_run_the_kernel_did_not_start(nb: Any) -> None:
     assert not errors(nb.cells[26]), cell_text(nb.cells[26])
     assert cell_text(nb.cells[27]).strip() == "nb-remote remote ['SUCCEEDED'] 6"
+
+
+def test_submission_problems_are_one_clear_line(nb: Any) -> None:
+    err = errors(nb.cells[29])
+    assert err and err[0].ename == "CellError"
+    assert "cannot pickle" in err[0].evalue and "create it inside the cell or task, or run with --local" in err[0].evalue
+    err = errors(nb.cells[30])
+    assert err and err[0].ename == "CellError" and "run 'nb-remote' already exists" in err[0].evalue
+    assert "Traceback" not in cell_text(nb.cells[29]) + cell_text(nb.cells[30])
