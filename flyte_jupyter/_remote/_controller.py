@@ -34,6 +34,7 @@ _BATCH = 500
 
 
 _written = itertools.count()
+_made: set[str] = set()
 
 
 def _put(uri: str, data: bytes) -> None:
@@ -42,7 +43,10 @@ def _put(uri: str, data: bytes) -> None:
         _storage.put_bytes(uri, data)
         return
     path = _storage.local_path(uri)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    folder = os.path.dirname(path)
+    if folder not in _made:
+        os.makedirs(folder, exist_ok=True)
+        _made.add(folder)
     tmp = f"{path}.{os.getpid()}.{next(_written)}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -235,8 +239,9 @@ class RemoteController:
         if known is None or known.phase not in _TERMINAL:
             inputs_uri = ""
             if self.storage_root:
+                # The layout the backend uses for inline inputs too: runs/P/D/RUN/inputs/ACTION.pb
                 inputs_uri = _storage.join(self.storage_root, "runs", self.project, self.domain, self.run_name,
-                                           name, "inputs.pb")
+                                           "inputs", f"{name}.pb")
                 _put(inputs_uri, data)
             req = queue_pb.EnqueueActionRequest(
                 id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=name),

@@ -397,8 +397,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         # The fork server inherited the backend's environment: send only what the action adds.
         env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
                "PYTHONUNBUFFERED": "1"}
-        stdout = os.path.join(spec.log_dir, "stdout")
-        stderr = os.path.join(spec.log_dir, "stderr")
+        stdout, stderr = _log_files(spec)
         proc = _Proc(spec, on_status)
         if spec.reuse:
             worker = self._worker_for(python, spec)
@@ -419,7 +418,7 @@ class LocalProcessPlugin(ExecutorPlugin):
             await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
         else:
             os.makedirs(spec.workdir, exist_ok=True)
-            os.makedirs(spec.log_dir, exist_ok=True)
+            os.makedirs(os.path.dirname(stdout), exist_ok=True)
             with open(stdout, "wb") as out, open(stderr, "wb") as err:
                 child = await asyncio.create_subprocess_exec(
                     python, *spec.entrypoint_command, cwd=spec.workdir, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
@@ -539,7 +538,8 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.finish(None, OutcomeKind.LOST)
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
-        paths = [("stdout", os.path.join(spec.log_dir, "stdout")), ("stderr", os.path.join(spec.log_dir, "stderr"))]
+        out, err = _log_files(spec)
+        paths = [("stdout", out), ("stderr", err)]
         offsets = {name: 0 for name, _ in paths}
         partial = {name: b"" for name, _ in paths}
         pid = int(handle.split(":", 1)[0]) if handle else 0
@@ -585,6 +585,12 @@ class LocalProcessPlugin(ExecutorPlugin):
     def describe(self) -> dict:
         return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),
                 "workers": sum(len(p.workers) for p in self._pools.values())}
+
+
+def _log_files(spec: LaunchSpec) -> tuple[str, str]:
+    """stdout/stderr of an attempt, beside its log directory's name (the run's log directory
+    exists after the first action, so an action creates no directory for its logs)."""
+    return f"{spec.log_dir}.stdout", f"{spec.log_dir}.stderr"
 
 
 def _killpg(pid: int, sig: int) -> None:
