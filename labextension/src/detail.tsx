@@ -197,7 +197,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
             {action.cache_hit ? ' · cache hit' : ''}
           </div>
           {action.error ? (
-            <details className="jp-FlyteError" open>
+            <details className="jp-FlyteError" title="Show the traceback">
               <summary>
                 <b>{action.error.kind}</b>: {action.error.message}
               </summary>

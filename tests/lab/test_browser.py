@@ -50,6 +50,20 @@ def _write_slow_notebook(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
+def _write_failing_notebook(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name='failing')"),
+        nbformat.v4.new_code_cell(
+            "@env.task\ndef check(limit: int) -> int:\n    print('checking', limit)\n"
+            "    raise ValueError(f'limit {limit} is too small')\n\n\n"
+            "@env.task\ndef main(limit: int = 3) -> int:\n    return check(limit)"),
+    ]
+    nbformat.write(nb, str(path))
+
+
 def _post(lab: dict[str, Any], path: str, body: dict[str, Any]) -> dict[str, Any]:
     """A POST as a script would send it (token auth, so no XSRF cookie is needed)."""
     import json
@@ -74,6 +88,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("root")
     shutil.copy(ROOT / "examples" / "binder_demo.ipynb", root / "binder_demo.ipynb")
     _write_slow_notebook(root / "slow.ipynb")
+    _write_failing_notebook(root / "failing.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), XDG_DATA_HOME=str(home / "data"))
@@ -274,6 +289,17 @@ def test_follow_a_running_action_and_abort_the_run(lab: dict[str, Any], browser:
     detail.locator(".jp-FlyteDetail-header [data-phase='ABORTED']").wait_for(timeout=60_000)
     assert detail.locator(".jp-FlyteAbort").is_disabled()
     _shot(page, "08-aborted")
+
+    # a failed run: the failing action and its error, with the traceback
+    failed = _post(lab, "runs", {"path": "failing.ipynb", "task": "main", "inputs": {"limit": 2}})
+    page.evaluate("(run) => window.jupyterapp.commands.execute('flyte-jupyter:open-panel', {run})", failed["name"])
+    detail = panel.locator(f".jp-FlyteDetail[data-run='{failed['name']}']")
+    detail.locator(".jp-FlyteDetail-header [data-phase='FAILED']").wait_for(timeout=120_000)
+    detail.locator(".jp-FlyteTree-row[data-action][data-phase='FAILED']", has_text="check").click()
+    error = detail.locator(".jp-FlyteAction .jp-FlyteError")
+    error.wait_for()
+    assert "ValueError" in error.inner_text() and "limit 2 is too small" in error.inner_text()
+    _shot(page, "09-failed")
     page.close()
 
 
