@@ -200,7 +200,7 @@ class RunService(run_grpc.RunServiceServicer):
             raise _Refuse(grpc.StatusCode.ALREADY_EXISTS, f"run {name!r} already exists in {project}/{domain}")
         entry = await b.hub.create_run(run, rec)
         if not hit:
-            b.executor.schedule(entry, rec)
+            b.executor.queue_new(entry, rec, spec)
         return run_pb.CreateRunResponse(run=_run_msg(entry))
 
     @_guard

@@ -223,3 +223,11 @@ def test_map_groups_and_reports_in_remote_actions(flyte_backend) -> None:  # typ
     detail = asyncio.run(flyte_backend.client().get_action(run.name, "a0"))
     report = _storage.get_bytes(_storage.join(detail.outputs_uri, "report.html")).decode()
     assert "<b>5 squares</b>" in report
+
+
+def test_serialized_cache_runs_one_of_identical_concurrent_actions(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = flyte.with_runcontext(mode="remote").run(cached.three_at_once, x=4, marker_dir=str(tmp_path))
+    assert run.outputs() == [16, 16, 16]
+    assert len(list(tmp_path.glob("slow-4-*"))) == 1
+    children = [a for a in run.actions.values() if a.parent == "a0"]
+    assert sorted(a.cache_hit for a in children) == [False, True, True]

@@ -98,6 +98,8 @@ class Executor:
         self.attempts: dict[tuple, Attempt] = {}
         self.busy = 0
         self._tasks: set[asyncio.Task] = set()
+        self._inflight: dict[tuple, tuple] = {}  # serialized cache key -> the action computing it
+        self._waiting: dict[tuple, list[tuple[RunEntry, ActionRecord]]] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -148,8 +150,42 @@ class Executor:
         fut = self.hub.record(entry, [rec])
         if rec.parent:
             self.release_slot_of(entry, rec.parent)
-        self.schedule(entry, rec)
+        self.queue_new(entry, rec, spec)
         return fut
+
+    def queue_new(self, entry: RunEntry, rec: ActionRecord, spec: pb.TaskSpec) -> None:
+        """Queue a new action. With Cache(serialize=True), an action whose cache key is already
+        being computed waits for that one and then takes its outputs as a cache hit."""
+        key = cache_key(rec, spec)
+        if key is not None and spec.cache.serialize and not rec.overwrite_cache:
+            if key in self._inflight:
+                self._waiting.setdefault(key, []).append((entry, rec))
+                return
+            self._inflight[key] = rec.key
+        self.schedule(entry, rec)
+
+    def _serialized_done(self, rec: ActionRecord, spec: pb.TaskSpec | None) -> None:
+        """An action ended: hand its result (or the turn) to the actions waiting on its cache key."""
+        key = cache_key(rec, spec) if spec is not None else None
+        if key is None or self._inflight.get(key) != rec.key:
+            return
+        del self._inflight[key]
+        waiters = [(e, r) for e, r in self._waiting.pop(key, []) if not r.terminal]
+        if not waiters:
+            return
+        if rec.phase == pb.PHASE_SUCCEEDED:
+            now = time.time()
+            for e, r in waiters:
+                r.phase, r.cache_hit, r.attempt = pb.PHASE_SUCCEEDED, True, 1
+                r.started_at = r.ended_at = now
+                r.outputs_uri = rec.outputs_uri
+                self.hub.record(e, [r])
+            return
+        first_entry, first = waiters[0]
+        self._inflight[key] = first.key
+        if waiters[1:]:
+            self._waiting[key] = waiters[1:]
+        self.schedule(first_entry, first)
 
     def release_slot_of(self, entry: RunEntry, parent: str) -> None:
         """The parent now waits on children: it stops counting against the concurrency bound."""
@@ -388,6 +424,7 @@ class Executor:
             key = cache_key(rec, spec) if spec is not None else None
             if key is not None:
                 await self.cache.put(CacheRecord(*key, rec.outputs_uri, now, rec.run, rec.name))
+            self._serialized_done(rec, spec)
             await fut
             await self._after_terminal(entry, rec)
             return
@@ -408,6 +445,8 @@ class Executor:
 
     async def _after_terminal(self, entry: RunEntry, rec: ActionRecord) -> None:
         """Children still alive when their parent ends are aborted (as in Flyte)."""
+        if self._inflight and rec.phase != pb.PHASE_SUCCEEDED:
+            self._serialized_done(rec, await self.catalog.get(rec.task_key))
         live = [a for a in entry.descendants(rec.name) if not a.terminal]
         if rec.name == "a0":
             live = [a for a in entry.actions.values() if not a.terminal and a.name != "a0"]
@@ -434,6 +473,9 @@ class Executor:
                 stops.append(self._stop(att))
         if queued:
             self.hub.record(entry, queued)
+            if self._inflight:
+                for rec in queued:
+                    self._serialized_done(rec, await self.catalog.get(rec.task_key))
         if stops:
             await asyncio.gather(*stops, return_exceptions=True)
 
