@@ -29,6 +29,7 @@ export class FlyteModel {
   private _socket: WebSocket | null = null;
   private _disposed = false;
   private _retry: number | null = null;
+  private _frame: number | null = null;
 
   constructor(readonly client: FlyteClient) {}
 
@@ -41,6 +42,9 @@ export class FlyteModel {
     this._disposed = true;
     if (this._retry !== null) {
       window.clearTimeout(this._retry);
+    }
+    if (this._frame !== null) {
+      window.cancelAnimationFrame(this._frame);
     }
     this._socket?.close();
   }
@@ -192,6 +196,17 @@ export class FlyteModel {
     this._socket = socket;
   }
 
+  /** Many updates in a burst (a large fan-out) cost one render per frame, not one each. */
+  private _emitSoon(): void {
+    if (this._frame !== null) {
+      return;
+    }
+    this._frame = window.requestAnimationFrame(() => {
+      this._frame = null;
+      this.changed.emit();
+    });
+  }
+
   private _onUpdate(update: IUpdate): void {
     if (update.run) {
       this.runs.set(update.run.name, update.run);
@@ -216,7 +231,7 @@ export class FlyteModel {
         });
       }
     }
-    this.changed.emit();
+    this._emitSoon();
   }
 }
 

@@ -117,7 +117,9 @@ function Caret(props: { open: boolean; show: boolean; onToggle: () => void }): J
 
 function GroupRow(props: IRowProps & { node: IGroupNode }): JSX.Element {
   const { node } = props;
-  const [open, setOpen] = React.useState(node.actions.length <= OPEN_GROUP_LIMIT);
+  // folded while large, unless the user chose; a group that grows past the limit folds itself
+  const [chosen, setOpen] = React.useState<boolean | null>(null);
+  const open = chosen ?? node.actions.length <= OPEN_GROUP_LIMIT;
   const infos = node.actions.map(n => n.action);
   const phase = groupPhase(infos);
   const done = infos.filter(a => a.phase === 'SUCCEEDED').length;

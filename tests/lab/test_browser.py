@@ -300,6 +300,19 @@ def test_follow_a_running_action_and_abort_the_run(lab: dict[str, Any], browser:
     error.wait_for()
     assert "ValueError" in error.inner_text() and "limit 2 is too small" in error.inner_text()
     _shot(page, "09-failed")
+
+    # a large fan-out: its 200 calls fold under one group row, which counts them
+    big = _post(lab, "runs", {"path": "binder_demo.ipynb", "task": "main", "inputs": {"n": 200}})
+    page.evaluate("(run) => window.jupyterapp.commands.execute('flyte-jupyter:open-panel', {run})", big["name"])
+    detail = panel.locator(f".jp-FlyteDetail[data-run='{big['name']}']")
+    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=180_000)
+    group = detail.locator(".jp-FlyteTree-groupRow")
+    page.wait_for_function(
+        "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteTree-groupRow')?.textContent || '')"
+        ".includes('200/200')")
+    assert group.get_attribute("data-group-phase") == "SUCCEEDED"
+    assert detail.locator(".jp-FlyteTree-row[data-action]").count() == 2  # main and total; the group is folded
+    _shot(page, "10-fanout-200")
     page.close()
 
 
