@@ -114,6 +114,16 @@ def start_backend(
     wait until it listens. `port=None` uses 8090, or a free port when 8090 is taken; 0 = any."""
     d = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
     d.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    # Two kernels asking at once must not start two backends on one data dir.
+    with open(d / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _start_locked(d, port, host, extra_args, timeout, log_file)
+
+
+def _start_locked(d: Path, port: int | None, host: str, extra_args: list[str] | None, timeout: float,
+                  log_file: str | Path | None) -> BackendInfo:
     info = backend_status(d)
     if info.running and info.endpoint:
         return info

@@ -55,3 +55,17 @@ def test_remote_mode_with_nothing_configured_starts_the_embedded_backend(tmp_pat
         from flyte_jupyter._remote import _embedded
 
         _embedded.stop_backend(tmp_path / "data" / "backend")
+
+
+def test_concurrent_starts_share_one_embedded_backend(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    from flyte_jupyter._remote import _embedded
+
+    data = tmp_path / "shared"
+    try:
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            infos = list(pool.map(lambda _: _embedded.start_backend(data, port=0), range(3)))
+        assert len({i.pid for i in infos}) == 1 and len({i.endpoint for i in infos}) == 1
+    finally:
+        _embedded.stop_backend(data)
