@@ -201,3 +201,23 @@ def test_tls_backend_serves_the_sdk_without_a_warning(backend_factory, tmp_path)
         assert flyte.with_runcontext(mode="remote").run(basic.fanout, n=3).outputs() == 6  # children dial TLS too
     finally:
         flyte.init()
+
+
+def test_init_with_endpoint_and_api_key_and_env_config(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flyte.init(endpoint=flyte_backend.endpoint, api_key=flyte_backend.token)
+    assert flyte.run(basic.leaf, x=1).outputs() == 2
+    script = tmp_path / "env_config.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        import flyte_jupyter as flyte
+        from flows import basic
+
+        flyte.init_from_config()
+        print("RESULT", flyte.run(basic.leaf, x=2).outputs())
+    """))
+    env = {**os.environ, "FLYTE_JUPYTER_CONFIG": str(flyte_backend.client_yaml)}
+    done = subprocess.run([sys.executable, str(script), str(Path(__file__).parent)], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "RESULT 3" in done.stdout
