@@ -24,17 +24,20 @@ ROOT = "a0"
 
 
 class ActionTree(widgets.VBox):
-    """The rows of the tree; `nodes` mirrors them as data."""
+    """The rows of the tree; `nodes` (actions) and `groups` (flyte.group / flyte.map rows) mirror
+    them as data."""
 
     run_name = traitlets.Unicode("").tag(sync=True)
     nodes = traitlets.List(traitlets.Dict()).tag(sync=True)
+    groups = traitlets.List(traitlets.Dict()).tag(sync=True)
     total = traitlets.Int(0).tag(sync=True)
     hidden = traitlets.Int(0).tag(sync=True)  # actions not shown (collapsed, capped)
 
 
 @dataclasses.dataclass
 class Entry:
-    """One visible line: an action, or a "N more" line under `parent`."""
+    """One visible line: an action, a group of sibling actions (`members`), or "N more" (`more`,
+    shown more of by widening the window `limit_key`)."""
 
     key: str
     depth: int
@@ -43,12 +46,21 @@ class Entry:
     more: int = 0
     has_children: bool = False
     expanded: bool = False
+    group: str | None = None
+    members: list[ActionInfo] | None = None
+    limit_key: str = ""
+    in_group: bool = False  # shown under its group's line (so the row need not name the group)
+
+
+def group_key(parent: str | None, group: str) -> str:
+    return f"group:{parent or ''}:{group}"
 
 
 def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: dict[str, int],
                     max_children: int, max_rows: int, open_depth: int = 2) -> tuple[list[Entry], int]:
     """The lines to show, depth first, children in the order they were started, and how many
-    actions stay hidden."""
+    actions stay hidden. Siblings started in one `flyte.group` (or `flyte.map`) fold into one
+    group line, closed until it is opened."""
     children: dict[str | None, list[ActionInfo]] = {}
     for info in actions.values():
         parent = info.parent if info.parent in actions else None
@@ -57,23 +69,78 @@ def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: 
         children.setdefault(parent, []).append(info)
     out: list[Entry] = []
 
-    def walk(parent: str | None, depth: int) -> None:
-        kids = children.get(parent, [])
-        cap = limits.get(parent or "", max_children)
-        for info in kids[:cap]:
+    def items_of(parent: str | None) -> list[ActionInfo | tuple[str, list[ActionInfo]]]:
+        parent_group = actions[parent].group if parent in actions else None
+        items: list[ActionInfo | tuple[str, list[ActionInfo]]] = []
+        groups: dict[str, list[ActionInfo]] = {}
+        for info in children.get(parent, []):
+            # a group a parent itself belongs to is inherited by what it starts: no fold for that
+            if info.group and info.group != parent_group:
+                if info.group not in groups:
+                    groups[info.group] = []
+                    items.append((info.group, groups[info.group]))
+                groups[info.group].append(info)
+            else:
+                items.append(info)
+        return items
+
+    def walk_action(info: ActionInfo, depth: int, in_group: bool) -> None:
+        has_kids = bool(children.get(info.name))
+        is_open = info.name in expanded
+        out.append(Entry(info.name, depth, info, info.parent, has_children=has_kids, expanded=is_open,
+                         in_group=in_group))
+        if has_kids and (is_open or depth < open_depth):  # the top levels are open from the start
+            walk(info.name, items_of(info.name), depth + 1, info.name)
+
+    def walk(parent: str | None, items: list[Any], depth: int, limit_key: str, in_group: bool = False) -> None:
+        cap = limits.get(limit_key, max_children)
+        for item in items[:cap]:
             if len(out) >= max_rows:
                 return
-            has_kids = bool(children.get(info.name))
-            is_open = info.name in expanded
-            out.append(Entry(info.name, depth, info, info.parent, has_children=has_kids, expanded=is_open))
-            if has_kids and (is_open or depth < open_depth):  # the top levels are open from the start
-                walk(info.name, depth + 1)
-        if len(kids) > cap and len(out) < max_rows:
-            out.append(Entry(f"more:{parent or ''}", depth, parent=parent, more=len(kids) - cap))
+            if isinstance(item, tuple):
+                name, members = item
+                key = group_key(parent, name)
+                is_open = key in expanded
+                out.append(Entry(key, depth, parent=parent, group=name, members=members, expanded=is_open,
+                                 has_children=True))
+                if is_open:
+                    walk(parent, list(members), depth + 1, key, in_group=True)
+            else:
+                walk_action(item, depth, in_group)
+        if len(items) > cap and len(out) < max_rows:
+            out.append(Entry(f"more:{limit_key}", depth, parent=parent, more=len(items) - cap, limit_key=limit_key))
 
-    walk(None, 0)
+    walk(None, items_of(None), 0, "")
     shown = sum(1 for e in out if e.info is not None)
     return out, len(actions) - shown
+
+
+def group_data(entry: Entry) -> dict[str, Any]:
+    members = entry.members or []
+    counts: dict[str, int] = {}
+    for info in members:
+        counts[info.phase.value] = counts.get(info.phase.value, 0) + 1
+    return {"key": entry.key, "group": entry.group, "parent": entry.parent, "depth": entry.depth,
+            "total": len(members), "phase": group_phase(members), "counts": counts, "expanded": entry.expanded}
+
+
+def group_phase(members: list[ActionInfo]) -> str:
+    """One phase for a group: a failure shows, else activity, else how it ended."""
+    phases = {m.phase.value for m in members}
+    for phase in ("FAILED", "TIMED_OUT", "RUNNING", "INITIALIZING", "QUEUED", "ABORTED"):
+        if phase in phases:
+            return phase
+    return "SUCCEEDED" if phases else "QUEUED"
+
+
+def group_html(entry: Entry) -> str:
+    data = group_data(entry)
+    counts = ", ".join(f"{n} {p.lower()}" for p, n in sorted(data["counts"].items()))
+    pad = 18 * entry.depth
+    return (f'<div class="flyte-group" data-group="{esc(entry.group)}" data-phase="{esc(data["phase"])}" '
+            f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
+            f'font-size:12px"><b>{esc(entry.group)}</b> <span style="opacity:.6">group of {data["total"]}</span> '
+            f'{phase_badge(data["phase"])} <span style="opacity:.8">{esc(counts)}</span></div>')
 
 
 def _shown_duration(info: ActionInfo) -> float | None:
@@ -105,7 +172,7 @@ def row_html(entry: Entry) -> str:
     attempt = f' <span style="opacity:.7">attempt {info.attempts}</span>' if info.attempts > 1 else ""
     cached = ' <span style="opacity:.7">(cached)</span>' if info.cache_hit else ""
     dur = duration_text(_shown_duration(info))
-    group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group else ""
+    group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group and not entry.in_group else ""
     error = (f' <span style="color:#c62828">{esc(str(info.error))[:160]}</span>'
              if info.error and info.phase.terminal else "")
     return (f'<div class="flyte-action" data-action="{esc(info.name)}" data-phase="{esc(info.phase.value)}" '
@@ -152,7 +219,7 @@ class Row:
     def update(self, entry: Entry, details: str | None) -> list[Any]:
         """Bring the row up to date; returns the widgets it occupies in the tree."""
         icon = "caret-down" if entry.expanded else "caret-right"
-        html = row_html(entry)
+        html = group_html(entry) if entry.members is not None else row_html(entry)
         state = (icon, html, details)
         if state != self._state:
             self._state = state
@@ -180,10 +247,10 @@ class Row:
 class MoreRow:
     """ "N more" under a parent; a click shows more of them."""
 
-    def __init__(self, parent: str | None, on_more: Callable[[str | None], None]) -> None:
+    def __init__(self, limit_key: str, on_more: Callable[[str], None]) -> None:
         self.button = widgets.Button(description="", layout=widgets.Layout(width="auto", height="22px",
                                                                            flex="0 0 auto"))
-        self.button.on_click(lambda _b: on_more(parent))
+        self.button.on_click(lambda _b: on_more(limit_key))
         self.button.add_class("flyte-more-row")
 
     def update(self, entry: Entry) -> list[Any]:

@@ -20,7 +20,7 @@ from .._models import ActionInfo
 from . import _loop
 from ._details import Details, details_html, fetch
 from ._format import duration_text, elapsed, esc, phase_badge
-from ._tree import ROOT, ActionTree, Entry, MoreRow, Row, node_data, visible_entries
+from ._tree import ROOT, ActionTree, Entry, MoreRow, Row, group_data, node_data, visible_entries
 
 DETAIL_REFRESH_S = 1.0
 
@@ -213,8 +213,8 @@ class RunView:
                 self._detail_at.pop(name, None)
         self._request_render()
 
-    def show_more(self, parent: str | None) -> None:
-        key = parent or ""
+    def show_more(self, key: str) -> None:
+        """Widen the window of children of a parent ("" for the top) or of a group's members."""
         with self._lock:
             self._limits[key] = self._limits.get(key, self.max_children) + 5 * self.max_children
         self._request_render()
@@ -271,6 +271,7 @@ class RunView:
         for entry in entries:
             lines.extend(self._row_for(entry))
         nodes = [node_data(entry) for entry in entries if entry.info is not None]
+        groups = [group_data(entry) for entry in entries if entry.members is not None]
         started = root.started_at if root else None
         ended = root.ended_at if root and root.phase.terminal else None
         took = elapsed(started, ended, self.opened)
@@ -311,21 +312,24 @@ class RunView:
                 self.tree.children = boxes
             if self.tree.nodes != nodes:
                 self.tree.nodes = nodes
+            if self.tree.groups != groups:
+                self.tree.groups = groups
             if self.tree.total != total:
                 self.tree.total = total
             if self.tree.hidden != hidden:
                 self.tree.hidden = hidden
 
     def _row_for(self, entry: Entry) -> Any:
-        if entry.info is None:
+        if entry.info is None and entry.members is None:
             more = self._more.get(entry.key)
             if more is None:
-                more = self._more[entry.key] = MoreRow(entry.parent, self.show_more)
+                more = self._more[entry.key] = MoreRow(entry.limit_key, self.show_more)
             return more.update(entry)
         row = self._rows.get(entry.key)
         if row is None:
             row = self._rows[entry.key] = Row(entry.key, self.toggle)
-        details = details_html(entry.info, self._details.get(entry.key)) if entry.expanded else None
+        details = (details_html(entry.info, self._details.get(entry.key))
+                   if entry.expanded and entry.info is not None else None)
         return row.update(entry, details)
 
     # -- display -------------------------------------------------------------------------------------

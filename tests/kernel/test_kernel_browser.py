@@ -58,6 +58,7 @@ def picky(x: int) -> int:
     "%%flyte run --name browser-abort\nslow()",
     "%%flyte run --local --name browser-wide\nimport asyncio\nsum(await asyncio.gather(*[picky.aio(i % 3) for i in range(45)]))",
     "%%flyte run --local --name browser-fail\n[picky(i) for i in range(5)]",
+    "%%flyte run --local --name browser-map\nsum(flyte.map(step, range(4), group_name='steps'))",
 ]
 
 
@@ -246,5 +247,23 @@ def test_live_tree_reaches_succeeded_and_abort_button_works(lab: dict[str, Any])
                 timeout=30_000)
             details.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "kernel-widget-failed.png"))
+
+            # a map folds into one group line; opening it lists its actions
+            _run_cell(page, 6)
+            phase, _ = _wait_phase(page, "browser-map", {"SUCCEEDED", "FAILED"}, 60)
+            assert phase == "SUCCEEDED"
+            mapped = page.locator('.flyte-run-view:has(.flyte-run-header[data-run="browser-map"])')
+            group = mapped.locator('.flyte-group[data-group="steps"]')
+            group.wait_for(timeout=30_000)
+            assert group.get_attribute("data-phase") == "SUCCEEDED"
+            assert mapped.locator(".flyte-action").count() == 1
+            mapped.locator('.flyte-action-row:has(.flyte-group) button').click()
+            page.wait_for_function("""() => {
+                const h = document.querySelector('.flyte-run-header[data-run="browser-map"]');
+                const view = h && h.closest('.flyte-run-view');
+                return view && view.querySelectorAll('.flyte-action[data-phase="SUCCEEDED"]').length === 5;
+            }""", timeout=30_000)
+            mapped.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "kernel-widget-group.png"))
         finally:
             browser.close()

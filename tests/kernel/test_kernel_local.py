@@ -54,6 +54,7 @@ CELLS = [
     ("import os\n"
      "open(os.path.join(os.environ['FLYTE_JUPYTER_DATA_DIR'], 'backend'), 'w').close()"),  # 14
     "%%flyte run\n1 + 1",                                                            # 15
+    "%%flyte run --local --name nb-map\nsum(flyte.map(square, range(30), group_name='squares'))",  # 16
 ]
 
 
@@ -162,3 +163,12 @@ def test_no_backend_and_embedded_cannot_start_fails_clearly(nb: Any) -> None:
     assert "no backend is configured and the embedded backend could not be started" in message
     assert "%flyte connect" in message and "--local" in message
     assert "Traceback" not in cell_text(nb.cells[15])
+
+
+def test_a_map_folds_into_one_group_line(nb: Any) -> None:
+    assert not errors(nb.cells[16]), cell_text(nb.cells[16])
+    assert "8555" in cell_text(nb.cells[16])
+    tree = [t for t in tree_models(nb) if t["run_name"] == "nb-map"][-1]
+    assert [(n["task"], n["phase"]) for n in tree["nodes"]] == [("notebook.cell", "SUCCEEDED")]
+    assert [(g["group"], g["total"], g["phase"]) for g in tree["groups"]] == [("squares", 30, "SUCCEEDED")]
+    assert tree["hidden"] == 30 and tree["total"] == 31

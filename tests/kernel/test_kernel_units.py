@@ -149,6 +149,32 @@ def test_tree_shows_a_capped_window_of_a_big_fan_out() -> None:
     assert len(entries) <= 151
 
 
+def test_grouped_siblings_fold_into_one_line() -> None:
+    actions = {"a0": _info("a0", None), "m": _info("m", "a0")}
+    for i in range(300):
+        actions[f"g{i}"] = ActionInfo(name=f"g{i}", task="t", parent="m", run_name="r", group="map:sq",
+                                      phase=Phase.FAILED if i == 7 else Phase.SUCCEEDED)
+    actions["after"] = _info("after", "m")
+    entries, hidden = visible_entries(actions, set(), {}, max_children=20, max_rows=150)
+    keys = [e.key for e in entries]
+    assert keys == ["a0", "m", "group:m:map:sq", "after"]
+    group = entries[2]
+    assert group.members is not None and len(group.members) == 300 and not group.expanded
+    assert hidden == 300
+    from flyte_jupyter.kernel._tree import group_data
+
+    data = group_data(group)
+    assert data["phase"] == "FAILED" and data["counts"] == {"SUCCEEDED": 299, "FAILED": 1}
+    # opened: a window of its members, then "… N more" for that group
+    entries, _ = visible_entries(actions, {"group:m:map:sq"}, {}, max_children=20, max_rows=150)
+    keys = [e.key for e in entries]
+    assert keys[3:23] == [f"g{i}" for i in range(20)]
+    assert keys[23] == "more:group:m:map:sq" and entries[23].more == 280 and keys[24] == "after"
+    entries, _ = visible_entries(actions, {"group:m:map:sq"}, {"group:m:map:sq": 100}, max_children=20,
+                                 max_rows=150)
+    assert sum(1 for e in entries if e.info is not None and e.key.startswith("g")) == 100
+
+
 def test_widget_coalesces_event_storms() -> None:
     """A thousand phase changes do not mean a thousand renders: the view renders from snapshots
     at a bounded rate, and its final render shows every action's last phase."""
