@@ -29,7 +29,7 @@ from .._proto import state_service_pb2_grpc as state_grpc
 from ._config import BackendConfig
 from ._records import TERMINAL, ActionRecord, RunRecord
 from ._state import RunEntry, StateHub
-from ._store import SqliteStore
+from ._store import Store
 from ._tasks import TaskCatalog, VersionConflict
 from ._validation import (
     Invalid,
@@ -53,7 +53,7 @@ class Backend:
     """Everything the services share."""
 
     config: BackendConfig
-    store: SqliteStore
+    store: Store
     hub: StateHub
     catalog: TaskCatalog
     cache: CacheIndex

@@ -16,7 +16,7 @@ from typing import Iterable
 from .._proto import common_pb2 as pb
 from ._records import TERMINAL as _TERMINAL
 from ._records import ActionRecord, RunKey, RunRecord
-from ._store import SqliteStore
+from ._store import Store
 
 
 @dataclasses.dataclass(eq=False)
@@ -60,7 +60,7 @@ class RunEntry:
 class StateHub:
     """In-memory runs backed by the store; see the module docstring."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.runs: dict[RunKey, RunEntry] = {}
         self._seq = 0

@@ -41,6 +41,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def put_actions(self, actions: list[ActionRecord]) -> None: ...
 
+    def put_actions_nowait(self, actions: list[ActionRecord]) -> "asyncio.Future[Any]":
+        """Queue upserts (rows captured now); the future resolves once they are durable. The state
+        hub uses this so that changes keep their order without awaiting each one."""
+        return asyncio.ensure_future(self.put_actions(list(actions)))
+
     @abc.abstractmethod
     async def put_cache(self, entry: CacheRecord) -> None: ...
 
@@ -65,22 +70,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def run_roots(self, project: str, domain: str, limit: int) -> list[tuple[RunRecord, ActionRecord | None, int]]:
-        """Newest runs with their root action and action count, in one query (for listings)."""
-        def read(c: sqlite3.Connection) -> list:
-            runs = c.execute(
-                "SELECT project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache "
-                "FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?",
-                (project, domain, limit or -1)).fetchall()
-            out = []
-            for row in runs:
-                root = c.execute(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=? AND name='a0'",
-                                 row[:3]).fetchone()
-                count = c.execute("SELECT COUNT(*) FROM actions WHERE project=? AND domain=? AND run=?", row[:3]).fetchone()[0]
-                out.append((_run_from_row(row), _action_from_row(root) if root else None, count))
-            return out
+        """Newest runs with their root action and action count (for listings)."""
 
-        return await self._read(read)
-
+    @abc.abstractmethod
     async def unfinished_runs(self) -> list[RunRecord]: ...
 
     @abc.abstractmethod

@@ -10,7 +10,7 @@ import hashlib
 
 from .._proto import common_pb2 as pb
 from ._records import TaskKey
-from ._store import SqliteStore
+from ._store import Store
 
 
 class VersionConflict(Exception):
@@ -22,7 +22,7 @@ def spec_digest(spec: pb.TaskSpec) -> str:
 
 
 class TaskCatalog:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._specs: dict[TaskKey, tuple[str, pb.TaskSpec]] = {}
         self._pending: dict[TaskKey, object] = {}
