@@ -121,28 +121,22 @@ async def start_async(task: Any, args: tuple, kwargs: dict, target: Target) -> A
 
 async def wait_async(run: Any) -> None:
     """Wait for the run without blocking the kernel's loop (widget clicks keep working).
-    If the cell is interrupted, the run is aborted."""
-    done = asyncio.get_running_loop().create_future()
-    loop = asyncio.get_running_loop()
-
-    def check(*_: Any) -> None:
-        if run.done and not done.done():
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
-
-    unsubscribe = run.state.subscribe(check)
+    If the cell is interrupted, the run is aborted; if the run cannot be followed any more (its
+    backend went away), say so."""
+    waiter = asyncio.ensure_future(asyncio.to_thread(run.wait))
     try:
-        check()
-        try:
-            while not done.done():
-                # Wake the kernel's loop now and then: a kernel interrupt (SIGINT) is only handled
-                # when the main thread runs, and a loop asleep in select() would hold it back.
-                await asyncio.wait([done], timeout=0.25)
-            await asyncio.to_thread(run.wait, 60.0)  # the root ended; let the run settle
-        except asyncio.CancelledError:
-            await asyncio.to_thread(_abort_quietly, run, "the cell was interrupted")
-            raise
-    finally:
-        unsubscribe()
+        while not waiter.done():
+            # Wake the kernel's loop now and then: a kernel interrupt (SIGINT) is only handled
+            # when the main thread runs, and a loop asleep in select() would hold it back.
+            await asyncio.wait([waiter], timeout=0.25)
+    except asyncio.CancelledError:
+        await asyncio.to_thread(_abort_quietly, run, "the cell was interrupted")
+        raise
+    try:
+        waiter.result()
+    except Exception as exc:
+        raise CellError(f"lost track of run {run.name} ({type(exc).__name__}: {exc}); it may still be "
+                        f"running: `%flyte status {run.name}`") from None
 
 
 def wait_blocking(run: Any) -> None:
