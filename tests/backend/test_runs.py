@@ -231,3 +231,9 @@ def test_serialized_cache_runs_one_of_identical_concurrent_actions(flyte_backend
     assert len(list(tmp_path.glob("slow-4-*"))) == 1
     children = [a for a in run.actions.values() if a.parent == "a0"]
     assert sorted(a.cache_hit for a in children) == [False, True, True]
+
+
+def test_a_sync_parent_calls_children_directly_and_through_map(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    run = flyte.with_runcontext(mode="remote").run(basic.sync_parent, n=4)
+    assert run.outputs() == 2 * sum(range(1, 5))
+    assert len([a for a in run.actions.values() if a.parent == "a0"]) == 8

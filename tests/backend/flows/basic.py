@@ -52,3 +52,10 @@ def ticker(n: int, delay: float) -> int:
         print(f"tick {i}", flush=True)
         time.sleep(delay)
     return n
+
+
+@env.task
+def sync_parent(n: int) -> int:
+    direct = [leaf(i) for i in range(n)]
+    mapped = list(flyte.map(leaf, range(n)))
+    return sum(direct) + sum(mapped)
