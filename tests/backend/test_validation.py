@@ -150,6 +150,8 @@ def test_backend_cli_start_status_stop(tmp_path) -> None:  # type: ignore[no-unt
 def test_binding_all_interfaces_without_tls_warns(backend_factory) -> None:  # type: ignore[no-untyped-def]
     backend = backend_factory(extra_args=["--host", "0.0.0.0"]).start()
     assert "WARNING" in backend.log_text() and "without TLS" in backend.log_text()
+    limits = asyncio.run(backend.client().get_limits())  # the embedded default: this machine
+    assert limits["cpu"] == str(os.cpu_count()) and limits["memory"].endswith("Mi")
 
 
 def test_a_task_defined_in_main_runs_from_a_pickle_bundle(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
