@@ -51,6 +51,14 @@ class RunState:
                 pass
         return info
 
+    def annotate(self, name: str, **fields: object) -> None:
+        """Attach values (inputs, outputs) to an action without an event: views read them on demand."""
+        with self._lock:
+            info = self._actions.get(name)
+            if info is not None:
+                for key, value in fields.items():
+                    setattr(info, key, value)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(event, info)` on every change; returns the function that unsubscribes."""
         with self._lock:

@@ -89,6 +89,7 @@ class LocalController(Controller):
                           inputs: dict[str, Any], literals: Any) -> Any:
         group = tc.group
         self._emit(tc, task.name, parent, Phase.QUEUED, 0, group=group)
+        self.state.annotate(tc.action.name, inputs=inputs)
         key = self._cache_key(task, literals)
         if key is not None and not self.overwrite_cache:
             cached = self.cache.get(*key)
@@ -99,6 +100,7 @@ class LocalController(Controller):
                 lit = literals_pb2.Literal()
                 lit.ParseFromString(cached)
                 value = from_literal(lit, task.interface.output)
+                self.state.annotate(tc.action.name, outputs=value)
                 self._emit(tc, task.name, parent, Phase.SUCCEEDED, 1, cache_hit=True, group=group)
                 return value
 
@@ -127,6 +129,7 @@ class LocalController(Controller):
                 self.cache.put(*key, output_literal.SerializeToString(), tc.action.run_name, tc.action.name)
             if attempt_tc.report is not None:
                 attempt_tc.report.flush()
+            self.state.annotate(tc.action.name, outputs=result)
             self._emit(tc, task.name, parent, Phase.SUCCEEDED, attempt, group=group)
             return result
         raise AssertionError("unreachable")
@@ -202,14 +205,14 @@ def _describe_failure(exc: BaseException, task: Any, tc: TaskContext, attempt: i
         return Phase.FAILED, error, exc
     if isinstance(exc, TaskTimeoutError):
         error = ActionError("TaskTimeoutError", str(exc), retryable=True)
-        failure = ActionFailedError(action=str(tc.action), task=task.name, kind="TaskTimeoutError",
+        failure = ActionFailedError(action=tc.action.name, task=task.name, kind="TaskTimeoutError",
                                     message=str(exc), attempts=attempt, max_attempts=max_attempts,
                                     phase=Phase.TIMED_OUT.value)
         return Phase.TIMED_OUT, error, failure
     retryable = not isinstance(exc, (TypeMismatchErrorFromTask, ActionAbortedError))
     text = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
     error = ActionError(type(exc).__name__, str(exc), text, retryable=retryable)
-    failure = ActionFailedError(action=str(tc.action), task=task.name, kind=type(exc).__name__,
+    failure = ActionFailedError(action=tc.action.name, task=task.name, kind=type(exc).__name__,
                                 message=str(exc), attempts=attempt, max_attempts=max_attempts, traceback=text)
     return Phase.FAILED, error, failure
 

@@ -36,6 +36,7 @@ def test_issue_example_runs_and_builds_a_tree():
     assert root.parent is None and child.parent == "a0"
     assert child.name in out  # ctx().action.name inside the task is the child's action name
     assert root.started_at <= child.started_at <= child.ended_at <= root.ended_at
+    assert child.inputs == {"data": "hi", "lt": [0, 1, 2, 3, 4]} and child.outputs == out
 
 
 nested_env = flyte.TaskEnvironment(name="nested")
@@ -184,11 +185,15 @@ def test_child_failure_names_the_failing_action():
     async def parent() -> int:
         return await broken(7)
 
+    run = flyte.with_runcontext().start_local(parent, (), {})
+    run.wait()
     with pytest.raises(ActionFailedError) as info:
-        flyte.run(parent)
+        run.outputs()
     err = info.value
     assert err.task == "fails.broken" and err.kind == "KeyError" and "no item 7" in err.message
-    assert err.action != "a0" and err.action.endswith(err.action.split("/")[-1])
+    failed = run.actions[err.action]  # the error names the child's action, as in remote runs
+    assert failed.task == "fails.broken" and failed.phase == flyte.Phase.FAILED and failed.inputs == {"x": 7}
+    assert run.actions["a0"].phase == flyte.Phase.FAILED
 
 
 def test_a_timeout_raises_and_marks_timed_out():
