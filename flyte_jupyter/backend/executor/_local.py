@@ -323,6 +323,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._bundle_cache = str(self.data_dir / "bundles")
         self._pools: dict[tuple[str, str, str], _Pool] = {}
         self._workers_by_pid: dict[int, _Worker] = {}
+        self._closing = False
         self._worker_exits: dict[int, int] = {}
         self._reaper: asyncio.Task | None = None
 
@@ -380,6 +381,8 @@ class LocalProcessPlugin(ExecutorPlugin):
         """The fork server died: its children are orphans now; watch them by polling."""
         if self._zygotes.get(zygote.python) is zygote:
             del self._zygotes[zygote.python]
+        if self._closing:
+            return  # shutting down: the next start reattaches to them
         for proc in list(self._procs.values()):
             if getattr(proc, "zygote", None) is zygote and not proc.exited.is_set():
                 asyncio.ensure_future(self._poll_orphan(proc))
@@ -573,6 +576,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         return worker is not None and worker.alive and worker.busy is not None
 
     async def close(self) -> None:
+        self._closing = True
         for pool in self._pools.values():
             for worker in pool.workers:
                 worker.close()
