@@ -237,3 +237,12 @@ def test_a_sync_parent_calls_children_directly_and_through_map(flyte_backend) ->
     run = flyte.with_runcontext(mode="remote").run(basic.sync_parent, n=4)
     assert run.outputs() == 2 * sum(range(1, 5))
     assert len([a for a in run.actions.values() if a.parent == "a0"]) == 8
+
+
+def test_a_timed_out_attempt_is_retried_by_its_policy(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = flyte.with_runcontext(mode="remote").run(slow.too_slow_twice, seconds=120, pid_dir=str(tmp_path))
+    run.wait(timeout=90)
+    assert run.phase is flyte.Phase.TIMED_OUT and run.root.attempts == 2
+    pids = _pids(tmp_path, "twice")
+    assert len(pids) == 2
+    assert _wait_until(lambda: not any(_alive(p) for p in pids), 10)

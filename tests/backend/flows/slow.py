@@ -55,3 +55,10 @@ async def waves(waves: int, width: int, seconds: float, pid_dir: str) -> int:
 @env.task(timeout=flyte.Timeout(max_runtime=30, max_queued_time=0.5))
 def impatient() -> str:
     return "ran"
+
+
+@env.task(timeout=1, retries=1)
+def too_slow_twice(seconds: float, pid_dir: str) -> str:
+    _note(pid_dir, "twice")
+    time.sleep(seconds)
+    return "finished"
