@@ -179,6 +179,7 @@ class RunOptions:
     interruptible: bool | None = None
     custom_context: dict[str, str] | None = None
     source: str | None = None  # notebook or script the run came from, shown in the side panel
+    version: str | None = None  # remote: the code version (default: the bundle's content digest)
 
     def resolved_mode(self) -> str:
         if self.mode is not None:
@@ -283,12 +284,12 @@ def with_runcontext(mode: Literal["local", "remote"] | None = None, *, name: str
                     raw_data_path: str | None = None, project: str | None = None, domain: str | None = None,
                     labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
                     interruptible: bool | None = None, custom_context: dict[str, str] | None = None,
-                    source: str | None = None, **_ignored: Any) -> RunOptions:
+                    source: str | None = None, version: str | None = None, **_ignored: Any) -> RunOptions:
     """Options for one run: `flyte.with_runcontext(mode="local", name="demo").run(main, x=1)`."""
     return RunOptions(mode=mode, name=name, overwrite_cache=overwrite_cache, env_vars=env_vars,
                       raw_data_path=raw_data_path, project=project, domain=domain, labels=labels,
                       annotations=annotations, interruptible=interruptible, custom_context=custom_context,
-                      source=source)
+                      source=source, version=version)
 
 
 class _RunFunction:

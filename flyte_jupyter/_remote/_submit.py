@@ -230,7 +230,7 @@ def prepare(options: Any, task: Any, args: tuple, kwargs: dict, storage_root: st
     domain = options.domain or cfg.domain
     image, image_cache = _images_for(task)
     bundle = build_bundle(task, storage_root)
-    version = getattr(options, "version", None) or version_for(bundle.digest, image_cache)
+    version = options.version or version_for(bundle.digest, image_cache)
     code = CodeRef(bundle.kind, bundle.uri, version, image_cache, task_names=bundle.task_names)
     spec = task_spec(task, code, project, domain, image)
     inputs = task.bind(args, kwargs)

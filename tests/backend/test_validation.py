@@ -17,7 +17,6 @@ import pytest
 
 import flyte_jupyter as flyte
 from flyte_jupyter._remote._client import BackendClient, BackendError
-from flyte_jupyter._run import RunOptions
 from flows import basic, dup_a, dup_b, limits
 
 CLI = [sys.executable, "-m", "flyte_jupyter.cli"]
@@ -51,8 +50,7 @@ async def _runs_and_limits(client: BackendClient):  # type: ignore[no-untyped-de
 
 
 def test_same_version_with_other_code_is_refused_naming_both(flyte_backend) -> None:  # type: ignore[no-untyped-def]
-    first = RunOptions(mode="remote")
-    first.version = "v1"  # type: ignore[attr-defined]
+    first = flyte.with_runcontext(mode="remote", version="v1")
     assert first.run(dup_a.work).outputs() == 1
     assert first.run(dup_a.work).outputs() == 1  # the same code under the same version is fine
     with pytest.raises(BackendError) as info:
