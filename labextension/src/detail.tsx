@@ -22,12 +22,14 @@ function keepTail(text: string): string {
 function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX.Element {
   const [text, setText] = React.useState('');
   const [error, setError] = React.useState<string | null>(null);
+  const [loaded, setLoaded] = React.useState(false);
   const running = !isTerminal(props.action.phase);
   const ref = React.useRef<HTMLPreElement>(null);
   React.useEffect(() => {
     const controller = new AbortController();
     setText('');
     setError(null);
+    setLoaded(false);
     props.client
       .streamLogs(
         props.run,
@@ -36,6 +38,7 @@ function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX
         chunk => setText(t => keepTail(t + chunk)),
         controller.signal
       )
+      .then(() => setLoaded(true))
       .catch(e => {
         if (!controller.signal.aborted) {
           setError((e as Error).message);
@@ -56,7 +59,7 @@ function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX
       </div>
       {error ? <div className="jp-FlyteError">{error}</div> : null}
       <pre ref={ref} className="jp-FlyteLogs-text" data-action={props.action.name}>
-        {text || (running ? 'Waiting for output…' : '(no output)')}
+        {text || (running ? 'Waiting for output…' : loaded ? '(no output)' : 'Loading…')}
       </pre>
     </div>
   );

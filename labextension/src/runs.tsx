@@ -49,9 +49,9 @@ export function RunsList(props: IRunsListProps): JSX.Element {
       </div>
       {shown.length === 0 ? (
         <div className="jp-FlyteEmpty">
-          {props.runs.length === 0
-            ? 'No runs yet. Open a notebook and use "Run notebook on Flyte".'
-            : 'No runs in this phase.'}
+          {props.filter
+            ? 'No runs in this phase.'
+            : 'No runs yet. Open a notebook and use "Run notebook on Flyte".'}
         </div>
       ) : (
         <ul className="jp-FlyteRuns-list" role="list">
