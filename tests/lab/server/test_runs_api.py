@@ -264,3 +264,28 @@ async def test_modules_next_to_the_notebook_ship_with_the_run(jp_fetch, write_no
     assert done["phase"] == "SUCCEEDED", done
     logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
     assert logs.body.decode().strip() == "perimeter 12"
+
+
+TYPED_CELLS = (
+    "import dataclasses, datetime\nimport flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name='typed')",
+    "@dataclasses.dataclass\nclass Point:\n    x: int\n    y: float",
+    "@env.task\ndef describe(p: Point, tags: dict[str, int], day: datetime.date, words: list[str]) -> dict[str, float]:\n"
+    "    return {'norm': (p.x ** 2 + p.y ** 2) ** 0.5, 'tags': float(len(tags))}",
+    "@env.task\ndef main() -> dict[str, float]:\n"
+    "    return describe(Point(3, 4.0), {'a': 1, 'b': 2}, datetime.date(2026, 11, 24), ['x'] * 20)",
+)
+
+
+@on_jupyter_loop
+async def test_inputs_and_outputs_read_as_short_text(jp_fetch, write_notebook):
+    path = write_notebook("typed.ipynb", *TYPED_CELLS)
+    run = await _submit(jp_fetch, path, "main", {})
+    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
+    assert done["phase"] == "SUCCEEDED", done
+    child = next(a for a in done["actions"] if a["task"].endswith("describe"))
+    detail = await _json(jp_fetch, "runs", run["name"], "actions", child["name"])
+    assert detail["inputs"]["p"] == "Point(x=3, y=4.0)"
+    assert detail["inputs"]["tags"] == "{'a': 1, 'b': 2}"
+    assert detail["inputs"]["day"] == "2026-11-24"
+    assert detail["inputs"]["words"].startswith("['x', 'x'") and "(12 more)" in detail["inputs"]["words"]
+    assert list(detail["outputs"].values()) == ["{'norm': 5.0, 'tags': 2.0}"]
