@@ -335,7 +335,10 @@ class Executor:
     async def _stop(self, att: Attempt) -> None:
         try:
             if att.plugin is not None and att.handle:
-                await att.plugin.abort(att.handle, att.launch)
+                if getattr(att.plugin, "abort_takes_reason", False):
+                    await att.plugin.abort(att.handle, att.launch, reason=att.abort_reason)
+                else:
+                    await att.plugin.abort(att.handle, att.launch)
         finally:
             if not att.done:
                 await self._complete(att, Outcome(OutcomeKind.ABORTED, message="stopped"))

@@ -161,6 +161,9 @@ class ExecutorPlugin(abc.ABC):
     #: True when the plugin reports Phase.RUNNING itself (e.g. once a pod's container starts): the
     #: executor then records INITIALIZING when launch() returns. False: RUNNING at once.
     reports_progress: ClassVar[bool] = False
+    #: True when ``abort`` accepts a keyword ``reason`` ("abort", "timeout", ...): the executor then
+    #: says why it stops an attempt, so the plugin can record it (e.g. TIMED_OUT on a resource status).
+    abort_takes_reason: ClassVar[bool] = False
 
     async def start(self) -> None:
         """Called once when the backend starts, before any launch (open clients, start pools)."""
