@@ -14,7 +14,7 @@ from ._context import ActionID, TaskContext
 from ._events import RunState
 from ._models import ActionInfo, Phase
 from ._naming import ROOT_ACTION, new_run_name
-from .errors import ActionFailedError, InitializationError
+from .errors import ActionFailedError
 
 
 class Run:
@@ -59,7 +59,16 @@ class Run:
         return root.error if root else None
 
     def wait(self, timeout: float | None = None, quiet: bool = True) -> "Run":
-        """Block until the run ends (or `timeout` seconds pass); returns the run."""
+        """Block until the run ends (or `timeout` seconds pass); returns the run. With
+        `quiet=False` a status line is printed to stderr as actions finish."""
+        if not quiet:
+            from ._tree_text import print_progress
+
+            stop = print_progress(self)
+            try:
+                return self.wait(timeout)
+            finally:
+                stop()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.done:
             left = None if deadline is None else deadline - time.monotonic()
@@ -114,6 +123,8 @@ class LocalRun(Run):
         return self.raw_data_path
 
     def wait(self, timeout: float | None = None, quiet: bool = True) -> "Run":
+        if not quiet:
+            return super().wait(timeout, quiet)
         try:
             self._future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -304,4 +315,4 @@ class _RunFunction:
 
 run = _RunFunction()
 
-__all__ = ["Run", "LocalRun", "RunOptions", "run", "with_runcontext", "InitializationError"]
+__all__ = ["Run", "LocalRun", "RunOptions", "run", "with_runcontext"]

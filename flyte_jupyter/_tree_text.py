@@ -33,3 +33,23 @@ def render_tree(run: Any, max_children: int = 50) -> str:
 
     walk(None, "")
     return "\n".join(lines)
+
+
+def print_progress(run: Any, stream: Any = None, interval: float = 1.0) -> Any:
+    """Print a status line to `stream` (stderr) whenever the counts change, at most once per
+    `interval` seconds; returns the function that stops it. What `wait(quiet=False)` shows."""
+    import sys
+    import time
+
+    out = stream or sys.stderr
+    last = {"line": "", "at": 0.0}
+
+    def on_event(event: Any, info: Any) -> None:
+        done, total = run.state.counts()
+        line = f"[{run.name}] {run.phase.value}: {done}/{total} actions finished"
+        now = time.monotonic()
+        if line != last["line"] and (now - last["at"] >= interval or run.done):
+            last.update(line=line, at=now)
+            print(line, file=out, flush=True)
+
+    return run.state.subscribe(on_event)

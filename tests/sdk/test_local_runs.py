@@ -440,3 +440,20 @@ def test_watchers_see_every_phase_change_in_order():
     assert [p for t, p in seen if t == "watch.kid"] == ["QUEUED", "RUNNING", "SUCCEEDED"]
     assert [p for t, p in seen if t == "watch.top"] == ["SUCCEEDED"]
     assert run.state.counts() == (2, 2)
+
+
+def test_wait_not_quiet_prints_progress(capsys):
+    penv = flyte.TaskEnvironment(name="progress")
+
+    @penv.task
+    def one(x: int) -> int:
+        return x
+
+    @penv.task
+    def many(n: int) -> int:
+        return sum(flyte.map(one, range(n)))
+
+    run = flyte.with_runcontext().start_local(many, (20,), {})
+    run.wait(quiet=False)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1] == f"[{run.name}] SUCCEEDED: 21/21 actions finished"
