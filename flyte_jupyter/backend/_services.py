@@ -164,6 +164,17 @@ def _write_inputs(backend: Backend, project: str, domain: str, run: str, action:
 # -- run service -----------------------------------------------------------------------------------
 
 
+def _check_executor(b: Backend, spec: pb.TaskSpec) -> None:
+    """Let the plugin that will run the task refuse it now, not at launch (e.g. the Kubernetes
+    executor and a local venv image): a plugin may define ``check_task(spec)`` raising ValueError."""
+    check = getattr(b.registry.get(spec.type or "python"), "check_task", None)
+    if check is not None:
+        try:
+            check(spec)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+
 class RunService(run_grpc.RunServiceServicer):
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -182,6 +193,7 @@ class RunService(run_grpc.RunServiceServicer):
         check_task_spec(spec)
         check_inputs_size(request.inputs)
         check_resources(spec, b.limits_for(project, domain))
+        _check_executor(b, spec)
         key = (project, domain, name)
         if key in b.hub.runs or await b.store.get_run(*key) is not None:
             raise _Refuse(grpc.StatusCode.ALREADY_EXISTS,
@@ -297,6 +309,7 @@ class QueueService(queue_grpc.QueueServiceServicer):
         check_task_spec(spec)
         check_inputs_size(req.inputs)
         check_resources(spec, b.limits_for(entry.run.project, entry.run.domain))
+        _check_executor(b, spec)
         await b.catalog.register(spec)
         existing = entry.actions.get(req.id.name)  # a concurrent call may have added it meanwhile
         if existing is not None:
