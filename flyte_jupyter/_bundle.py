@@ -278,12 +278,21 @@ def _precompile(root: str) -> None:
                     pass  # the import compiles it then, as usual
 
 
+_PICKLE_BUNDLES: dict[str, dict[str, Any]] = {}
+
+
 def load_pickle_bundle(uri: str) -> dict[str, Any]:
+    """The tasks of a pickle bundle, unpickled once per process: a bundle's URI names its content
+    (sha256), so a warm worker or a fork-server template that loaded it serves every later action."""
+    tasks = _PICKLE_BUNDLES.get(uri)
+    if tasks is not None:
+        return tasks
     import cloudpickle
 
     payload = cloudpickle.loads(gzip.decompress(_storage.get_bytes(uri)))
     if not isinstance(payload, dict) or "tasks" not in payload:
         raise ValueError(f"{uri} is not a flyte-jupyter pickle bundle")
+    _PICKLE_BUNDLES[uri] = payload["tasks"]
     return payload["tasks"]
 
 

@@ -39,6 +39,15 @@ log = logging.getLogger("flyte_jupyter.backend")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MEMORY_POLL = 0.05
 _KILL_GRACE = 1.0
+# Bundle templates (fork servers that have loaded one bundle's task module): at most this many,
+# each retired after this long without a launch and without live children.
+_MAX_TEMPLATES = 8
+_TEMPLATE_IDLE = 60.0
+# What a template loads its bundle with, and the env vars that differ between attempts (set in each
+# child, not in the template).
+_LOADER_FLAGS = ("--tgz", "--pkl", "--dest", "--resolver", "--module-name", "--task-name", "--version",
+                 "--image-cache")
+_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT")
 
 
 def _start_time(pid: int) -> str | None:
@@ -99,14 +108,17 @@ class _Proc:
 class _Zygote:
     """The backend's end of one fork server."""
 
-    def __init__(self, plugin: "LocalProcessPlugin", python: str) -> None:
+    def __init__(self, plugin: "LocalProcessPlugin", python: str, template_key: tuple | None = None) -> None:
         self.plugin = plugin
         self.python = python
+        self.template_key = template_key  # set for a bundle template (see `_zygote._template_child`)
         self.proc: asyncio.subprocess.Process | None = None
         self.writer: asyncio.StreamWriter | None = None
         self._pending: dict[int, tuple[asyncio.Future, _Proc]] = {}
         self._next = 0
         self.alive = False
+        self.live: set[int] = set()  # pids forked by this server that have not exited yet
+        self.last_used = time.monotonic()
 
     async def start(self, timeout: float = 60.0) -> None:
         ours, theirs = socket.socketpair()
@@ -120,9 +132,27 @@ class _Zygote:
             )
         theirs.close()
         ctl_theirs.close()
+        await self._connect(ours, timeout, log_path)
+
+    async def start_template(self, parent: "_Zygote", argv: list[str], env: dict[str, str], cwd: str,
+                             timeout: float = 60.0) -> None:
+        """Fork this server from `parent` as a template that has loaded one bundle's task module."""
+        ours, theirs = socket.socketpair()
+        try:
+            await parent.spawn_on_socket(theirs, {"template": True, "argv": argv, "env": env, "cwd": cwd})
+        finally:
+            theirs.close()
+        await self._connect(ours, timeout, self.plugin.data_dir / "zygote.log")
+
+    async def _connect(self, ours: socket.socket, timeout: float, log_path: Path) -> None:
         reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
-        line = await asyncio.wait_for(reader.readline(), timeout)
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout)
+        except BaseException:
+            self.writer.close()
+            raise
         if not line or not json.loads(line).get("ready"):
+            self.writer.close()
             raise RuntimeError(f"the fork server for {self.python} did not start; see {log_path}")
         self.alive = True
         self._reader_task = asyncio.ensure_future(self._read(reader))
@@ -135,6 +165,7 @@ class _Zygote:
                     break
                 msg = json.loads(line)
                 if "exit" in msg:
+                    self.live.discard(msg["exit"])
                     self.plugin._exited(msg["exit"], msg["code"])
                     continue
                 if msg["id"] not in self._pending:
@@ -145,6 +176,7 @@ class _Zygote:
                 else:
                     if proc is not None:
                         proc.pid = msg["pid"]
+                        self.live.add(proc.pid)
                         self.plugin._register(proc)
                     fut.set_result(msg["pid"])
         finally:
@@ -165,11 +197,15 @@ class _Zygote:
 
     async def spawn_worker(self, worker_sock: socket.socket) -> int:
         """Fork a reusable worker serving `worker_sock` (passed to the zygote by SCM_RIGHTS)."""
-        socket.send_fds(self.ctl, [b"w"], [worker_sock.fileno()])
+        return await self.spawn_on_socket(worker_sock, {"worker": True})
+
+    async def spawn_on_socket(self, sock: socket.socket, req: dict) -> int:
+        """Fork a long-lived server (worker or template) on `sock`, passed by SCM_RIGHTS."""
+        socket.send_fds(self.ctl, [b"w"], [sock.fileno()])
         self._next += 1
         fut = asyncio.get_running_loop().create_future()
         self._pending[self._next] = (fut, None)
-        self.writer.write(json.dumps({"id": self._next, "worker": True}).encode() + b"\n")
+        self.writer.write(json.dumps({"id": self._next, **req}).encode() + b"\n")
         return await fut
 
     async def close(self) -> None:
@@ -326,6 +362,9 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._closing = False
         self._worker_exits: dict[int, int] = {}
         self._reaper: asyncio.Task | None = None
+        self.use_templates = self.use_fork_server and bool(self.settings.get("bundle_templates", True))
+        self._templates: dict[tuple, _Zygote | None] = {}  # None: starting, or failed to start
+        self._template_reaper: asyncio.Task | None = None
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -377,9 +416,77 @@ class LocalProcessPlugin(ExecutorPlugin):
             if self._monitor is None or self._monitor.done():
                 self._monitor = asyncio.ensure_future(self._watch_memory())
 
+    # -- bundle templates --------------------------------------------------------------------------
+
+    def _template_for(self, python: str, args: list[str], env: dict[str, str]) -> _Zygote | None:
+        """The ready template for this action's bundle, or None (then the action is forked from the
+        plain fork server, and a template starts in the background for the next ones)."""
+        if not self.use_templates:
+            return None
+        loader = {flag: value for flag, value in zip(args[1::2], args[2::2]) if flag in _LOADER_FLAGS}
+        if not (loader.get("--pkl") or (loader.get("--tgz") and loader.get("--dest", ".") in (".", ""))):
+            return None  # nothing shared between actions to preload
+        static = {k: v for k, v in env.items() if k not in _PER_ATTEMPT_ENV}
+        bundle = ("--pkl", loader["--pkl"]) if loader.get("--pkl") else ("--tgz", loader["--tgz"], loader.get("--module-name"))
+        key = (python, bundle, tuple(sorted(static.items())))
+        if key in self._templates:
+            tmpl = self._templates[key]
+            if tmpl is not None and tmpl.alive:
+                tmpl.last_used = time.monotonic()
+                return tmpl
+            return None
+        if len(self._templates) >= _MAX_TEMPLATES and not self._retire_templates(force_one=True):
+            return None
+        self._templates[key] = None
+        argv = ["a0", "--inputs", "-", "--outputs-path", "-", "--run-name", "-", "--name", "-"]
+        for flag, value in loader.items():
+            argv += [flag, value]
+        cwd = str(self.data_dir / "work" / "_templates")
+        asyncio.ensure_future(self._start_template(key, python, argv, static, cwd))
+        return None
+
+    async def _start_template(self, key: tuple, python: str, argv: list[str], env: dict[str, str], cwd: str) -> None:
+        parent = await self._zygote(python)
+        if parent is None:
+            return
+        tmpl = _Zygote(self, python, template_key=key)
+        try:
+            await tmpl.start_template(parent, argv, env, cwd)
+        except Exception as exc:  # noqa: BLE001 - actions keep using the plain fork server
+            log.warning("no bundle template for %s (actions are forked without it): %s", key[1], exc)
+            return  # the key stays None: not tried again while this backend runs
+        if self._closing or key not in self._templates:
+            await tmpl.close()
+            return
+        self._templates[key] = tmpl
+        if self._template_reaper is None or self._template_reaper.done():
+            self._template_reaper = asyncio.ensure_future(self._reap_templates())
+
+    def _retire_templates(self, force_one: bool = False) -> bool:
+        """Close idle templates (no launch for a while, no live children); with `force_one`, the
+        least recently used idle one even if recent. True if one was closed."""
+        now = time.monotonic()
+        idle = sorted(((t.last_used, k) for k, t in self._templates.items() if t is not None and not t.live),
+                      key=lambda item: item[0])
+        closed = False
+        for last_used, key in idle:
+            if now - last_used > _TEMPLATE_IDLE or (force_one and not closed):
+                tmpl = self._templates.pop(key)
+                asyncio.ensure_future(tmpl.close())
+                closed = True
+        return closed
+
+    async def _reap_templates(self) -> None:
+        while any(t is not None for t in self._templates.values()):
+            await asyncio.sleep(5.0)
+            self._retire_templates()
+
     def _zygote_lost(self, zygote: "_Zygote") -> None:
         """The fork server died: its children are orphans now; watch them by polling."""
-        if self._zygotes.get(zygote.python) is zygote:
+        if zygote.template_key is not None:
+            if self._templates.get(zygote.template_key) is zygote:
+                del self._templates[zygote.template_key]
+        elif self._zygotes.get(zygote.python) is zygote:
             del self._zygotes[zygote.python]
         if self._closing:
             return  # shutting down: the next start reattaches to them
@@ -415,7 +522,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                         self._monitor = asyncio.ensure_future(self._watch_memory())
                 worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr)
                 return f"{worker.pid}:{worker.start}"
-        zyg = await self._zygote(python)
+        zyg = self._template_for(python, list(spec.args), env) or await self._zygote(python)
         if zyg is not None:
             proc.zygote = zyg
             await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
@@ -581,6 +688,10 @@ class LocalProcessPlugin(ExecutorPlugin):
             for worker in pool.workers:
                 worker.close()
         self._pools.clear()
+        for tmpl in list(self._templates.values()):
+            if tmpl is not None:
+                await tmpl.close()
+        self._templates.clear()
         for zyg in self._zygotes.values():
             await zyg.close()
         if self._monitor is not None:
@@ -588,6 +699,7 @@ class LocalProcessPlugin(ExecutorPlugin):
 
     def describe(self) -> dict:
         return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),
+                "templates": sum(1 for t in self._templates.values() if t is not None),
                 "workers": sum(len(p.workers) for p in self._pools.values())}
 
 

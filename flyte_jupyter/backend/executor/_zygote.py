@@ -10,6 +10,10 @@ Protocol over the inherited socket (one JSON object per line):
   backend -> zygote  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
                      {"id": N, "worker": true}  after passing a socket on the control socket
                                                  (SCM_RIGHTS): fork a reusable worker on it
+                     {"id": N, "template": true, "argv": [...], "env": {...}, "cwd": D}
+                                                 likewise: fork a *template* on the passed socket,
+                                                 a fork server of its own that has loaded one code
+                                                 bundle's task module (see `_template_child`)
   zygote -> backend  {"ready": true, "pid": P}            once, after the preloads
                      {"id": N, "pid": P} | {"id": N, "error": "..."}
                      {"exit": P, "code": C}              C = exit code, or -signal
@@ -143,6 +147,40 @@ def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
         os._exit(code)
 
 
+def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int]) -> None:
+    """In a forked child: load one bundle's task module, then serve fork requests. Never returns.
+
+    Why: importing the task's module (and building its interface) is most of a forked action's
+    CPU. A template does it once, under the actions' static environment (the per-attempt variables
+    are set in each child), and every action of that bundle is forked from it: still one process
+    per action, with its own pid, process group, working directory and memory, but the module's
+    top-level code has already run (as it has in a reusable worker)."""
+    code = 0
+    try:
+        for fd in keep_closed:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        os.environ.update(req["env"])
+        os.makedirs(req["cwd"], exist_ok=True)
+        os.chdir(req["cwd"])
+        from flyte_jupyter import entrypoint
+
+        task, _ = entrypoint.load_task(entrypoint.parse_args(req["argv"]))
+        task.interface  # noqa: B018 - computed once here, inherited by every child
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        serve(tmpl_fd)
+    except BaseException:  # noqa: BLE001 - the backend sees the socket close and stops using us
+        traceback.print_exc()
+        code = 3
+    finally:
+        os._exit(code)
+
+
 def serve(fd: int, ctl_fd: int = -1) -> None:
     sock = socket.socket(fileno=fd)
     ctl = socket.socket(fileno=ctl_fd) if ctl_fd >= 0 else None
@@ -204,7 +242,7 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                 line, buf = buf.split(b"\n", 1)
                 req = json.loads(line)
                 worker_fd = -1
-                if req.get("worker"):
+                if req.get("worker") or req.get("template"):
                     # The worker's socket was passed on the control socket before this request.
                     _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
                     worker_fd = fds[0] if fds else -1
@@ -215,6 +253,8 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                     continue
                 if pid == 0:
                     closing = [fd, wake_r, wake_w, sel.fileno()] + ([ctl_fd] if ctl_fd >= 0 else [])
+                    if worker_fd >= 0 and req.get("template"):
+                        _template_child(req, worker_fd, closing)
                     if worker_fd >= 0:
                         _worker_child(worker_fd, closing)
                     _child(req, closing)
