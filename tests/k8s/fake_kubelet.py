@@ -13,6 +13,8 @@ the kubelet's side of the protocol to a real API server:
 - enforces the container's memory limit like a cgroup would: polls the RSS of the whole process group
   and SIGKILLs it when over the limit, then reports OOMKilled with exit code 137;
 - enforces ``activeDeadlineSeconds`` (phase Failed, reason DeadlineExceeded);
+- resolves env ``valueFrom`` (``fieldRef``, ``secretKeyRef`` read from the API server); a missing Secret
+  or key keeps the container waiting with CreateContainerConfigError until it appears, as the kubelet does;
 - termination message: read from ``terminationMessagePath`` when that is a writable local path (the
   default ``/dev/termination-log`` is not, since processes are not in a mount namespace here); with
   ``FallbackToLogsOnError`` a failed container's log tail is used, as the real kubelet does;
@@ -30,6 +32,7 @@ It stops every process group it started when it receives SIGTERM.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import http.server
 import os
@@ -71,6 +74,10 @@ def _quantity_bytes(q: str | None) -> int | None:
     if q.endswith("m"):  # milli-bytes, legal but odd
         return int(float(q[:-1]) / 1000)
     return int(float(q))
+
+
+class _ConfigError(Exception):
+    """A container cannot be created from its spec yet (e.g. a referenced Secret is missing)."""
 
 
 class _Container:
@@ -158,6 +165,8 @@ class FakeKubelet:
 
     # -- running a pod ----------------------------------------------------------------------
     def _env(self, pod: Any, c: Any) -> dict[str, str]:
+        """The container's environment; raises _ConfigError when a referenced Secret or key is missing
+        (the real kubelet then keeps the container waiting with CreateContainerConfigError)."""
         env = dict(os.environ)
         field_values = {"metadata.name": pod.metadata.name, "metadata.namespace": pod.metadata.namespace,
                         "metadata.uid": pod.metadata.uid, "spec.nodeName": self.node,
@@ -166,9 +175,43 @@ class FakeKubelet:
         for e in c.env or []:
             if e.value_from is not None and e.value_from.field_ref is not None:
                 env[e.name] = field_values.get(e.value_from.field_ref.field_path, "")
+            elif e.value_from is not None and e.value_from.secret_key_ref is not None:
+                ref = e.value_from.secret_key_ref
+                data = self._secret_data(pod.metadata.namespace, ref.name)
+                if data is not None and ref.key in data:
+                    env[e.name] = data[ref.key]
+                elif not ref.optional:
+                    raise _ConfigError(f'secret "{ref.name}" not found' if data is None else
+                                       f"couldn't find key {ref.key} in Secret {pod.metadata.namespace}/{ref.name}")
             else:
                 env[e.name] = e.value or ""
         return env
+
+    def _secret_data(self, ns: str, name: str) -> dict[str, str] | None:
+        """A Secret's decoded data, or None when it does not exist."""
+        try:
+            secret = self.core.read_namespaced_secret(name, ns)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (secret.data or {}).items()}
+
+    def _resolve_env(self, pod: Any, c: Any, started_at: str) -> dict[str, str] | None:
+        """Wait (as the kubelet does, retrying) until the env can be built; None if the pod goes away."""
+        ent = self.containers[(pod.metadata.namespace, pod.metadata.name)]
+        reported = ""
+        while not (ent.deleting or self.stopping.is_set()):
+            try:
+                return self._env(pod, c)
+            except _ConfigError as e:
+                if str(e) != reported:
+                    reported = str(e)
+                    self._patch_status(pod, "Pending", {"waiting": {"reason": "CreateContainerConfigError",
+                                                                    "message": reported}}, started_at=started_at)
+            time.sleep(0.5)
+        ent.done.set()
+        return None
 
     def _termination_message(self, c: Any, path: str | None, failed: bool, logfile: str) -> str:
         msg = ""
@@ -212,10 +255,13 @@ class FakeKubelet:
             except OSError:
                 pass
         mem_limit = _quantity_bytes(((c.resources and c.resources.limits) or {}).get("memory"))
+        env = self._resolve_env(pod, c, started_at)
+        if env is None:
+            return
         with open(ent.logfile, "wb") as lf:
             try:
                 proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        env=self._env(pod, c), cwd=c.working_dir or self.workdir,
+                                        env=env, cwd=c.working_dir or self.workdir,
                                         start_new_session=True)
             except OSError as e:
                 ent.done.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
 import time
 import uuid
@@ -12,11 +14,12 @@ import yaml
 from kubernetes import client
 
 import flyte_jupyter as flyte
+from flyte_jupyter._remote._client import BackendError
 from flyte_jupyter.backend.k8s import _crd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared backend fixture
 from _backend_fixture import BackendProcess  # noqa: E402
-from k8s_flows import nested  # noqa: E402
+from k8s_flows import nested, venv_image  # noqa: E402
 
 pytestmark = pytest.mark.k8s
 
@@ -73,6 +76,14 @@ def test_nested_run_every_action_a_pod_and_a_failed_pod_is_retried(k8s_backend, 
             _crd.GROUP, _crd.VERSION, ns, _crd.PLURAL, label_selector=f"flyte-jupyter.io/run={run.name}")["items"]
     assert all(t["status"]["phase"] == "SUCCEEDED" for t in tas)
     assert {t["spec"]["actionName"]: t["status"]["attempt"] for t in tas}[flaky.name] == 2
+    # the pods reached the backend with its token, yet no pod or TaskAction carries it as a value
+    token = k8s_backend.token
+    api = k8s_cluster.api_client()
+    for obj in [*pods, *tas]:
+        assert token not in json.dumps(api.sanitize_for_serialization(obj)), obj
+    ref = next(e for e in pods[0].spec.containers[0].env if e.name == "FLYTE_JUPYTER_TOKEN").value_from.secret_key_ref
+    secret = client.CoreV1Api(api).read_namespaced_secret(ref.name, ns)
+    assert base64.b64decode(secret.data[ref.key]).decode() == token
 
 
 def test_oom_pod_fails_the_run_as_oom(k8s_backend):
@@ -119,3 +130,28 @@ def test_backend_restart_during_a_run_adopts_the_running_pods(k8s_backend, k8s_c
     names = [p.metadata.annotations["flyte-jupyter.io/action-name"] for p in pods]
     assert sorted(names) == sorted(set(names)) and len(names) == 3  # adopted, none started twice
     assert all(p.status.phase == "Succeeded" for p in pods)
+
+
+def test_a_timeout_is_timed_out_in_the_run_and_on_the_taskaction(k8s_backend, k8s_cluster):
+    run = flyte.with_runcontext(mode="remote").run(nested.too_slow)
+    run.wait(timeout=90)
+    assert run.phase is flyte.Phase.TIMED_OUT
+    api = client.CustomObjectsApi(k8s_cluster.api_client())
+
+    def taskaction_phase() -> str | None:
+        tas = api.list_cluster_custom_object(_crd.GROUP, _crd.VERSION, _crd.PLURAL,
+                                             label_selector=f"flyte-jupyter.io/run={run.name}")["items"]
+        return ((tas[0].get("status") or {}).get("phase")) if tas else None
+
+    _wait(lambda: taskaction_phase() == "TIMED_OUT", "the TaskAction status TIMED_OUT")
+
+
+def test_a_local_venv_image_is_refused_when_the_run_is_created(k8s_backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLYTE_JUPYTER_IMAGE_HOME", str(tmp_path / "images"))
+    monkeypatch.setenv("FLYTE_JUPYTER_IMAGE_BUILDER", "local")  # builds a virtual environment
+    with pytest.raises(BackendError) as info:
+        flyte.with_runcontext(mode="remote").run(venv_image.in_a_venv)
+    assert info.value.code == "INVALID_ARGUMENT"  # CreateRun refused it: no run, no pod
+    msg = str(info.value)
+    assert "k8svenv.in_a_venv" in msg and str(tmp_path / "images" / "venvs") in msg, msg  # names the venv
+    assert "flyte-jupyter image build FILE --builder docker" in msg and "FLYTE_JUPYTER_IMAGE_BUILDER=docker" in msg

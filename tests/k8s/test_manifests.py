@@ -47,12 +47,13 @@ def test_manifests_pass_server_side_dry_run(k8s_cluster):
 
 
 def _can(api_client, verb: str, resource: str, namespace: str | None = None, sub: str | None = None,
-         group: str = "") -> bool:
+         group: str = "", name: str | None = None) -> bool:
     review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
               "spec": {"user": SA, "groups": ["system:serviceaccounts", "system:serviceaccounts:flyte-jupyter"],
                        "resourceAttributes": {"verb": verb, "resource": resource, "group": group,
                                               **({"namespace": namespace} if namespace else {}),
-                                              **({"subresource": sub} if sub else {})}}}
+                                              **({"subresource": sub} if sub else {}),
+                                              **({"name": name} if name else {})}}}
     return client.AuthorizationV1Api(api_client).create_subject_access_review(review).status.allowed
 
 
@@ -78,3 +79,12 @@ def test_rbac_limits_writes_to_action_namespaces(k8s_cluster, api_client):
     assert _can(api_client, "get", "pods", "rbacproj-development", sub="log")
     assert _can(api_client, "patch", "taskactions", "rbacproj-development", sub="status", group=_crd.GROUP)
     assert not _can(api_client, "get", "secrets", "rbacproj-development")
+    # secrets: only the token Secret may be read or updated; create cannot be limited by name
+    ns, token = "rbacproj-development", "flyte-jupyter-token"
+    assert _can(api_client, "get", "secrets", ns, name=token) and _can(api_client, "update", "secrets", ns, name=token)
+    assert _can(api_client, "create", "secrets", ns)
+    for verb in ("get", "update", "delete", "patch"):
+        assert not _can(api_client, verb, "secrets", ns, name="someone-elses-secret"), verb
+    for verb in ("list", "watch", "delete"):
+        assert not _can(api_client, verb, "secrets", ns), verb
+    assert not _can(api_client, "create", "secrets", "kube-system")

@@ -8,8 +8,12 @@ exercised by the end-to-end test through the backend.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import hashlib
+import json
 import time
+import uuid
 
 import pytest
 from kubernetes import client
@@ -188,4 +192,76 @@ async def test_a_taskaction_created_by_hand_is_run(make_plugin, k8s_cluster, pro
     await _until(lambda: taskaction(k8s_cluster, ns, "by-hand").get("status", {}).get("phase") == "SUCCEEDED",
                  "the hand-made TaskAction to succeed")
     assert core(k8s_cluster).read_namespaced_pod("by-hand-1", ns).status.phase == "Succeeded"
+    await plugin.close()
+
+
+def _text_of(api_client, obj) -> str:
+    return json.dumps(obj if isinstance(obj, dict) else api_client.sanitize_for_serialization(obj))
+
+
+def _token_check(token: str) -> str:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return (f"import hashlib, os, sys; t = os.environ.get('FLYTE_JUPYTER_TOKEN', ''); "
+            f"ok = hashlib.sha256(t.encode()).hexdigest() == {digest!r}; "
+            "print('token ok' if ok else 'token wrong'); sys.exit(0 if ok else 1)")
+
+
+async def test_the_token_reaches_the_pod_only_through_a_secret(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin()
+    token = f"tok-{uuid.uuid4().hex}"
+    code = _token_check(token)  # compares digests: the command must not carry the token either
+    spec = spec_for(project, tmp_path, code, env={"FLYTE_JUPYTER_TOKEN": token, "OTHER": "plain"})
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    assert (await rec.done()).succeeded, rec.statuses  # the kubelet resolved the secretKeyRef
+    assert [line.text async for line in plugin.logs(spec, handle)] == ["token ok"]
+    ns, pod_name = handle.split("/")
+    api = k8s_cluster.api_client()
+    pod = core(k8s_cluster).read_namespaced_pod(pod_name, ns)
+    ta = taskaction(k8s_cluster, ns, pod_name.rsplit("-", 1)[0])
+    assert token not in _text_of(api, pod) and token not in _text_of(api, ta)
+    env = {e.name: e for e in pod.spec.containers[0].env}
+    assert env["OTHER"].value == "plain"
+    ref = env["FLYTE_JUPYTER_TOKEN"].value_from.secret_key_ref
+    assert env["FLYTE_JUPYTER_TOKEN"].value is None and ref.key == "token"
+    secret = core(k8s_cluster).read_namespaced_secret(ref.name, ns)
+    assert base64.b64decode(secret.data["token"]).decode() == token
+    assert secret.metadata.labels["app.kubernetes.io/managed-by"] == "flyte-jupyter"
+    # a new token (the backend's was replaced) updates the Secret before the next pod starts
+    token2 = f"tok-{uuid.uuid4().hex}"
+    spec2 = dataclasses.replace(spec, run_name=spec.run_name + "b", env={"FLYTE_JUPYTER_TOKEN": token2},
+                                args=(_token_check(token2),))
+    rec2 = Recorder()
+    await plugin.launch(spec2, rec2)
+    assert (await rec2.done()).succeeded, rec2.statuses
+    secret = core(k8s_cluster).read_namespaced_secret(ref.name, ns)
+    assert base64.b64decode(secret.data["token"]).decode() == token2
+    await plugin.close()
+
+
+async def test_a_timeout_is_recorded_as_timed_out_on_the_taskaction(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin()
+    spec = spec_for(project, tmp_path, "import time; time.sleep(120)", timeout=600)
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    await rec.running()
+    await plugin.abort(handle, spec, reason="timeout")  # what the executor does when the timeout passes
+    assert (await rec.done()).kind is OutcomeKind.ABORTED
+    ns, pod = handle.split("/")
+    name = pod.rsplit("-", 1)[0]
+    await _until(lambda: taskaction(k8s_cluster, ns, name).get("status", {}).get("phase") == "TIMED_OUT",
+                 "TaskAction status TIMED_OUT")
+    ta = taskaction(k8s_cluster, ns, name)
+    assert ta["spec"]["abortReason"] == "TimedOut" and ta["status"]["reason"] == "TimedOut"
+    await plugin.close()
+
+
+async def test_launch_refuses_a_local_venv_image(make_plugin, k8s_cluster, project, tmp_path):
+    plugin = await make_plugin()
+    spec = spec_for(project, tmp_path, "print('never')", image="/srv/images/venvs/0123abcd")
+    with pytest.raises(ValueError) as e:
+        await plugin.launch(spec, Recorder())
+    assert "/srv/images/venvs/0123abcd" in str(e.value) and "--builder docker" in str(e.value)
+    pods = core(k8s_cluster).list_pod_for_all_namespaces(label_selector=f"flyte-jupyter.io/run={spec.run_name}")
+    assert pods.items == []
     await plugin.close()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from flyte_jupyter.backend.executor import LaunchSpec
-from flyte_jupyter.backend.k8s import K8sSettings
+from flyte_jupyter._proto import common_pb2 as pb
+from flyte_jupyter.backend.executor import LaunchSpec, PluginConfig
+from flyte_jupyter.backend.k8s import K8sSettings, KubernetesPlugin
 from flyte_jupyter.backend.k8s import _names as n
+from flyte_jupyter.backend.k8s import _secret
 from flyte_jupyter.backend.k8s._podspec import build_pod
 from flyte_jupyter.backend.k8s._status import view
 
@@ -42,13 +47,13 @@ def test_pod_template_merge_keeps_sidecars_and_lets_the_task_win():
                                                       "containers": [{"name": "primary", "env": [{"name": "A", "value": "0"}],
                                                                       "volumeMounts": [{"name": "v", "mountPath": "/v"}]},
                                                                      {"name": "sidecar", "image": "proxy:1"}]}})
-    pod = build_pod(_spec(image="/venvs/abc", cpu=1.5, memory_bytes=1 << 30, gpu=1,
+    pod = build_pod(_spec(image="auto", cpu=1.5, memory_bytes=1 << 30, gpu=1,
                           custom={"pod_template": {"podSpec": {"nodeSelector": {"pool": "a"}}}}),
                     settings, "p-d", "h:1")
     spec = pod["spec"]
     primary, sidecar = spec["containers"]
     assert primary["name"] == "primary" and sidecar == {"name": "sidecar", "image": "proxy:1"}
-    assert primary["image"] == settings.default_image  # a venv path is no container image
+    assert primary["image"] == settings.default_image  # "auto": the backend's default image
     assert primary["command"] == ["python", "-m", "flyte_jupyter.entrypoint", "--inputs", "x"]
     assert {"name": "A", "value": "1"} in primary["env"]  # the task's env wins over the template's
     assert primary["volumeMounts"] == [{"name": "v", "mountPath": "/v"}]
@@ -56,6 +61,44 @@ def test_pod_template_merge_keeps_sidecars_and_lets_the_task_win():
     assert spec["tolerations"] == [{"key": "gpu"}] and spec["nodeSelector"] == {"pool": "a"}
     assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
     assert "activeDeadlineSeconds" not in spec
+
+
+def test_a_local_venv_image_is_refused_naming_the_image_and_the_docker_builder():
+    venv = "/home/me/.local/share/flyte-jupyter/images/venvs/0123abcd"
+    for image in (venv, "file:///tmp/venv", "./venv"):
+        with pytest.raises(ValueError) as e:
+            build_pod(_spec(image=image), K8sSettings(), "p-d", "h:1")
+        msg = str(e.value)
+        assert image in msg and "m.t" in msg
+        assert "flyte-jupyter image build FILE --builder docker" in msg and "FLYTE_JUPYTER_IMAGE_BUILDER=docker" in msg
+    # the run service asks the plugin before it creates a run
+    plugin = KubernetesPlugin(PluginConfig(data_dir=Path("/nonexistent"), endpoint="h:1"))
+    with pytest.raises(ValueError, match="local virtual environment"):
+        plugin.check_task(pb.TaskSpec(id=pb.TaskIdentifier(name="m.t"), image=venv))
+    plugin.check_task(pb.TaskSpec(id=pb.TaskIdentifier(name="m.t"), image="ghcr.io/me/img:1"))
+    plugin.check_task(pb.TaskSpec(id=pb.TaskIdentifier(name="m.t")))
+    for image, expected in (("", "flyte-jupyter:0.1.0"), ("auto", "flyte-jupyter:0.1.0"), ("python:3.11", "python:3.11")):
+        assert build_pod(_spec(image=image), K8sSettings(), "p-d", "h:1")["spec"]["containers"][0]["image"] == expected
+
+
+def test_the_token_is_only_a_secret_reference_in_the_pod():
+    token = "tok-" + "s3cr3t" * 5
+    pod = build_pod(_spec(env={"A": "1", "FLYTE_JUPYTER_TOKEN": token}), K8sSettings(), "p-d", "h:1")
+    assert token not in json.dumps(pod)
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    assert env["FLYTE_JUPYTER_TOKEN"] == {"name": "FLYTE_JUPYTER_TOKEN", "valueFrom": {
+        "secretKeyRef": {"name": "flyte-jupyter-token", "key": "token"}}}
+    assert env["A"] == {"name": "A", "value": "1"}
+    # a second backend (instance) on the cluster has its own Secret; no token, no reference
+    assert _secret.secret_name(K8sSettings(instance="team-a")) == "flyte-jupyter-token-team-a"
+    pod = build_pod(_spec(env={"FLYTE_JUPYTER_TOKEN": ""}), K8sSettings(), "p-d", "h:1")
+    assert all(e["name"] != "FLYTE_JUPYTER_TOKEN" for e in pod["spec"]["containers"][0]["env"])
+    # a pod template's env var with a value is replaced by the reference, not mixed with it
+    settings = K8sSettings(pod_template={"pod_spec": {"containers": [
+        {"name": "primary", "env": [{"name": "FLYTE_JUPYTER_TOKEN", "value": "from-template"}]}]}})
+    pod = build_pod(_spec(env={"FLYTE_JUPYTER_TOKEN": token}), settings, "p-d", "h:1")
+    entry = next(e for e in pod["spec"]["containers"][0]["env"] if e["name"] == "FLYTE_JUPYTER_TOKEN")
+    assert "value" not in entry and entry["valueFrom"]["secretKeyRef"]["key"] == "token"
 
 
 def _pod(phase: str, state: dict, **status) -> dict:

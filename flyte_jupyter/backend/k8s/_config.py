@@ -20,7 +20,7 @@ class K8sSettings:
     in_cluster: bool = False
     #: Namespace of an action's TaskAction and pod; created when missing.
     namespace_template: str = "{project}-{domain}"
-    #: Image for tasks whose spec names none (or names a local virtual environment).
+    #: Image for tasks whose spec names none ("auto"); a local virtual environment is refused.
     default_image: str = "flyte-jupyter:0.1.0"
     #: The interpreter inside the image that runs ``-m flyte_jupyter.entrypoint``.
     python: str = "python"
@@ -32,6 +32,10 @@ class K8sSettings:
     backend_endpoint: str | None = None
     #: Extra environment for every action pod.
     env: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The Secret (one per action namespace, written by the executor) that holds the backend token the
+    #: pods read through ``secretKeyRef``. "" = ``flyte-jupyter-token`` (``-<instance>`` appended for a
+    #: non-default instance, so that two backends on one cluster never overwrite each other's token).
+    token_secret_name: str = ""
     #: Cleanup policy: delete succeeded pods this long after they end (0 = at once, <0 = never).
     delete_succeeded_after_seconds: float = 60.0
     #: Keep failed pods for debugging this long (<0 = never delete).

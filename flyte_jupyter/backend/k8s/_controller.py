@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 _RANK = {Phase.INITIALIZING: 1, Phase.RUNNING: 2}
 _KINDS = {"exited": OutcomeKind.EXITED, "oom": OutcomeKind.OOM, "lost": OutcomeKind.LOST}
+#: TaskAction ``spec.abortReason`` of an attempt the executor stopped at its timeout (else "Aborted").
+TIMED_OUT = "TimedOut"
+ABORTED = "Aborted"
 
 
 def _rfc3339(t: float | None = None) -> str:
@@ -44,8 +47,8 @@ def _rfc3339(t: float | None = None) -> str:
 class _Attempt:
     """What the controller knows about one pod (one attempt), whether or not someone listens."""
 
-    __slots__ = ("key", "callback", "log_dir", "last_phase", "outcome", "aborting", "pod", "gone",
-                 "changed", "stuck_handle", "ta_name", "attempt", "saved_log")
+    __slots__ = ("key", "callback", "log_dir", "last_phase", "outcome", "aborting", "abort_reason", "pod",
+                 "gone", "changed", "stuck_handle", "ta_name", "attempt", "saved_log")
 
     def __init__(self, key: tuple[str, str]) -> None:
         self.key = key
@@ -54,6 +57,7 @@ class _Attempt:
         self.last_phase: Phase | None = None
         self.outcome: Outcome | None = None
         self.aborting = False
+        self.abort_reason = ""  # the TaskAction's abortReason: "TimedOut" records TIMED_OUT
         self.pod: dict[str, Any] | None = None
         self.gone = False  # the pod existed and was deleted
         self.changed = asyncio.Event()
@@ -76,6 +80,8 @@ class Controller:
         self.attempts: dict[tuple[str, str], _Attempt] = {}
         self.taskactions: dict[tuple[str, str], dict[str, Any]] = {}
         self._namespaces: set[str] = set()
+        self._secrets: dict[tuple[str, str], dict[str, str]] = {}  # what each namespace's Secret holds
+        self._secret_locks: dict[str, asyncio.Lock] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="k8s-api")
         self._status_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._creating: set[tuple[str, str]] = set()
@@ -193,6 +199,43 @@ class Controller:
                 if e.status != 409:
                     raise
         self._namespaces.add(ns)
+
+    # -- the token Secret -------------------------------------------------------------------------
+    async def ensure_secret(self, ns: str, name: str, data: dict[str, str]) -> None:
+        """Create or update the namespace's Secret so that it holds ``data`` (once per value and process).
+
+        Only get/create/update on this one name: what deploy/kubernetes/rbac.yaml grants.
+        """
+        if self._secrets.get((ns, name)) == data:
+            return
+        from kubernetes.client.rest import ApiException
+
+        from . import _secret
+
+        async with self._secret_locks.setdefault(ns, asyncio.Lock()):
+            if self._secrets.get((ns, name)) == data:
+                return
+            body = _secret.secret_body(name, ns, data, self.settings)
+            for _ in range(5):
+                try:
+                    current = await self.call(self.core.read_namespaced_secret, name, ns)
+                except ApiException as e:
+                    if e.status != 404:
+                        raise _secret_error(ns, name, "read", e) from None
+                    current = None
+                try:
+                    if current is None:
+                        await self.call(self.core.create_namespaced_secret, ns, body)
+                    elif _secret.decoded(current) != data:
+                        body["metadata"]["resourceVersion"] = current.metadata.resource_version
+                        await self.call(self.core.replace_namespaced_secret, name, ns, body)
+                    self._secrets[(ns, name)] = dict(data)
+                    return
+                except ApiException as e:
+                    if e.status != 409:  # 409: created or changed meanwhile: read it again
+                        raise _secret_error(ns, name, "write", e) from None
+            raise RuntimeError(f"the Secret {ns}/{name} kept changing while the executor wrote it; "
+                               f"is another backend using the same instance name?")
 
     # -- TaskActions ------------------------------------------------------------------------------
     def taskaction_body(self, ns: str, spec: Any, pod: dict[str, Any]) -> dict[str, Any]:
@@ -392,7 +435,9 @@ class Controller:
         att.changed.set()
         att.changed = asyncio.Event()
         if att.outcome is None:
-            if att.aborting:
+            if att.aborting and att.abort_reason == TIMED_OUT:
+                self._finish(att, Outcome(kind=OutcomeKind.ABORTED, message="timed out: the pod was deleted"), None)
+            elif att.aborting:
                 self._finish(att, Outcome(kind=OutcomeKind.ABORTED, message="aborted: the pod was deleted"), None)
             else:
                 self._finish(att, Outcome(kind=OutcomeKind.LOST,
@@ -406,9 +451,12 @@ class Controller:
         if att.callback is not None:
             att.callback(PluginStatus(outcome=outcome, message=outcome.message))
         phase = {OutcomeKind.ABORTED: "ABORTED"}.get(outcome.kind, "SUCCEEDED" if outcome.succeeded else "FAILED")
+        reason = (v.reason if v else outcome.kind.value) or outcome.kind.value
+        if outcome.kind is OutcomeKind.ABORTED and att.abort_reason == TIMED_OUT:
+            phase, reason = "TIMED_OUT", TIMED_OUT
         if att.ta_name:
             status: dict[str, Any] = {"attempt": att.attempt, "phase": phase, "podName": att.key[1],
-                                      "reason": (v.reason if v else outcome.kind.value) or outcome.kind.value,
+                                      "reason": reason,
                                       "message": outcome.message[:4000], "endedAt": (v.ended_at if v else None) or _rfc3339()}
             if outcome.exit_code is not None:
                 status["exitCode"] = outcome.exit_code
@@ -423,6 +471,8 @@ class Controller:
 
         att = self.attempt(key)
         att.aborting = att.aborting or report
+        if report and not att.abort_reason:
+            att.abort_reason = reason
         grace = self.settings.abort_grace_seconds
         try:
             await self.call(self.core.delete_namespaced_pod, key[1], key[0], grace_period_seconds=grace)
@@ -501,3 +551,12 @@ class Controller:
         if att.outcome is not None:
             callback(PluginStatus(outcome=att.outcome, message=att.outcome.message))
         return att
+
+
+def _secret_error(ns: str, name: str, what: str, e: Any) -> Exception:
+    if e.status == 403:
+        return PermissionError(
+            f"the backend may not {what} the Secret {ns}/{name} that passes its token to action pods: grant "
+            f"get/update on secrets named {name} and create on secrets in action namespaces (the "
+            f"flyte-jupyter-actions role in deploy/kubernetes/rbac.yaml)")
+    return RuntimeError(f"cannot {what} the Secret {ns}/{name}: {e.status} {e.reason}")

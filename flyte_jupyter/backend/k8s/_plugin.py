@@ -2,7 +2,8 @@
 
 ``launch`` renders the pod, writes the action's TaskAction (creating the namespace on first use) and
 lets the controller create the pod; the handle is ``namespace/pod``. Phases come from one pod watch.
-``abort`` marks the TaskAction aborted and deletes the pod. ``logs`` follows the pod log API while the
+``abort`` marks the TaskAction aborted (or timed out, when the executor says so) and deletes the pod.
+The backend token is never a value in the pod or TaskAction: it lives in a Secret per namespace. ``logs`` follows the pod log API while the
 pod lives and falls back to the copy saved when it ended. ``recover`` adopts a pod that outlived a
 backend restart. Timeouts are the executor's (it calls ``abort``); ``activeDeadlineSeconds`` is set
 as a second line in case the backend is down when a timeout passes.
@@ -20,9 +21,10 @@ from typing import Any, AsyncIterator
 from ..executor._plugin import ExecutorPlugin, LaunchSpec, LogLine, PluginConfig, StatusCallback
 from . import _crd
 from . import _names as n
+from . import _secret
 from ._config import K8sSettings
-from ._controller import Controller
-from ._podspec import build_pod
+from ._controller import ABORTED, TIMED_OUT, Controller
+from ._podspec import build_pod, pod_image
 from ._watch import _shutdown
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 class KubernetesPlugin(ExecutorPlugin):
     name = "kubernetes"
     task_types = ("python",)
+    abort_takes_reason = True  # a timeout is recorded as TIMED_OUT on the TaskAction
 
     def __init__(self, config: PluginConfig, settings: K8sSettings | None = None, api_client: Any = None) -> None:
         self.config = config
@@ -69,17 +72,29 @@ class KubernetesPlugin(ExecutorPlugin):
         return ns, pod
 
     # -- the interface ----------------------------------------------------------------------------
+    def check_task(self, task: Any) -> None:
+        """Refuse a task spec this executor cannot run, before a run is created (the run service calls
+        this): a local virtual-environment image. Raises ValueError naming the image and the fix."""
+        pod_image(getattr(task, "image", "") or "", self.settings, getattr(getattr(task, "id", None), "name", ""))
+
+    async def _ensure_secret(self, ns: str, spec: LaunchSpec) -> None:
+        _, data = _secret.split_env({**self.settings.env, **(spec.env or {})})
+        if data:
+            await self._ctl().ensure_secret(ns, _secret.secret_name(self.settings), data)
+
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         ctl = self._ctl()
         ns = self.namespace(spec)
+        pod = build_pod(spec, self.settings, ns, self.config.endpoint)  # first: a bad image fails here
         await ctl.ensure_namespace(ns)
-        pod = build_pod(spec, self.settings, ns, self.config.endpoint)
+        await self._ensure_secret(ns, spec)
         key = (ns, pod["metadata"]["name"])
         ctl.register(key, on_status, spec.log_dir)  # before the pod exists: no event can be missed
         await ctl.submit(ns, ctl.taskaction_body(ns, spec, pod))
         return f"{ns}/{key[1]}"
 
-    async def abort(self, handle: str, spec: LaunchSpec) -> None:
+    async def abort(self, handle: str, spec: LaunchSpec, reason: str = "") -> None:
+        """Delete the attempt's pod. ``reason`` is the executor's ("timeout" records TIMED_OUT)."""
         from kubernetes.client.rest import ApiException
 
         ctl = self._ctl()
@@ -87,16 +102,17 @@ class KubernetesPlugin(ExecutorPlugin):
         att = ctl.attempt(key)
         if att.outcome is not None and att.gone:
             return
+        code = TIMED_OUT if reason == "timeout" else ABORTED
         ta_name = n.taskaction_name(spec.run_name, spec.action_name)
         try:  # recorded on the TaskAction, so a restarted controller does not start it again
             await ctl.call(ctl.custom.patch_namespaced_custom_object, _crd.GROUP, _crd.VERSION, key[0],
-                           _crd.PLURAL, ta_name, {"spec": {"abort": True, "abortReason": "aborted by the executor"}})
+                           _crd.PLURAL, ta_name, {"spec": {"abort": True, "abortReason": code}})
         except ApiException as e:
             if e.status != 404:
                 log.warning("cannot mark TaskAction %s/%s aborted: %s", key[0], ta_name, e.reason)
         if att.outcome is not None:
             return  # it ended by itself meanwhile; cleanup policy decides about the pod
-        await ctl.delete_pod(key, reason="aborted")
+        await ctl.delete_pod(key, reason=code)
 
     async def recover(self, spec: LaunchSpec, handle: str, on_status: StatusCallback) -> bool:
         from kubernetes.client.rest import ApiException
@@ -118,6 +134,7 @@ class KubernetesPlugin(ExecutorPlugin):
                 status.get("attempt") != spec.attempt or status.get("phase") in (None, "QUEUED"))
             if not pending:
                 return False  # the pod is gone: the executor treats the attempt as lost
+            await self._ensure_secret(key[0], spec)  # the restarted backend's token, for the new pod
             ctl.register(key, on_status, spec.log_dir)
             await ctl.reconcile(ta)  # the backend stopped between TaskAction and pod: create it now
             return True

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from . import _names as n
+from . import _secret
 from ._config import K8sSettings
 
 _NAMED_LISTS = {"containers", "initContainers", "env", "volumes", "volumeMounts", "ports"}
@@ -33,7 +34,8 @@ def _merge(base: Any, over: Any, key: str = "") -> Any:
         for item in over:
             name = item.get("name") if isinstance(item, dict) else None
             if name is not None and name in index:
-                out[index[name]] = _merge(out[index[name]], item, "")
+                # an env var is value or valueFrom: the later one replaces, never mixes both
+                out[index[name]] = copy.deepcopy(item) if key == "env" else _merge(out[index[name]], item, "")
             else:
                 out.append(copy.deepcopy(item))
         return out
@@ -56,11 +58,32 @@ def _cpu(cores: float) -> str:
     return f"{max(1, math.ceil(cores * 1000))}m"
 
 
-def _image(spec_image: str, settings: K8sSettings) -> str:
-    # A local plugin's image is a virtual-environment path; pods need a container image.
-    if not spec_image or spec_image.startswith(("/", "file:", ".")):
+_LOCAL_PREFIXES = ("/", "file:", "./", "../", "~")
+
+
+def is_local_image(image: str) -> bool:
+    """True for what the local image builder produces: a virtual-environment path, not an image."""
+    return image.startswith(_LOCAL_PREFIXES)
+
+
+def pod_image(spec_image: str, settings: K8sSettings, task: str = "") -> str:
+    """The container image of a task's pods; a local venv reference is refused, never swapped.
+
+    Silently running another image than the one the task was built for would hide missing packages
+    until the action fails in an unrelated way, so the error names the image and how to build one.
+    """
+    image = (spec_image or "").strip()
+    if not image or image == "auto":
         return settings.default_image
-    return spec_image
+    if is_local_image(image):
+        what = f"task {task} has" if task else "the task has"
+        raise ValueError(
+            f"{what} the image {image!r}, a local virtual environment made by the local image builder; "
+            f"the Kubernetes executor runs actions as pods and needs a container image. Build the image "
+            f"with the Docker builder: `flyte-jupyter image build FILE --builder docker`, or set "
+            f"FLYTE_JUPYTER_IMAGE_BUILDER=docker before running (image=\"auto\" runs the backend's default "
+            f"image {settings.default_image})")
+    return image
 
 
 def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -> dict[str, Any]:
@@ -83,6 +106,7 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
     env.update(spec.env or {})
     if settings.backend_endpoint:  # pods may need another address than local processes
         env["FLYTE_JUPYTER_ENDPOINT"] = settings.backend_endpoint
+    env, secret_keys = _secret.split_env(env)  # the token: by reference to the namespace's Secret
     resources: dict[str, dict[str, str]] = {}
     if spec.cpu:
         resources.setdefault("limits", {})["cpu"] = _cpu(spec.cpu)
@@ -94,9 +118,10 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
         resources.setdefault("limits", {})["nvidia.com/gpu"] = str(int(spec.gpu))
     container: dict[str, Any] = {
         "name": primary,
-        "image": _image(spec.image, settings),
+        "image": pod_image(spec.image, settings, spec.task_name),
         "command": [settings.python, *spec.entrypoint_command],
-        "env": [{"name": k, "value": str(v)} for k, v in sorted(env.items())],
+        "env": sorted([{"name": k, "value": str(v)} for k, v in env.items()]
+                      + _secret.env_refs(_secret.secret_name(settings), secret_keys), key=lambda e: e["name"]),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if resources:

@@ -54,3 +54,12 @@ def sleeper(seconds: float) -> float:
 @env.task
 async def sleepy_parent(n: int, seconds: float) -> float:
     return sum(await asyncio.gather(*[sleeper.aio(seconds + i * 0.1) for i in range(n)]))
+
+
+@env.task(timeout=1)
+def too_slow() -> int:
+    import time
+
+    time.sleep(60)
+    return 0
+
