@@ -253,6 +253,14 @@ async def test_a_timeout_is_recorded_as_timed_out_on_the_taskaction(make_plugin,
                  "TaskAction status TIMED_OUT")
     ta = taskaction(k8s_cluster, ns, name)
     assert ta["spec"]["abortReason"] == "TimedOut" and ta["status"]["reason"] == "TimedOut"
+    # the retry (timeouts are retryable) runs afresh: no abort or reason left from attempt 1
+    rec2 = Recorder()
+    await plugin.launch(dataclasses.replace(spec, attempt=2, args=("print('in time')",)), rec2)
+    assert (await rec2.done()).succeeded
+    await _until(lambda: taskaction(k8s_cluster, ns, name).get("status", {}).get("phase") == "SUCCEEDED",
+                 "attempt 2 SUCCEEDED")
+    ta = taskaction(k8s_cluster, ns, name)
+    assert ta["spec"]["abort"] is False and "abortReason" not in ta["spec"] and ta["status"]["attempt"] == 2
     await plugin.close()
 
 

@@ -216,14 +216,16 @@ class Controller:
             if self._secrets.get((ns, name)) == data:
                 return
             body = _secret.secret_body(name, ns, data, self.settings)
-            for _ in range(5):
+            for attempt in range(10):
+                what = "read"
                 try:
-                    current = await self.call(self.core.read_namespaced_secret, name, ns)
-                except ApiException as e:
-                    if e.status != 404:
-                        raise _secret_error(ns, name, "read", e) from None
-                    current = None
-                try:
+                    try:
+                        current = await self.call(self.core.read_namespaced_secret, name, ns)
+                    except ApiException as e:
+                        if e.status != 404:
+                            raise
+                        current = None
+                    what = "write"
                     if current is None:
                         await self.call(self.core.create_namespaced_secret, ns, body)
                     elif _secret.decoded(current) != data:
@@ -232,8 +234,12 @@ class Controller:
                     self._secrets[(ns, name)] = dict(data)
                     return
                 except ApiException as e:
-                    if e.status != 409:  # 409: created or changed meanwhile: read it again
-                        raise _secret_error(ns, name, "write", e) from None
+                    # 409: created or changed meanwhile, read it again; 403 just after the namespace
+                    # was made: the new RoleBinding may take a moment to reach the authorizer
+                    if e.status == 409 or (e.status == 403 and attempt < 9):
+                        await asyncio.sleep(0 if e.status == 409 else 0.5)
+                        continue
+                    raise _secret_error(ns, name, what, e) from None
             raise RuntimeError(f"the Secret {ns}/{name} kept changing while the executor wrote it; "
                                f"is another backend using the same instance name?")
 
@@ -267,8 +273,9 @@ class Controller:
         except ApiException as e:
             if e.status != 409:
                 raise
+            # a merge patch keeps keys it does not name: drop the abort reason of an earlier attempt
             ta = await self.call(self.custom.patch_namespaced_custom_object, _crd.GROUP, _crd.VERSION, ns,
-                                 _crd.PLURAL, name, {"spec": body["spec"]})
+                                 _crd.PLURAL, name, {"spec": {**body["spec"], "abortReason": None}})
         self.taskactions[(ns, name)] = ta
         await self.reconcile(ta)
 
