@@ -12,6 +12,8 @@ import collections
 import dataclasses
 import functools
 import logging
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -75,12 +77,31 @@ def inputs_uri(storage_root: str, project: str, domain: str, run: str, action: s
     return _storage.join(storage_root, "runs", project, domain, run, "inputs", f"{action}.pb")
 
 
+_TEMPLATE_VAR = re.compile(r"\{\{\.(\w+)\}\}")
+
+
 def _substitute(arg: str, values: dict[str, str]) -> str:
+    """Fill `{{.name}}` template variables in one pass; unknown names stay as written."""
     if "{{" not in arg:
         return arg
-    for key, value in values.items():
-        arg = arg.replace("{{." + key + "}}", value)
-    return arg
+    return _TEMPLATE_VAR.sub(lambda m: values.get(m.group(1), m.group(0)), arg)
+
+
+@dataclasses.dataclass(frozen=True)
+class _TaskLaunch:
+    """What every attempt of one task in one run shares (computed once, not per attempt)."""
+
+    env: dict[str, str]  # without the per-attempt variables
+    task_type: str
+    image: str
+    cpu: float | None
+    memory_bytes: int | None
+    memory_text: str | None
+    gpu: int | None
+    timeout: float | None
+    custom: dict[str, Any]
+    environment: str
+    reuse: dict[str, Any] | None
 
 
 class Executor:
@@ -100,6 +121,7 @@ class Executor:
         self._tasks: set[asyncio.Task] = set()
         self._inflight: dict[tuple, tuple] = {}  # serialized cache key -> the action computing it
         self._waiting: dict[tuple, list[tuple[RunEntry, ActionRecord]]] = {}
+        self._task_launch: dict[tuple, _TaskLaunch] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -219,37 +241,24 @@ class Executor:
 
     # -- launching --------------------------------------------------------------------------------
 
-    async def _launch_spec(self, att: Attempt, spec: pb.TaskSpec) -> LaunchSpec:
-        rec, run = att.rec, att.entry.run
-        prefix = self.outputs_prefix(rec, att.number)
-        raw = _storage.join(run.raw_data_path or _storage.join(self.config.storage_root, "raw", rec.run),
-                            rec.name, str(att.number))
-        values = {
-            "input": rec.inputs_uri, "inputs": rec.inputs_uri, "outputPrefix": prefix,
-            "rawOutputDataPrefix": raw, "runName": rec.run, "actionName": rec.name,
-            "version": rec.task_version, "project": rec.project, "domain": rec.domain,
-            "attempt": str(att.number), "checkpointOutputPrefix": _storage.join(prefix, "checkpoint"),
-            "prevCheckpointPrefix": "",
-        }
+    def _task_launch_for(self, run: Any, spec: pb.TaskSpec) -> _TaskLaunch:
+        key = (run.project, run.domain, run.name, spec.id.name, spec.id.version, id(spec))
+        known = self._task_launch.get(key)
+        if known is not None:
+            return known
         env = dict(spec.env)
         env.update(run.env_vars)
         env.update({
             "FLYTE_JUPYTER_ENDPOINT": self.endpoint,
             "FLYTE_JUPYTER_TOKEN": self.token,
             "FLYTE_JUPYTER_INSECURE": "0" if self.config.tls else "1",
-            "FLYTE_JUPYTER_PROJECT": rec.project,
-            "FLYTE_JUPYTER_DOMAIN": rec.domain,
-            "FLYTE_JUPYTER_ATTEMPT": str(att.number),
-            "FLYTE_JUPYTER_PARENT": rec.parent,
+            "FLYTE_JUPYTER_PROJECT": run.project,
+            "FLYTE_JUPYTER_DOMAIN": run.domain,
             "FLYTE_JUPYTER_STORAGE_ROOT": self.config.storage_root,
             "FLYTE_JUPYTER_OVERWRITE_CACHE": "1" if run.overwrite_cache else "",
         })
         if self.config.tls:
             env["FLYTE_JUPYTER_CA_CERT"] = str(Path(self.config.tls_cert).resolve())
-        # Flat per-attempt names: a directory level costs a mkdir per action (~0.1 ms on ext4).
-        rel = Path(rec.project, rec.domain, rec.run, f"{rec.name}-{att.number}")
-        workdir = self.config.data_dir / "work" / rel
-        log_dir = self.config.data_dir / "logs" / rel
         from ..._resources import parse_cpu, parse_memory
 
         res = spec.resources
@@ -262,15 +271,45 @@ class Executor:
         if spec.HasField("reuse") and spec.reuse.replicas:
             reuse = {"replicas": spec.reuse.replicas, "idle_ttl": spec.reuse.idle_ttl_seconds,
                      "concurrency": spec.reuse.concurrency}
-        return LaunchSpec(
-            run_name=rec.run, action_name=rec.name, attempt=att.number, project=rec.project, domain=rec.domain,
-            task_name=rec.task_name, task_version=rec.task_version, task_type=spec.type or "python",
-            args=tuple(_substitute(a, values) for a in spec.args), env=env, outputs_path=prefix,
-            workdir=str(workdir), log_dir=str(log_dir), image=spec.image,
+        known = _TaskLaunch(
+            env=env, task_type=spec.type or "python", image=spec.image,
             cpu=parse_cpu(res.cpu) if res.cpu else None,
             memory_bytes=parse_memory(res.memory) if res.memory else None,
             memory_text=res.memory or None, gpu=int(float(res.gpu)) if res.gpu else None,
             timeout=spec.timeout_seconds or None, custom=custom, environment=spec.environment, reuse=reuse,
+        )
+        if len(self._task_launch) >= 4096:
+            self._task_launch.clear()
+        self._task_launch[key] = known
+        return known
+
+    async def _launch_spec(self, att: Attempt, spec: pb.TaskSpec) -> LaunchSpec:
+        rec, run = att.rec, att.entry.run
+        shared = self._task_launch_for(run, spec)
+        prefix = self.outputs_prefix(rec, att.number)
+        raw = _storage.join(run.raw_data_path or _storage.join(self.config.storage_root, "raw", rec.run),
+                            rec.name, str(att.number))
+        values = {
+            "input": rec.inputs_uri, "inputs": rec.inputs_uri, "outputPrefix": prefix,
+            "rawOutputDataPrefix": raw, "runName": rec.run, "actionName": rec.name,
+            "version": rec.task_version, "project": rec.project, "domain": rec.domain,
+            "attempt": str(att.number), "checkpointOutputPrefix": _storage.join(prefix, "checkpoint"),
+            "prevCheckpointPrefix": "",
+        }
+        env = dict(shared.env)
+        env["FLYTE_JUPYTER_ATTEMPT"] = str(att.number)
+        env["FLYTE_JUPYTER_PARENT"] = rec.parent
+        # Flat per-attempt names: a directory level costs a mkdir per action (~0.1 ms on ext4).
+        rel = os.path.join(rec.project, rec.domain, rec.run, f"{rec.name}-{att.number}")
+        data_dir = str(self.config.data_dir)
+        return LaunchSpec(
+            run_name=rec.run, action_name=rec.name, attempt=att.number, project=rec.project, domain=rec.domain,
+            task_name=rec.task_name, task_version=rec.task_version, task_type=shared.task_type,
+            args=tuple(_substitute(a, values) for a in spec.args), env=env, outputs_path=prefix,
+            workdir=os.path.join(data_dir, "work", rel), log_dir=os.path.join(data_dir, "logs", rel),
+            image=shared.image, cpu=shared.cpu, memory_bytes=shared.memory_bytes, memory_text=shared.memory_text,
+            gpu=shared.gpu, timeout=shared.timeout, custom=dict(shared.custom), environment=shared.environment,
+            reuse=dict(shared.reuse) if shared.reuse is not None else None,
         )
 
     async def _launch(self, att: Attempt) -> None:
