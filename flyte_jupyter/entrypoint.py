@@ -139,7 +139,13 @@ def _put(uri: str, data: bytes) -> None:
         _storage.put_bytes(uri, data)
         return
     path = _storage.local_path(uri)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    folder = os.path.dirname(path)
+    try:
+        os.mkdir(folder)  # the attempt's own directory: new, under a run directory that exists
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)

@@ -45,6 +45,7 @@ _PRELOAD = (
     "flyte_jupyter._proto.common_pb2",
     "flyte_jupyter._bundle",
     "flyte_jupyter.entrypoint",
+    "flyte_jupyter.backend.executor._worker",
     "flyte_jupyter._remote._spec",
     "flyte_jupyter._remote._lazy",
     "flyte_jupyter._controller._base",
@@ -93,15 +94,12 @@ def _child(req: dict, keep_closed: list[int]) -> None:
                 os.close(fd)
             except OSError:
                 pass
-        os.makedirs(req["cwd"], exist_ok=True)
-        os.chdir(req["cwd"])
+        from flyte_jupyter.backend.executor._worker import enter_attempt
+
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        for fd, path in ((1, req["stdout"]), (2, req["stderr"])):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.dup2(out, fd)
-            os.close(out)
+        os.close(null)
+        enter_attempt(req["cwd"], req["stdout"], req["stderr"])
         os.environ.update(req["env"])  # the zygote's environment is the backend's; this is the delta
         sys.stdout.reconfigure(line_buffering=True)
         sys.stderr.reconfigure(line_buffering=True)
