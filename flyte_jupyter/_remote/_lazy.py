@@ -22,6 +22,10 @@ class LazyRemoteController(Controller):
         self._real: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        # Calls cross between the action's loop and the controller's in batches: a gather of a
+        # thousand children costs a few thread wake-ups, not two per child.
+        self._inbox: list[tuple] = []
+        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple]] = {}
 
     def _start(self) -> tuple[Any, asyncio.AbstractEventLoop]:
         with self._lock:
@@ -36,7 +40,63 @@ class LazyRemoteController(Controller):
 
     async def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
         real, loop = self._start()
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(real.submit(task, args, kwargs), loop))
+        caller = asyncio.get_running_loop()
+        fut = caller.create_future()
+        call = [real, task, args, kwargs, caller, fut, None]  # [6]: the task on the controller's loop
+        with self._lock:
+            self._inbox.append(call)
+            first = len(self._inbox) == 1
+        if first:
+            loop.call_soon_threadsafe(self._drain)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            loop.call_soon_threadsafe(self._cancel, call)
+            raise
+
+    # -- on the controller's loop ---------------------------------------------------------------
+
+    def _drain(self) -> None:
+        with self._lock:
+            calls, self._inbox = self._inbox, []
+        for call in calls:
+            if call[5].cancelled():
+                continue
+            call[6] = asyncio.ensure_future(call[0].submit(call[1], call[2], call[3]))
+            call[6].add_done_callback(lambda t, call=call: self._deliver(call, t))
+
+    @staticmethod
+    def _cancel(call: list) -> None:
+        if call[6] is not None:
+            call[6].cancel()
+
+    def _deliver(self, call: list, done: asyncio.Future) -> None:
+        caller = call[4]
+        with self._lock:
+            box = self._outbox.setdefault(caller, [])
+            box.append((call[5], done))
+            first = len(box) == 1
+        if first:
+            try:
+                caller.call_soon_threadsafe(self._settle, caller)
+            except RuntimeError:  # the caller's loop is closed: nobody waits any more
+                with self._lock:
+                    self._outbox.pop(caller, None)
+
+    # -- on the caller's loop -------------------------------------------------------------------
+
+    def _settle(self, caller: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            results = self._outbox.pop(caller, [])
+        for fut, done in results:
+            if fut.done():
+                continue
+            if done.cancelled():
+                fut.cancel()
+            elif done.exception() is not None:
+                fut.set_exception(done.exception())
+            else:
+                fut.set_result(done.result())
 
     def submit_sync(self, task: Any, args: tuple, kwargs: dict) -> Any:
         real, loop = self._start()
