@@ -14,48 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ._input_args import parse_task_inputs
+
 # (module, function) pairs that add subcommands; imported only when the CLI runs.
 _COMMAND_GROUPS: list[tuple[str, str]] = [
     ("flyte_jupyter._image_cli", "add_image_commands"),
     ("flyte_jupyter._remote._cli", "add_remote_commands"),
 ]
-
-
-def _parse_value(text: str) -> Any:
-    """CLI values are JSON when they parse as JSON (numbers, lists, true), else plain strings."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-_RUN_FLAGS = {"local", "remote", "no_wait", "overwrite_cache", "name", "config"}
-
-
-def _task_kwargs(pairs: Sequence[str], task: Any) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    i = 0
-    while i < len(pairs):
-        key = pairs[i]
-        if not key.startswith("--"):
-            raise SystemExit(f"error: expected --name value pairs for the task's inputs, got {key!r}")
-        name, _, value = key[2:].replace("-", "_").partition("=")
-        if name not in task.interface.inputs:
-            if name in _RUN_FLAGS:
-                raise SystemExit(f"error: --{name.replace('_', '-')} is an option of `flyte-jupyter run`: put it "
-                                 "before FILE TASK (everything after TASK is the task's inputs)")
-            raise SystemExit(f"error: task {task.name} has no input {name!r}; its inputs are "
-                             f"{list(task.interface.inputs)}")
-        if "=" in key:
-            i += 1
-        elif i + 1 < len(pairs):
-            value = pairs[i + 1]
-            i += 2
-        else:
-            raise SystemExit(f"error: input --{name} has no value")
-        declared = task.interface.inputs[name][0]
-        kwargs[name] = value if declared is str else _parse_value(value)
-    return kwargs
 
 
 def load_task(file: str, name: str) -> Any:
@@ -84,7 +49,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         _config.init_from_config()
     task = load_task(args.file, args.task)
-    kwargs = _task_kwargs(args.inputs, task)
+    try:
+        kwargs = parse_task_inputs(task, args.inputs, options_hint="options of `flyte-jupyter run`, such as "
+                                   "--local, go before FILE TASK: everything after TASK is the task's inputs")
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     mode = "local" if args.local else ("remote" if args.remote else None)
     try:
         run = with_runcontext(mode=mode, name=args.name, overwrite_cache=args.overwrite_cache).run(task, **kwargs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
 from typing import Any
@@ -55,34 +54,13 @@ def _target(ns: argparse.Namespace) -> _submit.Target:
                           overwrite_cache=ns.overwrite_cache)
 
 
-def _parse_value(text: str) -> Any:
+def _task_inputs(task: Any, words: list[str]) -> dict[str, Any]:
+    from .._input_args import parse_task_inputs
+
     try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _task_inputs(task: Any, tokens: list[str]) -> dict[str, Any]:
-    """`--x 1 --name=abc` after the task name: the task's inputs (JSON when it parses, else text)."""
-    inputs = task.interface.inputs
-    kwargs: dict[str, Any] = {}
-    i = 0
-    while i < len(tokens):
-        key = tokens[i]
-        if not key.startswith("--"):
-            raise CellError(f"expected `--input value` pairs after the task, got {key!r}")
-        name, eq, value = key[2:].replace("-", "_").partition("=")
-        if name not in inputs:
-            raise CellError(f"task {task.name} has no input {name!r}; its inputs are {list(inputs)} "
-                            "(run options such as --local go before the task name)")
-        if not eq:
-            if i + 1 >= len(tokens):
-                raise CellError(f"input --{name} has no value")
-            value = tokens[i + 1]
-            i += 1
-        i += 1
-        kwargs[name] = value if inputs[name][0] is str else _parse_value(value)
-    return kwargs
+        return parse_task_inputs(task, words, options_hint="run options such as --local go before the task name")
+    except ValueError as exc:
+        raise CellError(str(exc)) from None
 
 
 # -- the cell: turned into an awaited call by the input transformer --------------------------------
