@@ -152,6 +152,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+_GROUP_WINDOW = 0.002  # seconds between two hand-overs to the writer thread under load
+
+
 class SqliteStore(Store):
     """SQLite (WAL) with one group-committing writer thread and one reader thread."""
 
@@ -163,6 +166,7 @@ class SqliteStore(Store):
         self._rconn: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
+        self._last_hand_over = 0.0
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -220,16 +224,23 @@ class SqliteStore(Store):
 
     def _submit(self, fn: Callable[[sqlite3.Connection], Any]) -> "asyncio.Future[Any]":
         # Writes made during one loop iteration travel to the writer thread together: one wake-up
-        # and one transaction for a whole burst of changes.
+        # and one transaction for a whole burst of changes. Under a steady stream of changes (a
+        # fan-out), hand-overs are at least _GROUP_WINDOW apart, so each wake-up and commit
+        # carries several changes; a write after a quiet spell is handed over at once.
         fut = self._loop.create_future()
         self._pending.append((fn, fut))
         if len(self._pending) == 1:
-            self._loop.call_soon(self._hand_over)
+            wait = self._last_hand_over + _GROUP_WINDOW - self._loop.time()
+            if wait > 0:
+                self._loop.call_later(wait, self._hand_over)
+            else:
+                self._loop.call_soon(self._hand_over)
         return fut
 
     def _hand_over(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
+            self._last_hand_over = self._loop.time()
             self._writes.put(batch)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
