@@ -145,6 +145,17 @@ def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
         os._exit(code)
 
 
+def _check_fork_safe() -> None:
+    """Refuse to be a template when loading the module started threads (a thread's locks would be
+    copied held into every child) or imported grpc (whose state must not cross a fork): actions
+    of such a bundle are forked from the plain fork server and import the module themselves."""
+    threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+    if threads > 1:
+        raise RuntimeError(f"the task module started {threads - 1} thread(s) at import; not forking from it")
+    if "grpc" in sys.modules:
+        raise RuntimeError("the task module imported grpc at import time; not forking from it")
+
+
 def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int]) -> None:
     """In a forked child: load one bundle's task module, then serve fork requests. Never returns.
 
@@ -167,6 +178,7 @@ def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int]) -> None:
 
         task, _ = entrypoint.load_task(entrypoint.parse_args(req["argv"]))
         task.interface  # noqa: B018 - computed once here, inherited by every child
+        _check_fork_safe()
         import gc
 
         gc.collect()
