@@ -1,4 +1,4 @@
-"""Submit-to-result latency and fan-out wall time through a real backend, beside local mode.
+"""Submit-to-result latency and fan-out wall time through a real backend, beside local mode and Ray.
 
     python benchmarks/remote_fanout.py [--sizes 100 1000] [--repeat 5] [--max-parallelism N]
 
@@ -6,19 +6,71 @@ Starts its own backend (a temporary data dir, a free loopback port), runs:
   - a trivial one-action run, `--repeat` times: submit-to-result latency (median, best);
   - a parent fanning out to N trivial children, for each N in --sizes;
 and the same work in local mode, then prints one table. Every remote action is its own process.
+
+The anchor: Ray's local fan-out (N trivial `@ray.remote` tasks gathered with `ray.get`, after a
+warm-up, on a local Ray started with as many CPUs as the machine has), measured in the same run
+when a Python with `ray` is found ($RAY_PYTHON, or ~/ray-venv/bin/python; create one with
+`python -m venv ~/ray-venv && ~/ray-venv/bin/pip install ray`). Ray is never a dependency of this
+project; it runs in its own interpreter as a subprocess. Note that Ray runs tasks in warm worker
+processes it reuses (like a `reusable=` environment here), not one process per task.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+RAY_FANOUT = """
+import json, os, time
+import ray
+ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+@ray.remote
+def noop(x):
+    return x + 1
+ray.get([noop.remote(i) for i in range(200)])  # warm up: start the workers
+out = {{}}
+for n in {sizes}:
+    times = []
+    for _ in range({repeat}):
+        t = time.perf_counter()
+        assert sum(ray.get([noop.remote(i) for i in range(n)])) == sum(range(1, n + 1))
+        times.append(time.perf_counter() - t)
+    out[str(n)] = times
+ray.shutdown()
+print(json.dumps(out))
+"""
+
+
+def _ray_python() -> str | None:
+    for candidate in (os.environ.get("RAY_PYTHON"), str(Path.home() / "ray-venv" / "bin" / "python")):
+        if candidate and Path(candidate).exists():
+            if subprocess.run([candidate, "-c", "import ray"], capture_output=True).returncode == 0:
+                return candidate
+    return None
+
+
+def ray_fanout(sizes: list[int], repeat: int) -> dict[int, list[float]] | str:
+    """Wall times of Ray's local fan-out per size, or why it could not be measured."""
+    python = _ray_python()
+    if python is None:
+        return "not measured: no Python with ray (set RAY_PYTHON or create ~/ray-venv)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_JUPYTER_")}
+    with tempfile.TemporaryDirectory(prefix="fj-ray-") as tmp:
+        proc = subprocess.run([python, "-c", RAY_FANOUT.format(sizes=sizes, repeat=repeat)], capture_output=True,
+                              text=True, env=env, cwd=tmp, timeout=600)
+    if proc.returncode != 0:
+        return "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
+    return {int(k): v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
 
 
 def _timed(fn):  # type: ignore[no-untyped-def]
@@ -33,7 +85,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--max-parallelism", type=int, default=None,
                         help="backend concurrency bound (default: the core count)")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray anchor")
     args = parser.parse_args()
+    ray = "skipped (--no-ray)" if args.no_ray else ray_fanout(args.sizes, 3)
 
     import flyte_jupyter as flyte
     from flyte_jupyter._remote import _embedded
@@ -83,11 +137,18 @@ def main() -> int:
             flyte.init()
 
     print(f"\nremote: every action its own process (fork server), backend parallelism {status['max_parallelism']}, "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     width = max(len(r[0]) for r in rows)
     print(f"{'':<{width}}  {'remote':<32}  local")
     for name, r, l in rows:
         print(f"{name:<{width}}  {r:<32}  {l}")
+    if isinstance(ray, str):
+        print(f"\nanchor, Ray local fan-out: {ray}")
+    else:
+        print(f"\nanchor, Ray local fan-out ({os.cpu_count()} CPUs, warm workers, median of 3):")
+        for n, times in ray.items():
+            t = statistics.median(times)
+            print(f"{f'ray: {n} tasks gathered':<{width}}  {t:.2f} s ({n / t:.0f} tasks/s, best {n / min(times):.0f})")
     return 0
 
 
