@@ -152,9 +152,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-_GROUP_WINDOW = 0.002  # seconds between two hand-overs to the writer thread under load
-
-
 class SqliteStore(Store):
     """SQLite (WAL) with one group-committing writer thread and one reader thread."""
 
@@ -166,7 +163,7 @@ class SqliteStore(Store):
         self._rconn: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
-        self._last_hand_over = 0.0
+        self._in_flight = False
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -179,9 +176,9 @@ class SqliteStore(Store):
 
     async def close(self) -> None:
         if self._writer is not None:
-            self._hand_over()
             done = self._loop.create_future()
-            self._writes.put([(None, done)])
+            batch, self._pending = self._pending, []  # after any batch in flight, then stop
+            self._writes.put([*batch, (None, done)])
             await asyncio.wait_for(done, 10)
             self._writer.join(5)
             self._writer = None
@@ -217,31 +214,35 @@ class SqliteStore(Store):
                 except sqlite3.Error:
                     pass
                 results = [(fut, None, exc) for _, fut in batch]
-            self._loop.call_soon_threadsafe(_resolve_all, results)
+            self._loop.call_soon_threadsafe(self._committed, results)
             if stop:
                 conn.close()
                 return
 
     def _submit(self, fn: Callable[[sqlite3.Connection], Any]) -> "asyncio.Future[Any]":
-        # Writes made during one loop iteration travel to the writer thread together: one wake-up
-        # and one transaction for a whole burst of changes. Under a steady stream of changes (a
-        # fan-out), hand-overs are at least _GROUP_WINDOW apart, so each wake-up and commit
-        # carries several changes; a write after a quiet spell is handed over at once.
+        # Group commit: at most one transaction is in flight. Writes made while it commits wait
+        # on the loop and go to the writer thread together when it is done (one wake-up, one
+        # transaction for all of them); a write made while the writer is idle goes at once, so
+        # batching never adds latency. Writes of one loop iteration always travel together.
         fut = self._loop.create_future()
         self._pending.append((fn, fut))
-        if len(self._pending) == 1:
-            wait = self._last_hand_over + _GROUP_WINDOW - self._loop.time()
-            if wait > 0:
-                self._loop.call_later(wait, self._hand_over)
-            else:
-                self._loop.call_soon(self._hand_over)
+        if len(self._pending) == 1 and not self._in_flight:
+            self._loop.call_soon(self._hand_over)
         return fut
 
     def _hand_over(self) -> None:
+        if self._in_flight:
+            return  # the batch in flight hands over the next one when it is committed
         batch, self._pending = self._pending, []
         if batch:
-            self._last_hand_over = self._loop.time()
+            self._in_flight = True
             self._writes.put(batch)
+
+    def _committed(self, results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+        self._in_flight = False
+        _resolve_all(results)
+        if self._pending:
+            self._hand_over()
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         return await self._loop.run_in_executor(self._reader, fn, self._rconn)
