@@ -355,7 +355,6 @@ class QueueService(queue_grpc.QueueServiceServicer):
 # -- state service ---------------------------------------------------------------------------------
 
 _WATCH_CHUNK = 2000
-_WATCH_COALESCE = 0.002  # seconds between two messages of one watch stream under load
 
 
 class StateService(state_grpc.StateServiceServicer):
@@ -374,22 +373,13 @@ class StateService(state_grpc.StateServiceServicer):
                 seq = max(seq, chunk[-1].seq)
                 yield state_pb.WatchResponse(actions=chunk, seq=seq)
             yield state_pb.WatchResponse(synced=True, seq=seq)
-            loop = asyncio.get_running_loop()
-            last = 0.0
             while True:
                 batch = [await sub.inbox.get()]
-                # Under a stream of changes (a fan-out finishing), send at most one message per
-                # _WATCH_COALESCE seconds: the changes that arrive meanwhile travel together. A
-                # change after a quiet spell goes out at once.
-                wait = last + _WATCH_COALESCE - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
                 while not sub.inbox.empty() and len(batch) < _WATCH_CHUNK:
                     batch.append(sub.inbox.get_nowait())
                 batch = [m for m in batch if m.seq > seq]
                 if batch:
                     seq = max(m.seq for m in batch)
-                    last = loop.time()
                     yield state_pb.WatchResponse(actions=batch, seq=seq)
         finally:
             hub.unsubscribe(entry, sub)
