@@ -3,9 +3,9 @@
 An environment declared with `reusable=flyte.ReusePolicy(replicas=..., idle_ttl=...)` keeps up to
 `replicas` of these per (interpreter, environment, version). A worker has imported the SDK and, after
 its first action, the task's module, so an action costs what the task body costs: no fork, no
-import. Between actions the worker restores its environment variables, working directory and
-stdout/stderr (each action's output goes to its own attempt's log files). It runs in its own process
-group: aborting or timing out an action kills the worker, and the pool starts a fresh one.
+import. Each action starts from the worker's own environment variables plus its own, and the worker
+restores its working directory and stdout/stderr after it (each action's output goes to its own
+attempt's log files). It runs in its own process group: aborting or timing out an action kills the worker, and the pool starts a fresh one.
 
 Protocol over the inherited socket (JSON lines):
   backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
@@ -22,22 +22,22 @@ import sys
 import traceback
 
 
-def _restore_env(base: dict[bytes, bytes]) -> None:
-    """Put the worker's environment back as it was at start (`base`: a copy of `os.environ._data`),
-    touching only what an action changed; compared as bytes, without decoding every variable."""
+def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
+    """Make the environment the worker's own at start (`base`: a copy of `os.environ._data`) plus
+    this action's `delta`, touching only the variables that differ from what is set now (consecutive
+    actions of one environment mostly set the same values); compared as bytes, without decoding
+    every variable."""
+    target = dict(base)
+    for key, value in delta.items():
+        target[os.fsencode(key)] = os.fsencode(value)
     data = os.environ._data  # type: ignore[attr-defined]
-    if data == base:
+    if data == target:
         return
-    changed = [k for k, v in data.items() if base.get(k) != v]
-    missing = [k for k in base if k not in data]
-    for key in changed:
-        name = os.fsdecode(key)
-        if key in base:
-            os.environ[name] = os.fsdecode(base[key])
-        else:
-            del os.environ[name]
-    for key in missing:
-        os.environ[os.fsdecode(key)] = os.fsdecode(base[key])
+    for key in [k for k in data if k not in target]:
+        del os.environ[os.fsdecode(key)]
+    for key, value in target.items():
+        if data.get(key) != value:
+            os.environ[os.fsdecode(key)] = os.fsdecode(value)
 
 
 def enter_attempt(cwd: str, stdout: str, stderr: str) -> None:
@@ -65,8 +65,7 @@ def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tupl
     code = 1
     try:
         enter_attempt(req["cwd"], req["stdout"], req["stderr"])
-        _restore_env(base_env)
-        os.environ.update(req["env"])
+        _set_env(base_env, req["env"])
         from flyte_jupyter import entrypoint
 
         code = entrypoint.main(req["argv"])
