@@ -5,7 +5,8 @@ An environment declared with `reusable=flyte.ReusePolicy(replicas=..., idle_ttl=
 its first action, the task's module, so an action costs what the task body costs: no fork, no
 import. Each action starts from the worker's own environment variables plus its own, and the worker
 restores its working directory and stdout/stderr after it (each action's output goes to its own
-attempt's log files). It runs in its own process group: aborting or timing out an action kills the worker, and the pool starts a fresh one.
+attempt's log files). It runs in its own process group: aborting or timing out an action kills the
+worker, and the pool starts a fresh one.
 
 Protocol over the inherited socket (JSON lines):
   backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
