@@ -129,7 +129,9 @@ class RemoteRun(Run):
             self._synced.set()
 
     def wait(self, timeout: float | None = None, quiet: bool = True) -> "RemoteRun":
-        """Block until the run ends (or `timeout` seconds pass)."""
+        """Block until the run ends (or `timeout` seconds pass); `quiet=False` prints progress."""
+        if not quiet:
+            return super().wait(timeout, quiet)  # prints while it calls back into this method
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
