@@ -126,6 +126,9 @@ def main() -> int:
     parser.add_argument("--max-parallelism", type=int, default=None,
                         help="backend concurrency bound (default: the core count)")
     parser.add_argument("--fanout-repeat", type=int, default=3, help="runs of each fan-out (median, best)")
+    parser.add_argument("--kinds", nargs="+", choices=["forked", "reusable"], default=["forked", "reusable"],
+                        help="which fan-outs to run (one kind alone is measured before sustained load "
+                             "slows a shared host down)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray anchor")
     args = parser.parse_args()
     ray = "skipped (--no-ray)" if args.no_ray else ray_fanout(args.sizes, 3)
@@ -156,11 +159,11 @@ def main() -> int:
                          f"{statistics.median(lat) * 1000:.0f} ms (best {min(lat) * 1000:.0f})",
                          f"{statistics.median(lat_local) * 1000:.1f} ms"))
             pid = info.pid if sys.platform.startswith("linux") else None
-            for n in args.sizes:
+            for n in args.sizes if "forked" in args.kinds else []:
                 rows.append((f"parent + {n} children", _fanout(remote, tasks.fanout, n, args.fanout_repeat, pid),
                              _fanout(local, tasks.fanout, n, args.fanout_repeat, None)))
             remote.run(tasks.fanout_warm, n=4).outputs()  # start the warm workers
-            for n in args.sizes:
+            for n in args.sizes if "reusable" in args.kinds else []:
                 rows.append((f"parent + {n} children, reusable env",
                              _fanout(remote, tasks.fanout_warm, n, args.fanout_repeat, pid),
                              _fanout(local, tasks.fanout_warm, n, args.fanout_repeat, None)))
