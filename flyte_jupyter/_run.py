@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import threading
 import time
 from typing import Any, Callable, Literal
 
@@ -153,22 +152,11 @@ class LocalRun(Run):
         return await asyncio.wrap_future(self._future)
 
 
-# -- the background loop local runs execute on ---------------------------------------------------
-
-_loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
-_loop_lock = threading.Lock()
-
-
 def _loop() -> asyncio.AbstractEventLoop:
-    """One daemon thread with an event loop for local runs; a notebook's own loop stays free."""
-    with _loop_lock:
-        loop = _loop_holder.get("loop")
-        if loop is None:
-            loop = asyncio.new_event_loop()
-            loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(64, thread_name_prefix="flyte-task"))
-            threading.Thread(target=loop.run_forever, name="flyte-local-loop", daemon=True).start()
-            _loop_holder["loop"] = loop
-        return loop
+    """The loop local runs execute on; a notebook's own loop stays free."""
+    from ._background import background_loop
+
+    return background_loop("flyte-local-loop", executor_threads=64)
 
 
 # -- run options ---------------------------------------------------------------------------------

@@ -22,21 +22,15 @@ from ._client import BackendClient
 
 T = TypeVar("T")
 
-_loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
-_loop_lock = threading.Lock()
 _clients: dict[tuple, BackendClient] = {}
 _storage_roots: dict[tuple, str] = {}
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
-    """One daemon thread whose loop owns every remote call of this process (one channel)."""
-    with _loop_lock:
-        loop = _loop_holder.get("loop")
-        if loop is None or loop.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="flyte-remote-loop", daemon=True).start()
-            _loop_holder["loop"] = loop
-        return loop
+    """The loop that owns every remote call of this process (one channel)."""
+    from .._background import background_loop as named_loop
+
+    return named_loop("flyte-remote-loop")
 
 
 def call(make: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:

@@ -12,17 +12,10 @@ import concurrent.futures
 import threading
 from typing import Any, Awaitable, Callable
 
-_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-
-
 def views_loop() -> asyncio.AbstractEventLoop:
-    global _loop
-    with _lock:
-        if _loop is None or _loop.is_closed():
-            _loop = asyncio.new_event_loop()
-            threading.Thread(target=_loop.run_forever, name="flyte-views", daemon=True).start()
-        return _loop
+    from .._background import background_loop
+
+    return background_loop("flyte-views")
 
 
 def submit(coro: Awaitable[Any]) -> concurrent.futures.Future:
