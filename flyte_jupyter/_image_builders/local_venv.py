@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Union
 
+from .._process import pid_exists
 from .._image import (
     AptPackages,
     Commands,
@@ -212,7 +213,7 @@ class LocalVenvBuilder:
                 pid = int(leftover.name.split("-")[2])
             except (IndexError, ValueError):
                 continue
-            if not _pid_alive(pid):
+            if not pid_exists(pid):
                 shutil.rmtree(leftover, ignore_errors=True)
 
     def _create(self, path: Path) -> None:
@@ -272,16 +273,6 @@ class LocalVenvBuilder:
 
 
 # ----------------------------------------------------------------------------------------- helpers
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _bin_dir() -> str:

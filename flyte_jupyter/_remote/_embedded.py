@@ -47,12 +47,11 @@ def default_data_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """A live (not zombie) backend process: a recycled pid of another program does not count."""
+    from .._process import pid_exists
+
+    if not pid_exists(pid):
         return False
-    except PermissionError:
-        return True
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             cmd = fh.read()
