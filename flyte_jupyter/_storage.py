@@ -10,10 +10,12 @@ imported for other schemes.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from typing import IO, Any
 
 _default_raw_data_path: str | None = None
+_temp_names = itertools.count()  # next() on a count is atomic under the GIL: safe across threads
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,17 +142,22 @@ def filesystem(uri: str) -> tuple[Any, str]:
 
 def put_bytes(uri: str, data: bytes) -> str:
     """Write `data` to `uri`, creating parents. Local writes are atomic (temp file + rename), so
-    concurrent writers of the same content-addressed object never expose a partial file."""
-    if is_local(uri):
-        import tempfile
+    concurrent writers of the same content-addressed object never expose a partial file.
 
+    Every action's inputs and outputs go through here, so the local path costs one open, one write
+    and one rename: the temp name is unique by pid and counter, and parents are made only when
+    the first open finds them missing."""
+    if is_local(uri):
         path = local_path(uri)
-        parent = os.path.dirname(path) or "."
-        os.makedirs(parent, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-")
+        tmp = f"{path}.{os.getpid()}.{next(_temp_names)}.tmp"
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            fh = open(tmp, "wb")
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            fh = open(tmp, "wb")
+        try:
+            with fh:
+                fh.write(data)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(Exception):

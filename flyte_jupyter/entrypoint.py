@@ -131,34 +131,13 @@ def load_task(args: argparse.Namespace) -> tuple[Any, Any]:
     return task, code
 
 
-def _put(uri: str, data: bytes) -> None:
-    """Write a result file atomically; local paths skip the generic storage layer (hot path)."""
-    from . import _storage
-
-    if not _storage.is_local(uri):
-        _storage.put_bytes(uri, data)
-        return
-    path = _storage.local_path(uri)
-    folder = os.path.dirname(path)
-    try:
-        os.mkdir(folder)  # the attempt's own directory: new, under a run directory that exists
-    except FileExistsError:
-        pass
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def _write_error(outputs_path: str, failure: _Failure) -> None:
     from . import _storage
     from ._proto import common_pb2
 
     err = common_pb2.ActionError(kind=failure.kind, message=failure.message, traceback=failure.tb,
                                  retryable=failure.retryable, origin=failure.origin)
-    _put(_storage.join(outputs_path, "error.pb"), err.SerializeToString())
+    _storage.put_bytes(_storage.join(outputs_path, "error.pb"), err.SerializeToString())
 
 
 def _write_outputs(outputs_path: str, task: Any, result: Any, raw_data_path: str) -> None:
@@ -171,7 +150,7 @@ def _write_outputs(outputs_path: str, task: Any, result: Any, raw_data_path: str
         offload = Offloader(raw_data_path, task.max_inline_io_bytes) if raw_data_path else None
         lm.literals["o0"].CopyFrom(to_literal(result, task.interface.output, name="output", task=task.name,
                                               offload=offload, role="output"))
-    _put(_storage.join(outputs_path, "outputs.pb"), lm.SerializeToString(deterministic=True))
+    _storage.put_bytes(_storage.join(outputs_path, "outputs.pb"), lm.SerializeToString(deterministic=True))
 
 
 def _user_failure(exc: BaseException) -> _Failure:

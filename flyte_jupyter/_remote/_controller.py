@@ -33,26 +33,6 @@ _TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIM
 _BATCH = 500
 
 
-_written = itertools.count()
-_made: set[str] = set()
-
-
-def _put(uri: str, data: bytes) -> None:
-    """Write a child's inputs: a plain atomic file write for local storage (no temp-name search)."""
-    if not _storage.is_local(uri):
-        _storage.put_bytes(uri, data)
-        return
-    path = _storage.local_path(uri)
-    folder = os.path.dirname(path)
-    if folder not in _made:
-        os.makedirs(folder, exist_ok=True)
-        _made.add(folder)
-    tmp = f"{path}.{os.getpid()}.{next(_written)}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 class Informer:
     """A live copy of one parent's children, fed by one watch stream."""
 
@@ -242,7 +222,7 @@ class RemoteController:
                 # The layout the backend uses for inline inputs too: runs/P/D/RUN/inputs/ACTION.pb
                 inputs_uri = _storage.join(self.storage_root, "runs", self.project, self.domain, self.run_name,
                                            "inputs", f"{name}.pb")
-                _put(inputs_uri, data)
+                _storage.put_bytes(inputs_uri, data)
             req = queue_pb.EnqueueActionRequest(
                 id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=name),
                 parent=parent_name, task=self._spec(task), inputs_uri=inputs_uri,
