@@ -80,20 +80,26 @@ def _preload() -> None:
         sys.stderr.write("flyte-jupyter zygote: grpc was imported before fork; children will import their own\n")
 
 
+def _detach(keep_closed: list[int]) -> None:
+    """In a forked child: a session of its own (so an abort kills its whole group), default
+    signal handling instead of the fork server's, and none of the server's sockets."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd in keep_closed:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def _child(req: dict, keep_closed: list[int]) -> None:
     """In the forked child: become the attempt's process and run the entrypoint. Never returns."""
     code = 1
     try:
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for fd in keep_closed:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        _detach(keep_closed)
         from flyte_jupyter.backend.executor._worker import enter_attempt
 
         null = os.open(os.devnull, os.O_RDONLY)
@@ -125,16 +131,7 @@ def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
     """In a forked child: become a reusable worker on the socket the backend passed. Never returns."""
     code = 0
     try:
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for fd in keep_closed:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        _detach(keep_closed)
         from flyte_jupyter.backend.executor import _worker
 
         _worker.serve(worker_fd, preload=False)
