@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flyte_jupyter._image import Image  # noqa: E402
-from flyte_jupyter._image_builders import resolve_image  # noqa: E402
-from flyte_jupyter._image_builders.local_venv import LocalVenvBuilder  # noqa: E402
-from flyte_jupyter._image_cache import ImageCache  # noqa: E402
+from flyte_jupyter._internal.imagebuild import resolve_image  # noqa: E402
+from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder  # noqa: E402
+from flyte_jupyter._internal.imagebuild.cache import ImageCache  # noqa: E402
 
 
 def _ms(seconds: float) -> str:

@@ -134,7 +134,7 @@ def main() -> int:
     ray = "skipped (--no-ray)" if args.no_ray else ray_fanout(args.sizes, 3)
 
     import flyte_jupyter as flyte
-    from flyte_jupyter._remote import _embedded
+    from flyte_jupyter._internal.client import embedded as _embedded
 
     import _fanout_tasks as tasks
 
@@ -190,7 +190,7 @@ def main() -> int:
 
 
 def flyte_jupyter_client(path):  # type: ignore[no-untyped-def]
-    from flyte_jupyter._remote._client import BackendClient
+    from flyte_jupyter._internal.client.grpc_client import BackendClient
 
     return BackendClient.from_file(path)
 

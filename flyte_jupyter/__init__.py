@@ -29,10 +29,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "map": ("._map", "map"),
     "group": ("._group", "group"),
     "trace": ("._trace", "trace"),
-    "report": ("._report", "report"),
+    "report": (".report", None),
     "Image": ("._image", "Image"),
-    "Phase": ("._models", "Phase"),
-    "ActionInfo": ("._models", "ActionInfo"),
+    "Phase": ("._internal.wire.models", "Phase"),
+    "ActionInfo": ("._internal.wire.models", "ActionInfo"),
     "ActionFailedError": (".errors", "ActionFailedError"),
     "TaskTemplate": ("._task", "TaskTemplate"),
     "io": (".io", None),
@@ -70,25 +70,28 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    return [{"module": "flyte_jupyter.server_ext", "app": importlib.import_module(".server_ext", __name__).FlyteJupyterApp}]
+    """Jupyter Server finds the extension app in `flyte_jupyter.server_ext` (which names the class)."""
+    return [{"module": "flyte_jupyter.server_ext"}]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
-    return [{"src": "labextension", "dest": "flyte-jupyter-labextension"}]
+    """The prebuilt side panel: `src` inside this package, `dest` the npm package's name, which is
+    also where the wheel installs it (share/jupyter/labextensions/@flyte-jupyter/labextension)."""
+    return [{"src": "labextension", "dest": "@flyte-jupyter/labextension"}]
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from . import errors, io
-    from ._config import init, init_from_config
-    from ._context import ctx
-    from ._environment import TaskEnvironment
-    from ._group import group
-    from ._image import Image
-    from ._map import map
-    from ._models import ActionInfo, Phase
-    from ._report import report
-    from ._resources import Cache, Resources, RetryStrategy, ReusePolicy, Secret, Timeout
-    from ._run import Run, run, with_runcontext
-    from ._task import TaskTemplate
-    from ._trace import trace
-    from .errors import ActionFailedError
+    from flyte_jupyter import errors, io
+    from flyte_jupyter._config import init, init_from_config
+    from flyte_jupyter._context import ctx
+    from flyte_jupyter._environment import TaskEnvironment
+    from flyte_jupyter._group import group
+    from flyte_jupyter._image import Image
+    from flyte_jupyter._map import map
+    from flyte_jupyter._internal.wire.models import ActionInfo, Phase
+    from flyte_jupyter import report
+    from flyte_jupyter._resources import Cache, Resources, RetryStrategy, ReusePolicy, Secret, Timeout
+    from flyte_jupyter._run import Run, run, with_runcontext
+    from flyte_jupyter._task import TaskTemplate
+    from flyte_jupyter._trace import trace
+    from flyte_jupyter.errors import ActionFailedError

@@ -12,7 +12,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
-    from ._controller._base import Controller
+    from flyte_jupyter._internal.controllers.base import Controller
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,10 +6,10 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Callable, Literal, Union, overload
 
-from ._resources import Cache, ReusePolicy, Resources, Secret, as_cache
+from flyte_jupyter._resources import Cache, ReusePolicy, Resources, Secret, as_cache
 
 if TYPE_CHECKING:
-    from ._task import TaskTemplate
+    from flyte_jupyter._task import TaskTemplate
 
 _NAME = re.compile(r"^[a-z0-9]([-_a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -65,7 +65,7 @@ class TaskEnvironment:
 
     def task(self, _func: Callable | None = None, /, **options: Any) -> Any:
         """Declare a task: `@env.task` or `@env.task(retries=3, cache="auto", ...)`."""
-        from ._task import TaskTemplate
+        from flyte_jupyter._task import TaskTemplate
 
         def decorate(func: Callable) -> TaskTemplate:
             template = TaskTemplate(func, self, **options)

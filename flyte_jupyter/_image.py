@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from .errors import FlyteJupyterError
+from flyte_jupyter.errors import FlyteJupyterError
 
 AUTO = "auto"
 SPEC_VERSION = 1  # bump when the canonical form changes, so old cache entries are not reused

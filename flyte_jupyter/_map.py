@@ -10,12 +10,12 @@ import asyncio
 import functools
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
-from ._group import group
+from flyte_jupyter._group import group
 
 
 def _call(func: Callable, args: tuple) -> Any:
     """An awaitable for one element, whatever kind of callable `func` is."""
-    from ._task import TaskTemplate
+    from flyte_jupyter._task import TaskTemplate
 
     if isinstance(func, functools.partial) and isinstance(func.func, TaskTemplate):
         return func.func.aio(*func.args, *args, **func.keywords)
@@ -38,7 +38,7 @@ class _Map:
                  concurrency: int = 0, return_exceptions: bool = True) -> Iterator[Any]:
         """Results in order, as an iterator; failed calls yield their exception when
         `return_exceptions` (Flyte's default), else the first failure is raised."""
-        from ._controller._base import run_sync
+        from flyte_jupyter._internal.controllers.base import run_sync
 
         async def collect() -> list[Any]:
             return [r async for r in self.aio(func, *iterables, group_name=group_name,

@@ -8,12 +8,12 @@ import dataclasses
 import time
 from typing import Any, Callable, Literal
 
-from . import _config
-from ._context import ActionID, TaskContext
-from ._events import RunState
-from ._models import ActionInfo, Phase
-from ._naming import ROOT_ACTION, new_run_name
-from .errors import ActionFailedError
+from flyte_jupyter import _config
+from flyte_jupyter._context import ActionID, TaskContext
+from flyte_jupyter._internal.controllers.run_state import RunState
+from flyte_jupyter._internal.wire.models import ActionInfo, Phase
+from flyte_jupyter._internal.runtime.naming import ROOT_ACTION, new_run_name
+from flyte_jupyter.errors import ActionFailedError
 
 
 class Run:
@@ -61,7 +61,7 @@ class Run:
         """Block until the run ends (or `timeout` seconds pass); returns the run. With
         `quiet=False` a status line is printed to stderr as actions finish."""
         if not quiet:
-            from ._tree_text import print_progress
+            from flyte_jupyter._internal.display.tree_text import print_progress
 
             stop = print_progress(self)
             try:
@@ -91,13 +91,13 @@ class Run:
 
     def tree_text(self) -> str:
         """The action tree as indented text: what a terminal shows."""
-        from ._tree_text import render_tree
+        from flyte_jupyter._internal.display.tree_text import render_tree
 
         return render_tree(self)
 
     def _ipython_display_(self) -> None:
         """In IPython: the live widget the notebook layer registers (see `_display`), else text."""
-        from ._display import display_run
+        from flyte_jupyter._internal.display.renderer import display_run
 
         display_run(self)
 
@@ -154,7 +154,7 @@ class LocalRun(Run):
 
 def _loop() -> asyncio.AbstractEventLoop:
     """The loop local runs execute on; a notebook's own loop stays free."""
-    from ._background import background_loop
+    from flyte_jupyter._internal.runtime.loops import background_loop
 
     return background_loop("flyte-local-loop", executor_threads=64)
 
@@ -194,7 +194,7 @@ class RunOptions:
         at once (call `.wait()`), as in Flyte."""
         _check_task(task)
         if self.resolved_mode() == "remote":
-            from ._remote import submit_run
+            from flyte_jupyter._internal.client import submit_run
 
             return _run_sync_or_bridge(lambda: submit_run(self, task, args, kwargs))
         run = self.start_local(task, args, kwargs)
@@ -206,7 +206,7 @@ class RunOptions:
     async def run_aio(self, task: Any, *args: Any, **kwargs: Any) -> Run:
         _check_task(task)
         if self.resolved_mode() == "remote":
-            from ._remote import submit_run
+            from flyte_jupyter._internal.client import submit_run
 
             return await submit_run(self, task, args, kwargs)
         run = self.start_local(task, args, kwargs)
@@ -220,9 +220,9 @@ class RunOptions:
 
     def start_local(self, task: Any, args: tuple, kwargs: dict) -> LocalRun:
         """Begin a local run on the background loop and return at once (views attach to it)."""
-        from ._cache import local_cache
-        from ._controller._local import LocalController
-        from ._serde import to_literal_map
+        from flyte_jupyter._internal.controllers.local_cache import local_cache
+        from flyte_jupyter._internal.controllers.local import LocalController
+        from flyte_jupyter._internal.types import to_literal_map
 
         inputs = task.bind(args, kwargs)
         literals = to_literal_map(inputs, task.interface.input_types, task=task.name)  # wrong types fail here
@@ -265,7 +265,7 @@ async def _with_env(env_vars: dict[str, str] | None, coro: Any) -> Any:
 
 
 def _check_task(task: Any) -> None:
-    from ._task import TaskTemplate
+    from flyte_jupyter._task import TaskTemplate
 
     if not isinstance(task, TaskTemplate):
         raise TypeError(f"flyte.run() takes a task declared with @env.task, got {type(task).__name__}: "
@@ -273,7 +273,7 @@ def _check_task(task: Any) -> None:
 
 
 def _run_sync_or_bridge(make_coro: Callable[[], Any]) -> Any:
-    from ._controller._base import run_sync
+    from flyte_jupyter._internal.controllers.base import run_sync
 
     return run_sync(make_coro)
 

@@ -14,8 +14,8 @@ import textwrap
 import typing
 from typing import Any, Callable
 
-from ._context import ctx
-from ._resources import (
+from flyte_jupyter._context import ctx
+from flyte_jupyter._resources import (
     Cache,
     Resources,
     RetryStrategy,

@@ -10,7 +10,7 @@ import functools
 import inspect
 from typing import Any, Callable
 
-from ._context import ctx
+from flyte_jupyter._context import ctx
 
 
 def _inputs(func: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def trace(func: Callable) -> Callable:
         tc = ctx()
         if tc is None or tc.controller is None:
             return func(*args, **kwargs)
-        from ._controller._base import run_sync
+        from flyte_jupyter._internal.controllers.base import run_sync
 
         async def call() -> Any:
             result = func(*args, **kwargs)

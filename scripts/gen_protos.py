@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Regenerate the Python code for every ``flyte_jupyter/_proto/*.proto``.
+"""Regenerate the Python code for every ``flyte_jupyter/_internal/wire/proto/*.proto``.
 
 The generated modules are committed (so installing the package needs no protoc), and
 ``tests/sdk/test_protos_fresh.py`` fails when they drift from the ``.proto`` sources. Run from
@@ -9,8 +9,8 @@ anywhere:
     python scripts/gen_protos.py --out DIR  # write into DIR instead (used by the freshness test)
 
 protoc runs with the repository root as include path, so generated imports read
-``from flyte_jupyter._proto import literals_pb2`` and a proto imports another one as
-``import "flyte_jupyter/_proto/literals.proto";``. ``*_pb2_grpc.py`` is written only for protos
+``from flyte_jupyter._internal.wire.proto import literals_pb2`` and a proto imports another one as
+``import "flyte_jupyter/_internal/wire/proto/literals.proto";``. ``*_pb2_grpc.py`` is written only for protos
 that declare a service.
 """
 
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PROTO_DIR = "flyte_jupyter/_proto"
+PROTO_DIR = "flyte_jupyter/_internal/wire/proto"
 _SERVICE = re.compile(r"^\s*service\s+\w+\s*\{", re.MULTILINE)
 
 

@@ -128,7 +128,7 @@ class BackendProcess:
             return ""
 
     def client(self) -> Any:
-        from flyte_jupyter._remote._client import BackendClient
+        from flyte_jupyter._internal.client.grpc_client import BackendClient
 
         return BackendClient.from_file(self.client_yaml)
 

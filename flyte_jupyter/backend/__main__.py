@@ -2,6 +2,6 @@
 
 import sys
 
-from ._server import main
+from flyte_jupyter.backend.server import main
 
 sys.exit(main())

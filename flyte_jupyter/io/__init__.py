@@ -4,7 +4,7 @@ A task passes a reference to data in storage instead of the data itself; the rec
 reads it when it opens or downloads it.
 """
 
-from ._dir import Dir
-from ._file import File
+from flyte_jupyter.io._dir import Dir
+from flyte_jupyter.io._file import File
 
 __all__ = ["Dir", "File"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from typing import Any, AsyncIterator, Iterator
 
-from .. import _storage
-from ._file import File
-from ._ref import StorageRef, _to_thread
+from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter.io._file import File
+from flyte_jupyter.io._ref import StorageRef, _to_thread
 
 
 class Dir(StorageRef):

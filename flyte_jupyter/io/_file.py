@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from typing import IO, Any, AsyncIterator
 
-from .. import _storage
-from ._ref import StorageRef, _to_thread
+from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter.io._ref import StorageRef, _to_thread
 
 
 class File(StorageRef):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import _storage
+from flyte_jupyter._internal.runtime import storage as _storage
 
 
 async def _to_thread(fn: Any, /, *args: Any, **kwargs: Any) -> Any:

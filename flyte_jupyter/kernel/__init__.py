@@ -33,16 +33,16 @@ def _has_widget_frontend(shell: Any) -> bool:
 def open_view(shell: Any, run: Any, *, interval: float = 0.2) -> Any:
     """Show a run live under the current cell: the widget in a kernel, text in a terminal.
     Returns the view; its `finish()` renders the final state."""
-    from . import _submit
+    from flyte_jupyter.kernel import _submit
 
     _submit.remember(run)
     if _has_widget_frontend(shell):
-        from ._views import RunView
+        from flyte_jupyter.kernel._views import RunView
 
         view = RunView(run, interval=interval)
         view.show()
     else:
-        from ._text_view import TextView
+        from flyte_jupyter.kernel._text_view import TextView
 
         view = TextView(run).show()
     with _views_lock:
@@ -64,7 +64,7 @@ def last_view() -> Any | None:
 
 
 def render_run(run: Any) -> None:
-    """The renderer `flyte_jupyter._display` calls when IPython displays a Run."""
+    """The renderer `flyte_jupyter._internal.display.renderer` calls when IPython displays a Run."""
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -72,7 +72,7 @@ def render_run(run: Any) -> None:
     if shell is not None and _shown_in_cell.get(run.name, object()) == count:
         return  # this cell already shows the run live (e.g. `%flyte run` returned it)
     if not _has_widget_frontend(shell):
-        from ._text_view import TextView
+        from flyte_jupyter.kernel._text_view import TextView
 
         TextView(run).show(tree_at_end=True)  # live status lines in a terminal, then the tree
         return
@@ -81,9 +81,9 @@ def render_run(run: Any) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext flyte_jupyter`."""
-    from .. import _display
-    from . import _errors
-    from ._magics import FlyteMagics, transform_cell_lines
+    from flyte_jupyter._internal.display import renderer as _display
+    from flyte_jupyter.kernel import _errors
+    from flyte_jupyter.kernel._magics import FlyteMagics, transform_cell_lines
 
     ipython.register_magics(FlyteMagics)
     cleanup = ipython.input_transformers_cleanup
@@ -95,9 +95,9 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .. import _display
-    from . import _errors
-    from ._magics import transform_cell_lines
+    from flyte_jupyter._internal.display import renderer as _display
+    from flyte_jupyter.kernel import _errors
+    from flyte_jupyter.kernel._magics import transform_cell_lines
 
     cleanup = ipython.input_transformers_cleanup
     if transform_cell_lines in cleanup:

@@ -10,10 +10,10 @@ import datetime
 import time
 from typing import Any
 
-from .. import _config
-from ._errors import CellError
-from ._format import duration_text, esc, phase_badge
-from . import _submit
+from flyte_jupyter import _config
+from flyte_jupyter.kernel._errors import CellError
+from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
+from flyte_jupyter.kernel import _submit
 
 
 # -- the backend -----------------------------------------------------------------------------------
@@ -21,7 +21,7 @@ from . import _submit
 
 def _embedded() -> Any:
     try:
-        from .._remote import _embedded  # type: ignore[attr-defined]
+        from flyte_jupyter._internal.client import embedded as _embedded  # type: ignore[attr-defined]
     except ImportError as exc:
         raise CellError(f"the embedded backend is not available in this installation ({exc})") from None
     return _embedded
@@ -31,7 +31,7 @@ def _client(required: bool = True) -> Any:
     """A client of the configured backend, else of the embedded backend if it runs, else None
     (looking at runs never starts a backend)."""
     try:
-        from .._remote._submit import client_for
+        from flyte_jupyter._internal.client.submit import client_for
     except ImportError as exc:
         if required:
             raise CellError(f"the backend client is not available ({exc})") from None
@@ -53,7 +53,7 @@ def _client(required: bool = True) -> Any:
 
 def _sync(make_coro: Any, timeout: float | None = 60.0) -> Any:
     """Run a client call on the remote side's loop (which owns the gRPC channel)."""
-    from .._remote._submit import call
+    from flyte_jupyter._internal.client.submit import call
 
     return call(make_coro, timeout)
 
@@ -132,7 +132,7 @@ def _attach(name: str) -> Any | None:
     if client is None:
         return None
     try:
-        from .._remote._submit import RemoteRun
+        from flyte_jupyter._internal.client.submit import RemoteRun
 
         summary, _ = _sync(lambda: client.get_run(name))
     except Exception:
@@ -142,7 +142,7 @@ def _attach(name: str) -> Any | None:
 
 def status(shell: Any, name: str) -> Any:
     """Show a run live: the widget (or text) of a run of this kernel or of the backend."""
-    from . import open_view
+    from flyte_jupyter.kernel import open_view
 
     run = _submit.find_run(name) or _attach(name)
     if run is not None:

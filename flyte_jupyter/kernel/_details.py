@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .._models import ActionInfo
-from ._errors import clean_traceback
-from ._format import esc, short_repr
+from flyte_jupyter._internal.wire.models import ActionInfo
+from flyte_jupyter.kernel._errors import clean_traceback
+from flyte_jupyter.kernel._format import esc, short_repr
 
 LOG_TAIL_LINES = 40
 
@@ -51,7 +51,7 @@ def _local(run: Any, info: ActionInfo) -> Details:
 
 
 async def _fetch_remote(run: Any, client: Any, info: ActionInfo) -> Details:
-    from .._remote._submit import acall  # the remote side's loop owns the channel
+    from flyte_jupyter._internal.client.submit import acall  # the remote side's loop owns the channel
 
     det = Details()
     project = getattr(run, "project", None)
@@ -82,8 +82,9 @@ async def _remote_values(detail: Any, info: ActionInfo) -> tuple[dict[str, str] 
     import asyncio
 
     def read() -> tuple[dict[str, str] | None, str | None]:
-        from .. import _serde, _storage
-        from .._proto import literals_pb2
+        from flyte_jupyter._internal import types as _serde
+        from flyte_jupyter._internal.runtime import storage as _storage
+        from flyte_jupyter._internal.wire.proto import literals_pb2
 
         inputs = outputs = None
         if detail.inputs_uri and _storage.exists(detail.inputs_uri):

@@ -14,7 +14,7 @@ import concurrent.futures
 import sys
 from typing import Any
 
-from .._models import ActionInfo
+from flyte_jupyter._internal.wire.models import ActionInfo
 
 ROOT = "a0"
 _ENTRYPOINT_PREFIX = "[flyte-jupyter] "
@@ -44,7 +44,7 @@ class LogEcho:
         if attempt in self._attempts:
             return
         self._attempts.add(attempt)
-        from .._remote._submit import background_loop
+        from flyte_jupyter._internal.client.submit import background_loop
 
         self._futures.append(asyncio.run_coroutine_threadsafe(self._tail(attempt), background_loop()))
 

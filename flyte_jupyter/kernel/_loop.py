@@ -13,7 +13,7 @@ import threading
 from typing import Any, Awaitable, Callable
 
 def views_loop() -> asyncio.AbstractEventLoop:
-    from .._background import background_loop
+    from flyte_jupyter._internal.runtime.loops import background_loop
 
     return background_loop("flyte-views")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from ._errors import CellError
-from . import _submit
+from flyte_jupyter.kernel._errors import CellError
+from flyte_jupyter.kernel import _submit
 
 _CELL_RUN = re.compile(r"^%%flyte[ \t]+run\b(?P<line>[^\n]*)\n?", re.S)
 
@@ -55,7 +55,7 @@ def _target(ns: argparse.Namespace) -> _submit.Target:
 
 
 def _task_inputs(task: Any, words: list[str]) -> dict[str, Any]:
-    from .._input_args import parse_task_inputs
+    from flyte_jupyter._internal.types.input_words import parse_task_inputs
 
     try:
         return parse_task_inputs(task, words, options_hint="run options such as --local go before the task name")
@@ -104,7 +104,7 @@ def _parse_cell_line(line: str) -> argparse.Namespace:
 
 def _cell_task(shell: Any, body: str) -> Any:
     """The cell's task; a syntax error is reported against the cell's own lines."""
-    from ._cell import build_cell_task
+    from flyte_jupyter.kernel._cell import build_cell_task
 
     try:
         return build_cell_task(shell, body)
@@ -115,7 +115,7 @@ def _cell_task(shell: Any, body: str) -> Any:
 
 
 def _open_view(shell: Any, run: Any) -> Any:
-    from . import open_view
+    from flyte_jupyter.kernel import open_view
 
     return open_view(shell, run)
 
@@ -148,7 +148,7 @@ def _echo_for(run: Any) -> Any:
     """For a remote run, the cell shows what its root action prints (local runs print directly)."""
     if getattr(run, "mode", "") != "remote" or getattr(run, "client", None) is None:
         return None
-    from ._echo import LogEcho
+    from flyte_jupyter.kernel._echo import LogEcho
 
     return LogEcho(run)
 
@@ -249,7 +249,7 @@ class FlyteMagics(Magics):
     # -- run ---------------------------------------------------------------------------------------
 
     def _cmd_run(self, words: list[str]) -> Any:
-        from .._task import TaskTemplate
+        from flyte_jupyter._task import TaskTemplate
 
         split = next((i for i, w in enumerate(words) if not w.startswith("-")
                       and (i == 0 or not _takes_value(words[i - 1]))), None)
@@ -281,7 +281,7 @@ class FlyteMagics(Magics):
     # -- runs, status, abort, logs ------------------------------------------------------------------
 
     def _cmd_runs(self, words: list[str]) -> None:
-        from ._commands import list_runs
+        from flyte_jupyter.kernel._commands import list_runs
 
         parser = _Parser(prog="%flyte runs", add_help=False)
         parser.add_argument("--limit", type=int, default=20)
@@ -289,21 +289,21 @@ class FlyteMagics(Magics):
         list_runs(ns.limit)
 
     def _cmd_status(self, words: list[str]) -> Any:
-        from ._commands import status
+        from flyte_jupyter.kernel._commands import status
 
         parser = _Parser(prog="%flyte status", add_help=False)
         parser.add_argument("run")
         return status(self.shell, parser.parse_args(words).run)
 
     def _cmd_abort(self, words: list[str]) -> None:
-        from ._commands import abort
+        from flyte_jupyter.kernel._commands import abort
 
         parser = _Parser(prog="%flyte abort", add_help=False)
         parser.add_argument("run")
         abort(parser.parse_args(words).run)
 
     def _cmd_logs(self, words: list[str]) -> None:
-        from ._commands import logs
+        from flyte_jupyter.kernel._commands import logs
 
         parser = _Parser(prog="%flyte logs", add_help=False)
         parser.add_argument("run")
@@ -316,7 +316,7 @@ class FlyteMagics(Magics):
     # -- connect, backend ---------------------------------------------------------------------------
 
     def _cmd_connect(self, words: list[str]) -> None:
-        from ._commands import connect
+        from flyte_jupyter.kernel._commands import connect
 
         parser = _Parser(prog="%flyte connect", add_help=False)
         parser.add_argument("target")
@@ -327,7 +327,7 @@ class FlyteMagics(Magics):
         connect(ns.target, token=ns.token, project=ns.project, domain=ns.domain)
 
     def _cmd_backend(self, words: list[str]) -> None:
-        from ._commands import backend
+        from flyte_jupyter.kernel._commands import backend
 
         parser = _Parser(prog="%flyte backend", add_help=False)
         parser.add_argument("action", choices=["start", "stop", "status"])

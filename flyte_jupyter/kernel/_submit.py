@@ -10,9 +10,9 @@ import dataclasses
 import threading
 from typing import Any
 
-from .. import _config
-from ..errors import ActionAbortedError, ActionFailedError
-from ._errors import CellError
+from flyte_jupyter import _config
+from flyte_jupyter.errors import ActionAbortedError, ActionFailedError
+from flyte_jupyter.kernel._errors import CellError
 
 _runs: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
 _runs_lock = threading.Lock()
@@ -89,7 +89,7 @@ def start(task: Any, args: tuple, kwargs: dict, target: Target) -> Any:
         run = opts.start_local(task, args, kwargs)
     else:
         try:
-            from .._remote._submit import client_for, submit_run_sync
+            from flyte_jupyter._internal.client.submit import client_for, submit_run_sync
         except ImportError as exc:
             raise _explain_remote_failure(exc) from None
         try:

@@ -11,8 +11,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-from . import _loop
-from ._format import duration_text, elapsed
+from flyte_jupyter.kernel import _loop
+from flyte_jupyter.kernel._format import duration_text, elapsed
 
 
 class TextView:

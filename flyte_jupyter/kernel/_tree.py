@@ -17,8 +17,8 @@ import ipywidgets as widgets
 import traitlets
 from ipywidgets.widgets.widget_string import HTMLStyle as _HTMLStyle
 
-from .._models import ActionInfo
-from ._format import duration_text, esc, phase_badge
+from flyte_jupyter._internal.wire.models import ActionInfo
+from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
 
 ROOT = "a0"
 

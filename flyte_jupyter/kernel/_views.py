@@ -16,11 +16,20 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .._models import ActionInfo
-from . import _loop
-from ._details import Details, details_html, fetch
-from ._format import duration_text, elapsed, esc, phase_badge
-from ._tree import ROOT, ActionTree, Entry, MoreRow, Row, group_data, node_data, visible_entries
+from flyte_jupyter._internal.wire.models import ActionInfo
+from flyte_jupyter.kernel import _loop
+from flyte_jupyter.kernel._details import Details, details_html, fetch
+from flyte_jupyter.kernel._format import duration_text, elapsed, esc, phase_badge
+from flyte_jupyter.kernel._tree import (
+    ROOT,
+    ActionTree,
+    Entry,
+    MoreRow,
+    Row,
+    group_data,
+    node_data,
+    visible_entries,
+)
 
 DETAIL_REFRESH_S = 1.0
 

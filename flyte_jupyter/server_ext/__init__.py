@@ -10,7 +10,7 @@ from typing import Any
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    from ._app import FlyteJupyter
+    from flyte_jupyter.server_ext._app import FlyteJupyter
 
     return [{"module": "flyte_jupyter.server_ext", "app": FlyteJupyter}]
 

@@ -14,7 +14,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Type, Unicode
 
-from ._manager import BackendRunsManager, RunsManager
+from flyte_jupyter.server_ext._manager import BackendRunsManager, RunsManager
 
 
 class FlyteJupyter(ExtensionApp):
@@ -37,7 +37,7 @@ class FlyteJupyter(ExtensionApp):
     )
 
     def initialize_settings(self) -> None:
-        from ._ws import UpdatesHub
+        from flyte_jupyter.server_ext._ws import UpdatesHub
 
         root_dir = getattr(self.serverapp, "root_dir", "") if self.serverapp else ""
         self.runs_manager = self.runs_manager_class(
@@ -59,7 +59,7 @@ class FlyteJupyter(ExtensionApp):
         return {n: getattr(self, n) for n in names if n in traits and n in configured}
 
     def initialize_handlers(self) -> None:
-        from ._handlers import handlers
+        from flyte_jupyter.server_ext._handlers import handlers
 
         self.handlers.extend(handlers())
 

@@ -15,8 +15,8 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from . import _notebook
-from ._manager import ManagerError, RunsManager, Scope, Submission, resolve_notebook
+from flyte_jupyter.server_ext import _notebook
+from flyte_jupyter.server_ext._manager import ManagerError, RunsManager, Scope, Submission, resolve_notebook
 
 AUTH_RESOURCE = "flyte"
 _NAME = r"(?P<name>[\w.\-]+)"
@@ -201,7 +201,7 @@ class NotebookTasksHandler(_FlyteHandler):
 
 
 def handlers() -> list[tuple[str, Any]]:
-    from ._ws import UpdatesSocket
+    from flyte_jupyter.server_ext._ws import UpdatesSocket
 
     base = url_path_join("/flyte", "api")
     return [

@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from traitlets import Bool, Float, Unicode
 from traitlets.config import LoggingConfigurable
 
-from . import _notebook
+from flyte_jupyter.server_ext import _notebook
 
 T = TypeVar("T")
 
@@ -202,7 +202,7 @@ class BackendRunsManager(RunsManager):
         self.domain = self.domain or values.get("domain") or "development"
 
     def _start_embedded(self) -> None:
-        from flyte_jupyter._remote import _embedded
+        from flyte_jupyter._internal.client import embedded as _embedded
 
         data_dir = self.data_dir or None
         already = _embedded.backend_status(data_dir).running
@@ -222,7 +222,7 @@ class BackendRunsManager(RunsManager):
                 pass
         self._clients.clear()
         if self._started_embedded:
-            from flyte_jupyter._remote import _embedded
+            from flyte_jupyter._internal.client import embedded as _embedded
 
             await asyncio.get_running_loop().run_in_executor(None, _embedded.stop_backend, self.data_dir or None)
             self._started_embedded = False
@@ -238,7 +238,7 @@ class BackendRunsManager(RunsManager):
                 "Flyte settings, or let the server start the embedded backend"))
         client = self._clients.get(endpoint)
         if client is None:
-            from flyte_jupyter._remote._client import BackendClient
+            from flyte_jupyter._internal.client.grpc_client import BackendClient
 
             token = self._default_token if endpoint == self._default_endpoint else None
             client = BackendClient(endpoint, token or None, project=self.project, domain=self.domain)
@@ -256,7 +256,7 @@ class BackendRunsManager(RunsManager):
     async def _call(self, scope: Scope, fn: Callable[[Any], Awaitable[T]]) -> T:
         """`fn(client)`, with backend errors as ManagerErrors. When the embedded backend is gone
         (crashed, or stopped from a terminal) it is started again once and the call retried."""
-        from flyte_jupyter._remote._client import BackendError
+        from flyte_jupyter._internal.client.grpc_client import BackendError
 
         for attempt in (1, 2):
             client = await self._client(scope)
@@ -287,7 +287,7 @@ class BackendRunsManager(RunsManager):
         return out
 
     async def get_action(self, scope: Scope, run: str, action: str) -> dict[str, Any]:
-        from ._summary import read_summaries
+        from flyte_jupyter.server_ext._summary import read_summaries
 
         detail = await self._call(scope, lambda c: c.get_action(run, action, **self._pd(scope)))
         out = detail.info.to_json()
@@ -342,7 +342,7 @@ class BackendRunsManager(RunsManager):
 
     async def logs(self, scope: Scope, run: str, action: str, follow: bool) -> AsyncIterator[str]:  # type: ignore[override]
         client = await self._client(scope)
-        from flyte_jupyter._remote._client import BackendError
+        from flyte_jupyter._internal.client.grpc_client import BackendError
 
         try:
             async for line in client.tail_logs(run, action, follow=follow, **self._pd(scope)):
@@ -354,7 +354,7 @@ class BackendRunsManager(RunsManager):
     async def watch_runs(self, scope: Scope, interval: float = 1.0) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
         """Pushed by the backend (WatchRuns): a run dict whenever a run's root action changes."""
         client = await self._client(scope)
-        from flyte_jupyter._remote._client import BackendError
+        from flyte_jupyter._internal.client.grpc_client import BackendError
 
         try:
             async for summary in client.watch_runs(**self._pd(scope)):
@@ -364,7 +364,7 @@ class BackendRunsManager(RunsManager):
 
     async def watch(self, scope: Scope, run: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
         client = await self._client(scope)
-        from flyte_jupyter._remote._client import BackendError, Synced
+        from flyte_jupyter._internal.client.grpc_client import BackendError, Synced
 
         try:
             async for event in client.watch_run(run, **self._pd(scope)):
@@ -393,7 +393,7 @@ def _action_json(info: Any) -> dict[str, Any]:
 
 def _event_json(event: Any) -> dict[str, Any]:
     """An ActionEvent in ActionInfo.to_json() shape, so the panel merges it into its tree."""
-    from flyte_jupyter._models import ActionInfo
+    from flyte_jupyter._internal.wire.models import ActionInfo
 
     phase = event.phase
     started = event.timestamp if phase.value in ("RUNNING", "INITIALIZING") else None

@@ -82,7 +82,7 @@ def _render(lit: Any, depth: int) -> str:
 
 
 def literal_map_text(data: bytes) -> dict[str, str]:
-    from flyte_jupyter._proto import literals_pb2
+    from flyte_jupyter._internal.wire.proto import literals_pb2
 
     lm = literals_pb2.LiteralMap()
     lm.ParseFromString(data)
@@ -91,7 +91,7 @@ def literal_map_text(data: bytes) -> dict[str, str]:
 
 def read_summaries(inputs_uri: str, outputs_uri: str, succeeded: bool) -> tuple[dict[str, str] | None, dict[str, str] | None]:
     """(inputs, outputs) as text; None where nothing is stored (yet). Blocking: call in a thread."""
-    from flyte_jupyter import _storage
+    from flyte_jupyter._internal.runtime import storage as _storage
 
     def read(uri: str) -> dict[str, str] | None:
         if not uri:

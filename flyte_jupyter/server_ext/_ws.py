@@ -22,7 +22,7 @@ from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web, websocket
 
-from ._manager import ManagerError, RunsManager, Scope
+from flyte_jupyter.server_ext._manager import ManagerError, RunsManager, Scope
 
 _RETRY_SECONDS = 2.0
 

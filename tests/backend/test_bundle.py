@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flyte_jupyter import _bundle
+from flyte_jupyter._internal.runtime import bundle as _bundle
 
 
 def _tar(members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> bytes:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import flyte_jupyter as flyte
-from flyte_jupyter._proto import common_pb2 as pb
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flows import basic, slow
 
 _TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}

@@ -154,7 +154,7 @@ def test_runs_cli_lists_gets_and_aborts(flyte_backend, tmp_path) -> None:  # typ
 
 
 def test_run_names_are_validated_and_unique(flyte_backend) -> None:  # type: ignore[no-untyped-def]
-    from flyte_jupyter._remote._client import BackendError
+    from flyte_jupyter._internal.client.grpc_client import BackendError
 
     with pytest.raises(BackendError) as bad:
         flyte.with_runcontext(mode="remote", name="Not A Valid Name").run(basic.leaf, x=1)
@@ -214,7 +214,7 @@ def test_an_action_queued_past_its_max_queued_time_times_out(backend_factory, tm
 
 def test_map_groups_and_reports_in_remote_actions(flyte_backend) -> None:  # type: ignore[no-untyped-def]
     from flows import mapped
-    from flyte_jupyter import _storage
+    from flyte_jupyter._internal.runtime import storage as _storage
 
     run = flyte.with_runcontext(mode="remote").run(mapped.main, n=5)
     assert run.outputs() == [0, 1, 4, 9, 16]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import flyte_jupyter as flyte
-from flyte_jupyter._remote._client import BackendClient, BackendError
+from flyte_jupyter._internal.client.grpc_client import BackendClient, BackendError
 from flows import basic, dup_a, dup_b, limits
 
 CLI = [sys.executable, "-m", "flyte_jupyter.cli"]
@@ -84,15 +84,15 @@ def _evil_bundle() -> bytes:
 
 
 def test_a_bundle_with_a_parent_directory_member_is_refused(flyte_backend) -> None:  # type: ignore[no-untyped-def]
-    from flyte_jupyter import _storage
-    from flyte_jupyter._remote._spec import CodeRef, task_spec
+    from flyte_jupyter._internal.runtime import storage as _storage
+    from flyte_jupyter._internal.runtime.spec import CodeRef, task_spec
 
     client = flyte_backend.client()
     root = asyncio.run(client.status())["storage_root"]
     uri = _storage.join(root, "bundles", "evil-test.tar.gz")
     _storage.put_bytes(uri, _evil_bundle())
     spec = task_spec(basic.leaf, CodeRef("tgz", uri, "evil1"), "default", "development")
-    from flyte_jupyter._serde import encode_inputs
+    from flyte_jupyter._internal.types import encode_inputs
 
     data = encode_inputs({"x": 1}, {"x": int})
     summary = asyncio.run(client.create_run(spec, inputs=data, run_name="evil-bundle"))
@@ -112,7 +112,7 @@ def test_a_bundle_with_a_parent_directory_member_is_refused(flyte_backend) -> No
 
 
 def test_oversized_inline_inputs_are_refused(flyte_backend) -> None:  # type: ignore[no-untyped-def]
-    from flyte_jupyter._remote._spec import CodeRef, task_spec
+    from flyte_jupyter._internal.runtime.spec import CodeRef, task_spec
 
     spec = task_spec(basic.leaf, CodeRef("tgz", "file:///nowhere.tar.gz", "big1"), "default", "development")
     with pytest.raises(BackendError) as info:

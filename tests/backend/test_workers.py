@@ -52,7 +52,7 @@ def test_remote_mode_with_nothing_configured_starts_the_embedded_backend(tmp_pat
         assert "RESULT 6 remote" in done.stdout
         assert (tmp_path / "data" / "backend" / "client.yaml").exists()
     finally:
-        from flyte_jupyter._remote import _embedded
+        from flyte_jupyter._internal.client import embedded as _embedded
 
         _embedded.stop_backend(tmp_path / "data" / "backend")
 
@@ -60,7 +60,7 @@ def test_remote_mode_with_nothing_configured_starts_the_embedded_backend(tmp_pat
 def test_concurrent_starts_share_one_embedded_backend(tmp_path: Path) -> None:
     import concurrent.futures
 
-    from flyte_jupyter._remote import _embedded
+    from flyte_jupyter._internal.client import embedded as _embedded
 
     data = tmp_path / "shared"
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flyte_jupyter._image_cache import ENV_HOME, ImageCache
+from flyte_jupyter._internal.imagebuild.cache import ENV_HOME, ImageCache
 
 from .packages import PKG_A, PKG_B  # noqa: F401  (re-exported for the tests)
 

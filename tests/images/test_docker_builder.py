@@ -15,9 +15,14 @@ from typing import Callable, Dict
 import pytest
 
 from flyte_jupyter._image import Image
-from flyte_jupyter._image_builders import get_builder, resolve_image
-from flyte_jupyter._image_builders.docker import DockerBuilder, DockerEngineUnavailableError, dockerfile_text, write_context
-from flyte_jupyter._image_cache import ImageCache
+from flyte_jupyter._internal.imagebuild import get_builder, resolve_image
+from flyte_jupyter._internal.imagebuild.docker import (
+    DockerBuilder,
+    DockerEngineUnavailableError,
+    dockerfile_text,
+    write_context,
+)
+from flyte_jupyter._internal.imagebuild.cache import ImageCache
 
 from .conftest import EXPECTED, FIXTURES
 

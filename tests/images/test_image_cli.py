@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from flyte_jupyter._image_cache import ImageCache
+from flyte_jupyter._internal.imagebuild.cache import ImageCache
 
 from .conftest import PKG_A
 

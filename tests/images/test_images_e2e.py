@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import flyte_jupyter as flyte
-from flyte_jupyter._image_cache import ImageCache
+from flyte_jupyter._internal.imagebuild.cache import ImageCache
 
 from .flows import two_images
 

@@ -12,9 +12,9 @@ from typing import List
 import pytest
 
 from flyte_jupyter._image import Image, ImageBuildError, UnsupportedImageError
-from flyte_jupyter._image_builders import image_reference, resolve_image, resolve_images
-from flyte_jupyter._image_builders.local_venv import LocalVenvBuilder, runtime_for_reference
-from flyte_jupyter._image_cache import ImageCache, decode_image_cache, encode_image_cache
+from flyte_jupyter._internal.imagebuild import image_reference, resolve_image, resolve_images
+from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder, runtime_for_reference
+from flyte_jupyter._internal.imagebuild.cache import ImageCache, decode_image_cache, encode_image_cache
 
 from .conftest import FIXTURES, PKG_A, PKG_B
 
@@ -153,7 +153,7 @@ def test_concurrent_resolutions_build_once(fresh_home: Path) -> None:
         """
         import json, sys
         from flyte_jupyter._image import Image
-        from flyte_jupyter._image_builders import resolve_image
+        from flyte_jupyter._internal.imagebuild import resolve_image
         r = resolve_image(Image.from_debian_base().with_env_vars({"SAME": "spec"}), builder="local")
         print(json.dumps({"built": r.built, "ref": r.reference}))
         """

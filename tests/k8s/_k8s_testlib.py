@@ -12,8 +12,8 @@ import pytest
 from kubernetes import client
 
 from flyte_jupyter.backend.executor import LaunchSpec, PluginConfig, PluginStatus
-from flyte_jupyter.backend.k8s import _crd
-from flyte_jupyter.backend.k8s._plugin import KubernetesPlugin
+from flyte_jupyter.backend.plugins.k8s import crd as _crd
+from flyte_jupyter.backend.plugins.k8s.plugin import KubernetesPlugin
 
 WAIT = 60.0  # upper bound of any wait in these tests
 

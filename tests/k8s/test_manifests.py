@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from flyte_jupyter.backend.k8s import _crd
+from flyte_jupyter.backend.plugins.k8s import crd as _crd
 
 pytestmark = pytest.mark.k8s
 
@@ -30,7 +30,7 @@ def test_crd_yaml_matches_the_code():
     shipped = (DEPLOY / "crd-taskaction.yaml").read_text()
     assert shipped == _crd.crd_yaml(), (
         "deploy/kubernetes/crd-taskaction.yaml is stale: regenerate it with python -c "
-        "\"from flyte_jupyter.backend.k8s._crd import crd_yaml; "
+        "\"from flyte_jupyter.backend.plugins.k8s.crd import crd_yaml; "
         "open('deploy/kubernetes/crd-taskaction.yaml','w').write(crd_yaml())\"")
 
 

@@ -19,9 +19,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from flyte_jupyter._models import Phase
+from flyte_jupyter._internal.wire.models import Phase
 from flyte_jupyter.backend.executor import OutcomeKind
-from flyte_jupyter.backend.k8s import _crd
+from flyte_jupyter.backend.plugins.k8s import crd as _crd
 
 from _k8s_testlib import Recorder, _until, core, spec_for, taskaction  # noqa: E402
 

@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from flyte_jupyter.backend.k8s import _crd
+from flyte_jupyter.backend.plugins.k8s import crd as _crd
 
 pytestmark = pytest.mark.k8s
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from flyte_jupyter._proto import common_pb2 as pb
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.executor import LaunchSpec, PluginConfig
-from flyte_jupyter.backend.k8s import K8sSettings, KubernetesPlugin
-from flyte_jupyter.backend.k8s import _names as n
-from flyte_jupyter.backend.k8s import _secret
-from flyte_jupyter.backend.k8s._podspec import build_pod
-from flyte_jupyter.backend.k8s._status import view
+from flyte_jupyter.backend.plugins.k8s import K8sSettings, KubernetesPlugin
+from flyte_jupyter.backend.plugins.k8s import names as n
+from flyte_jupyter.backend.plugins.k8s import secret as _secret
+from flyte_jupyter.backend.plugins.k8s.podspec import build_pod
+from flyte_jupyter.backend.plugins.k8s.status import view
 
 
 def test_unknown_setting_is_refused_with_the_valid_ones():

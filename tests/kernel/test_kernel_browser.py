@@ -120,7 +120,7 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
         log.close()
-        from flyte_jupyter._remote._embedded import stop_backend
+        from flyte_jupyter._internal.client.embedded import stop_backend
 
         stop_backend(Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend")
 

@@ -20,7 +20,7 @@ def test_example_notebook_runs(tmp_path: Path) -> None:
         NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=True,
                        resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
     finally:
-        from flyte_jupyter._remote._embedded import stop_backend
+        from flyte_jupyter._internal.client.embedded import stop_backend
 
         stop_backend(Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend")
     code = [c for c in nb.cells if c.cell_type == "code"]

@@ -74,7 +74,7 @@ CELLS = [
      "bundles = Path(os.environ['FLYTE_JUPYTER_DATA_DIR']) / 'backend' / 'data' / 'bundles'\n"
      "before = sorted(p.name for p in bundles.iterdir())"),                            # 20
     "%%flyte run --name same-2\nawait square(x=3)",                                    # 21
-    ("from flyte_jupyter._remote._submit import call\n"
+    ("from flyte_jupyter._internal.client.submit import call\n"
      "client = _flyte_run.client\n"
      "v1, v2 = (call(lambda n=n: client.get_action(n, 'a0')).task_version for n in ('same-1', 'same-2'))\n"
      "print(v1 == v2, before == sorted(p.name for p in bundles.iterdir()))"),           # 22
@@ -94,7 +94,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from flyte_jupyter._remote._embedded import start_backend, stop_backend
+    from flyte_jupyter._internal.client.embedded import start_backend, stop_backend
 
     tmp = tmp_path_factory.mktemp("remote-nb")
     env = make_kernel_env(tmp)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from flyte_jupyter._events import RunState
-from flyte_jupyter._models import ActionEvent, ActionInfo, Phase
+from flyte_jupyter._internal.controllers.run_state import RunState
+from flyte_jupyter._internal.wire.models import ActionEvent, ActionInfo, Phase
 from flyte_jupyter.kernel._cell import build_cell_task, portable_tree
 from flyte_jupyter.kernel._errors import clean_traceback, format_failure
 from flyte_jupyter.kernel._magics import transform_cell_lines

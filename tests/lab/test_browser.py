@@ -119,7 +119,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     log.close()
-    from flyte_jupyter._remote import _embedded
+    from flyte_jupyter._internal.client import embedded as _embedded
 
     left_running = _embedded.stop_backend(home / "backend")  # a no-op when the server stopped it
     assert not left_running, "the embedded backend outlived the Jupyter server that started it"

@@ -34,7 +34,7 @@ def _gen_module():
 def test_generated_code_is_fresh(tmp_path: Path) -> None:
     gen = _gen_module()
     protos = gen.proto_files(REPO)
-    assert protos, "no .proto files found under flyte_jupyter/_proto"
+    assert protos, "no .proto files found under flyte_jupyter/_internal/wire/proto"
     fresh = gen.generate(tmp_path, REPO)
 
     stale, missing = [], []
@@ -52,7 +52,7 @@ def test_no_orphaned_generated_files() -> None:
     """A generated module whose .proto was deleted (or lost its service) must go too."""
     gen = _gen_module()
     expected = {name for rel in gen.proto_files(REPO) for name in gen.generated_names(rel, REPO)}
-    proto_dir = REPO / "flyte_jupyter" / "_proto"
+    proto_dir = REPO / "flyte_jupyter" / "_internal" / "wire" / "proto"
     present = {
         p.relative_to(REPO).as_posix()
         for pattern in ("*_pb2.py", "*_pb2.pyi", "*_pb2_grpc.py")

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import pydantic
 import pytest
 
-from flyte_jupyter import _serde
-from flyte_jupyter._proto import literals_pb2
-from flyte_jupyter._serde import (
+from flyte_jupyter._internal import types as _serde
+from flyte_jupyter._internal.wire.proto import literals_pb2
+from flyte_jupyter._internal.types import (
     Offloader,
     TypeMismatchError,
     decode_inputs,
@@ -341,7 +341,7 @@ def test_literal_map_hash_is_stable_and_order_independent() -> None:
     # A fresh interpreter (different str hash seed) computes the same hash.
     code = textwrap.dedent(
         """
-        from flyte_jupyter._serde import literal_map_hash, to_literal_map
+        from flyte_jupyter._internal.types import literal_map_hash, to_literal_map
         types = {"a": int, "b": dict[str, list[int]], "c": dict[int, str], "s": set[str]}
         v = {"a": 1, "b": {"y": [2], "x": [1]}, "c": {2: "q", 1: "p"}, "s": {"w", "u", "v"}}
         print(literal_map_hash(to_literal_map(v, types)))
@@ -472,7 +472,7 @@ def test_values_written_in_one_process_are_read_in_another(tmp_path: Path) -> No
         import datetime as dt
         from typing import Any
         from pathlib import Path
-        from flyte_jupyter._serde import decode_inputs
+        from flyte_jupyter._internal.types import decode_inputs
         from flyte_jupyter.io import File
         types = {{"when": dict[str, list[dt.datetime]], "blob": bytes, "f": File, "fn": Any}}
         v = decode_inputs(Path({str(tmp_path / "inputs.pb")!r}).read_bytes(), types)

@@ -1,9 +1,9 @@
 """The executor: takes queued actions, picks a plugin by task type and drives attempts to an end.
 
-Plugins implement `flyte_jupyter.backend.executor._plugin.ExecutorPlugin`.
+Plugins implement `flyte_jupyter.backend.executor.plugin.ExecutorPlugin`.
 """
 
-from ._plugin import (
+from flyte_jupyter.backend.executor.plugin import (
     ExecutorPlugin,
     LaunchSpec,
     LogLine,

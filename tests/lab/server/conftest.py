@@ -57,7 +57,7 @@ def write_notebook(jp_root_dir: Path) -> Callable[..., str]:
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real flyte-jupyter backend (its own process, SQLite and file storage in a temp dir),
     stopped by PID at the end of the module."""
-    from flyte_jupyter._remote import _embedded
+    from flyte_jupyter._internal.client import embedded as _embedded
 
     data_dir = tmp_path_factory.mktemp("backend")
     info = _embedded.start_backend(data_dir, port=0)

@@ -24,7 +24,7 @@ def flyte_config(data_dir: Path) -> dict[str, Any]:
 
 @on_jupyter_loop
 async def test_embedded_backend_starts_and_stops_with_the_server(jp_fetch, jp_serverapp, data_dir):
-    from flyte_jupyter._remote import _embedded
+    from flyte_jupyter._internal.client import embedded as _embedded
 
     assert not _embedded.backend_status(data_dir).running
     response = await jp_fetch("flyte", "api", "runs")
@@ -39,7 +39,7 @@ async def test_embedded_backend_starts_and_stops_with_the_server(jp_fetch, jp_se
 
 @on_jupyter_loop
 async def test_a_backend_already_running_is_left_running(jp_fetch, jp_serverapp, data_dir):
-    from flyte_jupyter._remote import _embedded
+    from flyte_jupyter._internal.client import embedded as _embedded
 
     _embedded.start_backend(data_dir, port=0)
     try:
@@ -54,7 +54,7 @@ async def test_a_backend_already_running_is_left_running(jp_fetch, jp_serverapp,
 
 @on_jupyter_loop
 async def test_a_dead_embedded_backend_is_started_again(jp_fetch, jp_serverapp, data_dir, demo_notebook):
-    from flyte_jupyter._remote import _embedded
+    from flyte_jupyter._internal.client import embedded as _embedded
 
     await jp_fetch("flyte", "api", "runs")
     first = _embedded.backend_status(data_dir).pid

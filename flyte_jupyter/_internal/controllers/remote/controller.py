@@ -1,0 +1,256 @@
+"""The remote controller and its informers: nested task calls inside a remote action.
+
+A call `child(x)` inside a running action becomes EnqueueAction(child) under its deterministic name
+(parent, task, inputs hash, call order), then waits for the child through an *informer*: one watch
+stream per parent on the state service that keeps a live copy of that parent's children. Every
+child of a parent shares that one stream, however many there are.
+
+Concurrent calls (asyncio.gather, flyte.map) are enqueued in batches: the calls made within one
+loop iteration go out as one EnqueueActions call.
+
+A retried parent computes the same child names; the backend answers "exists", the informer's first
+snapshot already holds the child's final state, and a child that succeeded is not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+from typing import Any
+
+from flyte_jupyter import _context
+from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter._internal.runtime.naming import child_action_name
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
+from flyte_jupyter.errors import ActionFailedError
+from flyte_jupyter._internal.client.grpc_client import BackendClient, BackendError
+from flyte_jupyter._internal.wire.convert import phase_from_pb
+from flyte_jupyter._internal.runtime.spec import CodeRef, decode_output, encode_inputs, loader_args, task_spec
+
+_TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
+_BATCH = 500
+
+
+class Informer:
+    """A live copy of one parent's children, fed by one watch stream."""
+
+    def __init__(self, client: BackendClient, run: str, parent: str, project: str, domain: str) -> None:
+        self.client = client
+        self.run = run
+        self.parent = parent
+        self.project = project
+        self.domain = domain
+        self.actions: dict[str, pb.Action] = {}
+        self._waiters: dict[str, list[asyncio.Future]] = {}
+        self.synced = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            async for batch in self.client.watch_raw(self.run, self.parent, project=self.project, domain=self.domain,
+                                                     terminal_only=True):
+                for action in batch.actions:
+                    self.actions[action.id.name] = action
+                    if action.phase in _TERMINAL:
+                        for fut in self._waiters.pop(action.id.name, ()):
+                            if not fut.done():
+                                fut.set_result(action)
+                if batch.synced:
+                    self.synced.set()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - hand the failure to every waiter
+            self._failure = exc
+            for futs in self._waiters.values():
+                for fut in futs:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            self._waiters.clear()
+
+    async def wait(self, name: str) -> pb.Action:
+        """The child's final state (at once if the informer already saw it end)."""
+        known = self.actions.get(name)
+        if known is not None and known.phase in _TERMINAL:
+            return known
+        if self._failure is not None:
+            raise self._failure
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(name, []).append(fut)
+        return await fut
+
+    async def close(self) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except (asyncio.CancelledError, Exception):
+            pass
+
+
+class _Batcher:
+    """Collects EnqueueAction requests made in one loop iteration into one EnqueueActions call."""
+
+    def __init__(self, client: BackendClient) -> None:
+        self.client = client
+        self._pending: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]] = []
+        self._scheduled = False
+
+    def enqueue(self, req: queue_pb.EnqueueActionRequest) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._pending.append((req, fut))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        for i in range(0, len(pending), _BATCH):
+            asyncio.ensure_future(self._send(pending[i:i + _BATCH]))
+
+    async def _send(self, items: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]]) -> None:
+        delay = 0.2
+        for attempt in range(60):
+            try:
+                results = await self.client.enqueue_actions([req for req, _ in items])
+            except BackendError as exc:
+                if exc.code == "UNAVAILABLE" and attempt < 59:  # the backend restarts: try again
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 1.5, 2.0)
+                    continue
+                for _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            except BaseException as exc:  # noqa: BLE001
+                for _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            for (_, fut), result in zip(items, results):
+                if not fut.done():
+                    fut.set_result(result)
+            return
+
+
+class RemoteController:
+    """Launches child actions of the actions running in this process (see the module docstring)."""
+
+    def __init__(self, *, run_name: str, project: str, domain: str, code: CodeRef, raw_data_path: str,
+                 client: BackendClient | None = None) -> None:
+        self.run_name = run_name
+        self.project = project
+        self.domain = domain
+        self.code = code
+        self.raw_data_path = raw_data_path
+        self.storage_root = os.environ.get("FLYTE_JUPYTER_STORAGE_ROOT", "")
+        self.overwrite_cache = bool(os.environ.get("FLYTE_JUPYTER_OVERWRITE_CACHE"))
+        self.client = client or BackendClient(
+            os.environ["FLYTE_JUPYTER_ENDPOINT"], os.environ.get("FLYTE_JUPYTER_TOKEN"),
+            insecure=os.environ.get("FLYTE_JUPYTER_INSECURE", "1") == "1", project=project, domain=domain,
+            ca_cert=os.environ.get("FLYTE_JUPYTER_CA_CERT") or None,
+        )
+        self._informers: dict[str, Informer] = {}
+        self._batcher = _Batcher(self.client)
+        self._seq: dict[str, itertools.count] = {}
+        self._lock = threading.Lock()
+        self._specs: dict[str, pb.TaskSpec] = {}
+        self._extra_code: dict[str, CodeRef] = {}
+
+    def _next_seq(self, parent: str) -> int:
+        with self._lock:
+            counter = self._seq.setdefault(parent, itertools.count())
+            return next(counter)
+
+    def _informer(self, parent: str) -> Informer:
+        informer = self._informers.get(parent)
+        if informer is None:
+            informer = self._informers[parent] = Informer(self.client, self.run_name, parent, self.project, self.domain)
+        return informer
+
+    def _code_for(self, task: Any) -> CodeRef:
+        """The bundle a child loads: the run's own, or (a task outside a pickle bundle) its own pickle."""
+        if self.code.kind == "pkl" and task.name not in self.code.task_names:
+            code = self._extra_code.get(task.name)
+            if code is None:
+                from flyte_jupyter._internal.runtime.bundle import build_pickle_bundle
+
+                root = self.storage_root or _storage.raw_data_path()
+                bundle = build_pickle_bundle(task, root, {task.name: task})
+                code = CodeRef("pkl", bundle.uri, self.code.version, self.code.image_cache,
+                               task_names=bundle.task_names)
+                self._extra_code[task.name] = code
+            return code
+        if self.code.kind == "tgz" and task.func.__module__ == "__main__":
+            raise RuntimeError(f"task {task.name} is defined in __main__ of an action; define it in a module")
+        return self.code
+
+    def _spec(self, task: Any) -> pb.TaskSpec:
+        spec = self._specs.get(task.name)
+        if spec is None:
+            image = ""
+            if self.code.image_cache:
+                try:
+                    from flyte_jupyter._internal.imagebuild.for_run import reference_from_cache_arg
+
+                    image = reference_from_cache_arg(task, self.code.image_cache)
+                except ImportError:
+                    image = ""
+            spec = task_spec(task, self._code_for(task), self.project, self.domain, image)
+            self._specs[task.name] = spec
+        return spec
+
+    async def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
+        from flyte_jupyter._group import current_group
+
+        parent = _context.ctx()
+        if parent is None:
+            raise RuntimeError(f"task {task.name} was submitted outside of a running action")
+        parent_name = parent.action.name
+        inputs = task.bind(args, kwargs)
+        data, full_hash, cache_hash = encode_inputs(task, inputs, self.raw_data_path or None)
+        name = child_action_name(parent_name, task.name, full_hash, self._next_seq(parent_name))
+        informer = self._informer(parent_name)
+        known = informer.actions.get(name)
+        if known is None or known.phase not in _TERMINAL:
+            inputs_uri = ""
+            if self.storage_root:
+                # The layout the backend uses for inline inputs too: runs/P/D/RUN/inputs/ACTION.pb
+                inputs_uri = _storage.join(self.storage_root, "runs", self.project, self.domain, self.run_name,
+                                           "inputs", f"{name}.pb")
+                _storage.put_bytes(inputs_uri, data)
+            req = queue_pb.EnqueueActionRequest(
+                id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=name),
+                parent=parent_name, task=self._spec(task), inputs_uri=inputs_uri,
+                inputs=b"" if inputs_uri else data, inputs_hash=cache_hash if task.cache.enabled else "",
+                group=current_group() or "", overwrite_cache=self.overwrite_cache,
+            )
+            await self._batcher.enqueue(req)
+        final = await informer.wait(name)
+        return self._result(task, final)
+
+    def _result(self, task: Any, action: pb.Action) -> Any:
+        if action.phase == pb.PHASE_SUCCEEDED:
+            data = _storage.get_bytes(_storage.join(action.outputs_uri, "outputs.pb"))
+            return decode_output(task, data)
+        err = action.error
+        raise ActionFailedError(
+            action=action.id.name, task=task.name, kind=err.kind or phase_from_pb(action.phase).value,
+            message=err.message or f"the action ended {phase_from_pb(action.phase).value}",
+            attempts=action.attempt, max_attempts=action.max_attempts, traceback=err.traceback,
+            phase=phase_from_pb(action.phase).value,
+        )
+
+    async def aclose(self) -> None:
+        for informer in list(self._informers.values()):
+            await informer.close()
+        self._informers.clear()
+        await self.client.close()
+
+
+__all__ = ["RemoteController", "Informer"]

@@ -1,0 +1,116 @@
+"""A controller that costs nothing until a task calls another task.
+
+Leaf actions (most of a fan-out) never import grpc: the real remote controller, its channel and
+its informers are made on the first nested call. They live on a loop of their own in a daemon
+thread, so a sync task call made from async code (which blocks the action's loop until the child
+ends) and calls from sync tasks on worker threads all share one channel and one watch stream per
+parent without deadlocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Awaitable, Callable
+
+from flyte_jupyter._internal.controllers.base import Controller
+
+
+class LazyRemoteController(Controller):
+    def __init__(self, *, run_name: str, project: str, domain: str, code: Any, raw_data_path: str) -> None:
+        self._kwargs = dict(run_name=run_name, project=project, domain=domain, code=code, raw_data_path=raw_data_path)
+        self._real: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        # Calls cross between the action's loop and the controller's in batches: a gather of a
+        # thousand children costs a few thread wake-ups, not two per child.
+        self._inbox: list[tuple] = []
+        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple]] = {}
+
+    def _start(self) -> tuple[Any, asyncio.AbstractEventLoop]:
+        with self._lock:
+            if self._real is None:
+                from flyte_jupyter._internal.controllers.remote.controller import RemoteController
+
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="flyte-controller", daemon=True).start()
+                self._loop = loop
+                self._real = RemoteController(**self._kwargs)
+            return self._real, self._loop
+
+    async def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
+        real, loop = self._start()
+        caller = asyncio.get_running_loop()
+        fut = caller.create_future()
+        call = [real, task, args, kwargs, caller, fut, None]  # [6]: the task on the controller's loop
+        with self._lock:
+            self._inbox.append(call)
+            first = len(self._inbox) == 1
+        if first:
+            loop.call_soon_threadsafe(self._drain)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            loop.call_soon_threadsafe(self._cancel, call)
+            raise
+
+    # -- on the controller's loop ---------------------------------------------------------------
+
+    def _drain(self) -> None:
+        with self._lock:
+            calls, self._inbox = self._inbox, []
+        for call in calls:
+            if call[5].cancelled():
+                continue
+            call[6] = asyncio.ensure_future(call[0].submit(call[1], call[2], call[3]))
+            call[6].add_done_callback(lambda t, call=call: self._deliver(call, t))
+
+    @staticmethod
+    def _cancel(call: list) -> None:
+        if call[6] is not None:
+            call[6].cancel()
+
+    def _deliver(self, call: list, done: asyncio.Future) -> None:
+        caller = call[4]
+        with self._lock:
+            box = self._outbox.setdefault(caller, [])
+            box.append((call[5], done))
+            first = len(box) == 1
+        if first:
+            try:
+                caller.call_soon_threadsafe(self._settle, caller)
+            except RuntimeError:  # the caller's loop is closed: nobody waits any more
+                with self._lock:
+                    self._outbox.pop(caller, None)
+
+    # -- on the caller's loop -------------------------------------------------------------------
+
+    def _settle(self, caller: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            results = self._outbox.pop(caller, [])
+        for fut, done in results:
+            if fut.done():
+                continue
+            if done.cancelled():
+                fut.cancel()
+            elif done.exception() is not None:
+                fut.set_exception(done.exception())
+            else:
+                fut.set_result(done.result())
+
+    def submit_sync(self, task: Any, args: tuple, kwargs: dict) -> Any:
+        real, loop = self._start()
+        return asyncio.run_coroutine_threadsafe(real.submit(task, args, kwargs), loop).result()
+
+    async def record_trace(self, name: str, func: Callable[[], Awaitable[Any]], inputs: dict[str, Any]) -> Any:
+        return await func()
+
+    async def aclose(self) -> None:
+        if self._real is None:
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._real.aclose(), self._loop)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(fut), 5)
+        except Exception:  # noqa: BLE001 - closing is best effort; the process exits next
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)

@@ -1,0 +1,96 @@
+"""The live copy of one run's actions, fed by phase-change events and watched by views.
+
+The local controller and the remote informer both feed a RunState; widgets, the text view and the
+side panel subscribe to it, so every view works for local and remote runs alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from flyte_jupyter._internal.wire.models import ActionEvent, ActionInfo, Phase
+
+Listener = Callable[[ActionEvent, ActionInfo], None]
+
+
+class RunState:
+    """Thread-safe: events may arrive from the controller's loop, worker threads or a watch stream."""
+
+    def __init__(self, run_name: str) -> None:
+        self.run_name = run_name
+        self._actions: dict[str, ActionInfo] = {}
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+
+    def apply(self, event: ActionEvent) -> ActionInfo:
+        with self._lock:
+            info = self._actions.get(event.action)
+            if info is None:
+                info = ActionInfo(name=event.action, task=event.task, parent=event.parent,
+                                  run_name=event.run_name, group=event.group)
+                self._actions[event.action] = info
+            info.phase = event.phase
+            info.attempts = max(info.attempts, event.attempt)
+            if event.phase in (Phase.RUNNING, Phase.INITIALIZING) and info.started_at is None:
+                info.started_at = event.timestamp
+            if event.phase.terminal:
+                info.ended_at = event.timestamp
+                if info.started_at is None:
+                    info.started_at = event.timestamp
+            if event.error is not None:
+                info.error = event.error
+            info.cache_hit = info.cache_hit or event.cache_hit
+            listeners = list(self._listeners)
+            self._changed.notify_all()
+        for listener in listeners:
+            try:
+                listener(event, info)
+            except Exception:  # a broken view must never break the run
+                pass
+        return info
+
+    def annotate(self, name: str, **fields: object) -> None:
+        """Attach values (inputs, outputs) to an action without an event: views read them on demand."""
+        with self._lock:
+            info = self._actions.get(name)
+            if info is not None:
+                for key, value in fields.items():
+                    setattr(info, key, value)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(event, info)` on every change; returns the function that unsubscribes."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def wait_for_change(self, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait(timeout)
+
+    @property
+    def actions(self) -> dict[str, ActionInfo]:
+        with self._lock:
+            return dict(self._actions)
+
+    def get(self, name: str) -> ActionInfo | None:
+        with self._lock:
+            return self._actions.get(name)
+
+    def children(self, parent: str) -> list[ActionInfo]:
+        with self._lock:
+            return [a for a in self._actions.values() if a.parent == parent]
+
+    def counts(self) -> tuple[int, int]:
+        """(finished, total) actions: what a progress bar shows."""
+        with self._lock:
+            total = len(self._actions)
+            done = sum(1 for a in self._actions.values() if a.phase.terminal)
+            return done, total

@@ -1,0 +1,142 @@
+"""From a TaskTemplate to the TaskSpec message the backend runs, and to the inputs it reads.
+
+The spec's `args` are the entrypoint's arguments with the backend's template variables, so one
+registered spec serves every action of the task:
+
+    a0 --inputs {{.input}} --outputs-path {{.outputPrefix}} --version V
+       --raw-data-path {{.rawOutputDataPrefix}} --run-name {{.runName}} --name {{.actionName}}
+       --image-cache B64 --tgz URI --dest . --resolver R --module-name M --task-name T
+    (or ... --pkl URI --task-name T for a pickle bundle)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+
+_ARG_TEMPLATE = [
+    "a0",
+    "--inputs", "{{.input}}",
+    "--outputs-path", "{{.outputPrefix}}",
+    "--version", "{{.version}}",
+    "--raw-data-path", "{{.rawOutputDataPrefix}}",
+    "--run-name", "{{.runName}}",
+    "--name", "{{.actionName}}",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeRef:
+    """How the actions of one run load code: shared by the root and every child spec."""
+
+    kind: str  # "tgz" or "pkl"
+    uri: str
+    version: str
+    image_cache: str = ""
+    resolver: str = "flyte_jupyter._internal.runtime.bundle.DefaultResolver"
+    task_names: tuple[str, ...] = ()  # pkl: the tasks the bundle holds
+
+
+def version_for(bundle_digest: str, image_cache: str) -> str:
+    """A version that changes exactly when the code or the images change."""
+    return hashlib.sha256(f"{bundle_digest}\0{image_cache}".encode()).hexdigest()[:20]
+
+
+def loader_args(task: Any, code: CodeRef) -> list[str]:
+    if code.kind == "pkl":
+        return ["--pkl", code.uri, "--task-name", task.name]
+    return ["--tgz", code.uri, "--dest", ".", "--resolver", code.resolver,
+            "--module-name", task.func.__module__, "--task-name", task.func.__name__]
+
+
+def _quantity(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        value = value[-1]
+    return "" if value is None else str(value)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__qualname__", None) or repr(tp)
+
+
+def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = "") -> pb.TaskSpec:
+    """The TaskSpec of `task` under the run's code and version (deterministic: same task, same bytes)."""
+    args = list(_ARG_TEMPLATE)
+    if code.image_cache:
+        args += ["--image-cache", code.image_cache]
+    args += loader_args(task, code)
+    res = task.resources
+    resources = pb.Resources()
+    if res is not None:
+        resources = pb.Resources(cpu=_quantity(res.cpu), memory=_quantity(res.memory), gpu=_quantity(res.gpu),
+                                 disk=_quantity(res.disk))
+    retries = task.retries
+    backoff = retries.backoff.total_seconds() if hasattr(retries.backoff, "total_seconds") else float(retries.backoff or 0)
+    iface = pb.TaskInterface(output_type=_type_name(task.interface.output) if task.interface.has_output else "")
+    import inspect
+
+    for name, (tp, default) in task.interface.inputs.items():
+        iface.inputs.add(name=name, type=_type_name(tp), has_default=default is not inspect.Parameter.empty)
+    spec = pb.TaskSpec(
+        id=pb.TaskIdentifier(project=project, domain=domain, name=task.name, version=code.version),
+        type=getattr(task, "task_type", "python") or "python",
+        interface=iface,
+        resources=resources,
+        retries=pb.RetryStrategy(count=retries.count, backoff_seconds=backoff,
+                                 backoff_factor=getattr(retries, "backoff_factor", 2.0),
+                                 max_backoff_seconds=getattr(retries, "max_backoff", 300.0)),
+        timeout_seconds=(task.timeout.runtime_seconds or 0) if task.timeout else 0,
+        max_queued_seconds=(task.timeout.queued_seconds or 0) if task.timeout else 0,
+        cache=pb.CacheSpec(enabled=task.cache.enabled,
+                           version=task.cache_version() if task.cache.enabled else "",
+                           serialize=task.cache.serialize, ignored_inputs=list(task.cache.ignored_inputs)),
+        args=args,
+        env=dict(sorted((task.env_vars or {}).items())),
+        image=image,
+        environment=getattr(task.env, "name", ""),
+        interruptible=bool(task.interruptible),
+    )
+    plugin_config = getattr(task.env, "plugin_config", None)
+    if plugin_config:
+        spec.custom_json = json.dumps(plugin_config, sort_keys=True, default=str)
+    reuse = task.reusable
+    if reuse is not None:
+        replicas = reuse.replicas[-1] if isinstance(reuse.replicas, tuple) else reuse.replicas
+        ttl = reuse.idle_ttl.total_seconds() if hasattr(reuse.idle_ttl, "total_seconds") else float(reuse.idle_ttl)
+        spec.reuse.CopyFrom(pb.ReuseSpec(replicas=int(replicas), idle_ttl_seconds=ttl, concurrency=reuse.concurrency))
+    return spec
+
+
+def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None) -> tuple[bytes, str, str]:
+    """(inputs.pb bytes, full inputs hash for the child name, cache hash without ignored inputs)."""
+    from flyte_jupyter._internal.types import Offloader, literal_map_hash, to_literal_map
+
+    offload = Offloader(offload_prefix, task.max_inline_io_bytes) if offload_prefix else None
+    lm = to_literal_map(inputs, task.interface.input_types, task=task.name, offload=offload)
+    full = literal_map_hash(lm)
+    cache_hash = full
+    ignored = set(task.cache.ignored_inputs or ())
+    if ignored:
+        for key in ignored:
+            if key in lm.literals:
+                del lm.literals[key]
+        cache_hash = literal_map_hash(lm)
+        lm = to_literal_map(inputs, task.interface.input_types, task=task.name, offload=offload)
+    return lm.SerializeToString(deterministic=True), full, cache_hash
+
+
+def decode_output(task: Any, data: bytes) -> Any:
+    """The task's return value from outputs.pb (a LiteralMap with the value under "o0")."""
+    from flyte_jupyter._internal.wire.proto import literals_pb2
+    from flyte_jupyter._internal.types import from_literal
+
+    lm = literals_pb2.LiteralMap.FromString(data)
+    if "o0" not in lm.literals:
+        return None
+    return from_literal(lm.literals["o0"], task.interface.output if task is not None else Any)

@@ -1,0 +1,48 @@
+"""Typed values on the wire: Python values <-> `literals.proto` Literals.
+
+Every task input and output crosses this package, locally (the cache key and the child action name
+hash the inputs) and remotely (inputs.pb / outputs.pb). So it is built for speed: the Python type
+of a parameter is turned once into a converter (an encoder and a decoder, cached per type), and a
+call for a couple of primitive arguments costs a few microseconds. cloudpickle, fsspec and
+pydantic are imported only when a value needs them.
+
+What goes where:
+  int, float, str, bool, bytes, None, datetime, date, timedelta -> scalar fields
+  list / set / tuple -> a collection (list[int], list[float], list[str] packed)
+  dict -> a map that keeps insertion order
+  dataclass, pydantic model, NamedTuple, TypedDict -> a record of named fields
+  Enum -> its member name; io.File / io.Dir -> a blob reference
+  Union -> the member's literal (tagged with the member index when there are two or more
+           non-None members)
+  any other class -> cloudpickle (after an isinstance check)
+  typing.Any / no annotation -> exact int, float, str, bool, bytes, None as scalars (cheap and
+           readable by any reader), everything else cloudpickle
+A value whose literal is bigger than the Offloader's `max_inline_bytes` is written to storage and
+replaced by an `offloaded` reference, which `from_literal` follows transparently.
+
+Modules: _encode / _decode (the API), _dispatch (type -> converter), _core (converter cache),
+_scalars, _datetimes, _containers, _unions, _records, _enums, _blobs, _any (untyped values and
+pickled classes), _pickled, _fallback (literals of an unexpected kind), _offload, _hash, _errors.
+"""
+
+from __future__ import annotations
+
+from flyte_jupyter._internal.types import dispatch as _dispatch  # noqa: F401 - load every converter builder with the package (zygote preload)
+from flyte_jupyter._internal.types.core import _conv  # noqa: F401 - one converter per type; tests check the cache
+from flyte_jupyter._internal.types.decode import decode_inputs, from_literal, from_literal_map
+from flyte_jupyter._internal.types.encode import encode_inputs, to_literal, to_literal_map
+from flyte_jupyter._internal.types.errors import TypeMismatchError
+from flyte_jupyter._internal.types.hashing import literal_map_hash
+from flyte_jupyter._internal.types.offload import Offloader
+
+__all__ = [
+    "TypeMismatchError",
+    "Offloader",
+    "to_literal",
+    "from_literal",
+    "to_literal_map",
+    "from_literal_map",
+    "literal_map_hash",
+    "encode_inputs",
+    "decode_inputs",
+]

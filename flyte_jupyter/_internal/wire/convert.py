@@ -1,0 +1,122 @@
+"""Conversions between the wire messages and the SDK's plain models (ActionInfo, ActionEvent, ...).
+
+Callers of `BackendClient` (widgets, the server extension, the CLI) see only the SDK models, never
+protobuf messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, ActionInfo, Phase
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+
+_TO_PB = {
+    Phase.QUEUED: pb.PHASE_QUEUED,
+    Phase.INITIALIZING: pb.PHASE_INITIALIZING,
+    Phase.RUNNING: pb.PHASE_RUNNING,
+    Phase.SUCCEEDED: pb.PHASE_SUCCEEDED,
+    Phase.FAILED: pb.PHASE_FAILED,
+    Phase.ABORTED: pb.PHASE_ABORTED,
+    Phase.TIMED_OUT: pb.PHASE_TIMED_OUT,
+}
+_FROM_PB = {v: k for k, v in _TO_PB.items()}
+
+
+def phase_to_pb(phase: Phase) -> int:
+    return _TO_PB[Phase(phase)]
+
+
+def phase_from_pb(value: int) -> Phase:
+    return _FROM_PB.get(value, Phase.QUEUED)
+
+
+def error_to_pb(err: ActionError | None) -> pb.ActionError | None:
+    if err is None:
+        return None
+    return pb.ActionError(kind=err.kind, message=err.message, traceback=err.traceback,
+                          retryable=err.retryable, origin=err.origin)
+
+
+def error_from_pb(msg: pb.ActionError, present: bool = True) -> ActionError | None:
+    if not present or not (msg.kind or msg.message):
+        return None
+    return ActionError(kind=msg.kind, message=msg.message, traceback=msg.traceback,
+                       retryable=msg.retryable, origin=msg.origin or "user")
+
+
+def _opt(value: float) -> float | None:
+    return value or None
+
+
+def action_info(msg: pb.Action) -> ActionInfo:
+    """An ActionInfo (inputs/outputs not loaded) from an Action message."""
+    return ActionInfo(
+        name=msg.id.name,
+        task=msg.task_name,
+        parent=msg.parent or None,
+        run_name=msg.id.run,
+        phase=phase_from_pb(msg.phase),
+        attempts=msg.attempt,
+        started_at=_opt(msg.started_at),
+        ended_at=_opt(msg.ended_at),
+        error=error_from_pb(msg.error, msg.HasField("error")),
+        cache_hit=msg.cache_hit,
+        group=msg.group or None,
+    )
+
+
+def action_event(msg: pb.Action) -> ActionEvent:
+    """The change an Action message describes, as the SDK's ActionEvent."""
+    return ActionEvent(
+        run_name=msg.id.run,
+        action=msg.id.name,
+        task=msg.task_name,
+        parent=msg.parent or None,
+        phase=phase_from_pb(msg.phase),
+        attempt=msg.attempt,
+        timestamp=msg.ended_at or msg.started_at or msg.queued_at,
+        error=error_from_pb(msg.error, msg.HasField("error")),
+        cache_hit=msg.cache_hit,
+        group=msg.group or None,
+    )
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """One run as `runs list` and the side panel show it."""
+
+    name: str
+    project: str
+    domain: str
+    task: str
+    phase: Phase
+    created_at: float
+    ended_at: float | None
+    error: ActionError | None
+    action_count: int
+    labels: dict[str, str]
+    url: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["phase"] = self.phase.value
+        return out
+
+
+def run_summary(msg: Any, url: str = "") -> RunSummary:
+    root = msg.root
+    return RunSummary(
+        name=msg.id.run,
+        project=msg.id.project,
+        domain=msg.id.domain,
+        task=msg.task_name or root.task_name,
+        phase=phase_from_pb(root.phase),
+        created_at=msg.created_at,
+        ended_at=_opt(root.ended_at),
+        error=error_from_pb(root.error, root.HasField("error")),
+        action_count=msg.action_count,
+        labels=dict(msg.labels),
+        url=url,
+    )

@@ -1,0 +1,72 @@
+from flyte_jupyter._internal.wire.proto import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class WatchRequest(_message.Message):
+    __slots__ = ("run", "parent", "since_seq", "terminal_only")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_ONLY_FIELD_NUMBER: _ClassVar[int]
+    run: _common_pb2.ActionIdentifier
+    parent: str
+    since_seq: int
+    terminal_only: bool
+    def __init__(self, run: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., since_seq: _Optional[int] = ..., terminal_only: _Optional[bool] = ...) -> None: ...
+
+class WatchResponse(_message.Message):
+    __slots__ = ("actions", "synced", "seq")
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    SYNCED_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    actions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Action]
+    synced: bool
+    seq: int
+    def __init__(self, actions: _Optional[_Iterable[_Union[_common_pb2.Action, _Mapping]]] = ..., synced: _Optional[bool] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class GetActionRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: _common_pb2.ActionIdentifier
+    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ...) -> None: ...
+
+class GetActionResponse(_message.Message):
+    __slots__ = ("action", "task")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    action: _common_pb2.Action
+    task: _common_pb2.TaskSpec
+    def __init__(self, action: _Optional[_Union[_common_pb2.Action, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ...) -> None: ...
+
+class TailLogsRequest(_message.Message):
+    __slots__ = ("id", "attempt", "follow")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    id: _common_pb2.ActionIdentifier
+    attempt: int
+    follow: bool
+    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., attempt: _Optional[int] = ..., follow: _Optional[bool] = ...) -> None: ...
+
+class LogLine(_message.Message):
+    __slots__ = ("stream", "text", "timestamp", "attempt")
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    stream: str
+    text: str
+    timestamp: float
+    attempt: int
+    def __init__(self, stream: _Optional[str] = ..., text: _Optional[str] = ..., timestamp: _Optional[float] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class TailLogsResponse(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[LogLine]
+    def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...

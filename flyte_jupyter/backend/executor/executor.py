@@ -1,0 +1,575 @@
+"""The executor: launches queued actions through plugins, with bounded concurrency, retries with
+backoff, timeouts, aborts, the backend-owned cache, and recovery after a restart.
+
+Concurrency: at most `max_parallelism` attempts hold a *slot*. A parent that enqueues children
+gives its slot up (it is now waiting on them), so a tree deeper than the bound cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import functools
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.config import BackendConfig
+from flyte_jupyter.backend.store.records import ActionRecord, CacheRecord
+from flyte_jupyter.backend.state import RunEntry, StateHub
+from flyte_jupyter.backend.catalog import TaskCatalog
+from flyte_jupyter.backend.executor.plugin import (
+    LaunchSpec,
+    Outcome,
+    OutcomeKind,
+    PluginRegistry,
+    PluginStatus,
+)
+
+log = logging.getLogger("flyte_jupyter.backend")
+
+
+@dataclasses.dataclass(eq=False)
+class Attempt:
+    entry: RunEntry
+    rec: ActionRecord
+    number: int
+    launch: LaunchSpec | None = None
+    plugin: Any = None
+    handle: str = ""
+    holds_slot: bool = True
+    timer: asyncio.TimerHandle | None = None
+    abort_reason: str = ""  # "", "abort" or "timeout"
+    done: bool = False
+
+
+class CacheIndex:
+    """The backend's task cache: (project, domain, task, cache version, inputs hash) -> outputs."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.entries: dict[tuple, CacheRecord] = {}
+
+    async def load(self) -> None:
+        for entry in await self.store.all_cache():
+            self.entries[entry.key] = entry
+
+    def get(self, key: tuple) -> CacheRecord | None:
+        return self.entries.get(key)
+
+    async def put(self, entry: CacheRecord) -> None:
+        self.entries[entry.key] = entry
+        await self.store.put_cache(entry)
+
+    async def clear(self, task_name: str | None) -> int:
+        for key in [k for k in self.entries if not task_name or k[2] == task_name]:
+            del self.entries[key]
+        return await self.store.delete_cache(task_name)
+
+
+def cache_key(rec: ActionRecord, spec: pb.TaskSpec) -> tuple | None:
+    if not spec.cache.enabled or not rec.inputs_hash:
+        return None
+    return (rec.project, rec.domain, rec.task_name, spec.cache.version, rec.inputs_hash)
+
+
+def inputs_uri(storage_root: str, project: str, domain: str, run: str, action: str) -> str:
+    return _storage.join(storage_root, "runs", project, domain, run, "inputs", f"{action}.pb")
+
+
+_TEMPLATE_VAR = re.compile(r"\{\{\.(\w+)\}\}")
+
+
+def _substitute(arg: str, values: dict[str, str]) -> str:
+    """Fill `{{.name}}` template variables in one pass; unknown names stay as written."""
+    if "{{" not in arg:
+        return arg
+    return _TEMPLATE_VAR.sub(lambda m: values.get(m.group(1), m.group(0)), arg)
+
+
+@dataclasses.dataclass(frozen=True)
+class _TaskLaunch:
+    """What every attempt of one task in one run shares (computed once, not per attempt)."""
+
+    env: dict[str, str]  # without the per-attempt variables
+    task_type: str
+    image: str
+    cpu: float | None
+    memory_bytes: int | None
+    memory_text: str | None
+    gpu: int | None
+    timeout: float | None
+    custom: dict[str, Any]
+    environment: str
+    reuse: dict[str, Any] | None
+
+
+class Executor:
+    def __init__(self, config: BackendConfig, hub: StateHub, catalog: TaskCatalog, registry: PluginRegistry,
+                 cache: CacheIndex, token: str, endpoint: str) -> None:
+        self.config = config
+        self.hub = hub
+        self.catalog = catalog
+        self.registry = registry
+        self.cache = cache
+        self.token = token
+        self.endpoint = endpoint
+        self.max_parallelism = max(1, config.max_parallelism)
+        self.ready: collections.deque[tuple[RunEntry, str]] = collections.deque()
+        self.attempts: dict[tuple, Attempt] = {}
+        self.busy = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._inflight: dict[tuple, tuple] = {}  # serialized cache key -> the action computing it
+        self._waiting: dict[tuple, list[tuple[RunEntry, ActionRecord]]] = {}
+        self._task_launch: dict[tuple, _TaskLaunch] = {}
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> int:
+        return len(self.attempts)
+
+    @property
+    def queued(self) -> int:
+        return len(self.ready)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("executor task failed", exc_info=task.exception())
+
+    def outputs_prefix(self, rec: ActionRecord, attempt: int) -> str:
+        """runs/P/D/RUN/ACTION-ATTEMPT/: outputs.pb or error.pb (and report.html) of one attempt."""
+        return _storage.join(self.config.storage_root, "runs", rec.project, rec.domain, rec.run,
+                             f"{rec.name}-{attempt}")
+
+    def inputs_uri(self, project: str, domain: str, run: str, action: str) -> str:
+        """runs/P/D/RUN/inputs/ACTION.pb (one shared directory: no mkdir per action)."""
+        return inputs_uri(self.config.storage_root, project, domain, run, action)
+
+    # -- admission --------------------------------------------------------------------------------
+
+    def admit(self, entry: RunEntry, rec: ActionRecord, spec: pb.TaskSpec) -> "asyncio.Future":
+        """Record a new action: a cache hit ends it at once, anything else is queued.
+
+        Returns the future of the durable write; the caller awaits it before answering."""
+        key = cache_key(rec, spec)
+        hit = self.cache.get(key) if key is not None and not rec.overwrite_cache else None
+        now = time.time()
+        rec.queued_at = now
+        if hit is not None:
+            rec.phase = pb.PHASE_SUCCEEDED
+            rec.cache_hit = True
+            rec.attempt = 1
+            rec.started_at = rec.ended_at = now
+            rec.outputs_uri = hit.outputs_uri
+            return self.hub.record(entry, [rec])
+        fut = self.hub.record(entry, [rec])
+        if rec.parent:
+            self.release_slot_of(entry, rec.parent)
+        self.queue_new(entry, rec, spec)
+        return fut
+
+    def queue_new(self, entry: RunEntry, rec: ActionRecord, spec: pb.TaskSpec) -> None:
+        """Queue a new action. With Cache(serialize=True), an action whose cache key is already
+        being computed waits for that one and then takes its outputs as a cache hit."""
+        key = cache_key(rec, spec)
+        if key is not None and spec.cache.serialize and not rec.overwrite_cache:
+            if key in self._inflight:
+                self._waiting.setdefault(key, []).append((entry, rec))
+                return
+            self._inflight[key] = rec.key
+        self.schedule(entry, rec)
+
+    def _serialized_done(self, rec: ActionRecord, spec: pb.TaskSpec | None) -> None:
+        """An action ended: hand its result (or the turn) to the actions waiting on its cache key."""
+        key = cache_key(rec, spec) if spec is not None else None
+        if key is None or self._inflight.get(key) != rec.key:
+            return
+        del self._inflight[key]
+        waiters = [(e, r) for e, r in self._waiting.pop(key, []) if not r.terminal]
+        if not waiters:
+            return
+        if rec.phase == pb.PHASE_SUCCEEDED:
+            now = time.time()
+            for e, r in waiters:
+                r.phase, r.cache_hit, r.attempt = pb.PHASE_SUCCEEDED, True, 1
+                r.started_at = r.ended_at = now
+                r.outputs_uri = rec.outputs_uri
+                self.hub.record(e, [r])
+            return
+        first_entry, first = waiters[0]
+        self._inflight[key] = first.key
+        if waiters[1:]:
+            self._waiting[key] = waiters[1:]
+        self.schedule(first_entry, first)
+
+    def release_slot_of(self, entry: RunEntry, parent: str) -> None:
+        """The parent now waits on children: it stops counting against the concurrency bound."""
+        att = self.attempts.get((entry.run.project, entry.run.domain, entry.run.name, parent))
+        if att is not None and att.holds_slot:
+            att.holds_slot = False
+            self.busy -= 1
+            self._pump()
+
+    def schedule(self, entry: RunEntry, rec: ActionRecord) -> None:
+        delay = rec.not_before - time.time()
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._make_ready, entry, rec.name)
+        else:
+            self._make_ready(entry, rec.name)
+
+    def _make_ready(self, entry: RunEntry, name: str) -> None:
+        self.ready.append((entry, name))
+        self._pump()
+
+    def _pump(self) -> None:
+        while self.ready and self.busy < self.max_parallelism:
+            entry, name = self.ready.popleft()
+            rec = entry.actions.get(name)
+            if rec is None or rec.phase != pb.PHASE_QUEUED or rec.key in self.attempts:
+                continue
+            self.busy += 1
+            att = Attempt(entry, rec, rec.attempt + 1)
+            self.attempts[rec.key] = att
+            self._spawn(self._launch(att))
+
+    # -- launching --------------------------------------------------------------------------------
+
+    def _task_launch_for(self, run: Any, spec: pb.TaskSpec) -> _TaskLaunch:
+        key = (run.project, run.domain, run.name, spec.id.name, spec.id.version, id(spec))
+        known = self._task_launch.get(key)
+        if known is not None:
+            return known
+        env = dict(spec.env)
+        env.update(run.env_vars)
+        env.update({
+            "FLYTE_JUPYTER_ENDPOINT": self.endpoint,
+            "FLYTE_JUPYTER_TOKEN": self.token,
+            "FLYTE_JUPYTER_INSECURE": "0" if self.config.tls else "1",
+            "FLYTE_JUPYTER_PROJECT": run.project,
+            "FLYTE_JUPYTER_DOMAIN": run.domain,
+            "FLYTE_JUPYTER_STORAGE_ROOT": self.config.storage_root,
+            "FLYTE_JUPYTER_OVERWRITE_CACHE": "1" if run.overwrite_cache else "",
+        })
+        if self.config.tls:
+            env["FLYTE_JUPYTER_CA_CERT"] = str(Path(self.config.tls_cert).resolve())
+        from flyte_jupyter._resources import parse_cpu, parse_memory
+
+        res = spec.resources
+        custom: dict[str, Any] = {}
+        if spec.custom_json:
+            import json
+
+            custom = json.loads(spec.custom_json)
+        reuse = None
+        if spec.HasField("reuse") and spec.reuse.replicas:
+            reuse = {"replicas": spec.reuse.replicas, "idle_ttl": spec.reuse.idle_ttl_seconds,
+                     "concurrency": spec.reuse.concurrency}
+        known = _TaskLaunch(
+            env=env, task_type=spec.type or "python", image=spec.image,
+            cpu=parse_cpu(res.cpu) if res.cpu else None,
+            memory_bytes=parse_memory(res.memory) if res.memory else None,
+            memory_text=res.memory or None, gpu=int(float(res.gpu)) if res.gpu else None,
+            timeout=spec.timeout_seconds or None, custom=custom, environment=spec.environment, reuse=reuse,
+        )
+        if len(self._task_launch) >= 4096:
+            self._task_launch.clear()
+        self._task_launch[key] = known
+        return known
+
+    async def _launch_spec(self, att: Attempt, spec: pb.TaskSpec) -> LaunchSpec:
+        rec, run = att.rec, att.entry.run
+        shared = self._task_launch_for(run, spec)
+        prefix = self.outputs_prefix(rec, att.number)
+        raw = _storage.join(run.raw_data_path or _storage.join(self.config.storage_root, "raw", rec.run),
+                            rec.name, str(att.number))
+        values = {
+            "input": rec.inputs_uri, "inputs": rec.inputs_uri, "outputPrefix": prefix,
+            "rawOutputDataPrefix": raw, "runName": rec.run, "actionName": rec.name,
+            "version": rec.task_version, "project": rec.project, "domain": rec.domain,
+            "attempt": str(att.number), "checkpointOutputPrefix": _storage.join(prefix, "checkpoint"),
+            "prevCheckpointPrefix": "",
+        }
+        env = dict(shared.env)
+        env["FLYTE_JUPYTER_ATTEMPT"] = str(att.number)
+        env["FLYTE_JUPYTER_PARENT"] = rec.parent
+        # Flat per-attempt names: a directory level costs a mkdir per action (~0.1 ms on ext4).
+        rel = os.path.join(rec.project, rec.domain, rec.run, f"{rec.name}-{att.number}")
+        data_dir = str(self.config.data_dir)
+        return LaunchSpec(
+            run_name=rec.run, action_name=rec.name, attempt=att.number, project=rec.project, domain=rec.domain,
+            task_name=rec.task_name, task_version=rec.task_version, task_type=shared.task_type,
+            args=tuple(_substitute(a, values) for a in spec.args), env=env, outputs_path=prefix,
+            workdir=os.path.join(data_dir, "work", rel), log_dir=os.path.join(data_dir, "logs", rel),
+            image=shared.image, cpu=shared.cpu, memory_bytes=shared.memory_bytes, memory_text=shared.memory_text,
+            gpu=shared.gpu, timeout=shared.timeout, custom=dict(shared.custom), environment=shared.environment,
+            reuse=dict(shared.reuse) if shared.reuse is not None else None,
+        )
+
+    async def _launch(self, att: Attempt) -> None:
+        rec = att.rec
+        try:
+            spec = await self.catalog.get(rec.task_key)
+            if spec is None:
+                raise LookupError(f"task {rec.task_name} version {rec.task_version} is not registered")
+            if spec.max_queued_seconds and time.time() - rec.queued_at > spec.max_queued_seconds and rec.attempt == 0:
+                att.abort_reason = "queued-timeout"
+                rec.attempt = att.number
+                self._spawn(self._complete(att, Outcome(OutcomeKind.ABORTED, message="queued too long")))
+                return
+            att.launch = await self._launch_spec(att, spec)
+            att.plugin = self.registry.get(att.launch.task_type)
+            rec.attempt = att.number
+            rec.started_at = rec.started_at or time.time()
+            rec.outputs_uri = att.launch.outputs_path
+            rec.error = rec.error if rec.attempt > 1 else None
+            att.handle = await att.plugin.launch(att.launch, functools.partial(self._on_status, att))
+        except Exception as exc:  # noqa: BLE001 - any failure to start is a system error of the attempt
+            log.exception("could not launch %s", rec.key)
+            rec.attempt = att.number
+            self._spawn(self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not start the action: {exc}")))
+            return
+        if att.abort_reason:
+            # Aborted (or timed out) while the resource was being created: stop it now.
+            if att.done:
+                self._spawn(att.plugin.abort(att.handle, att.launch))
+            else:
+                self._spawn(self._stop(att))
+            return
+        if att.done:
+            return
+        if rec.phase not in (pb.PHASE_INITIALIZING, pb.PHASE_RUNNING):
+            rec.phase = pb.PHASE_INITIALIZING if getattr(att.plugin, "reports_progress", False) else pb.PHASE_RUNNING
+        rec.handle = att.handle
+        self.hub.record(att.entry, [rec])
+        if att.launch.timeout:
+            att.timer = asyncio.get_running_loop().call_later(att.launch.timeout, self._on_timeout, att)
+
+    def _on_status(self, att: Attempt, status: PluginStatus) -> None:
+        if att.done:
+            return
+        if status.outcome is not None:
+            self._spawn(self._complete(att, status.outcome))
+        elif status.phase is not None:
+            from flyte_jupyter._internal.wire.convert import phase_to_pb
+
+            phase = phase_to_pb(status.phase)
+            if att.rec.phase != phase and not att.rec.terminal:
+                att.rec.phase = phase
+                if att.handle:  # before launch() returns, the launch records the phase itself
+                    self.hub.record(att.entry, [att.rec])
+
+    def _on_timeout(self, att: Attempt) -> None:
+        if att.done or att.abort_reason:
+            return
+        att.abort_reason = "timeout"
+        self._spawn(self._stop(att))
+
+    async def _stop(self, att: Attempt) -> None:
+        try:
+            if att.plugin is not None and att.handle:
+                if getattr(att.plugin, "abort_takes_reason", False):
+                    await att.plugin.abort(att.handle, att.launch, reason=att.abort_reason)
+                else:
+                    await att.plugin.abort(att.handle, att.launch)
+        finally:
+            if not att.done:
+                await self._complete(att, Outcome(OutcomeKind.ABORTED, message="stopped"))
+
+    # -- ending an attempt ------------------------------------------------------------------------
+
+    def _read_error(self, prefix: str) -> pb.ActionError | None:
+        uri = _storage.join(prefix, "error.pb")
+        try:
+            data = _storage.get_bytes(uri)
+        except (OSError, FileNotFoundError):
+            return None
+        except Exception:  # noqa: BLE001 - remote stores raise their own types
+            return None
+        err = pb.ActionError()
+        try:
+            err.ParseFromString(data)
+        except Exception:  # noqa: BLE001
+            return None
+        return err
+
+    def _error_for(self, att: Attempt, outcome: Outcome) -> tuple[pb.ActionError, int]:
+        rec, launch = att.rec, att.launch
+        if att.abort_reason == "queued-timeout":
+            return pb.ActionError(
+                kind="TimeoutError", origin="system", retryable=False,
+                message=f"action {rec.name} (task {rec.task_name}) waited in the queue longer than its "
+                        "max_queued_time; raise Timeout(max_queued_time=...) or lower the load",
+            ), pb.PHASE_TIMED_OUT
+        if att.abort_reason == "timeout":
+            return pb.ActionError(
+                kind="TimeoutError", origin="user", retryable=True,
+                message=f"action {rec.name} (task {rec.task_name}) ran longer than its timeout of "
+                        f"{launch.timeout:g} s and was killed; raise Timeout(max_runtime=...) or make it faster",
+            ), pb.PHASE_TIMED_OUT
+        if outcome.kind is OutcomeKind.OOM:
+            return pb.ActionError(
+                kind="OOMKilled", origin="user", retryable=True,
+                message=outcome.message or (
+                    f"action {rec.name} (task {rec.task_name}) was killed: OOM, it used more memory than its "
+                    f"limit of {launch.memory_text if launch else '?'}; raise Resources(memory=...) or use less memory"),
+            ), pb.PHASE_FAILED
+        if outcome.kind is OutcomeKind.EXITED and att.launch is not None:
+            err = self._read_error(att.launch.outputs_path)
+            if err is not None:
+                return err, pb.PHASE_FAILED
+            code = outcome.exit_code
+            how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+            return pb.ActionError(kind="ProcessError", origin="system", retryable=True,
+                                  message=f"the action's process {how} without reporting an error. {outcome.message}".strip()), pb.PHASE_FAILED
+        return pb.ActionError(kind="ActionLost", origin="system", retryable=True,
+                              message=outcome.message or "the action's process was lost (killed from outside, or the "
+                                                         "backend restarted while it ran)"), pb.PHASE_FAILED
+
+    async def _complete(self, att: Attempt, outcome: Outcome) -> None:
+        if att.done:
+            return
+        att.done = True
+        if att.timer is not None:
+            att.timer.cancel()
+        if self.attempts.get(att.rec.key) is att:
+            del self.attempts[att.rec.key]
+        if att.holds_slot:
+            att.holds_slot = False
+            self.busy -= 1
+        self._pump()
+        rec, entry = att.rec, att.entry
+        if rec.terminal:
+            return
+        now = time.time()
+        if att.abort_reason == "abort":
+            rec.phase = pb.PHASE_ABORTED
+            rec.error = pb.ActionError(kind="Aborted", message="the action was aborted", retryable=False, origin="user")
+            rec.ended_at = now
+            rec.handle = ""
+            self.hub.record(entry, [rec])
+            await self._after_terminal(entry, rec)
+            return
+        if outcome.succeeded:
+            rec.phase = pb.PHASE_SUCCEEDED
+            rec.error = None
+            rec.ended_at = now
+            rec.handle = ""
+            fut = self.hub.record(entry, [rec])
+            spec = await self.catalog.get(rec.task_key)
+            key = cache_key(rec, spec) if spec is not None else None
+            if key is not None:
+                await self.cache.put(CacheRecord(*key, rec.outputs_uri, now, rec.run, rec.name))
+            self._serialized_done(rec, spec)
+            await fut
+            await self._after_terminal(entry, rec)
+            return
+        error, final_phase = self._error_for(att, outcome)
+        rec.error = error
+        rec.handle = ""
+        if error.retryable and rec.attempt < rec.max_attempts:
+            spec = await self.catalog.get(rec.task_key)
+            rec.phase = pb.PHASE_QUEUED
+            rec.not_before = now + _backoff(spec, rec.attempt)
+            self.hub.record(entry, [rec])
+            self.schedule(entry, rec)
+            return
+        rec.phase = final_phase
+        rec.ended_at = now
+        self.hub.record(entry, [rec])
+        await self._after_terminal(entry, rec)
+
+    async def _after_terminal(self, entry: RunEntry, rec: ActionRecord) -> None:
+        """Children still alive when their parent ends are aborted (as in Flyte)."""
+        if self._inflight and rec.phase != pb.PHASE_SUCCEEDED:
+            self._serialized_done(rec, await self.catalog.get(rec.task_key))
+        live = [a for a in entry.descendants(rec.name) if not a.terminal]
+        if rec.name == "a0":
+            live = [a for a in entry.actions.values() if not a.terminal and a.name != "a0"]
+        if live:
+            await self.abort_actions(entry, live)
+
+    # -- aborting ---------------------------------------------------------------------------------
+
+    async def abort_actions(self, entry: RunEntry, recs: list[ActionRecord], reason: str = "aborted") -> None:
+        """Abort these actions: queued ones end at once, running ones after their process is gone."""
+        queued, stops = [], []
+        now = time.time()
+        for rec in recs:
+            if rec.terminal:
+                continue
+            att = self.attempts.get(rec.key)
+            if att is None:
+                rec.phase = pb.PHASE_ABORTED
+                rec.ended_at = now
+                rec.error = pb.ActionError(kind="Aborted", message=reason, retryable=False, origin="user")
+                queued.append(rec)
+            elif not att.done:
+                att.abort_reason = "abort"
+                stops.append(self._stop(att))
+        if queued:
+            self.hub.record(entry, queued)
+            if self._inflight:
+                for rec in queued:
+                    self._serialized_done(rec, await self.catalog.get(rec.task_key))
+        if stops:
+            await asyncio.gather(*stops, return_exceptions=True)
+
+    async def abort_run(self, entry: RunEntry, reason: str) -> None:
+        live = [a for a in entry.actions.values() if not a.terminal]
+        await self.abort_actions(entry, live, reason)
+
+    # -- recovery ---------------------------------------------------------------------------------
+
+    async def recover(self, entries: list[RunEntry]) -> None:
+        """After a restart: queued actions are queued again; running ones are reattached when their
+        process still lives, else retried or failed by their retry policy."""
+        for entry in entries:
+            for rec in sorted(entry.actions.values(), key=lambda a: a.seq):
+                if rec.terminal:
+                    continue
+                if rec.phase == pb.PHASE_QUEUED:
+                    self.schedule(entry, rec)
+                    continue
+                att = Attempt(entry, rec, max(rec.attempt, 1))
+                self.attempts[rec.key] = att
+                self.busy += 1
+                alive = False
+                spec = await self.catalog.get(rec.task_key)
+                if spec is not None and rec.handle:
+                    try:
+                        att.launch = await self._launch_spec(att, spec)
+                        att.plugin = self.registry.get(att.launch.task_type)
+                        att.handle = rec.handle
+                        alive = await att.plugin.recover(att.launch, rec.handle, functools.partial(self._on_status, att))
+                    except Exception:  # noqa: BLE001
+                        log.exception("recovering %s failed", rec.key)
+                        alive = False
+                if alive:
+                    if entry.children.get(rec.name):
+                        att.holds_slot = False
+                        self.busy -= 1
+                    if att.launch.timeout:
+                        left = max(0.0, rec.started_at + att.launch.timeout - time.time()) if rec.attempt == att.number else att.launch.timeout
+                        att.timer = asyncio.get_running_loop().call_later(left, self._on_timeout, att)
+                else:
+                    await self._complete(att, Outcome(OutcomeKind.LOST))
+
+
+def _backoff(spec: pb.TaskSpec | None, attempt: int) -> float:
+    if spec is None or not spec.retries.backoff_seconds:
+        return 0.0
+    r = spec.retries
+    return min(r.backoff_seconds * (r.backoff_factor or 2.0) ** (attempt - 1), r.max_backoff_seconds or 300.0)

@@ -1,0 +1,255 @@
+"""The executor plugin interface: Flyte's plugin machinery in small.
+
+The executor owns an action's life (queue, attempts, retries with backoff, timeouts, abort, cache,
+recording phases). A *plugin* owns one thing: turning one attempt of one action into a running
+resource somewhere (a local process, a Kubernetes pod, ...) and telling the executor how it ends.
+
+For every attempt the executor calls, in this order:
+
+1. ``handle = await plugin.launch(spec, on_status)``: build the resource for ``spec`` (a
+   :class:`LaunchSpec`) and start it. Return a *handle*: a short string that identifies the resource
+   (a pid, a pod name). The executor persists it, so that after a backend restart
+   :meth:`ExecutorPlugin.recover` can find the resource again.
+2. The plugin calls ``on_status(PluginStatus(...))`` from the event loop as the resource moves:
+   optionally ``Phase.INITIALIZING`` (pulling an image, scheduling) and ``Phase.RUNNING``, and then
+   exactly once a terminal status carrying an :class:`Outcome`. Calls after the terminal one are
+   ignored. ``on_status`` is a plain function; it never blocks.
+3. ``await plugin.abort(handle, spec)`` when the user aborts, the attempt times out, or the backend
+   shuts down an attempt. The plugin stops the whole resource (every process of it) and still reports
+   a terminal status (usually ``Outcome(kind="aborted")``); the executor decides the phase.
+4. ``plugin.logs(spec, handle, follow=...)`` streams the attempt's stdout/stderr as :class:`LogLine` s,
+   during and after the attempt (``follow=True`` keeps waiting for new lines until the attempt ends).
+
+The entrypoint an attempt runs writes ``outputs.pb`` or ``error.pb`` under ``spec.outputs_path``;
+the executor reads those, so a plugin only reports *how the resource ended* (exit code, OOM, lost).
+
+A plugin is chosen by task type through a :class:`PluginRegistry`. The backend config knob
+``executor`` ("local", the default, or "kubernetes") selects which plugin serves the default task
+type "python"; ``executor_config`` (a dict) is handed to the plugin's factory.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+import importlib
+import re
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, ClassVar
+
+from flyte_jupyter._internal.wire.models import Phase
+
+# Executors that ship with flyte-jupyter: name -> "module:factory". A factory takes a PluginConfig
+# and returns an ExecutorPlugin. Modules are imported only when selected, so the Kubernetes client
+# is never imported by a backend that runs local processes.
+BUILTIN_EXECUTORS: dict[str, str] = {
+    "local": "flyte_jupyter.backend.plugins.local.plugin:create_plugin",
+    "kubernetes": "flyte_jupyter.backend.plugins.k8s:create_plugin",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchSpec:
+    """Everything a plugin needs to start one attempt of one action.
+
+    ``args`` are the entrypoint's arguments with every template variable already filled in (the
+    command is ``python -m flyte_jupyter.entrypoint *args``); a plugin picks the interpreter: the
+    local plugin uses the image's Python (a virtual environment path) or the backend's own, a
+    Kubernetes plugin uses the container image's ``python``.
+    """
+
+    run_name: str
+    action_name: str
+    attempt: int  # 1-based
+    project: str
+    domain: str
+    task_name: str
+    task_version: str
+    task_type: str
+    args: tuple[str, ...]
+    env: dict[str, str]
+    outputs_path: str  # URI prefix; the entrypoint writes outputs.pb or error.pb here
+    workdir: str  # a fresh local directory for this attempt (local plugins run in it)
+    log_dir: str  # a local directory where a plugin may keep this attempt's stdout/stderr
+    image: str = ""  # "" = the backend's own environment; a venv path or a container image
+    cpu: float | None = None  # cores (limit)
+    memory_bytes: int | None = None  # memory limit in bytes; exceeding it must end as OOM
+    memory_text: str | None = None  # the limit as the user wrote it, e.g. "200Mi", for messages
+    gpu: int | None = None
+    timeout: float | None = None  # seconds; the executor enforces it by calling abort()
+    custom: dict[str, Any] = dataclasses.field(default_factory=dict)  # task's plugin config
+    environment: str = ""  # the TaskEnvironment name (pools of reusable workers key on it)
+    reuse: dict[str, Any] | None = None  # ReusePolicy fields when the environment is reusable
+
+    @property
+    def resource_name(self) -> str:
+        """A unique, DNS-safe name for the attempt's resource (e.g. a pod name)."""
+        raw = f"{self.run_name}-{self.action_name}-{self.attempt}".lower()
+        return re.sub(r"[^a-z0-9-]", "-", raw)[:63].strip("-")
+
+    @property
+    def entrypoint_command(self) -> list[str]:
+        """The module invocation, without the interpreter: ``-m flyte_jupyter.entrypoint *args``."""
+        return ["-m", "flyte_jupyter.entrypoint", *self.args]
+
+
+class OutcomeKind(str, enum.Enum):
+    """How a resource ended, as far as the plugin can tell."""
+
+    EXITED = "exited"  # the process/container ended by itself; exit_code says how
+    OOM = "oom"  # killed for exceeding its memory limit
+    ABORTED = "aborted"  # stopped because abort() was called
+    LOST = "lost"  # vanished (node gone, process killed from outside, backend restart)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """Terminal result of one attempt's resource."""
+
+    kind: OutcomeKind
+    exit_code: int | None = None
+    message: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.kind is OutcomeKind.EXITED and self.exit_code == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginStatus:
+    """One status report: a non-terminal phase, or a terminal ``outcome``."""
+
+    phase: Phase | None = None  # INITIALIZING or RUNNING for progress reports
+    outcome: Outcome | None = None  # set exactly once, on the terminal report
+    message: str = ""
+
+    @property
+    def terminal(self) -> bool:
+        return self.outcome is not None
+
+
+StatusCallback = Callable[[PluginStatus], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class LogLine:
+    """One line of an attempt's output."""
+
+    stream: str  # "stdout" or "stderr"
+    text: str  # without the trailing newline
+    timestamp: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginConfig:
+    """What the backend hands a plugin factory."""
+
+    data_dir: Path
+    endpoint: str  # the backend's gRPC endpoint as actions should dial it
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # `executor_config`
+    max_parallelism: int = 0  # the executor's concurrency bound (0 = unbounded)
+
+
+class ExecutorPlugin(abc.ABC):
+    """Starts, watches, aborts and reads the logs of attempts. See the module docstring."""
+
+    #: A short name shown in logs and `backend status`, e.g. "local" or "kubernetes".
+    name: ClassVar[str] = "plugin"
+    #: Task types this plugin serves when registered without an explicit list.
+    task_types: ClassVar[tuple[str, ...]] = ("python",)
+    #: True when the plugin reports Phase.RUNNING itself (e.g. once a pod's container starts): the
+    #: executor then records INITIALIZING when launch() returns. False: RUNNING at once.
+    reports_progress: ClassVar[bool] = False
+    #: True when ``abort`` accepts a keyword ``reason`` ("abort", "timeout", ...): the executor then
+    #: says why it stops an attempt, so the plugin can record it (e.g. TIMED_OUT on a resource status).
+    abort_takes_reason: ClassVar[bool] = False
+
+    async def start(self) -> None:
+        """Called once when the backend starts, before any launch (open clients, start pools)."""
+
+    async def close(self) -> None:
+        """Called once at shutdown. Must not kill running attempts: they may be recovered later."""
+
+    @abc.abstractmethod
+    async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
+        """Build and start the resource for one attempt; return its handle (a persistable string).
+
+        Raise an exception only when the resource could not be created at all (the executor then
+        records a retryable system error for the attempt).
+        """
+
+    @abc.abstractmethod
+    async def abort(self, handle: str, spec: LaunchSpec) -> None:
+        """Stop the attempt's resource and everything it started. Idempotent."""
+
+    @abc.abstractmethod
+    def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
+        """Stream the attempt's output lines; with ``follow`` keep streaming until it ends."""
+
+    async def recover(self, spec: LaunchSpec, handle: str, on_status: StatusCallback) -> bool:
+        """After a backend restart: reattach to a resource that may still be running.
+
+        Return True when the resource was found; the plugin then reports its statuses through
+        ``on_status`` as after ``launch``. Return False when it is gone: the executor then treats
+        the attempt as lost (retried or failed by the task's retry policy).
+        """
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        """A few facts for `flyte-jupyter backend status`."""
+        return {"name": self.name, "task_types": list(self.task_types)}
+
+
+class PluginRegistry:
+    """Maps a task type to the plugin that runs it, with a default for unknown types."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, ExecutorPlugin] = {}
+        self._default: ExecutorPlugin | None = None
+
+    def register(
+        self, plugin: ExecutorPlugin, task_types: tuple[str, ...] | None = None, *, default: bool = False
+    ) -> None:
+        """Serve ``task_types`` (default: the plugin's own list) with ``plugin``."""
+        for task_type in task_types or plugin.task_types:
+            self._by_type[task_type] = plugin
+        if default or self._default is None:
+            self._default = plugin
+
+    def get(self, task_type: str) -> ExecutorPlugin:
+        """The plugin for ``task_type``, else the default one."""
+        plugin = self._by_type.get(task_type) or self._default
+        if plugin is None:
+            raise LookupError(f"no executor plugin is registered for task type {task_type!r}")
+        return plugin
+
+    def plugins(self) -> list[ExecutorPlugin]:
+        """Every distinct registered plugin."""
+        seen: dict[int, ExecutorPlugin] = {}
+        for plugin in [*self._by_type.values(), *([self._default] if self._default else [])]:
+            seen[id(plugin)] = plugin
+        return list(seen.values())
+
+
+def load_plugin(executor: str, config: PluginConfig) -> ExecutorPlugin:
+    """Create the plugin named by the ``executor`` config knob ("local", "kubernetes", or
+    "package.module:factory" for a third-party plugin)."""
+    target = BUILTIN_EXECUTORS.get(executor, executor)
+    if ":" not in target:
+        raise ValueError(
+            f"executor {executor!r} is unknown; use one of {sorted(BUILTIN_EXECUTORS)} or 'module:factory'"
+        )
+    module_name, _, attr = target.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    plugin = factory(config)
+    if not isinstance(plugin, ExecutorPlugin):
+        raise TypeError(f"{target} returned {type(plugin).__name__}, not an ExecutorPlugin")
+    return plugin
+
+
+def default_registry(executor: str, config: PluginConfig) -> PluginRegistry:
+    """A registry whose default plugin is the selected executor."""
+    registry = PluginRegistry()
+    registry.register(load_plugin(executor, config), default=True)
+    return registry

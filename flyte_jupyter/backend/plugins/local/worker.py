@@ -1,0 +1,110 @@
+"""A warm, reusable worker process: runs one action after another for a reusable environment.
+
+An environment declared with `reusable=flyte.ReusePolicy(replicas=..., idle_ttl=...)` keeps up to
+`replicas` of these per (interpreter, environment, version). A worker has imported the SDK and, after
+its first action, the task's module, so an action costs what the task body costs: no fork, no
+import. Each action starts from the worker's own environment variables plus its own, and the worker
+restores its working directory and stdout/stderr after it (each action's output goes to its own
+attempt's log files). It runs in its own process group: aborting or timing out an action kills the
+worker, and the pool starts a fresh one.
+
+Protocol over the inherited socket (JSON lines):
+  backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
+  worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
+The worker exits when the backend's end closes (after finishing the action it runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import traceback
+
+
+def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
+    """Make the environment the worker's own at start (`base`: a copy of `os.environ._data`) plus
+    this action's `delta`, touching only the variables that differ from what is set now (consecutive
+    actions of one environment mostly set the same values); compared as bytes, without decoding
+    every variable."""
+    target = dict(base)
+    for key, value in delta.items():
+        target[os.fsencode(key)] = os.fsencode(value)
+    data = os.environ._data  # type: ignore[attr-defined]
+    if data == target:
+        return
+    for key in [k for k in data if k not in target]:
+        del os.environ[os.fsdecode(key)]
+    for key, value in target.items():
+        if data.get(key) != value:
+            os.environ[os.fsdecode(key)] = os.fsdecode(value)
+
+
+def enter_attempt(cwd: str, stdout: str, stderr: str) -> None:
+    """Make and enter the attempt's working directory and send fds 1/2 to its log files, with as
+    few system calls as the common case allows (the log directory usually exists already)."""
+    try:
+        os.mkdir(cwd)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+    for fd, path in ((1, stdout), (2, stderr)):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            out = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            out = os.open(path, flags, 0o644)
+        os.dup2(out, fd)
+        os.close(out)
+
+
+def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tuple[int, int]) -> int:
+    code = 1
+    try:
+        enter_attempt(req["cwd"], req["stdout"], req["stderr"])
+        _set_env(base_env, req["env"])
+        from flyte_jupyter._internal.runtime import entrypoint
+
+        code = entrypoint.main(req["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report anything, keep serving
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001
+            pass
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.chdir(base_cwd)
+    return code
+
+
+def serve(fd: int, preload: bool = True) -> None:
+    if preload:
+        from flyte_jupyter.backend.plugins.local.zygote import _preload
+
+        _preload()
+    sock = socket.socket(fileno=fd)
+    reader = sock.makefile("rb")
+    base_env = dict(os.environ._data)  # type: ignore[attr-defined]
+    base_cwd = os.getcwd()
+    saved = (os.dup(1), os.dup(2))
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    sock.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
+    for line in reader:
+        req = json.loads(line)
+        code = _run_one(req, base_env, base_cwd, saved)
+        sock.sendall(json.dumps({"id": req["id"], "code": code}).encode() + b"\n")
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))

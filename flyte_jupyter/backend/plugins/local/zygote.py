@@ -1,0 +1,286 @@
+"""A fork server: one process that has already imported the SDK, forks one child per attempt.
+
+Why: a fresh interpreter that imports flyte_jupyter, protobuf and cloudpickle costs ~150-200 ms;
+a fork of a process that already did costs a couple of milliseconds, and each action is still its
+own process (own pid, own process group, own memory). gRPC is never imported here: its threads and
+channels do not survive fork(); a child that needs gRPC (a parent calling children) imports it
+and opens its own channel after the fork.
+
+Protocol over the inherited socket (one JSON object per line):
+  backend -> zygote  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
+                     {"id": N, "worker": true}  after passing a socket on the control socket
+                                                 (SCM_RIGHTS): fork a reusable worker on it
+                     {"id": N, "template": true, "argv": [...], "env": {...}, "cwd": D}
+                                                 likewise: fork a *template* on the passed socket,
+                                                 a fork server of its own that has loaded one code
+                                                 bundle's task module (see `_template_child`)
+  zygote -> backend  {"ready": true, "pid": P}            once, after the preloads
+                     {"id": N, "pid": P} | {"id": N, "error": "..."}
+                     {"exit": P, "code": C}              C = exit code, or -signal
+The zygote exits when the backend's end of the socket closes; running children are left alone (a
+restarted backend reattaches to them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+
+_PRELOAD = (
+    "flyte_jupyter",
+    "flyte_jupyter._internal.wire.models",
+    "flyte_jupyter._context",
+    "flyte_jupyter._resources",
+    "flyte_jupyter._task",
+    "flyte_jupyter._environment",
+    "flyte_jupyter._internal.runtime.naming",
+    "flyte_jupyter._internal.runtime.storage",
+    "flyte_jupyter._internal.types",
+    "flyte_jupyter._internal.wire.proto.literals_pb2",
+    "flyte_jupyter._internal.wire.proto.common_pb2",
+    "flyte_jupyter._internal.runtime.bundle",
+    "flyte_jupyter._internal.runtime.entrypoint",
+    "flyte_jupyter.backend.plugins.local.worker",
+    "flyte_jupyter._internal.runtime.spec",
+    "flyte_jupyter._internal.controllers.remote.lazy",
+    "flyte_jupyter._internal.controllers.base",
+    "flyte_jupyter._group",
+    "flyte_jupyter.errors",
+    "cloudpickle",
+    "asyncio",
+    "dataclasses",
+    "typing",
+    "inspect",
+    "json",
+    "tarfile",
+    "gzip",
+)
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in _PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional module only costs speed
+            pass
+    try:
+        from flyte_jupyter._internal.runtime import entrypoint
+
+        entrypoint.build_parser()
+    except Exception:  # noqa: BLE001
+        pass
+    if "grpc" in sys.modules:  # pragma: no cover - a guard against a future import slipping in
+        sys.stderr.write("flyte-jupyter zygote: grpc was imported before fork; children will import their own\n")
+
+
+def _detach(keep_closed: list[int]) -> None:
+    """In a forked child: a session of its own (so an abort kills its whole group), default
+    signal handling instead of the fork server's, and none of the server's sockets."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd in keep_closed:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _child(req: dict, keep_closed: list[int]) -> None:
+    """In the forked child: become the attempt's process and run the entrypoint. Never returns."""
+    code = 1
+    try:
+        _detach(keep_closed)
+        from flyte_jupyter.backend.plugins.local.worker import enter_attempt
+
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        enter_attempt(req["cwd"], req["stdout"], req["stderr"])
+        os.environ.update(req["env"])  # the zygote's environment is the backend's; this is the delta
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+        argv = req["argv"]
+        sys.argv = ["flyte_jupyter.entrypoint", *argv]
+        from flyte_jupyter._internal.runtime import entrypoint
+
+        code = entrypoint.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report anything, then exit
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code if isinstance(code, int) else 1)
+
+
+def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
+    """In a forked child: become a reusable worker on the socket the backend passed. Never returns."""
+    code = 0
+    try:
+        _detach(keep_closed)
+        from flyte_jupyter.backend.plugins.local import worker as _worker
+
+        _worker.serve(worker_fd, preload=False)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _check_fork_safe() -> None:
+    """Refuse to be a template when loading the module started threads (a thread's locks would be
+    copied held into every child) or imported grpc (whose state must not cross a fork): actions
+    of such a bundle are forked from the plain fork server and import the module themselves."""
+    threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+    if threads > 1:
+        raise RuntimeError(f"the task module started {threads - 1} thread(s) at import; not forking from it")
+    if "grpc" in sys.modules:
+        raise RuntimeError("the task module imported grpc at import time; not forking from it")
+
+
+def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int]) -> None:
+    """In a forked child: load one bundle's task module, then serve fork requests. Never returns.
+
+    Why: importing the task's module (and building its interface) is most of a forked action's
+    CPU. A template does it once, under the actions' static environment (the per-attempt variables
+    are set in each child), and every action of that bundle is forked from it: still one process
+    per action, with its own pid, process group, working directory and memory, but the module's
+    top-level code has already run (as it has in a reusable worker)."""
+    code = 0
+    try:
+        for fd in keep_closed:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        os.environ.update(req["env"])
+        os.makedirs(req["cwd"], exist_ok=True)
+        os.chdir(req["cwd"])
+        from flyte_jupyter._internal.runtime import entrypoint
+
+        task, _ = entrypoint.load_task(entrypoint.parse_args(req["argv"]))
+        task.interface  # noqa: B018 - computed once here, inherited by every child
+        _check_fork_safe()
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        serve(tmpl_fd)
+    except BaseException:  # noqa: BLE001 - the backend sees the socket close and stops using us
+        traceback.print_exc()
+        code = 3
+    finally:
+        os._exit(code)
+
+
+def serve(fd: int, ctl_fd: int = -1) -> None:
+    sock = socket.socket(fileno=fd)
+    ctl = socket.socket(fileno=ctl_fd) if ctl_fd >= 0 else None
+    sock.setblocking(False)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the backend's process group may be signalled
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "sock")
+    sel.register(wake_r, selectors.EVENT_READ, "wake")
+    out = bytearray()
+
+    def send(obj: dict) -> None:
+        out.extend(json.dumps(obj).encode() + b"\n")
+        flush()
+
+    def flush() -> None:
+        while out:
+            try:
+                n = sock.send(out)
+            except BlockingIOError:
+                sel.select(0.05)  # the backend is slow to read; wait briefly, never spin
+                continue
+            del out[:n]
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+
+    send({"ready": True, "pid": os.getpid()})
+    buf = b""
+    while True:
+        for key, _ in sel.select():
+            if key.data == "wake":
+                try:
+                    while os.read(wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                continue
+            try:
+                chunk = sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return  # the backend is gone
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                req = json.loads(line)
+                worker_fd = -1
+                if req.get("worker") or req.get("template"):
+                    # The worker's socket was passed on the control socket before this request.
+                    _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
+                    worker_fd = fds[0] if fds else -1
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    send({"id": req["id"], "error": str(exc)})
+                    continue
+                if pid == 0:
+                    closing = [fd, wake_r, wake_w, sel.fileno()] + ([ctl_fd] if ctl_fd >= 0 else [])
+                    if worker_fd >= 0 and req.get("template"):
+                        _template_child(req, worker_fd, closing)
+                    if worker_fd >= 0:
+                        _worker_child(worker_fd, closing)
+                    _child(req, closing)
+                if worker_fd >= 0:
+                    os.close(worker_fd)
+                send({"id": req["id"], "pid": pid})
+        reap()
+
+
+def main() -> None:
+    fd = int(sys.argv[1])
+    ctl_fd = int(sys.argv[2]) if len(sys.argv) > 2 else -1
+    _preload()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # keep the preloaded heap out of the children's collections: fewer copied pages
+    serve(fd, ctl_fd)
+
+
+if __name__ == "__main__":
+    main()

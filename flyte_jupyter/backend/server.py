@@ -1,0 +1,204 @@
+"""The backend process: `python -m flyte_jupyter.backend --data-dir DIR --port PORT`.
+
+Start-up order: data dir and token, store, state (unfinished runs), plugins, recovery, then the
+gRPC server; only when it listens is `DIR/client.yaml` written (endpoint + token, mode 0600), so a
+client that sees the file can connect. SIGTERM/SIGINT stop it gracefully; running actions are left
+alone and reattached by the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import grpc
+import grpc.aio
+
+from flyte_jupyter.backend.config import DEFAULT_PORT, BackendConfig, load_backend_config
+
+log = logging.getLogger("flyte_jupyter.backend")
+
+_OPTIONS = [
+    ("grpc.max_send_message_length", 32 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 32 * 1024 * 1024),
+    ("grpc.so_reuseport", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10000),
+]
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def load_or_make_token(config: BackendConfig) -> str:
+    """The backend's token: made at the first start, kept in DIR/token (0600) afterwards."""
+    if config.token_path.exists():
+        token = config.token_path.read_text().strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(32)
+    _write_private(config.token_path, token + "\n")
+    return token
+
+
+def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
+    import yaml
+
+    return yaml.safe_dump({
+        "endpoint": endpoint,
+        "api_key": token,
+        "insecure": not config.tls,
+        "project": config.project,
+        "domain": config.domain,
+        "data_dir": str(config.data_dir),
+        "storage_root": config.storage_root,
+        "pid": os.getpid(),
+        **({"ca_cert": str(Path(config.tls_cert).resolve())} if config.tls else {}),
+    }, sort_keys=False)
+
+
+async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> None:
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    from flyte_jupyter import __version__
+    from flyte_jupyter.backend.services import Backend, add_services
+    from flyte_jupyter.backend.state import StateHub
+    from flyte_jupyter.backend.store.sqlite import SqliteStore
+    from flyte_jupyter.backend.catalog import TaskCatalog
+    from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
+    from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(config.data_dir, 0o700)
+    token = load_or_make_token(config)
+    if not config.loopback and not config.tls:
+        print(
+            f"WARNING: flyte-jupyter backend listens on {config.host} without TLS: the token and all data "
+            "travel in clear text. Pass --tls-cert/--tls-key, or keep the default loopback bind.",
+            file=sys.stderr, flush=True,
+        )
+
+    store = SqliteStore(config.db_path)
+    await store.open()
+    hub = StateHub(store)
+    entries = await hub.load()
+    catalog = TaskCatalog(store)
+    cache = CacheIndex(store)
+    await cache.load()
+    limits = await store.all_limits()
+
+    server = grpc.aio.server(options=_OPTIONS, maximum_concurrent_rpcs=None)
+    address = f"{config.host}:{config.port}"
+    if config.tls:
+        creds = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
+        port = server.add_secure_port(address, creds)
+    else:
+        port = server.add_insecure_port(address)
+    if not port:
+        raise SystemExit(f"cannot listen on {address}: the port is taken; pick another with --port")
+    host = config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    endpoint = f"{host}:{port}"
+    action_endpoint = config.endpoint_for_actions or endpoint
+
+    registry = default_registry(config.executor, PluginConfig(
+        data_dir=config.data_dir, endpoint=action_endpoint, settings=config.executor_config,
+        max_parallelism=config.max_parallelism))
+    for plugin in registry.plugins():
+        await plugin.start()
+    executor = Executor(config, hub, catalog, registry, cache, token, action_endpoint)
+    backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__)
+    add_services(server, backend)
+    health_servicer = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+
+    await server.start()
+    await executor.recover(entries)
+    await _set_serving(health_servicer, health_pb2)
+    config.pid_path.write_text(f"{os.getpid()}\n")
+    _write_private(config.client_yaml, _client_yaml(config, endpoint, token))
+    print(f"flyte-jupyter backend listening on {endpoint} (data {config.data_dir}, executor {config.executor}, "
+          f"parallelism {executor.max_parallelism})", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop(1.0)
+        for plugin in registry.plugins():
+            try:
+                await plugin.close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing plugin %s", plugin.name)
+        await store.close()
+        try:
+            if config.pid_path.read_text().strip() == str(os.getpid()):
+                config.pid_path.unlink()
+        except OSError:
+            pass
+
+
+async def _set_serving(servicer: object, health_pb2: object) -> None:
+    result = servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    if asyncio.iscoroutine(result):
+        await result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m flyte_jupyter.backend",
+                                description="Run the flyte-jupyter backend in the foreground.")
+    add_server_flags(p)
+    return p
+
+
+def add_server_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None, help="state, storage and logs (default: the user's data dir)")
+    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 needs TLS)")
+    p.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
+    p.add_argument("--executor", default=None, help="local (default), kubernetes, or module:factory")
+    p.add_argument("--max-parallelism", type=int, default=None, help="concurrent actions (default: cores)")
+    p.add_argument("--config", default=None, help="backend YAML config file")
+    p.add_argument("--tls-cert", default=None)
+    p.add_argument("--tls-key", default=None)
+
+
+def default_data_dir() -> Path:
+    from flyte_jupyter._config import data_dir
+
+    return data_dir() / "backend"
+
+
+def config_from_args(args: argparse.Namespace) -> BackendConfig:
+    return load_backend_config(
+        args.data_dir or default_data_dir(), args.config, host=args.host, port=args.port, executor=args.executor,
+        max_parallelism=args.max_parallelism, tls_cert=args.tls_cert, tls_key=args.tls_key,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("FLYTE_JUPYTER_LOG", "WARNING"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = config_from_args(args)
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+    return 0

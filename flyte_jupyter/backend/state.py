@@ -1,0 +1,170 @@
+"""The state hub: live runs and actions in memory, change numbers, and watch subscriptions.
+
+Every change to an action gets the next global change number (`seq`) and is written through the
+store; watchers are told about a change only after its write is committed, so nothing a watcher
+saw can be lost by a crash. Each run keeps a *published* view (the committed state of each of its
+actions): a watch first sends the part of that view newer than the watcher's `since_seq`, then a
+synced marker, then live changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Iterable
+
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.store.records import TERMINAL as _TERMINAL
+from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord
+from flyte_jupyter.backend.store.sqlite import Store
+
+
+@dataclasses.dataclass(eq=False)
+class Subscriber:
+    """One watch stream: the run it watches, an optional parent filter, and its inbox."""
+
+    parent: str
+    inbox: asyncio.Queue
+    terminal_only: bool = False
+
+    def wants(self, msg: pb.Action) -> bool:
+        if self.terminal_only and msg.phase not in _TERMINAL:
+            return False
+        return not self.parent or msg.parent == self.parent
+
+
+@dataclasses.dataclass(eq=False)
+class RunEntry:
+    run: RunRecord
+    actions: dict[str, ActionRecord] = dataclasses.field(default_factory=dict)
+    published: dict[str, pb.Action] = dataclasses.field(default_factory=dict)
+    children: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    subscribers: set[Subscriber] = dataclasses.field(default_factory=set)
+
+    def add(self, rec: ActionRecord) -> None:
+        if rec.name not in self.actions and rec.parent:
+            self.children.setdefault(rec.parent, []).append(rec.name)
+        self.actions[rec.name] = rec
+
+    def descendants(self, name: str) -> list[ActionRecord]:
+        out: list[ActionRecord] = []
+        stack = list(self.children.get(name, ()))
+        while stack:
+            child = self.actions.get(stack.pop())
+            if child is not None:
+                out.append(child)
+                stack.extend(self.children.get(child.name, ()))
+        return out
+
+
+class StateHub:
+    """In-memory runs backed by the store; see the module docstring."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.runs: dict[RunKey, RunEntry] = {}
+        self._seq = 0
+        self._run_watchers: set[asyncio.Queue] = set()
+
+    async def load(self) -> list[RunEntry]:
+        """Load every unfinished run (for recovery); finished runs load lazily when asked for."""
+        self._seq = await self.store.max_seq()
+        entries = []
+        for run in await self.store.unfinished_runs():
+            entries.append(await self._load_run(run))
+        return entries
+
+    async def _load_run(self, run: RunRecord) -> RunEntry:
+        entry = RunEntry(run)
+        for rec in sorted(await self.store.get_actions(run.project, run.domain, run.name), key=lambda a: a.seq):
+            entry.add(rec)
+            entry.published[rec.name] = rec.to_pb()
+        self.runs[run.key] = entry
+        return entry
+
+    async def get(self, key: RunKey) -> RunEntry | None:
+        entry = self.runs.get(key)
+        if entry is None:
+            run = await self.store.get_run(*key)
+            if run is None:
+                return None
+            entry = self.runs.get(key) or await self._load_run(run)
+            self._evict()
+        return entry
+
+    def _evict(self, keep: int = 256, settle: float = 60.0) -> None:
+        """Drop finished runs nobody watches from memory (oldest first) beyond `keep`; they load
+        again from the store when asked for."""
+        import time
+
+        finished = [k for k, e in self.runs.items() if not e.subscribers and e.actions
+                    and all(a.terminal for a in e.actions.values())
+                    and time.time() - max(a.ended_at for a in e.actions.values()) > settle]
+        for key in finished[: max(0, len(finished) - keep)]:
+            del self.runs[key]
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # -- changes --------------------------------------------------------------------------------
+
+    async def create_run(self, run: RunRecord, root: ActionRecord) -> RunEntry:
+        root.seq = self.next_seq()
+        entry = RunEntry(run)
+        entry.add(root)
+        self.runs[run.key] = entry
+        msg = root.to_pb()
+        try:
+            await self.store.put_run(run, root)
+        except Exception:
+            self.runs.pop(run.key, None)
+            raise
+        self._publish(entry, [msg])
+        return entry
+
+    def record(self, entry: RunEntry, recs: Iterable[ActionRecord]) -> "asyncio.Future":
+        """Record changes of `recs` (already mutated): new seq, durable write, then publish."""
+        recs = list(recs)
+        for rec in recs:
+            rec.seq = self.next_seq()
+            entry.add(rec)
+        msgs = [r.to_pb() for r in recs]
+        fut = self.store.put_actions_nowait(recs)
+        fut.add_done_callback(lambda f: None if f.exception() else self._publish(entry, msgs))
+        return fut
+
+    def _publish(self, entry: RunEntry, msgs: list[pb.Action]) -> None:
+        for msg in msgs:
+            current = entry.published.get(msg.id.name)
+            if current is not None and current.seq >= msg.seq:
+                continue
+            entry.published[msg.id.name] = msg
+            for sub in entry.subscribers:
+                if sub.wants(msg):
+                    sub.inbox.put_nowait(msg)
+            if msg.id.name == "a0":
+                for inbox in self._run_watchers:
+                    inbox.put_nowait(entry)
+
+    # -- watching -------------------------------------------------------------------------------
+
+    def subscribe(self, entry: RunEntry, parent: str, since_seq: int,
+                  terminal_only: bool = False) -> tuple[Subscriber, list[pb.Action]]:
+        """Register a watcher and return its snapshot (changes after since_seq), atomically."""
+        sub = Subscriber(parent, asyncio.Queue(), terminal_only)
+        entry.subscribers.add(sub)
+        snapshot = sorted((m for m in entry.published.values() if m.seq > since_seq and sub.wants(m)),
+                          key=lambda m: m.seq)
+        return sub, snapshot
+
+    def unsubscribe(self, entry: RunEntry, sub: Subscriber) -> None:
+        entry.subscribers.discard(sub)
+
+    def watch_runs(self) -> asyncio.Queue:
+        inbox: asyncio.Queue = asyncio.Queue()
+        self._run_watchers.add(inbox)
+        return inbox
+
+    def unwatch_runs(self, inbox: asyncio.Queue) -> None:
+        self._run_watchers.discard(inbox)

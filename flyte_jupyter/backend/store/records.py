@@ -1,0 +1,113 @@
+"""The backend's in-memory records of runs and actions, and their wire form."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+
+TERMINAL = frozenset({pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT})
+LIVE_RUNNING = frozenset({pb.PHASE_INITIALIZING, pb.PHASE_RUNNING})
+
+RunKey = tuple[str, str, str]  # project, domain, run
+ActionKey = tuple[str, str, str, str]  # project, domain, run, action
+TaskKey = tuple[str, str, str, str]  # project, domain, name, version
+
+
+@dataclasses.dataclass(slots=True)
+class ActionRecord:
+    """One action as the executor drives it. `seq` changes on every recorded change."""
+
+    project: str
+    domain: str
+    run: str
+    name: str
+    parent: str
+    task_name: str
+    task_version: str
+    task_type: str = "python"
+    group: str = ""
+    phase: int = pb.PHASE_QUEUED
+    attempt: int = 0
+    max_attempts: int = 1
+    error: pb.ActionError | None = None
+    cache_hit: bool = False
+    queued_at: float = 0.0
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    inputs_uri: str = ""
+    outputs_uri: str = ""
+    inputs_hash: str = ""
+    overwrite_cache: bool = False
+    seq: int = 0
+    handle: str = ""  # the plugin's handle of the running attempt
+    not_before: float = 0.0  # retry backoff: do not launch before this time
+
+    @property
+    def key(self) -> ActionKey:
+        return (self.project, self.domain, self.run, self.name)
+
+    @property
+    def run_key(self) -> RunKey:
+        return (self.project, self.domain, self.run)
+
+    @property
+    def task_key(self) -> TaskKey:
+        return (self.project, self.domain, self.task_name, self.task_version)
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL
+
+    def to_pb(self) -> pb.Action:
+        msg = pb.Action(
+            id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run, name=self.name),
+            parent=self.parent, task_name=self.task_name, task_version=self.task_version, group=self.group,
+            phase=self.phase, attempt=self.attempt, max_attempts=self.max_attempts, cache_hit=self.cache_hit,
+            queued_at=self.queued_at, started_at=self.started_at, ended_at=self.ended_at,
+            inputs_uri=self.inputs_uri, outputs_uri=self.outputs_uri, seq=self.seq, task_type=self.task_type,
+        )
+        if self.error is not None:
+            msg.error.CopyFrom(self.error)
+        return msg
+
+
+@dataclasses.dataclass(slots=True)
+class RunRecord:
+    """A run's metadata; its actions live in the state hub."""
+
+    project: str
+    domain: str
+    name: str
+    created_at: float
+    task_name: str
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    env_vars: dict[str, str] = dataclasses.field(default_factory=dict)
+    raw_data_path: str = ""
+    overwrite_cache: bool = False
+
+    @property
+    def key(self) -> RunKey:
+        return (self.project, self.domain, self.name)
+
+
+@dataclasses.dataclass(slots=True)
+class CacheRecord:
+    project: str
+    domain: str
+    task_name: str
+    cache_version: str
+    inputs_hash: str
+    outputs_uri: str
+    created_at: float
+    source_run: str
+    source_action: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.project, self.domain, self.task_name, self.cache_version, self.inputs_hash)
+
+
+def resources_dict(msg: Any) -> dict[str, str]:
+    return {k: getattr(msg, k) for k in ("cpu", "memory", "gpu", "disk") if getattr(msg, k)}

@@ -1,0 +1,369 @@
+"""Persistence behind a small interface: SQLite in WAL mode now, PostgreSQL later.
+
+Writes are *group-committed*: callers queue writes and await them; one writer thread takes every
+write queued so far, applies them in one transaction and commits, then resolves all their futures.
+A thousand children enqueued at once cost a handful of commits, and a caller is only told "done"
+after its write is durable (WAL with synchronous=NORMAL survives a SIGKILL of the backend).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import json
+import queue
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.store.records import ActionRecord, CacheRecord, RunRecord, TaskKey
+
+
+class Store(abc.ABC):
+    """What the services need from persistence. Write methods return once the write is durable."""
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # writes (batched by the implementation)
+    @abc.abstractmethod
+    async def put_task(self, key: TaskKey, digest: str, spec: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def put_run(self, run: RunRecord, root: ActionRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def put_actions(self, actions: list[ActionRecord]) -> None: ...
+
+    def put_actions_nowait(self, actions: list[ActionRecord]) -> "asyncio.Future[Any]":
+        """Queue upserts (rows captured now); the future resolves once they are durable. The state
+        hub uses this so that changes keep their order without awaiting each one."""
+        return asyncio.ensure_future(self.put_actions(list(actions)))
+
+    @abc.abstractmethod
+    async def put_cache(self, entry: CacheRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_cache(self, task_name: str | None) -> int: ...
+
+    @abc.abstractmethod
+    async def put_limits(self, project: str, domain: str, limits: dict[str, str]) -> None: ...
+
+    # reads
+    @abc.abstractmethod
+    async def get_task(self, key: TaskKey) -> tuple[str, bytes] | None: ...
+
+    @abc.abstractmethod
+    async def get_run(self, project: str, domain: str, name: str) -> RunRecord | None: ...
+
+    @abc.abstractmethod
+    async def get_actions(self, project: str, domain: str, run: str) -> list[ActionRecord]: ...
+
+    @abc.abstractmethod
+    async def list_runs(self, project: str, domain: str, limit: int) -> list[RunRecord]: ...
+
+    @abc.abstractmethod
+    async def run_roots(self, project: str, domain: str, limit: int) -> list[tuple[RunRecord, ActionRecord | None, int]]:
+        """Newest runs with their root action and action count (for listings)."""
+
+    @abc.abstractmethod
+    async def unfinished_runs(self) -> list[RunRecord]: ...
+
+    @abc.abstractmethod
+    async def max_seq(self) -> int: ...
+
+    @abc.abstractmethod
+    async def all_cache(self) -> list[CacheRecord]: ...
+
+    @abc.abstractmethod
+    async def all_limits(self) -> dict[tuple[str, str], dict[str, str]]: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+  project TEXT, domain TEXT, name TEXT, version TEXT, digest TEXT, spec BLOB,
+  PRIMARY KEY (project, domain, name, version));
+CREATE TABLE IF NOT EXISTS runs (
+  project TEXT, domain TEXT, name TEXT, created_at REAL, task_name TEXT, labels TEXT, env_vars TEXT,
+  raw_data_path TEXT, overwrite_cache INTEGER, done INTEGER DEFAULT 0,
+  PRIMARY KEY (project, domain, name));
+CREATE TABLE IF NOT EXISTS actions (
+  project TEXT, domain TEXT, run TEXT, name TEXT, parent TEXT, task_name TEXT, task_version TEXT,
+  task_type TEXT, grp TEXT, phase INTEGER, attempt INTEGER, max_attempts INTEGER, error BLOB,
+  cache_hit INTEGER, queued_at REAL, started_at REAL, ended_at REAL, inputs_uri TEXT, outputs_uri TEXT,
+  inputs_hash TEXT, overwrite_cache INTEGER, seq INTEGER, handle TEXT, not_before REAL,
+  PRIMARY KEY (project, domain, run, name));
+CREATE INDEX IF NOT EXISTS actions_seq ON actions (seq);
+CREATE TABLE IF NOT EXISTS cache (
+  project TEXT, domain TEXT, task_name TEXT, cache_version TEXT, inputs_hash TEXT, outputs_uri TEXT,
+  created_at REAL, source_run TEXT, source_action TEXT,
+  PRIMARY KEY (project, domain, task_name, cache_version, inputs_hash));
+CREATE TABLE IF NOT EXISTS limits (
+  project TEXT, domain TEXT, limits TEXT, PRIMARY KEY (project, domain));
+"""
+
+_ACTION_COLS = (
+    "project, domain, run, name, parent, task_name, task_version, task_type, grp, phase, attempt, "
+    "max_attempts, error, cache_hit, queued_at, started_at, ended_at, inputs_uri, outputs_uri, "
+    "inputs_hash, overwrite_cache, seq, handle, not_before"
+)
+
+
+def _action_row(a: ActionRecord) -> tuple:
+    return (
+        a.project, a.domain, a.run, a.name, a.parent, a.task_name, a.task_version, a.task_type, a.group,
+        a.phase, a.attempt, a.max_attempts, a.error.SerializeToString() if a.error is not None else None,
+        int(a.cache_hit), a.queued_at, a.started_at, a.ended_at, a.inputs_uri, a.outputs_uri, a.inputs_hash,
+        int(a.overwrite_cache), a.seq, a.handle, a.not_before,
+    )
+
+
+def _action_from_row(row: tuple) -> ActionRecord:
+    err = None
+    if row[12]:
+        err = pb.ActionError()
+        err.ParseFromString(row[12])
+    return ActionRecord(
+        project=row[0], domain=row[1], run=row[2], name=row[3], parent=row[4], task_name=row[5],
+        task_version=row[6], task_type=row[7], group=row[8], phase=row[9], attempt=row[10],
+        max_attempts=row[11], error=err, cache_hit=bool(row[13]), queued_at=row[14], started_at=row[15],
+        ended_at=row[16], inputs_uri=row[17], outputs_uri=row[18], inputs_hash=row[19],
+        overwrite_cache=bool(row[20]), seq=row[21], handle=row[22] or "", not_before=row[23] or 0.0,
+    )
+
+
+def _run_from_row(row: tuple) -> RunRecord:
+    return RunRecord(project=row[0], domain=row[1], name=row[2], created_at=row[3], task_name=row[4],
+                     labels=json.loads(row[5] or "{}"), env_vars=json.loads(row[6] or "{}"),
+                     raw_data_path=row[7] or "", overwrite_cache=bool(row[8]))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class SqliteStore(Store):
+    """SQLite (WAL) with one group-committing writer thread and one reader thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writes: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-read")
+        self._rconn: sqlite3.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
+        self._in_flight = False
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        wconn = _connect(self.path)
+        wconn.executescript(_SCHEMA)
+        self._rconn = _connect(self.path)
+        self._writer = threading.Thread(target=self._write_loop, args=(wconn,), name="store-write", daemon=True)
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            done = self._loop.create_future()
+            batch, self._pending = self._pending, []  # after any batch in flight, then stop
+            self._writes.put([*batch, (None, done)])
+            await asyncio.wait_for(done, 10)
+            self._writer.join(5)
+            self._writer = None
+        self._reader.shutdown(wait=True)
+
+    # -- the writer -----------------------------------------------------------------------------
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        while True:
+            batch = list(self._writes.get())
+            try:
+                while len(batch) < 5000:
+                    batch.extend(self._writes.get_nowait())
+            except queue.Empty:
+                pass
+            stop = False
+            results: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+            try:
+                conn.execute("BEGIN")
+                for fn, fut in batch:
+                    if fn is None:
+                        stop = True
+                        results.append((fut, None, None))
+                        continue
+                    try:
+                        results.append((fut, fn(conn), None))
+                    except sqlite3.Error as exc:
+                        results.append((fut, None, exc))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                results = [(fut, None, exc) for _, fut in batch]
+            self._loop.call_soon_threadsafe(self._committed, results)
+            if stop:
+                conn.close()
+                return
+
+    def _submit(self, fn: Callable[[sqlite3.Connection], Any]) -> "asyncio.Future[Any]":
+        # Group commit: at most one transaction is in flight. Writes made while it commits wait
+        # on the loop and go to the writer thread together when it is done (one wake-up, one
+        # transaction for all of them); a write made while the writer is idle goes at once, so
+        # batching never adds latency. Writes of one loop iteration always travel together.
+        fut = self._loop.create_future()
+        self._pending.append((fn, fut))
+        if len(self._pending) == 1 and not self._in_flight:
+            self._loop.call_soon(self._hand_over)
+        return fut
+
+    def _hand_over(self) -> None:
+        if self._in_flight:
+            return  # the batch in flight hands over the next one when it is committed
+        batch, self._pending = self._pending, []
+        if batch:
+            self._in_flight = True
+            self._writes.put(batch)
+
+    def _committed(self, results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+        self._in_flight = False
+        _resolve_all(results)
+        if self._pending:
+            self._hand_over()
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        return await self._loop.run_in_executor(self._reader, fn, self._rconn)
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put_task(self, key: TaskKey, digest: str, spec: bytes) -> None:
+        await self._submit(lambda c: c.execute("INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?,?)", (*key, digest, spec)))
+
+    async def put_run(self, run: RunRecord, root: ActionRecord) -> None:
+        row = (run.project, run.domain, run.name, run.created_at, run.task_name, json.dumps(run.labels),
+               json.dumps(run.env_vars), run.raw_data_path, int(run.overwrite_cache))
+        arow = _action_row(root)
+
+        def write(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO runs (project, domain, name, created_at, task_name, labels, env_vars, "
+                      "raw_data_path, overwrite_cache) VALUES (?,?,?,?,?,?,?,?,?)", row)
+            c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({','.join('?' * 24)})", arow)
+
+        await self._submit(write)
+
+    def put_actions_nowait(self, actions: list[ActionRecord]) -> "asyncio.Future[Any]":
+        """Queue action upserts; the returned future resolves once they are committed."""
+        rows = [_action_row(a) for a in actions]
+        done_runs = [(a.project, a.domain, a.run) for a in actions if a.name == "a0" and a.terminal]
+
+        def write(c: sqlite3.Connection) -> None:
+            c.executemany(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({','.join('?' * 24)})", rows)
+            if done_runs:
+                c.executemany("UPDATE runs SET done=1 WHERE project=? AND domain=? AND name=?", done_runs)
+
+        return self._submit(write)
+
+    async def put_actions(self, actions: list[ActionRecord]) -> None:
+        await self.put_actions_nowait(actions)
+
+    async def put_cache(self, entry: CacheRecord) -> None:
+        row = (*entry.key, entry.outputs_uri, entry.created_at, entry.source_run, entry.source_action)
+        await self._submit(lambda c: c.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?)", row))
+
+    async def delete_cache(self, task_name: str | None) -> int:
+        def write(c: sqlite3.Connection) -> int:
+            if task_name:
+                return c.execute("DELETE FROM cache WHERE task_name=?", (task_name,)).rowcount
+            return c.execute("DELETE FROM cache").rowcount
+
+        return await self._submit(write)
+
+    async def put_limits(self, project: str, domain: str, limits: dict[str, str]) -> None:
+        await self._submit(lambda c: c.execute("INSERT OR REPLACE INTO limits VALUES (?,?,?)",
+                                               (project, domain, json.dumps(limits))))
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get_task(self, key: TaskKey) -> tuple[str, bytes] | None:
+        def read(c: sqlite3.Connection) -> Any:
+            return c.execute("SELECT digest, spec FROM tasks WHERE project=? AND domain=? AND name=? AND version=?",
+                             key).fetchone()
+
+        row = await self._read(read)
+        return (row[0], row[1]) if row else None
+
+    async def get_run(self, project: str, domain: str, name: str) -> RunRecord | None:
+        row = await self._read(lambda c: c.execute(
+            "SELECT project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache "
+            "FROM runs WHERE project=? AND domain=? AND name=?", (project, domain, name)).fetchone())
+        return _run_from_row(row) if row else None
+
+    async def get_actions(self, project: str, domain: str, run: str) -> list[ActionRecord]:
+        rows = await self._read(lambda c: c.execute(
+            f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=?", (project, domain, run)).fetchall())
+        return [_action_from_row(r) for r in rows]
+
+    async def list_runs(self, project: str, domain: str, limit: int) -> list[RunRecord]:
+        rows = await self._read(lambda c: c.execute(
+            "SELECT project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache "
+            "FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?",
+            (project, domain, limit or -1)).fetchall())
+        return [_run_from_row(r) for r in rows]
+
+    async def run_roots(self, project: str, domain: str, limit: int) -> list[tuple[RunRecord, ActionRecord | None, int]]:
+        """Newest runs with their root action and action count, in one query (for listings)."""
+        def read(c: sqlite3.Connection) -> list:
+            runs = c.execute(
+                "SELECT project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache "
+                "FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?",
+                (project, domain, limit or -1)).fetchall()
+            out = []
+            for row in runs:
+                root = c.execute(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=? AND name='a0'",
+                                 row[:3]).fetchone()
+                count = c.execute("SELECT COUNT(*) FROM actions WHERE project=? AND domain=? AND run=?", row[:3]).fetchone()[0]
+                out.append((_run_from_row(row), _action_from_row(root) if root else None, count))
+            return out
+
+        return await self._read(read)
+
+    async def unfinished_runs(self) -> list[RunRecord]:
+        rows = await self._read(lambda c: c.execute(
+            "SELECT project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache "
+            "FROM runs WHERE done=0").fetchall())
+        return [_run_from_row(r) for r in rows]
+
+    async def max_seq(self) -> int:
+        row = await self._read(lambda c: c.execute("SELECT MAX(seq) FROM actions").fetchone())
+        return int(row[0] or 0)
+
+    async def all_cache(self) -> list[CacheRecord]:
+        rows = await self._read(lambda c: c.execute("SELECT * FROM cache").fetchall())
+        return [CacheRecord(*r) for r in rows]
+
+    async def all_limits(self) -> dict[tuple[str, str], dict[str, str]]:
+        rows = await self._read(lambda c: c.execute("SELECT project, domain, limits FROM limits").fetchall())
+        return {(r[0], r[1]): json.loads(r[2]) for r in rows}
+
+
+def _resolve_all(results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for fut, value, exc in results:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
