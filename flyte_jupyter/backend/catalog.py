@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.store.base import Store
 from flyte_jupyter.backend.store.records import TaskKey
-from flyte_jupyter.backend.store.sqlite import Store
 
 
 class VersionConflict(Exception):

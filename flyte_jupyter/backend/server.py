@@ -21,7 +21,11 @@ from typing import Sequence
 import grpc
 import grpc.aio
 
-from flyte_jupyter.backend.config import DEFAULT_PORT, BackendConfig, load_backend_config
+from flyte_jupyter.backend.config import (
+    DEFAULT_PORT,
+    BackendConfig,
+    load_backend_config,
+)
 
 log = logging.getLogger("flyte_jupyter.backend")
 
@@ -74,12 +78,12 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from flyte_jupyter import __version__
-    from flyte_jupyter.backend.services import Backend, add_services
-    from flyte_jupyter.backend.state import StateHub
-    from flyte_jupyter.backend.store.sqlite import SqliteStore
     from flyte_jupyter.backend.catalog import TaskCatalog
     from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
     from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry
+    from flyte_jupyter.backend.services import Backend, add_services
+    from flyte_jupyter.backend.state import StateHub
+    from flyte_jupyter.backend.store.sqlite import SqliteStore
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(config.data_dir, 0o700)

@@ -14,9 +14,9 @@ import dataclasses
 from typing import Iterable
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.store.base import Store
 from flyte_jupyter.backend.store.records import TERMINAL as _TERMINAL
 from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord
-from flyte_jupyter.backend.store.sqlite import Store
 
 
 @dataclasses.dataclass(eq=False)

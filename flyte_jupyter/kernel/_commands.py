@@ -31,29 +31,22 @@ def _client(required: bool = True) -> Any:
     """A client of the configured backend, else of the embedded backend if it runs, else None
     (looking at runs never starts a backend)."""
     try:
-        from flyte_jupyter._internal.client.submit import client_for
+        from flyte_jupyter._internal.client.resolve import NoBackendError, resolve_client
     except ImportError as exc:
         if required:
             raise CellError(f"the backend client is not available ({exc})") from None
         return None
-    cfg = _config.current()
-    if cfg.endpoint:
-        return client_for(cfg)
     try:
-        running = _embedded().backend_status().running
-    except Exception:
-        running = False
-    if running:
-        return client_for(cfg)
-    if required:
-        raise CellError("no backend is configured or running: `%flyte connect CONFIG_OR_ENDPOINT` or "
-                        "`%flyte backend start`")
-    return None
+        return resolve_client(start=False)
+    except NoBackendError as exc:
+        if required:
+            raise CellError(f"{exc}; or `%flyte connect CONFIG_OR_ENDPOINT`") from None
+        return None
 
 
 def _sync(make_coro: Any, timeout: float | None = 60.0) -> Any:
     """Run a client call on the remote side's loop (which owns the gRPC channel)."""
-    from flyte_jupyter._internal.client.submit import call
+    from flyte_jupyter._internal.client.calls import call
 
     return call(make_coro, timeout)
 
@@ -132,7 +125,7 @@ def _attach(name: str) -> Any | None:
     if client is None:
         return None
     try:
-        from flyte_jupyter._internal.client.submit import RemoteRun
+        from flyte_jupyter.remote import RemoteRun
 
         summary, _ = _sync(lambda: client.get_run(name))
     except Exception:

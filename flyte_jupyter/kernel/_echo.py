@@ -44,7 +44,7 @@ class LogEcho:
         if attempt in self._attempts:
             return
         self._attempts.add(attempt)
-        from flyte_jupyter._internal.client.submit import background_loop
+        from flyte_jupyter._internal.client.calls import background_loop
 
         self._futures.append(asyncio.run_coroutine_threadsafe(self._tail(attempt), background_loop()))
 

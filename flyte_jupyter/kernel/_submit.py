@@ -89,11 +89,12 @@ def start(task: Any, args: tuple, kwargs: dict, target: Target) -> Any:
         run = opts.start_local(task, args, kwargs)
     else:
         try:
-            from flyte_jupyter._internal.client.submit import client_for, submit_run_sync
+            from flyte_jupyter._internal.client.resolve import resolve_client
+            from flyte_jupyter._internal.client.submit import submit_run_sync
         except ImportError as exc:
             raise _explain_remote_failure(exc) from None
         try:
-            client_for()  # the configured backend, or the embedded one, started on demand
+            resolve_client()  # the configured backend, or the embedded one, started on demand
         except Exception as exc:
             raise _explain_remote_failure(exc) from None
         try:

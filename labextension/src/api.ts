@@ -26,7 +26,12 @@ export const PHASES: Phase[] = [
   'TIMED_OUT'
 ];
 
-const TERMINAL = new Set<string>(['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT']);
+const TERMINAL = new Set<string>([
+  'SUCCEEDED',
+  'FAILED',
+  'ABORTED',
+  'TIMED_OUT'
+]);
 
 export function isTerminal(phase: string): boolean {
   return TERMINAL.has(phase);
@@ -112,16 +117,27 @@ export class FlyteAPIError extends Error {
   }
 }
 
-function apiUrl(settings: ServerConnection.ISettings, ...parts: string[]): string {
+function apiUrl(
+  settings: ServerConnection.ISettings,
+  ...parts: string[]
+): string {
   return URLExt.join(settings.baseUrl, 'flyte', 'api', ...parts);
 }
 
-function withQuery(url: string, query: Record<string, string | undefined>): string {
-  const q = Object.entries(query).filter(([, v]) => v !== undefined && v !== '');
+function withQuery(
+  url: string,
+  query: Record<string, string | undefined>
+): string {
+  const q = Object.entries(query).filter(
+    ([, v]) => v !== undefined && v !== ''
+  );
   if (!q.length) {
     return url;
   }
-  return url + URLExt.objectToQueryString(Object.fromEntries(q) as Record<string, string>);
+  return (
+    url +
+    URLExt.objectToQueryString(Object.fromEntries(q) as Record<string, string>)
+  );
 }
 
 /** A thin client for the server extension's REST API. */
@@ -139,7 +155,11 @@ export class FlyteClient {
   private async request<T>(url: string, init: RequestInit = {}): Promise<T> {
     let response: Response;
     try {
-      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
+      response = await ServerConnection.makeRequest(
+        url,
+        init,
+        this.serverSettings
+      );
     } catch (error) {
       throw new FlyteAPIError(
         `Cannot reach the Jupyter server: ${(error as Error).message}`,
@@ -173,11 +193,18 @@ export class FlyteClient {
 
   async getRun(name: string): Promise<IRunDetail> {
     return this.request<IRunDetail>(
-      withQuery(apiUrl(this.serverSettings, 'runs', encodeURIComponent(name)), this.scope())
+      withQuery(
+        apiUrl(this.serverSettings, 'runs', encodeURIComponent(name)),
+        this.scope()
+      )
     );
   }
 
-  async submit(path: string, task: string, inputs: Record<string, unknown>): Promise<IRun> {
+  async submit(
+    path: string,
+    task: string,
+    inputs: Record<string, unknown>
+  ): Promise<IRun> {
     return this.request<IRun>(apiUrl(this.serverSettings, 'runs'), {
       method: 'POST',
       body: JSON.stringify({ path, task, inputs, ...this.scope() })
@@ -242,7 +269,11 @@ export class FlyteClient {
       ),
       { ...this.scope(), follow: follow ? '1' : undefined }
     );
-    const response = await ServerConnection.makeRequest(url, { signal }, this.serverSettings);
+    const response = await ServerConnection.makeRequest(
+      url,
+      { signal },
+      this.serverSettings
+    );
     if (!response.ok) {
       let message = `${response.status} ${response.statusText}`;
       try {

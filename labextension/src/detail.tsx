@@ -19,7 +19,11 @@ function keepTail(text: string): string {
 }
 
 /** The log pane: fetches once for finished actions, follows while the action runs. */
-function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX.Element {
+function Logs(props: {
+  client: FlyteClient;
+  run: string;
+  action: IAction;
+}): JSX.Element {
   const [text, setText] = React.useState('');
   const [error, setError] = React.useState<string | null>(null);
   const [loaded, setLoaded] = React.useState(false);
@@ -55,11 +59,21 @@ function Logs(props: { client: FlyteClient; run: string; action: IAction }): JSX
   return (
     <div className="jp-FlyteLogs">
       <div className="jp-FlyteSection-title">
-        Logs{running ? <span className="jp-FlyteMuted"> (following)</span> : null}
+        Logs
+        {running ? <span className="jp-FlyteMuted"> (following)</span> : null}
       </div>
       {error ? <div className="jp-FlyteError">{error}</div> : null}
-      <pre ref={ref} className="jp-FlyteLogs-text" data-action={props.action.name}>
-        {text || (running ? 'Waiting for output…' : loaded ? '(no output)' : 'Loading…')}
+      <pre
+        ref={ref}
+        className="jp-FlyteLogs-text"
+        data-action={props.action.name}
+      >
+        {text ||
+          (running
+            ? 'Waiting for output…'
+            : loaded
+              ? '(no output)'
+              : 'Loading…')}
       </pre>
     </div>
   );
@@ -95,7 +109,11 @@ function KeyValues(props: {
 }
 
 /** Inputs and outputs are read on demand (they live in storage), again once the action ends. */
-function useActionDetail(client: FlyteClient, run: string, action: IAction | null): IAction | null {
+function useActionDetail(
+  client: FlyteClient,
+  run: string,
+  action: IAction | null
+): IAction | null {
   const [detail, setDetail] = React.useState<IAction | null>(null);
   const name = action?.name;
   const phase = action?.phase;
@@ -134,7 +152,13 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   return (
     <div className="jp-FlyteDetail" data-run={run.name}>
       <div className="jp-FlyteDetail-header">
-        <Button minimal small onClick={props.onBack} title="Back to all runs" className="jp-FlyteBack">
+        <Button
+          minimal
+          small
+          onClick={props.onBack}
+          title="Back to all runs"
+          className="jp-FlyteBack"
+        >
           ‹ Runs
         </Button>
         <PhaseBadge phase={run.phase} />
@@ -179,7 +203,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         </div>
       ) : null}
       <div className="jp-FlyteSection-title">Actions</div>
-<ActionTree
+      <ActionTree
         actions={run.actions}
         selected={selected}
         now={props.now}
@@ -196,7 +220,9 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           </div>
           <div className="jp-FlyteMuted">
             attempt {Math.max(action.attempts, 1)} ·{' '}
-            {formatDuration(durationOf(action.started_at, action.ended_at, props.now)) || 'not started'}
+            {formatDuration(
+              durationOf(action.started_at, action.ended_at, props.now)
+            ) || 'not started'}
             {action.cache_hit ? ' · cache hit' : ''}
           </div>
           {action.error ? (
@@ -204,7 +230,9 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
               <summary>
                 <b>{action.error.kind}</b>: {action.error.message}
               </summary>
-              {action.error.traceback ? <pre>{action.error.traceback}</pre> : null}
+              {action.error.traceback ? (
+                <pre>{action.error.traceback}</pre>
+              ) : null}
             </details>
           ) : null}
           <KeyValues
@@ -215,12 +243,20 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           <KeyValues
             title="Outputs"
             values={extra?.outputs}
-            empty={!extra ? 'loading…' : isTerminal(action.phase) ? 'none' : 'not yet'}
+            empty={
+              !extra
+                ? 'loading…'
+                : isTerminal(action.phase)
+                  ? 'none'
+                  : 'not yet'
+            }
           />
           <Logs client={props.client} run={run.name} action={action} />
         </div>
       ) : (
-        <div className="jp-FlyteEmpty">Select an action to see its logs, inputs and outputs.</div>
+        <div className="jp-FlyteEmpty">
+          Select an action to see its logs, inputs and outputs.
+        </div>
       )}
     </div>
   );

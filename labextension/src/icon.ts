@@ -8,4 +8,7 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" view
   </g>
 </svg>`;
 
-export const flyteIcon = new LabIcon({ name: 'flyte-jupyter:flyte', svgstr: svg });
+export const flyteIcon = new LabIcon({
+  name: 'flyte-jupyter:flyte',
+  svgstr: svg
+});

@@ -72,7 +72,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           apply(settings);
           settings.changed.connect(apply);
         })
-        .catch(reason => console.error('flyte-jupyter: cannot load settings', reason))
+        .catch(reason =>
+          console.error('flyte-jupyter: cannot load settings', reason)
+        )
         .then(() => {
           started = true;
           model.start();
@@ -101,11 +103,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CommandIDs.openPanel, {
-      label: args => (args.run ? `Show Flyte run ${args.run}` : 'Show Flyte runs'),
+      label: args =>
+        args.run ? `Show Flyte run ${args.run}` : 'Show Flyte runs',
       describedBy: {
         args: {
           type: 'object',
-          properties: { run: { type: 'string', description: 'a run to open in the panel' } }
+          properties: {
+            run: { type: 'string', description: 'a run to open in the panel' }
+          }
         }
       },
       execute: async args => {

@@ -6,7 +6,11 @@
  */
 import * as React from 'react';
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
-import { ReactWidget, refreshIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
+import {
+  ReactWidget,
+  refreshIcon,
+  ToolbarButtonComponent
+} from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 
 import { FlyteClient, IRun, IRunDetail, IUpdate, isTerminal } from './api';
@@ -212,10 +216,18 @@ export class FlyteModel {
       this.runs.set(update.run.name, update.run);
     }
     if (this.detail && update.run && update.run.name === this.detail.name) {
-      const detail: IRunDetail = { ...this.detail, ...update.run, actions: this.detail.actions };
+      const detail: IRunDetail = {
+        ...this.detail,
+        ...update.run,
+        actions: this.detail.actions
+      };
       if (update.type === 'action' && update.action) {
-        const actions = detail.actions.filter(a => a.name !== update.action!.name);
-        const old = this.detail.actions.find(a => a.name === update.action!.name);
+        const actions = detail.actions.filter(
+          a => a.name !== update.action!.name
+        );
+        const old = this.detail.actions.find(
+          a => a.name === update.action!.name
+        );
         // events carry no inputs/outputs summaries; keep the ones a full fetch brought
         actions.push({ ...old, ...update.action });
         detail.actions = actions;
@@ -253,8 +265,14 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
       <div className="jp-FlytePanel-header">
         <span className="jp-FlytePanel-title">Flyte runs</span>
         <span
-          className={'jp-FlyteConn' + (model.connected ? ' jp-mod-connected' : '')}
-          title={model.connected ? 'Live updates connected' : 'Live updates disconnected'}
+          className={
+            'jp-FlyteConn' + (model.connected ? ' jp-mod-connected' : '')
+          }
+          title={
+            model.connected
+              ? 'Live updates connected'
+              : 'Live updates disconnected'
+          }
         />
         <ToolbarButtonComponent
           icon={refreshIcon}
@@ -262,7 +280,9 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
           tooltip="Refresh runs"
         />
       </div>
-      {model.error ? <div className="jp-FlyteError jp-FlytePanel-error">{model.error}</div> : null}
+      {model.error ? (
+        <div className="jp-FlyteError jp-FlytePanel-error">{model.error}</div>
+      ) : null}
       {model.selected ? (
         model.detail ? (
           <RunDetail

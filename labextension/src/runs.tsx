@@ -3,7 +3,13 @@ import * as React from 'react';
 import { HTMLSelect } from '@jupyterlab/ui-components';
 
 import { IRun, PHASES } from './api';
-import { baseName, durationOf, formatDuration, formatStart, shortTask } from './format';
+import {
+  baseName,
+  durationOf,
+  formatDuration,
+  formatStart,
+  shortTask
+} from './format';
 
 export function PhaseBadge(props: { phase: string }): JSX.Element {
   return (
@@ -74,14 +80,19 @@ export function RunsList(props: IRunsListProps): JSX.Element {
                 <PhaseBadge phase={run.phase} />
               </div>
               <div className="jp-FlyteRuns-row jp-FlyteMuted">
-                <span className="jp-FlyteRuns-source" title={`${run.source ?? ''} ${run.task ?? ''}`}>
+                <span
+                  className="jp-FlyteRuns-source"
+                  title={`${run.source ?? ''} ${run.task ?? ''}`}
+                >
                   {[baseName(run.source), run.task ? shortTask(run.task) : '']
                     .filter(Boolean)
                     .join(' · ')}
                 </span>
                 <span>
                   {formatStart(run.started_at)}{' '}
-                  {formatDuration(durationOf(run.started_at, run.ended_at, props.now))}
+                  {formatDuration(
+                    durationOf(run.started_at, run.ended_at, props.now)
+                  )}
                 </span>
               </div>
             </li>

@@ -3,7 +3,12 @@
  * submit. The server reads the notebook from disk, so unsaved edits are saved first.
  */
 import * as React from 'react';
-import { Dialog, ReactWidget, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ReactWidget,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 
 import { FlyteClient, INotebookTask, IRun, ITaskInput } from './api';
@@ -18,10 +23,18 @@ type FieldKind = 'int' | 'float' | 'bool' | 'str' | 'json';
 
 function kindOf(input: ITaskInput): FieldKind {
   const t = (input.type || '').replace(/\s/g, '');
-  if (t === 'int') return 'int';
-  if (t === 'float') return 'float';
-  if (t === 'bool') return 'bool';
-  if (t === 'str') return 'str';
+  if (t === 'int') {
+    return 'int';
+  }
+  if (t === 'float') {
+    return 'float';
+  }
+  if (t === 'bool') {
+    return 'bool';
+  }
+  if (t === 'str') {
+    return 'str';
+  }
   return 'json';
 }
 
@@ -50,7 +63,9 @@ function parseValue(input: ITaskInput, raw: string): unknown {
       try {
         return JSON.parse(raw);
       } catch {
-        throw new Error(`${input.name} (${input.type ?? 'any'}) must be JSON, got "${raw}"`);
+        throw new Error(
+          `${input.name} (${input.type ?? 'any'}) must be JSON, got "${raw}"`
+        );
       }
   }
 }
@@ -62,18 +77,28 @@ function initialText(input: ITaskInput): string {
     return kindOf(input) === 'bool' ? 'false' : '';
   }
   const kind = kindOf(input);
-  if (kind === 'bool') return d === 'True' ? 'true' : 'false';
+  if (kind === 'bool') {
+    return d === 'True' ? 'true' : 'false';
+  }
   if (kind === 'str') {
     const m = /^(['"])(.*)\1$/s.exec(d);
     return m ? m[2] : d;
   }
   if (kind === 'json') {
-    return d.replace(/\bTrue\b/g, 'true').replace(/\bFalse\b/g, 'false').replace(/\bNone\b/g, 'null').replace(/'/g, '"');
+    return d
+      .replace(/\bTrue\b/g, 'true')
+      .replace(/\bFalse\b/g, 'false')
+      .replace(/\bNone\b/g, 'null')
+      .replace(/'/g, '"');
   }
   return d;
 }
 
-function SubmitForm(props: { tasks: INotebookTask[]; state: Map<string, string>; taskRef: { current: string } }) {
+function SubmitForm(props: {
+  tasks: INotebookTask[];
+  state: Map<string, string>;
+  taskRef: { current: string };
+}) {
   const [task, setTask] = React.useState(props.taskRef.current);
   const [, setTick] = React.useState(0);
   const spec = props.tasks.find(t => t.name === task)!;
@@ -96,8 +121,12 @@ function SubmitForm(props: { tasks: INotebookTask[]; state: Map<string, string>;
           ))}
         </HTMLSelect>
       </label>
-      {spec.doc ? <div className="jp-FlyteMuted jp-FlyteSubmit-doc">{spec.doc}</div> : null}
-      {spec.inputs.length === 0 ? <div className="jp-FlyteMuted">This task takes no inputs.</div> : null}
+      {spec.doc ? (
+        <div className="jp-FlyteMuted jp-FlyteSubmit-doc">{spec.doc}</div>
+      ) : null}
+      {spec.inputs.length === 0 ? (
+        <div className="jp-FlyteMuted">This task takes no inputs.</div>
+      ) : null}
       {spec.inputs.map(input => {
         const key = `${task}.${input.name}`;
         if (!props.state.has(key)) {
@@ -106,11 +135,17 @@ function SubmitForm(props: { tasks: INotebookTask[]; state: Map<string, string>;
         const value = props.state.get(key)!;
         const kind = kindOf(input);
         return (
-          <label key={key} className="jp-FlyteSubmit-field" data-input={input.name}>
+          <label
+            key={key}
+            className="jp-FlyteSubmit-field"
+            data-input={input.name}
+          >
             <span>
               {input.name}
               <span className="jp-FlyteMuted"> {input.type ?? 'any'}</span>
-              {input.required ? <span className="jp-FlyteRequired">*</span> : null}
+              {input.required ? (
+                <span className="jp-FlyteRequired">*</span>
+              ) : null}
             </span>
             {kind === 'bool' ? (
               <input
@@ -118,7 +153,10 @@ function SubmitForm(props: { tasks: INotebookTask[]; state: Map<string, string>;
                 name={input.name}
                 checked={value === 'true'}
                 onChange={e => {
-                  props.state.set(key, e.currentTarget.checked ? 'true' : 'false');
+                  props.state.set(
+                    key,
+                    e.currentTarget.checked ? 'true' : 'false'
+                  );
                   setTick(t => t + 1);
                 }}
               />
@@ -152,7 +190,13 @@ class SubmitBody extends ReactWidget implements Dialog.IBodyWidget<IChoice> {
   }
 
   render(): JSX.Element {
-    return <SubmitForm tasks={this._tasks} state={this._state} taskRef={this._task} />;
+    return (
+      <SubmitForm
+        tasks={this._tasks}
+        state={this._state}
+        taskRef={this._task}
+      />
+    );
   }
 
   getValue(): IChoice {
@@ -177,7 +221,10 @@ class SubmitBody extends ReactWidget implements Dialog.IBodyWidget<IChoice> {
 }
 
 /** Ask for a task and its inputs, then submit; resolves to the new run, or null if cancelled. */
-export async function runNotebookOnFlyte(client: FlyteClient, path: string): Promise<IRun | null> {
+export async function runNotebookOnFlyte(
+  client: FlyteClient,
+  path: string
+): Promise<IRun | null> {
   let tasks: INotebookTask[];
   try {
     tasks = await client.notebookTasks(path);

@@ -47,7 +47,9 @@ export function buildTree(actions: IAction[]): TreeNode[] {
   const kids = new Map<string, IActionNode[]>();
   const roots: IActionNode[] = [];
   for (const node of nodes.values()) {
-    const parent = node.action.parent ? nodes.get(node.action.parent) : undefined;
+    const parent = node.action.parent
+      ? nodes.get(node.action.parent)
+      : undefined;
     if (parent) {
       const list = kids.get(parent.action.name) ?? [];
       list.push(node);
@@ -57,7 +59,9 @@ export function buildTree(actions: IAction[]): TreeNode[] {
     }
   }
   const order = (list: TreeNode[]) =>
-    list.sort((x, y) => startOf(x) - startOf(y) || nameOf(x).localeCompare(nameOf(y)));
+    list.sort(
+      (x, y) => startOf(x) - startOf(y) || nameOf(x).localeCompare(nameOf(y))
+    );
   for (const node of nodes.values()) {
     const children = kids.get(node.action.name) ?? [];
     const groups = new Map<string, IGroupNode>();
@@ -70,7 +74,12 @@ export function buildTree(actions: IAction[]): TreeNode[] {
       }
       let group = groups.get(g);
       if (!group) {
-        group = { kind: 'group', key: `${node.action.name}/${g}`, name: g, actions: [] };
+        group = {
+          kind: 'group',
+          key: `${node.action.name}/${g}`,
+          name: g,
+          actions: []
+        };
         groups.set(g, group);
         direct.push(group);
       }
@@ -85,7 +94,14 @@ export function buildTree(actions: IAction[]): TreeNode[] {
 /** One phase for a group: failures first, then activity, then success. */
 export function groupPhase(actions: IAction[]): Phase {
   const phases = new Set(actions.map(a => a.phase));
-  for (const p of ['FAILED', 'TIMED_OUT', 'RUNNING', 'INITIALIZING', 'QUEUED', 'ABORTED'] as Phase[]) {
+  for (const p of [
+    'FAILED',
+    'TIMED_OUT',
+    'RUNNING',
+    'INITIALIZING',
+    'QUEUED',
+    'ABORTED'
+  ] as Phase[]) {
     if (phases.has(p)) {
       return p;
     }
@@ -100,7 +116,11 @@ interface IRowProps {
   onSelect: (name: string) => void;
 }
 
-function Caret(props: { open: boolean; show: boolean; onToggle: () => void }): JSX.Element {
+function Caret(props: {
+  open: boolean;
+  show: boolean;
+  onToggle: () => void;
+}): JSX.Element {
   const Icon = props.open ? caretDownIcon : caretRightIcon;
   return (
     <span
@@ -124,7 +144,9 @@ function GroupRow(props: IRowProps & { node: IGroupNode }): JSX.Element {
   const phase = groupPhase(infos);
   const done = infos.filter(a => a.phase === 'SUCCEEDED').length;
   const started = Math.min(...infos.map(a => a.started_at ?? Infinity));
-  const ended = infos.every(a => a.ended_at) ? Math.max(...infos.map(a => a.ended_at ?? 0)) : null;
+  const ended = infos.every(a => a.ended_at)
+    ? Math.max(...infos.map(a => a.ended_at ?? 0))
+    : null;
   return (
     <>
       <li
@@ -144,18 +166,27 @@ function GroupRow(props: IRowProps & { node: IGroupNode }): JSX.Element {
         title={`group ${node.name}: ${infos.length} actions`}
       >
         <Caret open={open} show={true} onToggle={() => setOpen(!open)} />
-        <span className={`jp-FlyteDot jp-FlyteDot-group jp-FlytePhase-${phase}`} />
+        <span
+          className={`jp-FlyteDot jp-FlyteDot-group jp-FlytePhase-${phase}`}
+        />
         <span className="jp-FlyteTree-groupName">{node.name}</span>
         <span className="jp-FlyteTag">
           {done}/{infos.length}
         </span>
         <span className="jp-FlyteTree-duration jp-FlyteMuted">
-          {Number.isFinite(started) ? formatDuration(durationOf(started, ended, props.now)) : ''}
+          {Number.isFinite(started)
+            ? formatDuration(durationOf(started, ended, props.now))
+            : ''}
         </span>
       </li>
       {open &&
         node.actions.map(child => (
-          <ActionRow key={child.action.name} {...props} node={child} depth={props.depth + 1} />
+          <ActionRow
+            key={child.action.name}
+            {...props}
+            node={child}
+            depth={props.depth + 1}
+          />
         ))}
     </>
   );
@@ -189,14 +220,21 @@ function ActionRow(props: IRowProps & { node: IActionNode }): JSX.Element {
         <span className={`jp-FlyteDot jp-FlytePhase-${a.phase}`} />
         <span className="jp-FlyteTree-task">{shortTask(a.task)}</span>
         {a.cache_hit ? <span className="jp-FlyteTag">cached</span> : null}
-        {a.attempts > 1 ? <span className="jp-FlyteTag">attempt {a.attempts}</span> : null}
+        {a.attempts > 1 ? (
+          <span className="jp-FlyteTag">attempt {a.attempts}</span>
+        ) : null}
         <span className="jp-FlyteTree-duration jp-FlyteMuted">
           {formatDuration(durationOf(a.started_at, a.ended_at, props.now))}
         </span>
       </li>
       {open &&
         props.node.children.map(child => (
-          <TreeNodeRow key={nodeKey(child)} {...props} node={child} depth={props.depth + 1} />
+          <TreeNodeRow
+            key={nodeKey(child)}
+            {...props}
+            node={child}
+            depth={props.depth + 1}
+          />
         ))}
     </>
   );

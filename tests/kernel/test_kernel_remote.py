@@ -74,7 +74,7 @@ CELLS = [
      "bundles = Path(os.environ['FLYTE_JUPYTER_DATA_DIR']) / 'backend' / 'data' / 'bundles'\n"
      "before = sorted(p.name for p in bundles.iterdir())"),                            # 20
     "%%flyte run --name same-2\nawait square(x=3)",                                    # 21
-    ("from flyte_jupyter._internal.client.submit import call\n"
+    ("from flyte_jupyter._internal.client.calls import call\n"
      "client = _flyte_run.client\n"
      "v1, v2 = (call(lambda n=n: client.get_action(n, 'a0')).task_version for n in ('same-1', 'same-2'))\n"
      "print(v1 == v2, before == sorted(p.name for p in bundles.iterdir()))"),           # 22

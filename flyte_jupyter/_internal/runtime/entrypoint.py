@@ -63,6 +63,14 @@ _DEFAULTS = {"version": "", "raw_data_path": "", "checkpoint_path": "", "prev_ch
              "tgz": None, "pkl": None, "dest": ".", "resolver": "flyte_jupyter._internal.runtime.bundle.DefaultResolver",
              "module_name": None}
 _REQUIRED = ("inputs", "outputs_path", "run_name", "name", "task_name")
+# The flags that say which code an action loads (not which inputs it reads or where it writes):
+# the same for every action of one task, so a fork-server template can load that code once.
+LOADER_FLAGS = ("--tgz", "--pkl", "--dest", "--resolver", "--module-name", "--task-name", "--version", "--image-cache")
+
+
+def loader_args(argv: Sequence[str]) -> dict[str, str]:
+    """The code-loading flags of an entrypoint command line (`a0 --flag value ...`)."""
+    return {flag: value for flag, value in zip(argv[1::2], argv[2::2]) if flag in LOADER_FLAGS}
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

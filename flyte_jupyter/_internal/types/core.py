@@ -53,8 +53,15 @@ def _conv(tp: Any) -> _Conv:
         return c
 
 
-def _build(tp: Any) -> _Conv:
-    # The builders import this module, so the dispatcher is looked up when first needed.
-    from flyte_jupyter._internal.types.dispatch import _build as build
+# The dispatcher (type -> builder) imports every builder, and every builder imports this module,
+# so the dispatcher registers itself here when the package loads instead of being imported.
+_DISPATCHER: list[Callable[[Any], _Conv]] = []
 
-    return build(tp)
+
+def register_dispatcher(build: Callable[[Any], _Conv]) -> None:
+    """Install the function that builds a converter for a type not yet in the cache."""
+    _DISPATCHER[:] = [build]
+
+
+def _build(tp: Any) -> _Conv:
+    return _DISPATCHER[0](tp)

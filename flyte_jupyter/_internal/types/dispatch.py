@@ -11,7 +11,7 @@ from typing import Any
 from flyte_jupyter._internal.types.untyped import _build_any, _build_pickled_class
 from flyte_jupyter._internal.types.blobs import _build_blob
 from flyte_jupyter._internal.types.containers import _build_dict, _build_fixed_tuple, _build_sequence
-from flyte_jupyter._internal.types.core import _CACHE_PENDING, _Conv, _conv, _NoneType
+from flyte_jupyter._internal.types.core import _CACHE_PENDING, _Conv, _conv, _NoneType, register_dispatcher
 from flyte_jupyter._internal.types.enums import _build_enum
 from flyte_jupyter._internal.types.records import (
     _build_dataclass,
@@ -106,3 +106,6 @@ def _build(tp: Any) -> _Conv:
             return _conv(origin)
         return _build_pickled_class(tp, origin)
     return _build_pickled_class(tp, None)
+
+
+register_dispatcher(_build)

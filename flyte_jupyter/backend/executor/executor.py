@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter._internal.runtime.entrypoint import loader_args
+from flyte_jupyter._internal.runtime.loops import BackgroundTasks
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
-from flyte_jupyter.backend.config import BackendConfig
-from flyte_jupyter.backend.store.records import ActionRecord, CacheRecord
-from flyte_jupyter.backend.state import RunEntry, StateHub
 from flyte_jupyter.backend.catalog import TaskCatalog
+from flyte_jupyter.backend.config import BackendConfig
 from flyte_jupyter.backend.executor.plugin import (
     LaunchSpec,
     Outcome,
@@ -31,6 +31,8 @@ from flyte_jupyter.backend.executor.plugin import (
     PluginRegistry,
     PluginStatus,
 )
+from flyte_jupyter.backend.state import RunEntry, StateHub
+from flyte_jupyter.backend.store.records import ActionRecord, CacheRecord
 
 log = logging.getLogger("flyte_jupyter.backend")
 
@@ -124,7 +126,7 @@ class Executor:
         self.ready: collections.deque[tuple[RunEntry, str]] = collections.deque()
         self.attempts: dict[tuple, Attempt] = {}
         self.busy = 0
-        self._tasks: set[asyncio.Task] = set()
+        self._background = BackgroundTasks(log, "executor")
         self._inflight: dict[tuple, tuple] = {}  # serialized cache key -> the action computing it
         self._waiting: dict[tuple, list[tuple[RunEntry, ActionRecord]]] = {}
         self._task_launch: dict[tuple, _TaskLaunch] = {}
@@ -138,16 +140,6 @@ class Executor:
     @property
     def queued(self) -> int:
         return len(self.ready)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("executor task failed", exc_info=task.exception())
 
     def outputs_prefix(self, rec: ActionRecord, attempt: int) -> str:
         """runs/P/D/RUN/ACTION-ATTEMPT/: outputs.pb or error.pb (and report.html) of one attempt."""
@@ -243,7 +235,7 @@ class Executor:
             self.busy += 1
             att = Attempt(entry, rec, rec.attempt + 1)
             self.attempts[rec.key] = att
-            self._spawn(self._launch(att))
+            self._background.spawn(self._launch(att))
 
     # -- launching --------------------------------------------------------------------------------
 
@@ -308,10 +300,11 @@ class Executor:
         # Flat per-attempt names: a directory level costs a mkdir per action (~0.1 ms on ext4).
         rel = os.path.join(rec.project, rec.domain, rec.run, f"{rec.name}-{att.number}")
         data_dir = str(self.config.data_dir)
+        args = tuple(_substitute(a, values) for a in spec.args)
         return LaunchSpec(
             run_name=rec.run, action_name=rec.name, attempt=att.number, project=rec.project, domain=rec.domain,
             task_name=rec.task_name, task_version=rec.task_version, task_type=shared.task_type,
-            args=tuple(_substitute(a, values) for a in spec.args), env=env, outputs_path=prefix,
+            args=args, loader=loader_args(args), env=env, outputs_path=prefix,
             workdir=os.path.join(data_dir, "work", rel), log_dir=os.path.join(data_dir, "logs", rel),
             image=shared.image, cpu=shared.cpu, memory_bytes=shared.memory_bytes, memory_text=shared.memory_text,
             gpu=shared.gpu, timeout=shared.timeout, custom=dict(shared.custom), environment=shared.environment,
@@ -327,7 +320,7 @@ class Executor:
             if spec.max_queued_seconds and time.time() - rec.queued_at > spec.max_queued_seconds and rec.attempt == 0:
                 att.abort_reason = "queued-timeout"
                 rec.attempt = att.number
-                self._spawn(self._complete(att, Outcome(OutcomeKind.ABORTED, message="queued too long")))
+                self._background.spawn(self._complete(att, Outcome(OutcomeKind.ABORTED, message="queued too long")))
                 return
             att.launch = await self._launch_spec(att, spec)
             att.plugin = self.registry.get(att.launch.task_type)
@@ -339,14 +332,14 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - any failure to start is a system error of the attempt
             log.exception("could not launch %s", rec.key)
             rec.attempt = att.number
-            self._spawn(self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not start the action: {exc}")))
+            self._background.spawn(self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not start the action: {exc}")))
             return
         if att.abort_reason:
             # Aborted (or timed out) while the resource was being created: stop it now.
             if att.done:
-                self._spawn(att.plugin.abort(att.handle, att.launch))
+                self._background.spawn(att.plugin.abort(att.handle, att.launch, att.abort_reason))
             else:
-                self._spawn(self._stop(att))
+                self._background.spawn(self._stop(att))
             return
         if att.done:
             return
@@ -361,7 +354,7 @@ class Executor:
         if att.done:
             return
         if status.outcome is not None:
-            self._spawn(self._complete(att, status.outcome))
+            self._background.spawn(self._complete(att, status.outcome))
         elif status.phase is not None:
             from flyte_jupyter._internal.wire.convert import phase_to_pb
 
@@ -375,15 +368,12 @@ class Executor:
         if att.done or att.abort_reason:
             return
         att.abort_reason = "timeout"
-        self._spawn(self._stop(att))
+        self._background.spawn(self._stop(att))
 
     async def _stop(self, att: Attempt) -> None:
         try:
             if att.plugin is not None and att.handle:
-                if getattr(att.plugin, "abort_takes_reason", False):
-                    await att.plugin.abort(att.handle, att.launch, reason=att.abort_reason)
-                else:
-                    await att.plugin.abort(att.handle, att.launch)
+                await att.plugin.abort(att.handle, att.launch, att.abort_reason)
         finally:
             if not att.done:
                 await self._complete(att, Outcome(OutcomeKind.ABORTED, message="stopped"))

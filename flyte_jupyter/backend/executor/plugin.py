@@ -14,7 +14,7 @@ For every attempt the executor calls, in this order:
    optionally ``Phase.INITIALIZING`` (pulling an image, scheduling) and ``Phase.RUNNING``, and then
    exactly once a terminal status carrying an :class:`Outcome`. Calls after the terminal one are
    ignored. ``on_status`` is a plain function; it never blocks.
-3. ``await plugin.abort(handle, spec)`` when the user aborts, the attempt times out, or the backend
+3. ``await plugin.abort(handle, spec, reason)`` when the user aborts, the attempt times out, or the backend
    shuts down an attempt. The plugin stops the whole resource (every process of it) and still reports
    a terminal status (usually ``Outcome(kind="aborted")``); the executor decides the phase.
 4. ``plugin.logs(spec, handle, follow=...)`` streams the attempt's stdout/stderr as :class:`LogLine` s,
@@ -40,13 +40,11 @@ from typing import Any, AsyncIterator, Callable, ClassVar
 
 from flyte_jupyter._internal.wire.models import Phase
 
-# Executors that ship with flyte-jupyter: name -> "module:factory". A factory takes a PluginConfig
-# and returns an ExecutorPlugin. Modules are imported only when selected, so the Kubernetes client
-# is never imported by a backend that runs local processes.
-BUILTIN_EXECUTORS: dict[str, str] = {
-    "local": "flyte_jupyter.backend.plugins.local.plugin:create_plugin",
-    "kubernetes": "flyte_jupyter.backend.plugins.k8s:create_plugin",
-}
+# Executor plugins are found by entry point, as ipyparallel finds its launchers: a distribution
+# declares `name = "module:factory"` in this group (flyte-jupyter declares "local" and
+# "kubernetes"); a factory takes a PluginConfig and returns an ExecutorPlugin. A module is imported
+# only when selected, so a backend that runs local processes never imports the Kubernetes client.
+ENTRY_POINT_GROUP = "flyte_jupyter.executor_plugins"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +79,7 @@ class LaunchSpec:
     custom: dict[str, Any] = dataclasses.field(default_factory=dict)  # task's plugin config
     environment: str = ""  # the TaskEnvironment name (pools of reusable workers key on it)
     reuse: dict[str, Any] | None = None  # ReusePolicy fields when the environment is reusable
+    loader: dict[str, str] = dataclasses.field(default_factory=dict)  # the entrypoint's code-loading flags
 
     @property
     def resource_name(self) -> str:
@@ -161,9 +160,6 @@ class ExecutorPlugin(abc.ABC):
     #: True when the plugin reports Phase.RUNNING itself (e.g. once a pod's container starts): the
     #: executor then records INITIALIZING when launch() returns. False: RUNNING at once.
     reports_progress: ClassVar[bool] = False
-    #: True when ``abort`` accepts a keyword ``reason`` ("abort", "timeout", ...): the executor then
-    #: says why it stops an attempt, so the plugin can record it (e.g. TIMED_OUT on a resource status).
-    abort_takes_reason: ClassVar[bool] = False
 
     async def start(self) -> None:
         """Called once when the backend starts, before any launch (open clients, start pools)."""
@@ -180,8 +176,11 @@ class ExecutorPlugin(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def abort(self, handle: str, spec: LaunchSpec) -> None:
-        """Stop the attempt's resource and everything it started. Idempotent."""
+    async def abort(self, handle: str, spec: LaunchSpec, reason: str = "") -> None:
+        """Stop the attempt's resource and everything it started. Idempotent.
+
+        `reason` says why ("abort", "timeout", "queued-timeout", or "" for a shutdown), so a plugin
+        can record it (the Kubernetes plugin marks a timed-out TaskAction TIMED_OUT)."""
 
     @abc.abstractmethod
     def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
@@ -232,19 +231,29 @@ class PluginRegistry:
         return list(seen.values())
 
 
+def executor_entry_points() -> dict[str, Any]:
+    """The installed executor plugins: name -> entry point."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def load_plugin(executor: str, config: PluginConfig) -> ExecutorPlugin:
-    """Create the plugin named by the ``executor`` config knob ("local", "kubernetes", or
-    "package.module:factory" for a third-party plugin)."""
-    target = BUILTIN_EXECUTORS.get(executor, executor)
-    if ":" not in target:
-        raise ValueError(
-            f"executor {executor!r} is unknown; use one of {sorted(BUILTIN_EXECUTORS)} or 'module:factory'"
-        )
-    module_name, _, attr = target.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
+    """Create the plugin named by the ``executor`` config knob: an installed plugin's name
+    ("local", "kubernetes", ...) or "package.module:factory"."""
+    found = executor_entry_points()
+    if executor in found:
+        factory = found[executor].load()
+    elif ":" in executor:
+        module_name, _, attr = executor.partition(":")
+        factory = getattr(importlib.import_module(module_name), attr)
+    else:
+        names = ", ".join(sorted(found)) or "none (is flyte-jupyter installed? `pip install -e .`)"
+        raise ValueError(f"executor {executor!r} is unknown; installed executor plugins: {names}; "
+                         "or name a factory as 'package.module:function'")
     plugin = factory(config)
     if not isinstance(plugin, ExecutorPlugin):
-        raise TypeError(f"{target} returned {type(plugin).__name__}, not an ExecutorPlugin")
+        raise TypeError(f"executor {executor!r} returned {type(plugin).__name__}, not an ExecutorPlugin")
     return plugin
 
 

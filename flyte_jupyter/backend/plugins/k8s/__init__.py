@@ -20,7 +20,7 @@ __all__ = ["K8sSettings", "KubernetesPlugin", "create_plugin"]
 
 
 def create_plugin(config: "PluginConfig") -> "KubernetesPlugin":
-    """Factory for the backend's plugin loader (``flyte_jupyter.backend.plugins.k8s:create_plugin``)."""
+    """Factory named by the `flyte_jupyter.executor_plugins` entry point `kubernetes`."""
     from flyte_jupyter.backend.plugins.k8s.plugin import KubernetesPlugin
 
     return KubernetesPlugin(config)

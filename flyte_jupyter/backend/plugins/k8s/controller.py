@@ -23,8 +23,14 @@ import os
 import time
 from typing import Any, Callable
 
+from flyte_jupyter._internal.runtime.loops import BackgroundTasks
 from flyte_jupyter._internal.wire.models import Phase
-from flyte_jupyter.backend.executor.plugin import Outcome, OutcomeKind, PluginStatus, StatusCallback
+from flyte_jupyter.backend.executor.plugin import (
+    Outcome,
+    OutcomeKind,
+    PluginStatus,
+    StatusCallback,
+)
 from flyte_jupyter.backend.plugins.k8s import crd as _crd
 from flyte_jupyter.backend.plugins.k8s import names as n
 from flyte_jupyter.backend.plugins.k8s.config import K8sSettings
@@ -85,7 +91,7 @@ class Controller:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="k8s-api")
         self._status_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._creating: set[tuple[str, str]] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._background = BackgroundTasks(log, "kubernetes controller")
         self._timers: list[asyncio.TimerHandle] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.pod_watch: ListWatch | None = None
@@ -96,16 +102,6 @@ class Controller:
         """Run one blocking client call in the controller's thread pool."""
         assert self._loop is not None
         return await self._loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("kubernetes controller task failed: %r", task.exception())
 
     def attempt(self, key: tuple[str, str]) -> _Attempt:
         att = self.attempts.get(key)
@@ -163,8 +159,7 @@ class Controller:
         for att in self.attempts.values():
             if att.stuck_handle is not None:
                 att.stuck_handle.cancel()
-        for t in list(self._tasks):
-            t.cancel()
+        self._background.cancel_all()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- namespaces -------------------------------------------------------------------------------
@@ -282,7 +277,7 @@ class Controller:
     def _on_ta_sync(self, items: list[dict[str, Any]]) -> None:
         self.taskactions = {(t["metadata"]["namespace"], t["metadata"]["name"]): t for t in items}
         for t in items:
-            self._spawn(self.reconcile(t))
+            self._background.spawn(self.reconcile(t))
 
     def _on_ta_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         for etype, t in events:
@@ -291,7 +286,7 @@ class Controller:
                 self.taskactions.pop(key, None)
                 continue
             self.taskactions[key] = t
-            self._spawn(self.reconcile(t))
+            self._background.spawn(self.reconcile(t))
 
     async def reconcile(self, ta: dict[str, Any]) -> None:
         """Make the world match one TaskAction: its attempt's pod exists, or is deleted when aborted."""
@@ -414,7 +409,7 @@ class Controller:
             remaining = v.stuck_since + self.settings.image_pull_grace_seconds - time.time()
             if remaining <= 0:
                 self._finish(att, Outcome(kind=OutcomeKind.LOST, message=v.message), v)
-                self._spawn(self.delete_pod(att.key, reason=v.reason, report=False))
+                self._background.spawn(self.delete_pod(att.key, reason=v.reason, report=False))
                 return
             if att.stuck_handle is None:
                 assert self._loop is not None
@@ -428,7 +423,7 @@ class Controller:
                                           "reason": v.reason, "message": v.message}
                 if v.phase is Phase.RUNNING:
                     status["startedAt"] = v.started_at or _rfc3339()
-                self._spawn(self._write_status(att.key[0], att.ta_name, status))
+                self._background.spawn(self._write_status(att.key[0], att.ta_name, status))
 
     def _recheck(self, att: _Attempt) -> None:
         att.stuck_handle = None
@@ -467,7 +462,7 @@ class Controller:
                                       "message": outcome.message[:4000], "endedAt": (v.ended_at if v else None) or _rfc3339()}
             if outcome.exit_code is not None:
                 status["exitCode"] = outcome.exit_code
-            self._spawn(self._write_status(att.key[0], att.ta_name, status))
+            self._background.spawn(self._write_status(att.key[0], att.ta_name, status))
         if not att.gone:
             self._schedule_cleanup(att, outcome.succeeded)
 
@@ -490,7 +485,7 @@ class Controller:
                 self._pod_gone(att)
             return
         assert self._loop is not None
-        self._timers.append(self._loop.call_later(grace + 10, lambda: self._spawn(self._force_delete(key))))
+        self._timers.append(self._loop.call_later(grace + 10, lambda: self._background.spawn(self._force_delete(key))))
 
     async def _force_delete(self, key: tuple[str, str]) -> None:
         from kubernetes.client.rest import ApiException
@@ -508,7 +503,7 @@ class Controller:
         if delay < 0:
             return
         assert self._loop is not None
-        self._timers.append(self._loop.call_later(delay, lambda: self._spawn(self._cleanup(att, succeeded))))
+        self._timers.append(self._loop.call_later(delay, lambda: self._background.spawn(self._cleanup(att, succeeded))))
 
     async def _cleanup(self, att: _Attempt, succeeded: bool) -> None:
         """Delete a finished pod (its log is saved first), and its TaskAction once the action is over."""

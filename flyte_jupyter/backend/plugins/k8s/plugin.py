@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 class KubernetesPlugin(ExecutorPlugin):
     name = "kubernetes"
     task_types = ("python",)
-    abort_takes_reason = True  # a timeout is recorded as TIMED_OUT on the TaskAction
 
     def __init__(self, config: PluginConfig, settings: K8sSettings | None = None, api_client: Any = None) -> None:
         self.config = config
@@ -239,8 +238,3 @@ async def _stream_pod_log(ctl: Controller, key: tuple[str, str], follow: bool) -
     finally:
         stop.set()
         _shutdown(holder.get("resp"))
-
-
-def create_plugin(config: PluginConfig) -> KubernetesPlugin:
-    """Factory named by the backend's ``executor: kubernetes`` (see executor._plugin.BUILTIN_EXECUTORS)."""
-    return KubernetesPlugin(config)

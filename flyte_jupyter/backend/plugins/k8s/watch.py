@@ -14,7 +14,6 @@ import json
 import logging
 import socket
 import threading
-import time
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)

@@ -13,332 +13,41 @@ recycled pid and reattach to it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter.backend.executor.plugin import (
     ExecutorPlugin,
     LaunchSpec,
     LogLine,
-    Outcome,
     OutcomeKind,
     PluginConfig,
-    PluginStatus,
     StatusCallback,
 )
+from flyte_jupyter.backend.plugins.local.forkserver import ForkServer
+from flyte_jupyter.backend.plugins.local.process import AttemptProc
+from flyte_jupyter.backend.plugins.local.procfs import (
+    group_rss,
+    killpg,
+    start_time,
+)
+from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
 
 log = logging.getLogger("flyte_jupyter.backend")
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MEMORY_POLL = 0.05
 _KILL_GRACE = 1.0
 # Bundle templates (fork servers that have loaded one bundle's task module): at most this many,
 # each retired after this long without a launch and without live children.
 _MAX_TEMPLATES = 8
 _TEMPLATE_IDLE = 60.0
-# What a template loads its bundle with, and the env vars that differ between attempts (set in each
-# child, not in the template).
-_LOADER_FLAGS = ("--tgz", "--pkl", "--dest", "--resolver", "--module-name", "--task-name", "--version",
-                 "--image-cache")
+# The env vars that differ between attempts (set in each child, not in the template).
 _PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT")
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks (field 22 of /proc/PID/stat), or None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read().decode(errors="replace")
-    except OSError:
-        return None
-    fields = data.rsplit(")", 1)[-1].split()
-    if fields and fields[0] == "Z":
-        return None
-    return fields[19] if len(fields) > 19 else None
-
-
-def _group_rss(pgid: int, pids: set[int]) -> int:
-    """Resident bytes of the attempt's processes (the leader and the children we have seen)."""
-    total = 0
-    for pid in list(pids):
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as fh:
-                total += int(fh.read().split()[1]) * _PAGE
-        except (OSError, ValueError, IndexError):
-            pids.discard(pid)
-    try:
-        with open(f"/proc/{pgid}/task/{pgid}/children", "rb") as fh:
-            pids.update(int(p) for p in fh.read().split())
-    except OSError:
-        pass
-    return total
-
-
-class _Proc:
-    def __init__(self, spec: LaunchSpec, on_status: StatusCallback) -> None:
-        self.spec = spec
-        self.on_status = on_status
-        self.pid = 0
-        self.start = ""
-        self.exited = asyncio.Event()
-        self.oom = False
-        self.aborted = False
-        self.pids: set[int] = set()
-        self.zygote: Any = None
-
-    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "") -> None:
-        if self.exited.is_set():
-            return
-        self.exited.set()
-        if self.oom:
-            outcome = Outcome(OutcomeKind.OOM, code, message)
-        elif self.aborted:
-            outcome = Outcome(OutcomeKind.ABORTED, code, message)
-        else:
-            outcome = Outcome(kind or OutcomeKind.EXITED, code, message)
-        self.on_status(PluginStatus(outcome=outcome))
-
-
-class _Zygote:
-    """The backend's end of one fork server."""
-
-    def __init__(self, plugin: "LocalProcessPlugin", python: str, template_key: tuple | None = None) -> None:
-        self.plugin = plugin
-        self.python = python
-        self.template_key = template_key  # set for a bundle template (see `_zygote._template_child`)
-        self.proc: asyncio.subprocess.Process | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self._pending: dict[int, tuple[asyncio.Future, _Proc]] = {}
-        self._next = 0
-        self.alive = False
-        self.live: set[int] = set()  # pids forked by this server that have not exited yet
-        self.last_used = time.monotonic()
-
-    async def start(self, timeout: float = 60.0) -> None:
-        ours, theirs = socket.socketpair()
-        self.ctl, ctl_theirs = socket.socketpair()
-        log_path = self.plugin.data_dir / "zygote.log"
-        with open(log_path, "ab") as logf:
-            self.proc = await asyncio.create_subprocess_exec(
-                self.python, "-m", "flyte_jupyter.backend.plugins.local.zygote", str(theirs.fileno()),
-                str(ctl_theirs.fileno()), pass_fds=(theirs.fileno(), ctl_theirs.fileno()),
-                stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
-            )
-        theirs.close()
-        ctl_theirs.close()
-        await self._connect(ours, timeout, log_path)
-
-    async def start_template(self, parent: "_Zygote", argv: list[str], env: dict[str, str], cwd: str,
-                             timeout: float = 60.0) -> None:
-        """Fork this server from `parent` as a template that has loaded one bundle's task module."""
-        ours, theirs = socket.socketpair()
-        try:
-            await parent.spawn_on_socket(theirs, {"template": True, "argv": argv, "env": env, "cwd": cwd})
-        finally:
-            theirs.close()
-        await self._connect(ours, timeout, self.plugin.data_dir / "zygote.log")
-
-    async def _connect(self, ours: socket.socket, timeout: float, log_path: Path) -> None:
-        reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
-        try:
-            line = await asyncio.wait_for(reader.readline(), timeout)
-        except BaseException:
-            self.writer.close()
-            raise
-        if not line or not json.loads(line).get("ready"):
-            self.writer.close()
-            raise RuntimeError(f"the fork server for {self.python} did not start; see {log_path}")
-        self.alive = True
-        self._reader_task = asyncio.ensure_future(self._read(reader))
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                msg = json.loads(line)
-                if "exit" in msg:
-                    self.live.discard(msg["exit"])
-                    self.plugin._exited(msg["exit"], msg["code"])
-                    continue
-                if msg["id"] not in self._pending:
-                    continue
-                fut, proc = self._pending.pop(msg["id"])
-                if "error" in msg:
-                    fut.set_exception(OSError(msg["error"]))
-                else:
-                    if proc is not None:
-                        proc.pid = msg["pid"]
-                        self.live.add(proc.pid)
-                        self.plugin._register(proc)
-                    fut.set_result(msg["pid"])
-        finally:
-            self.alive = False
-            for fut, _ in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(OSError("the fork server stopped"))
-            self._pending.clear()
-            self.plugin._zygote_lost(self)
-
-    async def spawn(self, proc: _Proc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> int:
-        self._next += 1
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[self._next] = (fut, proc)
-        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
-        self.writer.write(json.dumps(req).encode() + b"\n")
-        return await fut
-
-    async def spawn_worker(self, worker_sock: socket.socket) -> int:
-        """Fork a reusable worker serving `worker_sock` (passed to the zygote by SCM_RIGHTS)."""
-        return await self.spawn_on_socket(worker_sock, {"worker": True})
-
-    async def spawn_on_socket(self, sock: socket.socket, req: dict) -> int:
-        """Fork a long-lived server (worker or template) on `sock`, passed by SCM_RIGHTS."""
-        socket.send_fds(self.ctl, [b"w"], [sock.fileno()])
-        self._next += 1
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[self._next] = (fut, None)
-        self.writer.write(json.dumps({"id": self._next, **req}).encode() + b"\n")
-        return await fut
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        if self.proc is not None:
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-
-
-class _Worker:
-    """The backend's end of one reusable worker (see `_worker`)."""
-
-    def __init__(self, pool: "_Pool") -> None:
-        self.pool = pool
-        self.pid = 0
-        self.start = ""
-        self.proc: asyncio.subprocess.Process | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.busy: _Proc | None = None
-        self.ready = False
-        self.alive = True
-        self.idle_since = time.monotonic()
-        self._next = 0
-
-    async def spawn(self, python: str, log_path: Path) -> None:
-        ours, theirs = socket.socketpair()
-        zygote = await self.pool.plugin._zygote(python)
-        if zygote is not None:
-            try:
-                self.pid = await zygote.spawn_worker(theirs)  # a fork: ready in milliseconds
-            finally:
-                theirs.close()
-        else:
-            with open(log_path, "ab") as logf:
-                self.proc = await asyncio.create_subprocess_exec(
-                    python, "-m", "flyte_jupyter.backend.plugins.local.worker", str(theirs.fileno()),
-                    pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
-                    start_new_session=True,
-                )
-            theirs.close()
-            self.pid = self.proc.pid
-        self.pool.plugin._workers_by_pid[self.pid] = self
-        reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
-        line = await asyncio.wait_for(reader.readline(), 60)
-        if not line or not json.loads(line).get("ready"):
-            raise RuntimeError(f"a reusable worker for {python} did not start; see {log_path}")
-        self.start = _start_time(self.pid) or "0"
-        self.ready = True
-        asyncio.ensure_future(self._read(reader))
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                msg = json.loads(line)
-                proc, self.busy = self.busy, None
-                self.idle_since = time.monotonic()
-                if proc is not None:
-                    self.pool.plugin._limited.discard(proc)
-                    proc.finish(msg.get("code", 1))
-                self.pool.released()
-        finally:
-            self.alive = False
-            proc, self.busy = self.busy, None
-            if proc is not None:
-                self.pool.plugin._limited.discard(proc)
-                code = self.proc.returncode if self.proc is not None else self.pool.plugin._worker_exits.pop(self.pid, None)
-                proc.finish(code if code is not None else -9)
-            self.pool.remove(self)
-
-    def run(self, proc: _Proc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
-        self._next += 1
-        self.busy = proc
-        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
-        self.writer.write(json.dumps(req).encode() + b"\n")
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-class _Pool:
-    """Reusable workers of one (interpreter, environment, version)."""
-
-    def __init__(self, plugin: "LocalProcessPlugin", python: str, replicas: int, idle_ttl: float) -> None:
-        self.plugin = plugin
-        self.python = python
-        self.replicas = max(1, replicas)
-        self.idle_ttl = idle_ttl
-        self.workers: list[_Worker] = []
-
-    def idle(self) -> _Worker | None:
-        for w in self.workers:
-            if w.ready and w.alive and w.busy is None:
-                return w
-        return None
-
-    def grow(self) -> None:
-        """Start one more worker in the background (until `replicas`)."""
-        if len(self.workers) >= self.replicas:
-            return
-        worker = _Worker(self)
-        self.workers.append(worker)
-
-        async def start() -> None:
-            try:
-                await worker.spawn(self.python, self.plugin.data_dir / "workers.log")
-            except Exception:  # noqa: BLE001 - actions fall back to the fork server
-                log.exception("reusable worker failed to start")
-                self.remove(worker)
-
-        asyncio.ensure_future(start())
-
-    def released(self) -> None:
-        pass
-
-    def remove(self, worker: _Worker) -> None:
-        if worker in self.workers:
-            self.workers.remove(worker)
-        if not worker.alive and self.plugin._workers_by_pid.get(worker.pid) is worker:
-            del self.plugin._workers_by_pid[worker.pid]
-
-    def reap_idle(self) -> None:
-        now = time.monotonic()
-        for w in list(self.workers):
-            if w.ready and w.busy is None and now - w.idle_since > self.idle_ttl:
-                w.close()
-                self.remove(w)
 
 
 class LocalProcessPlugin(ExecutorPlugin):
@@ -351,19 +60,19 @@ class LocalProcessPlugin(ExecutorPlugin):
         self.data_dir = Path(config.data_dir)
         self.settings = config.settings
         self.use_fork_server = bool(self.settings.get("fork_server", True)) and sys.platform.startswith("linux")
-        self._zygotes: dict[str, _Zygote] = {}
+        self._zygotes: dict[str, ForkServer] = {}
         self._zygote_lock = asyncio.Lock()
-        self._procs: dict[int, _Proc] = {}
-        self._limited: set[_Proc] = set()
+        self._procs: dict[int, AttemptProc] = {}
+        self._limited: set[AttemptProc] = set()
         self._monitor: asyncio.Task | None = None
         self._bundle_cache = str(self.data_dir / "bundles")
-        self._pools: dict[tuple[str, str, str], _Pool] = {}
-        self._workers_by_pid: dict[int, _Worker] = {}
+        self._pools: dict[tuple[str, str, str], WorkerPool] = {}
+        self._workers_by_pid: dict[int, Worker] = {}
         self._closing = False
         self._worker_exits: dict[int, int] = {}
         self._reaper: asyncio.Task | None = None
         self.use_templates = self.use_fork_server and bool(self.settings.get("bundle_templates", True))
-        self._templates: dict[tuple, _Zygote | None] = {}  # None: starting, or failed to start
+        self._templates: dict[tuple, ForkServer | None] = {}  # None: starting, or failed to start
         self._template_reaper: asyncio.Task | None = None
 
     # -- processes ------------------------------------------------------------------------------
@@ -388,7 +97,7 @@ class LocalProcessPlugin(ExecutorPlugin):
             return {}
         return {k: v for k, v in runtime.environ().items() if os.environ.get(k) != v}
 
-    async def _zygote(self, python: str) -> _Zygote | None:
+    async def _zygote(self, python: str) -> ForkServer | None:
         if not self.use_fork_server:
             return None
         zyg = self._zygotes.get(python)
@@ -398,7 +107,7 @@ class LocalProcessPlugin(ExecutorPlugin):
             zyg = self._zygotes.get(python)
             if zyg is not None and zyg.alive:
                 return zyg
-            zyg = _Zygote(self, python)
+            zyg = ForkServer(self, python)
             try:
                 await zyg.start()
             except Exception:  # noqa: BLE001 - fall back to plain subprocesses
@@ -407,10 +116,10 @@ class LocalProcessPlugin(ExecutorPlugin):
             self._zygotes[python] = zyg
             return zyg
 
-    def _register(self, proc: _Proc) -> None:
+    def _register(self, proc: AttemptProc) -> None:
         self._procs[proc.pid] = proc
         proc.pids.add(proc.pid)
-        proc.start = _start_time(proc.pid) or "0"
+        proc.start = start_time(proc.pid) or "0"
         if proc.spec.memory_bytes:
             self._limited.add(proc)
             if self._monitor is None or self._monitor.done():
@@ -418,12 +127,11 @@ class LocalProcessPlugin(ExecutorPlugin):
 
     # -- bundle templates --------------------------------------------------------------------------
 
-    def _template_for(self, python: str, args: list[str], env: dict[str, str]) -> _Zygote | None:
+    def _template_for(self, python: str, loader: dict[str, str], env: dict[str, str]) -> ForkServer | None:
         """The ready template for this action's bundle, or None (then the action is forked from the
         plain fork server, and a template starts in the background for the next ones)."""
         if not self.use_templates:
             return None
-        loader = {flag: value for flag, value in zip(args[1::2], args[2::2]) if flag in _LOADER_FLAGS}
         if not (loader.get("--pkl") or (loader.get("--tgz") and loader.get("--dest", ".") in (".", ""))):
             return None  # nothing shared between actions to preload
         static = {k: v for k, v in env.items() if k not in _PER_ATTEMPT_ENV}
@@ -449,7 +157,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         parent = await self._zygote(python)
         if parent is None:
             return
-        tmpl = _Zygote(self, python, template_key=key)
+        tmpl = ForkServer(self, python, template_key=key)
         try:
             await tmpl.start_template(parent, argv, env, cwd)
         except Exception as exc:  # noqa: BLE001 - actions keep using the plain fork server
@@ -481,7 +189,7 @@ class LocalProcessPlugin(ExecutorPlugin):
             await asyncio.sleep(5.0)
             self._retire_templates()
 
-    def _zygote_lost(self, zygote: "_Zygote") -> None:
+    def _zygote_lost(self, zygote: "ForkServer") -> None:
         """The fork server died: its children are orphans now; watch them by polling."""
         if zygote.template_key is not None:
             if self._templates.get(zygote.template_key) is zygote:
@@ -508,7 +216,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
                "PYTHONUNBUFFERED": "1"}
         stdout, stderr = _log_files(spec)
-        proc = _Proc(spec, on_status)
+        proc = AttemptProc(spec, on_status)
         if spec.reuse:
             worker = self._worker_for(python, spec)
             if worker is not None:
@@ -522,7 +230,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                         self._monitor = asyncio.ensure_future(self._watch_memory())
                 worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr)
                 return f"{worker.pid}:{worker.start}"
-        zyg = self._template_for(python, list(spec.args), env) or await self._zygote(python)
+        zyg = self._template_for(python, spec.loader, env) or await self._zygote(python)
         if zyg is not None:
             proc.zygote = zyg
             await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
@@ -539,7 +247,7 @@ class LocalProcessPlugin(ExecutorPlugin):
             asyncio.ensure_future(self._wait_child(child))
         return f"{proc.pid}:{proc.start}"
 
-    def _worker_for(self, python: str, spec: LaunchSpec) -> _Worker | None:
+    def _worker_for(self, python: str, spec: LaunchSpec) -> Worker | None:
         """An idle warm worker for the spec's environment, or None (then the fork server runs the
         action, and the pool grows in the background: a parent waiting on children in the same
         environment can never starve them)."""
@@ -547,7 +255,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         pool = self._pools.get(key)
         if pool is None:
             reuse = spec.reuse or {}
-            pool = self._pools[key] = _Pool(self, python, int(reuse.get("replicas") or 1),
+            pool = self._pools[key] = WorkerPool(self, python, int(reuse.get("replicas") or 1),
                                             float(reuse.get("idle_ttl") or 30.0))
             if self._reaper is None or self._reaper.done():
                 self._reaper = asyncio.ensure_future(self._reap())
@@ -572,21 +280,21 @@ class LocalProcessPlugin(ExecutorPlugin):
                 if proc.exited.is_set():
                     self._limited.discard(proc)
                     continue
-                rss = _group_rss(proc.pid, proc.pids)
+                rss = group_rss(proc.pid, proc.pids)
                 if rss > proc.spec.memory_bytes and not proc.oom:
                     proc.oom = True
                     self._limited.discard(proc)
-                    _killpg(proc.pid, signal.SIGKILL)
+                    killpg(proc.pid, signal.SIGKILL)
             await asyncio.sleep(_MEMORY_POLL)
 
-    async def abort(self, handle: str, spec: LaunchSpec) -> None:
+    async def abort(self, handle: str, spec: LaunchSpec, reason: str = "") -> None:
         pid = int(handle.split(":", 1)[0])
         worker = self._workers_by_pid.get(pid)
         if worker is not None and worker.alive and worker.busy is not None:
             # The action shares its process with nothing else at this moment: stop the worker.
             proc = worker.busy
             proc.aborted = True
-            _killpg(pid, signal.SIGKILL)
+            killpg(pid, signal.SIGKILL)
             try:
                 await asyncio.wait_for(proc.exited.wait(), 5)
             except asyncio.TimeoutError:
@@ -595,9 +303,9 @@ class LocalProcessPlugin(ExecutorPlugin):
         proc = self._procs.get(pid)
         if proc is not None:
             proc.aborted = True
-        elif _start_time(pid) != handle.split(":", 1)[1]:
+        elif start_time(pid) != handle.split(":", 1)[1]:
             return  # already gone (or the pid was recycled): nothing of ours to stop
-        _killpg(pid, signal.SIGTERM)
+        killpg(pid, signal.SIGTERM)
         if proc is not None:
             try:
                 await asyncio.wait_for(proc.exited.wait(), _KILL_GRACE)
@@ -606,7 +314,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                 pass
         else:
             await asyncio.sleep(0.05)
-        _killpg(pid, signal.SIGKILL)
+        killpg(pid, signal.SIGKILL)
         if proc is not None:
             try:
                 await asyncio.wait_for(proc.exited.wait(), 5)
@@ -619,9 +327,9 @@ class LocalProcessPlugin(ExecutorPlugin):
             pid = int(pid_text)
         except ValueError:
             return False
-        if _start_time(pid) != start:
+        if start_time(pid) != start:
             return False
-        proc = _Proc(spec, on_status)
+        proc = AttemptProc(spec, on_status)
         proc.pid = pid
         proc.start = start
         proc.pids.add(pid)
@@ -633,10 +341,10 @@ class LocalProcessPlugin(ExecutorPlugin):
         asyncio.ensure_future(self._poll_orphan(proc))
         return True
 
-    async def _poll_orphan(self, proc: _Proc) -> None:
+    async def _poll_orphan(self, proc: AttemptProc) -> None:
         """A process from before a restart is not our child: poll until it is gone, then read its
         result from storage (outputs.pb means it succeeded)."""
-        while _start_time(proc.pid) == proc.start and not proc.exited.is_set():
+        while start_time(proc.pid) == proc.start and not proc.exited.is_set():
             await asyncio.sleep(0.1)
         self._procs.pop(proc.pid, None)
         self._limited.discard(proc)
@@ -707,18 +415,3 @@ def _log_files(spec: LaunchSpec) -> tuple[str, str]:
     """stdout/stderr of an attempt, beside its log directory's name (the run's log directory
     exists after the first action, so an action creates no directory for its logs)."""
     return f"{spec.log_dir}.stdout", f"{spec.log_dir}.stderr"
-
-
-def _killpg(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def create_plugin(config: PluginConfig) -> LocalProcessPlugin:
-    """Factory named by `executor: local`."""
-    return LocalProcessPlugin(config)

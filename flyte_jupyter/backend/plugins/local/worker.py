@@ -22,6 +22,8 @@ import socket
 import sys
 import traceback
 
+from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, preload
+
 
 def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
     """Make the environment the worker's own at start (`base`: a copy of `os.environ._data`) plus
@@ -39,27 +41,6 @@ def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
     for key, value in target.items():
         if data.get(key) != value:
             os.environ[os.fsdecode(key)] = os.fsdecode(value)
-
-
-def enter_attempt(cwd: str, stdout: str, stderr: str) -> None:
-    """Make and enter the attempt's working directory and send fds 1/2 to its log files, with as
-    few system calls as the common case allows (the log directory usually exists already)."""
-    try:
-        os.mkdir(cwd)
-    except FileExistsError:
-        pass
-    except FileNotFoundError:
-        os.makedirs(cwd, exist_ok=True)
-    os.chdir(cwd)
-    for fd, path in ((1, stdout), (2, stderr)):
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        try:
-            out = os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            out = os.open(path, flags, 0o644)
-        os.dup2(out, fd)
-        os.close(out)
 
 
 def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tuple[int, int]) -> int:
@@ -87,11 +68,9 @@ def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tupl
     return code
 
 
-def serve(fd: int, preload: bool = True) -> None:
-    if preload:
-        from flyte_jupyter.backend.plugins.local.zygote import _preload
-
-        _preload()
+def serve(fd: int, warm: bool = True) -> None:
+    if warm:
+        preload()
     sock = socket.socket(fileno=fd)
     reader = sock.makefile("rb")
     base_env = dict(os.environ._data)  # type: ignore[attr-defined]

@@ -31,53 +31,7 @@ import socket
 import sys
 import traceback
 
-_PRELOAD = (
-    "flyte_jupyter",
-    "flyte_jupyter._internal.wire.models",
-    "flyte_jupyter._context",
-    "flyte_jupyter._resources",
-    "flyte_jupyter._task",
-    "flyte_jupyter._environment",
-    "flyte_jupyter._internal.runtime.naming",
-    "flyte_jupyter._internal.runtime.storage",
-    "flyte_jupyter._internal.types",
-    "flyte_jupyter._internal.wire.proto.literals_pb2",
-    "flyte_jupyter._internal.wire.proto.common_pb2",
-    "flyte_jupyter._internal.runtime.bundle",
-    "flyte_jupyter._internal.runtime.entrypoint",
-    "flyte_jupyter.backend.plugins.local.worker",
-    "flyte_jupyter._internal.runtime.spec",
-    "flyte_jupyter._internal.controllers.remote.lazy",
-    "flyte_jupyter._internal.controllers.base",
-    "flyte_jupyter._group",
-    "flyte_jupyter.errors",
-    "cloudpickle",
-    "asyncio",
-    "dataclasses",
-    "typing",
-    "inspect",
-    "json",
-    "tarfile",
-    "gzip",
-)
-
-
-def _preload() -> None:
-    import importlib
-
-    for name in _PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a missing optional module only costs speed
-            pass
-    try:
-        from flyte_jupyter._internal.runtime import entrypoint
-
-        entrypoint.build_parser()
-    except Exception:  # noqa: BLE001
-        pass
-    if "grpc" in sys.modules:  # pragma: no cover - a guard against a future import slipping in
-        sys.stderr.write("flyte-jupyter zygote: grpc was imported before fork; children will import their own\n")
+from flyte_jupyter.backend.plugins.local.attempt import preload
 
 
 def _detach(keep_closed: list[int]) -> None:
@@ -100,7 +54,7 @@ def _child(req: dict, keep_closed: list[int]) -> None:
     code = 1
     try:
         _detach(keep_closed)
-        from flyte_jupyter.backend.plugins.local.worker import enter_attempt
+        from flyte_jupyter.backend.plugins.local.attempt import enter_attempt
 
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -134,7 +88,7 @@ def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
         _detach(keep_closed)
         from flyte_jupyter.backend.plugins.local import worker as _worker
 
-        _worker.serve(worker_fd, preload=False)
+        _worker.serve(worker_fd, warm=False)
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         code = 1
@@ -274,7 +228,7 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
 def main() -> None:
     fd = int(sys.argv[1])
     ctl_fd = int(sys.argv[2]) if len(sys.argv) > 2 else -1
-    _preload()
+    preload()
     import gc
 
     gc.collect()

@@ -1,0 +1,77 @@
+"""What a fresh action process shares with its siblings before it runs an attempt: the modules the
+fork server and the workers import once (so a fork or a reused worker pays nothing for them), and
+how an attempt takes over its process (working directory, stdout/stderr to its log files)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_PRELOAD = (
+    "flyte_jupyter",
+    "flyte_jupyter._internal.wire.models",
+    "flyte_jupyter._context",
+    "flyte_jupyter._resources",
+    "flyte_jupyter._task",
+    "flyte_jupyter._environment",
+    "flyte_jupyter._internal.runtime.naming",
+    "flyte_jupyter._internal.runtime.storage",
+    "flyte_jupyter._internal.types",
+    "flyte_jupyter._internal.wire.proto.literals_pb2",
+    "flyte_jupyter._internal.wire.proto.common_pb2",
+    "flyte_jupyter._internal.runtime.bundle",
+    "flyte_jupyter._internal.runtime.entrypoint",
+    "flyte_jupyter.backend.plugins.local.worker",
+    "flyte_jupyter._internal.runtime.spec",
+    "flyte_jupyter._internal.controllers.remote.lazy",
+    "flyte_jupyter._internal.controllers.base",
+    "flyte_jupyter._group",
+    "flyte_jupyter.errors",
+    "cloudpickle",
+    "asyncio",
+    "dataclasses",
+    "typing",
+    "inspect",
+    "json",
+    "tarfile",
+    "gzip",
+)
+
+
+def preload() -> None:
+    import importlib
+
+    for name in _PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional module only costs speed
+            pass
+    try:
+        from flyte_jupyter._internal.runtime import entrypoint
+
+        entrypoint.build_parser()
+    except Exception:  # noqa: BLE001
+        pass
+    if "grpc" in sys.modules:  # pragma: no cover - a guard against a future import slipping in
+        sys.stderr.write("flyte-jupyter zygote: grpc was imported before fork; children will import their own\n")
+
+
+def enter_attempt(cwd: str, stdout: str, stderr: str) -> None:
+    """Make and enter the attempt's working directory and send fds 1/2 to its log files, with as
+    few system calls as the common case allows (the log directory usually exists already)."""
+    try:
+        os.mkdir(cwd)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+    for fd, path in ((1, stdout), (2, stderr)):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            out = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            out = os.open(path, flags, 0o644)
+        os.dup2(out, fd)
+        os.close(out)

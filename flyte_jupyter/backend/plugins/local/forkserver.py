@@ -1,0 +1,131 @@
+"""The backend's end of a fork server (`zygote.py`): start it, ask it to fork, read exits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flyte_jupyter.backend.plugins.local.process import AttemptProc
+
+if TYPE_CHECKING:  # the plugin owns these; imported only for the type hints
+    from flyte_jupyter.backend.plugins.local.plugin import LocalProcessPlugin
+
+log = logging.getLogger("flyte_jupyter.backend")
+
+
+class ForkServer:
+    """The backend's end of one fork server."""
+
+    def __init__(self, plugin: "LocalProcessPlugin", python: str, template_key: tuple | None = None) -> None:
+        self.plugin = plugin
+        self.python = python
+        self.template_key = template_key  # set for a bundle template (see `_zygote._template_child`)
+        self.proc: asyncio.subprocess.Process | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self._pending: dict[int, tuple[asyncio.Future, AttemptProc]] = {}
+        self._next = 0
+        self.alive = False
+        self.live: set[int] = set()  # pids forked by this server that have not exited yet
+        self.last_used = time.monotonic()
+
+    async def start(self, timeout: float = 60.0) -> None:
+        ours, theirs = socket.socketpair()
+        self.ctl, ctl_theirs = socket.socketpair()
+        log_path = self.plugin.data_dir / "zygote.log"
+        with open(log_path, "ab") as logf:
+            self.proc = await asyncio.create_subprocess_exec(
+                self.python, "-m", "flyte_jupyter.backend.plugins.local.zygote", str(theirs.fileno()),
+                str(ctl_theirs.fileno()), pass_fds=(theirs.fileno(), ctl_theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+            )
+        theirs.close()
+        ctl_theirs.close()
+        await self._connect(ours, timeout, log_path)
+
+    async def start_template(self, parent: "ForkServer", argv: list[str], env: dict[str, str], cwd: str,
+                             timeout: float = 60.0) -> None:
+        """Fork this server from `parent` as a template that has loaded one bundle's task module."""
+        ours, theirs = socket.socketpair()
+        try:
+            await parent.spawn_on_socket(theirs, {"template": True, "argv": argv, "env": env, "cwd": cwd})
+        finally:
+            theirs.close()
+        await self._connect(ours, timeout, self.plugin.data_dir / "zygote.log")
+
+    async def _connect(self, ours: socket.socket, timeout: float, log_path: Path) -> None:
+        reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout)
+        except BaseException:
+            self.writer.close()
+            raise
+        if not line or not json.loads(line).get("ready"):
+            self.writer.close()
+            raise RuntimeError(f"the fork server for {self.python} did not start; see {log_path}")
+        self.alive = True
+        self._reader_task = asyncio.ensure_future(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                if "exit" in msg:
+                    self.live.discard(msg["exit"])
+                    self.plugin._exited(msg["exit"], msg["code"])
+                    continue
+                if msg["id"] not in self._pending:
+                    continue
+                fut, proc = self._pending.pop(msg["id"])
+                if "error" in msg:
+                    fut.set_exception(OSError(msg["error"]))
+                else:
+                    if proc is not None:
+                        proc.pid = msg["pid"]
+                        self.live.add(proc.pid)
+                        self.plugin._register(proc)
+                    fut.set_result(msg["pid"])
+        finally:
+            self.alive = False
+            for fut, _ in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(OSError("the fork server stopped"))
+            self._pending.clear()
+            self.plugin._zygote_lost(self)
+
+    async def spawn(self, proc: AttemptProc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> int:
+        self._next += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = (fut, proc)
+        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        self.writer.write(json.dumps(req).encode() + b"\n")
+        return await fut
+
+    async def spawn_worker(self, worker_sock: socket.socket) -> int:
+        """Fork a reusable worker serving `worker_sock` (passed to the zygote by SCM_RIGHTS)."""
+        return await self.spawn_on_socket(worker_sock, {"worker": True})
+
+    async def spawn_on_socket(self, sock: socket.socket, req: dict) -> int:
+        """Fork a long-lived server (worker or template) on `sock`, passed by SCM_RIGHTS."""
+        socket.send_fds(self.ctl, [b"w"], [sock.fileno()])
+        self._next += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = (fut, None)
+        self.writer.write(json.dumps({"id": self._next, **req}).encode() + b"\n")
+        return await fut
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.proc is not None:
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except asyncio.TimeoutError:
+                self.proc.kill()

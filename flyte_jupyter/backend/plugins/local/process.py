@@ -1,0 +1,42 @@
+"""One attempt's process as the plugin tracks it, and how its end becomes an Outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from flyte_jupyter.backend.executor.plugin import (
+    LaunchSpec,
+    Outcome,
+    OutcomeKind,
+    PluginStatus,
+    StatusCallback,
+)
+
+log = logging.getLogger("flyte_jupyter.backend")
+
+
+class AttemptProc:
+    def __init__(self, spec: LaunchSpec, on_status: StatusCallback) -> None:
+        self.spec = spec
+        self.on_status = on_status
+        self.pid = 0
+        self.start = ""
+        self.exited = asyncio.Event()
+        self.oom = False
+        self.aborted = False
+        self.pids: set[int] = set()
+        self.zygote: Any = None
+
+    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "") -> None:
+        if self.exited.is_set():
+            return
+        self.exited.set()
+        if self.oom:
+            outcome = Outcome(OutcomeKind.OOM, code, message)
+        elif self.aborted:
+            outcome = Outcome(OutcomeKind.ABORTED, code, message)
+        else:
+            outcome = Outcome(kind or OutcomeKind.EXITED, code, message)
+        self.on_status(PluginStatus(outcome=outcome))

@@ -1,0 +1,143 @@
+"""Reusable workers: the backend's end of one warm worker process (`worker.py`) and the pool
+per (interpreter, environment, version) that grows to `replicas` and reaps idle ones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flyte_jupyter.backend.plugins.local.process import AttemptProc
+from flyte_jupyter.backend.plugins.local.procfs import start_time
+
+if TYPE_CHECKING:  # the plugin owns these; imported only for the type hints
+    from flyte_jupyter.backend.plugins.local.plugin import LocalProcessPlugin
+
+log = logging.getLogger("flyte_jupyter.backend")
+
+
+class Worker:
+    """The backend's end of one reusable worker (see `_worker`)."""
+
+    def __init__(self, pool: "WorkerPool") -> None:
+        self.pool = pool
+        self.pid = 0
+        self.start = ""
+        self.proc: asyncio.subprocess.Process | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.busy: AttemptProc | None = None
+        self.ready = False
+        self.alive = True
+        self.idle_since = time.monotonic()
+        self._next = 0
+
+    async def spawn(self, python: str, log_path: Path) -> None:
+        ours, theirs = socket.socketpair()
+        zygote = await self.pool.plugin._zygote(python)
+        if zygote is not None:
+            try:
+                self.pid = await zygote.spawn_worker(theirs)  # a fork: ready in milliseconds
+            finally:
+                theirs.close()
+        else:
+            with open(log_path, "ab") as logf:
+                self.proc = await asyncio.create_subprocess_exec(
+                    python, "-m", "flyte_jupyter.backend.plugins.local.worker", str(theirs.fileno()),
+                    pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                    start_new_session=True,
+                )
+            theirs.close()
+            self.pid = self.proc.pid
+        self.pool.plugin._workers_by_pid[self.pid] = self
+        reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
+        line = await asyncio.wait_for(reader.readline(), 60)
+        if not line or not json.loads(line).get("ready"):
+            raise RuntimeError(f"a reusable worker for {python} did not start; see {log_path}")
+        self.start = start_time(self.pid) or "0"
+        self.ready = True
+        asyncio.ensure_future(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                proc, self.busy = self.busy, None
+                self.idle_since = time.monotonic()
+                if proc is not None:
+                    self.pool.plugin._limited.discard(proc)
+                    proc.finish(msg.get("code", 1))
+                self.pool.released()
+        finally:
+            self.alive = False
+            proc, self.busy = self.busy, None
+            if proc is not None:
+                self.pool.plugin._limited.discard(proc)
+                code = self.proc.returncode if self.proc is not None else self.pool.plugin._worker_exits.pop(self.pid, None)
+                proc.finish(code if code is not None else -9)
+            self.pool.remove(self)
+
+    def run(self, proc: AttemptProc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
+        self._next += 1
+        self.busy = proc
+        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        self.writer.write(json.dumps(req).encode() + b"\n")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class WorkerPool:
+    """Reusable workers of one (interpreter, environment, version)."""
+
+    def __init__(self, plugin: "LocalProcessPlugin", python: str, replicas: int, idle_ttl: float) -> None:
+        self.plugin = plugin
+        self.python = python
+        self.replicas = max(1, replicas)
+        self.idle_ttl = idle_ttl
+        self.workers: list[Worker] = []
+
+    def idle(self) -> Worker | None:
+        for w in self.workers:
+            if w.ready and w.alive and w.busy is None:
+                return w
+        return None
+
+    def grow(self) -> None:
+        """Start one more worker in the background (until `replicas`)."""
+        if len(self.workers) >= self.replicas:
+            return
+        worker = Worker(self)
+        self.workers.append(worker)
+
+        async def start() -> None:
+            try:
+                await worker.spawn(self.python, self.plugin.data_dir / "workers.log")
+            except Exception:  # noqa: BLE001 - actions fall back to the fork server
+                log.exception("reusable worker failed to start")
+                self.remove(worker)
+
+        asyncio.ensure_future(start())
+
+    def released(self) -> None:
+        pass
+
+    def remove(self, worker: Worker) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+        if not worker.alive and self.plugin._workers_by_pid.get(worker.pid) is worker:
+            del self.plugin._workers_by_pid[worker.pid]
+
+    def reap_idle(self) -> None:
+        now = time.monotonic()
+        for w in list(self.workers):
+            if w.ready and w.busy is None and now - w.idle_since > self.idle_ttl:
+                w.close()
+                self.remove(w)

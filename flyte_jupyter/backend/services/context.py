@@ -1,0 +1,82 @@
+"""What every gRPC service shares: the Backend object and the lookups and writes they all make."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import grpc
+import grpc.aio
+
+from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.catalog import TaskCatalog
+from flyte_jupyter.backend.config import BackendConfig
+from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
+from flyte_jupyter.backend.executor.plugin import PluginRegistry
+from flyte_jupyter.backend.services.auth import Refuse
+from flyte_jupyter.backend.services.validation import Invalid
+from flyte_jupyter.backend.state import RunEntry, StateHub
+from flyte_jupyter.backend.store.base import Store
+
+PHASE_NAMES = {v: k[len("PHASE_"):] for k, v in pb.Phase.items()}
+
+
+@dataclasses.dataclass
+class Backend:
+    """Everything the services share."""
+
+    config: BackendConfig
+    store: Store
+    hub: StateHub
+    catalog: TaskCatalog
+    cache: CacheIndex
+    registry: PluginRegistry
+    executor: Executor
+    token: str
+    limits: dict[tuple[str, str], dict[str, str]]
+    version: str = ""
+
+    def limits_for(self, project: str, domain: str) -> dict[str, str]:
+        return {**self.config.limits, **self.limits.get((project, domain), {})}
+
+
+async def entry_of(backend: Backend, ident: pb.ActionIdentifier) -> RunEntry:
+    project = ident.project or backend.config.project
+    domain = ident.domain or backend.config.domain
+    entry = await backend.hub.get((project, domain, ident.run))
+    if entry is None:
+        raise Refuse(grpc.StatusCode.NOT_FOUND, f"run {ident.run!r} does not exist in {project}/{domain}; "
+                                                 "`flyte-jupyter runs list` shows the runs there are")
+    return entry
+
+
+def run_msg(entry: RunEntry) -> pb.Run:
+    run = entry.run
+    msg = pb.Run(id=pb.ActionIdentifier(project=run.project, domain=run.domain, run=run.name, name=ROOT_ACTION),
+                 created_at=run.created_at, labels=run.labels, task_name=run.task_name,
+                 action_count=len(entry.published))
+    root = entry.published.get(ROOT_ACTION)
+    if root is not None:
+        msg.root.CopyFrom(root)
+    return msg
+
+
+def write_inputs(backend: Backend, project: str, domain: str, run: str, action: str,
+                  inline: bytes, uri: str) -> str:
+    if uri:
+        return uri
+    target = backend.executor.inputs_uri(project, domain, run, action)
+    _storage.put_bytes(target, inline)
+    return target
+
+
+def check_executor(b: Backend, spec: pb.TaskSpec) -> None:
+    """Let the plugin that will run the task refuse it now, not at launch (e.g. the Kubernetes
+    executor and a local venv image): a plugin may define ``check_task(spec)`` raising ValueError."""
+    check = getattr(b.registry.get(spec.type or "python"), "check_task", None)
+    if check is not None:
+        try:
+            check(spec)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None

@@ -1,0 +1,136 @@
+"""RunService: create, get, list, abort and watch runs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from flyte_jupyter._internal.runtime.naming import ROOT_ACTION, new_run_name
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
+from flyte_jupyter._internal.wire.proto import run_service_pb2_grpc as run_grpc
+from flyte_jupyter.backend.executor.executor import cache_key
+from flyte_jupyter.backend.services.auth import Refuse, guard
+from flyte_jupyter.backend.services.context import (
+    PHASE_NAMES,
+    Backend,
+    check_executor,
+    entry_of,
+    run_msg,
+    write_inputs,
+)
+from flyte_jupyter.backend.services.validation import (
+    check_inputs_size,
+    check_project_domain,
+    check_resources,
+    check_run_name,
+    check_task_spec,
+)
+from flyte_jupyter.backend.store.records import ActionRecord, RunRecord
+
+
+class RunService(run_grpc.RunServiceServicer):
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    @guard
+    async def CreateRun(self, request: run_pb.CreateRunRequest, context: Any) -> run_pb.CreateRunResponse:
+        b = self.backend
+        project = request.project or b.config.project
+        domain = request.domain or b.config.domain
+        check_project_domain(project, domain)
+        name = request.run_name or new_run_name()
+        check_run_name(name)
+        spec = pb.TaskSpec()
+        spec.CopyFrom(request.task)
+        spec.id.project, spec.id.domain = project, domain
+        check_task_spec(spec)
+        check_inputs_size(request.inputs)
+        check_resources(spec, b.limits_for(project, domain))
+        check_executor(b, spec)
+        key = (project, domain, name)
+        if key in b.hub.runs or await b.store.get_run(*key) is not None:
+            raise Refuse(grpc.StatusCode.ALREADY_EXISTS,
+                          f"run {name!r} already exists in {project}/{domain}; pick another run name")
+        await b.catalog.register(spec)
+        inputs_uri = write_inputs(b, project, domain, name, ROOT_ACTION, request.inputs, request.inputs_uri)
+        now = time.time()
+        run = RunRecord(project, domain, name, now, spec.id.name, dict(request.labels), dict(request.env_vars),
+                        request.raw_data_path, request.overwrite_cache)
+        rec = ActionRecord(project, domain, name, ROOT_ACTION, "", spec.id.name, spec.id.version,
+                           task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
+                           inputs_uri=inputs_uri, inputs_hash=request.inputs_hash,
+                           overwrite_cache=request.overwrite_cache, queued_at=now)
+        hit = _cache_hit(b, rec, spec)
+        if key in b.hub.runs:
+            raise Refuse(grpc.StatusCode.ALREADY_EXISTS, f"run {name!r} already exists in {project}/{domain}")
+        entry = await b.hub.create_run(run, rec)
+        if not hit:
+            b.executor.queue_new(entry, rec, spec)
+        return run_pb.CreateRunResponse(run=run_msg(entry))
+
+    @guard
+    async def GetRun(self, request: run_pb.GetRunRequest, context: Any) -> run_pb.GetRunResponse:
+        entry = await entry_of(self.backend, request.id)
+        actions = sorted(entry.published.values(), key=lambda a: (a.queued_at, a.seq))
+        return run_pb.GetRunResponse(run=run_msg(entry), actions=actions)
+
+    @guard
+    async def ListRuns(self, request: run_pb.ListRunsRequest, context: Any) -> run_pb.ListRunsResponse:
+        b = self.backend
+        project = request.project or b.config.project
+        domain = request.domain or b.config.domain
+        out = []
+        for run, root, count in await b.store.run_roots(project, domain, request.limit or 50):
+            entry = b.hub.runs.get(run.key)
+            if entry is not None:
+                msg = run_msg(entry)
+            else:  # not in memory: what the store holds is what watchers were told
+                msg = pb.Run(id=pb.ActionIdentifier(project=run.project, domain=run.domain, run=run.name,
+                                                    name=ROOT_ACTION),
+                             created_at=run.created_at, labels=run.labels, task_name=run.task_name,
+                             action_count=count)
+                if root is not None:
+                    msg.root.CopyFrom(root.to_pb())
+            if request.phase and PHASE_NAMES.get(msg.root.phase) != request.phase.upper():
+                continue
+            out.append(msg)
+        return run_pb.ListRunsResponse(runs=out)
+
+    @guard
+    async def AbortRun(self, request: run_pb.AbortRunRequest, context: Any) -> run_pb.AbortRunResponse:
+        entry = await entry_of(self.backend, request.id)
+        await self.backend.executor.abort_run(entry, request.reason or "aborted by user")
+        return run_pb.AbortRunResponse()
+
+    @guard
+    async def WatchRuns(self, request: run_pb.WatchRunsRequest, context: Any) -> Any:
+        hub = self.backend.hub
+        inbox = hub.watch_runs()
+        try:
+            while True:
+                entry = await inbox.get()
+                if request.project and entry.run.project != request.project:
+                    continue
+                if request.domain and entry.run.domain != request.domain:
+                    continue
+                yield run_pb.WatchRunsResponse(run=run_msg(entry))
+        finally:
+            hub.unwatch_runs(inbox)
+
+
+def _cache_hit(b: Backend, rec: ActionRecord, spec: pb.TaskSpec) -> bool:
+    key = cache_key(rec, spec)
+    hit = b.cache.get(key) if key is not None and not rec.overwrite_cache else None
+    if hit is None:
+        return False
+    now = time.time()
+    rec.phase = pb.PHASE_SUCCEEDED
+    rec.cache_hit = True
+    rec.attempt = 1
+    rec.started_at = rec.ended_at = now
+    rec.outputs_uri = hit.outputs_uri
+    return True
