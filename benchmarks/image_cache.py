@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flyte_jupyter._image import Image  # noqa: E402
 from flyte_jupyter._internal.imagebuild import resolve_image  # noqa: E402
-from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder  # noqa: E402
 from flyte_jupyter._internal.imagebuild.cache import ImageCache  # noqa: E402
+from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder  # noqa: E402
 
 
 def _ms(seconds: float) -> str:

@@ -133,10 +133,10 @@ def main() -> int:
     args = parser.parse_args()
     ray = "skipped (--no-ray)" if args.no_ray else ray_fanout(args.sizes, 3)
 
+    import _fanout_tasks as tasks
+
     import flyte_jupyter as flyte
     from flyte_jupyter._internal.client import embedded as _embedded
-
-    import _fanout_tasks as tasks
 
     with tempfile.TemporaryDirectory(prefix="fj-bench-") as tmp:
         os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
@@ -177,8 +177,8 @@ def main() -> int:
     width = max(len(r[0]) for r in rows)
     rwidth = max(len(r[1]) for r in rows)
     print(f"{'':<{width}}  {'remote (actions/s; CPU = backend and all its processes)':<{rwidth}}  local")
-    for name, r, l in rows:
-        print(f"{name:<{width}}  {r:<{rwidth}}  {l}")
+    for name, r, loc in rows:
+        print(f"{name:<{width}}  {r:<{rwidth}}  {loc}")
     if isinstance(ray, str):
         print(f"\nanchor, Ray local fan-out: {ray}")
     else:

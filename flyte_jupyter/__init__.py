@@ -81,16 +81,22 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from flyte_jupyter import errors, io
+    from flyte_jupyter import errors, io, report
     from flyte_jupyter._config import init, init_from_config
     from flyte_jupyter._context import ctx
     from flyte_jupyter._environment import TaskEnvironment
     from flyte_jupyter._group import group
     from flyte_jupyter._image import Image
-    from flyte_jupyter._map import map
     from flyte_jupyter._internal.wire.models import ActionInfo, Phase
-    from flyte_jupyter import report
-    from flyte_jupyter._resources import Cache, Resources, RetryStrategy, ReusePolicy, Secret, Timeout
+    from flyte_jupyter._map import map
+    from flyte_jupyter._resources import (
+        Cache,
+        Resources,
+        RetryStrategy,
+        ReusePolicy,
+        Secret,
+        Timeout,
+    )
     from flyte_jupyter._run import Run, run, with_runcontext
     from flyte_jupyter._task import TaskTemplate
     from flyte_jupyter._trace import trace

@@ -12,22 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from flyte_jupyter._internal.runtime.paths import DATA_DIR_ENV, data_dir
+
 CONFIG_ENV = "FLYTE_JUPYTER_CONFIG"
-DATA_DIR_ENV = "FLYTE_JUPYTER_DATA_DIR"
-
-
-def data_dir() -> Path:
-    """Where local state lives (cache, local runs, the embedded backend): overridable for tests."""
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        path = Path(override)
-    else:
-        import platformdirs
-
-        path = Path(platformdirs.user_data_dir("flyte-jupyter", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
+__all__ = ["CONFIG_ENV", "DATA_DIR_ENV", "ClientConfig", "current", "data_dir", "init", "init_from_config", "load_config_file"]
 
 @dataclasses.dataclass
 class ClientConfig:

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Callable, Literal, Union, overload
 
-from flyte_jupyter._resources import Cache, ReusePolicy, Resources, Secret, as_cache
+from flyte_jupyter._resources import Cache, Resources, ReusePolicy, Secret, as_cache
 
 if TYPE_CHECKING:
     from flyte_jupyter._task import TaskTemplate
@@ -103,13 +103,6 @@ class TaskEnvironment:
         fields.update(changes)
         fields["depends_on"] = list(fields["depends_on"])
         return TaskEnvironment(**fields)
-
-    def secret_list(self) -> list[Secret]:
-        raw = self.secrets
-        if raw is None:
-            return []
-        items = raw if isinstance(raw, list) else [raw]
-        return [s if isinstance(s, Secret) else Secret(key=s) for s in items]
 
     def __repr__(self) -> str:
         return f"TaskEnvironment(name={self.name!r}, tasks={list(self._tasks)})"

@@ -28,7 +28,9 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from flyte_jupyter.errors import FlyteJupyterError
+from flyte_jupyter.errors import (
+    ImageBuildError,
+)
 
 AUTO = "auto"
 SPEC_VERSION = 1  # bump when the canonical form changes, so old cache entries are not reused
@@ -37,12 +39,10 @@ _SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoint
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 
 
-class ImageBuildError(FlyteJupyterError):
-    """An image could not be built, or was declared in a way this builder cannot honour."""
 
 
-class UnsupportedImageError(ImageBuildError):
-    """The chosen builder cannot produce what the image spec asks for (e.g. apt packages in a venv)."""
+
+
 
 
 # ---------------------------------------------------------------------------------------- layers

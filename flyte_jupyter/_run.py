@@ -11,7 +11,6 @@ from flyte_jupyter._internal.runs.local import LocalRun, start_local
 from flyte_jupyter._internal.wire.models import Phase
 from flyte_jupyter.errors import ActionFailedError
 
-
 # -- run options ---------------------------------------------------------------------------------
 
 

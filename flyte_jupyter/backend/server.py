@@ -21,6 +21,7 @@ from typing import Sequence
 import grpc
 import grpc.aio
 
+from flyte_jupyter._internal.runtime.paths import embedded_backend_dir
 from flyte_jupyter.backend.config import (
     DEFAULT_PORT,
     BackendConfig,
@@ -183,15 +184,9 @@ def add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-key", default=None)
 
 
-def default_data_dir() -> Path:
-    from flyte_jupyter._config import data_dir
-
-    return data_dir() / "backend"
-
-
 def config_from_args(args: argparse.Namespace) -> BackendConfig:
     return load_backend_config(
-        args.data_dir or default_data_dir(), args.config, host=args.host, port=args.port, executor=args.executor,
+        args.data_dir or embedded_backend_dir(), args.config, host=args.host, port=args.port, executor=args.executor,
         max_parallelism=args.max_parallelism, tls_cert=args.tls_cert, tls_key=args.tls_key,
     )
 

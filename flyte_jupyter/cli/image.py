@@ -1,6 +1,6 @@
 """`flyte-jupyter image build|list|prune`: build images ahead of a run, see and clean the image cache.
 
-`add_image_commands(subparsers)` plugs these into the main argparse CLI; each sub-command sets
+`add_commands(subparsers)` plugs these into the main argparse CLI; each sub-command sets
 `handler`, which takes the parsed namespace and returns an exit code.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 
-def add_image_commands(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def add_commands(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add `image` with its `build`, `list` and `prune` sub-commands to an argparse CLI."""
     image = subparsers.add_parser("image", help="build images and manage the image cache")
     image.set_defaults(handler=lambda ns: (image.print_help(), 2)[1])
@@ -52,17 +52,6 @@ def add_image_commands(subparsers: "argparse._SubParsersAction") -> argparse.Arg
     return image
 
 
-def main(argv: List[str] | None = None) -> int:
-    """Run the image commands alone (`python -m flyte_jupyter.cli.image ...`)."""
-    parser = argparse.ArgumentParser(prog="flyte-jupyter")
-    add_image_commands(parser.add_subparsers(dest="command"))
-    ns = parser.parse_args(argv)
-    if not hasattr(ns, "handler"):
-        parser.print_help()
-        return 2
-    return int(ns.handler(ns) or 0)
-
-
 # ------------------------------------------------------------------------------------------ build
 
 
@@ -85,7 +74,7 @@ def collect_images(path: str, only: List[str] | None = None) -> List[Tuple[str, 
         sys.path.pop(0)
     found: List[Tuple[str, Any]] = []
     seen_envs = set()
-    for var, value in namespace.items():
+    for value in namespace.values():
         if _is_environment(value) and id(value) not in seen_envs:
             seen_envs.add(id(value))
             if not only or value.name in only:
@@ -104,8 +93,9 @@ def _is_environment(value: Any) -> bool:
 
 
 def _cmd_build(ns: argparse.Namespace) -> int:
-    from flyte_jupyter._image import AUTO, ImageBuildError, as_image
+    from flyte_jupyter._image import AUTO, as_image
     from flyte_jupyter._internal.imagebuild import get_builder, resolve_image
+    from flyte_jupyter.errors import ImageBuildError
 
     found = collect_images(ns.file, ns.env)
     if not found:
@@ -154,8 +144,8 @@ def _cmd_list(ns: argparse.Namespace) -> int:
 
 
 def _cmd_prune(ns: argparse.Namespace) -> int:
-    from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder
     from flyte_jupyter._internal.imagebuild.cache import ImageCache
+    from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder
 
     cache = ImageCache()
     local = LocalVenvBuilder()
@@ -220,6 +210,3 @@ def _table(header: Tuple[str, ...], rows: List[Tuple[str, ...]]) -> None:
     for row in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
 
-
-if __name__ == "__main__":
-    sys.exit(main())

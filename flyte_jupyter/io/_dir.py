@@ -7,7 +7,7 @@ Follows Flyte 2's `flyte.io.Dir`: async methods without a suffix (`from_local`, 
 from __future__ import annotations
 
 import os
-from typing import Any, AsyncIterator, Iterator
+from typing import AsyncIterator, Iterator
 
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter.io._file import File

@@ -11,10 +11,9 @@ import time
 from typing import Any
 
 from flyte_jupyter import _config
+from flyte_jupyter.kernel import _submit
 from flyte_jupyter.kernel._errors import CellError
 from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
-from flyte_jupyter.kernel import _submit
-
 
 # -- the backend -----------------------------------------------------------------------------------
 
@@ -31,7 +30,8 @@ def _client(required: bool = True) -> Any:
     """A client of the configured backend, else of the embedded backend if it runs, else None
     (looking at runs never starts a backend)."""
     try:
-        from flyte_jupyter._internal.client.resolve import NoBackendError, resolve_client
+        from flyte_jupyter._internal.client.resolve import resolve_client
+        from flyte_jupyter.errors import NoBackendError
     except ImportError as exc:
         if required:
             raise CellError(f"the backend client is not available ({exc})") from None
@@ -135,7 +135,7 @@ def _attach(name: str) -> Any | None:
 
 def status(shell: Any, name: str) -> Any:
     """Show a run live: the widget (or text) of a run of this kernel or of the backend."""
-    from flyte_jupyter.kernel import open_view
+    from flyte_jupyter.kernel._registry import open_view
 
     run = _submit.find_run(name) or _attach(name)
     if run is not None:

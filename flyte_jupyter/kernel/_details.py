@@ -51,7 +51,9 @@ def _local(run: Any, info: ActionInfo) -> Details:
 
 
 async def _fetch_remote(run: Any, client: Any, info: ActionInfo) -> Details:
-    from flyte_jupyter._internal.client.calls import acall  # the remote side's loop owns the channel
+    from flyte_jupyter._internal.client.calls import (
+        acall,  # the remote side's loop owns the channel
+    )
 
     det = Details()
     project = getattr(run, "project", None)

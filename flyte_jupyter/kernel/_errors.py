@@ -11,7 +11,11 @@ import os
 import re
 from typing import Any
 
-from flyte_jupyter.errors import ActionAbortedError, ActionFailedError, FlyteJupyterError
+from flyte_jupyter.errors import (
+    ActionAbortedError,
+    ActionFailedError,
+    FlyteJupyterError,
+)
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STDLIB_NOISE = (f"{os.sep}asyncio{os.sep}", f"{os.sep}concurrent{os.sep}futures{os.sep}",

@@ -12,6 +12,7 @@ import concurrent.futures
 import threading
 from typing import Any, Awaitable, Callable
 
+
 def views_loop() -> asyncio.AbstractEventLoop:
     from flyte_jupyter._internal.runtime.loops import background_loop
 

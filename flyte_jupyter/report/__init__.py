@@ -6,6 +6,14 @@
 `@env.task(report=True)`; elsewhere the calls warn and do nothing.
 """
 
-from flyte_jupyter.report._report import Report, Tab, current_report, flush, get_tab, log, replace
+from flyte_jupyter.report._report import (
+    Report,
+    Tab,
+    current_report,
+    flush,
+    get_tab,
+    log,
+    replace,
+)
 
 __all__ = ["Report", "Tab", "current_report", "flush", "get_tab", "log", "replace"]

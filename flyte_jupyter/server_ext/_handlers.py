@@ -16,7 +16,13 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from flyte_jupyter.server_ext import _notebook
-from flyte_jupyter.server_ext._manager import ManagerError, RunsManager, Scope, Submission, resolve_notebook
+from flyte_jupyter.server_ext._manager import (
+    ManagerError,
+    RunsManager,
+    Scope,
+    Submission,
+    resolve_notebook,
+)
 
 AUTH_RESOURCE = "flyte"
 _NAME = r"(?P<name>[\w.\-]+)"

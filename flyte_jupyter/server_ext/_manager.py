@@ -256,7 +256,7 @@ class BackendRunsManager(RunsManager):
     async def _call(self, scope: Scope, fn: Callable[[Any], Awaitable[T]]) -> T:
         """`fn(client)`, with backend errors as ManagerErrors. When the embedded backend is gone
         (crashed, or stopped from a terminal) it is started again once and the call retried."""
-        from flyte_jupyter._internal.client.grpc_client import BackendError
+        from flyte_jupyter.errors import BackendError
 
         for attempt in (1, 2):
             client = await self._client(scope)
@@ -342,7 +342,7 @@ class BackendRunsManager(RunsManager):
 
     async def logs(self, scope: Scope, run: str, action: str, follow: bool) -> AsyncIterator[str]:  # type: ignore[override]
         client = await self._client(scope)
-        from flyte_jupyter._internal.client.grpc_client import BackendError
+        from flyte_jupyter.errors import BackendError
 
         try:
             async for line in client.tail_logs(run, action, follow=follow, **self._pd(scope)):
@@ -354,7 +354,7 @@ class BackendRunsManager(RunsManager):
     async def watch_runs(self, scope: Scope, interval: float = 1.0) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
         """Pushed by the backend (WatchRuns): a run dict whenever a run's root action changes."""
         client = await self._client(scope)
-        from flyte_jupyter._internal.client.grpc_client import BackendError
+        from flyte_jupyter.errors import BackendError
 
         try:
             async for summary in client.watch_runs(**self._pd(scope)):
@@ -364,7 +364,8 @@ class BackendRunsManager(RunsManager):
 
     async def watch(self, scope: Scope, run: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
         client = await self._client(scope)
-        from flyte_jupyter._internal.client.grpc_client import BackendError, Synced
+        from flyte_jupyter._internal.client.grpc_client import Synced
+        from flyte_jupyter.errors import BackendError
 
         try:
             async for event in client.watch_run(run, **self._pd(scope)):

@@ -7,9 +7,10 @@ import threading
 import time
 from pathlib import Path
 
+from flows import basic, slow
+
 import flyte_jupyter as flyte
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
-from flows import basic, slow
 
 _TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
 
@@ -130,7 +131,7 @@ def test_a_killed_fork_server_loses_no_action(flyte_backend, tmp_path: Path) -> 
     run = flyte.with_runcontext(mode="remote").run(slow.sleepy_parent, n=3, seconds=1.5, pid_dir=str(pid_dir))
     assert _wait_until(lambda: len(list(pid_dir.glob("child*"))) >= 2)
     zygotes = [p for p in psutil.Process(flyte_backend.proc.pid).children()
-               if "executor._zygote" in " ".join(p.cmdline())]
+               if "plugins.local.zygote" in " ".join(p.cmdline())]
     assert zygotes, "the backend has no fork server"
     for z in zygotes:
         os.kill(z.pid, signal.SIGKILL)

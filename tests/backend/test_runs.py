@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from flows import basic, cached, failing, limits, slow
 
 import flyte_jupyter as flyte
 from flyte_jupyter.errors import ActionFailedError
-from flows import basic, cached, failing, limits, slow
 
 
 def _alive(pid: int) -> bool:
@@ -154,7 +153,7 @@ def test_runs_cli_lists_gets_and_aborts(flyte_backend, tmp_path) -> None:  # typ
 
 
 def test_run_names_are_validated_and_unique(flyte_backend) -> None:  # type: ignore[no-untyped-def]
-    from flyte_jupyter._internal.client.grpc_client import BackendError
+    from flyte_jupyter.errors import BackendError
 
     with pytest.raises(BackendError) as bad:
         flyte.with_runcontext(mode="remote", name="Not A Valid Name").run(basic.leaf, x=1)
@@ -214,6 +213,7 @@ def test_an_action_queued_past_its_max_queued_time_times_out(backend_factory, tm
 
 def test_map_groups_and_reports_in_remote_actions(flyte_backend) -> None:  # type: ignore[no-untyped-def]
     from flows import mapped
+
     from flyte_jupyter._internal.runtime import storage as _storage
 
     run = flyte.with_runcontext(mode="remote").run(mapped.main, n=5)

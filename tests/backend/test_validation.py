@@ -14,10 +14,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from flows import basic, dup_a, dup_b, limits
 
 import flyte_jupyter as flyte
-from flyte_jupyter._internal.client.grpc_client import BackendClient, BackendError
-from flows import basic, dup_a, dup_b, limits
+from flyte_jupyter._internal.client.grpc_client import BackendClient
+from flyte_jupyter.errors import BackendError
 
 CLI = [sys.executable, "-m", "flyte_jupyter.cli"]
 

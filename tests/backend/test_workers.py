@@ -9,8 +9,9 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
-import flyte_jupyter as flyte
 from flows import warm
+
+import flyte_jupyter as flyte
 
 
 def test_a_reusable_environment_runs_actions_in_a_warm_worker(flyte_backend) -> None:  # type: ignore[no-untyped-def]

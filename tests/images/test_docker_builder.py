@@ -16,13 +16,9 @@ import pytest
 
 from flyte_jupyter._image import Image
 from flyte_jupyter._internal.imagebuild import get_builder, resolve_image
-from flyte_jupyter._internal.imagebuild.docker import (
-    DockerBuilder,
-    DockerEngineUnavailableError,
-    dockerfile_text,
-    write_context,
-)
 from flyte_jupyter._internal.imagebuild.cache import ImageCache
+from flyte_jupyter._internal.imagebuild.docker import DockerBuilder, dockerfile_text, write_context
+from flyte_jupyter.errors import DockerEngineUnavailableError
 
 from .conftest import EXPECTED, FIXTURES
 

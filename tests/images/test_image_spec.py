@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from flyte_jupyter._image import Image, ImageBuildError, as_image
-from flyte_jupyter._internal.imagebuild.cache import ImageCache, decode_image_cache, encode_image_cache
+from flyte_jupyter._image import Image, as_image
+from flyte_jupyter._internal.imagebuild.cache import (
+    ImageCache,
+    decode_image_cache,
+    encode_image_cache,
+)
+from flyte_jupyter.errors import ImageBuildError
 
 from .conftest import FIXTURES
 

@@ -11,10 +11,22 @@ from typing import List
 
 import pytest
 
-from flyte_jupyter._image import Image, ImageBuildError, UnsupportedImageError
-from flyte_jupyter._internal.imagebuild import image_reference, resolve_image, resolve_images
-from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder, runtime_for_reference
-from flyte_jupyter._internal.imagebuild.cache import ImageCache, decode_image_cache, encode_image_cache
+from flyte_jupyter._image import Image
+from flyte_jupyter._internal.imagebuild import (
+    image_reference,
+    resolve_image,
+    resolve_images,
+)
+from flyte_jupyter._internal.imagebuild.cache import (
+    ImageCache,
+    decode_image_cache,
+    encode_image_cache,
+)
+from flyte_jupyter._internal.imagebuild.local_venv import (
+    LocalVenvBuilder,
+    runtime_for_reference,
+)
+from flyte_jupyter.errors import ImageBuildError, UnsupportedImageError
 
 from .conftest import FIXTURES, PKG_A, PKG_B
 

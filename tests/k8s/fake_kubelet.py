@@ -306,7 +306,7 @@ class FakeKubelet:
             term["message"] = msg
         if deadline_hit:
             self._patch_status(pod, "Failed", {"terminated": term}, reason="DeadlineExceeded",
-                               message=f"Pod was active on the node longer than the specified deadline",
+                               message="Pod was active on the node longer than the specified deadline",
                                started_at=started_at)
         else:
             self._patch_status(pod, "Succeeded" if code == 0 else "Failed", {"terminated": term},

@@ -14,8 +14,8 @@ import yaml
 from kubernetes import client
 
 import flyte_jupyter as flyte
-from flyte_jupyter._internal.client.grpc_client import BackendError
 from flyte_jupyter.backend.plugins.k8s import crd as _crd
+from flyte_jupyter.errors import BackendError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared backend fixture
 from _backend_fixture import BackendProcess  # noqa: E402

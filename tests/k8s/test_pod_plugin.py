@@ -7,23 +7,19 @@ exercised by the end-to-end test through the backend.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
 import json
-import time
 import uuid
 
 import pytest
+from _k8s_testlib import Recorder, _until, core, spec_for, taskaction  # noqa: E402
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from flyte_jupyter._internal.wire.models import Phase
 from flyte_jupyter.backend.executor import OutcomeKind
 from flyte_jupyter.backend.plugins.k8s import crd as _crd
-
-from _k8s_testlib import Recorder, _until, core, spec_for, taskaction  # noqa: E402
 
 pytestmark = pytest.mark.k8s
 
@@ -158,7 +154,7 @@ async def test_image_pull_error_is_reported(make_plugin, k8s_cluster, project, t
     plugin = await make_plugin(image_pull_grace_seconds=1)
     spec = spec_for(project, tmp_path, "print('never')", image="registry.invalid/missing:1")
     rec = Recorder()
-    handle = await plugin.launch(spec, rec)
+    await plugin.launch(spec, rec)
     outcome = await rec.done()
     assert outcome.kind is OutcomeKind.LOST
     assert "ErrImagePull" in outcome.message or "ImagePullBackOff" in outcome.message

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from kubernetes import client
-
 from _k8s_testlib import Recorder, _until, core, spec_for, taskaction
 
 pytestmark = pytest.mark.k8s

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from kernel_helpers import REPO, make_kernel_env
 
 pytestmark = pytest.mark.browser

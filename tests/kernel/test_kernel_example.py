@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-
 from kernel_helpers import REPO, cell_text, errors, make_kernel_env, tree_models
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook, tree_models
 
 TASKS = '''

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook, tree_models
 
 TASKS = '''

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._context import ActionID, TaskContext, task_context
+from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.types import Offloader, from_literal, to_literal
 from flyte_jupyter.io import Dir, File
 

@@ -18,10 +18,8 @@ import pydantic
 import pytest
 
 from flyte_jupyter._internal import types as _serde
-from flyte_jupyter._internal.wire.proto import literals_pb2
 from flyte_jupyter._internal.types import (
     Offloader,
-    TypeMismatchError,
     decode_inputs,
     encode_inputs,
     from_literal,
@@ -30,6 +28,8 @@ from flyte_jupyter._internal.types import (
     to_literal,
     to_literal_map,
 )
+from flyte_jupyter._internal.wire.proto import literals_pb2
+from flyte_jupyter.errors import TypeMismatchError
 from flyte_jupyter.io import Dir, File
 
 REPO = Path(__file__).resolve().parents[2]

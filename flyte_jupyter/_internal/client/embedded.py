@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flyte_jupyter._internal.runtime.paths import embedded_backend_dir
+
 DEFAULT_PORT = 8090
 
 
@@ -38,12 +40,6 @@ class BackendInfo:
     def to_json(self) -> dict[str, Any]:
         return {"data_dir": str(self.data_dir), "running": self.running, "pid": self.pid,
                 "endpoint": self.endpoint, "client_yaml": str(self.client_yaml) if self.client_yaml else None}
-
-
-def default_data_dir() -> Path:
-    from flyte_jupyter._config import data_dir
-
-    return data_dir() / "backend"
 
 
 def _alive(pid: int) -> bool:
@@ -81,7 +77,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def backend_status(data_dir: str | Path | None = None) -> BackendInfo:
     """Whether a backend runs for `data_dir`, with its pid and endpoint."""
-    d = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
+    d = Path(data_dir).expanduser().resolve() if data_dir else embedded_backend_dir()
     pid = _read_pid(d)
     client_yaml = d / "client.yaml"
     if pid is None or not _alive(pid):
@@ -111,7 +107,7 @@ def start_backend(
 ) -> BackendInfo:
     """Start a backend in the background (or return the one already running for `data_dir`) and
     wait until it listens. `port=None` uses 8090, or a free port when 8090 is taken; 0 = any."""
-    d = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
+    d = Path(data_dir).expanduser().resolve() if data_dir else embedded_backend_dir()
     d.mkdir(parents=True, exist_ok=True)
     import fcntl
 

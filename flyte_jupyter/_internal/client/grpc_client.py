@@ -22,6 +22,12 @@ from typing import Any, AsyncIterator
 import grpc
 import grpc.aio
 
+from flyte_jupyter._internal.wire.convert import (
+    RunSummary,
+    action_event,
+    action_info,
+    run_summary,
+)
 from flyte_jupyter._internal.wire.models import ActionEvent, ActionInfo
 from flyte_jupyter._internal.wire.proto import admin_service_pb2 as admin_pb
 from flyte_jupyter._internal.wire.proto import admin_service_pb2_grpc as admin_grpc
@@ -32,8 +38,7 @@ from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2_grpc as run_grpc
 from flyte_jupyter._internal.wire.proto import state_service_pb2 as state_pb
 from flyte_jupyter._internal.wire.proto import state_service_pb2_grpc as state_grpc
-from flyte_jupyter.errors import FlyteJupyterError
-from flyte_jupyter._internal.wire.convert import RunSummary, action_event, action_info, run_summary
+from flyte_jupyter.errors import BackendError
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _CHANNEL_OPTIONS = [
@@ -45,13 +50,7 @@ _CHANNEL_OPTIONS = [
 _RECONNECT_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 
 
-class BackendError(FlyteJupyterError):
-    """A backend call failed; `code` is the gRPC status name, the message says what to do."""
 
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(message)
 
 
 class Synced:

@@ -19,12 +19,12 @@ from typing import Any
 from flyte_jupyter import _config
 from flyte_jupyter._config import CONFIG_ENV
 from flyte_jupyter._internal.client.grpc_client import BackendClient
+from flyte_jupyter.errors import NoBackendError
 
 _clients: dict[tuple, BackendClient] = {}
 
 
-class NoBackendError(LookupError):
-    """Nothing is configured and the embedded backend is not running (and was not to be started)."""
+
 
 
 def _shared(client: BackendClient) -> BackendClient:

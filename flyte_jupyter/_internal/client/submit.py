@@ -37,9 +37,14 @@ def _images_for(task: Any) -> tuple[str, str]:
 
 def prepare(options: Any, task: Any, args: tuple, kwargs: dict, storage_root: str) -> dict[str, Any]:
     """Everything CreateRun needs, built in the caller's thread (bundling may take a moment)."""
-    from flyte_jupyter._internal.runtime.bundle import build_bundle
     from flyte_jupyter._internal.runtime import storage as _storage
-    from flyte_jupyter._internal.runtime.spec import CodeRef, encode_inputs, task_spec, version_for
+    from flyte_jupyter._internal.runtime.bundle import build_bundle
+    from flyte_jupyter._internal.runtime.spec import (
+        CodeRef,
+        encode_inputs,
+        task_spec,
+        version_for,
+    )
 
     cfg = _config.current()
     project = options.project or cfg.project

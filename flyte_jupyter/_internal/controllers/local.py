@@ -11,15 +11,15 @@ import itertools
 import threading
 import time
 import traceback as tb
-from typing import Any, Callable, Awaitable
+from typing import Any, Awaitable, Callable
 
 from flyte_jupyter import _context
 from flyte_jupyter._context import ActionID, TaskContext
-from flyte_jupyter._internal.controllers.run_state import RunState
-from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, Phase
-from flyte_jupyter._internal.runtime.naming import child_action_name
-from flyte_jupyter.errors import ActionAbortedError, ActionFailedError, TaskTimeoutError
 from flyte_jupyter._internal.controllers.base import Controller
+from flyte_jupyter._internal.controllers.run_state import RunState
+from flyte_jupyter._internal.runtime.naming import child_action_name
+from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, Phase
+from flyte_jupyter.errors import ActionAbortedError, ActionFailedError, TaskTimeoutError
 
 
 class LocalController(Controller):
@@ -94,8 +94,8 @@ class LocalController(Controller):
         if key is not None and not self.overwrite_cache:
             cached = self.cache.get(*key)
             if cached is not None:
-                from flyte_jupyter._internal.wire.proto import literals_pb2
                 from flyte_jupyter._internal.types import from_literal
+                from flyte_jupyter._internal.wire.proto import literals_pb2
 
                 lit = literals_pb2.Literal()
                 lit.ParseFromString(cached)
@@ -135,7 +135,8 @@ class LocalController(Controller):
         raise AssertionError("unreachable")
 
     def _check_output(self, task: Any, tc: TaskContext, result: Any) -> Any:
-        from flyte_jupyter._internal.types import TypeMismatchError, to_literal
+        from flyte_jupyter._internal.types import to_literal
+        from flyte_jupyter.errors import TypeMismatchError
 
         if not task.interface.has_output:
             return None

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Protocol, Union
 
-from flyte_jupyter._image import AUTO, Image, ImageBuildError, as_image
+from flyte_jupyter._image import AUTO, Image, as_image
 from flyte_jupyter._internal.imagebuild.cache import ImageCache, images_home
+from flyte_jupyter.errors import ImageBuildError
 
 ENV_BUILDER = "FLYTE_JUPYTER_IMAGE_BUILDER"
 DEFAULT_BUILDER = "local"

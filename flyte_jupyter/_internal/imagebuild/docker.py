@@ -25,7 +25,6 @@ from flyte_jupyter._image import (
     Commands,
     EnvVars,
     Image,
-    ImageBuildError,
     PipPackages,
     Requirements,
     SourceFile,
@@ -36,14 +35,14 @@ from flyte_jupyter._image import (
     iter_folder,
 )
 from flyte_jupyter._internal.imagebuild.cache import images_home
+from flyte_jupyter.errors import DockerEngineUnavailableError, ImageBuildError
 
 CONTEXT_DIR = "_flyte"
 DEFAULT_WORKDIR = "/root"
 BUILD_TIMEOUT_S = 3600.0
 
 
-class DockerEngineUnavailableError(ImageBuildError):
-    """No Docker engine answers, so nothing can be built with the Docker builder."""
+
 
 
 class DockerBuilder:

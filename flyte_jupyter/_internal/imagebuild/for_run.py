@@ -13,9 +13,18 @@ import dataclasses
 import types
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-from flyte_jupyter._internal.imagebuild.cache import ImageCache, decode_image_cache, encode_image_cache
 from flyte_jupyter._image import as_image
-from flyte_jupyter._internal.imagebuild import ENV_KEY_PREFIX, ImageBuilder, image_reference, resolve_images
+from flyte_jupyter._internal.imagebuild import (
+    ENV_KEY_PREFIX,
+    ImageBuilder,
+    image_reference,
+    resolve_images,
+)
+from flyte_jupyter._internal.imagebuild.cache import (
+    ImageCache,
+    decode_image_cache,
+    encode_image_cache,
+)
 
 
 @dataclasses.dataclass(frozen=True)

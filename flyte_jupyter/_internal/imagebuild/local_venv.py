@@ -31,22 +31,21 @@ import time
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Union
 
-from flyte_jupyter._internal.runtime.process import pid_exists
 from flyte_jupyter._image import (
     AptPackages,
     Commands,
     EnvVars,
     Image,
-    ImageBuildError,
     PipPackages,
     Requirements,
     SourceFile,
     SourceFolder,
-    UnsupportedImageError,
     WorkDir,
     iter_folder,
 )
 from flyte_jupyter._internal.imagebuild.cache import images_home
+from flyte_jupyter._internal.runtime.process import pid_exists
+from flyte_jupyter.errors import ImageBuildError, UnsupportedImageError
 
 MARKER = "flyte-image.json"
 PIP_TIMEOUT_S = 1800.0

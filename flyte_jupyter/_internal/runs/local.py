@@ -69,8 +69,8 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 def start_local(options: Any, task: Any, args: tuple, kwargs: dict) -> LocalRun:
     """Begin a local run on the background loop and return at once (views attach to it)."""
-    from flyte_jupyter._internal.controllers.local_cache import local_cache
     from flyte_jupyter._internal.controllers.local import LocalController
+    from flyte_jupyter._internal.controllers.local_cache import local_cache
     from flyte_jupyter._internal.types import to_literal_map
 
     inputs = task.bind(args, kwargs)

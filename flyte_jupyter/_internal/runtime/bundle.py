@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter.errors import UnsafeBundleError
 
 DEFAULT_RESOLVER = "flyte_jupyter._internal.runtime.bundle.DefaultResolver"
 _EXCLUDE_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", ".venv", "venv", "node_modules", ".tox"}
 
 
-class UnsafeBundleError(ValueError):
-    """A bundle member would land outside the destination directory."""
+
 
 
 @dataclasses.dataclass(frozen=True)

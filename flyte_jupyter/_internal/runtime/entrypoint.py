@@ -23,7 +23,6 @@ import sys
 import traceback
 from typing import Any, Sequence
 
-
 _PARSER: argparse.ArgumentParser | None = None
 
 
@@ -150,8 +149,8 @@ def _write_error(outputs_path: str, failure: _Failure) -> None:
 
 def _write_outputs(outputs_path: str, task: Any, result: Any, raw_data_path: str) -> None:
     from flyte_jupyter._internal.runtime import storage as _storage
-    from flyte_jupyter._internal.wire.proto import literals_pb2
     from flyte_jupyter._internal.types import Offloader, to_literal
+    from flyte_jupyter._internal.wire.proto import literals_pb2
 
     lm = literals_pb2.LiteralMap()
     if task.interface.has_output:

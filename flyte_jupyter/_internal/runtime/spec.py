@@ -115,7 +115,11 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
 
 def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None) -> tuple[bytes, str, str]:
     """(inputs.pb bytes, full inputs hash for the child name, cache hash without ignored inputs)."""
-    from flyte_jupyter._internal.types import Offloader, literal_map_hash, to_literal_map
+    from flyte_jupyter._internal.types import (
+        Offloader,
+        literal_map_hash,
+        to_literal_map,
+    )
 
     offload = Offloader(offload_prefix, task.max_inline_io_bytes) if offload_prefix else None
     lm = to_literal_map(inputs, task.interface.input_types, task=task.name, offload=offload)
@@ -133,8 +137,8 @@ def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None)
 
 def decode_output(task: Any, data: bytes) -> Any:
     """The task's return value from outputs.pb (a LiteralMap with the value under "o0")."""
-    from flyte_jupyter._internal.wire.proto import literals_pb2
     from flyte_jupyter._internal.types import from_literal
+    from flyte_jupyter._internal.wire.proto import literals_pb2
 
     lm = literals_pb2.LiteralMap.FromString(data)
     if "o0" not in lm.literals:

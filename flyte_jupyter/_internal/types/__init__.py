@@ -29,11 +29,19 @@ from __future__ import annotations
 
 from flyte_jupyter._internal.types import dispatch as _dispatch  # noqa: F401 - load every converter builder with the package (zygote preload)
 from flyte_jupyter._internal.types.core import _conv  # noqa: F401 - one converter per type; tests check the cache
-from flyte_jupyter._internal.types.decode import decode_inputs, from_literal, from_literal_map
-from flyte_jupyter._internal.types.encode import encode_inputs, to_literal, to_literal_map
-from flyte_jupyter._internal.types.errors import TypeMismatchError
+from flyte_jupyter._internal.types.decode import (
+    decode_inputs,
+    from_literal,
+    from_literal_map,
+)
+from flyte_jupyter._internal.types.encode import (
+    encode_inputs,
+    to_literal,
+    to_literal_map,
+)
 from flyte_jupyter._internal.types.hashing import literal_map_hash
 from flyte_jupyter._internal.types.offload import Offloader
+from flyte_jupyter.errors import TypeMismatchError
 
 __all__ = [
     "TypeMismatchError",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _L, _Conv
 from flyte_jupyter._internal.types.errors import _Mismatch
 from flyte_jupyter._internal.types.fallback import _wrong_kind
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 
 def _build_blob(tp: Any, cls: Any) -> _Conv:

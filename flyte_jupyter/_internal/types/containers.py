@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _L, _Conv, _conv
 from flyte_jupyter._internal.types.errors import _Mismatch, _type_repr, _value_repr
 from flyte_jupyter._internal.types.fallback import _wrong_kind
 from flyte_jupyter._internal.types.hashing import _canon
 from flyte_jupyter._internal.types.scalars import _INT64_MAX, _INT64_MIN
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 
 def _packed_enc(item_tp: Any) -> Callable[[Any], pb.Literal | None] | None:

@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
-
 _L = pb.Literal
 _NONE = _L(none=True)
 _NoneType = type(None)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _L
-
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 _EPOCH = _dt.datetime(1970, 1, 1)
 _EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)

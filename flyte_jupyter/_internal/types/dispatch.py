@@ -8,10 +8,19 @@ import types
 import typing
 from typing import Any
 
-from flyte_jupyter._internal.types.untyped import _build_any, _build_pickled_class
 from flyte_jupyter._internal.types.blobs import _build_blob
-from flyte_jupyter._internal.types.containers import _build_dict, _build_fixed_tuple, _build_sequence
-from flyte_jupyter._internal.types.core import _CACHE_PENDING, _Conv, _conv, _NoneType, register_dispatcher
+from flyte_jupyter._internal.types.containers import (
+    _build_dict,
+    _build_fixed_tuple,
+    _build_sequence,
+)
+from flyte_jupyter._internal.types.core import (
+    _CACHE_PENDING,
+    _Conv,
+    _conv,
+    _NoneType,
+    register_dispatcher,
+)
 from flyte_jupyter._internal.types.enums import _build_enum
 from flyte_jupyter._internal.types.records import (
     _build_dataclass,
@@ -20,9 +29,14 @@ from flyte_jupyter._internal.types.records import (
     _build_typeddict,
     _is_pydantic_model,
 )
-from flyte_jupyter._internal.types.scalars import _SCALARS, _build_float, _build_int, _scalar
+from flyte_jupyter._internal.types.scalars import (
+    _SCALARS,
+    _build_float,
+    _build_int,
+    _scalar,
+)
 from flyte_jupyter._internal.types.unions import _build_literal, _build_union
-
+from flyte_jupyter._internal.types.untyped import _build_any, _build_pickled_class
 
 _EMPTY_PARAM: Any = None  # inspect.Parameter.empty, resolved lazily (inspect is slow to import)
 

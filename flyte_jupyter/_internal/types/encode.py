@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _conv
 from flyte_jupyter._internal.types.errors import _Mismatch, _raise_mismatch
 from flyte_jupyter._internal.types.offload import _HEAVY, Offloader
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 
 def to_literal(

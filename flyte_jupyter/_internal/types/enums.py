@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
-from flyte_jupyter._internal.types.untyped import _same_class_name, _type_name
 from flyte_jupyter._internal.types.core import _L, _Conv
 from flyte_jupyter._internal.types.errors import _Mismatch
 from flyte_jupyter._internal.types.fallback import _wrong_kind
 from flyte_jupyter._internal.types.pickled import _pickle
+from flyte_jupyter._internal.types.untyped import _same_class_name, _type_name
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 
 def _build_enum(tp: Any) -> _Conv:

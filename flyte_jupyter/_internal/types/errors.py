@@ -7,22 +7,7 @@ import typing
 from typing import Any
 
 from flyte_jupyter._internal.types.core import _NoneType
-
-
-class TypeMismatchError(TypeError):
-    """A value does not match its declared type.
-
-    The message names the parameter, the task, the expected type and the type given, e.g.
-    ``input 'n' of task 'hello.main' expects int, got str ('abc')``; for a nested value it adds
-    where inside the value the mismatch is. The parts are kept as attributes too.
-    """
-
-    def __init__(self, message: str, *, param: str = "", task: str = "", expected: str = "", got: str = ""):
-        super().__init__(message)
-        self.param = param
-        self.task = task
-        self.expected = expected
-        self.got = got
+from flyte_jupyter.errors import TypeMismatchError
 
 
 class _Mismatch(Exception):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _Conv
 from flyte_jupyter._internal.types.errors import _type_repr
 from flyte_jupyter._internal.types.offload import _fetch
 from flyte_jupyter._internal.types.pickled import _unpickle
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 
 def _wrong_kind(lit: pb.Literal, conv: _Conv) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _L
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 
 def _pickle(v: Any) -> pb.Literal:

@@ -10,12 +10,16 @@ import sys
 import typing
 from typing import Any, Callable
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
-from flyte_jupyter._internal.types.untyped import _dec_any, _enc_any, _same_class_name, _type_name
 from flyte_jupyter._internal.types.core import _CACHE_PENDING, _L, _Conv, _conv
 from flyte_jupyter._internal.types.errors import _Mismatch
 from flyte_jupyter._internal.types.fallback import _wrong_kind
-
+from flyte_jupyter._internal.types.untyped import (
+    _dec_any,
+    _enc_any,
+    _same_class_name,
+    _type_name,
+)
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 _ABSENT = object()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Callable
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _L, _NONE, _Conv, _NoneType
 from flyte_jupyter._internal.types.datetimes import (
     _date_from,
@@ -17,7 +16,7 @@ from flyte_jupyter._internal.types.datetimes import (
 )
 from flyte_jupyter._internal.types.errors import _Mismatch
 from flyte_jupyter._internal.types.fallback import _wrong_kind
-
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 

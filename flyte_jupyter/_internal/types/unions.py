@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
-from flyte_jupyter._internal.types.untyped import _dec_any, _enc_any
 from flyte_jupyter._internal.types.core import _L, _NONE, _Conv, _conv, _NoneType
 from flyte_jupyter._internal.types.errors import _Mismatch, _type_repr
 from flyte_jupyter._internal.types.offload import _fetch
+from flyte_jupyter._internal.types.untyped import _dec_any, _enc_any
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 
 def _build_union(tp: Any, args: tuple[Any, ...]) -> _Conv:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
-from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 from flyte_jupyter._internal.types.core import _L, _NONE, _Conv, _conv, _NoneType
-from flyte_jupyter._internal.types.datetimes import _date_from, _datetime_from, _timedelta_from
+from flyte_jupyter._internal.types.datetimes import (
+    _date_from,
+    _datetime_from,
+    _timedelta_from,
+)
 from flyte_jupyter._internal.types.errors import _Mismatch
 from flyte_jupyter._internal.types.offload import _fetch
 from flyte_jupyter._internal.types.pickled import _pickle, _unpickle
 from flyte_jupyter._internal.types.scalars import _int_lit
-
+from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
 
 _ANY_SCALARS: dict[type, Callable[[Any], pb.Literal]] = {
     int: _int_lit,

@@ -9,7 +9,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, ActionInfo, Phase
+from flyte_jupyter._internal.wire.models import (
+    ActionError,
+    ActionEvent,
+    ActionInfo,
+    Phase,
+)
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
 _TO_PB = {
@@ -30,13 +35,6 @@ def phase_to_pb(phase: Phase) -> int:
 
 def phase_from_pb(value: int) -> Phase:
     return _FROM_PB.get(value, Phase.QUEUED)
-
-
-def error_to_pb(err: ActionError | None) -> pb.ActionError | None:
-    if err is None:
-        return None
-    return pb.ActionError(kind=err.kind, message=err.message, traceback=err.traceback,
-                          retryable=err.retryable, origin=err.origin)
 
 
 def error_from_pb(msg: pb.ActionError, present: bool = True) -> ActionError | None:

@@ -34,7 +34,6 @@ import abc
 import dataclasses
 import enum
 import importlib
-import re
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, ClassVar
 
@@ -80,12 +79,6 @@ class LaunchSpec:
     environment: str = ""  # the TaskEnvironment name (pools of reusable workers key on it)
     reuse: dict[str, Any] | None = None  # ReusePolicy fields when the environment is reusable
     loader: dict[str, str] = dataclasses.field(default_factory=dict)  # the entrypoint's code-loading flags
-
-    @property
-    def resource_name(self) -> str:
-        """A unique, DNS-safe name for the attempt's resource (e.g. a pod name)."""
-        raw = f"{self.run_name}-{self.action_name}-{self.attempt}".lower()
-        return re.sub(r"[^a-z0-9-]", "-", raw)[:63].strip("-")
 
     @property
     def entrypoint_command(self) -> list[str]:

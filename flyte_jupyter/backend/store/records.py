@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
@@ -47,10 +46,6 @@ class ActionRecord:
     @property
     def key(self) -> ActionKey:
         return (self.project, self.domain, self.run, self.name)
-
-    @property
-    def run_key(self) -> RunKey:
-        return (self.project, self.domain, self.run)
 
     @property
     def task_key(self) -> TaskKey:
@@ -109,5 +104,3 @@ class CacheRecord:
         return (self.project, self.domain, self.task_name, self.cache_version, self.inputs_hash)
 
 
-def resources_dict(msg: Any) -> dict[str, str]:
-    return {k: getattr(msg, k) for k in ("cpu", "memory", "gpu", "disk") if getattr(msg, k)}

@@ -6,9 +6,8 @@ import json
 from http.cookies import SimpleCookie
 
 import pytest
-from tornado.httpclient import HTTPClientError
-
 from lab_helpers import on_jupyter_loop
+from tornado.httpclient import HTTPClientError
 
 NO_AUTH = {"Authorization": ""}
 

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from lab_helpers import on_jupyter_loop
 
 from flyte_jupyter.server_ext._manager import RunsManager, Scope
-from lab_helpers import on_jupyter_loop
 
 
 class StaticRunsManager(RunsManager):

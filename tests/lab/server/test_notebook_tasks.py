@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tornado.httpclient import HTTPClientError
-
 from lab_helpers import on_jupyter_loop
+from tornado.httpclient import HTTPClientError
 
 DEMO_CELLS = (
     "%pip install --quiet something\nimport flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name='demo')",

@@ -9,9 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError
-
 from lab_helpers import on_jupyter_loop
+from tornado.httpclient import HTTPClientError
 
 TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
 

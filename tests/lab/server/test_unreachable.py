@@ -7,9 +7,8 @@ import socket
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError
-
 from lab_helpers import on_jupyter_loop
+from tornado.httpclient import HTTPClientError
 
 
 @pytest.fixture

@@ -21,14 +21,19 @@ import threading
 from typing import Any
 
 from flyte_jupyter import _context
+from flyte_jupyter._internal.client.grpc_client import BackendClient
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.naming import child_action_name
+from flyte_jupyter._internal.runtime.spec import (
+    CodeRef,
+    decode_output,
+    encode_inputs,
+    task_spec,
+)
+from flyte_jupyter._internal.wire.convert import phase_from_pb
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
-from flyte_jupyter.errors import ActionFailedError
-from flyte_jupyter._internal.client.grpc_client import BackendClient, BackendError
-from flyte_jupyter._internal.wire.convert import phase_from_pb
-from flyte_jupyter._internal.runtime.spec import CodeRef, decode_output, encode_inputs, loader_args, task_spec
+from flyte_jupyter.errors import ActionFailedError, BackendError
 
 _TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
 _BATCH = 500
@@ -196,7 +201,9 @@ class RemoteController:
             image = ""
             if self.code.image_cache:
                 try:
-                    from flyte_jupyter._internal.imagebuild.for_run import reference_from_cache_arg
+                    from flyte_jupyter._internal.imagebuild.for_run import (
+                        reference_from_cache_arg,
+                    )
 
                     image = reference_from_cache_arg(task, self.code.image_cache)
                 except ImportError:

@@ -30,7 +30,9 @@ class LazyRemoteController(Controller):
     def _start(self) -> tuple[Any, asyncio.AbstractEventLoop]:
         with self._lock:
             if self._real is None:
-                from flyte_jupyter._internal.controllers.remote.controller import RemoteController
+                from flyte_jupyter._internal.controllers.remote.controller import (
+                    RemoteController,
+                )
 
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="flyte-controller", daemon=True).start()

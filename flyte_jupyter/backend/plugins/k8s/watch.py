@@ -60,10 +60,6 @@ class ListWatch:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def drop_connection(self) -> None:
-        """Cut the current watch connection, as a network failure would."""
-        _shutdown(self._resp)
-
     def _deliver(self, fn: Callable[[Any], None], arg: Any) -> None:
         if not self._stop.is_set() and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn, arg)

@@ -267,7 +267,7 @@ class LocalProcessPlugin(ExecutorPlugin):
     async def _reap(self) -> None:
         while self._pools:
             await asyncio.sleep(1.0)
-            for key, pool in list(self._pools.items()):
+            for pool in list(self._pools.values()):
                 pool.reap_idle()
 
     async def _wait_child(self, child: asyncio.subprocess.Process) -> None:
