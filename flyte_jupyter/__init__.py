@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, tuple[str, str]] = {
+_EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "TaskEnvironment": ("._environment", "TaskEnvironment"),
     "Resources": ("._resources", "Resources"),
     "Cache": ("._resources", "Cache"),

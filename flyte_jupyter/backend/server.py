@@ -76,9 +76,11 @@ def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
 
 
 async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> None:
+    from importlib.metadata import version
+
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-    from flyte_jupyter import __version__
+    __version__ = version("flyte-jupyter")
     from flyte_jupyter.backend.catalog import TaskCatalog
     from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
     from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry

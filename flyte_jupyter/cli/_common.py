@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ def client_of(args: argparse.Namespace) -> Any:
         raise SystemExit(f"error: {exc}") from None
 
 
-def call(make: Callable[[], Awaitable[T]]) -> T:
+def call(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one client call; a backend error ends the command with its message."""
     from flyte_jupyter.errors import BackendError
 

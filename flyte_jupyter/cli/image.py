@@ -11,7 +11,7 @@ import datetime
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 
 def add_commands(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -205,7 +205,7 @@ def _ago(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-def _table(header: Tuple[str, ...], rows: List[Tuple[str, ...]]) -> None:
+def _table(header: Tuple[str, ...], rows: Sequence[Tuple[str, ...]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -77,7 +77,8 @@ class RemoteRun(Run):
     def wait(self, timeout: float | None = None, quiet: bool = True) -> "RemoteRun":
         """Block until the run ends (or `timeout` seconds pass); `quiet=False` prints progress."""
         if not quiet:
-            return super().wait(timeout, quiet)  # prints while it calls back into this method
+            super().wait(timeout, quiet)  # prints while it calls back into this method
+            return self
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -121,7 +122,7 @@ class RemoteRun(Run):
         raise ActionFailedError(
             action=info.name if info else ROOT_ACTION, task=info.task if info else "",
             kind=err.kind if err else self.phase.value, message=err.message if err else f"run {self.phase.value}",
-            attempts=info.attempts if info else 1, max_attempts=self._latest.get(info.name).max_attempts if info and info.name in self._latest else 1,
+            attempts=info.attempts if info else 1, max_attempts=self._latest[info.name].max_attempts if info and info.name in self._latest else 1,
             traceback=err.traceback if err else "", phase=info.phase.value if info else self.phase.value,
         )
 

@@ -2,7 +2,9 @@
 
 `RunsManager` is the interface; `BackendRunsManager` implements it over the SDK's gRPC
 `BackendClient`. A deployment swaps the implementation with `c.FlyteJupyter.runs_manager_class`,
-the way jupyter-scheduler swaps its scheduler, without forking the handlers.
+the way jupyter-scheduler swaps its scheduler, without forking the handlers. Each manager class owns
+its settings as traits (`c.BackendRunsManager.endpoint`, `c.RunsManager.project`, ...): the app
+builds it with the server's config.
 
 Every call takes a `Scope`: the endpoint, project and domain a browser chose in its settings,
 each falling back to the server's configuration when empty.
@@ -22,6 +24,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from traitlets import Bool, Float, Unicode
 from traitlets.config import LoggingConfigurable
 
+from flyte_jupyter.errors import FlyteJupyterError
 from flyte_jupyter.server_ext import _notebook
 
 T = TypeVar("T")
@@ -32,7 +35,7 @@ INPUTS_LABEL = "inputs"
 _MAX_INPUTS_LABEL = 8192
 
 
-class ManagerError(Exception):
+class ManagerError(FlyteJupyterError):
     """A failure the browser should see: `status` is the HTTP status, `message` says what to do."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -74,10 +77,13 @@ def resolve_notebook(root_dir: str, path: str) -> Path:
 class RunsManager(LoggingConfigurable):
     """The interface the handlers use. Subclass it to reach another kind of backend.
 
-    `root_dir` is the Jupyter server's root: API paths of notebooks are relative to it.
+    `root_dir` is the Jupyter server's root: API paths of notebooks are relative to it. `project`
+    and `domain` are where a request goes when the browser names none.
     """
 
     root_dir = Unicode("", help="The Jupyter server's root directory (set by the extension).")
+    project = Unicode("default", help="Default project of listed and submitted runs.").tag(config=True)
+    domain = Unicode("development", help="Default domain of listed and submitted runs.").tag(config=True)
 
     async def start(self) -> None:
         """Called once when the Jupyter server starts."""
@@ -149,26 +155,27 @@ def run_json(summary: Any) -> dict[str, Any]:
 class BackendRunsManager(RunsManager):
     """Runs on a flyte-jupyter backend through the SDK's BackendClient.
 
-    With no endpoint configured it starts the embedded backend (a separate process, so a crash or a
-    busy executor never stalls the Jupyter server) and stops it again with the server, unless the
-    backend was already running, in which case it is left alone.
+    Which backend is `resolve_client`'s answer, the same as for the SDK, the CLI and the kernel:
+    `config_file`, else `endpoint` (with `api_key`), else `$FLYTE_JUPYTER_CONFIG`, else the embedded
+    backend of `data_dir`. That one is started with the server when `start_embedded` and none runs
+    (a separate process, so a crash or a busy executor never stalls the Jupyter server), and then
+    stopped with the server; one that was already running is used and left alone. The browser may
+    name another endpoint per request (the panel's settings).
     """
 
-    endpoint = Unicode("", help="gRPC address of the backend; empty starts the embedded one.").tag(config=True)
-    api_key = Unicode("", help="Token for the backend (from its client.yaml).").tag(config=True)
-    config_file = Unicode("", help="A backend's client.yaml; read when no endpoint is given.").tag(config=True)
-    project = Unicode("default", help="Default project of listed and submitted runs.").tag(config=True)
-    domain = Unicode("development", help="Default domain of listed and submitted runs.").tag(config=True)
+    endpoint = Unicode("", help="gRPC address of the backend; empty: the config file, or the embedded backend.").tag(config=True)
+    api_key = Unicode("", help="Token of the backend at `endpoint` (from its client.yaml).").tag(config=True)
+    config_file = Unicode("", help="A backend's client.yaml to read the endpoint and token from; it comes before `endpoint`.").tag(config=True)
     data_dir = Unicode("", help="Data directory of the embedded backend; empty: the user's data directory.").tag(config=True)
-    start_embedded = Bool(True, help="Start the embedded backend when no endpoint or config file is set.").tag(config=True)
+    start_embedded = Bool(True, help="Start the embedded backend when nothing else is configured (and stop it with the server).").tag(config=True)
     submit_timeout = Float(300.0, help="Seconds a notebook submission may take (bundling and upload).").tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._clients: dict[str, Any] = {}
-        self._started_embedded = False
-        self._default_endpoint = ""
-        self._default_token = ""
+        self._default: Any = None  # the BackendClient of the server's backend, once resolved
+        self._is_embedded = False  # it is the embedded backend of `data_dir`
+        self._started_embedded = False  # ... and this server started it: stop it at exit
+        self._used: dict[int, Any] = {}  # clients to close at exit
         self._start_task: asyncio.Future[None] | None = None
         self._start_error: str | None = None
 
@@ -181,46 +188,58 @@ class BackendRunsManager(RunsManager):
         await asyncio.shield(self._start_task)
 
     async def _start(self) -> None:
+        from flyte_jupyter._internal.client.resolve import NoBackendError
+
         try:
-            if self.endpoint:
-                self._default_endpoint, self._default_token = self.endpoint, self.api_key
-            elif self.config_file:
-                self._read_client_file(self.config_file)
-            elif self.start_embedded:
-                await asyncio.get_running_loop().run_in_executor(None, self._start_embedded)
+            await asyncio.get_running_loop().run_in_executor(None, self._resolve)
+        except NoBackendError:
+            pass  # nothing configured, and the embedded backend is not to be started: requests say so
         except Exception as err:  # the server keeps running; requests explain what failed
             self._start_error = f"the Flyte backend did not start: {err}"
             self.log.error("flyte_jupyter: %s", self._start_error)
 
-    def _read_client_file(self, path: str | os.PathLike[str]) -> None:
-        from flyte_jupyter._config import load_config_file
-
-        values = load_config_file(path)
-        self._default_endpoint = values.get("endpoint") or ""
-        self._default_token = values.get("api_key") or ""
-        self.project = self.project or values.get("project") or "default"
-        self.domain = self.domain or values.get("domain") or "development"
-
-    def _start_embedded(self) -> None:
+    def _resolve(self) -> None:
+        """Find the server's backend (blocking: it may start the embedded one)."""
         from flyte_jupyter._internal.client import embedded as _embedded
+        from flyte_jupyter._internal.client.resolve import NoBackendError, resolve_client
 
         data_dir = self.data_dir or None
-        already = _embedded.backend_status(data_dir).running
-        client_yaml = _embedded.ensure_backend(data_dir)
-        self._started_embedded = not already
-        self._read_client_file(client_yaml)
-        self.log.info("flyte_jupyter: embedded backend at %s%s", self._default_endpoint,
-                      "" if self._started_embedded else " (already running, left running at exit)")
+        how = {"config_file": self.config_file or None, "cfg": self._client_config(self.endpoint, self.api_key),
+               "data_dir": data_dir}
+        try:
+            client = resolve_client(**how, start=False)  # configured, or the embedded one already runs
+        except NoBackendError:
+            if not self.start_embedded:
+                raise
+            client = resolve_client(**how, start=True)
+            self._started_embedded = True
+        if self.start_embedded:
+            self._is_embedded = _embedded.backend_status(data_dir).endpoint == client.endpoint
+        self._default = self._use(client)
+        if self._is_embedded:
+            self.log.info("flyte_jupyter: embedded backend at %s%s", client.endpoint,
+                          "" if self._started_embedded else " (already running, left running at exit)")
+
+    def _client_config(self, endpoint: str, token: str = "") -> Any:
+        """An explicit endpoint for `resolve_client`; empty, it answers from its other sources."""
+        from flyte_jupyter._config import ClientConfig
+
+        return ClientConfig(endpoint=endpoint or None, api_key=token or None, project=self.project,
+                            domain=self.domain)
+
+    def _use(self, client: Any) -> Any:
+        self._used[id(client)] = client
+        return client
 
     async def stop(self) -> None:
         if self._start_task is not None and not self._start_task.done():
             await asyncio.wait([self._start_task], timeout=60)
-        for client in self._clients.values():
+        for client in self._used.values():
             try:
                 await client.close()
             except Exception:
                 pass
-        self._clients.clear()
+        self._used.clear()
         if self._started_embedded:
             from flyte_jupyter._internal.client import embedded as _embedded
 
@@ -231,27 +250,27 @@ class BackendRunsManager(RunsManager):
 
     async def _client(self, scope: Scope) -> Any:
         await asyncio.wait_for(self.start(), timeout=120)
-        endpoint = scope.endpoint or self._default_endpoint
-        if not endpoint:
+        default = self._default
+        if scope.endpoint and (default is None or scope.endpoint != default.endpoint):
+            from flyte_jupyter._internal.client.resolve import resolve_client
+
+            return self._use(resolve_client(cfg=self._client_config(scope.endpoint)))
+        if default is None:
             raise ManagerError(503, self._start_error or (
-                "no Flyte backend is configured: set c.FlyteJupyter.endpoint, or the endpoint in the "
-                "Flyte settings, or let the server start the embedded backend"))
-        client = self._clients.get(endpoint)
-        if client is None:
-            from flyte_jupyter._internal.client.grpc_client import BackendClient
+                "no Flyte backend is configured: set c.BackendRunsManager.endpoint or .config_file, or the "
+                "endpoint in the Flyte settings, or let the server start the embedded backend"))
+        return default
 
-            token = self._default_token if endpoint == self._default_endpoint else None
-            client = BackendClient(endpoint, token or None, project=self.project, domain=self.domain)
-            self._clients[endpoint] = client
-        return client
-
-    @staticmethod
-    def _pd(scope: Scope) -> dict[str, str | None]:
-        return {"project": scope.project or None, "domain": scope.domain or None}
+    def _pd(self, scope: Scope) -> dict[str, str]:
+        return {"project": scope.project or self.project, "domain": scope.domain or self.domain}
 
     def _embedded_mode(self, scope: Scope) -> bool:
-        return (not self.endpoint and not self.config_file and self.start_embedded
-                and (not scope.endpoint or scope.endpoint == self._default_endpoint))
+        return (self._is_embedded and self._default is not None
+                and (not scope.endpoint or scope.endpoint == self._default.endpoint))
+
+    def _restart_embedded(self) -> None:
+        """The embedded backend went away (crashed, or stopped from a terminal): start it again."""
+        self._resolve()
 
     async def _call(self, scope: Scope, fn: Callable[[Any], Awaitable[T]]) -> T:
         """`fn(client)`, with backend errors as ManagerErrors. When the embedded backend is gone
@@ -265,10 +284,8 @@ class BackendRunsManager(RunsManager):
             except BackendError as err:
                 if attempt == 1 and err.code == "UNAVAILABLE" and self._embedded_mode(scope):
                     self.log.warning("flyte_jupyter: the embedded backend is not answering; starting it again")
-                    await asyncio.get_running_loop().run_in_executor(None, self._start_embedded)
+                    await asyncio.get_running_loop().run_in_executor(None, self._restart_embedded)
                     # a channel that saw the refusal waits out its reconnect backoff: use a new one
-                    for key in [k for k, v in self._clients.items() if v is client]:
-                        del self._clients[key]
                     await client.close()
                     continue
                 raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
@@ -307,16 +324,15 @@ class BackendRunsManager(RunsManager):
         module = _notebook.module_name_for(submission.path)
         # waits for the backend to start (or restarts a dead embedded one), explains a missing endpoint
         await self._call(scope, lambda c: c.status())
-        endpoint = scope.endpoint or self._default_endpoint
+        client = await self._client(scope)
         inputs_text = json.dumps(submission.inputs, sort_keys=True)
         labels = {SOURCE_LABEL: submission.path, TASK_LABEL: submission.task}
         if len(inputs_text) <= _MAX_INPUTS_LABEL:
             labels[INPUTS_LABEL] = inputs_text
         request = {
             "module": module, "source": source, "task": submission.task, "inputs": submission.inputs,
-            "endpoint": endpoint,
-            "api_key": self._default_token if endpoint == self._default_endpoint else "",
-            "project": scope.project or self.project, "domain": scope.domain or self.domain,
+            "endpoint": client.endpoint, "api_key": client.token or "",
+            **self._pd(scope),
             "labels": labels, "origin": submission.path,
             "notebook_dir": str(submission.os_path.parent),
         }

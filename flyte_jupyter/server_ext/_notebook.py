@@ -17,11 +17,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from flyte_jupyter.errors import FlyteJupyterError
+
 _RUN_CALLS = frozenset({"run", "with_runcontext", "run_aio"})
 _FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
-class NotebookError(Exception):
+class NotebookError(FlyteJupyterError):
     """A notebook the user must fix; `status` is the HTTP status the handler answers with."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -22,10 +22,8 @@ from flyte_jupyter._internal.imagebuild.cache import (
     decode_image_cache,
     encode_image_cache,
 )
-from flyte_jupyter._internal.imagebuild.local_venv import (
-    LocalVenvBuilder,
-    runtime_for_reference,
-)
+from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder
+from flyte_jupyter._internal.runtime.venv_image import runtime_for_reference
 from flyte_jupyter.errors import ImageBuildError, UnsupportedImageError
 
 from .conftest import FIXTURES, PKG_A, PKG_B

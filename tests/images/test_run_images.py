@@ -11,10 +11,8 @@ from flyte_jupyter._internal.imagebuild.for_run import (
     reference_from_cache_arg,
     resolve_run_images,
 )
-from flyte_jupyter._internal.imagebuild.local_venv import (
-    LocalVenvBuilder,
-    runtime_for_reference,
-)
+from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder
+from flyte_jupyter._internal.runtime.venv_image import runtime_for_reference
 
 env_a = flyte.TaskEnvironment(name="img_env_a", image=flyte.Image.from_debian_base().with_env_vars({"WHO": "a"}))
 env_b = flyte.TaskEnvironment(name="img_env_b", image=flyte.Image.from_debian_base().with_env_vars({"WHO": "b"}))

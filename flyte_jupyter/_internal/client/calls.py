@@ -7,7 +7,7 @@ thread or event loop the caller is on.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 from flyte_jupyter._internal.runtime.loops import background_loop as named_loop
 
@@ -19,11 +19,11 @@ def background_loop() -> asyncio.AbstractEventLoop:
     return named_loop("flyte-remote-loop")
 
 
-def call(make: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+def call(make: Callable[[], Coroutine[Any, Any, T]], timeout: float | None = None) -> T:
     """Run a coroutine on the background loop from sync code and return its result."""
     return asyncio.run_coroutine_threadsafe(make(), background_loop()).result(timeout)
 
 
-async def acall(make: Callable[[], Awaitable[T]]) -> T:
+async def acall(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """The same from async code (any loop)."""
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(make(), background_loop()))

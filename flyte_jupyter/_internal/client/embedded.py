@@ -122,7 +122,7 @@ def _start_locked(d: Path, port: int | None, host: str, extra_args: list[str] | 
     info = backend_status(d)
     if info.running and info.endpoint:
         return info
-    if info.running:  # starting up right now: wait for it
+    if info.running and info.pid is not None:  # starting up right now: wait for it (running implies a pid)
         return _wait_ready(d, info.pid, timeout, None)
     if port is None:
         # Prefer the port of the last start: actions that outlived a crash dial it to reconnect.

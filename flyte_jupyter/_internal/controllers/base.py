@@ -6,14 +6,14 @@ import abc
 import asyncio
 import concurrent.futures
 import contextvars
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 T = TypeVar("T")
 
 _bridge_pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-def run_sync(make_coro: Callable[[], Awaitable[T]]) -> T:
+def run_sync(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion from sync code, keeping the caller's context (its action).
 
     In a thread without a running loop (a sync task's worker thread, a script) it runs on a fresh loop

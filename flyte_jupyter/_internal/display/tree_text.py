@@ -42,7 +42,7 @@ def print_progress(run: Any, stream: Any = None, interval: float = 1.0) -> Any:
     import time
 
     out = stream or sys.stderr
-    last = {"line": "", "at": 0.0}
+    last: dict[str, Any] = {"line": "", "at": 0.0}
 
     def on_event(event: Any, info: Any) -> None:
         done, total = run.state.counts()

@@ -18,7 +18,6 @@ The backend asks `runtime_for_reference(reference)` which interpreter and env va
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
@@ -29,7 +28,7 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Union
 
 from flyte_jupyter._image import (
     AptPackages,
@@ -45,46 +44,12 @@ from flyte_jupyter._image import (
 )
 from flyte_jupyter._internal.imagebuild.cache import images_home
 from flyte_jupyter._internal.runtime.process import pid_exists
+from flyte_jupyter._internal.runtime.venv_image import MARKER, bin_dir, python_of
 from flyte_jupyter.errors import ImageBuildError, UnsupportedImageError
 
-MARKER = "flyte-image.json"
 PIP_TIMEOUT_S = 1800.0
 _DOCKER_HINT = "build it with the Docker builder instead: `flyte-jupyter image build FILE --builder docker`"
 _counter = itertools.count()
-
-
-@dataclasses.dataclass(frozen=True)
-class VenvRuntime:
-    """How to run an action in a built venv: its interpreter and the image's env vars."""
-
-    path: str
-    python: str
-    env_vars: Dict[str, str]
-
-    def environ(self, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-        """`base` (default: os.environ) with the venv activated and the image's env vars applied."""
-        env = dict(os.environ if base is None else base)
-        env["VIRTUAL_ENV"] = self.path
-        env["PATH"] = os.pathsep.join([str(Path(self.path) / _bin_dir()), env.get("PATH", "")]).rstrip(os.pathsep)
-        env.pop("PYTHONHOME", None)
-        env.update(self.env_vars)
-        return env
-
-
-def runtime_for_reference(reference: str) -> Optional[VenvRuntime]:
-    """The venv behind an image reference, or None when the reference is not a local venv
-    (empty for "auto", or a container image URI meant for another executor)."""
-    if not reference or not os.path.isabs(reference):
-        return None
-    marker = Path(reference) / MARKER
-    try:
-        meta = json.loads(marker.read_text())
-    except FileNotFoundError:
-        raise ImageBuildError(
-            f"the image venv {reference} is missing or incomplete (no {MARKER}); it was pruned or "
-            "its build crashed: run again so the client rebuilds it"
-        ) from None
-    return VenvRuntime(path=reference, python=str(_python_of(Path(reference))), env_vars=dict(meta.get("env_vars", {})))
 
 
 class LocalVenvBuilder:
@@ -143,7 +108,7 @@ class LocalVenvBuilder:
         """Built and still runnable: the marker is there and the venv's python still resolves
         (an upgraded or removed base interpreter leaves a dangling link: rebuild then)."""
         venv = Path(reference)
-        return (venv / MARKER).is_file() and _python_of(venv).exists()
+        return (venv / MARKER).is_file() and python_of(venv).exists()
 
     # -- build ---------------------------------------------------------------------------------
 
@@ -228,7 +193,7 @@ class LocalVenvBuilder:
 
     def _ensure_pip(self, venv: Path) -> None:
         """Use the interpreter's pip through the system site; bootstrap one only if there is none."""
-        python = str(_python_of(venv))
+        python = str(python_of(venv))
         probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True, timeout=120)
         if probe.returncode == 0:
             return
@@ -239,7 +204,7 @@ class LocalVenvBuilder:
             )
 
     def _pip(self, venv: Path, index: int, image: Image, args: List[str]) -> None:
-        cmd = [str(_python_of(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *args]
+        cmd = [str(python_of(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *args]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -272,14 +237,6 @@ class LocalVenvBuilder:
 
 
 # ----------------------------------------------------------------------------------------- helpers
-
-
-def _bin_dir() -> str:
-    return "Scripts" if os.name == "nt" else "bin"
-
-
-def _python_of(venv: Path) -> Path:
-    return venv / _bin_dir() / ("python.exe" if os.name == "nt" else "python")
 
 
 def _site_packages(venv: Path) -> Path:
@@ -323,7 +280,7 @@ def _creator_site_dirs() -> List[str]:
 def _relocate_scripts(tmp: Path, final: Path) -> None:
     """Point scripts written during the build (shebangs, activate) at the final location."""
     old, new = str(tmp).encode(), str(final).encode()
-    bindir = tmp / _bin_dir()
+    bindir = tmp / bin_dir()
     for script in bindir.iterdir() if bindir.is_dir() else ():
         if script.is_symlink() or not script.is_file():
             continue

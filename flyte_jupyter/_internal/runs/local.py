@@ -69,7 +69,7 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 def start_local(options: Any, task: Any, args: tuple, kwargs: dict) -> LocalRun:
     """Begin a local run on the background loop and return at once (views attach to it)."""
-    from flyte_jupyter._internal.controllers.local import LocalController
+    from flyte_jupyter._internal.controllers import create_controller
     from flyte_jupyter._internal.controllers.local_cache import local_cache
     from flyte_jupyter._internal.types import to_literal_map
 
@@ -79,7 +79,7 @@ def start_local(options: Any, task: Any, args: tuple, kwargs: dict) -> LocalRun:
     name = options.name or new_run_name()
     raw = options.raw_data_path or cfg.raw_data_path or str(_config.data_dir() / "local-runs" / name)
     state = RunState(name)
-    controller = LocalController(state, cache=local_cache(), overwrite_cache=options.overwrite_cache)
+    controller = create_controller("local", state=state, cache=local_cache(), overwrite_cache=options.overwrite_cache)
     root = TaskContext(
         action=ActionID(ROOT_ACTION, name, options.project or cfg.project, options.domain or cfg.domain, cfg.org),
         mode="local", version=task.cache_version(), raw_data_path=raw, task_name=task.name,

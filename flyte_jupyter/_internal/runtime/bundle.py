@@ -66,6 +66,8 @@ def _site_dirs() -> list[str]:
 def source_root(module_name: str) -> Path:
     """The sys.path entry the module was imported from (the root the action imports it from)."""
     module = sys.modules[module_name]
+    if module.__file__ is None:  # callers bundle only modules with a .py file (is_interactive)
+        raise ValueError(f"module {module_name!r} has no source file to bundle")
     file = os.path.realpath(module.__file__)
     depth = module_name.count(".") + (1 if os.path.basename(file) == "__init__.py" else 0)
     root = Path(file).parent

@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from flyte_jupyter._context import ActionID, TaskContext, task_context
-    from flyte_jupyter._internal.controllers.remote.lazy import LazyRemoteController
+    from flyte_jupyter._internal.controllers import create_controller
 
     try:
         task, code = load_task(args)
@@ -201,8 +201,8 @@ def run(args: argparse.Namespace) -> int:
     project = os.environ.get("FLYTE_JUPYTER_PROJECT", "default")
     domain = os.environ.get("FLYTE_JUPYTER_DOMAIN", "development")
     attempt = int(os.environ.get("FLYTE_JUPYTER_ATTEMPT", "1") or 1)
-    controller = LazyRemoteController(run_name=args.run_name, project=project, domain=domain, code=code,
-                                      raw_data_path=args.raw_data_path)
+    controller = create_controller("remote", run_name=args.run_name, project=project, domain=domain, code=code,
+                                   raw_data_path=args.raw_data_path)
     report = None
     if getattr(task, "report", False):
         from flyte_jupyter._internal.runtime import storage as _storage

@@ -107,7 +107,7 @@ def raw_data_path() -> str:
     from flyte_jupyter._context import ctx
 
     tc = ctx()
-    if tc is not None and getattr(tc, "raw_data_path", ""):
+    if tc is not None and tc.raw_data_path:
         return tc.raw_data_path
     if _default_raw_data_path:
         return _default_raw_data_path

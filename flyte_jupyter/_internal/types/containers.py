@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, cast
 
 from flyte_jupyter._internal.types.core import _L, _Conv, _conv
 from flyte_jupyter._internal.types.errors import _Mismatch, _type_repr, _value_repr
@@ -69,7 +69,7 @@ def _build_sequence(tp: Any, item_tp: Any, accept: tuple[type, ...], make: Calla
         if not isinstance(v, accept) or isinstance(v, (str, bytes)):
             raise _Mismatch(tp, v)
         if is_set:
-            v = list(v)
+            v = list(cast("Iterable[Any]", v))  # a set or frozenset (isinstance above)
         if packed is not None:
             lit = packed(v)
             if lit is not None:

@@ -16,6 +16,10 @@ _NONE = _L(none=True)
 _NoneType = type(None)
 
 
+def _unbuilt(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("type converter used before it was built (a builder did not set enc/dec)")
+
+
 class _Conv:
     """Encoder and decoder for one Python type. Containers hold their children's _Conv objects
     (not their functions) so that a recursive type can refer to itself while being built."""
@@ -24,8 +28,10 @@ class _Conv:
 
     def __init__(self, tp: Any, enc: Callable[..., Any] | None = None, dec: Callable[..., Any] | None = None):
         self.tp = tp
-        self.enc = enc
-        self.dec = dec
+        # A builder creates the _Conv first (so a recursive type can refer to it) and sets enc/dec
+        # when its children are built; until then calling either is a bug, reported clearly.
+        self.enc: Callable[..., Any] = enc if enc is not None else _unbuilt
+        self.dec: Callable[..., Any] = dec if dec is not None else _unbuilt
 
 
 _CACHE: dict[Any, _Conv] = {}

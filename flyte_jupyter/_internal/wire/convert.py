@@ -26,7 +26,7 @@ _TO_PB = {
     Phase.ABORTED: pb.PHASE_ABORTED,
     Phase.TIMED_OUT: pb.PHASE_TIMED_OUT,
 }
-_FROM_PB = {v: k for k, v in _TO_PB.items()}
+_FROM_PB: dict[int, Phase] = {v: k for k, v in _TO_PB.items()}
 
 
 def phase_to_pb(phase: Phase) -> int:

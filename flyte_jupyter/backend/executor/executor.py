@@ -257,7 +257,7 @@ class Executor:
         })
         if self.config.tls:
             env["FLYTE_JUPYTER_CA_CERT"] = str(Path(self.config.tls_cert).resolve())
-        from flyte_jupyter._resources import parse_cpu, parse_memory
+        from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
 
         res = spec.resources
         custom: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
-from flyte_jupyter._resources import format_memory, parse_cpu, parse_memory
+from flyte_jupyter._internal.wire.quantities import format_memory, parse_cpu, parse_memory
 
 MAX_INLINE_INPUTS = 10 * 1024 * 1024
 MAX_SPEC_BYTES = 1024 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
@@ -59,7 +60,7 @@ class ActionRecord:
         msg = pb.Action(
             id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run, name=self.name),
             parent=self.parent, task_name=self.task_name, task_version=self.task_version, group=self.group,
-            phase=self.phase, attempt=self.attempt, max_attempts=self.max_attempts, cache_hit=self.cache_hit,
+            phase=cast("pb.Phase", self.phase), attempt=self.attempt, max_attempts=self.max_attempts, cache_hit=self.cache_hit,
             queued_at=self.queued_at, started_at=self.started_at, ended_at=self.ended_at,
             inputs_uri=self.inputs_uri, outputs_uri=self.outputs_uri, seq=self.seq, task_type=self.task_type,
         )

@@ -117,7 +117,7 @@ class SqliteStore(Store):
 
     async def close(self) -> None:
         if self._writer is not None:
-            done = self._loop.create_future()
+            done = self._open_loop().create_future()
             batch, self._pending = self._pending, []  # after any batch in flight, then stop
             self._writes.put([*batch, (None, done)])
             await asyncio.wait_for(done, 10)
@@ -125,9 +125,15 @@ class SqliteStore(Store):
             self._writer = None
         self._reader.shutdown(wait=True)
 
+    def _open_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("SqliteStore used before open()")
+        return self._loop
+
     # -- the writer -----------------------------------------------------------------------------
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
+        loop = self._open_loop()
         while True:
             batch = list(self._writes.get())
             try:
@@ -155,7 +161,7 @@ class SqliteStore(Store):
                 except sqlite3.Error:
                     pass
                 results = [(fut, None, exc) for _, fut in batch]
-            self._loop.call_soon_threadsafe(self._committed, results)
+            loop.call_soon_threadsafe(self._committed, results)
             if stop:
                 conn.close()
                 return
@@ -165,10 +171,11 @@ class SqliteStore(Store):
         # on the loop and go to the writer thread together when it is done (one wake-up, one
         # transaction for all of them); a write made while the writer is idle goes at once, so
         # batching never adds latency. Writes of one loop iteration always travel together.
-        fut = self._loop.create_future()
+        loop = self._open_loop()
+        fut = loop.create_future()
         self._pending.append((fn, fut))
         if len(self._pending) == 1 and not self._in_flight:
-            self._loop.call_soon(self._hand_over)
+            loop.call_soon(self._hand_over)
         return fut
 
     def _hand_over(self) -> None:
@@ -186,7 +193,10 @@ class SqliteStore(Store):
             self._hand_over()
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        return await self._loop.run_in_executor(self._reader, fn, self._rconn)
+        loop = self._open_loop()
+        if self._rconn is None:
+            raise RuntimeError("SqliteStore used before open()")
+        return await loop.run_in_executor(self._reader, fn, self._rconn)
 
     # -- writes ---------------------------------------------------------------------------------
 

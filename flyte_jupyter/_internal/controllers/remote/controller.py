@@ -22,6 +22,7 @@ from typing import Any
 
 from flyte_jupyter import _context
 from flyte_jupyter._internal.client.grpc_client import BackendClient
+from flyte_jupyter._internal.controllers.remote.informer import TERMINAL, Informer
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.naming import child_action_name
 from flyte_jupyter._internal.runtime.spec import (
@@ -35,64 +36,7 @@ from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
 from flyte_jupyter.errors import ActionFailedError, BackendError
 
-_TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
 _BATCH = 500
-
-
-class Informer:
-    """A live copy of one parent's children, fed by one watch stream."""
-
-    def __init__(self, client: BackendClient, run: str, parent: str, project: str, domain: str) -> None:
-        self.client = client
-        self.run = run
-        self.parent = parent
-        self.project = project
-        self.domain = domain
-        self.actions: dict[str, pb.Action] = {}
-        self._waiters: dict[str, list[asyncio.Future]] = {}
-        self.synced = asyncio.Event()
-        self._failure: BaseException | None = None
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for batch in self.client.watch_raw(self.run, self.parent, project=self.project, domain=self.domain,
-                                                     terminal_only=True):
-                for action in batch.actions:
-                    self.actions[action.id.name] = action
-                    if action.phase in _TERMINAL:
-                        for fut in self._waiters.pop(action.id.name, ()):
-                            if not fut.done():
-                                fut.set_result(action)
-                if batch.synced:
-                    self.synced.set()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - hand the failure to every waiter
-            self._failure = exc
-            for futs in self._waiters.values():
-                for fut in futs:
-                    if not fut.done():
-                        fut.set_exception(exc)
-            self._waiters.clear()
-
-    async def wait(self, name: str) -> pb.Action:
-        """The child's final state (at once if the informer already saw it end)."""
-        known = self.actions.get(name)
-        if known is not None and known.phase in _TERMINAL:
-            return known
-        if self._failure is not None:
-            raise self._failure
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(name, []).append(fut)
-        return await fut
-
-    async def close(self) -> None:
-        self._task.cancel()
-        try:
-            await self._task
-        except (asyncio.CancelledError, Exception):
-            pass
 
 
 class _Batcher:
@@ -224,7 +168,7 @@ class RemoteController:
         name = child_action_name(parent_name, task.name, full_hash, self._next_seq(parent_name))
         informer = self._informer(parent_name)
         known = informer.actions.get(name)
-        if known is None or known.phase not in _TERMINAL:
+        if known is None or known.phase not in TERMINAL:
             inputs_uri = ""
             if self.storage_root:
                 # The layout the backend uses for inline inputs too: runs/P/D/RUN/inputs/ACTION.pb

@@ -24,7 +24,7 @@ class LazyRemoteController(Controller):
         self._lock = threading.Lock()
         # Calls cross between the action's loop and the controller's in batches: a gather of a
         # thousand children costs a few thread wake-ups, not two per child.
-        self._inbox: list[tuple] = []
+        self._inbox: list[list] = []  # [real, task, args, kwargs, caller, fut, task on our loop]
         self._outbox: dict[asyncio.AbstractEventLoop, list[tuple]] = {}
 
     def _start(self) -> tuple[Any, asyncio.AbstractEventLoop]:
@@ -38,6 +38,8 @@ class LazyRemoteController(Controller):
                 threading.Thread(target=loop.run_forever, name="flyte-controller", daemon=True).start()
                 self._loop = loop
                 self._real = RemoteController(**self._kwargs)
+            if self._loop is None:  # set together with _real above
+                raise RuntimeError("the remote controller has no loop")
             return self._real, self._loop
 
     async def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
@@ -108,11 +110,12 @@ class LazyRemoteController(Controller):
         return await func()
 
     async def aclose(self) -> None:
-        if self._real is None:
+        loop = self._loop
+        if self._real is None or loop is None:
             return
-        fut = asyncio.run_coroutine_threadsafe(self._real.aclose(), self._loop)
+        fut = asyncio.run_coroutine_threadsafe(self._real.aclose(), loop)
         try:
             await asyncio.wait_for(asyncio.wrap_future(fut), 5)
         except Exception:  # noqa: BLE001 - closing is best effort; the process exits next
             pass
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        loop.call_soon_threadsafe(loop.stop)

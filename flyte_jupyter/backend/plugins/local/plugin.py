@@ -90,7 +90,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         PATH), as a delta over the backend's environment; {} for "auto" and non-venv images."""
         if not image or not os.path.isdir(image):
             return {}
-        from flyte_jupyter._internal.imagebuild.local_venv import runtime_for_reference
+        from flyte_jupyter._internal.runtime.venv_image import runtime_for_reference
 
         runtime = runtime_for_reference(image)  # a venv without its marker: a clear error
         if runtime is None:
