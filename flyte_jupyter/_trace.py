@@ -67,7 +67,8 @@ def trace(func: Callable) -> Callable:
             result = func(*args, **kwargs)
             return list(result) if inspect.isgenerator(result) else result
 
-        result = run_sync(lambda: tc.controller.record_trace(name, call, _inputs(func, args, kwargs)))
+        controller = tc.controller  # not None (checked above); a lambda does not keep the narrowing
+        result = run_sync(lambda: controller.record_trace(name, call, _inputs(func, args, kwargs)))
         return iter(result) if inspect.isgeneratorfunction(func) else result
 
     return sync_wrapper

@@ -16,7 +16,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import grpc
 import grpc.aio
@@ -71,7 +71,7 @@ def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
         "data_dir": str(config.data_dir),
         "storage_root": config.storage_root,
         "pid": os.getpid(),
-        **({"ca_cert": str(Path(config.tls_cert).resolve())} if config.tls else {}),
+        **({"ca_cert": str(Path(config.tls_cert).resolve())} if config.tls and config.tls_cert else {}),  # tls implies it
     }, sort_keys=False)
 
 
@@ -109,7 +109,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
 
     server = grpc.aio.server(options=_OPTIONS, maximum_concurrent_rpcs=None)
     address = f"{config.host}:{config.port}"
-    if config.tls:
+    if config.tls and config.tls_key and config.tls_cert:  # tls implies both
         creds = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
         port = server.add_secure_port(address, creds)
     else:
@@ -162,7 +162,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
             pass
 
 
-async def _set_serving(servicer: object, health_pb2: object) -> None:
+async def _set_serving(servicer: Any, health_pb2: Any) -> None:  # grpc_health ships no type hints
     result = servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     if asyncio.iscoroutine(result):
         await result

@@ -7,7 +7,7 @@ import json
 import runpy
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from flyte_jupyter._internal.types.input_words import parse_task_inputs
 
@@ -43,7 +43,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                    "--local, go before FILE TASK: everything after TASK is the task's inputs")
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    mode = "local" if args.local else ("remote" if args.remote else None)
+    mode: Literal["local", "remote"] | None = "local" if args.local else ("remote" if args.remote else None)
     try:
         run = with_runcontext(mode=mode, name=args.name, overwrite_cache=args.overwrite_cache).run(task, **kwargs)
         if run.mode == "remote" and not args.no_wait:

@@ -45,7 +45,7 @@ class _Portable(ast.NodeTransformer):
         if method in ("run_line_magic", "run_cell_magic"):
             args = node.value.args  # type: ignore[attr-defined]
             name = args[0].value if args and isinstance(args[0], ast.Constant) else "?"
-            self.dropped.append(f"%{name}")
+            self.dropped.append(f"%{name!s}")
             return ast.copy_location(ast.Pass(), node)
         return self.generic_visit(node)
 
@@ -63,7 +63,7 @@ class _Portable(ast.NodeTransformer):
             return ast.copy_location(call, node)
         if method in ("run_line_magic", "run_cell_magic"):
             name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else "?"
-            self.dropped.append(f"%{name}")
+            self.dropped.append(f"%{name!s}")
             return ast.copy_location(ast.Constant(None), node)
         return node
 

@@ -34,6 +34,7 @@ def open_view(shell: Any, run: Any, *, interval: float = 0.2) -> Any:
     from flyte_jupyter.kernel import _submit
 
     _submit.remember(run)
+    view: Any
     if _has_widget_frontend(shell):
         from flyte_jupyter.kernel._views import RunView
 

@@ -353,7 +353,8 @@ class RunView:
 
     def close(self) -> None:
         self.finish()
-        for row in [*self._rows.values(), *self._more.values()]:
+        rows: list[Any] = [*self._rows.values(), *self._more.values()]
+        for row in rows:
             row.close()
         self.widget.close()
 

@@ -184,7 +184,9 @@ class LogsHandler(_FlyteHandler):
         except tornado.iostream.StreamClosedError:
             raise asyncio.CancelledError() from None
         finally:
-            await stream.aclose()
+            aclose = getattr(stream, "aclose", None)  # an async generator; a plain iterator has none
+            if aclose is not None:
+                await aclose()
 
     def on_connection_close(self) -> None:
         if self._pump is not None and not self._pump.done():

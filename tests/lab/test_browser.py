@@ -96,7 +96,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-         f"--FlyteJupyter.data_dir={home / 'backend'}", "--LabApp.news_url=None",
+         f"--BackendRunsManager.data_dir={home / 'backend'}", "--LabApp.news_url=None",
          "--LabApp.expose_app_in_browser=True"],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )

@@ -4,11 +4,19 @@ enqueues them on the backend and follows them through informers (`remote/`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flyte_jupyter._internal.controllers.base import Controller
 
+if TYPE_CHECKING:
+    from flyte_jupyter._internal.controllers.local import LocalController
+    from flyte_jupyter._internal.controllers.remote.lazy import LazyRemoteController
 
+
+@overload
+def create_controller(kind: Literal["local"], **kwargs: Any) -> LocalController: ...
+@overload
+def create_controller(kind: Literal["remote"], **kwargs: Any) -> LazyRemoteController: ...
 def create_controller(kind: Literal["local", "remote"], **kwargs: Any) -> Controller:
     """The controller for a run's actions; modules load only for the kind asked for (a leaf action
     on the backend never imports the local controller, a local run never imports grpc)."""

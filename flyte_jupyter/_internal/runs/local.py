@@ -89,7 +89,9 @@ def start_local(options: Any, task: Any, args: tuple, kwargs: dict) -> LocalRun:
     holder: dict[str, asyncio.Task] = {}
 
     async def drive() -> Any:
-        holder["task"] = asyncio.current_task()  # abort() cancels this task, not the outer future
+        current = asyncio.current_task()  # never None inside a running coroutine
+        if current is not None:
+            holder["task"] = current  # abort() cancels this task, not the outer future
         return await _with_env(options.env_vars, controller.run_root(task, inputs, literals, root))
 
     return LocalRun(name, task, state, asyncio.run_coroutine_threadsafe(drive(), _loop()), raw, holder)

@@ -188,9 +188,9 @@ def run(args: argparse.Namespace) -> int:
         for key, (_, default) in task.interface.inputs.items():
             if key not in inputs and default is not _empty():
                 inputs[key] = default
-    except _Failure as failure:
-        _write_error(args.outputs_path, failure)
-        _print_failure(failure)
+    except _Failure as known:  # not "as failure": an except target is deleted when its block ends
+        _write_error(args.outputs_path, known)
+        _print_failure(known)
         return 1
     except Exception as exc:  # noqa: BLE001
         failure = _system(exc, "could not read the action's inputs")

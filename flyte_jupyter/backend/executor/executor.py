@@ -75,7 +75,7 @@ class CacheIndex:
         return await self.store.delete_cache(task_name)
 
 
-def cache_key(rec: ActionRecord, spec: pb.TaskSpec) -> tuple | None:
+def cache_key(rec: ActionRecord, spec: pb.TaskSpec) -> tuple[str, str, str, str, str] | None:
     if not spec.cache.enabled or not rec.inputs_hash:
         return None
     return (rec.project, rec.domain, rec.task_name, spec.cache.version, rec.inputs_hash)
@@ -255,7 +255,7 @@ class Executor:
             "FLYTE_JUPYTER_STORAGE_ROOT": self.config.storage_root,
             "FLYTE_JUPYTER_OVERWRITE_CACHE": "1" if run.overwrite_cache else "",
         })
-        if self.config.tls:
+        if self.config.tls and self.config.tls_cert:  # tls implies tls_cert
             env["FLYTE_JUPYTER_CA_CERT"] = str(Path(self.config.tls_cert).resolve())
         from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
 
@@ -404,6 +404,8 @@ class Executor:
                         "max_queued_time; raise Timeout(max_queued_time=...) or lower the load",
             ), pb.PHASE_TIMED_OUT
         if att.abort_reason == "timeout":
+            if launch is None:  # the timeout timer is armed only once the attempt has launched
+                raise RuntimeError(f"action {rec.name} timed out without a launch spec")
             return pb.ActionError(
                 kind="TimeoutError", origin="user", retryable=True,
                 message=f"action {rec.name} (task {rec.task_name}) ran longer than its timeout of "
@@ -551,8 +553,9 @@ class Executor:
                     if entry.children.get(rec.name):
                         att.holds_slot = False
                         self.busy -= 1
-                    if att.launch.timeout:
-                        left = max(0.0, rec.started_at + att.launch.timeout - time.time()) if rec.attempt == att.number else att.launch.timeout
+                    launch = att.launch  # set: alive only after a successful recover()
+                    if launch is not None and launch.timeout:
+                        left = max(0.0, rec.started_at + launch.timeout - time.time()) if rec.attempt == att.number else launch.timeout
                         att.timer = asyncio.get_running_loop().call_later(left, self._on_timeout, att)
                 else:
                     await self._complete(att, Outcome(OutcomeKind.LOST))

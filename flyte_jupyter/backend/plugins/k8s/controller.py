@@ -39,7 +39,7 @@ from flyte_jupyter.backend.plugins.k8s.watch import ListWatch
 
 log = logging.getLogger(__name__)
 
-_RANK = {Phase.INITIALIZING: 1, Phase.RUNNING: 2}
+_RANK: dict[Phase | None, int] = {Phase.INITIALIZING: 1, Phase.RUNNING: 2}  # None (no phase yet): 0
 _KINDS = {"exited": OutcomeKind.EXITED, "oom": OutcomeKind.OOM, "lost": OutcomeKind.LOST}
 #: TaskAction ``spec.abortReason`` of an attempt the executor stopped at its timeout (else "Aborted").
 TIMED_OUT = "TimedOut"

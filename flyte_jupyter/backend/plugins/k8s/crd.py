@@ -130,13 +130,13 @@ def install_crd(api_client: Any, *, timeout: float = 30.0) -> None:
     try:
         if current is None:
             try:
-                api.create_custom_resource_definition(body)
+                api.create_custom_resource_definition(body)  # type: ignore[arg-type]  # the client takes a dict body
             except ApiException as e:
                 if e.status != 409:
                     raise
         elif api_client.sanitize_for_serialization(current.spec).get("versions") != body["spec"]["versions"]:
-            body["metadata"]["resourceVersion"] = current.metadata.resource_version
-            api.replace_custom_resource_definition(CRD_NAME, body)
+            body["metadata"]["resourceVersion"] = current.metadata.resource_version  # type: ignore[union-attr]  # a read CRD has metadata
+            api.replace_custom_resource_definition(CRD_NAME, body)  # type: ignore[arg-type]  # the client takes a dict body
     except ApiException as e:
         if e.status == 403:
             raise PermissionError(_forbidden(e)) from e

@@ -137,7 +137,7 @@ class KubernetesPlugin(ExecutorPlugin):
             status = (ta or {}).get("status") or {}
             pending = ta is not None and int(ta["spec"].get("attempt") or 1) == spec.attempt and (
                 status.get("attempt") != spec.attempt or status.get("phase") in (None, "QUEUED"))
-            if not pending:
+            if ta is None or not pending:
                 return False  # the pod is gone: the executor treats the attempt as lost
             await self._ensure_secret(key[0], spec)  # the restarted backend's token, for the new pod
             ctl.register(key, on_status, spec.log_dir)
@@ -203,8 +203,9 @@ async def _stream_pod_log(ctl: Controller, key: tuple[str, str], follow: bool) -
 
     def read() -> None:
         try:
-            resp = ctl.core.read_namespaced_pod_log(key[1], key[0], follow=follow, _preload_content=False,
-                                                    _request_timeout=(10, 86400 if follow else 120))
+            # _preload_content=False: the raw urllib3 response, not the str the stubs declare
+            resp: Any = ctl.core.read_namespaced_pod_log(key[1], key[0], follow=follow, _preload_content=False,
+                                                         _request_timeout=(10, 86400 if follow else 120))
             holder["resp"] = resp
             buf = b""
             for chunk in resp.stream(amt=None, decode_content=False):

@@ -29,16 +29,16 @@ def _merge(base: Any, over: Any, key: str = "") -> Any:
             out[k] = _merge(base[k], v, k) if k in base else copy.deepcopy(v)
         return out
     if key in _NAMED_LISTS and isinstance(base, list) and isinstance(over, list):
-        out = [copy.deepcopy(x) for x in base]
-        index = {x.get("name"): i for i, x in enumerate(out) if isinstance(x, dict)}
+        merged = [copy.deepcopy(x) for x in base]
+        index = {x.get("name"): i for i, x in enumerate(merged) if isinstance(x, dict)}
         for item in over:
             name = item.get("name") if isinstance(item, dict) else None
             if name is not None and name in index:
                 # an env var is value or valueFrom: the later one replaces, never mixes both
-                out[index[name]] = copy.deepcopy(item) if key == "env" else _merge(out[index[name]], item, "")
+                merged[index[name]] = copy.deepcopy(item) if key == "env" else _merge(merged[index[name]], item, "")
             else:
-                out.append(copy.deepcopy(item))
-        return out
+                merged.append(copy.deepcopy(item))
+        return merged
     return copy.deepcopy(over)
 
 

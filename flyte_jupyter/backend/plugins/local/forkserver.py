@@ -27,7 +27,7 @@ class ForkServer:
         self.template_key = template_key  # set for a bundle template (see `_zygote._template_child`)
         self.proc: asyncio.subprocess.Process | None = None
         self.writer: asyncio.StreamWriter | None = None
-        self._pending: dict[int, tuple[asyncio.Future, AttemptProc]] = {}
+        self._pending: dict[int, tuple[asyncio.Future, AttemptProc | None]] = {}  # None: a worker/template
         self._next = 0
         self.alive = False
         self.live: set[int] = set()  # pids forked by this server that have not exited yet
@@ -105,7 +105,7 @@ class ForkServer:
         fut = asyncio.get_running_loop().create_future()
         self._pending[self._next] = (fut, proc)
         req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
-        self.writer.write(json.dumps(req).encode() + b"\n")
+        self._send(req)
         return await fut
 
     async def spawn_worker(self, worker_sock: socket.socket) -> int:
@@ -118,8 +118,13 @@ class ForkServer:
         self._next += 1
         fut = asyncio.get_running_loop().create_future()
         self._pending[self._next] = (fut, None)
-        self.writer.write(json.dumps({"id": self._next, **req}).encode() + b"\n")
+        self._send({"id": self._next, **req})
         return await fut
+
+    def _send(self, req: dict) -> None:
+        if self.writer is None:  # set by start()/start_template() before the server is used
+            raise RuntimeError(f"the fork server for {self.python} is not connected")
+        self.writer.write(json.dumps(req).encode() + b"\n")
 
     async def close(self) -> None:
         if self.writer is not None:

@@ -180,7 +180,8 @@ class LocalProcessPlugin(ExecutorPlugin):
         for last_used, key in idle:
             if now - last_used > _TEMPLATE_IDLE or (force_one and not closed):
                 tmpl = self._templates.pop(key)
-                asyncio.ensure_future(tmpl.close())
+                if tmpl is not None:  # always: `idle` holds only started templates
+                    asyncio.ensure_future(tmpl.close())
                 closed = True
         return closed
 
@@ -281,7 +282,8 @@ class LocalProcessPlugin(ExecutorPlugin):
                     self._limited.discard(proc)
                     continue
                 rss = group_rss(proc.pid, proc.pids)
-                if rss > proc.spec.memory_bytes and not proc.oom:
+                limit = proc.spec.memory_bytes  # set: only procs with a memory limit are in _limited
+                if limit is not None and rss > limit and not proc.oom:
                     proc.oom = True
                     self._limited.discard(proc)
                     killpg(proc.pid, signal.SIGKILL)
@@ -292,13 +294,13 @@ class LocalProcessPlugin(ExecutorPlugin):
         worker = self._workers_by_pid.get(pid)
         if worker is not None and worker.alive and worker.busy is not None:
             # The action shares its process with nothing else at this moment: stop the worker.
-            proc = worker.busy
-            proc.aborted = True
+            busy = worker.busy
+            busy.aborted = True
             killpg(pid, signal.SIGKILL)
             try:
-                await asyncio.wait_for(proc.exited.wait(), 5)
+                await asyncio.wait_for(busy.exited.wait(), 5)
             except asyncio.TimeoutError:
-                proc.finish(None, OutcomeKind.LOST, "the worker did not exit after SIGKILL")
+                busy.finish(None, OutcomeKind.LOST, "the worker did not exit after SIGKILL")
             return
         proc = self._procs.get(pid)
         if proc is not None:

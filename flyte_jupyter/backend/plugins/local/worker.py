@@ -16,11 +16,13 @@ The worker exits when the backend's end closes (after finishing the action it ru
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import sys
 import traceback
+from typing import cast
 
 from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, preload
 
@@ -31,8 +33,8 @@ def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
     actions of one environment mostly set the same values); compared as bytes, without decoding
     every variable."""
     target = dict(base)
-    for key, value in delta.items():
-        target[os.fsencode(key)] = os.fsencode(value)
+    for name, text in delta.items():
+        target[os.fsencode(name)] = os.fsencode(text)
     data = os.environ._data  # type: ignore[attr-defined]
     if data == target:
         return
@@ -76,8 +78,8 @@ def serve(fd: int, warm: bool = True) -> None:
     base_env = dict(os.environ._data)  # type: ignore[attr-defined]
     base_cwd = os.getcwd()
     saved = (os.dup(1), os.dup(2))
-    sys.stdout.reconfigure(line_buffering=True)
-    sys.stderr.reconfigure(line_buffering=True)
+    cast(io.TextIOWrapper, sys.stdout).reconfigure(line_buffering=True)  # the interpreter's own streams
+    cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
     sock.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
     for line in reader:
         req = json.loads(line)

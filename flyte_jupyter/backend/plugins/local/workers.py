@@ -87,6 +87,8 @@ class Worker:
         self._next += 1
         self.busy = proc
         req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        if self.writer is None:  # set by spawn(); the pool hands out only workers that are ready
+            raise RuntimeError(f"reusable worker {self.pid} is not connected")
         self.writer.write(json.dumps(req).encode() + b"\n")
 
     def close(self) -> None:

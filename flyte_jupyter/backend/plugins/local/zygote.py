@@ -23,6 +23,7 @@ restarted backend reattaches to them).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import selectors
@@ -30,6 +31,7 @@ import signal
 import socket
 import sys
 import traceback
+from typing import cast
 
 from flyte_jupyter.backend.plugins.local.attempt import preload
 
@@ -61,8 +63,8 @@ def _child(req: dict, keep_closed: list[int]) -> None:
         os.close(null)
         enter_attempt(req["cwd"], req["stdout"], req["stderr"])
         os.environ.update(req["env"])  # the zygote's environment is the backend's; this is the delta
-        sys.stdout.reconfigure(line_buffering=True)
-        sys.stderr.reconfigure(line_buffering=True)
+        cast(io.TextIOWrapper, sys.stdout).reconfigure(line_buffering=True)  # the interpreter's own streams
+        cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
         argv = req["argv"]
         sys.argv = ["flyte_jupyter.entrypoint", *argv]
         from flyte_jupyter._internal.runtime import entrypoint
@@ -205,6 +207,8 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                 worker_fd = -1
                 if req.get("worker") or req.get("template"):
                     # The worker's socket was passed on the control socket before this request.
+                    if ctl is None:
+                        raise RuntimeError("a worker or template request, but the fork server has no control socket")
                     _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
                     worker_fd = fds[0] if fds else -1
                 try:
