@@ -76,11 +76,14 @@ def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
 
 
 async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> None:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-    __version__ = version("flyte-jupyter")
+    try:
+        __version__ = version("flyte-jupyter")
+    except PackageNotFoundError:  # run from a source tree on PYTHONPATH, not installed
+        __version__ = "0+source"
     from flyte_jupyter.backend.catalog import TaskCatalog
     from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
     from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry
