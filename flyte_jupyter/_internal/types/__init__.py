@@ -20,9 +20,10 @@ What goes where:
 A value whose literal is bigger than the Offloader's `max_inline_bytes` is written to storage and
 replaced by an `offloaded` reference, which `from_literal` follows transparently.
 
-Modules: _encode / _decode (the API), _dispatch (type -> converter), _core (converter cache),
-_scalars, _datetimes, _containers, _unions, _records, _enums, _blobs, _any (untyped values and
-pickled classes), _pickled, _fallback (literals of an unexpected kind), _offload, _hash, _errors.
+Modules: encode / decode (the API), dispatch (type -> converter; it registers itself with core, so
+core never imports it back), core (converter cache), scalars, datetimes, containers, unions,
+records, enums, blobs, untyped (untyped values and pickled classes), pickled, fallback (literals of
+an unexpected kind), offload, hashing, errors; input_words (task inputs from `--name value` words).
 """
 
 from __future__ import annotations
