@@ -10,8 +10,13 @@ Two kinds, as in Flyte 2:
   import: the tasks of the run's environments are cloudpickled by value, gzipped, and addressed by
   sha256 too (``--pkl URI --task-name T``).
 
-`safe_extract` refuses members with absolute paths, ``..`` components, links that point out of the
-destination, and device files.
+`safe_extract` extracts member by member against the real filesystem, into a staging directory
+moved into place only when the whole bundle was accepted: it refuses absolute and ``..`` names, hard
+links, devices and fifos, symlinks that do not resolve (on disk, as they are made) to a member inside
+the destination, any member that would be written through a link or over an earlier one, and bundles
+past the caps on uncompressed size, member count and name length (``$FLYTE_JUPYTER_BUNDLE_MAX_BYTES``,
+``..._MAX_MEMBERS``, ``..._MAX_NAME``). A pickle bundle is code by design; only its decompressed size
+is capped.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import importlib
 import importlib.util
 import io
 import os
+import shutil
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -190,52 +197,301 @@ def build_pickle_bundle(task: Any, storage_root: str, tasks: dict[str, Any] | No
 # -- in the action ---------------------------------------------------------------------------------
 
 
+# Extraction is checked member by member against the real filesystem, never against names alone:
+# a bundle is untrusted input even though the SDK built it (anyone who can write to the bundle store
+# can replace one). The rules (build_bundle makes only regular files, so they cost a real bundle
+# nothing):
+# - names: relative, no `..`, no backslash or NUL, at most $FLYTE_JUPYTER_BUNDLE_MAX_NAME characters;
+# - kinds: regular files, directories and symlinks only; never a hard link, device, fifo or sparse file;
+# - a symlink must be relative and point to something already extracted, inside the destination
+#   (its target is resolved strictly with os.path.realpath on disk as it is made, so `d -> .` then
+#   `u -> d/..` is refused at `u`);
+# - each member's parent is looked up on disk (links resolved, realpath) and must be a directory
+#   inside the destination; no path is written twice (a member never replaces a file or a link made
+#   by an earlier one), and files are opened with O_CREAT|O_EXCL|O_NOFOLLOW, never through a link;
+# - caps, checked as the stream is read: at most $FLYTE_JUPYTER_BUNDLE_MAX_BYTES bytes uncompressed
+#   (the whole tar stream, headers included; a member's declared size is checked before its data is
+#   read), at most $FLYTE_JUPYTER_BUNDLE_MAX_MEMBERS members, extended headers of at most 1 MiB;
+# - members are streamed to disk in chunks, into a staging directory that is moved into place only
+#   once the whole bundle has been accepted: a refused bundle leaves nothing behind.
+
+MAX_BYTES_ENV = "FLYTE_JUPYTER_BUNDLE_MAX_BYTES"
+MAX_MEMBERS_ENV = "FLYTE_JUPYTER_BUNDLE_MAX_MEMBERS"
+MAX_NAME_ENV = "FLYTE_JUPYTER_BUNDLE_MAX_NAME"
+DEFAULT_MAX_BYTES = 512 << 20
+DEFAULT_MAX_MEMBERS = 20_000
+DEFAULT_MAX_NAME = 1024
+_MAX_EXTENDED_HEADER = 1 << 20  # a pax or GNU long-name header: tarfile reads each one whole
+_CHUNK = 1 << 20
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_EXTENDED_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                   tarfile.SOLARIS_XHDTYPE)
+
+
+def _env_cap(var: str, default: int) -> int:
+    raw = os.environ.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"${var} must be a positive whole number, not {raw!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class BundleLimits:
+    """What extracting (or unpickling) one bundle may produce; `from_env` reads the caps' variables."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES  # uncompressed: the whole tar stream, or the pickle
+    max_members: int = DEFAULT_MAX_MEMBERS
+    max_name: int = DEFAULT_MAX_NAME  # characters in a member's name or a link's target
+
+    @classmethod
+    def from_env(cls) -> BundleLimits:
+        return cls(_env_cap(MAX_BYTES_ENV, DEFAULT_MAX_BYTES), _env_cap(MAX_MEMBERS_ENV, DEFAULT_MAX_MEMBERS),
+                   _env_cap(MAX_NAME_ENV, DEFAULT_MAX_NAME))
+
+
+class _CappedReader:
+    """Bytes read from `raw` in bounded chunks, refused once more than `cap` have come out."""
+
+    def __init__(self, raw: Any, cap: int, what: str) -> None:
+        self._raw, self.cap, self.what, self.count = raw, cap, what, 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = _CHUNK if size is None or size < 0 or size > _CHUNK else size
+        data = self._raw.read(size)
+        self.count += len(data)
+        if self.count > self.cap:
+            raise UnsafeBundleError(
+                f"{self.what} expands to more than {self.cap} bytes uncompressed ({self.count} read so far; the cap "
+                f"is ${MAX_BYTES_ENV}={self.cap}); raise ${MAX_BYTES_ENV} to allow a bigger bundle")
+        return data
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header whose extended headers (read whole by tarfile) are refused above 1 MiB."""
+
+    def _proc_member(self, tarfile: Any) -> Any:
+        if self.type in _EXTENDED_TYPES and self.size > _MAX_EXTENDED_HEADER:
+            raise UnsafeBundleError(f"the bundle has an extended tar header of {self.size} bytes (more than "
+                                    f"{_MAX_EXTENDED_HEADER}); refusing to extract")
+        return super()._proc_member(tarfile)  # type: ignore[misc]
+
+
 def _within(root: str, target: str) -> bool:
     return target == root or target.startswith(root + os.sep)
 
 
-def safe_extract(data: bytes, dest: str | os.PathLike[str]) -> None:
-    """Extract a tar.gz into `dest`, refusing anything that would escape it."""
-    dest_real = os.path.realpath(dest)
-    os.makedirs(dest_real, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-        members = tar.getmembers()
-        for m in members:
-            name = m.name
-            if name.startswith(("/", "\\")) or os.path.isabs(name) or (len(name) > 1 and name[1] == ":"):
-                raise UnsafeBundleError(f"bundle member {name!r} has an absolute path; refusing to extract")
-            if ".." in Path(name.replace("\\", "/")).parts:
-                raise UnsafeBundleError(f"bundle member {name!r} contains '..' and would escape {dest}; refusing to extract")
-            target = os.path.realpath(os.path.join(dest_real, name))
-            if not _within(dest_real, target):
-                raise UnsafeBundleError(f"bundle member {name!r} resolves outside {dest}; refusing to extract")
-            if m.issym() or m.islnk():
-                link = m.linkname
-                base = os.path.dirname(target) if m.issym() else dest_real
-                resolved = os.path.realpath(os.path.join(base, link)) if not os.path.isabs(link) else os.path.realpath(link)
-                if not _within(dest_real, resolved):
-                    raise UnsafeBundleError(
-                        f"bundle member {name!r} links to {link!r}, outside {dest}; refusing to extract")
-            elif not (m.isfile() or m.isdir()):
-                raise UnsafeBundleError(f"bundle member {name!r} is a device or fifo; refusing to extract")
-        for m in members:
+def _refuse(name: str, why: str) -> UnsafeBundleError:
+    return UnsafeBundleError(f"bundle member {name!r} {why}; refusing to extract")
+
+
+def _name_parts(m: tarfile.TarInfo, limits: BundleLimits) -> list[str]:
+    """The member's path components under the destination (empty: the destination itself)."""
+    name = m.name
+    if len(name) > limits.max_name:
+        raise UnsafeBundleError(
+            f"bundle member {name[:100]!r}{'...' if len(name) > 100 else ''} has a name of {len(name)} characters, "
+            f"more than the cap of "
+            f"{limits.max_name}; raise ${MAX_NAME_ENV} to allow longer names")
+    if not name or "\0" in name:
+        raise _refuse(name, "has an empty name or one with a NUL byte")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise _refuse(name, "has an absolute path")
+    if "\\" in name:
+        raise _refuse(name, "has a backslash in its name")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _refuse(name, "contains '..' and would escape the destination")
+    return parts
+
+
+def _check_kind(m: tarfile.TarInfo) -> None:
+    if m.issparse():
+        raise _refuse(m.name, "is a sparse file (bundles hold plain files)")
+    if m.isreg() or m.isdir() or m.issym():
+        return
+    if m.islnk():
+        raise _refuse(m.name, f"is a hard link (to {m.linkname!r}); bundles never hold hard links")
+    if m.ischr() or m.isblk() or m.isfifo():
+        raise _refuse(m.name, "is a device or fifo")
+    raise _refuse(m.name, f"has the unsupported tar type {m.type!r}")
+
+
+def _real_parent(root: str, parts: list[str], name: str) -> str:
+    """The real directory that will hold member `name`, whose parents are `parts` under `root`: each
+    parent is looked up on disk (a link is resolved with realpath), made when missing, and must be a
+    directory inside `root`."""
+    current = root
+    for i, part in enumerate(parts):
+        path = os.path.join(current, part)
+        where = "/".join(parts[: i + 1])
+        if os.path.islink(path):
+            real = os.path.realpath(path)
+            if not _within(root, real):
+                raise _refuse(name, f"is under the link {where!r}, which leads outside the destination")
+            if not os.path.isdir(real):
+                raise _refuse(name, f"is under the link {where!r}, which is not a directory")
+            current = real
+        elif os.path.isdir(path):
+            current = path
+        elif os.path.lexists(path):
+            raise _refuse(name, f"is under {where!r}, which is not a directory")
+        else:
+            os.mkdir(path, 0o755)
+            current = path
+    real = os.path.realpath(current)
+    if not _within(root, real):  # cannot happen after the checks above; never write if it does
+        raise _refuse(name, "resolves outside the destination")
+    return real
+
+
+def _make_symlink(m: tarfile.TarInfo, root: str, parent: str, target: str, limits: BundleLimits) -> None:
+    link = m.linkname
+    if len(link) > limits.max_name:
+        raise UnsafeBundleError(
+            f"bundle member {m.name!r} links to a target of {len(link)} characters, more than the cap of "
+            f"{limits.max_name}; raise ${MAX_NAME_ENV} to allow longer names")
+    if not link or "\0" in link or "\\" in link:
+        raise _refuse(m.name, f"links to {link!r}, which is empty or malformed")
+    if os.path.isabs(link):
+        raise _refuse(m.name, f"links to {link!r}, an absolute path outside the destination")
+    path = os.path.join(parent, link)
+    try:  # strict: a missing component is not taken lexically (`later/..` is not `.` until `later` exists)
+        resolved = os.path.realpath(path, strict=True)
+    except OSError:
+        resolved = ""
+    if resolved and not _within(root, resolved):
+        raise _refuse(m.name, f"links to {link!r}, which resolves outside the destination")
+    if not resolved or not os.path.exists(path):
+        raise _refuse(m.name, f"links to {link!r}, which is not in the bundle (a link may only point to a "
+                              "member extracted before it)")
+    os.symlink(link, target)
+
+
+def _write_file(tar: tarfile.TarFile, m: tarfile.TarInfo, target: str) -> None:
+    """Stream the member to a new file: O_EXCL and O_NOFOLLOW, so never through a link or over a file."""
+    src = tar.extractfile(m)
+    mode = 0o755 if m.mode & 0o111 else 0o644
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as out:
+        if src is None:
+            return
+        while chunk := src.read(_CHUNK):
+            out.write(chunk)
+
+
+def _extract_members(tar: tarfile.TarFile, root: str, limits: BundleLimits, reader: _CappedReader) -> None:
+    """Extract every member under `root` (an empty directory of ours), checking each as it comes."""
+    count = 0
+    for m in tar:
+        count += 1
+        if count > limits.max_members:
+            raise UnsafeBundleError(
+                f"the bundle has more than {limits.max_members} members (member {count} is {m.name!r}; the cap is "
+                f"${MAX_MEMBERS_ENV}={limits.max_members}); raise ${MAX_MEMBERS_ENV} to allow more")
+        parts = _name_parts(m, limits)
+        _check_kind(m)
+        if m.isreg() and reader.count + m.size > limits.max_bytes:
+            raise UnsafeBundleError(
+                f"bundle member {m.name!r} ({m.size} bytes) takes the bundle to {reader.count + m.size} bytes "
+                f"uncompressed, more than the cap of {limits.max_bytes} (${MAX_BYTES_ENV}); raise "
+                f"${MAX_BYTES_ENV} to allow a bigger bundle")
+        if not parts:
             if m.isdir():
-                os.makedirs(os.path.join(dest_real, m.name), exist_ok=True)
                 continue
-            target = os.path.join(dest_real, m.name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            if m.issym():
-                if os.path.lexists(target):
-                    os.unlink(target)
-                os.symlink(m.linkname, target)
-            elif m.islnk():
-                if os.path.lexists(target):
-                    os.unlink(target)
-                os.link(os.path.join(dest_real, m.linkname), target)
-            else:
-                src = tar.extractfile(m)
-                with open(target, "wb") as fh:
-                    fh.write(src.read() if src is not None else b"")
+            raise _refuse(m.name, "names the destination itself")
+        parent = _real_parent(root, parts[:-1], m.name)
+        target = os.path.join(parent, parts[-1])
+        if os.path.lexists(target):
+            if m.isdir() and os.path.isdir(target) and not os.path.islink(target):
+                continue
+            raise _refuse(m.name, "is already in the bundle (a later member may not replace a file, link or "
+                                  "directory made by an earlier one)")
+        if m.isdir():
+            os.mkdir(target, 0o755)
+        elif m.issym():
+            _make_symlink(m, root, parent, target, limits)
+        else:
+            _write_file(tar, m, target)
+
+
+def _check_links(root: str) -> None:
+    """Every link made still resolves inside `root` (each was checked as it was made, and no entry is
+    ever replaced, so this only guards the rules above)."""
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) and not _within(root, os.path.realpath(path)):
+                raise _refuse(os.path.relpath(path, root), "links outside the destination")
+
+
+def _is_real_dir(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path)
+
+
+def _check_merge(src: str, dst: str, prefix: str = "") -> None:
+    """Refuse, before anything moves, a staged file or link that would replace a directory in `dst`."""
+    for name in os.listdir(src):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if not os.path.lexists(d):
+            continue
+        if _is_real_dir(s) and _is_real_dir(d):
+            _check_merge(s, d, f"{prefix}{name}/")
+        elif _is_real_dir(d):
+            raise _refuse(f"{prefix}{name}", f"would replace the directory {d} already in the destination")
+
+
+def _merge(src: str, dst: str) -> None:
+    """Move the staged tree `src` into the existing directory `dst`: directories merge, anything else
+    (a file or link already there) is replaced by rename, which never follows a link."""
+    for name in sorted(os.listdir(src)):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if _is_real_dir(s) and _is_real_dir(d):
+            _merge(s, d)
+        elif _is_real_dir(s) and os.path.lexists(d):
+            os.unlink(d)
+            os.rename(s, d)
+        else:
+            os.replace(s, d)
+
+
+def safe_extract(data: bytes, dest: str | os.PathLike[str], limits: BundleLimits | None = None) -> None:
+    """Extract a tar.gz (or plain tar) into `dest`, refusing anything that would escape it or is too
+    big (see the rules above; `limits` defaults to the caps' environment variables).
+
+    Members go to a staging directory (beside `dest` when it does not exist yet, inside it when it
+    does, as the action's working directory does) and are moved into place only after the whole
+    bundle was accepted: a refused bundle leaves `dest` as it was."""
+    limits = limits or BundleLimits.from_env()
+    dest_real = os.path.realpath(dest)
+    existed = os.path.isdir(dest_real)
+    parent = dest_real if existed else os.path.dirname(dest_real)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".flyte-bundle-", dir=parent)
+    try:
+        raw: Any = gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
+        reader = _CappedReader(raw, limits.max_bytes, "the bundle")
+        with tarfile.open(fileobj=reader, mode="r|", tarinfo=_BoundedTarInfo) as tar:  # type: ignore[call-overload]
+            _extract_members(tar, staging, limits, reader)
+        _check_links(staging)
+        if not existed:
+            os.chmod(staging, 0o755)
+            try:
+                os.rename(staging, dest_real)
+                return
+            except OSError:
+                if not os.path.isdir(dest_real):  # made by someone else meanwhile: merge into it
+                    raise
+        _check_merge(staging, dest_real)
+        _merge(staging, dest_real)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # what is left of it (nothing after a rename)
 
 
 def fetch_and_extract(uri: str, dest: str) -> str:
@@ -250,14 +506,17 @@ def fetch_and_extract(uri: str, dest: str) -> str:
         if os.path.exists(os.path.join(target, ".complete")):
             return target
         tmp = f"{target}.tmp-{os.getpid()}"
-        safe_extract(_storage.get_bytes(uri), tmp)
-        _precompile(tmp)
-        open(os.path.join(tmp, ".complete"), "w").close()
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a killed process that had this pid
+        try:
+            safe_extract(_storage.get_bytes(uri), tmp)
+            _precompile(tmp)
+            open(os.path.join(tmp, ".complete"), "w").close()
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         try:
             os.rename(tmp, target)
         except OSError:  # another action got there first
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
         return target
     safe_extract(_storage.get_bytes(uri), dest)
@@ -280,6 +539,19 @@ def _precompile(root: str) -> None:
                     pass  # the import compiles it then, as usual
 
 
+def _gunzip_capped(data: bytes, what: str, limits: BundleLimits | None = None) -> bytearray:
+    """Decompress a gzip stream in chunks, refused past `limits.max_bytes` ($FLYTE_JUPYTER_BUNDLE_MAX_BYTES).
+
+    A pickle bundle is code by design (cloudpickle runs whatever it holds), so only its size is
+    checked here: a small download may not expand into unbounded memory."""
+    reader = _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data)), (limits or BundleLimits.from_env()).max_bytes,
+                           what)
+    out = bytearray()
+    while chunk := reader.read(_CHUNK):
+        out += chunk
+    return out
+
+
 _PICKLE_BUNDLES: dict[str, dict[str, Any]] = {}
 
 
@@ -291,7 +563,7 @@ def load_pickle_bundle(uri: str) -> dict[str, Any]:
         return tasks
     import cloudpickle
 
-    payload = cloudpickle.loads(gzip.decompress(_storage.get_bytes(uri)))
+    payload = cloudpickle.loads(_gunzip_capped(_storage.get_bytes(uri), f"the pickle bundle {uri}"))
     if not isinstance(payload, dict) or "tasks" not in payload:
         raise ValueError(f"{uri} is not a flyte-jupyter pickle bundle")
     _PICKLE_BUNDLES[uri] = payload["tasks"]
