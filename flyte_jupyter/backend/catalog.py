@@ -51,13 +51,29 @@ class TaskCatalog:
                 loaded.ParseFromString(stored[1])
                 known = self._specs.setdefault(key, (stored[0], loaded))
         if known[0] != digest:
-            project, domain, name, version = key
-            raise VersionConflict(
-                f"task {name!r} version {version!r} in {project}/{domain} already exists with a different "
-                f"spec (existing spec {known[0][:12]}, new spec {digest[:12]}); a version is immutable: "
-                "change the code or pick a new version"
-            )
+            raise self._conflict(key, known[0], digest)
         return digest
+
+    async def check(self, spec: pb.TaskSpec) -> None:
+        """Raise VersionConflict if the version exists with a different spec; store nothing (what a
+        service checks before it stores any part of a request)."""
+        key = self.key(spec)
+        known = self._specs.get(key)
+        digest = known[0] if known is not None else None
+        if known is None:
+            stored = await self.store.get_task(key)
+            digest = stored[0] if stored is not None else None
+        if digest is not None and digest != spec_digest(spec):
+            raise self._conflict(key, digest, spec_digest(spec))
+
+    @staticmethod
+    def _conflict(key: TaskKey, existing: str, new: str) -> VersionConflict:
+        project, domain, name, version = key
+        return VersionConflict(
+            f"task {name!r} version {version!r} in {project}/{domain} already exists with a different "
+            f"spec (existing spec {existing[:12]}, new spec {new[:12]}); a version is immutable: "
+            "change the code or pick a new version"
+        )
 
     async def get(self, key: TaskKey) -> pb.TaskSpec | None:
         known = self._specs.get(key)

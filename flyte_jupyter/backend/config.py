@@ -4,7 +4,8 @@ YAML keys (all optional): host, port, executor ("local" | "kubernetes" | "module
 executor_config (dict for the plugin), max_parallelism, storage_root (fsspec URI for data;
 default file://DIR/data), endpoint_for_actions (how actions dial back, default the bound address),
 tls_cert, tls_key, limits ({cpu, memory, gpu, disk}: the default platform limits; default the
-machine's own cores and memory).
+machine's own cores and memory), run_credential_ttl (seconds a run's actions may call back at most,
+counted from the run's creation; default 7 days, 0 = until the run ends however long it takes).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class BackendConfig:
     limits: dict[str, str] = dataclasses.field(default_factory=_machine_limits)
     project: str = "default"
     domain: str = "development"
+    run_credential_ttl: float = 7 * 86400.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

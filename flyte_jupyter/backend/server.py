@@ -88,6 +88,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
     from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry
     from flyte_jupyter.backend.services import Backend, add_services
+    from flyte_jupyter.backend.services.auth import AuthInterceptor, RunCredentials
     from flyte_jupyter.backend.state import StateHub
     from flyte_jupyter.backend.store.sqlite import SqliteStore
 
@@ -110,7 +111,9 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     await cache.load()
     limits = await store.all_limits()
 
-    server = grpc.aio.server(options=_OPTIONS, maximum_concurrent_rpcs=None)
+    credentials = RunCredentials(token, config.run_credential_ttl)
+    interceptor = AuthInterceptor(token, credentials, hub, config.project, config.domain)
+    server = grpc.aio.server(options=_OPTIONS, maximum_concurrent_rpcs=None, interceptors=[interceptor])
     address = f"{config.host}:{config.port}"
     if config.tls and config.tls_key and config.tls_cert:  # tls implies both
         creds = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
@@ -128,7 +131,8 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         max_parallelism=config.max_parallelism))
     for plugin in registry.plugins():
         await plugin.start()
-    executor = Executor(config, hub, catalog, registry, cache, token, action_endpoint)
+    # Actions get a credential of their own run (never the admin token): `credentials.mint(run)`.
+    executor = Executor(config, hub, catalog, registry, cache, credentials.mint, action_endpoint)
     backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__)
     add_services(server, backend)
     health_servicer = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()

@@ -63,6 +63,7 @@ class StateHub:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.runs: dict[RunKey, RunEntry] = {}
+        self._reserved: set[RunKey] = set()  # run names being created (see `reserve`)
         self._seq = 0
         self._run_watchers: set[asyncio.Queue] = set()
 
@@ -79,12 +80,13 @@ class StateHub:
         for rec in sorted(await self.store.get_actions(run.project, run.domain, run.name), key=lambda a: a.seq):
             entry.add(rec)
             entry.published[rec.name] = rec.to_pb()
-        self.runs[run.key] = entry
-        return entry
+        return self.runs.setdefault(run.key, entry)  # a concurrent load of the same run wins once
 
     async def get(self, key: RunKey) -> RunEntry | None:
         entry = self.runs.get(key)
         if entry is None:
+            if key in self._reserved:
+                return None  # being created: it exists once CreateRun has stored it
             run = await self.store.get_run(*key)
             if run is None:
                 return None
@@ -109,17 +111,28 @@ class StateHub:
 
     # -- changes --------------------------------------------------------------------------------
 
+    def reserve(self, key: RunKey) -> bool:
+        """Claim a run name for one CreateRun until it `release`s it: False when the run is live
+        in memory or another creation holds the name. Synchronous, so of two concurrent creations
+        of one name exactly one gets it (the caller still asks the store about finished runs)."""
+        if key in self.runs or key in self._reserved:
+            return False
+        self._reserved.add(key)
+        return True
+
+    def release(self, key: RunKey) -> None:
+        self._reserved.discard(key)
+
     async def create_run(self, run: RunRecord, root: ActionRecord) -> RunEntry:
+        """Store the run and its root action, then show it: whole or not at all."""
+        if run.key in self.runs:
+            raise KeyError(f"run {run.key} exists")
         root.seq = self.next_seq()
+        msg = root.to_pb()  # first: a record that cannot be sent is not kept
         entry = RunEntry(run)
         entry.add(root)
-        self.runs[run.key] = entry
-        msg = root.to_pb()
-        try:
-            await self.store.put_run(run, root)
-        except Exception:
-            self.runs.pop(run.key, None)
-            raise
+        await self.store.put_run(run, root)
+        self.runs[run.key] = entry  # visible only once committed (`get` skips reserved names)
         self._publish(entry, [msg])
         return entry
 
@@ -128,8 +141,9 @@ class StateHub:
         recs = list(recs)
         for rec in recs:
             rec.seq = self.next_seq()
+        msgs = [r.to_pb() for r in recs]  # first: a record that cannot be sent is not kept
+        for rec in recs:
             entry.add(rec)
-        msgs = [r.to_pb() for r in recs]
         fut = self.store.put_actions_nowait(recs)
         fut.add_done_callback(lambda f: None if f.exception() else self._publish(entry, msgs))
         return fut

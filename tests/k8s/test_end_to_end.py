@@ -83,7 +83,9 @@ def test_nested_run_every_action_a_pod_and_a_failed_pod_is_retried(k8s_backend, 
         assert token not in json.dumps(api.sanitize_for_serialization(obj)), obj
     ref = next(e for e in pods[0].spec.containers[0].env if e.name == "FLYTE_JUPYTER_TOKEN").value_from.secret_key_ref
     secret = client.CoreV1Api(api).read_namespaced_secret(ref.name, ns)
-    assert base64.b64decode(secret.data[ref.key]).decode() == token
+    value = base64.b64decode(secret.data[ref.key]).decode()
+    assert value.startswith("fjr1.") and value != token  # a run credential, never the admin token
+    assert all(base64.b64decode(v).decode() != token for v in secret.data.values())
 
 
 def test_oom_pod_fails_the_run_as_oom(k8s_backend):

@@ -1,5 +1,6 @@
 """The gRPC services of the backend, one module each (run, queue, state, admin), over one shared
-`Backend` object (`context`); `auth` checks every call's token before its message is parsed."""
+`Backend` object (`context`); `auth`'s interceptor checks every call's token (the admin token, or
+an action's run credential) before its message is parsed."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class AdminService(admin_grpc.AdminServiceServicer):
         entries = sorted(self.backend.cache.entries.values(), key=lambda e: -e.created_at)
         if request.task_name:
             entries = [e for e in entries if e.task_name == request.task_name]
-        if request.limit:
+        if request.limit > 0:
             entries = entries[: request.limit]
         return admin_pb.ListCacheResponse(entries=[
             admin_pb.CacheEntry(project=e.project, domain=e.domain, task_name=e.task_name,

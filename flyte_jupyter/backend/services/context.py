@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import secrets
 
 import grpc
 import grpc.aio
@@ -15,7 +17,7 @@ from flyte_jupyter.backend.config import BackendConfig
 from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
 from flyte_jupyter.backend.executor.plugin import PluginRegistry
 from flyte_jupyter.backend.services.auth import Refuse
-from flyte_jupyter.backend.services.validation import Invalid
+from flyte_jupyter.backend.services.validation import Invalid, check_inputs, check_inputs_uri
 from flyte_jupyter.backend.state import RunEntry, StateHub
 from flyte_jupyter.backend.store.base import Store
 
@@ -63,18 +65,48 @@ def run_msg(entry: RunEntry) -> pb.Run:
 
 
 def write_inputs(backend: Backend, project: str, domain: str, run: str, action: str,
-                  inline: bytes, uri: str) -> str:
+                 inline: bytes, uri: str) -> tuple[str, bool]:
+    """(where the action's inputs are, whether this call wrote them). Inline inputs go to a path
+    unique to this request (runs/P/D/RUN/inputs/ACTION-TOKEN.pb), so a request that loses a race
+    or fails afterwards never overwrites the inputs of the one that won; `discard_inputs` removes
+    them again when the request is refused after all."""
     if uri:
-        return uri
-    target = backend.executor.inputs_uri(project, domain, run, action)
+        return uri, False
+    target = backend.executor.inputs_uri(project, domain, run, f"{action}-{secrets.token_hex(8)}")
     _storage.put_bytes(target, inline)
-    return target
+    return target, True
+
+
+def discard_inputs(uri: str) -> None:
+    """Remove inputs `write_inputs` wrote for a request that was not stored after all."""
+    try:
+        if _storage.is_local(uri):
+            os.unlink(_storage.local_path(uri))
+        else:
+            fs, path = _storage.filesystem(uri)
+            fs.rm(path)
+    except Exception:  # noqa: BLE001 - best effort: an orphan file is harmless, the request failed anyway
+        pass
+
+
+def check_inputs_of(backend: Backend, project: str, domain: str, run: str, inline: bytes, uri: str) -> None:
+    """Inline inputs must be a LiteralMap; inputs in storage must be in the run's own folder."""
+    if uri:
+        if inline:
+            raise Invalid("send the inputs inline or as inputs_uri, not both")
+        check_inputs_uri(uri, backend.config.storage_root, project, domain, run)
+    else:
+        check_inputs(inline)
 
 
 def check_executor(b: Backend, spec: pb.TaskSpec) -> None:
     """Let the plugin that will run the task refuse it now, not at launch (e.g. the Kubernetes
     executor and a local venv image): a plugin may define ``check_task(spec)`` raising ValueError."""
-    check = getattr(b.registry.get(spec.type or "python"), "check_task", None)
+    try:
+        plugin = b.registry.get(spec.type or "python")
+    except LookupError as exc:
+        raise Invalid(str(exc)) from None
+    check = getattr(plugin, "check_task", None)
     if check is not None:
         try:
             check(spec)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -18,18 +19,23 @@ from flyte_jupyter.backend.services.context import (
     PHASE_NAMES,
     Backend,
     check_executor,
+    check_inputs_of,
+    discard_inputs,
     entry_of,
     run_msg,
     write_inputs,
 )
 from flyte_jupyter.backend.services.validation import (
-    check_inputs_size,
     check_project_domain,
+    check_request_strings,
     check_resources,
     check_run_name,
     check_task_spec,
 )
 from flyte_jupyter.backend.store.records import ActionRecord, RunRecord
+
+if TYPE_CHECKING:
+    from flyte_jupyter.backend.state import RunEntry
 
 
 class RunService(run_grpc.RunServiceServicer):
@@ -38,6 +44,8 @@ class RunService(run_grpc.RunServiceServicer):
 
     @guard
     async def CreateRun(self, request: run_pb.CreateRunRequest, context: Any) -> run_pb.CreateRunResponse:
+        """Every check first, then the name is reserved, then the parts are stored; the run is
+        created whole or not at all (inputs written for a refused run are removed again)."""
         b = self.backend
         project = request.project or b.config.project
         domain = request.domain or b.config.domain
@@ -48,29 +56,52 @@ class RunService(run_grpc.RunServiceServicer):
         spec.CopyFrom(request.task)
         spec.id.project, spec.id.domain = project, domain
         check_task_spec(spec)
-        check_inputs_size(request.inputs)
+        check_inputs_of(b, project, domain, name, request.inputs, request.inputs_uri)
+        check_request_strings(f"run {name}", request.env_vars, request.raw_data_path)
         check_resources(spec, b.limits_for(project, domain))
         check_executor(b, spec)
         key = (project, domain, name)
-        if key in b.hub.runs or await b.store.get_run(*key) is not None:
-            raise Refuse(grpc.StatusCode.ALREADY_EXISTS,
-                          f"run {name!r} already exists in {project}/{domain}; pick another run name")
-        await b.catalog.register(spec)
-        inputs_uri = write_inputs(b, project, domain, name, ROOT_ACTION, request.inputs, request.inputs_uri)
-        now = time.time()
-        run = RunRecord(project, domain, name, now, spec.id.name, dict(request.labels), dict(request.env_vars),
-                        request.raw_data_path, request.overwrite_cache)
-        rec = ActionRecord(project, domain, name, ROOT_ACTION, "", spec.id.name, spec.id.version,
-                           task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
-                           inputs_uri=inputs_uri, inputs_hash=request.inputs_hash,
-                           overwrite_cache=request.overwrite_cache, queued_at=now)
-        hit = _cache_hit(b, rec, spec)
-        if key in b.hub.runs:
-            raise Refuse(grpc.StatusCode.ALREADY_EXISTS, f"run {name!r} already exists in {project}/{domain}")
-        entry = await b.hub.create_run(run, rec)
+        exists = Refuse(grpc.StatusCode.ALREADY_EXISTS,
+                        f"run {name!r} already exists in {project}/{domain}; pick another run name")
+        if not b.hub.reserve(key):
+            raise exists
+        # Shielded: a caller that goes away mid-way leaves a run created whole (and queued) or not at all.
+        creation = asyncio.ensure_future(self._create(request, spec, key, exists))
+        creation.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even if we left
+        entry = await asyncio.shield(creation)
+        return run_pb.CreateRunResponse(run=run_msg(entry))
+
+    async def _create(self, request: run_pb.CreateRunRequest, spec: pb.TaskSpec, key: tuple[str, str, str],
+                      exists: Refuse) -> RunEntry:
+        """Store a checked run whose name `key` this call has reserved, and queue it."""
+        b = self.backend
+        project, domain, name = key
+        written = ""
+        try:
+            if await b.store.get_run(*key) is not None:
+                raise exists
+            await b.catalog.register(spec)
+            inputs_uri, wrote = write_inputs(b, project, domain, name, ROOT_ACTION, request.inputs,
+                                             request.inputs_uri)
+            written = inputs_uri if wrote else ""
+            now = time.time()
+            run = RunRecord(project, domain, name, now, spec.id.name, dict(request.labels),
+                            dict(request.env_vars), request.raw_data_path, request.overwrite_cache)
+            rec = ActionRecord(project, domain, name, ROOT_ACTION, "", spec.id.name, spec.id.version,
+                               task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
+                               inputs_uri=inputs_uri, inputs_hash=request.inputs_hash,
+                               overwrite_cache=request.overwrite_cache, queued_at=now)
+            hit = _cache_hit(b, rec, spec)
+            entry = await b.hub.create_run(run, rec)
+        except BaseException:
+            if written:
+                discard_inputs(written)
+            raise
+        finally:
+            b.hub.release(key)
         if not hit:
             b.executor.queue_new(entry, rec, spec)
-        return run_pb.CreateRunResponse(run=run_msg(entry))
+        return entry
 
     @guard
     async def GetRun(self, request: run_pb.GetRunRequest, context: Any) -> run_pb.GetRunResponse:
@@ -84,7 +115,8 @@ class RunService(run_grpc.RunServiceServicer):
         project = request.project or b.config.project
         domain = request.domain or b.config.domain
         out = []
-        for run, root, count in await b.store.run_roots(project, domain, request.limit or 50):
+        limit = min(request.limit, 10000) if request.limit > 0 else 50
+        for run, root, count in await b.store.run_roots(project, domain, limit):
             entry = b.hub.runs.get(run.key)
             if entry is not None:
                 msg = run_msg(entry)

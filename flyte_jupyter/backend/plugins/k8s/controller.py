@@ -201,16 +201,15 @@ class Controller:
 
         Only get/create/update on this one name: what deploy/kubernetes/rbac.yaml grants.
         """
-        if self._secrets.get((ns, name)) == data:
+        from flyte_jupyter.backend.plugins.k8s import secret as _secret
+
+        if _secret.holds(self._secrets.get((ns, name)), data):
             return
         from kubernetes.client.rest import ApiException
 
-        from flyte_jupyter.backend.plugins.k8s import secret as _secret
-
         async with self._secret_locks.setdefault(ns, asyncio.Lock()):
-            if self._secrets.get((ns, name)) == data:
+            if _secret.holds(self._secrets.get((ns, name)), data):
                 return
-            body = _secret.secret_body(name, ns, data, self.settings)
             for attempt in range(10):
                 what = "read"
                 try:
@@ -221,12 +220,16 @@ class Controller:
                             raise
                         current = None
                     what = "write"
+                    # Merge, never replace: other runs' pods that have not started yet still need
+                    # their keys; merged() drops expired run credentials.
+                    want = _secret.merged(_secret.decoded(current) if current is not None else {}, data)
+                    body = _secret.secret_body(name, ns, want, self.settings)
                     if current is None:
                         await self.call(self.core.create_namespaced_secret, ns, body)
-                    elif _secret.decoded(current) != data:
+                    elif _secret.decoded(current) != want:
                         body["metadata"]["resourceVersion"] = current.metadata.resource_version
                         await self.call(self.core.replace_namespaced_secret, name, ns, body)
-                    self._secrets[(ns, name)] = dict(data)
+                    self._secrets[(ns, name)] = want
                     return
                 except ApiException as e:
                     # 409: created or changed meanwhile, read it again; 403 just after the namespace

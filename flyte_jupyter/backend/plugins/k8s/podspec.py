@@ -106,7 +106,7 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
     env.update(spec.env or {})
     if settings.backend_endpoint:  # pods may need another address than local processes
         env["FLYTE_JUPYTER_ENDPOINT"] = settings.backend_endpoint
-    env, secret_keys = _secret.split_env(env)  # the token: by reference to the namespace's Secret
+    env, secret_keys = _secret.split_env(env)  # the run's credential: by reference to the namespace's Secret
     resources: dict[str, dict[str, str]] = {}
     if spec.cpu:
         resources.setdefault("limits", {})["cpu"] = _cpu(spec.cpu)
