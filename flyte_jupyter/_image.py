@@ -149,6 +149,39 @@ class SourceFile(Layer):
         return {"kind": self.kind, "src": self.src.name, "dst": self.dst, "sha256": file_sha256(self.src)}
 
 
+@dataclasses.dataclass(frozen=True)
+class UVScript(Layer):
+    """The dependencies a PEP 723 script names in its `# /// script` block, pip-installed.
+
+    The declaration names the script's path; the content is the parsed block (dependencies and
+    requires-python), so editing the script's code does not change the image, editing its
+    dependencies does."""
+
+    script: Path
+    index_url: Optional[str] = None
+    extra_index_urls: Tuple[str, ...] = ()
+    pre: bool = False
+    extra_args: Optional[str] = None
+    kind = "uv_script"
+
+    def declaration(self) -> Dict[str, Any]:
+        out = super().declaration()
+        out["script"] = str(self.script)
+        return out
+
+    def content(self) -> Dict[str, Any]:
+        out = super().declaration()
+        meta = read_script_metadata(self.script)
+        out["script"] = self.script.name
+        out["dependencies"] = list(meta.dependencies)
+        out["requires_python"] = meta.requires_python
+        return out
+
+    def packages(self) -> Tuple[str, ...]:
+        """The requirements to install (read from the script now)."""
+        return read_script_metadata(self.script).dependencies
+
+
 # ----------------------------------------------------------------------------------------- image
 
 
@@ -363,12 +396,51 @@ class Image:
         raise AttributeError(f"'Image' object has no attribute {name!r}")
 
     @classmethod
-    def from_uv_script(cls, script: Union[Path, str], **kwargs: Any) -> "Image":
-        """Not supported yet: declare the script's dependencies with `with_pip_packages`."""
-        raise ImageBuildError(
-            f"Image.from_uv_script({str(script)!r}) is not supported by flyte_jupyter yet: use "
-            "Image.from_debian_base().with_pip_packages(...) with the script's dependencies"
+    def from_uv_script(
+        cls,
+        script: Union[Path, str],
+        *,
+        name: Optional[str] = None,
+        registry: Optional[str] = None,
+        registry_secret: Optional[str] = None,
+        python_version: Optional[Tuple[int, int]] = None,
+        index_url: Optional[str] = None,
+        extra_index_urls: Union[str, List[str], Tuple[str, ...], None] = None,
+        pre: bool = False,
+        extra_args: Optional[str] = None,
+        platform: Optional[Tuple[str, ...]] = None,
+        secret_mounts: Any = None,
+    ) -> "Image":
+        """An image with the dependencies of a PEP 723 script (the `# /// script` block at its top:
+        `dependencies = [...]`, `requires-python = "..."`), as Flyte 2's `from_uv_script`.
+
+        The Debian base gets flyte-jupyter (so a `flyte` or `flyte-jupyter` dependency is left out)
+        and pip installs the script's dependencies, with the index options given here; the local
+        builder installs them into the cached virtualenv. The Python version is `python_version`,
+        which must satisfy `requires-python`; without it, this interpreter's when it does, else the
+        oldest of 3.10 to 3.14 that does (which only the Docker builder can make). The script is
+        read now: it must exist (declare the dependencies with
+        `Image.from_debian_base().with_pip_packages(...)` otherwise).
+        """
+        path = Path(script)
+        meta = read_script_metadata(path)
+        if python_version is not None:
+            pv = _check_python_version(python_version)
+            if meta.requires_python and not python_satisfies(meta.requires_python, pv + (99,)):
+                raise ImageBuildError(
+                    f"Image.from_uv_script({str(path)!r}): python_version {pv[0]}.{pv[1]} does not satisfy "
+                    f"the script's requires-python {meta.requires_python!r}"
+                )
+        else:
+            pv = _python_for(meta.requires_python, path)
+        image = cls.from_debian_base(
+            python_version=None if pv == _current_python() and python_version is None else pv,
+            registry=registry,
+            registry_secret=registry_secret,
+            name=name,
+            platform=platform,
         )
+        return image._with(UVScript(path, index_url, _as_tuple(extra_index_urls), bool(pre), extra_args))
 
     @classmethod
     def from_ref_name(cls, name: str = "default") -> "Image":
@@ -563,3 +635,142 @@ def _check_python_version(value: Any) -> Tuple[int, int]:
     ):
         raise ValueError(f"python_version must be a (3, minor) tuple such as (3, 11), got {value!r}")
     return value
+
+
+# ----------------------------------------------------------------------------------- PEP 723 scripts
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptMetadata:
+    """What a script's `# /// script` block says: requirements (flyte packages left out) and the
+    Python it needs."""
+
+    dependencies: Tuple[str, ...]
+    requires_python: Optional[str]
+
+
+_SUPPORTED_PYTHONS = tuple((3, minor) for minor in range(10, 15))
+_PROVIDED = frozenset({"flyte", "flyte-jupyter"})  # the image has flyte-jupyter already
+
+
+def read_script_metadata(path: Union[str, Path]) -> ScriptMetadata:
+    """Parse the PEP 723 `script` block of a file (ImageBuildError naming what is wrong)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ImageBuildError(
+            f"Image.from_uv_script: the script {p} does not exist (cwd: {os.getcwd()}); declare its "
+            "dependencies with Image.from_debian_base().with_pip_packages(...) instead"
+        ) from None
+    except IsADirectoryError:
+        raise ImageBuildError(f"Image.from_uv_script: {p} is a folder, not a script") from None
+    block = _script_block(text, p)
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            raise ImageBuildError(
+                "reading a script's `# /// script` block on Python 3.10 needs tomli: pip install tomli"
+            ) from None
+    try:
+        data = tomllib.loads(block)
+    except Exception as exc:
+        raise ImageBuildError(f"the `# /// script` block of {p} is not valid TOML: {exc}") from None
+    deps = data.get("dependencies", [])
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        raise ImageBuildError(f"`dependencies` in the `# /// script` block of {p} must be a list of strings")
+    requires = data.get("requires-python")
+    if requires is not None and not isinstance(requires, str):
+        raise ImageBuildError(f"`requires-python` in the `# /// script` block of {p} must be a string")
+    kept = tuple(d.strip() for d in deps if d.strip() and _requirement_name(d) not in _PROVIDED)
+    return ScriptMetadata(kept, requires.strip() if requires else None)
+
+
+def _script_block(text: str, path: Path) -> str:
+    """The TOML of the `# /// script` block (PEP 723: `#`-prefixed lines up to `# ///`)."""
+    lines = text.splitlines()
+    start = None
+    for i, line in enumerate(lines):
+        if line.rstrip() == "# /// script":
+            if start is not None:
+                raise ImageBuildError(f"{path} has more than one `# /// script` block")
+            start = i
+    if start is None:
+        raise ImageBuildError(
+            f"{path} has no `# /// script` block (PEP 723) naming its dependencies, e.g.\n"
+            '# /// script\n# dependencies = ["pandas"]\n# ///'
+        )
+    body: List[str] = []
+    for line in lines[start + 1:]:
+        if line.rstrip() == "# ///":
+            return "\n".join(body)
+        if line == "#" or line.startswith("# "):
+            body.append(line[2:])
+        else:
+            break
+    raise ImageBuildError(f"the `# /// script` block of {path} is not closed by a `# ///` line")
+
+
+def _requirement_name(req: str) -> str:
+    import re
+
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+    return re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else ""
+
+
+def python_satisfies(spec: str, version: Tuple[int, ...]) -> bool:
+    """Whether a Python version (major, minor, micro) meets a requires-python specifier such as
+    ">=3.10,<3.13", "~=3.11" or "==3.12.*"."""
+    import re
+
+    def pad(parts: Tuple[int, ...]) -> Tuple[int, ...]:
+        return tuple(parts[:3]) + (0,) * (3 - len(parts[:3]))
+
+    have = pad(tuple(version))
+    for clause in spec.split(","):
+        clause = clause.strip()
+        if not clause:
+            continue
+        m = re.fullmatch(r"(~=|===|==|!=|<=|>=|<|>)\s*v?([0-9]+(?:\.[0-9]+)*)(\.\*)?", clause)
+        if m is None:
+            raise ImageBuildError(f"cannot read the requires-python specifier {spec!r} (at {clause!r})")
+        op, text, star = m.groups()
+        want = tuple(int(x) for x in text.split("."))
+        if star and op not in ("==", "!="):
+            raise ImageBuildError(f"requires-python {spec!r}: a wildcard goes only with == or !=")
+        if star:
+            ok = have[: len(want)] == want
+            ok = ok if op == "==" else not ok
+        elif op in ("==", "==="):
+            ok = have == pad(want)
+        elif op == "!=":
+            ok = have != pad(want)
+        elif op == "~=":
+            if len(want) < 2:
+                raise ImageBuildError(f"requires-python {spec!r}: ~= needs at least two version parts")
+            ok = have >= pad(want) and have[: len(want) - 1] == want[:-1]
+        elif op == ">=":
+            ok = have >= pad(want)
+        elif op == "<=":
+            ok = have <= pad(want)
+        elif op == ">":
+            ok = have > pad(want)
+        else:
+            ok = have < pad(want)
+        if not ok:
+            return False
+    return True
+
+
+def _python_for(requires: Optional[str], path: Path) -> Tuple[int, int]:
+    here = _current_python()
+    if not requires or python_satisfies(requires, tuple(sys.version_info[:3])):
+        return here
+    for candidate in _SUPPORTED_PYTHONS:
+        if python_satisfies(requires, candidate + (99,)):
+            return candidate
+    raise ImageBuildError(f"no Python from 3.10 to 3.14 satisfies requires-python {requires!r} of {path}")
+

@@ -46,7 +46,7 @@ class Interface:
 
 def _interface_of(func: Callable) -> Interface:
     try:
-        hints = typing.get_type_hints(func)
+        hints = typing.get_type_hints(func, include_extras=True)
     except Exception:  # forward references that cannot be resolved yet: fall back to the raw annotations
         hints = dict(getattr(func, "__annotations__", {}))
     sig = inspect.signature(func)
@@ -73,6 +73,12 @@ def _source_of(func: Callable) -> str:
     return "\n".join(lines)
 
 
+def _as_tuple(value: Any) -> tuple:
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,) if value else ()
+
+
 class TaskTemplate:
     """A task: a function plus the policies its actions run under."""
 
@@ -88,7 +94,7 @@ class TaskTemplate:
         retries: RetryStrategy | int = 0,
         timeout: Timeout | int | float | Any = None,
         docs: str | None = None,
-        pod_template: Any = None,
+        pod_template: Any = None,  # a flyte.PodTemplate (or the name of one on the cluster)
         report: bool = False,
         interruptible: bool | None = None,
         max_inline_io_bytes: int = 10 * 1024 * 1024,
@@ -97,6 +103,12 @@ class TaskTemplate:
         env_vars: dict[str, str] | None = None,
         secrets: Any = None,
         reusable: Any = None,
+        entrypoint: bool = False,
+        service_account: str | None = None,
+        triggers: Any = (),
+        links: Any = (),
+        task_resolver: Any = None,
+        produces_artifacts: bool = False,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -120,6 +132,12 @@ class TaskTemplate:
         self.env_vars = {**(env.env_vars or {}), **(env_vars or {})}
         self.secrets = secrets if secrets is not None else env.secrets
         self.reusable = reusable if reusable is not None else env.reusable
+        self.entrypoint = bool(entrypoint)  # a hint for views (Flyte: for the UI); runs are the same
+        self.service_account = service_account or getattr(env, "service_account", None)
+        self.triggers = _as_tuple(triggers)  # carried; schedules need `flyte.deploy`, which is not here yet
+        self.links = _as_tuple(links)
+        self.task_resolver = task_resolver
+        self.produces_artifacts = bool(produces_artifacts)
         self.is_async = inspect.iscoroutinefunction(func)
         functools.update_wrapper(self, func)
 
@@ -164,10 +182,15 @@ class TaskTemplate:
 
     # -- calling ------------------------------------------------------------------------------
 
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function body directly, in this process, with no action, controller or type
+        checks (an async body returns its coroutine, for the caller to await), as in Flyte."""
+        return self.func(*args, **kwargs)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tc = ctx()
         if tc is None or tc.controller is None:
-            return self.func(*args, **kwargs)
+            return self.forward(*args, **kwargs)
         if self.is_async:
             return tc.controller.submit(self, args, kwargs)
         return tc.controller.submit_sync(self, args, kwargs)
@@ -196,6 +219,7 @@ class TaskTemplate:
         allowed = {
             "short_name", "resources", "cache", "retries", "timeout", "reusable", "env_vars",
             "secrets", "pod_template", "queue", "interruptible", "max_inline_io_bytes", "report", "docs",
+            "entrypoint", "service_account", "links",
         }
         bad = set(changes) - allowed
         if bad:

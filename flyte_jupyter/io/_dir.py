@@ -1,7 +1,8 @@
 """io.Dir: a reference to a directory tree in storage, passed between tasks without its bytes.
 
 Follows Flyte 2's `flyte.io.Dir`: async methods without a suffix (`from_local`, `download`,
-`walk`, `list_files`, `get_file`, `exists`) and blocking twins ending in `_sync`.
+`walk`, `list_files`, `get_file`, `exists`) and blocking twins ending in `_sync`. `EmptyDir()` (or
+`Dir.empty()`) stands for "no directory was produced"; the receiver checks `d.is_empty`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ class Dir(StorageRef):
 
     _flyte_blob_kind = "dir"
     __slots__ = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True for the `EmptyDir` sentinel: the producing task made no directory."""
+        return self.path == _EMPTY_DIR
+
+    @classmethod
+    def empty(cls) -> Dir:
+        """The sentinel for "no directory was produced" (see `EmptyDir`)."""
+        return EmptyDir()
+
+    @classmethod
+    def new_remote(cls, dir_name: str | None = None, hash: str | None = None) -> Dir:
+        """A fresh, unique location under the raw data path to write files into (for example with
+        `File(path=storage.join(d.path, "x.txt")).open_sync("wb")`); `hash` is its cache key."""
+        path = _storage.new_raw_uri(dir_name) if dir_name else _storage.new_raw_uri()
+        return cls(path=path, name=dir_name or _storage.basename(path), hash=hash)
 
     # ---- constructors --------------------------------------------------------------------
 
@@ -79,9 +97,10 @@ class Dir(StorageRef):
             yield File(path=_storage.join(self.path, rel), name=base)
 
     async def walk(
-        self, recursive: bool = True, file_pattern: str = "*", max_depth: int | None = None
+        self, recursive: bool = True, max_depth: int | None = None, file_pattern: str = "*"
     ) -> AsyncIterator[File]:
-        """Async iterator over the files in the tree; see `walk_sync`."""
+        """Async iterator over the files in the tree; see `walk_sync` (the arguments follow
+        Flyte's order: `walk(recursive, max_depth)`)."""
         files = await _to_thread(lambda: list(self.walk_sync(recursive, file_pattern, max_depth)))
         for f in files:
             yield f
@@ -119,6 +138,20 @@ class Dir(StorageRef):
     async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the tree to a local directory (async); see `download_sync`."""
         return await _to_thread(self.download_sync, local_path)
+
+
+_EMPTY_DIR = "::flyte-empty-dir::"
+
+
+class EmptyDir(Dir):
+    """A `Dir` meaning "no directory was produced", for a task that only sometimes makes one
+    (instead of `Optional[Dir]`). It travels as a plain Dir whose `is_empty` is True."""
+
+    __slots__ = ()
+
+    def __init__(self, path: str | os.PathLike[str] = _EMPTY_DIR, name: str | None = "", format: str = "",
+                 hash: str | None = None):
+        super().__init__(_EMPTY_DIR, name="", format=format, hash=hash)
 
 
 def _fnmatch(name: str, pattern: str) -> bool:

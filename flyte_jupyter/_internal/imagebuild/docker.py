@@ -29,6 +29,7 @@ from flyte_jupyter._image import (
     Requirements,
     SourceFile,
     SourceFolder,
+    UVScript,
     WorkDir,
     file_sha256,
     folder_sha256,
@@ -172,6 +173,11 @@ def _layer_lines(layer: object) -> List[str]:
     if isinstance(layer, PipPackages):
         args = _pip_args(layer) + [shlex.quote(p) for p in layer.packages]
         return ["RUN python -m pip install " + " ".join(args)]
+    if isinstance(layer, UVScript):
+        packages = layer.packages()
+        if not packages:
+            return [f"# {layer.script.name}: no dependencies beyond flyte-jupyter"]
+        return ["RUN python -m pip install " + " ".join(_pip_args(layer) + [shlex.quote(p) for p in packages])]
     if isinstance(layer, Requirements):
         target = f"/tmp/{_context_path(layer)}"
         return [
@@ -193,7 +199,7 @@ def _layer_lines(layer: object) -> List[str]:
     raise ImageBuildError(f"the Docker builder does not know the layer {layer!r}")
 
 
-def _pip_args(layer: Union[PipPackages, Requirements]) -> List[str]:
+def _pip_args(layer: Union[PipPackages, Requirements, UVScript]) -> List[str]:
     args: List[str] = []
     if layer.index_url:
         args += ["--index-url", shlex.quote(layer.index_url)]

@@ -39,6 +39,7 @@ from flyte_jupyter._image import (
     Requirements,
     SourceFile,
     SourceFolder,
+    UVScript,
     WorkDir,
     iter_folder,
 )
@@ -121,7 +122,7 @@ class LocalVenvBuilder:
         self._remove_dead_builds(key)
         try:
             self._create(tmp)
-            if any(isinstance(layer, (PipPackages, Requirements)) for layer in image.layers):
+            if any(isinstance(layer, (PipPackages, Requirements, UVScript)) for layer in image.layers):
                 self._ensure_pip(tmp)
             env_vars: Dict[str, str] = {}
             has_sources = False
@@ -133,6 +134,10 @@ class LocalVenvBuilder:
                     if not req.is_file():
                         raise ImageBuildError(f"layer {i} of {image!r}: requirements file {layer.file} does not exist")
                     self._pip(tmp, i, image, _pip_options(layer) + ["-r", str(req)])
+                elif isinstance(layer, UVScript):
+                    packages = list(layer.packages())
+                    if packages:  # a script may need nothing beyond flyte-jupyter
+                        self._pip(tmp, i, image, _pip_options(layer) + packages)
                 elif isinstance(layer, EnvVars):
                     env_vars.update(layer.as_dict())
                 elif isinstance(layer, SourceFolder):
@@ -249,7 +254,7 @@ def _workdir(venv: Path) -> Path:
     return venv / "workdir"
 
 
-def _pip_options(layer: Union[PipPackages, Requirements]) -> List[str]:
+def _pip_options(layer: Union[PipPackages, Requirements, UVScript]) -> List[str]:
     opts: List[str] = []
     if layer.index_url:
         opts += ["--index-url", layer.index_url]

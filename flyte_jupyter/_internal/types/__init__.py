@@ -12,6 +12,8 @@ What goes where:
   dict -> a map that keeps insertion order
   dataclass, pydantic model, NamedTuple, TypedDict -> a record of named fields
   Enum -> its member name; io.File / io.Dir -> a blob reference
+  io.DataFrame, pandas.DataFrame, pyarrow.Table, polars.DataFrame -> a DataFrameRef: parquet in
+           storage (written content-addressed on encoding), read back as the declared type
   Union -> the member's literal (tagged with the member index when there are two or more
            non-None members)
   any other class -> cloudpickle (after an isinstance check)
@@ -19,10 +21,14 @@ What goes where:
            readable by any reader), everything else cloudpickle
 A value whose literal is bigger than the Offloader's `max_inline_bytes` is written to storage and
 replaced by an `offloaded` reference, which `from_literal` follows transparently.
+Task arguments are converted as Flyte converts them (`to_literal_map`, or `to_literal(convert=True)`):
+a dict for a dataclass or pydantic model, an enum member's value for a Literal of members; the
+converted value replaces the caller's in the map, so a local run's task gets what a remote one would.
+A File / Dir / DataFrame with a hash counts by its hash in input hashes (cache keys, child names).
 
 Modules: encode / decode (the API), dispatch (type -> converter; it registers itself with core, so
 core never imports it back), core (converter cache), scalars, datetimes, containers, unions,
-records, enums, blobs, untyped (untyped values and pickled classes), pickled, fallback (literals of
+records, enums, blobs, dataframes, untyped (untyped values and pickled classes), pickled, fallback (literals of
 an unexpected kind), offload, hashing, errors; input_words (task inputs from `--name value` words).
 """
 

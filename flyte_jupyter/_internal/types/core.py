@@ -45,9 +45,8 @@ def _conv(tp: Any) -> _Conv:
         return _CACHE[tp]
     except KeyError:
         pass
-    except TypeError:  # unhashable annotation (e.g. Annotated with a dict): build uncached
-        with _BUILD_LOCK:
-            return _build(tp)
+    except TypeError:  # unhashable annotation (e.g. Annotated with a dict): cached by identity
+        return _conv_unhashable(tp)
     with _BUILD_LOCK:
         c = _CACHE.get(tp)
         if c is None:
@@ -55,6 +54,22 @@ def _conv(tp: Any) -> _Conv:
             if len(_CACHE) >= _CACHE_MAX:  # e.g. a notebook re-defining classes all day
                 _CACHE.clear()
             _CACHE[tp] = c
+        return c
+
+
+# Unhashable annotations (Annotated[X, {...}]) by id, holding the annotation so the id stays its own.
+_BY_ID: dict[int, tuple[Any, _Conv]] = {}
+
+
+def _conv_unhashable(tp: Any) -> _Conv:
+    hit = _BY_ID.get(id(tp))
+    if hit is not None and hit[0] is tp:
+        return hit[1]
+    with _BUILD_LOCK:
+        c = _build(tp)
+        if len(_BY_ID) >= _CACHE_MAX:
+            _BY_ID.clear()
+        _BY_ID[id(tp)] = (tp, c)
         return c
 
 
@@ -70,3 +85,25 @@ def register_dispatcher(build: Callable[[Any], _Conv]) -> None:
 
 def _build(tp: Any) -> _Conv:
     return _DISPATCHER[0](tp)
+
+
+# How many values encoders have converted rather than taken as given (a dict for a dataclass or a
+# pydantic model, an enum's value for a Literal of members, a data frame read with declared
+# columns). `to_literal_map` compares it before and after each value: when it moved, the caller's
+# value is replaced by the decoded literal, so a local run hands a task what a remote one would.
+# A plain counter (no lock): a concurrent increment can only cause one needless decode.
+_COERCIONS = [0]
+
+
+class _Converting(threading.local):
+    """Whether this thread's encoding may convert values (see `to_literal(convert=)`)."""
+
+    on = False
+
+
+_CONVERTING = _Converting()
+
+
+def note_coercion() -> None:
+    """Called by an encoder that converted its value into the declared type."""
+    _COERCIONS[0] += 1

@@ -21,6 +21,7 @@ from flyte_jupyter._internal.types.core import (
     _NoneType,
     register_dispatcher,
 )
+from flyte_jupyter._internal.types.dataframes import _build_dataframe, is_frame_type
 from flyte_jupyter._internal.types.enums import _build_enum
 from flyte_jupyter._internal.types.records import (
     _build_dataclass,
@@ -42,7 +43,10 @@ _EMPTY_PARAM: Any = None  # inspect.Parameter.empty, resolved lazily (inspect is
 
 
 def _build(tp: Any) -> _Conv:
-    pending = _CACHE_PENDING.get(tp)
+    try:
+        pending = _CACHE_PENDING.get(tp)
+    except TypeError:  # unhashable (Annotated with a dict): never a record being built
+        pending = None
     if pending is not None:
         return pending
     global _EMPTY_PARAM
@@ -68,6 +72,8 @@ def _build(tp: Any) -> _Conv:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is typing.Annotated:
+        if is_frame_type(args[0]):  # columns, format, hash method: the frame converter reads them
+            return _build_dataframe(tp, args[0], tuple(tp.__metadata__))
         return _conv(args[0])
     if origin is typing.Union or (hasattr(types, "UnionType") and origin is types.UnionType):
         return _build_union(tp, args)
@@ -112,6 +118,8 @@ def _build(tp: Any) -> _Conv:
             return _build_typeddict(tp)
         if _is_pydantic_model(tp):
             return _build_pydantic(tp)
+        if is_frame_type(tp):
+            return _build_dataframe(tp, tp)
         return _build_pickled_class(tp, tp)
     if origin is not None and isinstance(origin, type):
         if getattr(origin, "_flyte_blob_kind", None) is not None:  # File[...] / Dir[...]

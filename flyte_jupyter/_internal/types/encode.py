@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.types.core import _conv
+from flyte_jupyter._internal.types.core import _COERCIONS, _CONVERTING, _conv
 from flyte_jupyter._internal.types.errors import _Mismatch, _raise_mismatch
 from flyte_jupyter._internal.types.offload import _HEAVY, Offloader
 from flyte_jupyter._internal.wire.proto import literals_pb2 as pb
@@ -18,8 +18,14 @@ def to_literal(
     task: str = "",
     offload: Offloader | None = None,
     role: str = "input",
+    convert: bool = False,
 ) -> pb.Literal:
     """Encode `value` as declared by `python_type`, checking it on the way.
+
+    With `convert`, values that only fit after a conversion are converted as Flyte converts task
+    arguments (a dict for a dataclass or a pydantic model, an enum member's value for a `Literal`
+    of members); without it they are mismatches. `to_literal_map` (task inputs and outputs)
+    always converts.
 
     `name` is the parameter name; errors read "<role> '<name>' of task '<task>' expects ...".
     Pass role="output" for named outputs; the names "output" and "value" (or any phrase with a
@@ -28,6 +34,12 @@ def to_literal(
     bare local path (no scheme) are uploaded, so another process or machine can read them;
     `file://` and other URIs already name storage and are passed as they are.
     """
+    if convert and not _CONVERTING.on:
+        _CONVERTING.on = True
+        try:
+            return to_literal(value, python_type, name=name, task=task, offload=offload, role=role)
+        finally:
+            _CONVERTING.on = False
     try:
         lit = _conv(python_type).enc(value, offload)
     except _Mismatch as m:
@@ -49,17 +61,35 @@ def to_literal_map(
 
     Every name in `values` must be declared in `types`; names missing from `values` are simply
     absent (defaults are bound by the caller).
+
+    A value that had to be converted to its declared type (a dict given for a dataclass or a
+    pydantic model, an enum member's value for a `Literal` of members, a data frame declared with
+    a subset of its columns) is replaced *in `values`* by the converted value (the literal decoded
+    as declared), so a local run, which hands the task the caller's own objects, gives it what a
+    remote run would. Values taken as they are stay the very same objects.
     """
     lm = pb.LiteralMap()
     target = lm.literals
-    for n, v in values.items():
-        try:
-            tp = types[n]
-        except KeyError:
-            where = f" of task '{task}'" if task else ""
-            known = ", ".join(types) or "none"
-            raise TypeError(f"unexpected {role} '{n}'{where}; declared {role}s: {known}") from None
-        target[n].CopyFrom(to_literal(v, tp, name=n, task=task, offload=offload, role=role))
+    converted: list[tuple[str, Any]] = []
+    outer = _CONVERTING.on
+    _CONVERTING.on = True
+    try:
+        for n, v in values.items():
+            try:
+                tp = types[n]
+            except KeyError:
+                where = f" of task '{task}'" if task else ""
+                known = ", ".join(types) or "none"
+                raise TypeError(f"unexpected {role} '{n}'{where}; declared {role}s: {known}") from None
+            before = _COERCIONS[0]
+            lit = to_literal(v, tp, name=n, task=task, offload=offload, role=role)
+            target[n].CopyFrom(lit)
+            if _COERCIONS[0] != before:
+                converted.append((n, tp))
+    finally:
+        _CONVERTING.on = outer
+    for n, tp in converted:
+        values[n] = _conv(tp).dec(target[n])
     return lm
 
 

@@ -1,4 +1,8 @@
-"""Content hashes of literal maps that ignore argument order and dict insertion order."""
+"""Content hashes of literal maps that ignore argument order and dict insertion order.
+
+A File, Dir or DataFrame reference that carries a hash (a cache key the user gave or computed
+with `flyte.io.HashFunction`) counts by that hash alone, not by its path, as in Flyte: the same
+content uploaded to another place is the same input."""
 
 from __future__ import annotations
 
@@ -26,6 +30,10 @@ def _canon(lit: pb.Literal) -> bytes:
         )
     if k == "union":
         return b"U" + _frame(lit.union.tag.encode()) + _frame(_canon(lit.union.value))
+    if k == "blob" and lit.blob.hash:
+        return b"H" + _frame(lit.blob.hash.encode())
+    if k == "dataframe" and lit.dataframe.hash:
+        return b"H" + _frame(lit.dataframe.hash.encode())
     return lit.SerializeToString(deterministic=True)
 
 

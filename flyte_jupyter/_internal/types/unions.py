@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_jupyter._internal.types.core import _L, _NONE, _Conv, _conv, _NoneType
+from flyte_jupyter._internal.types.core import _CONVERTING, _L, _NONE, _Conv, _conv, _NoneType, note_coercion
 from flyte_jupyter._internal.types.errors import _Mismatch, _type_repr
 from flyte_jupyter._internal.types.offload import _fetch
 from flyte_jupyter._internal.types.untyped import _dec_any, _enc_any
@@ -76,8 +76,22 @@ def _build_union(tp: Any, args: tuple[Any, ...]) -> _Conv:
 
 
 def _build_literal(tp: Any, args: tuple[Any, ...]) -> _Conv:
+    """`Literal[...]`: the value must be one of the arguments. Enum members travel as enum
+    literals of their class; the plain value of a member (`"red"` for `Color.RED = "red"`) is
+    accepted too and becomes the member (Flyte passes such a Literal as an untyped value)."""
+    import enum
+
     c = _Conv(tp)
     allowed = {(type(a), a) for a in args}
+    members = [a for a in args if isinstance(a, enum.Enum)]
+    by_value: dict[tuple[type, Any], Any] = {}
+    for m in members:
+        try:
+            by_value.setdefault((type(m.value), m.value), m)
+        except TypeError:  # an unhashable member value
+            pass
+    enum_convs = {type(m): _conv(type(m)) for m in members}
+    by_type_name = {cv.enc(m, None).enum.type_name: cv for m, cv in ((m, enum_convs[type(m)]) for m in members)}
 
     def enc(v: Any, off: Any) -> pb.Literal:
         try:
@@ -85,8 +99,25 @@ def _build_literal(tp: Any, args: tuple[Any, ...]) -> _Conv:
         except TypeError:
             ok = False
         if not ok:
-            raise _Mismatch(tp, v)
+            try:
+                member = by_value.get((type(v), v)) if _CONVERTING.on else None
+            except TypeError:
+                member = None
+            if member is None:
+                raise _Mismatch(tp, v)
+            v = member
+            note_coercion()
+        cv = enum_convs.get(type(v)) if members else None
+        if cv is not None:
+            return cv.enc(v, off)
         return _enc_any(v, off)
 
-    c.enc, c.dec = enc, _dec_any
+    def dec(lit: pb.Literal) -> Any:
+        if lit.WhichOneof("value") == "enum":
+            cv = by_type_name.get(lit.enum.type_name)
+            if cv is not None:
+                return cv.dec(lit)
+        return _dec_any(lit)
+
+    c.enc, c.dec = enc, dec
     return c

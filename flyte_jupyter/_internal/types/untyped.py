@@ -37,7 +37,7 @@ def _enc_any(v: Any, off: Any) -> pb.Literal:
     if f is not None:
         return f(v)
     blob_kind = getattr(type(v), "_flyte_blob_kind", None)
-    if blob_kind is not None:
+    if blob_kind is not None or getattr(type(v), "_flyte_dataframe", False):
         return _conv(type(v)).enc(v, off)
     return _pickle(v)
 
@@ -79,6 +79,10 @@ def _dec_any(lit: pb.Literal) -> Any:
         from flyte_jupyter.io import Dir, File
 
         return _conv(Dir if lit.blob.kind == pb.Blob.DIR else File).dec(lit)
+    if k == "dataframe":
+        from flyte_jupyter._internal.types.dataframes import decode_untyped
+
+        return decode_untyped(lit)
     if k == "offloaded":
         return _dec_any(_fetch(lit.offloaded))
     if k == "union":

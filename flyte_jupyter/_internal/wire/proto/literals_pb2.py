@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1flyte_jupyter/_internal/wire/proto/literals.proto\x12\x16\x66lyte_jupyter.literals\"\xe5\x05\n\x07Literal\x12\x0e\n\x04none\x18\x01 \x01(\x08H\x00\x12\r\n\x03int\x18\x02 \x01(\x12H\x00\x12\x11\n\x07\x62ig_int\x18\x03 \x01(\tH\x00\x12\x0f\n\x05\x66loat\x18\x04 \x01(\x01H\x00\x12\r\n\x03str\x18\x05 \x01(\tH\x00\x12\x0e\n\x04\x62ool\x18\x06 \x01(\x08H\x00\x12\x0f\n\x05\x62ytes\x18\x07 \x01(\x0cH\x00\x12\x34\n\x08\x64\x61tetime\x18\x08 \x01(\x0b\x32 .flyte_jupyter.literals.DatetimeH\x00\x12\x0e\n\x04\x64\x61te\x18\t \x01(\x11H\x00\x12\x12\n\x08\x64uration\x18\n \x01(\x12H\x00\x12\x38\n\ncollection\x18\x0b \x01(\x0b\x32\".flyte_jupyter.literals.CollectionH\x00\x12,\n\x04ints\x18\x0c \x01(\x0b\x32\x1c.flyte_jupyter.literals.IntsH\x00\x12\x30\n\x06\x66loats\x18\r \x01(\x0b\x32\x1e.flyte_jupyter.literals.FloatsH\x00\x12,\n\x04strs\x18\x0e \x01(\x0b\x32\x1c.flyte_jupyter.literals.StrsH\x00\x12*\n\x03map\x18\x0f \x01(\x0b\x32\x1b.flyte_jupyter.literals.MapH\x00\x12\x30\n\x06record\x18\x10 \x01(\x0b\x32\x1e.flyte_jupyter.literals.RecordH\x00\x12\x31\n\x04\x65num\x18\x11 \x01(\x0b\x32!.flyte_jupyter.literals.EnumValueH\x00\x12,\n\x04\x62lob\x18\x12 \x01(\x0b\x32\x1c.flyte_jupyter.literals.BlobH\x00\x12\x10\n\x06pickle\x18\x13 \x01(\x0cH\x00\x12\x36\n\toffloaded\x18\x14 \x01(\x0b\x32!.flyte_jupyter.literals.OffloadedH\x00\x12\x33\n\x05union\x18\x15 \x01(\x0b\x32\".flyte_jupyter.literals.UnionValueH\x00\x42\x07\n\x05value\"K\n\x08\x44\x61tetime\x12\x0e\n\x06micros\x18\x01 \x01(\x12\x12\r\n\x05naive\x18\x02 \x01(\x08\x12\x12\n\nutc_offset\x18\x03 \x01(\x11\x12\x0c\n\x04zone\x18\x04 \x01(\t\"<\n\nCollection\x12.\n\x05items\x18\x01 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\"\x16\n\x04Ints\x12\x0e\n\x06values\x18\x01 \x03(\x12\"\x18\n\x06\x46loats\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x16\n\x04Strs\x12\x0e\n\x06values\x18\x01 \x03(\t\"{\n\x03Map\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x35\n\x0ckey_literals\x18\x02 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\x12/\n\x06values\x18\x03 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\"[\n\x06Record\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\r\n\x05names\x18\x02 \x03(\t\x12/\n\x06values\x18\x03 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\",\n\tEnumValue\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x8b\x01\n\x04\x42lob\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12/\n\x04kind\x18\x02 \x01(\x0e\x32!.flyte_jupyter.literals.Blob.Kind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\x12\x0c\n\x04hash\x18\x05 \x01(\t\"\x19\n\x04Kind\x12\x08\n\x04\x46ILE\x10\x00\x12\x07\n\x03\x44IR\x10\x01\"6\n\tOffloaded\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"X\n\nUnionValue\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12.\n\x05value\x18\x03 \x01(\x0b\x32\x1f.flyte_jupyter.literals.Literal\"\xa2\x01\n\nLiteralMap\x12\x42\n\x08literals\x18\x01 \x03(\x0b\x32\x30.flyte_jupyter.literals.LiteralMap.LiteralsEntry\x1aP\n\rLiteralsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.flyte_jupyter.literals.Literal:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1flyte_jupyter/_internal/wire/proto/literals.proto\x12\x16\x66lyte_jupyter.literals\"\xa0\x06\n\x07Literal\x12\x0e\n\x04none\x18\x01 \x01(\x08H\x00\x12\r\n\x03int\x18\x02 \x01(\x12H\x00\x12\x11\n\x07\x62ig_int\x18\x03 \x01(\tH\x00\x12\x0f\n\x05\x66loat\x18\x04 \x01(\x01H\x00\x12\r\n\x03str\x18\x05 \x01(\tH\x00\x12\x0e\n\x04\x62ool\x18\x06 \x01(\x08H\x00\x12\x0f\n\x05\x62ytes\x18\x07 \x01(\x0cH\x00\x12\x34\n\x08\x64\x61tetime\x18\x08 \x01(\x0b\x32 .flyte_jupyter.literals.DatetimeH\x00\x12\x0e\n\x04\x64\x61te\x18\t \x01(\x11H\x00\x12\x12\n\x08\x64uration\x18\n \x01(\x12H\x00\x12\x38\n\ncollection\x18\x0b \x01(\x0b\x32\".flyte_jupyter.literals.CollectionH\x00\x12,\n\x04ints\x18\x0c \x01(\x0b\x32\x1c.flyte_jupyter.literals.IntsH\x00\x12\x30\n\x06\x66loats\x18\r \x01(\x0b\x32\x1e.flyte_jupyter.literals.FloatsH\x00\x12,\n\x04strs\x18\x0e \x01(\x0b\x32\x1c.flyte_jupyter.literals.StrsH\x00\x12*\n\x03map\x18\x0f \x01(\x0b\x32\x1b.flyte_jupyter.literals.MapH\x00\x12\x30\n\x06record\x18\x10 \x01(\x0b\x32\x1e.flyte_jupyter.literals.RecordH\x00\x12\x31\n\x04\x65num\x18\x11 \x01(\x0b\x32!.flyte_jupyter.literals.EnumValueH\x00\x12,\n\x04\x62lob\x18\x12 \x01(\x0b\x32\x1c.flyte_jupyter.literals.BlobH\x00\x12\x10\n\x06pickle\x18\x13 \x01(\x0cH\x00\x12\x36\n\toffloaded\x18\x14 \x01(\x0b\x32!.flyte_jupyter.literals.OffloadedH\x00\x12\x33\n\x05union\x18\x15 \x01(\x0b\x32\".flyte_jupyter.literals.UnionValueH\x00\x12\x39\n\tdataframe\x18\x16 \x01(\x0b\x32$.flyte_jupyter.literals.DataFrameRefH\x00\x42\x07\n\x05value\"K\n\x08\x44\x61tetime\x12\x0e\n\x06micros\x18\x01 \x01(\x12\x12\r\n\x05naive\x18\x02 \x01(\x08\x12\x12\n\nutc_offset\x18\x03 \x01(\x11\x12\x0c\n\x04zone\x18\x04 \x01(\t\"<\n\nCollection\x12.\n\x05items\x18\x01 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\"\x16\n\x04Ints\x12\x0e\n\x06values\x18\x01 \x03(\x12\"\x18\n\x06\x46loats\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x16\n\x04Strs\x12\x0e\n\x06values\x18\x01 \x03(\t\"{\n\x03Map\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x35\n\x0ckey_literals\x18\x02 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\x12/\n\x06values\x18\x03 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\"[\n\x06Record\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\r\n\x05names\x18\x02 \x03(\t\x12/\n\x06values\x18\x03 \x03(\x0b\x32\x1f.flyte_jupyter.literals.Literal\",\n\tEnumValue\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x8b\x01\n\x04\x42lob\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12/\n\x04kind\x18\x02 \x01(\x0e\x32!.flyte_jupyter.literals.Blob.Kind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\x12\x0c\n\x04hash\x18\x05 \x01(\t\"\x19\n\x04Kind\x12\x08\n\x04\x46ILE\x10\x00\x12\x07\n\x03\x44IR\x10\x01\"s\n\x0c\x44\x61taFrameRef\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x38\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\'.flyte_jupyter.literals.DataFrameColumn\x12\x0c\n\x04hash\x18\x04 \x01(\t\"-\n\x0f\x44\x61taFrameColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"6\n\tOffloaded\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"X\n\nUnionValue\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12.\n\x05value\x18\x03 \x01(\x0b\x32\x1f.flyte_jupyter.literals.Literal\"\xa2\x01\n\nLiteralMap\x12\x42\n\x08literals\x18\x01 \x03(\x0b\x32\x30.flyte_jupyter.literals.LiteralMap.LiteralsEntry\x1aP\n\rLiteralsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.flyte_jupyter.literals.Literal:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,33 +34,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LITERALMAP_LITERALSENTRY']._loaded_options = None
   _globals['_LITERALMAP_LITERALSENTRY']._serialized_options = b'8\001'
   _globals['_LITERAL']._serialized_start=78
-  _globals['_LITERAL']._serialized_end=819
-  _globals['_DATETIME']._serialized_start=821
-  _globals['_DATETIME']._serialized_end=896
-  _globals['_COLLECTION']._serialized_start=898
-  _globals['_COLLECTION']._serialized_end=958
-  _globals['_INTS']._serialized_start=960
-  _globals['_INTS']._serialized_end=982
-  _globals['_FLOATS']._serialized_start=984
-  _globals['_FLOATS']._serialized_end=1008
-  _globals['_STRS']._serialized_start=1010
-  _globals['_STRS']._serialized_end=1032
-  _globals['_MAP']._serialized_start=1034
-  _globals['_MAP']._serialized_end=1157
-  _globals['_RECORD']._serialized_start=1159
-  _globals['_RECORD']._serialized_end=1250
-  _globals['_ENUMVALUE']._serialized_start=1252
-  _globals['_ENUMVALUE']._serialized_end=1296
-  _globals['_BLOB']._serialized_start=1299
-  _globals['_BLOB']._serialized_end=1438
-  _globals['_BLOB_KIND']._serialized_start=1413
-  _globals['_BLOB_KIND']._serialized_end=1438
-  _globals['_OFFLOADED']._serialized_start=1440
-  _globals['_OFFLOADED']._serialized_end=1494
-  _globals['_UNIONVALUE']._serialized_start=1496
-  _globals['_UNIONVALUE']._serialized_end=1584
-  _globals['_LITERALMAP']._serialized_start=1587
-  _globals['_LITERALMAP']._serialized_end=1749
-  _globals['_LITERALMAP_LITERALSENTRY']._serialized_start=1669
-  _globals['_LITERALMAP_LITERALSENTRY']._serialized_end=1749
+  _globals['_LITERAL']._serialized_end=878
+  _globals['_DATETIME']._serialized_start=880
+  _globals['_DATETIME']._serialized_end=955
+  _globals['_COLLECTION']._serialized_start=957
+  _globals['_COLLECTION']._serialized_end=1017
+  _globals['_INTS']._serialized_start=1019
+  _globals['_INTS']._serialized_end=1041
+  _globals['_FLOATS']._serialized_start=1043
+  _globals['_FLOATS']._serialized_end=1067
+  _globals['_STRS']._serialized_start=1069
+  _globals['_STRS']._serialized_end=1091
+  _globals['_MAP']._serialized_start=1093
+  _globals['_MAP']._serialized_end=1216
+  _globals['_RECORD']._serialized_start=1218
+  _globals['_RECORD']._serialized_end=1309
+  _globals['_ENUMVALUE']._serialized_start=1311
+  _globals['_ENUMVALUE']._serialized_end=1355
+  _globals['_BLOB']._serialized_start=1358
+  _globals['_BLOB']._serialized_end=1497
+  _globals['_BLOB_KIND']._serialized_start=1472
+  _globals['_BLOB_KIND']._serialized_end=1497
+  _globals['_DATAFRAMEREF']._serialized_start=1499
+  _globals['_DATAFRAMEREF']._serialized_end=1614
+  _globals['_DATAFRAMECOLUMN']._serialized_start=1616
+  _globals['_DATAFRAMECOLUMN']._serialized_end=1661
+  _globals['_OFFLOADED']._serialized_start=1663
+  _globals['_OFFLOADED']._serialized_end=1717
+  _globals['_UNIONVALUE']._serialized_start=1719
+  _globals['_UNIONVALUE']._serialized_end=1807
+  _globals['_LITERALMAP']._serialized_start=1810
+  _globals['_LITERALMAP']._serialized_end=1972
+  _globals['_LITERALMAP_LITERALSENTRY']._serialized_start=1892
+  _globals['_LITERALMAP_LITERALSENTRY']._serialized_end=1972
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Literal(_message.Message):
-    __slots__ = ("none", "int", "big_int", "float", "str", "bool", "bytes", "datetime", "date", "duration", "collection", "ints", "floats", "strs", "map", "record", "enum", "blob", "pickle", "offloaded", "union")
+    __slots__ = ("none", "int", "big_int", "float", "str", "bool", "bytes", "datetime", "date", "duration", "collection", "ints", "floats", "strs", "map", "record", "enum", "blob", "pickle", "offloaded", "union", "dataframe")
     NONE_FIELD_NUMBER: _ClassVar[int]
     INT_FIELD_NUMBER: _ClassVar[int]
     BIG_INT_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class Literal(_message.Message):
     PICKLE_FIELD_NUMBER: _ClassVar[int]
     OFFLOADED_FIELD_NUMBER: _ClassVar[int]
     UNION_FIELD_NUMBER: _ClassVar[int]
+    DATAFRAME_FIELD_NUMBER: _ClassVar[int]
     none: bool
     int: int
     big_int: str
@@ -51,7 +52,8 @@ class Literal(_message.Message):
     pickle: bytes
     offloaded: Offloaded
     union: UnionValue
-    def __init__(self, none: _Optional[bool] = ..., int: _Optional[int] = ..., big_int: _Optional[str] = ..., float: _Optional[float] = ..., str: _Optional[str] = ..., bool: _Optional[bool] = ..., bytes: _Optional[bytes] = ..., datetime: _Optional[_Union[Datetime, _Mapping]] = ..., date: _Optional[int] = ..., duration: _Optional[int] = ..., collection: _Optional[_Union[Collection, _Mapping]] = ..., ints: _Optional[_Union[Ints, _Mapping]] = ..., floats: _Optional[_Union[Floats, _Mapping]] = ..., strs: _Optional[_Union[Strs, _Mapping]] = ..., map: _Optional[_Union[Map, _Mapping]] = ..., record: _Optional[_Union[Record, _Mapping]] = ..., enum: _Optional[_Union[EnumValue, _Mapping]] = ..., blob: _Optional[_Union[Blob, _Mapping]] = ..., pickle: _Optional[bytes] = ..., offloaded: _Optional[_Union[Offloaded, _Mapping]] = ..., union: _Optional[_Union[UnionValue, _Mapping]] = ...) -> None: ...
+    dataframe: DataFrameRef
+    def __init__(self, none: _Optional[bool] = ..., int: _Optional[int] = ..., big_int: _Optional[str] = ..., float: _Optional[float] = ..., str: _Optional[str] = ..., bool: _Optional[bool] = ..., bytes: _Optional[bytes] = ..., datetime: _Optional[_Union[Datetime, _Mapping]] = ..., date: _Optional[int] = ..., duration: _Optional[int] = ..., collection: _Optional[_Union[Collection, _Mapping]] = ..., ints: _Optional[_Union[Ints, _Mapping]] = ..., floats: _Optional[_Union[Floats, _Mapping]] = ..., strs: _Optional[_Union[Strs, _Mapping]] = ..., map: _Optional[_Union[Map, _Mapping]] = ..., record: _Optional[_Union[Record, _Mapping]] = ..., enum: _Optional[_Union[EnumValue, _Mapping]] = ..., blob: _Optional[_Union[Blob, _Mapping]] = ..., pickle: _Optional[bytes] = ..., offloaded: _Optional[_Union[Offloaded, _Mapping]] = ..., union: _Optional[_Union[UnionValue, _Mapping]] = ..., dataframe: _Optional[_Union[DataFrameRef, _Mapping]] = ...) -> None: ...
 
 class Datetime(_message.Message):
     __slots__ = ("micros", "naive", "utc_offset", "zone")
@@ -136,6 +138,26 @@ class Blob(_message.Message):
     format: str
     hash: str
     def __init__(self, uri: _Optional[str] = ..., kind: _Optional[_Union[Blob.Kind, str]] = ..., name: _Optional[str] = ..., format: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class DataFrameRef(_message.Message):
+    __slots__ = ("uri", "format", "columns", "hash")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    format: str
+    columns: _containers.RepeatedCompositeFieldContainer[DataFrameColumn]
+    hash: str
+    def __init__(self, uri: _Optional[str] = ..., format: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[DataFrameColumn, _Mapping]]] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class DataFrameColumn(_message.Message):
+    __slots__ = ("name", "type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
 
 class Offloaded(_message.Message):
     __slots__ = ("uri", "size", "sha256")
