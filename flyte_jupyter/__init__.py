@@ -20,12 +20,23 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "Timeout": ("._resources", "Timeout"),
     "ReusePolicy": ("._resources", "ReusePolicy"),
     "Secret": ("._resources", "Secret"),
+    "Backoff": ("._resources", "Backoff"),
+    "PodTemplate": ("._resources", "PodTemplate"),
+    "TimeoutType": ("._resources", "TimeoutType"),
     "init": ("._config", "init"),
     "init_from_config": ("._config", "init_from_config"),
     "run": ("._run", "run"),
     "with_runcontext": ("._run", "with_runcontext"),
+    "rerun": ("._run", "rerun"),
+    "deploy": ("._deploy", "deploy"),
+    "build_images": ("._deploy", "build_images"),
     "Run": ("._run", "Run"),
     "ctx": ("._context", "ctx"),
+    "custom_context": ("._context", "custom_context"),
+    "get_custom_context": ("._context", "get_custom_context"),
+    "current_project": ("._context", "current_project"),
+    "current_domain": ("._context", "current_domain"),
+    "logger": ("._logging", "logger"),
     "map": ("._map", "map"),
     "group": ("._group", "group"),
     "trace": ("._trace", "trace"),
@@ -37,6 +48,9 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "TaskTemplate": ("._task", "TaskTemplate"),
     "io": (".io", None),
     "errors": (".errors", None),
+    "storage": (".storage", None),
+    "durable": (".durable", None),
+    "remote": (".remote", None),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -51,6 +65,11 @@ def __getattr__(name: str) -> Any:
     value = module if attr is None else getattr(module, attr)
     globals()[name] = value
     return value
+
+
+def version() -> str:
+    """The flyte-jupyter version (Flyte 2's `flyte.version()`)."""
+    return __version__
 
 
 def __dir__() -> list[str]:
@@ -81,23 +100,34 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from flyte_jupyter import errors, io, report
+    from flyte_jupyter import durable, errors, io, remote, report, storage
     from flyte_jupyter._config import init, init_from_config
-    from flyte_jupyter._context import ctx
+    from flyte_jupyter._context import (
+        ctx,
+        current_domain,
+        current_project,
+        custom_context,
+        get_custom_context,
+    )
+    from flyte_jupyter._deploy import build_images, deploy
     from flyte_jupyter._environment import TaskEnvironment
     from flyte_jupyter._group import group
     from flyte_jupyter._image import Image
     from flyte_jupyter._internal.wire.models import ActionInfo, Phase
+    from flyte_jupyter._logging import logger
     from flyte_jupyter._map import map
     from flyte_jupyter._resources import (
+        Backoff,
         Cache,
+        PodTemplate,
         Resources,
         RetryStrategy,
         ReusePolicy,
         Secret,
         Timeout,
+        TimeoutType,
     )
-    from flyte_jupyter._run import Run, run, with_runcontext
+    from flyte_jupyter._run import Run, rerun, run, with_runcontext
     from flyte_jupyter._task import TaskTemplate
     from flyte_jupyter._trace import trace
     from flyte_jupyter.errors import ActionFailedError

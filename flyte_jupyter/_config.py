@@ -29,6 +29,7 @@ class ClientConfig:
     root_dir: str | None = None
     raw_data_path: str | None = None
     source: str | None = None  # the file this came from, for messages
+    storage: Any = None  # a flyte.storage.S3 / GCS / ABFS: what flyte.storage uses for that protocol
 
     @property
     def is_remote(self) -> bool:
@@ -56,11 +57,14 @@ def init(
     org: str | None = None,
     raw_data_path: str | None = None,
     ca_cert: str | None = None,
+    storage: Any = None,
     **_ignored: Any,
 ) -> ClientConfig:
-    """Configure the client. With no endpoint, tasks run in local mode, in this process."""
+    """Configure the client. With no endpoint, tasks run in local mode, in this process.
+    `storage` (a `flyte.storage.S3`, `GCS` or `ABFS`) sets the credentials `flyte.storage` uses;
+    Flyte's other options (auth flows, images, ...) are accepted and ignored."""
     global _config
-    cfg = ClientConfig(endpoint=_strip_scheme(endpoint) if endpoint else None, api_key=api_key)
+    cfg = ClientConfig(endpoint=_strip_scheme(endpoint) if endpoint else None, api_key=api_key, storage=storage)
     for key, value in (("project", project), ("domain", domain), ("org", org), ("insecure", insecure),
                        ("raw_data_path", raw_data_path), ("ca_cert", ca_cert)):
         if value is not None:

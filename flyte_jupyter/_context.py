@@ -72,3 +72,56 @@ def task_context(tc: TaskContext) -> Iterator[TaskContext]:
         yield tc
     finally:
         _current.reset(token)
+
+
+# -- custom context: key-value metadata that flows from an action to the actions it starts ---------
+
+
+def get_custom_context() -> dict[str, str]:
+    """The custom context of the running action (`with_runcontext(custom_context=...)` of its run,
+    plus what `flyte.custom_context(...)` added around the call that started it); {} outside a task."""
+    tc = _current.get()
+    return dict(tc.custom_context) if tc is not None else {}
+
+
+@contextlib.contextmanager
+def custom_context(**context: str) -> Iterator[None]:
+    """Add key-value pairs to the custom context of every action started inside this block (and,
+    through them, of their descendants). Outside a task it does nothing, as in Flyte."""
+    tc = _current.get()
+    if tc is None:
+        yield
+        return
+    bad = [k for k, v in context.items() if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"custom_context values must be strings; {bad} are not")
+    token = _current.set(tc.replace(custom_context={**tc.custom_context, **context}))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+# -- project and domain ---------------------------------------------------------------------------------
+
+
+def current_project() -> str:
+    """The project of the running action, else of the client configuration ("default" unless
+    `flyte.init(project=...)` or a config file says otherwise)."""
+    tc = _current.get()
+    if tc is not None and tc.action.project:
+        return tc.action.project
+    from flyte_jupyter import _config
+
+    return _config.current().project
+
+
+def current_domain() -> str:
+    """The domain of the running action, else of the client configuration ("development" unless
+    configured otherwise)."""
+    tc = _current.get()
+    if tc is not None and tc.action.domain:
+        return tc.action.domain
+    from flyte_jupyter import _config
+
+    return _config.current().domain

@@ -1,4 +1,5 @@
-"""Declarative policies a task carries: resources, cache, retries, timeouts, reuse, secrets.
+"""Declarative policies a task carries: resources, cache, retries (and their Backoff), timeouts,
+reuse, secrets, pod templates.
 
 They follow Flyte 2's constructors and accepted shorthands (an int for retries, seconds or a
 timedelta for timeouts, "auto" for cache) so notebooks written for Flyte run unchanged.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from typing import Literal, Union, cast
+from typing import Any, Dict, Literal, Optional, Union, cast
 
 from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
 
@@ -85,28 +86,86 @@ def as_cache(value: Union[Cache, str, bool, None]) -> Cache:
 
 
 @dataclasses.dataclass(frozen=True)
+class Backoff:
+    """Flyte's pacing of retries: the delay before retry n (0-based) is `min(base * factor**n, cap)`.
+
+    `base` is a timedelta or seconds; `factor` 1.0 keeps the delay constant; `cap` is required when
+    `factor > 1` (so delays cannot grow without bound)."""
+
+    base: Union[datetime.timedelta, float, int]
+    factor: float = 1.0
+    cap: Union[datetime.timedelta, float, int, None] = None
+
+    def __post_init__(self) -> None:
+        base = _seconds(self.base) or 0.0
+        if base < 0:
+            raise ValueError(f"Backoff.base must be >= 0, got {self.base}")
+        if not isinstance(self.factor, (int, float)) or self.factor != self.factor or self.factor in (
+                float("inf"), float("-inf")):
+            raise ValueError(f"Backoff.factor must be a finite number, got {self.factor!r}")
+        if self.factor < 1.0:
+            raise ValueError(f"Backoff.factor must be >= 1.0, got {self.factor}")
+        if self.cap is not None and (_seconds(self.cap) or 0.0) < 0:
+            raise ValueError(f"Backoff.cap must be >= 0, got {self.cap}")
+        if self.factor > 1.0 and self.cap is None:
+            raise ValueError("Backoff.cap is required when factor > 1.0, so delays cannot grow without bound")
+
+    @property
+    def base_seconds(self) -> float:
+        return _seconds(self.base) or 0.0
+
+    @property
+    def cap_seconds(self) -> float:
+        """The largest delay (the base when there is no cap: a constant delay)."""
+        return _seconds(self.cap) if self.cap is not None else self.base_seconds  # type: ignore[return-value]
+
+    def compute_delay(self, n: int) -> datetime.timedelta:
+        """The delay before the n-th retry (0-based), as Flyte computes it."""
+        if n < 0:
+            raise ValueError(f"retry index must be >= 0, got {n}")
+        try:
+            seconds = self.base_seconds * self.factor ** n
+        except OverflowError:
+            seconds = self.cap_seconds
+        return datetime.timedelta(seconds=min(seconds, self.cap_seconds))
+
+
+@dataclasses.dataclass(frozen=True)
 class RetryStrategy:
     """How often a failed action runs again, and how long to wait between attempts.
 
-    `backoff` is the first delay in seconds (or a timedelta); each later delay doubles, capped at
-    `max_backoff`.
+    `backoff` is a `flyte.Backoff` (Flyte 2's form: `min(base * factor**n, cap)`), or, as here
+    before, the first delay in seconds (or a timedelta) that doubles each time
+    (`backoff_factor`), capped at `max_backoff`.
     """
 
     count: int = 0
-    backoff: Union[float, datetime.timedelta, None] = None
+    backoff: Union[Backoff, float, datetime.timedelta, None] = None
     backoff_factor: float = 2.0
     max_backoff: float = 300.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.count, int) or isinstance(self.count, bool):
+            raise ValueError(f"RetryStrategy.count must be an int (a retry count), got {self.count!r}")
         if self.count < 0:
             raise ValueError(f"retries must be 0 or more, got {self.count}")
 
+    def _policy(self) -> tuple[float, float, float]:
+        """(first delay, factor, cap) in seconds: what the backend's spec carries."""
+        if isinstance(self.backoff, Backoff):
+            return self.backoff.base_seconds, float(self.backoff.factor), self.backoff.cap_seconds
+        first = _seconds(self.backoff) or 0.0
+        return first, self.backoff_factor, self.max_backoff
+
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        if not self.backoff:
+        first, factor, cap = self._policy()
+        if not first:
             return 0.0
-        first = self.backoff.total_seconds() if isinstance(self.backoff, datetime.timedelta) else float(self.backoff)
-        return min(first * self.backoff_factor ** (attempt - 1), self.max_backoff)
+        try:
+            return min(first * factor ** (attempt - 1), cap)
+        except OverflowError:
+            return cap
 
 
 def as_retries(value: Union[RetryStrategy, int, None]) -> RetryStrategy:
@@ -125,10 +184,16 @@ def _seconds(value: Union[int, float, datetime.timedelta, None]) -> float | None
 
 @dataclasses.dataclass(frozen=True)
 class Timeout:
-    """Limits on how long an action may run, and how long it may wait in the queue."""
+    """Limits on an action's time, each optional (unset or 0: unlimited), as in Flyte 2:
+    `max_runtime` per attempt while it runs, `max_queued_time` per attempt while it waits to
+    start, `deadline` from the first time it is queued to its end, across all attempts.
 
-    max_runtime: Union[int, float, datetime.timedelta]
+    `deadline` is enforced in local mode; the backend has no deadline yet, so a remote run of a
+    task with one is refused with an error saying so."""
+
+    max_runtime: Union[int, float, datetime.timedelta, None] = None
     max_queued_time: Union[int, float, datetime.timedelta, None] = None
+    deadline: Union[int, float, datetime.timedelta, None] = None
 
     @property
     def runtime_seconds(self) -> float | None:
@@ -137,7 +202,16 @@ class Timeout:
 
     @property
     def queued_seconds(self) -> float | None:
-        return _seconds(self.max_queued_time)
+        seconds = _seconds(self.max_queued_time)
+        return seconds if seconds else None
+
+    @property
+    def deadline_seconds(self) -> float | None:
+        seconds = _seconds(self.deadline)
+        return seconds if seconds else None
+
+
+TimeoutType = Union[Timeout, int, float, datetime.timedelta]
 
 
 def as_timeout(value: Union[Timeout, int, float, datetime.timedelta, None]) -> Timeout | None:
@@ -173,3 +247,42 @@ class Secret:
             return self.as_env_var
         name = f"{self.group}_{self.key}" if self.group else self.key
         return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
+
+
+@dataclasses.dataclass
+class PodTemplate:
+    """A partial Kubernetes pod for an environment's or a task's actions (Flyte 2's `PodTemplate`).
+
+    `pod_spec` is a `kubernetes.client.V1PodSpec` or the same as a dict (Kubernetes' JSON form);
+    the container named `primary_container_name` gives the defaults of the task's own container,
+    the others run beside it; `labels` and `annotations` go on the pod. It travels in the task spec
+    and the Kubernetes executor applies it; the local-process executor and local mode carry it
+    without effect (there is no pod).
+    """
+
+    pod_spec: Any = None
+    primary_container_name: str = "primary"
+    labels: Optional[Dict[str, str]] = None
+    annotations: Optional[Dict[str, str]] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form carried in the task spec (what the Kubernetes executor reads)."""
+        spec = self.pod_spec
+        if spec is not None and not isinstance(spec, dict):
+            try:
+                from kubernetes.client import ApiClient  # the Kubernetes form, camelCase keys
+
+                spec = ApiClient().sanitize_for_serialization(spec)
+            except ImportError:
+                to_dict = getattr(spec, "to_dict", None)
+                if to_dict is None:
+                    raise TypeError(f"PodTemplate.pod_spec must be a V1PodSpec or a dict, not {type(spec).__name__}")
+                spec = to_dict()
+        out: dict[str, Any] = {"primary_container_name": self.primary_container_name}
+        if spec:
+            out["pod_spec"] = spec
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out

@@ -48,7 +48,8 @@ class RunOptions:
         if self.resolved_mode() == "remote":
             from flyte_jupyter._internal.client.submit import submit_run
 
-            return _run_sync_or_bridge(lambda: submit_run(self, task, args, kwargs))
+            options = self._for_remote()
+            return _run_sync_or_bridge(lambda: submit_run(options, task, args, kwargs))
         run = self.start_local(task, args, kwargs)
         run.wait()
         if run.phase in (Phase.FAILED, Phase.TIMED_OUT):
@@ -60,7 +61,7 @@ class RunOptions:
         if self.resolved_mode() == "remote":
             from flyte_jupyter._internal.client.submit import submit_run
 
-            return await submit_run(self, task, args, kwargs)
+            return await submit_run(self._for_remote(), task, args, kwargs)
         run = self.start_local(task, args, kwargs)
         try:
             await run._aresult()
@@ -69,6 +70,27 @@ class RunOptions:
         except BaseException:
             pass
         return run
+
+    def _for_remote(self) -> "RunOptions":
+        """The options a remote submission uses: the run's custom context rides in its environment
+        (every action of the run reads it from there)."""
+        if not self.custom_context:
+            return self
+        import json
+
+        from flyte_jupyter._internal.runtime.spec import CUSTOM_CONTEXT_ENV
+
+        bad = [k for k, v in self.custom_context.items() if not isinstance(v, str)]
+        if bad:
+            raise TypeError(f"custom_context values must be strings; {bad} are not")
+        env = {**(self.env_vars or {}), CUSTOM_CONTEXT_ENV: json.dumps(dict(self.custom_context), sort_keys=True)}
+        return dataclasses.replace(self, env_vars=env)
+
+    def rerun(self, run_name: str, action_name: str = "a0", recover: bool = False,
+              force_rerun_actions: Any = None, allow_missing_source_outputs: bool = False, **inputs: Any) -> Run:
+        """Flyte 2's `rerun`: replay a prior run's registered code and inputs. Not available yet (see
+        `flyte.rerun`)."""
+        raise _rerun_gap(run_name)
 
     def start_local(self, task: Any, args: tuple, kwargs: dict) -> LocalRun:
         """Begin a local run on the local-run loop and return at once (views attach to it)."""
@@ -114,4 +136,30 @@ class _RunFunction:
 
 run = _RunFunction()
 
-__all__ = ["Run", "LocalRun", "RunOptions", "run", "with_runcontext"]
+
+def _rerun_gap(run_name: str) -> Exception:
+    from flyte_jupyter.errors import NotSupportedHereError
+
+    return NotSupportedHereError(
+        f"flyte.rerun({run_name!r}) needs the backend to hand back a run's registered task spec (and, "
+        "with recover=True, to reuse its succeeded actions); flyte-jupyter's backend has neither yet. "
+        "Run the task again with flyte.run(task, **inputs): with cache='auto' its finished children "
+        "are not run again")
+
+
+class _RerunFunction:
+    """`flyte.rerun(run_name, action_name="a0", recover=False, ...)`: see `RunOptions.rerun`."""
+
+    def __call__(self, run_name: str, action_name: str = "a0", recover: bool = False,
+                 force_rerun_actions: Any = None, allow_missing_source_outputs: bool = False, **inputs: Any) -> Run:
+        return RunOptions().rerun(run_name, action_name, recover, force_rerun_actions,
+                                  allow_missing_source_outputs, **inputs)
+
+    async def aio(self, run_name: str, action_name: str = "a0", recover: bool = False,
+                  force_rerun_actions: Any = None, allow_missing_source_outputs: bool = False, **inputs: Any) -> Run:
+        return self(run_name, action_name, recover, force_rerun_actions, allow_missing_source_outputs, **inputs)
+
+
+rerun = _RerunFunction()
+
+__all__ = ["Run", "LocalRun", "RunOptions", "rerun", "run", "with_runcontext"]

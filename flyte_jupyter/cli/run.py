@@ -31,7 +31,7 @@ def load_task(file: str, name: str) -> Any:
 def _cmd_run(args: argparse.Namespace) -> int:
     from flyte_jupyter import _config
     from flyte_jupyter._run import with_runcontext
-    from flyte_jupyter.errors import ActionFailedError
+    from flyte_jupyter.errors import ActionAbortedError, ActionFailedError
 
     if args.config:
         _config.init_from_config(args.config)
@@ -50,7 +50,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"run {run.name} submitted{': ' + run.url if run.url else ''}", flush=True)
             run.wait(quiet=False)
         result = run.outputs() if run.done else None
-    except (ActionFailedError, TypeError, ValueError) as exc:  # the message already names problem and fix
+    except (ActionFailedError, ActionAbortedError, TypeError, ValueError) as exc:  # the message names problem and fix
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(run.tree_text())

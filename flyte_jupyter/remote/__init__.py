@@ -1,8 +1,17 @@
-"""`flyte.remote`: objects that live on a backend. Today: `RemoteRun`, what `flyte.run` returns in
-remote mode (also reachable as `flyte_jupyter.remote.Run`, Flyte 2's name)."""
+"""`flyte.remote`: objects that live on a backend, read through the configured client.
 
+- `Run` (also `RemoteRun`): what `flyte.run` returns in remote mode; `Run.get(name)`,
+  `Run.listall(...)`, `run.wait()`, `run.outputs()`, `run.inputs()`, `run.abort()`, `run.action`,
+  `run.get_logs()` / `show_logs()`.
+- `Action`: one action of a run; `Action.get(run_name=..., name=...)`, `Action.listall(run_name)`,
+  `wait()`, `outputs()`, `inputs()`, `get_logs()`, `abort()`.
+
+Each listing and lookup has Flyte's `.aio` form (`await Run.get.aio(name)`).
+"""
+
+from flyte_jupyter.remote._action import Action
 from flyte_jupyter.remote._run import RemoteRun
 
 Run = RemoteRun
 
-__all__ = ["RemoteRun", "Run"]
+__all__ = ["Action", "RemoteRun", "Run"]

@@ -1,7 +1,11 @@
 """`RemoteRun`: a run on a backend, with the same surface as a local run.
 
 It keeps a live RunState through one watch stream (on the backend-call loop), so widgets and
-`wait()` work exactly as for a local run.
+`wait()` work exactly as for a local run. Flyte 2's `flyte.remote.Run` is this class:
+`Run.get(name)` finds a run by name, `Run.listall(...)` lists runs (newest first), and a run has
+`wait()`, `outputs()`, `inputs()`, `abort()`, `action` (the root `Action`), `get_logs()` and
+`show_logs()`. A run found by `get` or `listall` starts following its changes only when asked
+for something live (wait, outputs, the action tree), so listing a hundred runs opens no streams.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from flyte_jupyter._internal.controllers.run_state import RunState
 from flyte_jupyter._internal.runs.base import Run
 from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
 from flyte_jupyter._internal.wire.models import ActionInfo, Phase
-from flyte_jupyter.errors import ActionFailedError
+from flyte_jupyter.errors import ActionAbortedError, ActionNotFoundError, BackendError, action_failure
+from flyte_jupyter.remote._common import client_for, syncified_classmethod
 
 
 def _deepest_failure(actions: dict[str, Any]) -> Any:
@@ -40,20 +45,102 @@ class RemoteRun(Run):
 
     mode = "remote"
 
-    def __init__(self, name: str, task: Any, client: BackendClient, project: str, domain: str, url: str) -> None:
+    def __init__(self, name: str, task: Any, client: BackendClient, project: str, domain: str, url: str,
+                 *, follow: bool = True, summary: Any = None) -> None:
         super().__init__(name, task, RunState(name))
         self.client = client
         self.project = project
         self.domain = domain
         self._url = url
+        self._summary = summary  # a RunSummary, for runs found by get/listall until they follow
         self._latest: dict[str, Any] = {}
         self._synced = threading.Event()
         self._follow_error: BaseException | None = None
-        self._follower = asyncio.run_coroutine_threadsafe(self._follow(), background_loop())
+        self._follower: Any = None
+        self._follow_lock = threading.Lock()
+        if follow:
+            self._start_following()
+
+    def _start_following(self) -> Any:
+        with self._follow_lock:
+            if self._follower is None:
+                self._follower = asyncio.run_coroutine_threadsafe(self._follow(), background_loop())
+            return self._follower
 
     @property
     def url(self) -> str:
         return self._url
+
+    # -- finding runs (Flyte 2's flyte.remote.Run.get / listall) ---------------------------------
+
+    @syncified_classmethod
+    async def get(cls: Any, name: str, project: str | None = None, domain: str | None = None) -> "RemoteRun":
+        """The run called `name` on the configured backend (in its project and domain); raises
+        `flyte.errors.ActionNotFoundError` if there is none."""
+        client = client_for()
+        try:
+            summary, _ = await acall_(lambda: client.get_run(name, project=project, domain=domain))
+        except BackendError as exc:
+            if exc.code == "NOT_FOUND":
+                raise ActionNotFoundError(f"run {name!r} does not exist on {client.endpoint}") from None
+            raise
+        return cls(summary.name, None, client, summary.project, summary.domain, summary.url, follow=False,
+                   summary=summary)
+
+    @syncified_classmethod
+    async def listall(cls: Any, in_phase: Any = None, task_name: str | None = None, task_version: str | None = None,
+                      created_by_subject: str | None = None, sort_by: Any = None, limit: int = 100,
+                      project: str | None = None, domain: str | None = None, **_filters: Any) -> list["RemoteRun"]:
+        """Runs of the project and domain, newest first (at most `limit`), optionally only those in
+        one of the phases `in_phase` (names or `flyte.Phase`) or of task `task_name`. The other
+        filters of Flyte's signature are accepted and ignored. The sync form returns an iterator."""
+        client = client_for()
+        phases = None
+        if in_phase is not None:
+            items = (in_phase,) if isinstance(in_phase, (str, Phase)) else tuple(in_phase)
+            phases = {Phase(str(getattr(p, "value", p)).upper()) for p in items}
+        summaries = await acall_(lambda: client.list_runs(limit=max(limit, 1) if not (phases or task_name)
+                                                          else max(limit, 1000), project=project, domain=domain))
+        out = []
+        for summary in summaries:
+            if phases is not None and summary.phase not in phases:
+                continue
+            if task_name and summary.task != task_name:
+                continue
+            out.append(cls(summary.name, None, client, summary.project, summary.domain, summary.url,
+                           follow=False, summary=summary))
+            if len(out) >= limit:
+                break
+        return out
+
+    # -- what a run found by name shows before it follows ------------------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        if self._follower is None and self._summary is not None:
+            return self._summary.phase
+        return super().phase
+
+    @property
+    def error(self) -> Any:
+        if self._follower is None and self._summary is not None:
+            return self._summary.error
+        return super().error
+
+    @property
+    def action(self) -> Any:
+        """The root action `a0`, as a `flyte.remote.Action`."""
+        from flyte_jupyter.remote._action import Action
+
+        return Action(self.client, self.name, ROOT_ACTION, self.project, self.domain, task=self.task)
+
+    def inputs(self) -> dict[str, Any]:
+        """The root action's inputs, as Python values."""
+        return self.action.inputs()
+
+    def get_logs(self, attempt: int | None = None, filter_system: bool = False, show_ts: bool = False) -> Any:
+        """The root action's printed lines (latest attempt by default), as an iterator."""
+        return iter(self.logs(ROOT_ACTION, attempt or 0))
 
     async def _follow(self) -> None:
         from flyte_jupyter._internal.wire.convert import action_event
@@ -74,8 +161,12 @@ class RemoteRun(Run):
         finally:
             self._synced.set()
 
-    def wait(self, timeout: float | None = None, quiet: bool = True) -> "RemoteRun":
-        """Block until the run ends (or `timeout` seconds pass); `quiet=False` prints progress."""
+    def wait(self, timeout: float | None = None, quiet: bool = True, wait_for: str = "terminal") -> "RemoteRun":
+        """Block until the run ends (or `timeout` seconds pass); `quiet=False` prints progress;
+        `wait_for="running"` returns once the root runs (or has ended)."""
+        follower = self._start_following()
+        if wait_for == "running":
+            return self._wait_running(timeout)
         if not quiet:
             super().wait(timeout, quiet)  # prints while it calls back into this method
             return self
@@ -83,7 +174,7 @@ class RemoteRun(Run):
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.done:
-            if self._follower.done():
+            if follower.done():
                 if self._follow_error is not None:
                     raise self._follow_error
                 break
@@ -93,10 +184,32 @@ class RemoteRun(Run):
             self.state.wait_for_change(0.25 if left is None else min(left, 0.25))
         # The root has ended; children it took down end a moment later: let the tree settle.
         try:
-            self._follower.result(timeout=10 if deadline is None else max(0.0, min(10, deadline - time.monotonic())))
+            follower.result(timeout=10 if deadline is None else max(0.0, min(10, deadline - time.monotonic())))
         except Exception:  # noqa: BLE001 - a tree still settling is not an error of wait()
             pass
         return self
+
+    def _wait_running(self, timeout: float | None) -> "RemoteRun":
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.phase in (Phase.QUEUED, Phase.INITIALIZING):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(f"run {self.name} still {self.phase.value} after {timeout} s")
+            self.state.wait_for_change(0.25 if left is None else min(left, 0.25))
+        return self
+
+    def watch(self, callback: Any) -> Any:
+        self._start_following()
+        return super().watch(callback)
+
+    @property
+    def actions(self) -> dict[str, ActionInfo]:
+        if self._follower is None:  # a run found by name: follow it, and wait for the first snapshot
+            self._start_following()
+            self._synced.wait(30)
+        return self.state.actions
 
     async def wait_aio(self, timeout: float | None = None) -> "RemoteRun":
         """`await run.wait_aio()` from async code without blocking the loop."""
@@ -104,7 +217,8 @@ class RemoteRun(Run):
         return self
 
     def outputs(self) -> Any:
-        """The root task's outputs; raises ActionFailedError naming the deepest failed action."""
+        """The root task's outputs; raises the failure (an ActionFailedError naming the deepest
+        failed action, ActionAbortedError for an aborted run) as Flyte does."""
         self.wait()
         root = self._latest.get(ROOT_ACTION)
         if root is None:
@@ -117,13 +231,19 @@ class RemoteRun(Run):
 
             data = _storage.get_bytes(_storage.join(root.outputs_uri, "outputs.pb"))
             return decode_output(self.task, data)
+        if root.phase == pb.PHASE_ABORTED:
+            reason = root.error.message if root.HasField("error") and root.error.message else "aborted"
+            raise ActionAbortedError(f"run {self.name} was aborted: {reason}", action=ROOT_ACTION,
+                                     task=self.task.name if self.task is not None else root.task_name)
         info = _deepest_failure(self.state.actions)
         err = info.error if info is not None else None
-        raise ActionFailedError(
+        raise action_failure(
             action=info.name if info else ROOT_ACTION, task=info.task if info else "",
             kind=err.kind if err else self.phase.value, message=err.message if err else f"run {self.phase.value}",
-            attempts=info.attempts if info else 1, max_attempts=self._latest[info.name].max_attempts if info and info.name in self._latest else 1,
+            attempts=info.attempts if info else 1,
+            max_attempts=self._latest[info.name].max_attempts if info and info.name in self._latest else 1,
             traceback=err.traceback if err else "", phase=info.phase.value if info else self.phase.value,
+            origin=err.origin if err else "user",
         )
 
     def abort(self, reason: str = "aborted by user") -> None:
@@ -131,6 +251,7 @@ class RemoteRun(Run):
         call(lambda: self.client.abort_run(self.name, reason, project=self.project, domain=self.domain), 60)
 
     def logs(self, action: str = ROOT_ACTION, attempt: int = 0) -> list[str]:
+        """The lines `action` printed (latest attempt by default)."""
         async def collect() -> list[str]:
             return [line.text async for line in self.client.tail_logs(
                 self.name, action, attempt, project=self.project, domain=self.domain)]
@@ -143,12 +264,14 @@ class RemoteRun(Run):
         print(text)
         return text
 
-    @property
-    def actions(self) -> dict[str, ActionInfo]:
-        return self.state.actions
-
     def __repr__(self) -> str:
         return f"<RemoteRun {self.name} {self.phase.value} {self._url}>"
+
+
+async def acall_(make: Any) -> Any:
+    from flyte_jupyter._internal.client.calls import acall
+
+    return await acall(make)
 
 
 def _all_terminal(actions: dict[str, Any]) -> bool:

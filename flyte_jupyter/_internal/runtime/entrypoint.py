@@ -110,6 +110,8 @@ def load_task(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.pkl:
         try:
             tasks = _bundle.load_pickle_bundle(args.pkl)
+        except _bundle.UnsafeBundleError as exc:  # over a cap: retrying cannot help
+            raise _Failure("UnsafeBundleError", str(exc), "", "system", False) from None
         except Exception as exc:  # noqa: BLE001
             raise _system(exc, f"could not load the pickled bundle {args.pkl}") from None
         if args.task_name not in tasks:
@@ -151,26 +153,47 @@ def _write_outputs(outputs_path: str, task: Any, result: Any, raw_data_path: str
     from flyte_jupyter._internal.runtime import storage as _storage
     from flyte_jupyter._internal.types import Offloader, to_literal
     from flyte_jupyter._internal.wire.proto import literals_pb2
+    from flyte_jupyter.errors import TypeMismatchError
 
     lm = literals_pb2.LiteralMap()
     if task.interface.has_output:
         offload = Offloader(raw_data_path, task.max_inline_io_bytes) if raw_data_path else None
-        lm.literals["o0"].CopyFrom(to_literal(result, task.interface.output, name="output", task=task.name,
-                                              offload=offload, role="output"))
+        try:
+            literal = to_literal(result, task.interface.output, name="output", task=task.name, offload=offload,
+                                 role="output")
+        except TypeMismatchError as exc:
+            raise _OutputTypeError(str(exc)) from exc
+        lm.literals["o0"].CopyFrom(literal)
     _storage.put_bytes(_storage.join(outputs_path, "outputs.pb"), lm.SerializeToString(deterministic=True))
 
 
-def _user_failure(exc: BaseException) -> _Failure:
-    from flyte_jupyter.errors import ActionFailedError
+class _OutputTypeError(Exception):
+    """The body returned a value that does not match its declared output type: not retryable."""
 
+
+def _user_failure(exc: BaseException) -> _Failure:
+    """How a failure of the body is recorded: its code (a Flyte error's `.code`, else the type
+    name), user or system, retryable or not; the same decisions the local controller makes."""
+    from flyte_jupyter.errors import (
+        ActionAbortedError,
+        ActionFailedError,
+        BackendError,
+        NonRecoverableError,
+        error_code,
+    )
+
+    if isinstance(exc, _OutputTypeError) and exc.__cause__ is not None:
+        cause = exc.__cause__
+        return _Failure(error_code(cause), str(cause), "", "user", False)
     if isinstance(exc, MemoryError):
         return _Failure("OOMKilled", "the task ran out of memory (OOM): it asked for more memory than its limit "
                         "allows; raise Resources(memory=...) or use less memory", traceback.format_exc(), "user", True)
-    if isinstance(exc, ActionFailedError):
-        return _Failure(exc.kind, str(exc), exc.traceback or traceback.format_exc(), "user", True)
-    if type(exc).__name__ == "BackendError":  # the backend could not be reached or refused a child
+    if isinstance(exc, ActionFailedError) and exc.action:
+        return _Failure(exc.kind, str(exc), exc.traceback or traceback.format_exc(), exc.origin or "user", True)
+    if isinstance(exc, BackendError):  # the backend could not be reached or refused a child
         return _Failure(type(exc).__name__, str(exc), traceback.format_exc(), "system", True)
-    return _Failure(type(exc).__name__, str(exc), traceback.format_exc(), "user", True)
+    retryable = not isinstance(exc, (NonRecoverableError, ActionAbortedError))
+    return _Failure(error_code(exc), str(exc), traceback.format_exc(), "user", retryable)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -182,9 +205,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         task, code = load_task(args)
         from flyte_jupyter._internal.runtime import storage as _storage
+        from flyte_jupyter._internal.runtime.spec import CUSTOM_CONTEXT_ENV, CUSTOM_CONTEXT_KEY
         from flyte_jupyter._internal.types import decode_inputs
 
         inputs = decode_inputs(_storage.get_bytes(args.inputs), task.interface.input_types)
+        custom = _custom_context(os.environ.get(CUSTOM_CONTEXT_ENV, ""), inputs.pop(CUSTOM_CONTEXT_KEY, None))
         for key, (_, default) in task.interface.inputs.items():
             if key not in inputs and default is not _empty():
                 inputs[key] = default
@@ -213,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         action=ActionID(args.name, args.run_name, project, domain), mode="remote", version=args.version,
         raw_data_path=args.raw_data_path, input_path=args.inputs, output_path=args.outputs_path,
         checkpoint_path=args.checkpoint_path, task_name=task.name, attempt=attempt, controller=controller,
-        env_vars=dict(task.env_vars or {}), report=report,
+        env_vars=dict(task.env_vars or {}), report=report, custom_context=custom,
     )
     try:
         with task_context(tc):
@@ -245,9 +270,44 @@ def run(args: argparse.Namespace) -> int:
 
 async def _execute(task: Any, inputs: dict[str, Any], controller: Any) -> Any:
     try:
-        return await task.execute(**inputs)
+        result = await task.execute(**inputs)
+        await _cancel_leftovers()
+        return result
     finally:
         await controller.aclose()
+
+
+async def _cancel_leftovers() -> None:
+    """The body returned: cancel what it left running on its loop (asyncio.run would, a moment
+    later), so children it started and never awaited are aborted on the backend now, before this
+    action reports success. (A failed attempt leaves them to the backend, which aborts them only
+    if the action will not be retried: a next attempt finds them again.)"""
+    import asyncio
+
+    me = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for t in others:
+        t.cancel()
+    if others:
+        await asyncio.wait(others, timeout=10)
+
+
+def _custom_context(run_level: str, own: Any) -> dict[str, str]:
+    """The action's custom context: its run's (JSON in the environment), then what its parent
+    passed along with its inputs."""
+    custom: dict[str, str] = {}
+    if run_level:
+        import json
+
+        try:
+            loaded = json.loads(run_level)
+        except ValueError:
+            loaded = {}
+        if isinstance(loaded, dict):
+            custom.update({str(k): str(v) for k, v in loaded.items()})
+    if isinstance(own, dict):
+        custom.update({str(k): str(v) for k, v in own.items()})
+    return custom
 
 
 def _flush_report(report: Any) -> None:

@@ -7,6 +7,11 @@ registered spec serves every action of the task:
        --raw-data-path {{.rawOutputDataPrefix}} --run-name {{.runName}} --name {{.actionName}}
        --image-cache B64 --tgz URI --dest . --resolver R --module-name M --task-name T
     (or ... --pkl URI --task-name T for a pickle bundle)
+
+A child's custom context (`flyte.custom_context(...)`) travels in its inputs.pb under the reserved
+name `CUSTOM_CONTEXT_KEY`, added after the inputs hash is taken (so names and cache keys do not
+depend on it); a run's own (`with_runcontext(custom_context=...)`) travels in its environment as
+`CUSTOM_CONTEXT_ENV`, JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import json
 from typing import Any
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+
+CUSTOM_CONTEXT_KEY = "_flyte_custom_context"
+CUSTOM_CONTEXT_ENV = "FLYTE_JUPYTER_CUSTOM_CONTEXT"
 
 _ARG_TEMPLATE = [
     "a0",
@@ -76,8 +84,15 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
     if res is not None:
         resources = pb.Resources(cpu=_quantity(res.cpu), memory=_quantity(res.memory), gpu=_quantity(res.gpu),
                                  disk=_quantity(res.disk))
+    if task.timeout is not None and task.timeout.deadline_seconds:
+        from flyte_jupyter.errors import NotSupportedHereError
+
+        raise NotSupportedHereError(
+            f"task {task.name} has Timeout(deadline=...): the backend does not enforce a deadline across "
+            "attempts yet (only max_runtime and max_queued_time, per attempt); run it in local mode, or use "
+            "max_runtime with retries instead")
     retries = task.retries
-    backoff = retries.backoff.total_seconds() if hasattr(retries.backoff, "total_seconds") else float(retries.backoff or 0)
+    backoff, factor, max_backoff = retries._policy()
     iface = pb.TaskInterface(output_type=_type_name(task.interface.output) if task.interface.has_output else "")
     import inspect
 
@@ -88,9 +103,8 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         type=getattr(task, "task_type", "python") or "python",
         interface=iface,
         resources=resources,
-        retries=pb.RetryStrategy(count=retries.count, backoff_seconds=backoff,
-                                 backoff_factor=getattr(retries, "backoff_factor", 2.0),
-                                 max_backoff_seconds=getattr(retries, "max_backoff", 300.0)),
+        retries=pb.RetryStrategy(count=retries.count, backoff_seconds=backoff, backoff_factor=factor,
+                                 max_backoff_seconds=max_backoff),
         timeout_seconds=(task.timeout.runtime_seconds or 0) if task.timeout else 0,
         max_queued_seconds=(task.timeout.queued_seconds or 0) if task.timeout else 0,
         cache=pb.CacheSpec(enabled=task.cache.enabled,
@@ -103,6 +117,9 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         interruptible=bool(task.interruptible),
     )
     plugin_config = getattr(task.env, "plugin_config", None)
+    pod_template = _pod_template_dict(getattr(task, "pod_template", None))
+    if pod_template is not None and (plugin_config is None or isinstance(plugin_config, dict)):
+        plugin_config = {**(plugin_config or {}), "pod_template": pod_template}
     if plugin_config:
         spec.custom_json = json.dumps(plugin_config, sort_keys=True, default=str)
     reuse = task.reusable
@@ -113,8 +130,24 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
     return spec
 
 
-def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None) -> tuple[bytes, str, str]:
-    """(inputs.pb bytes, full inputs hash for the child name, cache hash without ignored inputs)."""
+def _pod_template_dict(template: Any) -> dict[str, Any] | None:
+    """A task's pod template as the JSON the Kubernetes executor reads (`custom["pod_template"]`)."""
+    if template is None:
+        return None
+    if isinstance(template, str):  # the name of a pod template on the cluster
+        return {"name": template}
+    if isinstance(template, dict):
+        return dict(template)
+    to_dict = getattr(template, "to_dict", None)
+    if to_dict is None:
+        raise TypeError(f"pod_template must be a flyte.PodTemplate, a dict or a name, not {type(template).__name__}")
+    return to_dict()
+
+
+def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None,
+                  custom_context: dict[str, str] | None = None) -> tuple[bytes, str, str]:
+    """(inputs.pb bytes, full inputs hash for the child name, cache hash without ignored inputs);
+    a non-empty `custom_context` rides along under CUSTOM_CONTEXT_KEY, outside both hashes."""
     from flyte_jupyter._internal.types import (
         Offloader,
         literal_map_hash,
@@ -132,6 +165,10 @@ def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None)
                 del lm.literals[key]
         cache_hash = literal_map_hash(lm)
         lm = to_literal_map(inputs, task.interface.input_types, task=task.name, offload=offload)
+    if custom_context:
+        from flyte_jupyter._internal.types import to_literal
+
+        lm.literals[CUSTOM_CONTEXT_KEY].CopyFrom(to_literal(dict(custom_context), dict[str, str]))
     return lm.SerializeToString(deterministic=True), full, cache_hash
 
 

@@ -10,6 +10,13 @@ loop iteration go out as one EnqueueActions call.
 
 A retried parent computes the same child names; the backend answers "exists", the informer's first
 snapshot already holds the child's final state, and a child that succeeded is not run again.
+
+Structured concurrency: cancelling the asyncio task that awaits a child aborts the child on the
+backend (QueueService.AbortQueuedAction, which stops it and its descendants); when the action itself
+ends, the backend aborts every child it left queued or running (the executor does so for any action
+that reaches a terminal phase; a parent that will be retried keeps them, so its next attempt finds
+them again). A child's failure is raised as the class `errors.action_failure` picks, the same class
+the local controller raises.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from flyte_jupyter._internal.runtime.spec import (
 from flyte_jupyter._internal.wire.convert import phase_from_pb
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
-from flyte_jupyter.errors import ActionFailedError, BackendError
+from flyte_jupyter.errors import BackendError, action_failure
 
 _BATCH = 500
 
@@ -110,6 +117,7 @@ class RemoteController:
         self._lock = threading.Lock()
         self._specs: dict[str, pb.TaskSpec] = {}
         self._extra_code: dict[str, CodeRef] = {}
+        self._aborts: set[asyncio.Task] = set()
 
     def _next_seq(self, parent: str) -> int:
         with self._lock:
@@ -164,7 +172,8 @@ class RemoteController:
             raise RuntimeError(f"task {task.name} was submitted outside of a running action")
         parent_name = parent.action.name
         inputs = task.bind(args, kwargs)
-        data, full_hash, cache_hash = encode_inputs(task, inputs, self.raw_data_path or None)
+        data, full_hash, cache_hash = encode_inputs(task, inputs, self.raw_data_path or None,
+                                                    custom_context=parent.custom_context or None)
         name = child_action_name(parent_name, task.name, full_hash, self._next_seq(parent_name))
         informer = self._informer(parent_name)
         known = informer.actions.get(name)
@@ -181,23 +190,51 @@ class RemoteController:
                 inputs=b"" if inputs_uri else data, inputs_hash=cache_hash if task.cache.enabled else "",
                 group=current_group() or "", overwrite_cache=self.overwrite_cache,
             )
-            await self._batcher.enqueue(req)
-        final = await informer.wait(name)
+            try:
+                await self._batcher.enqueue(req)
+            except asyncio.CancelledError:
+                self._abort(name, "aborted: the task awaiting it was cancelled")
+                raise
+        try:
+            final = await informer.wait(name)
+        except asyncio.CancelledError:
+            self._abort(name, "aborted: the task awaiting it was cancelled")
+            raise
         return self._result(task, final)
+
+    def _abort(self, name: str, reason: str) -> None:
+        """Abort the child `name` (and its descendants) on the backend, without waiting here;
+        `aclose` waits for the aborts still in flight before the action's process ends."""
+        req = queue_pb.AbortQueuedActionRequest(
+            id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=name),
+            reason=reason)
+
+        async def send() -> None:
+            try:
+                await self.client._call("queue", "AbortQueuedAction", req, timeout=30)
+            except BackendError:
+                pass  # it had ended already, or the run did: nothing left to stop
+
+        task = asyncio.ensure_future(send())
+        self._aborts.add(task)
+        task.add_done_callback(self._aborts.discard)
 
     def _result(self, task: Any, action: pb.Action) -> Any:
         if action.phase == pb.PHASE_SUCCEEDED:
             data = _storage.get_bytes(_storage.join(action.outputs_uri, "outputs.pb"))
             return decode_output(task, data)
         err = action.error
-        raise ActionFailedError(
-            action=action.id.name, task=task.name, kind=err.kind or phase_from_pb(action.phase).value,
-            message=err.message or f"the action ended {phase_from_pb(action.phase).value}",
-            attempts=action.attempt, max_attempts=action.max_attempts, traceback=err.traceback,
-            phase=phase_from_pb(action.phase).value,
+        phase = phase_from_pb(action.phase).value
+        raise action_failure(
+            action=action.id.name, task=task.name, kind=err.kind or phase,
+            message=err.message or f"the action ended {phase}", attempts=action.attempt,
+            max_attempts=action.max_attempts, traceback=err.traceback, phase=phase,
+            origin=err.origin or "user",
         )
 
     async def aclose(self) -> None:
+        if self._aborts:
+            await asyncio.wait(list(self._aborts), timeout=30)
         for informer in list(self._informers.values()):
             await informer.close()
         self._informers.clear()
