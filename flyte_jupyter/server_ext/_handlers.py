@@ -1,6 +1,10 @@
 """REST handlers under /flyte/api/. Every one is authenticated; POSTs go through Jupyter's XSRF
 check (the browser sends the `_xsrf` cookie as X-XSRFToken; token-authenticated clients are
-exempt, as everywhere in Jupyter). Errors are JSON: {"message": ...}, with a 4xx the panel shows."""
+exempt, as everywhere in Jupyter). Errors are JSON: {"message": ...}, with a 4xx the panel shows.
+
+A request's endpoint (`?endpoint=` or `endpoint` in the body) is checked by the runs manager's
+`check_scope` before anything else: the server dials only its own backend and the ones its config
+allows (`allowed_endpoints`), never one a browser makes up."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from flyte_jupyter.server_ext._manager import (
 )
 
 AUTH_RESOURCE = "flyte"
+MAX_LIMIT = 10000  # most runs one list request may ask for
 _NAME = r"(?P<name>[\w.\-]+)"
 _ACTION = r"(?P<action>[\w.\-]+)"
 
@@ -36,23 +41,27 @@ class _FlyteHandler(APIHandler):
     def manager(self) -> RunsManager:
         return self.settings["flyte_runs_manager"]
 
-    def scope(self, body: dict[str, Any] | None = None) -> Scope:
-        """Endpoint/project/domain from the query string or the JSON body (the panel's settings)."""
+    async def scope(self, body: dict[str, Any] | None = None) -> Scope:
+        """Endpoint/project/domain from the query string or the JSON body (the panel's settings),
+        once the manager has allowed the endpoint (a 403 otherwise)."""
         src = body or {}
 
         def pick(key: str) -> str:
             value = src.get(key) if key in src else self.get_query_argument(key, "")
+            if value is not None and not isinstance(value, (str, int, float)):
+                raise tornado.web.HTTPError(400, f"`{key}` must be a string")
             return str(value or "").strip()
 
-        return Scope(pick("endpoint"), pick("project"), pick("domain"))
+        return await self.call(self.manager.check_scope(Scope(pick("endpoint"), pick("project"), pick("domain"))))
 
     def body(self) -> dict[str, Any]:
         if not self.request.body:
             return {}
         try:
             data = json.loads(self.request.body)
-        except json.JSONDecodeError as err:
-            raise tornado.web.HTTPError(400, f"request body is not JSON: {err}") from None
+            json.dumps(data, ensure_ascii=False).encode()  # lone surrogates ("\ud800") cannot go further
+        except (ValueError, RecursionError) as err:  # not JSON, not UTF-8, nested too deeply, huge numbers
+            raise tornado.web.HTTPError(400, f"request body is not valid JSON: {_short(err)}") from None
         if not isinstance(data, dict):
             raise tornado.web.HTTPError(400, "request body must be a JSON object")
         return data
@@ -65,7 +74,11 @@ class _FlyteHandler(APIHandler):
         if exc_info:
             err = exc_info[1]
             if isinstance(err, tornado.web.HTTPError) and err.log_message:
-                message = err.log_message % err.args if err.args else err.log_message
+                # without args, tornado stores the message %-escaped for its log line: format it back
+                try:
+                    message = err.log_message % err.args
+                except (TypeError, ValueError):
+                    message = err.log_message
             elif not isinstance(err, tornado.web.HTTPError):
                 message = f"{type(err).__name__}: {err}"
         self.finish(json.dumps({"message": message}))
@@ -74,41 +87,52 @@ class _FlyteHandler(APIHandler):
         try:
             return await coro
         except (ManagerError, _notebook.NotebookError) as err:
-            raise tornado.web.HTTPError(err.status, err.message.replace("%", "%%")) from None
+            raise tornado.web.HTTPError(err.status, err.message) from None
+
+    def notebook(self, os_path: Path, path: str) -> list[Any]:
+        """The notebook's parsed code cells, within the manager's limits."""
+        try:
+            return self.manager.read_notebook(os_path, path)
+        except _notebook.NotebookError as err:
+            raise tornado.web.HTTPError(err.status, err.message) from None
 
     def os_path(self, path: str) -> Path:
         """The notebook's file, refusing paths that leave the server's root directory."""
         try:
             return resolve_notebook(self.manager.root_dir, path)
         except ManagerError as err:
-            raise tornado.web.HTTPError(err.status, err.message.replace("%", "%%")) from None
+            raise tornado.web.HTTPError(err.status, err.message) from None
 
 
 class RunsHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
+        scope = await self.scope()
         phase = self.get_query_argument("phase", "") or None
-        try:
-            limit = int(self.get_query_argument("limit", "100"))
-        except ValueError:
-            raise tornado.web.HTTPError(400, "`limit` must be a whole number") from None
-        runs = await self.call(self.manager.list_runs(self.scope(), phase=phase, limit=limit))
+        text = self.get_query_argument("limit", "100")
+        limit = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
+        if not 1 <= limit <= MAX_LIMIT:
+            raise tornado.web.HTTPError(400, f"`limit` must be a whole number from 1 to {MAX_LIMIT}")
+        runs = await self.call(self.manager.list_runs(scope, phase=phase, limit=limit))
         self.finish(json.dumps({"runs": runs}))
 
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
         body = self.body()
-        path = str(body.get("path") or "")
-        task = str(body.get("task") or "")
+        scope = await self.scope(body)
+        path = body.get("path") or ""
+        task = body.get("task") or ""
         inputs = body.get("inputs") or {}
+        if not isinstance(path, str) or not isinstance(task, str):
+            raise tornado.web.HTTPError(400, "`path` and `task` must be strings")
         if not task:
             raise tornado.web.HTTPError(400, "`task` is required: the name of a task the notebook defines")
         if not isinstance(inputs, dict):
             raise tornado.web.HTTPError(400, "`inputs` must be an object mapping input names to values")
         submission = Submission(path=path, os_path=self.os_path(path), task=task, inputs=inputs)
-        run = await self.call(self.manager.submit(self.scope(body), submission))
+        run = await self.call(self.manager.submit(scope, submission))
         self.set_status(201)
         self.finish(json.dumps(run))
 
@@ -117,7 +141,7 @@ class RunHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        run = await self.call(self.manager.get_run(self.scope(), name))
+        run = await self.call(self.manager.get_run(await self.scope(), name))
         self.finish(json.dumps(run))
 
 
@@ -125,7 +149,7 @@ class ActionHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str, action: str) -> None:
-        info = await self.call(self.manager.get_action(self.scope(), name, action))
+        info = await self.call(self.manager.get_action(await self.scope(), name, action))
         self.finish(json.dumps(info))
 
 
@@ -133,7 +157,7 @@ class AbortHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        run = await self.call(self.manager.abort(self.scope(self.body()), name))
+        run = await self.call(self.manager.abort(await self.scope(self.body()), name))
         self.finish(json.dumps(run))
 
 
@@ -141,7 +165,7 @@ class RerunHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        run = await self.call(self.manager.rerun(self.scope(self.body()), name))
+        run = await self.call(self.manager.rerun(await self.scope(self.body()), name))
         self.set_status(201)
         self.finish(json.dumps(run))
 
@@ -155,16 +179,17 @@ class LogsHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str, action: str) -> None:
+        scope = await self.scope()
         follow = self.get_query_argument("follow", "") in ("1", "true", "yes")
-        self._pump = asyncio.ensure_future(self._stream(name, action, follow))
+        self._pump = asyncio.ensure_future(self._stream(scope, name, action, follow))
         try:
             await self._pump
         except asyncio.CancelledError:
             return  # the browser left
         self.finish(set_content_type="text/plain; charset=utf-8")
 
-    async def _stream(self, name: str, action: str, follow: bool) -> None:
-        stream = self.manager.logs(self.scope(), name, action, follow)
+    async def _stream(self, scope: Scope, name: str, action: str, follow: bool) -> None:
+        stream = self.manager.logs(scope, name, action, follow)
         started = False
         try:
             async for chunk in stream:
@@ -180,7 +205,7 @@ class LogsHandler(_FlyteHandler):
             if started:  # headers are gone: end the text with the reason
                 self.write(f"\n[log stream ended: {err.message}]\n")
             else:
-                raise tornado.web.HTTPError(err.status, err.message.replace("%", "%%")) from None
+                raise tornado.web.HTTPError(err.status, err.message) from None
         except tornado.iostream.StreamClosedError:
             raise asyncio.CancelledError() from None
         finally:
@@ -198,14 +223,19 @@ class NotebookTasksHandler(_FlyteHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
+        await self.scope()
         path = self.get_query_argument("path", "")
-        os_path = self.os_path(path)
+        cells = self.notebook(self.os_path(path), path)
         try:
-            cells = _notebook.read_notebook(os_path, path)
+            tasks = _notebook.find_tasks(cells)
         except _notebook.NotebookError as err:
-            raise tornado.web.HTTPError(err.status, err.message.replace("%", "%%")) from None
-        tasks = _notebook.find_tasks(cells)
+            raise tornado.web.HTTPError(err.status, err.message) from None
         self.finish(json.dumps({"path": path, "tasks": [t.to_json() for t in tasks]}))
+
+
+def _short(err: BaseException, limit: int = 200) -> str:
+    text = str(err)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def handlers() -> list[tuple[str, Any]]:

@@ -7,7 +7,9 @@ its settings as traits (`c.BackendRunsManager.endpoint`, `c.RunsManager.project`
 builds it with the server's config.
 
 Every call takes a `Scope`: the endpoint, project and domain a browser chose in its settings,
-each falling back to the server's configuration when empty.
+each falling back to the server's configuration when empty. The endpoint is never the browser's to
+choose freely (the server would dial any host and port for it): `check_scope` refuses, with a 403,
+any endpoint but the server's own backend and those its config lists in `allowed_endpoints`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from flyte_jupyter.errors import FlyteJupyterError
@@ -67,9 +69,12 @@ def resolve_notebook(root_dir: str, path: str) -> Path:
     if not path:
         raise ManagerError(400, "`path` is required: the notebook's path relative to the server root")
     root = Path(root_dir or ".").resolve()
-    full = (root / path.lstrip("/")).resolve()
+    try:
+        full = (root / path.lstrip("/")).resolve()
+    except (ValueError, OSError):  # a NUL byte, a name too long, a symlink loop
+        raise ManagerError(404, f"notebook {path[:200]!r} not found under the server root") from None
     if full != root and root not in full.parents:
-        raise ManagerError(404, f"notebook {path} not found under the server root")
+        raise ManagerError(404, f"notebook {path[:200]} not found under the server root")
     return full
 
 
@@ -83,6 +88,39 @@ class RunsManager(LoggingConfigurable):
     root_dir = Unicode("", help="The Jupyter server's root directory (set by the extension).")
     project = Unicode("default", help="Default project of listed and submitted runs.").tag(config=True)
     domain = Unicode("development", help="Default domain of listed and submitted runs.").tag(config=True)
+    allowed_endpoints = List(Unicode(), help=(
+        "Backends a browser may name in the panel's Endpoint setting (`?endpoint=` / `endpoint` in a "
+        "request), besides the server's own: each a gRPC address (host:port) or the path of a backend's "
+        "client.yaml (its endpoint and token are read from it). Empty: only the server's own backend; a "
+        "request naming any other is refused with a 403.")).tag(config=True)
+    max_notebook_bytes = Int(_notebook.DEFAULT_MAX_BYTES, help=(
+        "Largest notebook file (bytes, outputs included) the server reads to list or submit its tasks; "
+        "a larger one is refused with a 413. 0: no limit.")).tag(config=True)
+    max_notebook_cells = Int(_notebook.DEFAULT_MAX_CELLS, help=(
+        "Most cells a notebook may have for the server to list or submit its tasks; more are refused "
+        "with a 413. 0: no limit.")).tag(config=True)
+
+    def read_notebook(self, os_path: Path, path: str) -> list[Any]:
+        """The notebook's parsed code cells, within this manager's limits (NotebookError otherwise)."""
+        return _notebook.read_notebook(os_path, path, max_bytes=self.max_notebook_bytes,
+                                       max_cells=self.max_notebook_cells)
+
+    async def check_scope(self, scope: Scope) -> Scope:
+        """The scope, if its endpoint is one the server's config allows; else a 403 ManagerError.
+        The handlers call it before anything else, for every request and websocket."""
+        if scope.endpoint and _endpoint_key(scope.endpoint) not in {
+                _endpoint_key(e) for e in self.allowed_endpoints if not _is_client_file(e)}:
+            raise self.endpoint_refused(scope.endpoint)
+        return scope
+
+    def endpoint_refused(self, endpoint: str, own: str | None = None) -> ManagerError:
+        trait = f"c.{type(self).__name__}.allowed_endpoints"
+        shown = endpoint if len(endpoint) <= 200 else endpoint[:199] + "…"
+        mine = f" ({own})" if own else ""
+        return ManagerError(403, (
+            f"this Jupyter server does not connect to backend {shown!r} for the browser: it talks to its own "
+            f"configured backend{mine} and to those listed in {trait}. Clear the Endpoint in the Flyte "
+            f"settings, or have the server's admin add {shown!r} to {trait} in the server's config"))
 
     async def start(self) -> None:
         """Called once when the Jupyter server starts."""
@@ -159,7 +197,7 @@ class BackendRunsManager(RunsManager):
     backend of `data_dir`. That one is started with the server when `start_embedded` and none runs
     (a separate process, so a crash or a busy executor never stalls the Jupyter server), and then
     stopped with the server; one that was already running is used and left alone. The browser may
-    name another endpoint per request (the panel's settings).
+    name another endpoint per request (the panel's settings) only if `allowed_endpoints` lists it.
     """
 
     endpoint = Unicode("", help="gRPC address of the backend; empty: the config file, or the embedded backend.").tag(config=True)
@@ -247,17 +285,46 @@ class BackendRunsManager(RunsManager):
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    async def _client(self, scope: Scope) -> Any:
-        await asyncio.wait_for(self.start(), timeout=120)
-        default = self._default
-        if scope.endpoint and (default is None or scope.endpoint != default.endpoint):
-            from flyte_jupyter._internal.client.resolve import resolve_client
+    async def check_scope(self, scope: Scope) -> Scope:
+        if scope.endpoint:
+            await self._client(scope)  # refuses an endpoint that is neither the server's nor allowed
+        return scope
 
-            return self._use(resolve_client(cfg=self._client_config(scope.endpoint)))
+    def _allowed_client(self, endpoint: str) -> Any:
+        """The client of an endpoint `allowed_endpoints` lists (an address, or a client.yaml naming
+        it), else None. Only these, and the server's own backend, are ever dialled for a browser."""
+        from flyte_jupyter._internal.client.resolve import resolve_client
+
+        key = _endpoint_key(endpoint)
+        for entry in self.allowed_endpoints:
+            if not _is_client_file(entry):
+                if _endpoint_key(entry) == key:
+                    return self._use(resolve_client(cfg=self._client_config(entry.strip())))
+                continue
+            try:
+                client = resolve_client(config_file=entry)
+            except Exception as err:  # a file that is gone or unreadable allows nothing
+                self.log.warning("flyte_jupyter: allowed_endpoints entry %s is not readable: %s", entry, err)
+                continue
+            if _endpoint_key(client.endpoint) == key:
+                return self._use(client)
+        return None
+
+    async def _client(self, scope: Scope) -> Any:
+        try:
+            await asyncio.wait_for(self.start(), timeout=120)
+        except asyncio.TimeoutError:
+            raise ManagerError(503, "the Flyte backend is still starting; try again in a moment") from None
+        default = self._default
+        if scope.endpoint and not (default is not None and _endpoint_key(scope.endpoint) == _endpoint_key(default.endpoint)):
+            client = self._allowed_client(scope.endpoint)
+            if client is None:
+                raise self.endpoint_refused(scope.endpoint, default.endpoint if default is not None else None)
+            return client
         if default is None:
             raise ManagerError(503, self._start_error or (
-                "no Flyte backend is configured: set c.BackendRunsManager.endpoint or .config_file, or the "
-                "endpoint in the Flyte settings, or let the server start the embedded backend"))
+                "no Flyte backend is configured: set c.BackendRunsManager.endpoint or .config_file in the "
+                "server's config, or let the server start the embedded backend"))
         return default
 
     def _pd(self, scope: Scope) -> dict[str, str]:
@@ -265,7 +332,7 @@ class BackendRunsManager(RunsManager):
 
     def _embedded_mode(self, scope: Scope) -> bool:
         return (self._is_embedded and self._default is not None
-                and (not scope.endpoint or scope.endpoint == self._default.endpoint))
+                and (not scope.endpoint or _endpoint_key(scope.endpoint) == _endpoint_key(self._default.endpoint)))
 
     def _restart_embedded(self) -> None:
         """The embedded backend went away (crashed, or stopped from a terminal): start it again."""
@@ -313,7 +380,8 @@ class BackendRunsManager(RunsManager):
         return out
 
     async def submit(self, scope: Scope, submission: Submission) -> dict[str, Any]:
-        cells = _notebook.read_notebook(submission.os_path, submission.path)
+        await self.check_scope(scope)  # before the notebook is read: a refused request does nothing
+        cells = self.read_notebook(submission.os_path, submission.path)
         tasks = {t.name: t for t in _notebook.find_tasks(cells)}
         if submission.task not in tasks:
             known = ", ".join(sorted(tasks)) or "none"
@@ -389,6 +457,16 @@ class BackendRunsManager(RunsManager):
                 yield _event_json(event)
         except BackendError as err:
             raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+
+
+def _endpoint_key(endpoint: str) -> str:
+    """An endpoint as compared with the allowed ones: no surrounding space, host case-insensitive."""
+    return endpoint.strip().lower()
+
+
+def _is_client_file(entry: str) -> bool:
+    """An `allowed_endpoints` entry naming a backend's client.yaml rather than an address."""
+    return entry.strip().endswith((".yaml", ".yml"))
 
 
 _HTTP_STATUS = {

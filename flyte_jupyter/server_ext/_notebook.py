@@ -60,6 +60,7 @@ class _Cell:
     index: int  # 1-based position among all cells
     source: str
     tree: ast.Module
+    origin: str = ""  # the notebook's path as the browser names it, for messages
 
 
 def _mask_ipython(source: str) -> str | None:
@@ -83,32 +84,76 @@ def _mask_ipython(source: str) -> str | None:
     return "\n".join(out)
 
 
-def read_notebook(path: Path, display_path: str) -> list[_Cell]:
-    """Parse every code cell; a missing file is a 404 and a syntax error a 400 naming the cell."""
+# Limits of what the server parses: a notebook is read whole and every code cell parsed in the
+# Jupyter server's process (the runs manager's `max_notebook_bytes` / `max_notebook_cells`).
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_CELLS = 5000
+
+
+def _unparsable(display_path: str, index: int, err: BaseException) -> NotebookError:
+    """A 400 naming the cell and what is wrong with it, for an error the parser or `ast` raised."""
+    where = f"{display_path}: cell {index}"
+    if isinstance(err, SyntaxError):
+        line = f", line {err.lineno}" if err.lineno else ""
+        return NotebookError(400, f"{display_path}: syntax error in cell {index}{line}: {err.msg}; "
+                                  "fix the cell and save the notebook")
+    if isinstance(err, RecursionError):
+        return NotebookError(400, f"{where} is nested too deeply to parse (an expression or block with too many "
+                                  "levels, e.g. a very long chain of operators); split it into smaller statements")
+    if isinstance(err, MemoryError):
+        return NotebookError(400, f"{where} is too large to parse; split it into smaller cells or move the data "
+                                  "to a file")
+    return NotebookError(400, f"{where} cannot be parsed: {err}; fix the cell and save the notebook")
+
+
+_CELL_ERRORS = (SyntaxError, RecursionError, MemoryError, ValueError)
+
+
+def _source_text(source: Any) -> str:
+    """A cell's source as text (nbformat joins lists; a hand-made file may hold anything)."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(s, str) for s in source):
+        return "".join(source)
+    return ""
+
+
+def read_notebook(path: Path, display_path: str, max_bytes: int = DEFAULT_MAX_BYTES,
+                  max_cells: int = DEFAULT_MAX_CELLS) -> list[_Cell]:
+    """Parse every code cell; a missing file is a 404, one over the limits a 413, and a cell that
+    does not parse (syntax error, nested too deeply, too large) a 400 naming the cell."""
     import nbformat
 
-    if not path.is_file():
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except (OSError, ValueError):
+        size = None
+    if size is None:
         raise NotebookError(404, f"notebook {display_path} not found; save it first or check the path")
+    if max_bytes and size > max_bytes:
+        raise NotebookError(413, f"notebook {display_path} is {size} bytes, over the server's limit of {max_bytes} "
+                                 "bytes (c.RunsManager.max_notebook_bytes); clear large outputs or move "
+                                 "data out of the notebook")
     try:
         nb = nbformat.read(str(path), as_version=4)
-    except Exception as err:  # nbformat raises several types for unreadable files
-        raise NotebookError(400, f"{display_path} is not a readable notebook: {err}") from None
+        raw_cells = list(nb.get("cells") or [])
+    except Exception as err:  # nbformat raises several types for unreadable files (RecursionError too)
+        raise NotebookError(400, f"{display_path} is not a readable notebook: {type(err).__name__}: {err}") from None
+    if max_cells and len(raw_cells) > max_cells:
+        raise NotebookError(413, f"notebook {display_path} has {len(raw_cells)} cells, over the server's limit of "
+                                 f"{max_cells} (c.RunsManager.max_notebook_cells); split the notebook")
     cells = []
-    for index, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type != "code":
+    for index, cell in enumerate(raw_cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = _mask_ipython(cell.source)
+        source = _mask_ipython(_source_text(cell.get("source")))
         if source is None or not source.strip():
             continue
         try:
             tree = compile(source, f"{display_path}#cell{index}", "exec", _FLAGS)
-        except SyntaxError as err:
-            raise NotebookError(
-                400,
-                f"{display_path}: syntax error in cell {index}, line {err.lineno}: {err.msg}; "
-                "fix the cell and save the notebook",
-            ) from None
-        cells.append(_Cell(index, source, tree))
+        except _CELL_ERRORS as err:
+            raise _unparsable(display_path, index, err) from None
+        cells.append(_Cell(index, source, tree, display_path))
     return cells
 
 
@@ -141,19 +186,26 @@ def find_tasks(cells: list[_Cell]) -> list[NotebookTask]:
     the same name replaces the earlier one, as re-running cells would."""
     found: dict[str, NotebookTask] = {}
     for cell in cells:
-        for node in cell.tree.body:
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            env = next((e for e in map(_task_env, node.decorator_list) if e), None)
-            if env is None:
-                continue
-            doc = ast.get_docstring(node)
-            found.pop(node.name, None)
-            found[node.name] = NotebookTask(
-                name=node.name, environment=env, doc=doc.strip().splitlines()[0] if doc else None,
-                inputs=_inputs(node), cell=cell.index, line=node.lineno,
-            )
+        try:
+            _cell_tasks(cell, found)
+        except _CELL_ERRORS as err:  # `ast.unparse` of an annotation or default nested too deeply
+            raise _unparsable(cell.origin or "notebook", cell.index, err) from None
     return list(found.values())
+
+
+def _cell_tasks(cell: _Cell, found: dict[str, NotebookTask]) -> None:
+    for node in cell.tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        env = next((e for e in map(_task_env, node.decorator_list) if e), None)
+        if env is None:
+            continue
+        doc = ast.get_docstring(node)
+        found.pop(node.name, None)
+        found[node.name] = NotebookTask(
+            name=node.name, environment=env, doc=doc.strip().splitlines()[0] if doc else None,
+            inputs=_inputs(node), cell=cell.index, line=node.lineno,
+        )
 
 
 def _starts_run(node: ast.AST) -> bool:
@@ -186,23 +238,32 @@ def module_source(cells: list[_Cell], display_path: str) -> str:
     """The notebook's definitions as one Python module, cell by cell, with cell markers."""
     parts = [f'"""Code cells of {display_path}, as submitted by the flyte_jupyter server extension."""\n']
     for cell in cells:
-        lines = cell.source.splitlines()
-        kept: list[str] = []
-        owners: dict[int, int] = {}
-        for node in cell.tree.body:
-            for n in range(_first_line(node), (node.end_lineno or node.lineno) + 1):
-                owners[n] = owners.get(n, 0) + 1
-        for node in cell.tree.body:
-            if not _keep(node):
-                continue
-            start, end = _first_line(node), node.end_lineno or node.lineno
-            if any(owners[n] > 1 for n in range(start, end + 1)):
-                kept.append(ast.unparse(node))  # shares a line with another statement
-            else:
-                kept.append("\n".join(lines[start - 1:end]))
+        try:
+            kept = _kept_source(cell)
+        except _CELL_ERRORS as err:  # `ast.unparse` of a statement nested too deeply
+            raise _unparsable(display_path, cell.index, err) from None
         if kept:
             parts.append(f"# --- cell {cell.index} ---\n" + "\n".join(kept) + "\n")
     return "\n".join(parts)
+
+
+def _kept_source(cell: _Cell) -> list[str]:
+    """The cell's statements that define things, as source text."""
+    lines = cell.source.splitlines()
+    kept: list[str] = []
+    owners: dict[int, int] = {}
+    for node in cell.tree.body:
+        for n in range(_first_line(node), (node.end_lineno or node.lineno) + 1):
+            owners[n] = owners.get(n, 0) + 1
+    for node in cell.tree.body:
+        if not _keep(node):
+            continue
+        start, end = _first_line(node), node.end_lineno or node.lineno
+        if any(owners[n] > 1 for n in range(start, end + 1)):
+            kept.append(ast.unparse(node))  # shares a line with another statement
+        else:
+            kept.append("\n".join(lines[start - 1:end]))
+    return kept
 
 
 def _first_line(node: ast.stmt) -> int:

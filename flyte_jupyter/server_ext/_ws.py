@@ -147,9 +147,11 @@ class UpdatesHub:
 
 
 class UpdatesSocket(JupyterHandler, websocket.WebSocketHandler):
-    """/flyte/api/ws: authenticated like every Jupyter websocket."""
+    """/flyte/api/ws: authenticated like every Jupyter websocket; its scope (`?endpoint=`,
+    `?project=`, `?domain=`) is checked by the runs manager before the upgrade."""
 
     auth_resource = "flyte"
+    scope: Scope
 
     def get_login_url(self) -> str:
         """A websocket cannot follow a redirect to the login page: refuse instead."""
@@ -164,6 +166,13 @@ class UpdatesSocket(JupyterHandler, websocket.WebSocketHandler):
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
         await self.pre_get()
+        # before the upgrade: a refused endpoint is a plain 403 response, and nothing is watched
+        scope = Scope(self.get_query_argument("endpoint", "").strip(), self.get_query_argument("project", "").strip(),
+                      self.get_query_argument("domain", "").strip())
+        try:
+            self.scope = await self.hub.manager.check_scope(scope)
+        except ManagerError as err:
+            raise web.HTTPError(err.status, err.message) from None
         res = super().get(*args, **kwargs)
         if res is not None:
             await res
@@ -173,8 +182,6 @@ class UpdatesSocket(JupyterHandler, websocket.WebSocketHandler):
         return self.settings["flyte_updates_hub"]
 
     def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        self.scope = Scope(self.get_query_argument("endpoint", ""), self.get_query_argument("project", ""),
-                           self.get_query_argument("domain", ""))
         self.watched: set[str] = set()
         self.hub.join(self)
 
