@@ -44,6 +44,9 @@ class RunOptions:
     def run(self, task: Any, *args: Any, **kwargs: Any) -> Run:
         """Start a run of `task`. Local runs finish before this returns; remote runs are returned
         at once (call `.wait()`), as in Flyte."""
+        submit = getattr(task, "_submit_remote", None)  # a deployed task (flyte.remote.Task): its registered code
+        if submit is not None:
+            return _run_sync_or_bridge(lambda: submit(self._for_remote(), args, kwargs))
         _check_task(task)
         if self.resolved_mode() == "remote":
             from flyte_jupyter._internal.client.submit import submit_run
@@ -57,6 +60,9 @@ class RunOptions:
         return run
 
     async def run_aio(self, task: Any, *args: Any, **kwargs: Any) -> Run:
+        submit = getattr(task, "_submit_remote", None)
+        if submit is not None:
+            return await submit(self._for_remote(), args, kwargs)
         _check_task(task)
         if self.resolved_mode() == "remote":
             from flyte_jupyter._internal.client.submit import submit_run

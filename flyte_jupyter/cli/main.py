@@ -1,4 +1,4 @@
-"""`flyte-jupyter`: run tasks from files, and manage the backend, runs, cache and images.
+"""`flyte-jupyter`: run tasks from files, deploy them, and manage the backend, runs, cache and images.
 
 One module per command group, each adding its commands with `add_commands(subparsers)`; a command
 sets `handler`, which takes the parsed namespace and returns the exit code.
@@ -10,9 +10,9 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from flyte_jupyter.cli import admin, backend, image, run, runs
+from flyte_jupyter.cli import admin, backend, deploy, image, run, runs, tasks
 
-_GROUPS = (run, backend, runs, admin, image)
+_GROUPS = (run, backend, runs, admin, image, deploy, tasks)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,13 +5,16 @@
   `run.get_logs()` / `show_logs()`.
 - `Action`: one action of a run; `Action.get(run_name=..., name=...)`, `Action.listall(run_name)`,
   `wait()`, `outputs()`, `inputs()`, `get_logs()`, `abort()`.
+- `Task`: a deployed task; `Task.get(name, project=, domain=, version=)` (or `auto_version="latest"`),
+  `Task.listall(...)`; `flyte.run(task, ...)` runs its registered code, not local code.
 
 Each listing and lookup has Flyte's `.aio` form (`await Run.get.aio(name)`).
 """
 
 from flyte_jupyter.remote._action import Action
 from flyte_jupyter.remote._run import RemoteRun
+from flyte_jupyter.remote._task import Task
 
 Run = RemoteRun
 
-__all__ = ["Action", "RemoteRun", "Run"]
+__all__ = ["Action", "RemoteRun", "Run", "Task"]

@@ -38,6 +38,8 @@ from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2_grpc as run_grpc
 from flyte_jupyter._internal.wire.proto import state_service_pb2 as state_pb
 from flyte_jupyter._internal.wire.proto import state_service_pb2_grpc as state_grpc
+from flyte_jupyter._internal.wire.proto import task_service_pb2 as task_pb
+from flyte_jupyter._internal.wire.proto import task_service_pb2_grpc as task_grpc
 from flyte_jupyter.errors import BackendError
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -357,6 +359,71 @@ class BackendClient:
             raise _translate(err, self.endpoint) from None
         finally:
             call.cancel()
+
+    # -- registered tasks (TaskService) -------------------------------------------------------
+
+    def _tasks_stubs(self) -> None:
+        """Add the TaskService stub beside the others of this loop's channel."""
+        stubs = self._stubs()
+        if "tasks" not in stubs:
+            stubs["tasks"] = task_grpc.TaskServiceStub(self._channels[id(asyncio.get_running_loop())][1])
+
+    async def register_tasks(self, entries: list[task_pb.TaskEntry], *, project: str | None = None,
+                             domain: str | None = None, registered_by: str = "",
+                             validate_only: bool = False) -> list[task_pb.RegisteredTask]:
+        """Register tasks (specs with their version set) in one request, all or none. Raises
+        BackendError ALREADY_EXISTS when a version exists with another spec, INVALID_ARGUMENT for a
+        spec over the platform limits or otherwise invalid. `validate_only`: check it all (but
+        that the bundles are uploaded yet) and store nothing."""
+        self._tasks_stubs()
+        req = task_pb.RegisterTasksRequest(project=project or self.project, domain=domain or self.domain,
+                                           tasks=entries, registered_by=registered_by, validate_only=validate_only)
+        resp = await self._call("tasks", "RegisterTasks", req, timeout=300)
+        return list(resp.tasks)
+
+    async def get_task(self, name: str, version: str = "", project: str | None = None,
+                       domain: str | None = None) -> task_pb.RegisteredTask:
+        """A registered task version ("" or "latest": the newest); BackendError NOT_FOUND if none."""
+        self._tasks_stubs()
+        req = task_pb.GetTaskRequest(id=pb.TaskIdentifier(project=project or self.project, domain=domain or self.domain,
+                                                          name=name, version=version))
+        return (await self._call("tasks", "GetTask", req)).task
+
+    async def list_tasks(self, project: str | None = None, domain: str | None = None, name: str | None = None,
+                         limit: int = 0, latest_only: bool = False) -> list[task_pb.RegisteredTask]:
+        """Registered task versions of a project and domain, by name, newest first within a name."""
+        self._tasks_stubs()
+        req = task_pb.ListTasksRequest(project=project or self.project, domain=domain or self.domain,
+                                       name=name or "", limit=limit, latest_only=latest_only)
+        return list((await self._call("tasks", "ListTasks", req)).tasks)
+
+    async def create_run_of_registered(
+        self,
+        name: str,
+        version: str = "",
+        *,
+        inputs: bytes = b"",
+        inputs_uri: str = "",
+        inputs_hash: str = "",
+        run_name: str = "",
+        project: str | None = None,
+        domain: str | None = None,
+        overwrite_cache: bool = False,
+        env_vars: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        raw_data_path: str = "",
+    ) -> RunSummary:
+        """Start a run of a registered task version: the backend runs the registered spec, code and
+        image (in the task's project and domain)."""
+        project, domain = project or self.project, domain or self.domain
+        req = run_pb.CreateRunRequest(
+            project=project, domain=domain, run_name=run_name,
+            task_ref=pb.TaskIdentifier(project=project, domain=domain, name=name, version=version),
+            inputs=inputs, inputs_uri=inputs_uri, inputs_hash=inputs_hash, overwrite_cache=overwrite_cache,
+            env_vars=env_vars or {}, labels=labels or {}, raw_data_path=raw_data_path,
+        )
+        resp = await self._call("run", "CreateRun", req)
+        return run_summary(resp.run, self.run_url(resp.run.id.run, resp.run.id.project, resp.run.id.domain))
 
     # -- admin --------------------------------------------------------------------------------
 

@@ -1,4 +1,9 @@
-"""RunService: create, get, list, abort and watch runs."""
+"""RunService: create, get, list, abort and watch runs.
+
+A run names its task either by spec (`task`, what a client built from its code) or by reference
+(`task_ref`, a version registered with the TaskService): then the run runs the registered spec,
+code bundle and image, whatever the client has; the platform limits are checked again, as at
+every run."""
 
 from __future__ import annotations
 
@@ -25,7 +30,9 @@ from flyte_jupyter.backend.services.context import (
     run_msg,
     write_inputs,
 )
+from flyte_jupyter.backend.services.tasks import not_found
 from flyte_jupyter.backend.services.validation import (
+    Invalid,
     check_project_domain,
     check_request_strings,
     check_resources,
@@ -50,10 +57,15 @@ class RunService(run_grpc.RunServiceServicer):
         project = request.project or b.config.project
         domain = request.domain or b.config.domain
         check_project_domain(project, domain)
+        if request.HasField("task_ref"):
+            project, domain = _ref_place(request, project, domain)
         name = request.run_name or new_run_name()
         check_run_name(name)
         spec = pb.TaskSpec()
-        spec.CopyFrom(request.task)
+        if request.HasField("task_ref"):
+            spec.CopyFrom(await _registered_spec(b, request, project, domain))
+        else:
+            spec.CopyFrom(request.task)
         spec.id.project, spec.id.domain = project, domain
         check_task_spec(spec)
         check_inputs_of(b, project, domain, name, request.inputs, request.inputs_uri)
@@ -152,6 +164,30 @@ class RunService(run_grpc.RunServiceServicer):
                 yield run_pb.WatchRunsResponse(run=run_msg(entry))
         finally:
             hub.unwatch_runs(inbox)
+
+
+def _ref_place(request: run_pb.CreateRunRequest, project: str, domain: str) -> tuple[str, str]:
+    """A run by reference runs in its task's project and domain (the request's, when the reference
+    names none)."""
+    ref = request.task_ref
+    for what, asked, named in (("project", request.project, ref.project), ("domain", request.domain, ref.domain)):
+        if asked and named and asked != named:
+            raise Invalid(f"the run asks for {what} {asked!r} but its task is registered in {what} {named!r}; "
+                          "a registered task runs in its own project and domain")
+    return ref.project or project, ref.domain or domain
+
+
+async def _registered_spec(b: Backend, request: run_pb.CreateRunRequest, project: str, domain: str) -> pb.TaskSpec:
+    if request.HasField("task") and request.task.ByteSize():
+        raise Invalid("send the task's spec or a reference to a registered task (task_ref), not both")
+    ref = request.task_ref
+    check_project_domain(project, domain)
+    if not ref.name:
+        raise Invalid("task_ref names no task")
+    reg = await b.catalog.registered(project, domain, ref.name, ref.version)
+    if reg is None:
+        raise Refuse(grpc.StatusCode.NOT_FOUND, not_found(ref.name, ref.version, project, domain))
+    return reg.spec
 
 
 def _cache_hit(b: Backend, rec: ActionRecord, spec: pb.TaskSpec) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from flyte_jupyter.backend.store.records import (
     ActionRecord,
     CacheRecord,
+    RegistrationRecord,
     RunRecord,
     TaskKey,
 )
@@ -29,6 +30,12 @@ class Store(abc.ABC):
     # writes (batched by the implementation)
     @abc.abstractmethod
     async def put_task(self, key: TaskKey, digest: str, spec: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def put_registrations(self, tasks: list[tuple[TaskKey, str, bytes]],
+                                registrations: list[RegistrationRecord]) -> None:
+        """Store task specs (key, digest, spec; kept when already there) and registrations in one
+        transaction: all of them or none."""
 
     @abc.abstractmethod
     async def put_run(self, run: RunRecord, root: ActionRecord) -> None: ...
@@ -53,6 +60,18 @@ class Store(abc.ABC):
     # reads
     @abc.abstractmethod
     async def get_task(self, key: TaskKey) -> tuple[str, bytes] | None: ...
+
+    @abc.abstractmethod
+    async def get_registration(self, key: TaskKey) -> RegistrationRecord | None: ...
+
+    @abc.abstractmethod
+    async def latest_registration(self, project: str, domain: str, name: str) -> RegistrationRecord | None:
+        """The newest registered version of a task."""
+
+    @abc.abstractmethod
+    async def list_registrations(self, project: str, domain: str, name: str | None, limit: int,
+                                 latest_only: bool = False) -> list[RegistrationRecord]:
+        """Registered versions by task name, newest first within a name."""
 
     @abc.abstractmethod
     async def get_run(self, project: str, domain: str, name: str) -> RunRecord | None: ...

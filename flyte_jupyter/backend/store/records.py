@@ -105,3 +105,20 @@ class CacheRecord:
         return (self.project, self.domain, self.task_name, self.cache_version, self.inputs_hash)
 
 
+@dataclasses.dataclass(slots=True)
+class RegistrationRecord:
+    """A task version registered ahead of a run (the catalog keeps its spec): who, when, and what
+    people and launch forms need to know of it (`entry`, a serialized TaskEntry without its spec)."""
+
+    project: str
+    domain: str
+    name: str
+    version: str
+    digest: str
+    created_at: float
+    created_by: str
+    entry: bytes = b""
+
+    @property
+    def key(self) -> TaskKey:
+        return (self.project, self.domain, self.name, self.version)

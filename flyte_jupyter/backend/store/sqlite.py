@@ -22,6 +22,7 @@ from flyte_jupyter.backend.store.base import Store
 from flyte_jupyter.backend.store.records import (
     ActionRecord,
     CacheRecord,
+    RegistrationRecord,
     RunRecord,
     TaskKey,
 )
@@ -47,7 +48,13 @@ CREATE TABLE IF NOT EXISTS cache (
   PRIMARY KEY (project, domain, task_name, cache_version, inputs_hash));
 CREATE TABLE IF NOT EXISTS limits (
   project TEXT, domain TEXT, limits TEXT, PRIMARY KEY (project, domain));
+CREATE TABLE IF NOT EXISTS registrations (
+  project TEXT, domain TEXT, name TEXT, version TEXT, digest TEXT, created_at REAL, created_by TEXT, entry BLOB,
+  PRIMARY KEY (project, domain, name, version));
+CREATE INDEX IF NOT EXISTS registrations_newest ON registrations (project, domain, name, created_at);
 """
+
+_REG_COLS = "project, domain, name, version, digest, created_at, created_by, entry"
 
 _ACTION_COLS = (
     "project, domain, run, name, parent, task_name, task_version, task_type, grp, phase, attempt, "
@@ -203,6 +210,26 @@ class SqliteStore(Store):
     async def put_task(self, key: TaskKey, digest: str, spec: bytes) -> None:
         await self._submit(lambda c: c.execute("INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?,?)", (*key, digest, spec)))
 
+    async def put_registrations(self, tasks: list[tuple[TaskKey, str, bytes]],
+                                registrations: list[RegistrationRecord]) -> None:
+        task_rows = [(*key, digest, spec) for key, digest, spec in tasks]
+        reg_rows = [(*r.key, r.digest, r.created_at, r.created_by, r.entry) for r in registrations]
+
+        def write(c: sqlite3.Connection) -> None:
+            # A savepoint: the writer commits a batch of callers' writes together, and this one
+            # must land whole or not at all whatever the others do.
+            c.execute("SAVEPOINT registrations")
+            try:
+                c.executemany("INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?,?)", task_rows)
+                c.executemany(f"INSERT INTO registrations ({_REG_COLS}) VALUES (?,?,?,?,?,?,?,?)", reg_rows)
+            except sqlite3.Error:
+                c.execute("ROLLBACK TO registrations")
+                c.execute("RELEASE registrations")
+                raise
+            c.execute("RELEASE registrations")
+
+        await self._submit(write)
+
     async def put_run(self, run: RunRecord, root: ActionRecord) -> None:
         row = (run.project, run.domain, run.name, run.created_at, run.task_name, json.dumps(run.labels),
                json.dumps(run.env_vars), run.raw_data_path, int(run.overwrite_cache))
@@ -255,6 +282,32 @@ class SqliteStore(Store):
 
         row = await self._read(read)
         return (row[0], row[1]) if row else None
+
+    async def get_registration(self, key: TaskKey) -> RegistrationRecord | None:
+        row = await self._read(lambda c: c.execute(
+            f"SELECT {_REG_COLS} FROM registrations WHERE project=? AND domain=? AND name=? AND version=?",
+            key).fetchone())
+        return RegistrationRecord(*row) if row else None
+
+    async def latest_registration(self, project: str, domain: str, name: str) -> RegistrationRecord | None:
+        row = await self._read(lambda c: c.execute(
+            f"SELECT {_REG_COLS} FROM registrations WHERE project=? AND domain=? AND name=? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1", (project, domain, name)).fetchone())
+        return RegistrationRecord(*row) if row else None
+
+    async def list_registrations(self, project: str, domain: str, name: str | None, limit: int,
+                                 latest_only: bool = False) -> list[RegistrationRecord]:
+        where = "r.project=? AND r.domain=?" + (" AND r.name=?" if name else "")
+        params: list[Any] = [project, domain] + ([name] if name else [])
+        if latest_only:
+            where += (" AND NOT EXISTS (SELECT 1 FROM registrations n WHERE n.project=r.project AND "
+                      "n.domain=r.domain AND n.name=r.name AND (n.created_at > r.created_at OR "
+                      "(n.created_at = r.created_at AND n.rowid > r.rowid)))")
+        cols = ", ".join(f"r.{c.strip()}" for c in _REG_COLS.split(","))
+        rows = await self._read(lambda c: c.execute(
+            f"SELECT {cols} FROM registrations r WHERE {where} ORDER BY r.name, r.created_at DESC, r.rowid DESC "
+            "LIMIT ?", (*params, limit or -1)).fetchall())
+        return [RegistrationRecord(*r) for r in rows]
 
     async def get_run(self, project: str, domain: str, name: str) -> RunRecord | None:
         row = await self._read(lambda c: c.execute(

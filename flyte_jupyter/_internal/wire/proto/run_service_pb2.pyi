@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateRunRequest(_message.Message):
-    __slots__ = ("project", "domain", "run_name", "task", "inputs_uri", "inputs", "inputs_hash", "overwrite_cache", "env_vars", "labels", "raw_data_path")
+    __slots__ = ("project", "domain", "run_name", "task", "inputs_uri", "inputs", "inputs_hash", "overwrite_cache", "env_vars", "labels", "raw_data_path", "task_ref")
     class EnvVarsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class CreateRunRequest(_message.Message):
     ENV_VARS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RAW_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
+    TASK_REF_FIELD_NUMBER: _ClassVar[int]
     project: str
     domain: str
     run_name: str
@@ -45,7 +46,8 @@ class CreateRunRequest(_message.Message):
     env_vars: _containers.ScalarMap[str, str]
     labels: _containers.ScalarMap[str, str]
     raw_data_path: str
-    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., run_name: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs_uri: _Optional[str] = ..., inputs: _Optional[bytes] = ..., inputs_hash: _Optional[str] = ..., overwrite_cache: _Optional[bool] = ..., env_vars: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., raw_data_path: _Optional[str] = ...) -> None: ...
+    task_ref: _common_pb2.TaskIdentifier
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., run_name: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs_uri: _Optional[str] = ..., inputs: _Optional[bytes] = ..., inputs_hash: _Optional[str] = ..., overwrite_cache: _Optional[bool] = ..., env_vars: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., raw_data_path: _Optional[str] = ..., task_ref: _Optional[_Union[_common_pb2.TaskIdentifier, _Mapping]] = ...) -> None: ...
 
 class CreateRunResponse(_message.Message):
     __slots__ = ("run",)
