@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from flows import basic, slow
 
 import flyte_jupyter as flyte
@@ -164,3 +165,194 @@ def test_watch_runs_reports_new_runs_and_their_ends(flyte_backend) -> None:  # t
     thread.join(60)
     phases = [phase for name, phase in seen if name == "watched-run"]
     assert phases and phases[-1] == "SUCCEEDED"
+
+
+# -- results that come in while the backend is away; processes that end with it ------------------
+# (children from tests/faults/flows/late.py note their starts and ends in LOG_DIR/starts.log)
+
+
+def _alive(pid: int) -> bool:
+    from flyte_jupyter.backend.plugins.local.procfs import start_time
+
+    return start_time(pid) is not None  # a zombie is gone
+
+
+def _bodies(log_dir: Path):  # type: ignore[no-untyped-def]
+    from faults.harness import Starts
+
+    return Starts.read(log_dir)
+
+
+def _children_started(log_dir: Path, n: int) -> bool:
+    return sum(1 for name in _bodies(log_dir).starts if name != "a0") >= n
+
+
+def _children_ended_and_gone(log_dir: Path, n: int) -> bool:
+    """Every child's body ran to its end and its process is gone (its result is in storage)."""
+    starts = _bodies(log_dir)
+    names = [f"c{i}" for i in range(n)]
+    return all(starts.ends.get(name) for name in names) and not any(
+        _alive(pid) for name in names for pid, _ in starts.starts.get(name, []))
+
+
+def _child_pids(log_dir: Path) -> list[int]:
+    return [pid for name, began in _bodies(log_dir).starts.items() if name != "a0" for pid, _ in began]
+
+
+def _started_once(log_dir: Path, n: int) -> None:
+    starts = _bodies(log_dir).starts
+    assert {name: len(v) for name, v in starts.items()} == {"a0": 1, **{f"c{i}": 1 for i in range(n)}}, starts
+
+
+@pytest.mark.parametrize("retries", [False, True], ids=["no-retries", "retries"])
+def test_a_child_that_ends_while_the_backend_is_down_is_collected_not_run_again(backend_factory, tmp_path: Path, retries: bool) -> None:  # type: ignore[no-untyped-def]
+    from faults.flows import late
+
+    backend = backend_factory(extra_args=["--max-parallelism", "8"]).start()
+    backend.use()
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(late.late_parent, n=3, seconds=1.5, log_dir=str(log_dir), retries=retries)
+    assert _wait_until(lambda: _children_started(log_dir, 3)), backend.log_text()[-2000:]
+    backend.kill()
+    assert _wait_until(lambda: _children_ended_and_gone(log_dir, 3), 30)  # outputs.pb written, nobody told
+    backend.start()
+    run.wait(timeout=60)
+    assert run.phase is flyte.Phase.SUCCEEDED, [(a.name, a.phase, a.error) for a in run.actions.values()]
+    assert run.outputs() == [0, 1, 2]
+    _started_once(log_dir, 3)
+
+
+def test_a_child_that_fails_while_the_backend_is_down_ends_with_its_own_error(backend_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from faults.flows import late
+
+    backend = backend_factory(extra_args=["--max-parallelism", "8"]).start()
+    backend.use()
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(late.late_parent, n=3, seconds=1.5, log_dir=str(log_dir), fail_index=1)
+    assert _wait_until(lambda: _children_started(log_dir, 3)), backend.log_text()[-2000:]
+    backend.kill()
+    assert _wait_until(lambda: _children_ended_and_gone(log_dir, 3), 30)  # error.pb written
+    backend.start()
+    run.wait(timeout=60)
+    assert run.phase is flyte.Phase.FAILED
+    children = sorted((a for a in run.actions.values() if a.parent == "a0"), key=lambda a: a.phase.value)
+    failed = [a for a in children if a.phase is flyte.Phase.FAILED]
+    assert len(failed) == 1 and failed[0].error is not None, [(a.name, a.phase, a.error) for a in children]
+    assert failed[0].error.kind == "ValueError" and "on purpose" in failed[0].error.message, failed[0].error
+    assert [a.phase for a in children if a not in failed] == [flyte.Phase.SUCCEEDED] * 2
+    _started_once(log_dir, 3)
+
+
+@pytest.mark.parametrize("ended", [False, True], ids=["still-running", "ended"])
+def test_an_attempt_started_just_before_a_crash_is_found_not_started_twice(backend_factory, tmp_path: Path, ended: bool) -> None:  # type: ignore[no-untyped-def]
+    """The crash came after the children's processes started but before their attempts were
+    recorded (simulated: their records are put back to never-started): the restarted backend
+    finds each attempt by its log file, reattaches to it or collects its result."""
+    import sqlite3
+
+    from faults.flows import late
+
+    backend = backend_factory(extra_args=["--max-parallelism", "8"]).start()
+    backend.use()
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(late.late_parent, n=2, seconds=3.0 if not ended else 1.0, log_dir=str(log_dir))
+    assert _wait_until(lambda: _children_started(log_dir, 2)), backend.log_text()[-2000:]
+    backend.kill()
+    if ended:
+        assert _wait_until(lambda: _children_ended_and_gone(log_dir, 2), 30)
+    conn = sqlite3.connect(str(backend.data_dir / "state.db"))
+    with conn:
+        changed = conn.execute("UPDATE actions SET phase=?, attempt=0, handle='', started_at=0 WHERE parent='a0'",
+                               (pb.PHASE_QUEUED,)).rowcount
+    conn.close()
+    assert changed == 2
+    backend.start()
+    run.wait(timeout=60)
+    assert run.phase is flyte.Phase.SUCCEEDED, [(a.name, a.phase, a.error) for a in run.actions.values()]
+    assert run.outputs() == [0, 1]
+    _started_once(log_dir, 2)
+
+
+def test_the_backends_helpers_end_with_it_and_its_attempts_live_on(backend_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL: the fork server, its templates and idle reusable workers die with the backend;
+    the running attempts live on, are adopted by the next start, which has one fork server; a
+    normal stop after the run leaves no process of the data dir at all."""
+    from faults.flows import late
+    from faults.harness import infrastructure_of, processes_of
+    from flows import warm
+
+    backend = backend_factory(extra_args=["--max-parallelism", "8"]).start()
+    backend.use()
+    assert len(flyte.with_runcontext(mode="remote").run(warm.one_by_one, n=3).outputs()) == 3  # a warm worker
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(late.late_parent, n=3, seconds=3.0, log_dir=str(log_dir))
+    assert _wait_until(lambda: _children_started(log_dir, 3)), backend.log_text()[-2000:]
+    helpers = infrastructure_of(backend.data_dir)
+    assert any("plugins.local.zygote" in p.cmdline and not p.leader for p in helpers), [p.describe() for p in helpers]
+    assert any(p.leader for p in helpers), f"no idle reusable worker: {[p.describe() for p in helpers]}"
+    attempts = _child_pids(log_dir)
+    backend.kill()
+    assert all(_alive(pid) for pid in attempts), "an attempt died with the backend"
+    assert _wait_until(lambda: not infrastructure_of(backend.data_dir), 5), \
+        [p.describe() for p in infrastructure_of(backend.data_dir)]
+    backend.start()
+    run.wait(timeout=60)
+    assert run.phase is flyte.Phase.SUCCEEDED and run.outputs() == [0, 1, 2]
+    _started_once(log_dir, 3)
+    assert backend.proc is not None
+    servers = [p for p in infrastructure_of(backend.data_dir) if p.ppid == backend.proc.pid]
+    assert len(servers) <= 1, [p.describe() for p in servers]
+    backend.stop()
+    assert _wait_until(lambda: not processes_of(backend.data_dir), 5), [p.describe() for p in processes_of(backend.data_dir)]
+
+
+def test_a_normal_stop_leaves_only_running_attempts_which_the_next_start_adopts(backend_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from faults.flows import late
+    from faults.harness import infrastructure_of, processes_of
+
+    backend = backend_factory(extra_args=["--max-parallelism", "8"]).start()
+    backend.use()
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(late.late_parent, n=2, seconds=2.5, log_dir=str(log_dir))
+    assert _wait_until(lambda: _children_started(log_dir, 2)), backend.log_text()[-2000:]
+    backend.stop()
+    left = processes_of(backend.data_dir)
+    running = set(_child_pids(log_dir)) | {pid for pid, _ in _bodies(log_dir).starts["a0"]}
+    assert not infrastructure_of(backend.data_dir), [p.describe() for p in left]
+    assert {p.pid for p in left} <= running, [p.describe() for p in left]
+    backend.start()
+    run.wait(timeout=60)
+    assert run.phase is flyte.Phase.SUCCEEDED and run.outputs() == [0, 1]
+    _started_once(log_dir, 2)
+    backend.stop()
+    assert _wait_until(lambda: not processes_of(backend.data_dir), 5), [p.describe() for p in processes_of(backend.data_dir)]
+
+
+def test_attempts_of_a_run_that_ended_are_killed_by_the_next_start(backend_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A run recorded as ended while its actions' processes still ran (a crash in the middle of
+    ending it, by an older backend): the next start kills them."""
+    import sqlite3
+
+    from faults.flows import late
+
+    backend = backend_factory().start()
+    backend.use()
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    flyte.with_runcontext(mode="remote").run(late.late_parent, n=1, seconds=60, log_dir=str(log_dir))
+    assert _wait_until(lambda: _children_started(log_dir, 1)), backend.log_text()[-2000:]
+    pids = [pid for began in _bodies(log_dir).starts.values() for pid, _ in began]
+    backend.kill()
+    conn = sqlite3.connect(str(backend.data_dir / "state.db"))
+    with conn:
+        conn.execute("UPDATE runs SET done=1")
+        conn.execute("UPDATE actions SET phase=? WHERE name='a0'", (pb.PHASE_ABORTED,))
+    conn.close()
+    assert all(_alive(pid) for pid in pids)
+    backend.start()
+    assert _wait_until(lambda: not any(_alive(pid) for pid in pids), 10), "attempts of an ended run still run"

@@ -158,19 +158,34 @@ def _wait_ready(d: Path, pid: int, timeout: float, proc: subprocess.Popen | None
 
 
 def stop_backend(data_dir: str | Path | None = None, timeout: float = 15.0) -> bool:
-    """Stop the backend of `data_dir` (SIGTERM, then SIGKILL after `timeout`); False if none ran.
-    Running actions are not killed: a later start reattaches to them."""
+    """Stop the backend of `data_dir` (SIGTERM, then SIGKILL after `timeout`) and wait until it is
+    gone; False if none ran. Its fork servers and idle workers end with it (even after a SIGKILL:
+    they die with their parent); running actions are not killed: a later start reattaches to them
+    (or kills those whose run ended meanwhile)."""
     info = backend_status(data_dir)
     if not info.running or info.pid is None:
         return False
-    os.kill(info.pid, signal.SIGTERM)
+    try:
+        os.kill(info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    if _wait_gone(info.pid, timeout):
+        return True
+    try:
+        os.kill(info.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    _wait_gone(info.pid, 10.0)  # so that a start right after this one never meets the old backend
+    return True
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(info.pid):
+        if not _alive(pid):
             return True
         time.sleep(0.05)
-    os.kill(info.pid, signal.SIGKILL)
-    return True
+    return not _alive(pid)
 
 
 def ensure_backend(data_dir: str | Path | None = None) -> Path:

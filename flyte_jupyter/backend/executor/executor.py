@@ -3,6 +3,12 @@ backoff, timeouts, aborts, the backend-owned cache, and recovery after a restart
 
 Concurrency: at most `max_parallelism` attempts hold a *slot*. A parent that enqueues children
 gives its slot up (it is now waiting on them), so a tree deeper than the bound cannot deadlock.
+
+Ends and crashes: an action's end is recorded only after its live descendants have ended (they
+are aborted first), so a run recorded as ended has nothing running under it. After a restart
+(`recover`) an attempt's result in storage wins over everything else: one that finished while the
+backend was down is collected as it ended, never launched again; a running one is reattached; an
+attempt the crash kept from being recorded is found by the plugin (`locate`), so none starts twice.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.entrypoint import loader_args
@@ -32,7 +38,7 @@ from flyte_jupyter.backend.executor.plugin import (
     PluginStatus,
 )
 from flyte_jupyter.backend.state import RunEntry, StateHub
-from flyte_jupyter.backend.store.records import ActionRecord, CacheRecord
+from flyte_jupyter.backend.store.records import LIVE_RUNNING, ActionRecord, CacheRecord
 
 log = logging.getLogger("flyte_jupyter.backend")
 
@@ -114,7 +120,7 @@ class _TaskLaunch:
 
 class Executor:
     def __init__(self, config: BackendConfig, hub: StateHub, catalog: TaskCatalog, registry: PluginRegistry,
-                 cache: CacheIndex, token: str, endpoint: str) -> None:
+                 cache: CacheIndex, token: str | Callable[[Any], str], endpoint: str) -> None:
         self.config = config
         self.hub = hub
         self.catalog = catalog
@@ -248,7 +254,7 @@ class Executor:
         env.update(run.env_vars)
         env.update({
             "FLYTE_JUPYTER_ENDPOINT": self.endpoint,
-            "FLYTE_JUPYTER_TOKEN": self.token,
+            "FLYTE_JUPYTER_TOKEN": self.token(run) if callable(self.token) else self.token,  # the run's own
             "FLYTE_JUPYTER_INSECURE": "0" if self.config.tls else "1",
             "FLYTE_JUPYTER_PROJECT": run.project,
             "FLYTE_JUPYTER_DOMAIN": run.domain,
@@ -445,51 +451,60 @@ class Executor:
         rec, entry = att.rec, att.entry
         if rec.terminal:
             return
-        now = time.time()
+        error: pb.ActionError | None
+        phase: int
         if att.abort_reason == "abort":
-            rec.phase = pb.PHASE_ABORTED
-            rec.error = pb.ActionError(kind="Aborted", message="the action was aborted", retryable=False, origin="user")
-            rec.ended_at = now
-            rec.handle = ""
-            self.hub.record(entry, [rec])
-            await self._after_terminal(entry, rec)
+            phase = pb.PHASE_ABORTED
+            error = pb.ActionError(kind="Aborted", message="the action was aborted", retryable=False, origin="user")
+        elif outcome.succeeded:
+            phase, error = pb.PHASE_SUCCEEDED, None
+        else:
+            error, phase = self._error_for(att, outcome)
+            if error.retryable and rec.attempt < rec.max_attempts:
+                spec = await self.catalog.get(rec.task_key)
+                rec.error = error
+                rec.handle = ""
+                rec.phase = pb.PHASE_QUEUED
+                rec.not_before = time.time() + _backoff(spec, rec.attempt)
+                self.hub.record(entry, [rec])
+                self.schedule(entry, rec)
+                return
+        # Its children still alive end first (aborted, as in Flyte), so an end is recorded only
+        # once everything below it has ended: a crash in between leaves no run recorded as ended
+        # with actions still running under it (the restart sees this action's result and ends it).
+        await self._end_descendants(entry, rec)
+        if rec.terminal:  # aborted meanwhile
             return
-        if outcome.succeeded:
-            rec.phase = pb.PHASE_SUCCEEDED
-            rec.error = None
-            rec.ended_at = now
-            rec.handle = ""
-            fut = self.hub.record(entry, [rec])
+        now = time.time()
+        rec.phase = phase
+        rec.error = error
+        rec.ended_at = now
+        rec.handle = ""
+        fut = self.hub.record(entry, [rec])
+        if phase == pb.PHASE_SUCCEEDED:
             spec = await self.catalog.get(rec.task_key)
             key = cache_key(rec, spec) if spec is not None else None
             if key is not None:
                 await self.cache.put(CacheRecord(*key, rec.outputs_uri, now, rec.run, rec.name))
             self._serialized_done(rec, spec)
             await fut
-            await self._after_terminal(entry, rec)
-            return
-        error, final_phase = self._error_for(att, outcome)
-        rec.error = error
-        rec.handle = ""
-        if error.retryable and rec.attempt < rec.max_attempts:
-            spec = await self.catalog.get(rec.task_key)
-            rec.phase = pb.PHASE_QUEUED
-            rec.not_before = now + _backoff(spec, rec.attempt)
-            self.hub.record(entry, [rec])
-            self.schedule(entry, rec)
-            return
-        rec.phase = final_phase
-        rec.ended_at = now
-        self.hub.record(entry, [rec])
         await self._after_terminal(entry, rec)
+
+    def _live_descendants(self, entry: RunEntry, rec: ActionRecord) -> list[ActionRecord]:
+        if rec.name == "a0":
+            return [a for a in entry.actions.values() if not a.terminal and a.name != "a0"]
+        return [a for a in entry.descendants(rec.name) if not a.terminal]
+
+    async def _end_descendants(self, entry: RunEntry, rec: ActionRecord) -> None:
+        live = self._live_descendants(entry, rec)
+        if live:
+            await self.abort_actions(entry, live)
 
     async def _after_terminal(self, entry: RunEntry, rec: ActionRecord) -> None:
         """Children still alive when their parent ends are aborted (as in Flyte)."""
         if self._inflight and rec.phase != pb.PHASE_SUCCEEDED:
             self._serialized_done(rec, await self.catalog.get(rec.task_key))
-        live = [a for a in entry.descendants(rec.name) if not a.terminal]
-        if rec.name == "a0":
-            live = [a for a in entry.actions.values() if not a.terminal and a.name != "a0"]
+        live = self._live_descendants(entry, rec)
         if live:
             await self.abort_actions(entry, live)
 
@@ -526,39 +541,112 @@ class Executor:
     # -- recovery ---------------------------------------------------------------------------------
 
     async def recover(self, entries: list[RunEntry]) -> None:
-        """After a restart: queued actions are queued again; running ones are reattached when their
-        process still lives, else retried or failed by their retry policy."""
+        """After a restart, every unfinished action of every unfinished run, in creation order:
+
+        - an attempt that left its result in storage (``outputs.pb``, or ``error.pb`` for a
+          failure it reported) ended while the backend was down: it is collected as it ended
+          (succeeded, or failed and retried by its policy), never launched again;
+        - else an attempt whose process still runs is reattached;
+        - else a running attempt is lost (retried or failed by its policy), and a queued action is
+          queued again.
+        The crash may have come between starting an attempt and recording it (its handle, or the
+        retry that preceded it): the plugin is asked for the attempts after the recorded one
+        (`locate`), so none of them starts twice. Then the plugins kill what no action claimed."""
         for entry in entries:
             for rec in sorted(entry.actions.values(), key=lambda a: a.seq):
                 if rec.terminal:
                     continue
-                if rec.phase == pb.PHASE_QUEUED:
-                    self.schedule(entry, rec)
-                    continue
-                att = Attempt(entry, rec, max(rec.attempt, 1))
-                self.attempts[rec.key] = att
-                self.busy += 1
-                alive = False
-                spec = await self.catalog.get(rec.task_key)
-                if spec is not None and rec.handle:
-                    try:
-                        att.launch = await self._launch_spec(att, spec)
-                        att.plugin = self.registry.get(att.launch.task_type)
-                        att.handle = rec.handle
-                        alive = await att.plugin.recover(att.launch, rec.handle, functools.partial(self._on_status, att))
-                    except Exception:  # noqa: BLE001
-                        log.exception("recovering %s failed", rec.key)
-                        alive = False
-                if alive:
-                    if entry.children.get(rec.name):
-                        att.holds_slot = False
-                        self.busy -= 1
-                    launch = att.launch  # set: alive only after a successful recover()
-                    if launch is not None and launch.timeout:
-                        left = max(0.0, rec.started_at + launch.timeout - time.time()) if rec.attempt == att.number else launch.timeout
-                        att.timer = asyncio.get_running_loop().call_later(left, self._on_timeout, att)
-                else:
-                    await self._complete(att, Outcome(OutcomeKind.LOST))
+                try:
+                    await self._recover_action(entry, rec)
+                except Exception as exc:  # noqa: BLE001 - one broken record must not stop the others
+                    log.exception("recovering %s failed", rec.key)
+                    if rec.key not in self.attempts and not rec.terminal:
+                        att = Attempt(entry, rec, max(rec.attempt, 1))
+                        self.attempts[rec.key] = att
+                        self.busy += 1
+                        await self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not recover the action: {exc}"))
+            # A parent that ended before the crash took its children with it (as in Flyte).
+            orphans = [a for a in entry.actions.values() if not a.terminal and a.parent
+                       and entry.actions.get(a.parent) is not None and entry.actions[a.parent].terminal]
+            if orphans:
+                await self.abort_actions(entry, orphans, "its parent ended")
+        for plugin in self.registry.plugins():
+            try:
+                await plugin.recovered()
+            except Exception:  # noqa: BLE001
+                log.exception("plugin %s: cleaning up after recovery failed", plugin.name)
+
+    async def _recover_action(self, entry: RunEntry, rec: ActionRecord) -> None:
+        running = rec.phase in LIVE_RUNNING
+        spec = await self.catalog.get(rec.task_key)
+        if spec is None:
+            if not running:
+                self.schedule(entry, rec)  # its launch reports the missing task
+                return
+            att = Attempt(entry, rec, max(rec.attempt, 1))
+            self.attempts[rec.key] = att
+            self.busy += 1
+            await self._complete(att, Outcome(OutcomeKind.LOST, message=f"task {rec.task_name} is not registered"))
+            return
+        plugin = self.registry.get(spec.type or "python")
+        number, handle = (rec.attempt, rec.handle) if running else (0, "")
+        launch: LaunchSpec | None = await self._launch_spec(Attempt(entry, rec, number), spec) if number else None
+        # Attempts after the recorded one, started by a backend that died before recording them.
+        probe = rec.attempt + 1
+        while probe <= max(rec.max_attempts, 1):
+            later = await self._launch_spec(Attempt(entry, rec, probe), spec)
+            found = await plugin.locate(later)
+            if found is None:
+                break
+            number, handle, launch = probe, found, later
+            probe += 1
+        if not number or launch is None:
+            self.schedule(entry, rec)  # queued, and its next attempt never started
+            return
+        att = Attempt(entry, rec, number, launch=launch, plugin=plugin)
+        self.attempts[rec.key] = att
+        self.busy += 1
+        unrecorded = number != rec.attempt or not running
+        rec.attempt = number
+        rec.outputs_uri = launch.outputs_path
+        rec.started_at = rec.started_at or time.time()
+        ended = self._recorded_end(launch.outputs_path)
+        alive = False
+        if ended is None and handle:
+            att.handle = handle
+            try:
+                alive = await plugin.recover(launch, handle, functools.partial(self._on_status, att))
+            except Exception:  # noqa: BLE001
+                log.exception("recovering %s failed", rec.key)
+            if not alive:  # it may have ended between our look at storage and the plugin's
+                ended = self._recorded_end(launch.outputs_path)
+        if not alive:
+            await self._complete(att, ended or Outcome(OutcomeKind.LOST))
+            return
+        if att.done:  # it ended as soon as it was reattached
+            return
+        if unrecorded or rec.handle != handle:
+            rec.phase = rec.phase if rec.phase in LIVE_RUNNING else pb.PHASE_RUNNING
+            rec.handle = handle
+            self.hub.record(entry, [rec])
+        if entry.children.get(rec.name):
+            att.holds_slot = False
+            self.busy -= 1
+        if launch.timeout:
+            left = max(0.0, rec.started_at + launch.timeout - time.time()) if not unrecorded else launch.timeout
+            att.timer = asyncio.get_running_loop().call_later(left, self._on_timeout, att)
+
+    def _recorded_end(self, prefix: str) -> Outcome | None:
+        """How an attempt ended, from what it left in storage: outputs.pb (succeeded) or error.pb
+        (a failure it reported; `_error_for` reads it), or None when it left neither."""
+        try:
+            if _storage.exists(_storage.join(prefix, "outputs.pb")):
+                return Outcome(OutcomeKind.EXITED, 0, "ended while the backend was away")
+            if _storage.exists(_storage.join(prefix, "error.pb")):
+                return Outcome(OutcomeKind.EXITED, 1, "ended while the backend was away")
+        except Exception:  # noqa: BLE001 - remote stores raise their own types
+            log.exception("reading the result of %s", prefix)
+        return None
 
 
 def _backoff(spec: pb.TaskSpec | None, attempt: int) -> float:

@@ -20,6 +20,11 @@ For every attempt the executor calls, in this order:
 4. ``plugin.logs(spec, handle, follow=...)`` streams the attempt's stdout/stderr as :class:`LogLine` s,
    during and after the attempt (``follow=True`` keeps waiting for new lines until the attempt ends).
 
+After a backend restart the executor first reads each unfinished attempt's result from storage
+(an attempt that ended while the backend was down is collected, never relaunched), then calls
+``recover(spec, handle, on_status)`` for a recorded handle, ``locate(spec)`` for the attempts the
+crash may have kept from being recorded, and ``recovered()`` once at the end.
+
 The entrypoint an attempt runs writes ``outputs.pb`` or ``error.pb`` under ``spec.outputs_path``;
 the executor reads those, so a plugin only reports *how the resource ended* (exit code, OOM, lost).
 
@@ -158,7 +163,8 @@ class ExecutorPlugin(abc.ABC):
         """Called once when the backend starts, before any launch (open clients, start pools)."""
 
     async def close(self) -> None:
-        """Called once at shutdown. Must not kill running attempts: they may be recovered later."""
+        """Called once at shutdown. Must not kill running attempts: they may be recovered later.
+        Must end every helper process the plugin started (servers, idle workers) before it returns."""
 
     @abc.abstractmethod
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
@@ -183,10 +189,28 @@ class ExecutorPlugin(abc.ABC):
         """After a backend restart: reattach to a resource that may still be running.
 
         Return True when the resource was found; the plugin then reports its statuses through
-        ``on_status`` as after ``launch``. Return False when it is gone: the executor then treats
-        the attempt as lost (retried or failed by the task's retry policy).
+        ``on_status`` as after ``launch``. Return False when it is gone: the executor then reads
+        the attempt's result from storage (``outputs.pb``/``error.pb`` under ``spec.outputs_path``:
+        it ended while the backend was down), else treats the attempt as lost (retried or failed by
+        the task's retry policy). The executor reads that result first, before calling this.
         """
         return False
+
+    async def locate(self, spec: LaunchSpec) -> str | None:
+        """After a backend restart: find an attempt whose handle was never recorded (the backend
+        died between creating the resource and recording its handle).
+
+        Return None when the attempt's resource was never created (or the plugin cannot tell:
+        the executor then launches the attempt), its handle when it still runs (the executor
+        then calls ``recover`` with it), or "" when it was created and is gone (the executor
+        reads its result from storage, else counts the attempt as lost). Never start anything.
+        """
+        return None
+
+    async def recovered(self) -> None:
+        """Called once after every attempt that ran before a restart was recovered (or found
+        gone): stop what an earlier backend left that was not reattached (attempts of runs that
+        ended meanwhile, its own helper processes)."""
 
     def describe(self) -> dict[str, Any]:
         """A few facts for `flyte-jupyter backend status`."""

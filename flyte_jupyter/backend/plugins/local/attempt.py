@@ -56,9 +56,25 @@ def preload() -> None:
         sys.stderr.write("flyte-jupyter zygote: grpc was imported before fork; children will import their own\n")
 
 
-def enter_attempt(cwd: str, stdout: str, stderr: str) -> None:
-    """Make and enter the attempt's working directory and send fds 1/2 to its log files, with as
-    few system calls as the common case allows (the log directory usually exists already)."""
+def open_log(path: str) -> int:
+    """Create (truncate) one log file of an attempt and return its fd.
+
+    The fork server opens an attempt's stdout *before* it forks, so the child holds it from its
+    first instant; the child opens its stderr itself. So, for a restarted backend: a live process
+    writing the stdout log is the attempt; a stderr log means the attempt's process came to be;
+    neither, that it never did (see `LocalProcessPlugin.locate`)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        return os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, flags, 0o644)
+
+
+def enter_attempt(cwd: str, stdout: str, stderr: str, out_fd: int | None = None) -> None:
+    """Make and enter the attempt's working directory and send fds 1/2 to its log files (stdout
+    opened here, or already open as `out_fd`), with as few system calls as the common case allows
+    (the log directory usually exists already)."""
     try:
         os.mkdir(cwd)
     except FileExistsError:
@@ -66,12 +82,9 @@ def enter_attempt(cwd: str, stdout: str, stderr: str) -> None:
     except FileNotFoundError:
         os.makedirs(cwd, exist_ok=True)
     os.chdir(cwd)
-    for fd, path in ((1, stdout), (2, stderr)):
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        try:
-            out = os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            out = os.open(path, flags, 0o644)
-        os.dup2(out, fd)
-        os.close(out)
+    out = out_fd if out_fd is not None else open_log(stdout)
+    err = open_log(stderr)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.close(out)
+    os.close(err)

@@ -1,10 +1,17 @@
-"""The backend's end of a fork server (`zygote.py`): start it, ask it to fork, read exits."""
+"""The backend's end of a fork server (`zygote.py`): start it, ask it to fork, read exits.
+
+A fork server (and each bundle template) is infrastructure: it ends with the backend (socket EOF,
+and PR_SET_PDEATHSIG: the backend passes its pid). A spawn still unanswered when the server goes
+away fails with `ForkServerLost`; the plugin then finds out whether the fork happened (see
+`LocalProcessPlugin._adopt`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
 import socket
 import time
 from pathlib import Path
@@ -18,6 +25,15 @@ if TYPE_CHECKING:  # the plugin owns these; imported only for the type hints
 log = logging.getLogger("flyte_jupyter.backend")
 
 
+class ForkServerLost(OSError):
+    """The fork server went away before it answered a spawn. `asked`: the request had been sent,
+    so the fork may or may not have happened; else nothing was asked of it."""
+
+    def __init__(self, message: str, asked: bool = False) -> None:
+        super().__init__(message)
+        self.asked = asked
+
+
 class ForkServer:
     """The backend's end of one fork server."""
 
@@ -27,9 +43,11 @@ class ForkServer:
         self.template_key = template_key  # set for a bundle template (see `_zygote._template_child`)
         self.proc: asyncio.subprocess.Process | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.ctl: socket.socket | None = None  # the control socket (sockets for workers/templates)
         self._pending: dict[int, tuple[asyncio.Future, AttemptProc | None]] = {}  # None: a worker/template
         self._next = 0
         self.alive = False
+        self.pid = 0  # the server's own pid, from its ready message
         self.live: set[int] = set()  # pids forked by this server that have not exited yet
         self.last_used = time.monotonic()
 
@@ -40,7 +58,7 @@ class ForkServer:
         with open(log_path, "ab") as logf:
             self.proc = await asyncio.create_subprocess_exec(
                 self.python, "-m", "flyte_jupyter.backend.plugins.local.zygote", str(theirs.fileno()),
-                str(ctl_theirs.fileno()), pass_fds=(theirs.fileno(), ctl_theirs.fileno()),
+                str(ctl_theirs.fileno()), str(os.getpid()), pass_fds=(theirs.fileno(), ctl_theirs.fileno()),
                 stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
             )
         theirs.close()
@@ -64,9 +82,11 @@ class ForkServer:
         except BaseException:
             self.writer.close()
             raise
-        if not line or not json.loads(line).get("ready"):
+        ready = json.loads(line) if line else {}
+        if not ready.get("ready"):
             self.writer.close()
             raise RuntimeError(f"the fork server for {self.python} did not start; see {log_path}")
+        self.pid = int(ready.get("pid") or 0)
         self.alive = True
         self._reader_task = asyncio.ensure_future(self._read(reader))
 
@@ -96,16 +116,16 @@ class ForkServer:
             self.alive = False
             for fut, _ in self._pending.values():
                 if not fut.done():
-                    fut.set_exception(OSError("the fork server stopped"))
+                    fut.set_exception(ForkServerLost("the fork server stopped", asked=True))
             self._pending.clear()
             self.plugin._zygote_lost(self)
 
     async def spawn(self, proc: AttemptProc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> int:
         self._next += 1
+        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        self._send(req)  # raises ForkServerLost if the server is gone: then nothing was asked of it
         fut = asyncio.get_running_loop().create_future()
         self._pending[self._next] = (fut, proc)
-        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
-        self._send(req)
         return await fut
 
     async def spawn_worker(self, worker_sock: socket.socket) -> int:
@@ -114,23 +134,32 @@ class ForkServer:
 
     async def spawn_on_socket(self, sock: socket.socket, req: dict) -> int:
         """Fork a long-lived server (worker or template) on `sock`, passed by SCM_RIGHTS."""
+        if self.ctl is None or not self.alive:
+            raise ForkServerLost(f"the fork server for {self.python} stopped")
         socket.send_fds(self.ctl, [b"w"], [sock.fileno()])
         self._next += 1
+        self._send({"id": self._next, **req})
         fut = asyncio.get_running_loop().create_future()
         self._pending[self._next] = (fut, None)
-        self._send({"id": self._next, **req})
         return await fut
 
     def _send(self, req: dict) -> None:
+        if not self.alive:
+            raise ForkServerLost(f"the fork server for {self.python} stopped")
         if self.writer is None:  # set by start()/start_template() before the server is used
             raise RuntimeError(f"the fork server for {self.python} is not connected")
         self.writer.write(json.dumps(req).encode() + b"\n")
 
     async def close(self) -> None:
+        """Close our end (the server exits on EOF; its running children are left alone) and, for
+        the fork server process itself, wait until it is gone."""
         if self.writer is not None:
             self.writer.close()
+        if self.ctl is not None:
+            self.ctl.close()
         if self.proc is not None:
             try:
                 await asyncio.wait_for(self.proc.wait(), 5)
             except asyncio.TimeoutError:
                 self.proc.kill()
+                await self.proc.wait()

@@ -8,6 +8,14 @@ the resident size of the process group; crossing it kills the group and is repor
 
 Handles are "pid:starttime", so a restarted backend can tell a still-running attempt from a
 recycled pid and reattach to it.
+
+Lifetimes. The fork servers, bundle templates and idle reusable workers are infrastructure: they end
+with the backend (the fork server by PR_SET_PDEATHSIG and socket EOF, a template by its fork
+server's death, a worker by socket EOF; `close()` waits until they are gone). Attempts are not: they
+outlive a backend that stops or dies, and the next start reattaches to them (`recover`, or `locate`
+when the crash came before the attempt's handle was recorded: an attempt's stdout is its own log
+file, so the process holding it is the attempt). Whatever of an earlier backend is left after
+recovery (attempts of runs that ended, an old server) is killed by `recovered()`.
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ from flyte_jupyter.backend.executor.plugin import (
     PluginConfig,
     StatusCallback,
 )
-from flyte_jupyter.backend.plugins.local.forkserver import ForkServer
+from flyte_jupyter.backend.plugins.local import procfs
+from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
 from flyte_jupyter.backend.plugins.local.process import AttemptProc
 from flyte_jupyter.backend.plugins.local.procfs import (
     group_rss,
@@ -47,7 +56,11 @@ _KILL_GRACE = 1.0
 _MAX_TEMPLATES = 8
 _TEMPLATE_IDLE = 60.0
 # The env vars that differ between attempts (set in each child, not in the template).
-_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT")
+_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT", "FLYTE_JUPYTER_TOKEN")  # the token is per run
+# How often a launch tries again when its fork server died before forking it.
+_SPAWN_TRIES = 3
+# How long close() waits for the fork servers, templates and idle workers to be gone.
+_CLOSE_WAIT = 3.0
 
 
 class LocalProcessPlugin(ExecutorPlugin):
@@ -74,6 +87,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self.use_templates = self.use_fork_server and bool(self.settings.get("bundle_templates", True))
         self._templates: dict[tuple, ForkServer | None] = {}  # None: starting, or failed to start
         self._template_reaper: asyncio.Task | None = None
+        self._holders: tuple[float, dict[str, procfs.ProcInfo]] | None = None  # a recent /proc scan
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -160,6 +174,9 @@ class LocalProcessPlugin(ExecutorPlugin):
         tmpl = ForkServer(self, python, template_key=key)
         try:
             await tmpl.start_template(parent, argv, env, cwd)
+        except ForkServerLost:
+            self._templates.pop(key, None)  # its fork server died: try again with the next one
+            return
         except Exception as exc:  # noqa: BLE001 - actions keep using the plain fork server
             log.warning("no bundle template for %s (actions are forked without it): %s", key[1], exc)
             return  # the key stays None: not tried again while this backend runs
@@ -212,6 +229,10 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.finish(code)
 
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
+        if self._closing:
+            # The backend is stopping: start nothing. The executor records an attempt only when
+            # its launch returns, so this one stays queued for the next start.
+            await asyncio.Event().wait()
         python = self._python_for(spec.image)
         # The fork server inherited the backend's environment: send only what the action adds.
         env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
@@ -232,21 +253,58 @@ class LocalProcessPlugin(ExecutorPlugin):
                 worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr)
                 return f"{worker.pid}:{worker.start}"
         zyg = self._template_for(python, spec.loader, env) or await self._zygote(python)
-        if zyg is not None:
+        tries = 0
+        while zyg is not None:
+            tries += 1
             proc.zygote = zyg
-            await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
-        else:
-            os.makedirs(spec.workdir, exist_ok=True)
-            os.makedirs(os.path.dirname(stdout), exist_ok=True)
-            with open(stdout, "wb") as out, open(stderr, "wb") as err:
-                child = await asyncio.create_subprocess_exec(
-                    python, *spec.entrypoint_command, cwd=spec.workdir, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
-                    stdout=out, stderr=err, start_new_session=True,
-                )
+            try:
+                await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
+                return f"{proc.pid}:{proc.start}"
+            except ForkServerLost as lost:
+                # The fork server (or template) died under this request. If it forked the
+                # child, the child holds the attempt's stdout log: adopt it, never start a second.
+                if lost.asked:
+                    handle = await self._adopt(proc, zyg)
+                    what = ("it never forked, starting it again" if handle is None
+                            else f"adopted its process {proc.pid}" if proc.pid else "it forked and ended already")
+                    log.warning("the fork server died while starting %s/%s attempt %d: %s", spec.run_name,
+                                spec.action_name, spec.attempt, what)
+                    if handle is not None:
+                        return handle
+                if tries >= _SPAWN_TRIES:
+                    raise
+                proc.zygote = None
+                zyg = await self._zygote(python)
+        # No fork server: a plain subprocess.
+        os.makedirs(spec.workdir, exist_ok=True)
+        os.makedirs(os.path.dirname(stdout), exist_ok=True)
+        with open(stdout, "wb") as out, open(stderr, "wb") as err:
+            child = await asyncio.create_subprocess_exec(
+                python, *spec.entrypoint_command, cwd=spec.workdir, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True,
+            )
+        proc.pid = child.pid
+        self._register(proc)
+        asyncio.ensure_future(self._wait_child(child))
+        return f"{proc.pid}:{proc.start}"
+
+    async def _adopt(self, proc: AttemptProc, server: ForkServer) -> str | None:
+        """After `server` died with our spawn request unanswered: the handle of the child it forked
+        (now watched by polling, or already ended: then its result is read), or None when it never
+        forked (then the launch asks a new server)."""
+        stdout, stderr = _log_files(proc.spec)
+        if not os.path.exists(stdout):
+            return None  # the server creates the stdout log right before it forks
+        holders = [info for info in procfs.scan(os.path.dirname(stdout), all_fds=True)
+                   if info.pid != server.pid and stdout in info.fds.values()]
+        if holders:
+            child = min(holders, key=lambda info: (not info.leader, info.pid))
             proc.pid = child.pid
             self._register(proc)
-            asyncio.ensure_future(self._wait_child(child))
-        return f"{proc.pid}:{proc.start}"
+        elif not os.path.exists(stderr):
+            return None  # the child opens its stderr log first thing: it never came to be
+        asyncio.ensure_future(self._poll_orphan(proc))  # gone already: reads its result, or lost
+        return f"{proc.pid}:{proc.start or 0}"
 
     def _worker_for(self, python: str, spec: LaunchSpec) -> Worker | None:
         """An idle warm worker for the spec's environment, or None (then the fork server runs the
@@ -343,6 +401,55 @@ class LocalProcessPlugin(ExecutorPlugin):
         asyncio.ensure_future(self._poll_orphan(proc))
         return True
 
+    async def locate(self, spec: LaunchSpec) -> str | None:
+        """An attempt whose handle was never recorded: the handle of the live process writing its
+        stdout log (a session leader: the attempt, or the worker running it); else "" if it
+        started and is gone (its stderr log exists: the child, the worker or the launch creates
+        that), else None: it never started."""
+        stdout, stderr = _log_files(spec)
+        if not os.path.exists(stdout):
+            return None
+        info = self._log_holders().get(stdout)
+        if info is not None:
+            return f"{info.pid}:{info.start}"
+        return "" if os.path.exists(stderr) else None
+
+    def _log_holders(self) -> dict[str, procfs.ProcInfo]:
+        """Attempt log file -> the session leader whose stdout it is (one /proc scan a second)."""
+        now = time.monotonic()
+        if self._holders is None or now - self._holders[0] > 1.0:
+            holders = {}
+            for info in procfs.scan(str(self.data_dir / "logs")):
+                path = info.fds.get(1)
+                if path is not None and info.leader:
+                    holders[path] = info
+            self._holders = (now, holders)
+        return self._holders[1]
+
+    async def recovered(self) -> None:
+        """Recovery is over: kill what an earlier backend on this data dir left and nobody
+        reattached (attempts of runs that ended, an attempt found lost, an old fork server,
+        template or worker). Processes this backend started, and every process in the session of
+        a reattached attempt, are left alone."""
+        self._holders = None
+        mine = int(start_time(os.getpid()) or 0)
+        keep = set(self._procs) | set(self._workers_by_pid)
+        keep |= {z.pid for z in self._zygotes.values()} | {t.pid for t in self._templates.values() if t is not None}
+        ours = (str(self.data_dir / "logs") + "/", str(self.data_dir / "zygote.log"), str(self.data_dir / "workers.log"))
+        for info in procfs.scan(str(self.data_dir)):
+            if not mine or int(info.start) >= mine or keep & {info.pid, info.pgrp, info.session}:
+                continue
+            if not any(path.startswith(ours) for path in info.fds.values()):
+                continue
+            log.warning("killing process %d left by an earlier backend (%s)", info.pid, ", ".join(sorted(set(info.fds.values()))))
+            if info.leader:
+                killpg(info.pid, signal.SIGKILL)
+            else:
+                try:
+                    os.kill(info.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
     async def _poll_orphan(self, proc: AttemptProc) -> None:
         """A process from before a restart is not our child: poll until it is gone, then read its
         result from storage (outputs.pb means it succeeded)."""
@@ -393,19 +500,37 @@ class LocalProcessPlugin(ExecutorPlugin):
         return worker is not None and worker.alive and worker.busy is not None
 
     async def close(self) -> None:
+        """Stop the infrastructure and wait until it is gone: idle workers and templates exit on
+        EOF (a template also when its fork server does), the fork servers are waited for. Running
+        attempts, a busy worker's included, are left alone: the next start reattaches to them."""
         self._closing = True
+        infra: list[tuple[int, str]] = []
         for pool in self._pools.values():
             for worker in pool.workers:
+                if worker.busy is None and worker.pid:
+                    infra.append((worker.pid, worker.start or start_time(worker.pid) or ""))
                 worker.close()
         self._pools.clear()
         for tmpl in list(self._templates.values()):
             if tmpl is not None:
+                infra.append((tmpl.pid, start_time(tmpl.pid) or ""))
                 await tmpl.close()
         self._templates.clear()
-        for zyg in self._zygotes.values():
+        for zyg in list(self._zygotes.values()):
             await zyg.close()
-        if self._monitor is not None:
-            self._monitor.cancel()
+        for task in (self._monitor, self._reaper, self._template_reaper):
+            if task is not None:
+                task.cancel()
+        deadline = time.monotonic() + _CLOSE_WAIT
+        left = [(pid, start) for pid, start in infra if pid and start]
+        while left:
+            left = [(pid, start) for pid, start in left if start_time(pid) == start]
+            if not left or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        for pid, _ in left:
+            log.warning("process %d did not exit with the backend; killing it", pid)
+            killpg(pid, signal.SIGKILL)
 
     def describe(self) -> dict:
         return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),

@@ -11,7 +11,9 @@ worker, and the pool starts a fresh one.
 Protocol over the inherited socket (JSON lines):
   backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
   worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
-The worker exits when the backend's end closes (after finishing the action it runs).
+The worker exits when the backend's end closes (after finishing the action it runs): an idle
+worker is infrastructure and ends with the backend; a busy one is an attempt, which a restarted
+backend reattaches to (its handle is the worker's pid) and whose result it reads from storage.
 """
 
 from __future__ import annotations
@@ -84,7 +86,10 @@ def serve(fd: int, warm: bool = True) -> None:
     for line in reader:
         req = json.loads(line)
         code = _run_one(req, base_env, base_cwd, saved)
-        sock.sendall(json.dumps({"id": req["id"], "code": code}).encode() + b"\n")
+        try:
+            sock.sendall(json.dumps({"id": req["id"], "code": code}).encode() + b"\n")
+        except OSError:
+            return  # the backend is gone (its next start reads this action's result from storage)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,17 @@ class Worker:
 
     async def spawn(self, python: str, log_path: Path) -> None:
         ours, theirs = socket.socketpair()
+        try:
+            await self._spawn(python, log_path, ours, theirs)
+        except BaseException:
+            # A worker that did start sees EOF and exits.
+            if self.writer is not None:
+                self.writer.close()
+            else:
+                ours.close()
+            raise
+
+    async def _spawn(self, python: str, log_path: Path, ours: socket.socket, theirs: socket.socket) -> None:
         zygote = await self.pool.plugin._zygote(python)
         if zygote is not None:
             try:
@@ -60,6 +71,8 @@ class Worker:
         self.start = start_time(self.pid) or "0"
         self.ready = True
         asyncio.ensure_future(self._read(reader))
+        if self.pool.plugin._closing:  # the backend began to stop while this worker started
+            self.close()
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:

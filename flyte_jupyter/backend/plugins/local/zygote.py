@@ -17,8 +17,12 @@ Protocol over the inherited socket (one JSON object per line):
   zygote -> backend  {"ready": true, "pid": P}            once, after the preloads
                      {"id": N, "pid": P} | {"id": N, "error": "..."}
                      {"exit": P, "code": C}              C = exit code, or -signal
-The zygote exits when the backend's end of the socket closes; running children are left alone (a
-restarted backend reattaches to them).
+The zygote ends with the backend: it exits when the backend's end of the socket closes, and the
+kernel kills it when the backend process dies (PR_SET_PDEATHSIG; the backend's pid is its third
+argument, so a zygote whose backend died before the request took exits at once). A template ends
+likewise with its zygote. Running children (attempts) are left alone: a restarted backend
+reattaches to them. The zygote creates an attempt's stdout log before it forks, so the child holds
+it from its first instant (see `attempt.open_log`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ import sys
 import traceback
 from typing import cast
 
-from flyte_jupyter.backend.plugins.local.attempt import preload
+from flyte_jupyter.backend.plugins.local.attempt import open_log, preload
+from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
 
 
 def _detach(keep_closed: list[int]) -> None:
@@ -51,7 +56,7 @@ def _detach(keep_closed: list[int]) -> None:
             pass
 
 
-def _child(req: dict, keep_closed: list[int]) -> None:
+def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
     """In the forked child: become the attempt's process and run the entrypoint. Never returns."""
     code = 1
     try:
@@ -61,7 +66,7 @@ def _child(req: dict, keep_closed: list[int]) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        enter_attempt(req["cwd"], req["stdout"], req["stderr"])
+        enter_attempt(req["cwd"], req["stdout"], req["stderr"], out_fd)
         os.environ.update(req["env"])  # the zygote's environment is the backend's; this is the delta
         cast(io.TextIOWrapper, sys.stdout).reconfigure(line_buffering=True)  # the interpreter's own streams
         cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
@@ -109,7 +114,7 @@ def _check_fork_safe() -> None:
         raise RuntimeError("the task module imported grpc at import time; not forking from it")
 
 
-def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int]) -> None:
+def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int], zygote: int) -> None:
     """In a forked child: load one bundle's task module, then serve fork requests. Never returns.
 
     Why: importing the task's module (and building its interface) is most of a forked action's
@@ -119,6 +124,7 @@ def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int]) -> None:
     top-level code has already run (as it has in a reusable worker)."""
     code = 0
     try:
+        die_with_parent(zygote)  # infrastructure: a template ends with its fork server
         for fd in keep_closed:
             try:
                 os.close(fd)
@@ -205,26 +211,38 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                 line, buf = buf.split(b"\n", 1)
                 req = json.loads(line)
                 worker_fd = -1
+                out_fd = -1
                 if req.get("worker") or req.get("template"):
                     # The worker's socket was passed on the control socket before this request.
                     if ctl is None:
                         raise RuntimeError("a worker or template request, but the fork server has no control socket")
                     _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
                     worker_fd = fds[0] if fds else -1
+                else:
+                    try:
+                        out_fd = open_log(req["stdout"])
+                    except OSError as exc:
+                        send({"id": req["id"], "error": f"cannot create the attempt's log file: {exc}"})
+                        continue
+                me = os.getpid()
                 try:
                     pid = os.fork()
                 except OSError as exc:
+                    if out_fd >= 0:
+                        os.close(out_fd)
                     send({"id": req["id"], "error": str(exc)})
                     continue
                 if pid == 0:
                     closing = [fd, wake_r, wake_w, sel.fileno()] + ([ctl_fd] if ctl_fd >= 0 else [])
                     if worker_fd >= 0 and req.get("template"):
-                        _template_child(req, worker_fd, closing)
+                        _template_child(req, worker_fd, closing, me)
                     if worker_fd >= 0:
                         _worker_child(worker_fd, closing)
-                    _child(req, closing)
+                    _child(req, closing, out_fd if out_fd >= 0 else None)
                 if worker_fd >= 0:
                     os.close(worker_fd)
+                if out_fd >= 0:
+                    os.close(out_fd)
                 send({"id": req["id"], "pid": pid})
         reap()
 
@@ -232,6 +250,7 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
 def main() -> None:
     fd = int(sys.argv[1])
     ctl_fd = int(sys.argv[2]) if len(sys.argv) > 2 else -1
+    die_with_parent(int(sys.argv[3]) if len(sys.argv) > 3 else 0)  # infrastructure: ends with the backend
     preload()
     import gc
 

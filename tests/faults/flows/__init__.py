@@ -1,0 +1,1 @@
+"""Task modules of the fault matrix."""
