@@ -4,7 +4,9 @@ Starts a real ipykernel, runs a task fanning out to N trivial children in local 
 
   1. with no view (the run's value only),
   2. with the `%%flyte run --local` widget (throttled: renders coalesced, capped tree),
-  3. with a naive view that re-renders the text tree into a widget on every event (what the
+  3. the same widget with output streaming on: every leaf prints a line (and a `\r` progress
+     update), which the widget captures and shows as its capped output stream,
+  4. with a naive view that re-renders the text tree into a widget on every event (what the
      throttling avoids),
 
 and prints, for each, the kernel process's CPU seconds (all its threads, from psutil), the wall
@@ -43,11 +45,25 @@ async def leaf(i: int) -> int:
 @env.task
 async def fan(n: int) -> int:
     return sum(await asyncio.gather(*[leaf(i) for i in range(n)]))
+
+@env.task
+async def talk(i: int) -> int:
+    import sys
+    sys.stderr.write(f"leaf {i}: working\\r")  # a progress line, redrawn
+    print(f"leaf {i} done")
+    if LEAF_SLEEP:
+        await asyncio.sleep(LEAF_SLEEP * (1 + i % 7) / 4)
+    return i
+
+@env.task
+async def fan_talk(n: int) -> int:
+    return sum(await asyncio.gather(*[talk(i) for i in range(n)]))
 """
 
 SCENARIOS = {
     "no view": "_r = flyte.with_runcontext(mode='local').run(fan, n={n}); _r.outputs()",
     "throttled widget": "%%flyte run --local\nawait fan(n={n})",
+    "widget + output": "%%flyte run --local\nawait fan_talk(n={n})",
     "naive widget": """import ipywidgets as W
 from IPython.display import display
 _box = W.HTML(); display(_box)

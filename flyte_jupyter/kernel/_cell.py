@@ -140,6 +140,9 @@ def build_cell_task(shell: Any, body: str) -> Any:
     tree = _function_ast(tree, filename)
     code = compile(tree, filename, "exec")
     linecache.cache[filename] = (len(source), None, [ln + "\n" for ln in source.splitlines()], filename)
+    from flyte_jupyter.kernel._errors import register_cell
+
+    register_cell(filename, getattr(shell, "execution_count", None))
     namespace: dict[str, Any] = shell.user_ns if shell is not None else {"__name__": "__main__"}
     scope: dict[str, Any] = {}
     exec(code, namespace, scope)

@@ -133,6 +133,14 @@ def _attach(name: str) -> Any | None:
     return RemoteRun(summary.name, None, client, summary.project, summary.domain, summary.url)
 
 
+def _missing_run(name: str, client: Any, exc: Exception) -> CellError:
+    """`no such run`, in words that point to the notebook's own commands."""
+    if getattr(exc, "code", None) == "NOT_FOUND" or "does not exist" in str(exc):
+        where = f" on the backend at {client.endpoint}" if client is not None else ""
+        return CellError(f"no run named {name!r} in this kernel or{where}; `%flyte runs` lists the runs")
+    return CellError(f"could not look up run {name!r}: {exc}")
+
+
 def status(shell: Any, name: str) -> Any:
     """Show a run live: the widget (or text) of a run of this kernel or of the backend."""
     from flyte_jupyter.kernel._registry import open_view
@@ -141,11 +149,14 @@ def status(shell: Any, name: str) -> Any:
     if run is not None:
         open_view(shell, run)
         return None
-    client = _client()
+    client = _client(required=False)
+    if client is None:
+        raise CellError(f"no run named {name!r} in this kernel (and no backend is configured or running to look "
+                        "for it); `%flyte runs` lists the runs")
     try:
         summary, actions = _sync(lambda: client.get_run(name))
     except Exception as exc:
-        raise CellError(f"no run named {name!r}: {exc}") from None
+        raise _missing_run(name, client, exc) from None
     lines = [f"Run {summary.name} (remote): {summary.phase.value}, {len(actions)} actions"]
     for info in actions:
         lines.append(f"- {info.task} [{info.name}] {info.phase.value}" + (f"  {info.error}" if info.error else ""))
@@ -157,12 +168,19 @@ def abort(name: str) -> None:
     run = _submit.find_run(name)
     if run is not None:
         if run.done:
-            print(f"run {name} already ended: {run.phase.value}")
+            print(f"run {name} already ended: {run.phase.value}; nothing to abort")
             return
         run.abort("aborted with %flyte abort")
         print(f"aborting run {name}")
         return
     client = _client()
+    try:
+        summary, _ = _sync(lambda: client.get_run(name))
+    except Exception as exc:
+        raise _missing_run(name, client, exc) from None
+    if summary.phase.terminal:
+        print(f"run {name} already ended: {summary.phase.value}; nothing to abort")
+        return
     try:
         _sync(lambda: client.abort_run(name, "aborted with %flyte abort"))
     except Exception as exc:
@@ -170,15 +188,21 @@ def abort(name: str) -> None:
     print(f"aborting run {name}")
 
 
+LOG_PROBE_ACTIONS = 50
+
+
 def logs(name: str, action: str = "a0", *, follow: bool = False, attempt: int = 0) -> None:
+    """Print an action's output; when it printed nothing, say which actions of the run did."""
     run = _submit.find_run(name)
     if run is not None and run.mode == "local":
-        print(f"run {name} ran in this kernel: its actions printed into the output of the cell that ran it")
+        _local_logs(run, action, attempt)
         return
     client = getattr(run, "client", None) or _client()
+    printed = {"lines": 0}
 
     async def tail() -> None:
         async for line in client.tail_logs(name, action, attempt=attempt, follow=follow):
+            printed["lines"] += 1
             print(line.text.rstrip("\n"), flush=True)
 
     try:
@@ -186,7 +210,96 @@ def logs(name: str, action: str = "a0", *, follow: bool = False, attempt: int = 
     except KeyboardInterrupt:
         return
     except Exception as exc:
+        if getattr(exc, "code", None) == "NOT_FOUND":
+            if f"action {action!r}" in str(exc):
+                raise CellError(f"run {name} has no action {action!r}; `%flyte status {name}` lists its "
+                                "actions") from None
+            raise _missing_run(name, client, exc) from None
         raise CellError(f"no logs for {name}/{action}: {exc}") from None
+    if printed["lines"]:
+        return
+    others = _actions_with_logs(name, client, run, skip=action)
+    what = f"{action} printed nothing" + (f" (attempt {attempt})" if attempt else "")
+    if others:
+        listed = ", ".join(f"{label} ({n} line{'s' if n != 1 else ''})" for label, n in others[:12])
+        more = f", and {len(others) - 12} more" if len(others) > 12 else ""
+        print(f"{what}; these actions of run {name} have logs: {listed}{more}. "
+              f"`%flyte logs {name} ACTION` prints one.")
+    else:
+        print(f"{what}, and no other action of run {name} has logs"
+              + (" (the first " + str(LOG_PROBE_ACTIONS) + " actions were looked at)" if others is None else ""))
+
+
+def _actions_with_logs(name: str, client: Any, run: Any, skip: str) -> list[tuple[str, int]] | None:
+    """(label, lines) of the actions that printed something: from this kernel's copy when a view
+    followed the run, else by asking the backend about (at most LOG_PROBE_ACTIONS of) them."""
+    from flyte_jupyter.kernel import _streams
+
+    out = _streams.output_of(name)
+    if out is not None and out.counts() and run is not None:
+        from flyte_jupyter.kernel._labels import path_labels
+
+        counts = {a: n for a, n in out.counts().items() if a != skip}
+        labels = path_labels(run, list(counts))
+        return [(f"{labels.get(a, a)} [{a}]", n) for a, n in counts.items()]
+    try:
+        _summary, infos = _sync(lambda: client.get_run(name))
+    except Exception:
+        return []
+    found: list[tuple[str, int]] = []
+
+    async def probe() -> None:
+        for info in infos[:LOG_PROBE_ACTIONS]:
+            if info.name == skip or info.attempts < 1:
+                continue
+            n = 0
+            try:
+                async for _line in client.tail_logs(name, info.name, follow=False):
+                    n += 1
+            except Exception:
+                continue
+            if n:
+                found.append((f"{info.task} [{info.name}]", n))
+
+    try:
+        _sync(probe, 60.0)
+    except Exception:
+        pass
+    if not found and len(infos) > LOG_PROBE_ACTIONS:
+        return None
+    return found
+
+
+def _local_logs(run: Any, action: str, attempt: int = 0) -> None:
+    """A local run's output, as this kernel captured it (the latest lines, or all of them from the
+    file an action that printed a lot has)."""
+    from flyte_jupyter.kernel import _streams
+
+    out = _streams.output_of(run.name)
+    if out is None:
+        print(f"run {run.name} ran in this kernel without a view: its actions printed into the output of the "
+              "cell that ran it")
+        return
+    if attempt:
+        lines, complete = out.lines_of(action, attempt), not out.is_truncated(action)
+    else:
+        lines, complete = out.full_log(action)
+    if lines:
+        print("\n".join(lines))
+        if not complete:
+            print(f"(only the latest {len(lines)} lines of {action} were kept)")
+        return
+    from flyte_jupyter.kernel._labels import path_labels
+
+    counts = {a: n for a, n in out.counts().items() if a != action}
+    labels = path_labels(run, list(counts))
+    others = [(f"{labels.get(a, a)} [{a}]", n) for a, n in counts.items()]
+    if others:
+        listed = ", ".join(f"{label} ({n} line{'s' if n != 1 else ''})" for label, n in others[:12])
+        print(f"{action} printed nothing; these actions of run {run.name} have logs: {listed}. "
+              f"`%flyte logs {run.name} ACTION` prints one.")
+    else:
+        print(f"{action} printed nothing, and no other action of run {run.name} did")
 
 
 # -- connect and the embedded backend -----------------------------------------------------------------

@@ -29,11 +29,14 @@ def phase_badge(phase: str) -> str:
             f'style="color:{color};font-weight:600">{esc(phase)}</span>')
 
 
-def duration_text(seconds: float | None) -> str:
+def duration_text(seconds: float | None, live: bool = False) -> str:
+    """`0.3s`, `12.5s`, `3m05s`, `1h02m`; `live` (a clock still running): whole seconds, `7s`."""
     if seconds is None:
         return ""
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        if live:
+            return f"{int(seconds)}s"
+        return f"{seconds:.1f}s" if seconds >= 0.05 else "<0.1s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"

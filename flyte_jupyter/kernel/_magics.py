@@ -93,6 +93,10 @@ def run_options(func: Callable[..., Any]) -> Any:
         argument("--domain", metavar="D", help="domain of the run (default: the configured one)"),
         argument("--overwrite-cache", action="store_true", dest="overwrite_cache",
                  help="run the tasks again instead of reusing cached outputs (and cache the new ones)"),
+        argument("--overwrite", action="store_true",
+                 help="replace a run named N (a cell that runs --name N again otherwise gets N-2, N-3, ...; "
+                      "a backend cannot delete runs, so there the old one is aborted and the new one is "
+                      "named by the series)"),
     )
 
 
@@ -134,9 +138,38 @@ def _identifier(name: str | None) -> str | None:
     return name
 
 
-def _target(ns: argparse.Namespace) -> _submit.Target:
+def _target(ns: argparse.Namespace, echo_root: bool = False) -> _submit.Target:
+    from IPython import get_ipython
+
+    from flyte_jupyter.kernel._registry import has_widget_frontend
+
     return _submit.Target(local=ns.local, name=ns.name, project=ns.project, domain=ns.domain,
-                          overwrite_cache=ns.overwrite_cache)
+                          overwrite_cache=ns.overwrite_cache, overwrite=ns.overwrite, cell=current_cell_key(),
+                          echo_root=echo_root, capture_output=has_widget_frontend(get_ipython()))
+
+
+# -- the cell being run (what a named run's series belongs to) --------------------------------------
+
+_current_cell: dict[str, Any] = {}
+
+
+def remember_cell(info: Any) -> None:
+    """IPython's `pre_run_cell` event: the cell about to run (its id, when the frontend sends one)."""
+    _current_cell.clear()
+    _current_cell.update(id=getattr(info, "cell_id", None), raw=getattr(info, "raw_cell", "") or "")
+
+
+def current_cell_key() -> str | None:
+    """The notebook's id of the running cell, else a digest of its text (the same cell run again,
+    as Run All does, has the same text)."""
+    if _current_cell.get("id"):
+        return str(_current_cell["id"])
+    raw = _current_cell.get("raw")
+    if not raw:
+        return None
+    import hashlib
+
+    return "text-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
 def _task_inputs(task: Any, words: list[str]) -> dict[str, Any]:
@@ -210,7 +243,7 @@ def _cell_run(shell: Any, ns: argparse.Namespace) -> None:
 def _parse_cell_line(line: str) -> argparse.Namespace:
     words = _split(line, "%%flyte")
     if not words or words[0] != "run":
-        raise CellError("the cell form is `%%flyte run [--name N] [--local] [--out VAR] "
+        raise CellError("the cell form is `%%flyte run [--name N] [--overwrite] [--local] [--out VAR] "
                         "[--project P --domain D] [--overwrite-cache]`; see `%%flyte run --help`")
     ns = _parse(_cell_run, words[1:])
     _identifier(ns.out)
@@ -224,7 +257,10 @@ def _cell_task(shell: Any, body: str) -> Any:
     try:
         return build_cell_task(shell, body)
     except SyntaxError as err:
-        where = f"line {err.lineno} of the cell" if err.lineno else "the cell"
+        from flyte_jupyter.kernel._errors import MAGIC_LINES
+
+        # the cell's own line number: its first line is the `%%flyte run` line
+        where = f"line {err.lineno + MAGIC_LINES} of the cell" if err.lineno else "the cell"
         text = f"\n    {err.text.rstrip()}" if err.text else ""
         raise CellError(f"SyntaxError in {where}: {err.msg}{text}") from None
 
@@ -239,31 +275,23 @@ async def run_cell_async(shell: Any, line: str, body: str) -> Any:
         print(shown.text)
         return None
     task = _cell_task(shell, body)
-    run = await _submit.start_async(task, (), {}, _target(ns))
+    run = await _submit.start_async(task, (), {}, _target(ns, echo_root=True))
     _remember_last(shell, run)
-    view = open_view(shell, run)
-    echo = _echo_for(run)
+    view = open_view(shell, run, echo_root=True, cell_loop=asyncio.get_running_loop())
     try:
         await _submit.wait_async(run)
     except asyncio.CancelledError:
+        follower = getattr(view, "follower", None)
+        if follower is not None:
+            follower.close(cancel=True)
         view.finish()
-        if echo is not None:
-            await echo.close(timeout=2.0)
         raise _submit.interrupted(run) from None
-    if echo is not None:
-        await echo.close()
+    settle = getattr(view, "settle", None)
+    if settle is not None:
+        await settle()
     view.finish()
     value = _submit.outputs(run)
     return _bind(shell, ns, value)
-
-
-def _echo_for(run: Any) -> Any:
-    """For a remote run, the cell shows what its root action prints (local runs print directly)."""
-    if getattr(run, "mode", "") != "remote" or getattr(run, "client", None) is None:
-        return None
-    from flyte_jupyter.kernel._echo import LogEcho
-
-    return LogEcho(run)
 
 
 def run_cell_blocking(shell: Any, line: str, body: str) -> Any:
@@ -274,9 +302,9 @@ def run_cell_blocking(shell: Any, line: str, body: str) -> Any:
         print(shown.text)
         return None
     task = _cell_task(shell, body)
-    run = _submit.start(task, (), {}, _target(ns))
+    run = _submit.start(task, (), {}, _target(ns, echo_root=True))
     _remember_last(shell, run)
-    view = open_view(shell, run)
+    view = open_view(shell, run, echo_root=getattr(run, "mode", "") == "local")
     try:
         _submit.wait_blocking(run)
     finally:

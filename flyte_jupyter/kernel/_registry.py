@@ -19,7 +19,7 @@ _views_lock = threading.Lock()
 _shown_in_cell: dict[str, Any] = {}
 
 
-def _has_widget_frontend(shell: Any) -> bool:
+def has_widget_frontend(shell: Any) -> bool:
     """A kernel (ipykernel) talks to a frontend that may render widgets; a terminal shell does not."""
     if shell is None or getattr(shell, "kernel", None) is None:
         return False
@@ -28,17 +28,19 @@ def _has_widget_frontend(shell: Any) -> bool:
     return importlib.util.find_spec("ipywidgets") is not None
 
 
-def open_view(shell: Any, run: Any, *, interval: float = 0.2) -> Any:
+def open_view(shell: Any, run: Any, *, interval: float = 0.2, echo_root: bool = False,
+              cell_loop: Any = None) -> Any:
     """Show a run live under the current cell: the widget in a kernel, text in a terminal.
-    Returns the view; its `finish()` renders the final state."""
+    Returns the view; its `finish()` renders the final state. `echo_root`: the root action is the
+    cell's own code, whose prints go to the cell (a remote root's from `cell_loop`)."""
     from flyte_jupyter.kernel import _submit
 
     _submit.remember(run)
     view: Any
-    if _has_widget_frontend(shell):
+    if has_widget_frontend(shell):
         from flyte_jupyter.kernel._views import RunView
 
-        view = RunView(run, interval=interval)
+        view = RunView(run, interval=interval, echo_root=echo_root, cell_loop=cell_loop)
         view.show()
     else:
         from flyte_jupyter.kernel._text_view import TextView
@@ -70,7 +72,7 @@ def render_run(run: Any) -> None:
     count = getattr(shell, "execution_count", None)
     if shell is not None and _shown_in_cell.get(run.name, object()) == count:
         return  # this cell already shows the run live (e.g. `%flyte run` returned it)
-    if not _has_widget_frontend(shell):
+    if not has_widget_frontend(shell):
         from flyte_jupyter.kernel._text_view import TextView
 
         TextView(run).show(tree_at_end=True)  # live status lines in a terminal, then the tree

@@ -1,7 +1,9 @@
-"""The run as text, live, where there is no widget frontend (IPython in a terminal).
+"""The run as text, live, where there is no widget frontend (IPython in a terminal), and the
+widget's plain-text fallback (what nbconvert shows).
 
 A status line is printed when it changes, at most once per `interval` seconds, and the whole tree
-once the run ends; events only mark the view dirty, as for the widget.
+once the run ends; events only mark the view dirty, as for the widget. The tree names each action
+by its label (`trial(lr=0.05, i=4)`) and shows a failure once, at its root.
 """
 
 from __future__ import annotations
@@ -12,7 +14,47 @@ import time
 from typing import Any, TextIO
 
 from flyte_jupyter.kernel import _loop
+from flyte_jupyter.kernel._attempts import with_backend_times
+from flyte_jupyter.kernel._errors import error_summary
 from flyte_jupyter.kernel._format import duration_text, elapsed
+from flyte_jupyter.kernel._labels import Labels
+
+
+def tree_text(run: Any, labels: Labels | None = None, max_children: int = 50) -> str:
+    """The action tree as indented text, one line per action."""
+    labels = labels or Labels(run)
+    actions = run.state.actions
+    children: dict[str | None, list[Any]] = {}
+    for info in actions.values():
+        children.setdefault(info.parent if info.parent in actions else None, []).append(info)
+    done = sum(1 for a in actions.values() if a.phase.terminal)
+    lines = [f"Run {run.name} ({run.mode}): {run.phase.value}, {done}/{len(actions)} actions finished"]
+
+    def line(info: Any) -> str:
+        info = with_backend_times(run, info)
+        took = info.duration if info.phase.terminal else None
+        duration = f" {took:.2f}s" if took is not None else ""
+        attempt = f" attempt {info.attempts}" if info.attempts > 1 else ""
+        cached = " (cached)" if info.cache_hit else ""
+        error = ""
+        if info.error is not None and info.phase.terminal and info.phase.value != "SUCCEEDED":
+            summary, path = error_summary(info.error)
+            error = f"  {summary}" + (f" (in {' › '.join(t.rsplit('.', 1)[-1] for _, t in path)})" if path else "")
+        label = labels.label(info)
+        named = f"  {label}" if label.endswith(")") and not label.endswith("()") else ""
+        return f"{info.task} [{info.name}] {info.phase.value}{attempt}{duration}{cached}{named}{error}"
+
+    def walk(parent: str | None, indent: str, depth: int) -> None:
+        kids = children.get(parent, [])
+        for info in kids[:max_children]:
+            lines.append(f"{indent}- {line(info)}")
+            if depth < 50:
+                walk(info.name, indent + "  ", depth + 1)
+        if len(kids) > max_children:
+            lines.append(f"{indent}  ... {len(kids) - max_children} more")
+
+    walk(None, "", 0)
+    return "\n".join(lines)
 
 
 class TextView:
@@ -39,7 +81,7 @@ class TextView:
         with `tree_at_end`, by the follower itself when the run ends (nobody waits for it)."""
         if self.run.done:
             if tree_at_end:
-                print(self.run.tree_text(), file=self.stream, flush=True)
+                print(tree_text(self.run), file=self.stream, flush=True)
             else:
                 self._print_status(force=True)
             return self
@@ -59,7 +101,7 @@ class TextView:
             await asyncio.sleep(self.interval)
             self._print_status()
         if tree_at_end and not self._stop:
-            print(self.run.tree_text(), file=self.stream, flush=True)
+            print(tree_text(self.run), file=self.stream, flush=True)
 
     def finish(self, timeout: float = 10.0) -> None:
         self._stop = True
@@ -69,4 +111,4 @@ class TextView:
             except Exception:
                 pass
             self._task = None
-        print(self.run.tree_text(), file=self.stream, flush=True)
+        print(tree_text(self.run), file=self.stream, flush=True)

@@ -11,14 +11,17 @@ the frontend a few dozen widgets.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Callable
 
 import ipywidgets as widgets
 import traitlets
 from ipywidgets.widgets.widget_string import HTMLStyle as _HTMLStyle
 
-from flyte_jupyter._internal.wire.models import ActionInfo
+from flyte_jupyter._internal.wire.models import ActionInfo, Phase
+from flyte_jupyter.kernel._errors import error_summary
 from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
+from flyte_jupyter.kernel._labels import short_task
 
 ROOT = "a0"
 
@@ -115,13 +118,130 @@ def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: 
     return out, len(actions) - shown
 
 
-def group_data(entry: Entry) -> dict[str, Any]:
+@dataclasses.dataclass
+class Progress:
+    """How far a set of sibling actions (a group, a map, a gather) has come."""
+
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+    first_start: float | None = None
+    last_end: float | None = None
+
+    def add(self, info: ActionInfo) -> None:
+        self.total += 1
+        phase = info.phase
+        if phase in _ENDED:
+            self.done += 1
+            if phase is not Phase.SUCCEEDED:
+                self.failed += 1
+            if info.ended_at is not None and (self.last_end is None or info.ended_at > self.last_end):
+                self.last_end = info.ended_at
+        if info.started_at is not None and (self.first_start is None or info.started_at < self.first_start):
+            self.first_start = info.started_at
+
+    def rate(self, now: float | None = None) -> float | None:
+        """Finished actions per second since the first started (to the last end, once all ended)."""
+        if not self.done or self.first_start is None:
+            return None
+        # while it goes on, counted to the whole second: the rate and the time left change once a second
+        end = self.last_end if self.done == self.total and self.last_end else float(int(now or time.time()))
+        span = end - self.first_start
+        return self.done / span if span > 0 else None
+
+    def eta(self, now: float | None = None) -> float | None:
+        rate = self.rate(now)
+        if rate is None or self.done >= self.total:
+            return None
+        return (self.total - self.done) / rate
+
+    def data(self, now: float | None = None) -> dict[str, Any]:
+        rate, eta = self.rate(now), self.eta(now)
+        return {"done": self.done, "total": self.total, "failed": self.failed,
+                "rate": round(rate, 1) if rate is not None else None,
+                "eta": round(eta) if eta is not None else None}
+
+
+def progress_of(members: list[ActionInfo]) -> Progress:
+    prog = Progress()
+    for info in members:
+        prog.add(info)
+    return prog
+
+
+_ENDED = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+
+
+@dataclasses.dataclass
+class Summary:
+    """What one pass over a run's actions tells a render."""
+
+    done: int
+    by_phase: dict[str, int]
+    progress: dict[str, Progress]  # parent -> its ungrouped children, for parents with 2 or more
+    failed: dict[str, list[ActionInfo]]  # parent -> its children that failed
+
+
+def summarize(actions: dict[str, ActionInfo], minimum: int = 2) -> Summary:
+    done = 0
+    by_phase: dict[Phase, int] = {}
+    progress: dict[str, Progress] = {}
+    failed: dict[str, list[ActionInfo]] = {}
+    for info in actions.values():
+        phase = info.phase
+        by_phase[phase] = by_phase.get(phase, 0) + 1
+        if phase in _ENDED:
+            done += 1
+        parent_name = info.parent
+        if parent_name is None or info.name == ROOT:
+            continue
+        if (phase is Phase.FAILED or phase is Phase.TIMED_OUT) and info.error is not None:
+            failed.setdefault(parent_name, []).append(info)
+        if info.group:
+            parent = actions.get(parent_name)
+            if parent is None or info.group != parent.group:
+                continue  # shown by its group's line
+        prog = progress.get(parent_name)
+        if prog is None:
+            prog = progress[parent_name] = Progress()
+        prog.add(info)
+    return Summary(done, {p.value: n for p, n in by_phase.items()},
+                   {k: v for k, v in progress.items() if v.total >= minimum}, failed)
+
+
+def children_progress(actions: dict[str, ActionInfo], minimum: int = 2) -> dict[str, Progress]:
+    """Per parent, the progress of its children that are not in a group (what `asyncio.gather`
+    over task calls starts), for parents with at least `minimum` of them."""
+    return summarize(actions, minimum).progress
+
+
+def progress_html(prog: Progress, now: float | None = None, width: int = 90) -> str:
+    """A small bar with done/total, throughput and the time left."""
+    frac = prog.done / prog.total if prog.total else 0.0
+    color = "#c62828" if prog.failed else ("#2e7d32" if prog.done == prog.total else "#1e88e5")
+    rate, eta = prog.rate(now), prog.eta(now)
+    facts = [f"{prog.done}/{prog.total}"]
+    if rate is not None:
+        facts.append(f"{rate:.1f}/s" if rate < 100 else f"{rate:.0f}/s")
+    if eta is not None:
+        facts.append(f"ETA {duration_text(eta, live=True)}")
+    if prog.failed:
+        facts.append(f"{prog.failed} failed")
+    return (f'<span class="flyte-progress" data-done="{prog.done}" data-total="{prog.total}" '
+            f'style="display:inline-block;vertical-align:middle;width:{width}px;height:7px;margin:0 4px;'
+            f'border-radius:3px;background:var(--jp-layout-color3,#ddd);overflow:hidden">'
+            f'<span style="display:block;height:100%;width:{frac * 100:.0f}%;background:{color}"></span></span>'
+            f'<span style="opacity:.8">{esc(" · ".join(facts))}</span>')
+
+
+def group_data(entry: Entry, now: float | None = None) -> dict[str, Any]:
     members = entry.members or []
     counts: dict[str, int] = {}
     for info in members:
         counts[info.phase.value] = counts.get(info.phase.value, 0) + 1
     return {"key": entry.key, "group": entry.group, "parent": entry.parent, "depth": entry.depth,
-            "total": len(members), "phase": group_phase(members), "counts": counts, "expanded": entry.expanded}
+            "total": len(members), "phase": group_phase(members), "counts": counts, "expanded": entry.expanded,
+            "progress": progress_of(members).data(now)}
 
 
 def group_phase(members: list[ActionInfo]) -> str:
@@ -133,54 +253,112 @@ def group_phase(members: list[ActionInfo]) -> str:
     return "SUCCEEDED" if phases else "QUEUED"
 
 
-def group_html(entry: Entry) -> str:
-    data = group_data(entry)
+def group_html(entry: Entry, now: float | None = None) -> str:
+    data = group_data(entry, now)
     counts = ", ".join(f"{n} {p.lower()}" for p, n in sorted(data["counts"].items()))
     pad = 18 * entry.depth
+    bar = progress_html(progress_of(entry.members or []), now)
     return (f'<div class="flyte-group" data-group="{esc(entry.group)}" data-phase="{esc(data["phase"])}" '
             f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
             f'font-size:12px"><b>{esc(entry.group)}</b> <span style="opacity:.6">group of {data["total"]}</span> '
-            f'{phase_badge(data["phase"])} <span style="opacity:.8">{esc(counts)}</span></div>')
+            f'{phase_badge(data["phase"])} {bar} <span style="opacity:.6">{esc(counts)}</span></div>')
 
 
-def _shown_duration(info: ActionInfo) -> float | None:
-    """Finished actions to a tenth of a second; live ones in whole seconds, so a row of a running
-    action changes (and costs the frontend a message) at most once a second."""
-    duration = info.duration
-    if duration is None:
+def shown_duration(info: ActionInfo, now: float | None = None) -> float | None:
+    """Finished actions to a tenth of a second; live ones in whole seconds (so a row of a running
+    action changes, and costs the frontend a message, at most once a second). A live action that
+    was retried counts from its first start, not to the end of its failed attempt."""
+    if info.started_at is None:
         return None
-    return round(duration, 1) if info.phase.terminal else float(int(duration))
+    if info.phase.terminal:
+        end = info.ended_at if info.ended_at is not None else (now or time.time())
+        return round(max(0.0, end - info.started_at), 1)
+    return float(int(max(0.0, (now or time.time()) - info.started_at)))
 
 
-def node_data(entry: Entry) -> dict[str, Any]:
+def node_data(entry: Entry, label: str | None = None, children: Progress | None = None,
+              now: float | None = None) -> dict[str, Any]:
     info = entry.info
     assert info is not None
-    duration = _shown_duration(info)
-    return {
-        "name": info.name, "task": info.task, "parent": info.parent, "depth": entry.depth,
-        "phase": info.phase.value, "attempts": info.attempts,
-        "duration": duration,
+    summary = error_summary(info.error)[0] if info.error and info.phase.value != "SUCCEEDED" else None
+    out: dict[str, Any] = {
+        "name": info.name, "task": info.task, "label": label or short_task(info.task), "parent": info.parent,
+        "depth": entry.depth, "phase": info.phase.value, "attempts": info.attempts,
+        "duration": shown_duration(info, now),
         "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded,
-        "error": str(info.error) if info.error else None,
+        "error": summary,
     }
+    if children is not None:
+        out["children"] = children.data(now)
+    return out
 
 
-def row_html(entry: Entry) -> str:
+_FAILED = ("FAILED", "TIMED_OUT")
+
+
+def failed_children(actions: dict[str, ActionInfo]) -> dict[str, list[ActionInfo]]:
+    """Per parent, its children that failed (one pass; what `failure_path` walks)."""
+    out: dict[str, list[ActionInfo]] = {}
+    for info in actions.values():
+        if info.parent and info.error is not None and info.phase.value in _FAILED:
+            out.setdefault(info.parent, []).append(info)
+    return out
+
+
+def failure_path(info: ActionInfo, failed: dict[str, list[ActionInfo]]) -> list[ActionInfo]:
+    """The failed descendants a failure came up through, from below `info` down to where it began:
+    at each level the child that failed with the same root cause (else the last to end)."""
+    path: list[ActionInfo] = []
+    if info.error is None or info.phase.value not in _FAILED:
+        return path
+    want = error_summary(info.error)[0]
+    current, seen = info, {info.name}
+    while len(path) < 50:
+        kids = [k for k in failed.get(current.name, []) if k.name not in seen]
+        if not kids:
+            break
+        same = [k for k in kids if k.error is not None and error_summary(k.error)[0] == want]
+        current = max(same or kids, key=lambda k: k.ended_at or 0.0)
+        seen.add(current.name)
+        path.append(current)
+    return path
+
+
+def row_error_html(info: ActionInfo, via_labels: list[str] | None = None) -> str:
+    """The root cause of a failure, once, and the actions it came up through."""
+    if info.error is None or not info.phase.terminal or info.phase.value == "SUCCEEDED":
+        return ""
+    summary, path = error_summary(info.error)
+    via = " › ".join(via_labels) if via_labels else " › ".join(short_task(task) for _, task in path)
+    short = summary if len(summary) <= 160 else summary[:159] + "…"
+    return (f' <span class="flyte-error" style="color:#c62828" title="{esc(summary)}">{esc(short)}</span>'
+            + (f' <span style="opacity:.7">in {esc(via)}</span>' if via else ""))
+
+
+def row_html(entry: Entry, label: str | None = None, children: Progress | None = None,
+             now: float | None = None, via: list[str] | None = None) -> str:
     info = entry.info
     assert info is not None
     pad = 18 * entry.depth
-    attempt = f' <span style="opacity:.7">attempt {info.attempts}</span>' if info.attempts > 1 else ""
+    attempt = ""
+    if info.attempts > 1:
+        failed = info.attempts - 1 if info.phase.value in ("SUCCEEDED", "RUNNING", "INITIALIZING", "QUEUED") \
+            else info.attempts
+        attempt = (f' <span style="opacity:.7">attempt {info.attempts}'
+                   f'{f" · {failed} failed" if failed else ""}</span>')
     cached = ' <span style="opacity:.7">(cached)</span>' if info.cache_hit else ""
-    dur = duration_text(_shown_duration(info))
+    dur = duration_text(shown_duration(info, now), live=not info.phase.terminal)
     group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group and not entry.in_group else ""
-    error = (f' <span style="color:#c62828">{esc(str(info.error))[:160]}</span>'
-             if info.error and info.phase.terminal else "")
+    bar = f" {progress_html(children, now)}" if children is not None else ""
+    title = label or short_task(info.task)
     return (f'<div class="flyte-action" data-action="{esc(info.name)}" data-phase="{esc(info.phase.value)}" '
             f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
             f'font-size:12px">'
-            f'<b>{esc(info.task)}</b> <span style="opacity:.6">{esc(info.name)}</span> '
+            f'<span class="flyte-label" style="font-weight:700">{esc(title)}</span> '
+            f'<b class="flyte-task" style="font-weight:400;opacity:.6">{esc(info.task)}</b> '
+            f'<span style="opacity:.6">{esc(info.name)}</span> '
             f'{phase_badge(info.phase.value)}{attempt} <span style="opacity:.8">{esc(dur)}</span>'
-            f'{cached}{group}{error}</div>')
+            f'{cached}{group}{bar}{row_error_html(info, via)}</div>')
 
 
 _shared: dict[str, Any] = {}
@@ -216,10 +394,13 @@ class Row:
         self.details: widgets.HTML | None = None
         self._state: tuple[Any, ...] = ()
 
-    def update(self, entry: Entry, details: str | None) -> list[Any]:
-        """Bring the row up to date; returns the widgets it occupies in the tree."""
+    def update(self, entry: Entry, details: str | None, html: str | None = None,
+               extra: list[Any] | None = None) -> list[Any]:
+        """Bring the row up to date; returns the widgets it occupies in the tree (its line, and
+        when expanded its details and the widgets they carry, e.g. a "full log" button)."""
         icon = "caret-down" if entry.expanded else "caret-right"
-        html = group_html(entry) if entry.members is not None else row_html(entry)
+        if html is None:
+            html = group_html(entry) if entry.members is not None else row_html(entry)
         state = (icon, html, details)
         if state != self._state:
             self._state = state
@@ -235,7 +416,7 @@ class Row:
                 if self.details.value != details:
                     self.details.value = details
         if details is not None and self.details is not None:
-            return [self.box, self.details]
+            return [self.box, self.details, *(extra or [])]
         return [self.box]
 
     def close(self) -> None:
