@@ -28,7 +28,7 @@ def add_commands(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentP
     )
     build.add_argument("file", help="a Python file that declares TaskEnvironments or Images")
     build.add_argument("--builder", choices=["local", "docker"], default=None,
-                       help="local virtualenvs (default) or Docker images pushed with buildx")
+                       help="local virtualenvs (default) or Docker images (buildx when the client has it, else docker build)")
     build.add_argument("--env", action="append", default=None, metavar="NAME",
                        help="only the environment NAME (repeatable)")
     build.set_defaults(handler=_cmd_build)

@@ -1,19 +1,24 @@
-"""A stand-in `docker` CLI for machines without a Docker engine (like CI's).
+"""A stand-in `docker` CLI with buildx, which the real engine on these machines lacks.
 
-It speaks the two commands the Docker builder uses and keeps state in `$FAKE_DOCKER_STATE` (JSON):
-`docker info --format ...` answers a server version; `docker buildx build ... CONTEXT` checks what a
-real build would need (the Dockerfile exists, every COPY source is inside the context, a tag is
-given, --push has a registry in the tag) and records the image as pushed or loaded. Anything else
-fails the way an unknown command does.
+The real engine (tests/images/docker_engine.py) covers `docker build`, push and pull; only the
+`docker buildx build` path is left to this fake. It keeps state in `$FAKE_DOCKER_STATE` (JSON):
+`docker info --format ...` answers a server version; `docker buildx version` answers; `docker
+buildx build ... CONTEXT` checks what a real build would need (the Dockerfile exists, every COPY
+source is inside the context, a tag is given, --push has a registry in the tag), records the image
+as pushed or loaded and writes `--metadata-file` with a digest; `docker image inspect REF` knows the
+loaded images. Anything else fails the way an unknown command does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
 import sys
 from pathlib import Path
+
+_VALUED = ("-t", "-f", "--platform", "--metadata-file", "--network", "--label")
 
 
 def _state_path() -> Path:
@@ -39,7 +44,7 @@ def _build(args: list) -> int:
     i = 0
     while i < len(args):
         a = args[i]
-        if a in ("-t", "-f", "--platform"):
+        if a in _VALUED:
             opts[a] = args[i + 1]
             i += 2
             continue
@@ -66,9 +71,15 @@ def _build(args: list) -> int:
     if opts["push"] and "/" not in tag.rsplit(":", 1)[0]:
         print(f"ERROR: push access denied for {tag}: no registry in the name", file=sys.stderr)
         return 1
+    digest = "sha256:" + hashlib.sha256(dockerfile.read_bytes() + tag.encode()).hexdigest()
+    if "--metadata-file" in opts:
+        Path(opts["--metadata-file"]).write_text(json.dumps({"containerimage.digest": digest}))
     state = _load()
     state["pushed" if opts["push"] else "loaded"].append(tag)
-    state["builds"].append({"tag": tag, "platform": opts.get("--platform"), "dockerfile": dockerfile.read_text()})
+    state["builds"].append({
+        "tag": tag, "platform": opts.get("--platform"), "network": opts.get("--network"),
+        "label": opts.get("--label"), "dockerfile": dockerfile.read_text(), "digest": digest,
+    })
     _save(state)
     print(f"#1 naming to {tag} done")
     return 0
@@ -78,8 +89,17 @@ def main(argv: list) -> int:
     if argv[:1] == ["info"]:
         print("28.2.2-fake")
         return 0
+    if argv[:2] == ["buildx", "version"]:
+        print("github.com/docker/buildx v0.24.0-fake")
+        return 0
     if argv[:2] == ["buildx", "build"]:
         return _build(argv[2:])
+    if argv[:2] == ["image", "inspect"]:
+        if argv[-1] in _load()["loaded"]:
+            print("sha256:" + "0" * 64)
+            return 0
+        print(f"Error response from daemon: No such image: {argv[-1]}", file=sys.stderr)
+        return 1
     print(f"fake docker: unknown command {argv}", file=sys.stderr)
     return 1
 

@@ -1,4 +1,7 @@
-"""The Docker builder: generated Dockerfiles against expected files, and no engine -> clear error.
+"""The Docker builder without an engine: generated Dockerfiles against expected files, settings
+refused up front, no engine -> clear error, and the `docker buildx` path (through a fake client:
+the real engine's client here has no buildx; everything else is built for real in
+test_docker_engine.py).
 
 Regenerate the expected files after an intended change with
 `FLYTE_JUPYTER_UPDATE_EXPECTED=1 pytest tests/images/test_docker_builder.py`, then review the diff.
@@ -17,8 +20,14 @@ import pytest
 from flyte_jupyter._image import Image
 from flyte_jupyter._internal.imagebuild import get_builder, resolve_image
 from flyte_jupyter._internal.imagebuild.cache import ImageCache
-from flyte_jupyter._internal.imagebuild.docker import DockerBuilder, dockerfile_text, write_context
-from flyte_jupyter.errors import DockerEngineUnavailableError
+from flyte_jupyter._internal.imagebuild.docker import (
+    DockerBuilder,
+    dockerfile_text,
+    native_target,
+    platform_tags,
+    write_context,
+)
+from flyte_jupyter.errors import DockerEngineUnavailableError, ImageBuildError
 
 from .conftest import EXPECTED, FIXTURES
 
@@ -50,14 +59,67 @@ SPECS: Dict[str, Callable[[], Image]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
-def test_generated_dockerfile_matches_the_expected_file(name: str) -> None:
-    text = dockerfile_text(SPECS[name]())
-    expected = EXPECTED / f"{name}.Dockerfile"
+WHEELHOUSE = ("debian_pip_apt_env", "base_requirements_commands", "debian_copy_contents")
+
+
+@pytest.mark.parametrize(
+    "name,wheelhouse", [(n, False) for n in sorted(SPECS)] + [(n, True) for n in sorted(WHEELHOUSE)]
+)
+def test_generated_dockerfile_matches_the_expected_file(name: str, wheelhouse: bool) -> None:
+    text = dockerfile_text(SPECS[name](), wheelhouse=wheelhouse)
+    expected = EXPECTED / f"{name}{'.wheelhouse' if wheelhouse else ''}.Dockerfile"
     if os.environ.get("FLYTE_JUPYTER_UPDATE_EXPECTED"):
         expected.write_text(text)
     assert text == expected.read_text()
-    assert dockerfile_text(SPECS[name]()) == text, "generation must be deterministic"
+    assert dockerfile_text(SPECS[name](), wheelhouse=wheelhouse) == text, "generation must be deterministic"
+    assert "# syntax=" not in text  # BuildKit would fetch that frontend image from a registry
+
+
+def test_wheelhouse_installs_name_no_index() -> None:
+    text = dockerfile_text(SPECS["debian_pip_apt_env"](), wheelhouse=True)
+    assert "example.invalid" not in text  # index options are used on this machine, not in the build
+    for line in text.splitlines():
+        if "pip install" in line:
+            assert "--no-index --find-links /tmp/flyte-wheels/" in line
+
+
+def test_a_local_flyte_wheel_is_copied_when_pip_runs_in_the_build() -> None:
+    image = Image.from_debian_base(python_version=(3, 11))
+    text = dockerfile_text(image, local_flyte=True)
+    assert "COPY _flyte/flyte-jupyter/ /tmp/flyte-jupyter/" in text
+    assert "RUN python -m pip install /tmp/flyte-jupyter/flyte_jupyter-*.whl" in text
+    pinned = dockerfile_text(Image.from_debian_base(python_version=(3, 11), flyte_version="0.3.0"), local_flyte=True)
+    assert "RUN python -m pip install flyte-jupyter==0.3.0" in pinned and "COPY" not in pinned
+
+
+def test_apt_without_build_network_is_refused_up_front(fresh_home: Path) -> None:
+    image = Image.from_debian_base(install_flyte=False).with_apt_packages("jq")
+    with pytest.raises(ImageBuildError, match="apt packages"):
+        resolve_image(image, builder=DockerBuilder(home=fresh_home, network="none"))
+    pip_in_build = Image.from_debian_base(install_flyte=False).with_pip_packages("six")
+    with pytest.raises(ImageBuildError, match="pip_from='host'"):
+        DockerBuilder(home=fresh_home, network="none", pip_from="build").check(pip_in_build)
+    DockerBuilder(home=fresh_home, network="none").check(pip_in_build)  # wheels from this machine: fine
+    assert ImageCache(fresh_home / "cache.sqlite").entries() == []
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYTE_JUPYTER_DOCKER_PIP", "build")
+    monkeypatch.setenv("FLYTE_JUPYTER_DOCKER_NETWORK", "host")
+    builder = DockerBuilder()
+    assert (builder.pip_from, builder.network) == ("build", "host")
+    monkeypatch.setenv("FLYTE_JUPYTER_DOCKER_NETWORK", "bridge-please")
+    with pytest.raises(ValueError, match="FLYTE_JUPYTER_DOCKER_NETWORK"):
+        DockerBuilder()
+
+
+def test_wheels_are_fetched_for_the_images_python_and_platform() -> None:
+    here = (sys.version_info[0], sys.version_info[1])
+    other = (3, 10) if here != (3, 10) else (3, 12)
+    assert not native_target(Image.from_debian_base(python_version=other))
+    assert not native_target(Image.from_debian_base(platform=("linux/amd64", "linux/arm64")))
+    assert platform_tags(Image.from_debian_base(platform=("linux/arm64",))) == ["manylinux_2_36_aarch64", "linux_aarch64"]
+    assert platform_tags(Image.from_base("x:1").with_env_vars({"A": "1"}))[0] == "manylinux_2_28_x86_64"
 
 
 def test_build_context_holds_every_named_file(tmp_path: Path) -> None:
@@ -113,7 +175,7 @@ def test_an_existing_image_uri_needs_no_build_and_no_engine(fresh_home: Path, mo
 
 @pytest.fixture
 def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A `docker` on PATH that behaves like a client with an engine (see fake_docker.py)."""
+    """A `docker` with buildx on PATH (see fake_docker.py): the one path the real engine lacks."""
     bindir = tmp_path / "fakebin"
     bindir.mkdir()
     exe = bindir / "docker"
@@ -125,29 +187,50 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return state
 
 
-def test_build_pushes_a_generated_image_once(fresh_home: Path, fake_docker: Path) -> None:
+def test_buildx_pushes_once_and_pins_the_digest(fresh_home: Path, fake_docker: Path) -> None:
     image = Image.from_debian_base(python_version=(3, 11), registry="localhost:5000", name="srcs", install_flyte=False)
     image = image.with_source_folder(FIXTURES / "mypkg").with_requirements(FIXTURES / "requirements.txt")
-    first = resolve_image(image, builder=get_builder("docker"))
-    second = resolve_image(image, builder=get_builder("docker"))
-    assert first.built and not second.built
-    assert first.reference == image.uri and first.reference.startswith("localhost:5000/srcs:")
+    builder = DockerBuilder(home=fresh_home, pip_from="build")
+    assert builder.build_mode().kind == "buildx"
+    first = resolve_image(image, builder=builder)
+    second = resolve_image(image, builder=builder)
+    assert first is not None and second is not None and first.built and not second.built
     state = json.loads(fake_docker.read_text())
-    assert state["pushed"] == [first.reference] and state["loaded"] == []
-    assert state["builds"][0]["dockerfile"] == dockerfile_text(image)
-    assert state["builds"][0]["platform"] == "linux/amd64"
+    assert state["pushed"] == [image.uri] and state["loaded"] == []
+    assert first.reference == f"{image.uri}@{state['builds'][0]['digest']}"
+    build = state["builds"][0]
+    assert build["dockerfile"] == dockerfile_text(image) and build["platform"] == "linux/amd64"
+    assert build["network"] is None  # a buildx builder keeps its own network unless one is chosen
+    assert build["label"] == f"org.flyte-jupyter.image-key={first.key}"
 
 
-def test_build_without_registry_loads_locally(fresh_home: Path, fake_docker: Path) -> None:
-    image = Image.from_base("python:3.11-slim").with_pip_packages("six")
-    resolved = resolve_image(image, builder=get_builder("docker"))
-    assert resolved.reference.startswith("flyte-jupyter:")
-    assert json.loads(fake_docker.read_text())["loaded"] == [resolved.reference]
+def test_buildx_without_registry_loads_locally(fresh_home: Path, fake_docker: Path) -> None:
+    image = Image.from_base("python:3.11-slim").with_env_vars({"A": "1"})
+    builder = DockerBuilder(home=fresh_home, network="host")
+    resolved = resolve_image(image, builder=builder)
+    assert resolved is not None and resolved.reference == image.uri and resolved.reference.startswith("flyte-jupyter:")
+    state = json.loads(fake_docker.read_text())
+    assert state["loaded"] == [resolved.reference] and state["builds"][0]["network"] == "host"
+    assert builder.exists(resolved.reference) and not builder.exists("flyte-jupyter:" + "0" * 20)
 
 
-def test_user_dockerfile_builds_from_its_folder(fresh_home: Path, fake_docker: Path) -> None:
+def test_buildx_builds_a_user_dockerfile_from_its_folder(fresh_home: Path, fake_docker: Path) -> None:
     image = Image.from_dockerfile(FIXTURES / "custom.Dockerfile", registry="localhost:5000", name="custom")
-    resolved = resolve_image(image, builder=get_builder("docker"))
+    resolved = resolve_image(image, builder=DockerBuilder(home=fresh_home))
     state = json.loads(fake_docker.read_text())
-    assert state["pushed"] == [resolved.reference]
+    assert resolved is not None and state["pushed"] == [image.uri]
     assert state["builds"][0]["dockerfile"] == (FIXTURES / "custom.Dockerfile").read_text()
+
+
+def test_several_platforms_need_buildx(fresh_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a client without buildx (docker.io's 20.10) in front of an engine: one platform only
+    exe = tmp_path / "docker"
+    exe.write_text(
+        "#!/bin/sh\ncase \"$1\" in info) echo 20.10.24;; version) echo 20.10.24;; *) echo \"no $1\" >&2; exit 1;; esac\n"
+    )
+    exe.chmod(0o755)
+    image = Image.from_debian_base(python_version=(3, 11), platform=("linux/amd64", "linux/arm64"), install_flyte=False)
+    builder = DockerBuilder(docker=str(exe), home=fresh_home)
+    assert builder.build_mode().kind == "buildkit"
+    with pytest.raises(ImageBuildError, match="several platforms"):
+        builder.build(image.with_env_vars({"A": "1"}), "1" * 64)

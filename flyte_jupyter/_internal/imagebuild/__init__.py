@@ -9,7 +9,8 @@ action as `--image-cache`.
 Builders (choose with `builder=` or `$FLYTE_JUPYTER_IMAGE_BUILDER`):
 
 * "local" (default, the embedded backend's): a cached virtualenv per spec (`local_venv.py`).
-* "docker": a generated Dockerfile built and pushed with `docker buildx` (`docker.py`).
+* "docker": a generated Dockerfile built with `docker buildx` when the client has it, else
+  `docker build` (BuildKit when the engine offers it), and pushed to a registry (`docker.py`).
 """
 
 from __future__ import annotations
