@@ -136,6 +136,9 @@ class Executor:
         self._inflight: dict[tuple, tuple] = {}  # serialized cache key -> the action computing it
         self._waiting: dict[tuple, list[tuple[RunEntry, ActionRecord]]] = {}
         self._task_launch: dict[tuple, _TaskLaunch] = {}
+        # Tasks seen calling other tasks: their actions are forked from a template that has
+        # imported grpc already (FLYTE_JUPYTER_PRELOAD_GRPC; see plugins/local/zygote.py).
+        self._nesting: set[tuple] = set()
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -176,6 +179,11 @@ class Executor:
         fut = self.hub.record(entry, [rec])
         if rec.parent:
             self.release_slot_of(entry, rec.parent)
+            parent = entry.actions.get(rec.parent)
+            if parent is not None and parent.task_key not in self._nesting:
+                if len(self._nesting) >= 4096:
+                    self._nesting.clear()
+                self._nesting.add(parent.task_key)
         self.queue_new(entry, rec, spec)
         return fut
 
@@ -303,6 +311,8 @@ class Executor:
         env = dict(shared.env)
         env["FLYTE_JUPYTER_ATTEMPT"] = str(att.number)
         env["FLYTE_JUPYTER_PARENT"] = rec.parent
+        if rec.task_key in self._nesting:
+            env["FLYTE_JUPYTER_PRELOAD_GRPC"] = "1"
         # Flat per-attempt names: a directory level costs a mkdir per action (~0.1 ms on ext4).
         rel = os.path.join(rec.project, rec.domain, rec.run, f"{rec.name}-{att.number}")
         data_dir = str(self.config.data_dir)
