@@ -154,7 +154,10 @@ def main() -> int:
         from _backend_fixture import BackendProcess
 
         shim_path = os.pathsep.join(p for p in (str(COMPAT / "shim"), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        backend = BackendProcess(work / "backend", env={"PYTHONPATH": shim_path})
+        # As the conformance tests do: enough slots that no program waits on the core count (a program
+        # whose children sleep would otherwise measure our default of one slot per core, not Flyte semantics).
+        backend = BackendProcess(work / "backend", env={"PYTHONPATH": shim_path},
+                                 extra_args=["--max-parallelism", "16"])
         backend.start()
     results: dict[str, dict[str, Any]] = {}
     try:
