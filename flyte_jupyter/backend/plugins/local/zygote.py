@@ -125,9 +125,13 @@ def _preload_grpc() -> None:
     nested call's cost). Import only: no channel, no thread, no grpc_init (that happens on the
     first channel, in the child after the fork), so nothing of grpc's state crosses the fork. It
     makes the template ~10 MiB bigger (fork ~0.4 ms dearer), so leaf tasks never get it."""
+    import importlib
+
     import grpc.aio  # noqa: F401
 
-    from flyte_jupyter._internal.controllers.remote import controller  # noqa: F401
+    # By name, as attempt.preload() loads the rest of what a child imports: this process runs the
+    # actions' code, the backend itself never imports the SDK's controllers.
+    importlib.import_module("flyte_jupyter._internal.controllers.remote.controller")
 
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
     if threads > 1:
