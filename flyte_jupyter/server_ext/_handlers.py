@@ -30,6 +30,7 @@ from flyte_jupyter.server_ext._manager import (
 
 AUTH_RESOURCE = "flyte"
 MAX_LIMIT = 10000  # most runs one list request may ask for
+MAX_LABELS = 2000  # most actions one labels request may name
 _NAME = r"(?P<name>[\w.\-]+)"
 _ACTION = r"(?P<action>[\w.\-]+)"
 
@@ -162,12 +163,53 @@ class AbortHandler(_FlyteHandler):
 
 
 class RerunHandler(_FlyteHandler):
+    """GET: what a re-run would run (the clone form: the task and its inputs, which can be edited).
+    POST: start it; `{"inputs": {name: JSON value}}` changes some inputs (a clone)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        form = await self.call(self.manager.rerun_form(await self.scope(), name))
+        self.finish(json.dumps(form))
+
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        run = await self.call(self.manager.rerun(await self.scope(self.body()), name))
+        body = self.body()
+        scope = await self.scope(body)
+        inputs = body.get("inputs")
+        if inputs is not None and not isinstance(inputs, dict):
+            raise tornado.web.HTTPError(400, "`inputs` must be an object mapping input names to values")
+        if inputs:
+            run = await self.call(self.manager.rerun(scope, name, inputs=inputs))
+        else:
+            run = await self.call(self.manager.rerun(scope, name))
         self.set_status(201)
         self.finish(json.dumps(run))
+
+
+class LabelsHandler(_FlyteHandler):
+    """Short labels of a run's actions (`trial(lr=0.05, i=4)`); `?actions=a1,a2` names some."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        scope = await self.scope()
+        text = self.get_query_argument("actions", "")
+        actions = [a for a in text.split(",") if a][:MAX_LABELS] if text else None
+        labels = await self.call(self.manager.labels(scope, name, actions))
+        self.finish(json.dumps({"run": name, "labels": labels}))
+
+
+class StatusHandler(_FlyteHandler):
+    """The backend the panel talks to: where it is, whether the server started it, and how busy it
+    is (actions running and queued, out of how many it runs at once)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        status = await self.call(self.manager.status(await self.scope()))
+        self.finish(json.dumps(status))
 
 
 class LogsHandler(_FlyteHandler):
@@ -181,15 +223,22 @@ class LogsHandler(_FlyteHandler):
     async def get(self, name: str, action: str) -> None:
         scope = await self.scope()
         follow = self.get_query_argument("follow", "") in ("1", "true", "yes")
-        self._pump = asyncio.ensure_future(self._stream(scope, name, action, follow))
+        text = self.get_query_argument("attempt", "")
+        if text and not (text.isascii() and text.isdigit() and len(text) <= 4):
+            raise tornado.web.HTTPError(400, "`attempt` must be an attempt number (1, 2, ...)")
+        attempt = int(text) if text else 0
+        self._pump = asyncio.ensure_future(self._stream(scope, name, action, follow, attempt))
         try:
             await self._pump
         except asyncio.CancelledError:
             return  # the browser left
         self.finish(set_content_type="text/plain; charset=utf-8")
 
-    async def _stream(self, scope: Scope, name: str, action: str, follow: bool) -> None:
-        stream = self.manager.logs(scope, name, action, follow)
+    async def _stream(self, scope: Scope, name: str, action: str, follow: bool, attempt: int = 0) -> None:
+        if attempt:
+            stream = self.manager.logs(scope, name, action, follow, attempt=attempt)
+        else:
+            stream = self.manager.logs(scope, name, action, follow)
         started = False
         try:
             async for chunk in stream:
@@ -249,6 +298,8 @@ def handlers() -> list[tuple[str, Any]]:
         (url_path_join(base, "runs", _NAME, "rerun"), RerunHandler),
         (url_path_join(base, "runs", _NAME, "actions", _ACTION), ActionHandler),
         (url_path_join(base, "runs", _NAME, "actions", _ACTION, "logs"), LogsHandler),
+        (url_path_join(base, "runs", _NAME, "labels"), LabelsHandler),
+        (url_path_join(base, "status"), StatusHandler),
         (url_path_join(base, "notebook-tasks"), NotebookTasksHandler),
         (url_path_join(base, "ws"), UpdatesSocket),
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import sys
 import tempfile
@@ -27,13 +28,20 @@ from traitlets.config import LoggingConfigurable
 
 from flyte_jupyter.errors import FlyteJupyterError
 from flyte_jupyter.server_ext import _notebook
+from flyte_jupyter.server_ext._origins import (
+    INPUTS_LABEL,
+    RERUN_OF_LABEL,
+    SERIES_LABEL,
+    SOURCE_LABEL,
+    TASK_LABEL,
+    CellIndex,
+    origin_of,
+)
 
 T = TypeVar("T")
 
-SOURCE_LABEL = "source"
-TASK_LABEL = "task"
-INPUTS_LABEL = "inputs"
 _MAX_INPUTS_LABEL = 8192
+_MAX_LABEL_READS = 5000  # stored inputs read for labels per request
 
 
 class ManagerError(FlyteJupyterError):
@@ -142,14 +150,31 @@ class RunsManager(LoggingConfigurable):
     async def submit(self, scope: Scope, submission: Submission) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def rerun(self, scope: Scope, name: str) -> dict[str, Any]:
+    async def rerun(self, scope: Scope, name: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A new run of the same task and inputs; `inputs` (name -> JSON value) changes some (a clone)."""
         raise NotImplementedError
+
+    async def rerun_form(self, scope: Scope, name: str) -> dict[str, Any]:
+        """What a re-run of `name` would run: {"run", "task", "how", "inputs": [field, ...], "origin"};
+        a field is {"name", "type", "required", "value" (JSON text, None when not editable), "text",
+        "editable"}."""
+        raise NotImplementedError
+
+    async def labels(self, scope: Scope, run: str, actions: list[str] | None = None) -> dict[str, str]:
+        """Short labels of the run's actions (`trial(lr=0.05, i=4)`): all, or the ones named."""
+        return {}
+
+    async def status(self, scope: Scope) -> dict[str, Any]:
+        """Facts about the backend for the panel: {"endpoint", "embedded", "started_by_server",
+        "max_parallelism", "running", "queued", ...}; unknown facts are None."""
+        return {"endpoint": None, "embedded": False, "started_by_server": False, "max_parallelism": None,
+                "running": None, "queued": None}
 
     async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def logs(self, scope: Scope, run: str, action: str, follow: bool) -> AsyncIterator[str]:
-        """Chunks of log text; with `follow`, until the action's attempt ends."""
+    def logs(self, scope: Scope, run: str, action: str, follow: bool, attempt: int = 0) -> AsyncIterator[str]:
+        """Chunks of log text of one attempt (0: the latest); with `follow`, until it ends."""
         raise NotImplementedError
 
     def watch(self, scope: Scope, run: str) -> AsyncIterator[dict[str, Any]]:
@@ -169,10 +194,13 @@ class RunsManager(LoggingConfigurable):
             await asyncio.sleep(interval)
 
 
-def run_json(summary: Any) -> dict[str, Any]:
-    """The panel's run shape from the SDK's RunSummary."""
+def run_json(summary: Any, root_dir: str = "", replayable: bool = False) -> dict[str, Any]:
+    """The panel's run shape from the SDK's RunSummary. `replayable`: the manager can re-run any
+    run from its stored task and inputs, not only the panel's own submissions."""
     labels = dict(getattr(summary, "labels", None) or {})
     source = getattr(summary, "source", None) or labels.get(SOURCE_LABEL)
+    origin = origin_of(labels, summary.task, root_dir)
+    panel = bool(labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels)
     return {
         "name": summary.name,
         "phase": str(summary.phase),
@@ -185,7 +213,9 @@ def run_json(summary: Any) -> dict[str, Any]:
         "error": dataclasses.asdict(summary.error) if summary.error else None,
         "action_count": summary.action_count,
         "url": summary.url,
-        "can_rerun": bool(labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels),
+        "can_rerun": panel or replayable,
+        "origin": origin,
+        "series": origin["series"],
     }
 
 
@@ -215,6 +245,12 @@ class BackendRunsManager(RunsManager):
         self._used: dict[int, Any] = {}  # clients to close at exit
         self._start_task: asyncio.Future[None] | None = None
         self._start_error: str | None = None
+        self._atexit = False
+        self._cells: CellIndex | None = None  # cell keys -> positions, per saved notebook
+        self._labels: dict[tuple[str, str, str], dict[str, str]] = {}  # (project, domain, run) -> labels
+        from flyte_jupyter.server_ext._attempts import AttemptLog
+
+        self._attempt_log = AttemptLog()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -250,6 +286,13 @@ class BackendRunsManager(RunsManager):
                 raise
             client = resolve_client(**how, start=True)
             self._started_embedded = True
+            if not self._atexit:
+                # a server that dies without its cleanup (Ctrl-C twice ends jupyter_server with a
+                # KeyboardInterrupt, past `stop_extension`) still stops what it started
+                import atexit
+
+                atexit.register(self._stop_at_exit)
+                self._atexit = True
         if self.start_embedded:
             self._is_embedded = _embedded.backend_status(data_dir).endpoint == client.endpoint
         self._default = self._use(client)
@@ -282,6 +325,16 @@ class BackendRunsManager(RunsManager):
 
             await asyncio.get_running_loop().run_in_executor(None, _embedded.stop_backend, self.data_dir or None)
             self._started_embedded = False
+
+    def _stop_at_exit(self) -> None:
+        if self._started_embedded:
+            from flyte_jupyter._internal.client import embedded as _embedded
+
+            self._started_embedded = False
+            try:
+                _embedded.stop_backend(self.data_dir or None)
+            except Exception:
+                pass
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -359,17 +412,48 @@ class BackendRunsManager(RunsManager):
 
     # -- the interface ----------------------------------------------------------------------------
 
+    def _run_json(self, summary: Any) -> dict[str, Any]:
+        return run_json(summary, self.root_dir, replayable=True)
+
+    async def _with_cells(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each run's `origin.cell_number`: where its cell is in the saved notebook (by id, or by the
+        digest of its text), read in a thread, once per change of each notebook."""
+        from flyte_jupyter.server_ext._origins import api_path
+
+        wanted = [r for r in runs if r.get("origin") and r["origin"].get("notebook") and r["origin"].get("cell")]
+        if not wanted:
+            return runs
+        if self._cells is None:
+            self._cells = CellIndex(max_bytes=self.max_notebook_bytes)
+        cells = self._cells
+        root = self.root_dir
+
+        def find() -> None:
+            for run in wanted:
+                origin = run["origin"]
+                path = api_path(root, origin["notebook"])
+                if path is None:
+                    continue
+                origin["cell_number"] = cells.position(resolve_notebook(root, path), origin["cell"])
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, find)
+        except ManagerError:
+            pass
+        return runs
+
     async def list_runs(self, scope: Scope, phase: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         runs = await self._call(scope, lambda c: c.list_runs(limit=limit, phase=phase, **self._pd(scope)))
-        return [run_json(r) for r in runs]
+        return await self._with_cells([self._run_json(r) for r in runs])
 
     async def get_run(self, scope: Scope, name: str) -> dict[str, Any]:
         summary, actions = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
-        out = run_json(summary)
+        out = (await self._with_cells([self._run_json(summary)]))[0]
         out["actions"] = [_action_json(a) for a in actions]
         return out
 
     async def get_action(self, scope: Scope, run: str, action: str) -> dict[str, Any]:
+        from flyte_jupyter.server_ext import _attempts
         from flyte_jupyter.server_ext._summary import read_summaries
 
         detail = await self._call(scope, lambda c: c.get_action(run, action, **self._pd(scope)))
@@ -377,9 +461,77 @@ class BackendRunsManager(RunsManager):
         inputs, outputs = await asyncio.get_running_loop().run_in_executor(
             None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.value == "SUCCEEDED")
         out.update(inputs=inputs, outputs=outputs, max_attempts=detail.max_attempts)
+        spec = None
+        if detail.info.attempts > 1 or detail.max_attempts > 1:
+            try:
+                spec = (await self._call(scope, lambda c: _action_spec(c, run, action, self._pd(scope))))[0]
+            except ManagerError:
+                spec = None
+        key = (*self._pd(scope).values(), run)
+        seen = self._attempt_log.seen(key, action)  # type: ignore[arg-type]
+        out["attempt_history"] = await asyncio.get_running_loop().run_in_executor(
+            None, _attempts.history, out, detail.outputs_uri, spec, seen)
+        if spec is not None:
+            r = spec.retries
+            out["retry_policy"] = {"retries": r.count, "backoff": r.backoff_seconds, "factor": r.backoff_factor or 2.0,
+                                   "max_backoff": r.max_backoff_seconds or 300.0}
         return out
 
-    async def submit(self, scope: Scope, submission: Submission) -> dict[str, Any]:
+    async def labels(self, scope: Scope, run: str, actions: list[str] | None = None) -> dict[str, str]:
+        """Labels from each action's stored inputs, read once per action (inputs never change), in
+        the task's own order (its spec's interface)."""
+        from flyte_jupyter.server_ext._summary import input_words, label_of
+
+        pd = self._pd(scope)
+        key = (pd["project"], pd["domain"], run)
+        known = self._labels.get(key)
+        if known is None:
+            known = self._labels[key] = {}
+            while len(self._labels) > _MAX_LABELLED_RUNS:
+                self._labels.pop(next(iter(self._labels)))
+        wanted = set(actions) if actions is not None else None
+        if wanted is not None and wanted <= known.keys():
+            return {n: known[n] for n in wanted}
+        raw = await self._call(scope, lambda c: _raw_actions(c, run, pd))
+        todo = [a for a in raw if a.id.name not in known and (wanted is None or a.id.name in wanted)]
+        todo = todo[:_MAX_LABEL_READS]
+        orders: dict[tuple[str, str], list[str]] = {}
+        for a in todo:
+            task_key = (a.task_name, a.task_version)
+            if task_key not in orders and a.task_name != "notebook.cell":
+                try:
+                    spec, _ = await self._call(scope, functools.partial(_action_spec, run=run, action=a.id.name, pd=pd))
+                    orders[task_key] = [v.name for v in spec.interface.inputs] if spec is not None else []
+                except ManagerError:
+                    orders[task_key] = []
+
+        def read() -> dict[str, str]:
+            out = {}
+            for a in todo:
+                words = input_words(a.inputs_uri, orders.get((a.task_name, a.task_version)))
+                if words is not None:
+                    out[a.id.name] = label_of(a.task_name, words)
+            return out
+
+        known.update(await asyncio.get_running_loop().run_in_executor(None, read))
+        return {n: v for n, v in known.items() if wanted is None or n in wanted}
+
+    async def status(self, scope: Scope) -> dict[str, Any]:
+        facts = await self._call(scope, lambda c: c.status())
+        embedded = self._embedded_mode(scope)
+        return {
+            "endpoint": facts.get("endpoint"),
+            "embedded": embedded,
+            "started_by_server": embedded and self._started_embedded,
+            "max_parallelism": facts.get("max_parallelism") or None,
+            "running": facts.get("running_actions"),
+            "queued": facts.get("queued_actions"),
+            "version": facts.get("version"),
+            "executor": facts.get("executor"),
+            "data_dir": facts.get("data_dir") if embedded else None,
+        }
+
+    async def submit(self, scope: Scope, submission: Submission, extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
         await self.check_scope(scope)  # before the notebook is read: a refused request does nothing
         cells = self.read_notebook(submission.os_path, submission.path)
         tasks = {t.name: t for t in _notebook.find_tasks(cells)}
@@ -393,7 +545,7 @@ class BackendRunsManager(RunsManager):
         await self._call(scope, lambda c: c.status())
         client = await self._client(scope)
         inputs_text = json.dumps(submission.inputs, sort_keys=True)
-        labels = {SOURCE_LABEL: submission.path, TASK_LABEL: submission.task}
+        labels = {SOURCE_LABEL: submission.path, TASK_LABEL: submission.task, **(extra_labels or {})}
         if len(inputs_text) <= _MAX_INPUTS_LABEL:
             labels[INPUTS_LABEL] = inputs_text
         request = {
@@ -405,30 +557,101 @@ class BackendRunsManager(RunsManager):
         }
         name = await _submit_in_subprocess(request, self.submit_timeout)
         summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
-        return run_json(summary)
+        return self._run_json(summary)
 
-    async def rerun(self, scope: Scope, name: str) -> dict[str, Any]:
+    async def rerun_form(self, scope: Scope, name: str) -> dict[str, Any]:
+        from flyte_jupyter.server_ext import _replay
+
         summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         labels = summary.labels or {}
-        if not (labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels):
-            raise ManagerError(409, f"run {name} was not submitted from a notebook by the Flyte panel, so it "
-                                    "cannot be re-run from here; run its notebook or script again")
-        path = labels[SOURCE_LABEL]
-        os_path = resolve_notebook(self.root_dir, path)
-        return await self.submit(scope, Submission(path, os_path, labels[TASK_LABEL], json.loads(labels[INPUTS_LABEL])))
+        spec, root = await self._call(scope, lambda c: _action_spec(c, name, "a0", self._pd(scope)))
+        lm = await asyncio.get_running_loop().run_in_executor(None, _replay.read_inputs, root.inputs_uri)
+        fields = _replay.input_fields(spec, lm)
+        how = "stored"
+        if _is_panel_run(labels):
+            how = "notebook"
+            try:
+                given = json.loads(labels[INPUTS_LABEL])
+            except ValueError:
+                given = {}
+            for field in fields:  # the JSON the panel submitted: every value is editable as it was typed
+                if isinstance(given, dict) and field["name"] in given:
+                    field["value"], field["editable"] = json.dumps(given[field["name"]]), True
+        return {"run": name, "task": summary.task, "how": how, "inputs": fields,
+                "origin": self._run_json(summary)["origin"]}
+
+    async def rerun(self, scope: Scope, name: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Panel submissions run again from their notebook as saved now (with their JSON inputs);
+        every other run from its stored task and inputs (see `_replay`)."""
+        summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
+        labels = summary.labels or {}
+        if _is_panel_run(labels):
+            path = labels[SOURCE_LABEL]
+            os_path = resolve_notebook(self.root_dir, path)
+            try:
+                given = json.loads(labels[INPUTS_LABEL])
+            except ValueError:
+                given = None
+            if not isinstance(given, dict):
+                raise ManagerError(409, f"run {name} has no readable inputs to run again with")
+            merged = {**given, **(inputs or {})}
+            return await self.submit(scope, Submission(path, os_path, labels[TASK_LABEL], merged),
+                                     extra_labels={RERUN_OF_LABEL: name})
+        return await self._replay(scope, summary, inputs or {})
+
+    async def _replay(self, scope: Scope, summary: Any, edits: dict[str, Any]) -> dict[str, Any]:
+        from flyte_jupyter.server_ext import _replay
+
+        pd = self._pd(scope)
+        name = summary.name
+        spec, root = await self._call(scope, lambda c: _action_spec(c, name, "a0", pd))
+        if spec is None:
+            raise ManagerError(409, f"the backend keeps no task for run {name}, so it cannot be re-run from here; "
+                                    "run its notebook or script again")
+        loop = asyncio.get_running_loop()
+        lm = await loop.run_in_executor(None, _replay.read_inputs, root.inputs_uri)
+        try:
+            lm = _replay.edited_inputs(lm, edits) if edits else lm
+        except _replay.InputError as err:
+            raise ManagerError(400, str(err)) from None
+        labels = {**dict(summary.labels or {}), RERUN_OF_LABEL: name}
+        series = labels.get(SERIES_LABEL)
+        run_name = ""
+        client = await self._client(scope)
+        if series:
+            try:
+                run_name = await _replay.next_in_series(client, series, pd["project"], pd["domain"]) or ""
+            except Exception:
+                run_name = ""
+        data = lm.SerializeToString(deterministic=True)
+        hash_ = _replay.inputs_hash(spec, lm)
+        for _attempt in range(3):  # a name of the series taken meanwhile: the next one
+            try:
+                create = functools.partial(_create, spec=spec, inputs=data, inputs_hash=hash_, run_name=run_name,
+                                           labels=labels, pd=pd)
+                created = await self._call(scope, create)
+                break
+            except ManagerError as err:
+                if err.status != 409 or not run_name or not series:
+                    raise
+                run_name = await _replay.next_in_series(client, series, pd["project"], pd["domain"]) or ""
+        else:
+            raise ManagerError(409, f"could not find a free name in the series of {series!r}")
+        return self._run_json(created)
 
     async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
         await self._call(scope, lambda c: c.abort_run(name, reason="aborted from the JupyterLab Flyte panel",
                                                       **self._pd(scope)))
         summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
-        return run_json(summary)
+        return self._run_json(summary)
 
-    async def logs(self, scope: Scope, run: str, action: str, follow: bool) -> AsyncIterator[str]:  # type: ignore[override]
+    async def logs(self, scope: Scope, run: str, action: str, follow: bool,  # type: ignore[override]
+                   attempt: int = 0) -> AsyncIterator[str]:
         client = await self._client(scope)
         from flyte_jupyter.errors import BackendError
 
         try:
-            async for line in client.tail_logs(run, action, follow=follow, **self._pd(scope)):
+            async for line in client.tail_logs(run, action, attempt=attempt, follow=follow, **self._pd(scope)):
                 text = line.text
                 yield text if text.endswith("\n") else text + "\n"
         except BackendError as err:
@@ -441,22 +664,61 @@ class BackendRunsManager(RunsManager):
 
         try:
             async for summary in client.watch_runs(**self._pd(scope)):
-                yield run_json(summary)
+                yield (await self._with_cells([self._run_json(summary)]))[0]
         except BackendError as err:
             raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
 
     async def watch(self, scope: Scope, run: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+        """Action changes; each is also noted in the attempt log, so a retried action's history
+        (times, errors, real backoffs) is known to the panel."""
         client = await self._client(scope)
         from flyte_jupyter._internal.client.grpc_client import Synced
         from flyte_jupyter.errors import BackendError
 
+        key = (*self._pd(scope).values(), run)
         try:
             async for event in client.watch_run(run, **self._pd(scope)):
                 if isinstance(event, Synced):
                     continue
+                self._attempt_log.observe(key, event)  # type: ignore[arg-type]
                 yield _event_json(event)
         except BackendError as err:
             raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+
+
+_MAX_LABELLED_RUNS = 100
+
+
+def _is_panel_run(labels: dict[str, str]) -> bool:
+    """Submitted by the panel from a notebook (its path, task and JSON inputs in the labels)."""
+    return bool(labels.get(SOURCE_LABEL) and labels.get(TASK_LABEL) and INPUTS_LABEL in labels
+                and str(labels.get(SOURCE_LABEL)).endswith(".ipynb"))
+
+
+async def _action_spec(client: Any, run: str, action: str, pd: dict[str, str]) -> tuple[Any, Any]:
+    """(TaskSpec or None, Action message) of one action, from StateService.GetAction (the SDK's
+    `get_action` drops the spec)."""
+    from flyte_jupyter._internal.wire.proto import common_pb2, state_service_pb2
+
+    request = state_service_pb2.GetActionRequest(
+        id=common_pb2.ActionIdentifier(project=pd["project"], domain=pd["domain"], run=run, name=action))
+    resp = await client._call("state", "GetAction", request)
+    return (resp.task if resp.HasField("task") else None), resp.action
+
+
+async def _create(client: Any, *, spec: Any, inputs: bytes, inputs_hash: str, run_name: str,
+                  labels: dict[str, str], pd: dict[str, str]) -> Any:
+    return await client.create_run(spec, inputs=inputs, inputs_hash=inputs_hash, run_name=run_name, labels=labels, **pd)
+
+
+async def _raw_actions(client: Any, run: str, pd: dict[str, str]) -> list[Any]:
+    """The run's Action messages (with where their inputs are), from RunService.GetRun."""
+    from flyte_jupyter._internal.wire.proto import common_pb2, run_service_pb2
+
+    request = run_service_pb2.GetRunRequest(id=common_pb2.ActionIdentifier(project=pd["project"],
+                                                                          domain=pd["domain"], run=run))
+    resp = await client._call("run", "GetRun", request)
+    return list(resp.actions)
 
 
 def _endpoint_key(endpoint: str) -> str:

@@ -45,14 +45,20 @@ class NotebookTask:
     """A function decorated with `@<env>.task` in one of the notebook's cells."""
 
     name: str
-    environment: str
+    environment: str  # the Python variable of the TaskEnvironment (`env` in `@env.task`)
     doc: str | None
     inputs: list[TaskInput]
     cell: int  # 1-based position among all cells
     line: int
+    env_name: str | None = None  # the environment's own name (`TaskEnvironment(name="live")`), when literal
+
+    @property
+    def full_name(self) -> str:
+        """`live.slow`: the task's name everywhere else (runs, widgets, logs)."""
+        return f"{self.env_name or self.environment}.{self.name}"
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "full_name": self.full_name}
 
 
 @dataclasses.dataclass
@@ -185,15 +191,50 @@ def find_tasks(cells: list[_Cell]) -> list[NotebookTask]:
     """Top-level functions decorated with `@<env>.task`, in notebook order; a later definition of
     the same name replaces the earlier one, as re-running cells would."""
     found: dict[str, NotebookTask] = {}
+    envs: dict[str, str | None] = {}
     for cell in cells:
         try:
-            _cell_tasks(cell, found)
+            _cell_envs(cell, envs)
+            _cell_tasks(cell, found, envs)
         except _CELL_ERRORS as err:  # `ast.unparse` of an annotation or default nested too deeply
             raise _unparsable(cell.origin or "notebook", cell.index, err) from None
     return list(found.values())
 
 
-def _cell_tasks(cell: _Cell, found: dict[str, NotebookTask]) -> None:
+def _env_name(call: ast.expr) -> str | None | bool:
+    """For `TaskEnvironment("live", ...)` / `flyte.TaskEnvironment(name="live")`: "live"; None for a
+    TaskEnvironment whose name is not a literal; False for anything else."""
+    if not isinstance(call, ast.Call):
+        return False
+    f = call.func
+    fname = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    if fname != "TaskEnvironment":
+        return False
+    arg = next((k.value for k in call.keywords if k.arg == "name"), call.args[0] if call.args else None)
+    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value else None
+
+
+def _cell_envs(cell: _Cell, envs: dict[str, str | None]) -> None:
+    """`env = flyte.TaskEnvironment(name="live")` at the top of a cell: env -> "live"."""
+    for node in cell.tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        if value is None:
+            continue
+        name = _env_name(value)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if name is False:
+                    envs.pop(target.id, None)
+                else:
+                    envs[target.id] = name  # type: ignore[assignment]
+
+
+def _cell_tasks(cell: _Cell, found: dict[str, NotebookTask], envs: dict[str, str | None] | None = None) -> None:
     for node in cell.tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -204,7 +245,7 @@ def _cell_tasks(cell: _Cell, found: dict[str, NotebookTask]) -> None:
         found.pop(node.name, None)
         found[node.name] = NotebookTask(
             name=node.name, environment=env, doc=doc.strip().splitlines()[0] if doc else None,
-            inputs=_inputs(node), cell=cell.index, line=node.lineno,
+            inputs=_inputs(node), cell=cell.index, line=node.lineno, env_name=(envs or {}).get(env),
         )
 
 

@@ -45,6 +45,23 @@ export interface IActionError {
   origin?: string;
 }
 
+/** Where a run came from, as the server read it from the run's labels. */
+export interface IOrigin {
+  kind: 'notebook' | 'cell' | 'script' | 'unknown';
+  /** The notebook's path under the server's root (null: not a notebook this server can open). */
+  notebook: string | null;
+  notebook_name: string | null;
+  /** The cell's id (or the kernel's digest of its text). */
+  cell: string | null;
+  /** Where that cell is in the saved notebook (1-based), when found. */
+  cell_number?: number | null;
+  script: string | null;
+  series: string | null;
+  rerun_of: string | null;
+  /** Submitted by this panel: re-runs start from the notebook as saved now. */
+  panel: boolean;
+}
+
 export interface IRun {
   name: string;
   phase: Phase;
@@ -55,6 +72,52 @@ export interface IRun {
   started_at: number | null;
   ended_at: number | null;
   error: IActionError | null;
+  origin?: IOrigin | null;
+  series?: string | null;
+}
+
+/** One attempt of an action (the server puts the history together; see server_ext/_attempts.py). */
+export interface IAttempt {
+  attempt: number;
+  phase: Phase | null;
+  started_at: number | null;
+  ended_at: number | null;
+  error: IActionError | null;
+  /** Seconds waited before the next attempt (seen, or the task's retry policy). */
+  backoff: number | null;
+  backoff_seen: boolean;
+  /** The times were seen by the server (else estimated from the previous attempt). */
+  times_seen: boolean;
+}
+
+/** One input of a re-run's form: its stored value as JSON text. */
+export interface IRerunField {
+  name: string;
+  type: string | null;
+  required: boolean;
+  value: string | null;
+  text: string | null;
+  editable: boolean;
+}
+
+export interface IRerunForm {
+  run: string;
+  task: string;
+  how: 'notebook' | 'stored';
+  inputs: IRerunField[];
+  origin: IOrigin;
+}
+
+/** The backend the panel talks to, and how busy it is. */
+export interface IStatus {
+  endpoint: string | null;
+  embedded: boolean;
+  started_by_server: boolean;
+  max_parallelism: number | null;
+  running: number | null;
+  queued: number | null;
+  data_dir?: string | null;
+  version?: string | null;
 }
 
 export interface IAction {
@@ -72,6 +135,13 @@ export interface IAction {
   inputs?: Record<string, string> | null;
   outputs?: Record<string, string> | null;
   max_attempts?: number;
+  attempt_history?: IAttempt[];
+  retry_policy?: {
+    retries: number;
+    backoff: number;
+    factor: number;
+    max_backoff: number;
+  };
 }
 
 export interface IRunDetail extends IRun {
@@ -92,6 +162,10 @@ export interface INotebookTask {
   inputs: ITaskInput[];
   cell: number;
   line: number;
+  /** The environment's own name (`TaskEnvironment(name="live")`), when the notebook spells it. */
+  env_name?: string | null;
+  /** `live.slow`: the name runs and widgets use. */
+  full_name?: string;
 }
 
 export interface IUpdate {
@@ -218,10 +292,46 @@ export class FlyteClient {
     );
   }
 
-  async rerun(name: string): Promise<IRun> {
+  /** A new run of the same task; `inputs` (name -> value) changes some of them (a clone). */
+  async rerun(name: string, inputs?: Record<string, unknown>): Promise<IRun> {
     return this.request<IRun>(
       apiUrl(this.serverSettings, 'runs', encodeURIComponent(name), 'rerun'),
-      { method: 'POST', body: JSON.stringify(this.scope()) }
+      {
+        method: 'POST',
+        body: JSON.stringify(
+          inputs ? { ...this.scope(), inputs } : this.scope()
+        )
+      }
+    );
+  }
+
+  /** What a re-run of `name` would run: its task and inputs, for the clone form. */
+  async rerunForm(name: string): Promise<IRerunForm> {
+    return this.request<IRerunForm>(
+      withQuery(
+        apiUrl(this.serverSettings, 'runs', encodeURIComponent(name), 'rerun'),
+        this.scope()
+      )
+    );
+  }
+
+  /** Short labels of a run's actions: `trial(lr=0.05, i=4)`. */
+  async labels(
+    name: string,
+    actions?: string[]
+  ): Promise<Record<string, string>> {
+    const body = await this.request<{ labels: Record<string, string> }>(
+      withQuery(
+        apiUrl(this.serverSettings, 'runs', encodeURIComponent(name), 'labels'),
+        { ...this.scope(), actions: actions?.join(',') }
+      )
+    );
+    return body.labels;
+  }
+
+  async status(): Promise<IStatus> {
+    return this.request<IStatus>(
+      withQuery(apiUrl(this.serverSettings, 'status'), this.scope())
     );
   }
 
@@ -256,7 +366,8 @@ export class FlyteClient {
     action: string,
     follow: boolean,
     onChunk: (text: string) => void,
-    signal: AbortSignal
+    signal: AbortSignal,
+    attempt?: number
   ): Promise<void> {
     const url = withQuery(
       apiUrl(
@@ -267,7 +378,11 @@ export class FlyteClient {
         encodeURIComponent(action),
         'logs'
       ),
-      { ...this.scope(), follow: follow ? '1' : undefined }
+      {
+        ...this.scope(),
+        follow: follow ? '1' : undefined,
+        attempt: attempt ? String(attempt) : undefined
+      }
     );
     const response = await ServerConnection.makeRequest(
       url,

@@ -1,11 +1,32 @@
-/** One run: header with Abort and Re-run, the live action tree, and the selected action's details. */
+/**
+ * One run: where it came from, Abort / Re-run / Clone, why its actions wait, its failure (the root
+ * cause once, and the path of actions it travelled), the live action tree, and the selected
+ * action's attempts, inputs, outputs and logs.
+ *
+ * The same view serves the sidebar (`layout="side"`, one column) and a run opened in the main
+ * area (`layout="main"`: the tree beside the action, logs at full height).
+ */
 import * as React from 'react';
 import { Button } from '@jupyterlab/ui-components';
 
-import { FlyteClient, IAction, IRunDetail, isTerminal } from './api';
-import { durationOf, formatDuration, formatStart, shortTask } from './format';
+import {
+  FlyteClient,
+  IAction,
+  IActionError,
+  IAttempt,
+  IRunDetail,
+  isTerminal
+} from './api';
+import {
+  durationOf,
+  formatDuration,
+  formatStart,
+  rootCause,
+  shortTask
+} from './format';
+import { FlyteModel } from './panel';
+import { OriginLink, PhaseBadge } from './runs';
 import { ActionTree } from './tree';
-import { PhaseBadge } from './runs';
 
 const MAX_LOG_CHARS = 500_000;
 
@@ -18,16 +39,19 @@ function keepTail(text: string): string {
   return '[earlier output omitted]\n' + text.slice(cut + 1);
 }
 
-/** The log pane: fetches once for finished actions, follows while the action runs. */
+/** A log pane: fetches once for finished actions, follows while the action runs. */
 function Logs(props: {
   client: FlyteClient;
   run: string;
   action: IAction;
+  attempt?: number;
+  title?: string;
 }): JSX.Element {
   const [text, setText] = React.useState('');
   const [error, setError] = React.useState<string | null>(null);
   const [loaded, setLoaded] = React.useState(false);
-  const running = !isTerminal(props.action.phase);
+  const latest = !props.attempt || props.attempt >= props.action.attempts;
+  const running = latest && !isTerminal(props.action.phase);
   const ref = React.useRef<HTMLPreElement>(null);
   React.useEffect(() => {
     const controller = new AbortController();
@@ -40,7 +64,8 @@ function Logs(props: {
         props.action.name,
         running,
         chunk => setText(t => keepTail(t + chunk)),
-        controller.signal
+        controller.signal,
+        props.attempt
       )
       .then(() => setLoaded(true))
       .catch(e => {
@@ -50,23 +75,27 @@ function Logs(props: {
       });
     return () => controller.abort();
     // follow mode ends when the action does; refetch once it is finished to get the full log
-  }, [props.run, props.action.name, running]);
+  }, [props.run, props.action.name, running, props.attempt]);
   React.useEffect(() => {
     if (ref.current) {
       ref.current.scrollTop = ref.current.scrollHeight;
     }
   }, [text]);
+  const attemptLog = props.attempt !== undefined;
   return (
-    <div className="jp-FlyteLogs">
-      <div className="jp-FlyteSection-title">
-        Logs
-        {running ? <span className="jp-FlyteMuted"> (following)</span> : null}
-      </div>
-      {error ? <div className="jp-FlyteError">{error}</div> : null}
+    <div className={attemptLog ? 'jp-FlyteAttempt-logs' : 'jp-FlyteLogs'}>
+      {attemptLog ? null : (
+        <div className="jp-FlyteSection-title">
+          {props.title ?? 'Logs'}
+          {running ? <span className="jp-FlyteMuted"> (following)</span> : null}
+        </div>
+      )}
+      {error ? <div className="jp-FlyteMessage">{error}</div> : null}
       <pre
         ref={ref}
-        className="jp-FlyteLogs-text"
+        className={attemptLog ? 'jp-FlyteAttempt-log' : 'jp-FlyteLogs-text'}
         data-action={props.action.name}
+        data-attempt={props.attempt ?? undefined}
       >
         {text ||
           (running
@@ -108,7 +137,7 @@ function KeyValues(props: {
   );
 }
 
-/** Inputs and outputs are read on demand (they live in storage), again once the action ends. */
+/** Inputs, outputs and attempts are read on demand (they live in storage), again as the action moves. */
 function useActionDetail(
   client: FlyteClient,
   run: string,
@@ -117,6 +146,7 @@ function useActionDetail(
   const [detail, setDetail] = React.useState<IAction | null>(null);
   const name = action?.name;
   const phase = action?.phase;
+  const attempts = action?.attempts;
   React.useEffect(() => {
     if (!name) {
       setDetail(null);
@@ -130,55 +160,393 @@ function useActionDetail(
     return () => {
       live = false;
     };
-  }, [run, name, phase]);
+  }, [run, name, phase, attempts]);
   return detail && detail.name === name ? detail : null;
 }
 
-export interface IRunDetailProps {
-  client: FlyteClient;
-  run: IRunDetail;
-  now: number;
-  busy: boolean;
-  onBack: () => void;
-  onAbort: () => void;
-  onRerun: () => void;
+/** An error once: its root cause (nested "action … failed:" prefixes taken off), the traceback folded. */
+function ErrorBox(props: {
+  error: IActionError;
+  className?: string;
+}): JSX.Element {
+  const cause = rootCause(props.error);
+  return (
+    <details
+      className={props.className ?? 'jp-FlyteError'}
+      title="Show the traceback"
+    >
+      <summary>
+        <b>{cause.kind}</b>:{' '}
+        <span className="jp-FlyteError-message">{cause.message}</span>
+      </summary>
+      {props.error.traceback ? <pre>{props.error.traceback}</pre> : null}
+    </details>
+  );
 }
 
-export function RunDetail(props: IRunDetailProps): JSX.Element {
+/** The chain of failed actions from the root down to the one where the failure started. */
+export function failurePath(actions: IAction[]): IAction[] {
+  const byParent = new Map<string, IAction[]>();
+  for (const a of actions) {
+    if (a.parent) {
+      const list = byParent.get(a.parent) ?? [];
+      list.push(a);
+      byParent.set(a.parent, list);
+    }
+  }
+  const failed = (a: IAction) =>
+    (a.phase === 'FAILED' || a.phase === 'TIMED_OUT') && !!a.error;
+  let node = actions.find(a => !a.parent && failed(a));
+  const path: IAction[] = [];
+  const seen = new Set<string>();
+  while (node && !seen.has(node.name)) {
+    seen.add(node.name);
+    path.push(node);
+    const kids = (byParent.get(node.name) ?? []).filter(failed);
+    kids.sort((x, y) => (x.ended_at ?? Infinity) - (y.ended_at ?? Infinity));
+    node = kids[0];
+  }
+  return path;
+}
+
+function Failure(props: {
+  run: IRunDetail;
+  labels: Record<string, string>;
+  onSelect: (action: string) => void;
+}): JSX.Element | null {
   const { run } = props;
-  const [selected, setSelected] = React.useState<string | null>(null);
-  const action = run.actions.find(a => a.name === selected) ?? null;
-  const extra = useActionDetail(props.client, run.name, action);
+  const path = failurePath(run.actions);
+  const deepest = path[path.length - 1];
+  const error = deepest?.error ?? run.error;
+  if (!error) {
+    return null;
+  }
+  const cause = rootCause(error);
+  const label = (a: IAction) => props.labels[a.name] ?? shortTask(a.task);
   return (
-    <div className="jp-FlyteDetail" data-run={run.name}>
-      <div className="jp-FlyteDetail-header">
+    <div className="jp-FlyteError jp-FlyteFailure" data-action={deepest?.name}>
+      <div className="jp-FlyteFailure-cause">
+        <b>{cause.kind}</b>:{' '}
+        <span className="jp-FlyteError-message">{cause.message}</span>
+      </div>
+      {path.length > 1 ? (
+        <div
+          className="jp-FlyteFailure-path"
+          aria-label="Where the failure went"
+        >
+          {path.map((a, i) => (
+            <React.Fragment key={a.name}>
+              {i ? <span className="jp-FlyteMuted"> › </span> : null}
+              <a
+                href="#"
+                className="jp-FlyteFailure-hop"
+                data-action={a.name}
+                title={`${a.name} (${a.task})${i === path.length - 1 ? ': where it failed' : ''}`}
+                onClick={e => {
+                  e.preventDefault();
+                  props.onSelect(a.name);
+                }}
+              >
+                {label(a)}
+              </a>
+            </React.Fragment>
+          ))}
+        </div>
+      ) : null}
+      {error.traceback ? (
+        <details title="Show the traceback">
+          <summary className="jp-FlyteMuted">traceback</summary>
+          <pre>{error.traceback}</pre>
+        </details>
+      ) : null}
+    </div>
+  );
+}
+
+function AttemptRow(props: {
+  client: FlyteClient;
+  run: string;
+  action: IAction;
+  attempt: IAttempt;
+  last: boolean;
+  now: number;
+}): JSX.Element {
+  const { attempt: at } = props;
+  const [open, setOpen] = React.useState(false);
+  const phase = at.phase ?? 'RUNNING';
+  const took = formatDuration(
+    durationOf(at.started_at, at.ended_at, props.now)
+  );
+  return (
+    <li
+      className="jp-FlyteAttempt"
+      data-attempt={at.attempt}
+      data-phase={phase}
+    >
+      <div className="jp-FlyteAttempt-row">
+        <span className={`jp-FlyteDot jp-FlytePhase-${phase}`} />
+        <b>attempt {at.attempt}</b>
+        <span className="jp-FlyteMuted">{phase.replace('_', ' ')}</span>
+        <span
+          className="jp-FlyteMuted"
+          title={
+            at.times_seen
+              ? ''
+              : 'Estimated from the previous attempt and the backoff'
+          }
+        >
+          {at.started_at ? formatStart(at.started_at) : ''}
+          {took ? ` · ${at.times_seen ? '' : '~'}${took}` : ''}
+        </span>
         <Button
           minimal
           small
-          onClick={props.onBack}
-          title="Back to all runs"
-          className="jp-FlyteBack"
+          className="jp-FlyteAttempt-logToggle"
+          onClick={() => setOpen(!open)}
         >
-          ‹ Runs
+          {open ? 'hide log' : 'log'}
         </Button>
-        <PhaseBadge phase={run.phase} />
+      </div>
+      {at.error && !(props.last && phase === 'SUCCEEDED') ? (
+        <ErrorBox error={at.error} className="jp-FlyteAttempt-error" />
+      ) : null}
+      {!props.last && at.backoff !== null ? (
+        <div
+          className="jp-FlyteMuted jp-FlyteAttempt-backoff"
+          title={
+            at.backoff_seen
+              ? 'The wait seen before the next attempt started'
+              : "The task's retry policy"
+          }
+        >
+          ↻ retried after {formatDuration(at.backoff) || '0s'}
+          {at.backoff_seen ? '' : ' (retry policy)'}
+        </div>
+      ) : null}
+      {open ? (
+        <Logs
+          client={props.client}
+          run={props.run}
+          action={props.action}
+          attempt={at.attempt}
+        />
+      ) : null}
+    </li>
+  );
+}
+
+function Attempts(props: {
+  client: FlyteClient;
+  run: string;
+  action: IAction;
+  detail: IAction | null;
+  now: number;
+}): JSX.Element | null {
+  const history = props.detail?.attempt_history;
+  if (!history || history.length < 2) {
+    return null;
+  }
+  return (
+    <div className="jp-FlyteAttempts">
+      <div className="jp-FlyteSection-title">
+        Attempts{' '}
+        <span className="jp-FlyteMuted">
+          {history.length} of {props.detail?.max_attempts ?? history.length}
+        </span>
+      </div>
+      <ol className="jp-FlyteAttempts-list">
+        {history.map((at, i) => (
+          <AttemptRow
+            key={at.attempt}
+            client={props.client}
+            run={props.run}
+            action={props.action}
+            attempt={at}
+            last={i === history.length - 1}
+            now={props.now}
+          />
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+function ActionPane(props: {
+  model: FlyteModel;
+  run: IRunDetail;
+  action: IAction;
+  now: number;
+  labels: Record<string, string>;
+}): JSX.Element {
+  const { action, model, run } = props;
+  const extra = useActionDetail(model.client, run.name, action);
+  const retried = action.attempts > 1;
+  // a retried action that then succeeded shows no error of an earlier attempt here: its attempts do
+  const error =
+    action.error && action.phase !== 'SUCCEEDED' ? action.error : null;
+  return (
+    <div className="jp-FlyteAction" data-action={action.name}>
+      <div className="jp-FlyteAction-header">
+        <span className="jp-FlyteTree-task" title={action.task}>
+          {props.labels[action.name] ?? shortTask(action.task)}
+        </span>{' '}
+        <span className="jp-FlyteMuted">{action.name}</span>{' '}
+        <PhaseBadge phase={action.phase} />
+      </div>
+      <div className="jp-FlyteMuted jp-FlyteAction-meta">
+        attempt {Math.max(action.attempts, 1)}
+        {extra?.max_attempts && extra.max_attempts > 1
+          ? ` of ${extra.max_attempts}`
+          : ''}{' '}
+        ·{' '}
+        {formatDuration(
+          durationOf(action.started_at, action.ended_at, props.now)
+        ) || 'not started'}
+        {action.cache_hit ? ' · cache hit' : ''}
+        {action.phase === 'QUEUED' && model.waitReason()
+          ? ` · waiting: ${model.waitReason()}`
+          : ''}
+      </div>
+      {error ? <ErrorBox error={error} /> : null}
+      {retried ? (
+        <Attempts
+          client={model.client}
+          run={run.name}
+          action={action}
+          detail={extra}
+          now={props.now}
+        />
+      ) : null}
+      <KeyValues
+        title="Inputs"
+        values={extra?.inputs}
+        empty={extra ? 'none' : 'loading…'}
+      />
+      <KeyValues
+        title="Outputs"
+        values={extra?.outputs}
+        empty={
+          !extra ? 'loading…' : isTerminal(action.phase) ? 'none' : 'not yet'
+        }
+      />
+      <Logs
+        client={model.client}
+        run={run.name}
+        action={action}
+        title={retried ? `Logs of attempt ${action.attempts}` : 'Logs'}
+      />
+    </div>
+  );
+}
+
+export interface IRunDetailProps {
+  model: FlyteModel;
+  run: IRunDetail;
+  now: number;
+  layout: 'side' | 'main';
+  onBack?: () => void;
+  /** Show another run (a re-run or clone just started). */
+  onShow: (name: string) => void;
+}
+
+export function RunDetail(props: IRunDetailProps): JSX.Element {
+  const { run, model } = props;
+  const [selected, setSelected] = React.useState<string | null>(
+    model.wantedAction.get(run.name) ?? null
+  );
+  React.useEffect(() => {
+    const wanted = model.wantedAction.get(run.name);
+    if (wanted) {
+      model.wantedAction.delete(run.name);
+      setSelected(wanted);
+    }
+  });
+  const action = run.actions.find(a => a.name === selected) ?? null;
+  const labels = model.labels.get(run.name) ?? {};
+  const live = !isTerminal(run.phase);
+  const queued = live && run.actions.some(a => a.phase === 'QUEUED');
+  const reason = queued ? model.waitReason() : null;
+  const rerun = async () => {
+    const next = await model.rerun(run.name);
+    if (next) {
+      props.onShow(next.name);
+    }
+  };
+  const clone = async () => {
+    const next = await model.clone(run.name);
+    if (next) {
+      props.onShow(next.name);
+    }
+  };
+  const header = (
+    <>
+      <div className="jp-FlyteDetail-header">
+        {props.onBack ? (
+          <Button
+            minimal
+            small
+            onClick={props.onBack}
+            title="Back to all runs"
+            className="jp-FlyteBack"
+          >
+            ‹ Runs
+          </Button>
+        ) : (
+          <span className="jp-FlyteDetail-kind jp-FlyteMuted">Flyte run</span>
+        )}
+        <span className="jp-FlyteDetail-headerEnd">
+          {props.layout === 'side' && model.opener ? (
+            <Button
+              minimal
+              small
+              className="jp-FlyteOpenMain"
+              title="Open this run in the main area, full width (drag its tab beside a notebook)"
+              onClick={() => model.opener?.openMain(run.name, selected)}
+            >
+              ⤢
+            </Button>
+          ) : null}
+          <PhaseBadge phase={run.phase} />
+        </span>
       </div>
       <div className="jp-FlyteDetail-name" title={run.url ?? run.name}>
         {run.name}
+        {run.series && run.series !== run.name ? (
+          <span
+            className="jp-FlyteTag jp-FlyteDetail-series"
+            title="The series of runs of one named cell"
+          >
+            series {run.series}
+          </span>
+        ) : null}
       </div>
       <div className="jp-FlyteDetail-meta jp-FlyteMuted">
-        <span title={run.source ?? ''}>{run.source ?? ''}</span>
+        <OriginLink run={run} onOpen={r => void model.openOrigin(r)} />
         <span>
           {formatStart(run.started_at)}{' '}
           {formatDuration(durationOf(run.started_at, run.ended_at, props.now))}
         </span>
       </div>
+      {run.origin?.rerun_of ? (
+        <div className="jp-FlyteMuted jp-FlyteDetail-rerunOf">
+          re-run of{' '}
+          <a
+            href="#"
+            onClick={e => {
+              e.preventDefault();
+              props.onShow(run.origin!.rerun_of!);
+            }}
+          >
+            {run.origin.rerun_of}
+          </a>
+        </div>
+      ) : null}
       <div className="jp-FlyteDetail-actions">
         <Button
           small
           className="jp-FlyteAbort"
-          disabled={isTerminal(run.phase) || props.busy}
-          onClick={props.onAbort}
+          disabled={isTerminal(run.phase) || model.busy}
+          onClick={() => void model.abort(run.name)}
           title="Abort this run and all of its actions"
         >
           Abort
@@ -186,78 +554,84 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         <Button
           small
           className="jp-FlyteRerun"
-          disabled={props.busy || run.can_rerun === false}
-          onClick={props.onRerun}
+          disabled={model.busy || run.can_rerun === false}
+          onClick={() => void rerun()}
           title={
             run.can_rerun === false
-              ? 'Only runs submitted from a notebook with this panel can be re-run here'
-              : 'Start a new run of the same task with the same inputs, from the notebook as saved now'
+              ? 'This backend keeps no task to run again'
+              : run.origin?.panel
+                ? 'Start a new run of the same task with the same inputs, from the notebook as saved now'
+                : 'Start a new run of the same code with the same inputs' +
+                  (run.series
+                    ? ` (the next name of the series ${run.series})`
+                    : '')
           }
         >
           Re-run
         </Button>
+        <Button
+          small
+          className="jp-FlyteClone"
+          disabled={model.busy || run.can_rerun === false}
+          onClick={() => void clone()}
+          title="Start a new run with some inputs changed (a form with this run's inputs)"
+        >
+          Clone…
+        </Button>
       </div>
-      {run.error ? (
-        <div className="jp-FlyteError">
-          <b>{run.error.kind}</b>: {run.error.message}
+      {reason ? (
+        <div className="jp-FlyteWaiting" role="status">
+          Actions wait: {reason} (the backend runs{' '}
+          {model.status?.max_parallelism} actions at a time).
         </div>
       ) : null}
+      {run.phase === 'FAILED' || run.phase === 'TIMED_OUT' ? (
+        <Failure run={run} labels={labels} onSelect={setSelected} />
+      ) : null}
+    </>
+  );
+  const tree = (
+    <>
       <div className="jp-FlyteSection-title">Actions</div>
       <ActionTree
         actions={run.actions}
         selected={selected}
         now={props.now}
         onSelect={setSelected}
+        labels={labels}
+        waitReason={reason}
       />
-      {action ? (
-        <div className="jp-FlyteAction" data-action={action.name}>
-          <div className="jp-FlyteAction-header">
-            <span className="jp-FlyteTree-task" title={action.task}>
-              {shortTask(action.task)}
-            </span>{' '}
-            <span className="jp-FlyteMuted">{action.name}</span>{' '}
-            <PhaseBadge phase={action.phase} />
-          </div>
-          <div className="jp-FlyteMuted">
-            attempt {Math.max(action.attempts, 1)} ·{' '}
-            {formatDuration(
-              durationOf(action.started_at, action.ended_at, props.now)
-            ) || 'not started'}
-            {action.cache_hit ? ' · cache hit' : ''}
-          </div>
-          {action.error ? (
-            <details className="jp-FlyteError" title="Show the traceback">
-              <summary>
-                <b>{action.error.kind}</b>: {action.error.message}
-              </summary>
-              {action.error.traceback ? (
-                <pre>{action.error.traceback}</pre>
-              ) : null}
-            </details>
-          ) : null}
-          <KeyValues
-            title="Inputs"
-            values={extra?.inputs}
-            empty={extra ? 'none' : 'loading…'}
-          />
-          <KeyValues
-            title="Outputs"
-            values={extra?.outputs}
-            empty={
-              !extra
-                ? 'loading…'
-                : isTerminal(action.phase)
-                  ? 'none'
-                  : 'not yet'
-            }
-          />
-          <Logs client={props.client} run={run.name} action={action} />
+    </>
+  );
+  const pane = action ? (
+    <ActionPane
+      model={model}
+      run={run}
+      action={action}
+      now={props.now}
+      labels={labels}
+    />
+  ) : (
+    <div className="jp-FlyteEmpty">
+      Select an action to see its logs, inputs and outputs.
+    </div>
+  );
+  if (props.layout === 'main') {
+    return (
+      <div className="jp-FlyteDetail jp-FlyteDetail-main" data-run={run.name}>
+        <div className="jp-FlyteDetail-left">
+          {header}
+          {tree}
         </div>
-      ) : (
-        <div className="jp-FlyteEmpty">
-          Select an action to see its logs, inputs and outputs.
-        </div>
-      )}
+        <div className="jp-FlyteDetail-right">{pane}</div>
+      </div>
+    );
+  }
+  return (
+    <div className="jp-FlyteDetail" data-run={run.name}>
+      {header}
+      {tree}
+      {pane}
     </div>
   );
 }

@@ -55,3 +55,93 @@ export function shortTask(task: string): string {
   const parts = task.split('.');
   return parts[parts.length - 1];
 }
+
+/** `live.slow` stays `live.slow`; a `%%flyte run` cell's root task reads `cell`. */
+export function taskText(task: string | null | undefined): string {
+  if (!task) {
+    return '';
+  }
+  return task === 'notebook.cell' ? 'cell' : task;
+}
+
+interface IOriginLike {
+  source: string | null;
+  task?: string | null;
+  origin?: {
+    kind: string;
+    notebook: string | null;
+    notebook_name: string | null;
+    cell_number?: number | null;
+    cell: string | null;
+    script: string | null;
+  } | null;
+}
+
+/**
+ * Where a run came from, for people: `analysis.ipynb · cell 3` for a `%%flyte run` cell,
+ * `analysis.ipynb · live.slow` for a task run from a notebook, `train.py · live.train` for a script.
+ */
+export function originText(run: IOriginLike): string {
+  const o = run.origin;
+  const task = taskText(run.task);
+  if (!o) {
+    return [baseName(run.source), task].filter(Boolean).join(' · ');
+  }
+  const where =
+    o.notebook_name ||
+    baseName(o.script) ||
+    (run.source && run.source !== 'notebook' ? baseName(run.source) : '') ||
+    (o.kind === 'cell' || o.kind === 'notebook' ? 'a notebook' : '');
+  if (o.kind === 'cell') {
+    const cell = o.cell_number ? `cell ${o.cell_number}` : 'cell';
+    return [where, cell].filter(Boolean).join(' · ');
+  }
+  return [where, task].filter(Boolean).join(' · ');
+}
+
+export interface IRootCause {
+  kind: string;
+  message: string;
+  /** The actions the failure went through on its way up, outermost first (from the message). */
+  hops: { action: string; task: string }[];
+}
+
+const NESTED =
+  /^(?:[\w.]+: )?action (\S+) \(task ([^)]*)\) (?:failed|timed out)(?: after \d+ attempts)?: ([\w.]+): /;
+
+/**
+ * A parent's error repeats its child's (`ZeroDivisionError: action a1 (task t) failed:
+ * ZeroDivisionError: action a2 ...`): the root cause once, and the hops it went through.
+ */
+export function rootCause(error: {
+  kind: string;
+  message: string;
+}): IRootCause {
+  let kind = error.kind;
+  let message = error.message || '';
+  const hops: { action: string; task: string }[] = [];
+  for (let i = 0; i < 100; i++) {
+    const m = NESTED.exec(message);
+    if (!m) {
+      break;
+    }
+    hops.push({ action: m[1], task: m[2] });
+    kind = m[3];
+    message = message.slice(m[0].length);
+  }
+  return { kind, message, hops };
+}
+
+/** `12/s`, `3.2/s`, `40/min`: how fast a group finishes its actions. */
+export function formatRate(perSecond: number): string {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) {
+    return '';
+  }
+  if (perSecond >= 10) {
+    return `${Math.round(perSecond)}/s`;
+  }
+  if (perSecond >= 1) {
+    return `${perSecond.toFixed(1)}/s`;
+  }
+  return `${Math.max(1, Math.round(perSecond * 60))}/min`;
+}

@@ -1,8 +1,10 @@
 /**
- * The "Flyte" sidebar: runs list and run detail, kept live by the server's websocket.
+ * The "Flyte" sidebar: runs list and run detail, kept live by the server's websocket; and the
+ * model that run views in the main area share with it.
  *
  * The websocket pushes run changes for the list and action changes for watched runs; a full
- * refresh happens on (re)connect so a dropped socket never leaves the view stale.
+ * refresh happens on (re)connect so a dropped socket never leaves the view stale. A run is
+ * watched while any view shows it (the sidebar, or a run opened in the main area), once.
  */
 import * as React from 'react';
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
@@ -13,33 +15,73 @@ import {
 } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 
-import { FlyteClient, IRun, IRunDetail, IUpdate, isTerminal } from './api';
+import {
+  FlyteClient,
+  IOrigin,
+  IRun,
+  IRunDetail,
+  IStatus,
+  IUpdate,
+  isTerminal
+} from './api';
+import { cloneRun } from './clone';
 import { RunDetail } from './detail';
 import { RunsList } from './runs';
 import { flyteIcon } from './icon';
 
 const RECONNECT_MS = 2000;
+const STATUS_BUSY_MS = 2000; // status polls while a run is live
+const STATUS_IDLE_MS = 30000;
+const LABELS_MS = 600; // labels of new actions are asked for at most this often per run
 
-/** Shared state of the panel; the React view re-renders on `changed`. */
+/** What the model asks of the application: open a notebook at a cell, a run in the main area. */
+export interface IOpener {
+  openCell(origin: IOrigin): Promise<void>;
+  openMain(run: string, action?: string | null): void;
+}
+
+/** Shared state of the panel and the main-area run views; views re-render on `changed`. */
 export class FlyteModel {
   readonly changed = new Signal<this, void>(this);
   runs = new Map<string, IRun>();
-  detail: IRunDetail | null = null;
+  /** The runs some view shows, kept live. */
+  details = new Map<string, IRunDetail>();
+  /** Short labels of actions, per run: `trial(lr=0.05, i=4)`. */
+  labels = new Map<string, Record<string, string>>();
+  /** An action a view should select when it shows the run (e.g. clicked in a cell's widget). */
+  wantedAction = new Map<string, string>();
   selected: string | null = null;
   filter = '';
   error: string | null = null;
   connected = false;
   busy = false;
+  status: IStatus | null = null;
+  opener: IOpener | null = null;
+  private _refs = new Map<string, number>();
   private _socket: WebSocket | null = null;
   private _disposed = false;
   private _retry: number | null = null;
   private _frame: number | null = null;
+  private _statusTimer: number | null = null;
+  private _statusAt = 0;
+  private _labelTimers = new Map<string, number>();
+  private _labelBusy = new Set<string>();
 
   constructor(readonly client: FlyteClient) {}
+
+  /** The run the sidebar shows. */
+  get detail(): IRunDetail | null {
+    return this.selected ? (this.details.get(this.selected) ?? null) : null;
+  }
 
   start(): void {
     this._connect();
     void this.refresh();
+    this._statusTimer = window.setInterval(
+      () => void this._pollStatus(),
+      STATUS_BUSY_MS
+    );
+    void this._pollStatus(true);
   }
 
   dispose(): void {
@@ -50,15 +92,22 @@ export class FlyteModel {
     if (this._frame !== null) {
       window.cancelAnimationFrame(this._frame);
     }
+    if (this._statusTimer !== null) {
+      window.clearInterval(this._statusTimer);
+    }
+    this._labelTimers.forEach(t => window.clearTimeout(t));
     this._socket?.close();
   }
 
   /** Reconnect at once with new settings (endpoint, project, domain). */
   restart(): void {
     this.runs.clear();
-    this.detail = null;
+    this.details.clear();
+    this.labels.clear();
+    this._refs.clear();
     this.selected = null;
     this.error = null;
+    this.status = null;
     const old = this._socket;
     if (old) {
       old.onclose = null;
@@ -72,6 +121,7 @@ export class FlyteModel {
     this.connected = false;
     this.changed.emit();
     this._connect();
+    void this._pollStatus(true);
   }
 
   async refresh(): Promise<void> {
@@ -83,9 +133,7 @@ export class FlyteModel {
       }
       this.runs = new Map(runs.map(r => [r.name, r]));
       this.error = null;
-      if (this.selected) {
-        this.detail = await this.client.getRun(this.selected);
-      }
+      await Promise.all([...this._refs.keys()].map(name => this._fetch(name)));
     } catch (e) {
       this.error = (e as Error).message;
     }
@@ -99,31 +147,65 @@ export class FlyteModel {
     await this.refresh();
   }
 
-  async select(name: string | null): Promise<void> {
-    if (this.selected && this.selected !== name) {
-      this._send({ unwatch: this.selected });
+  /** A view starts showing `name`: watch it (once for all views) and fetch it. */
+  async open(name: string): Promise<void> {
+    const refs = this._refs.get(name) ?? 0;
+    this._refs.set(name, refs + 1);
+    if (refs === 0) {
+      this._send({ watch: name });
+      await this._fetch(name);
+      this.changed.emit();
     }
-    this.selected = name;
-    this.detail = null;
-    this.changed.emit();
-    if (!name) {
+  }
+
+  /** A view stops showing `name`. */
+  close(name: string): void {
+    const refs = (this._refs.get(name) ?? 0) - 1;
+    if (refs > 0) {
+      this._refs.set(name, refs);
       return;
     }
-    this._send({ watch: name });
+    this._refs.delete(name);
+    this._send({ unwatch: name });
+    this.details.delete(name);
+  }
+
+  private async _fetch(name: string): Promise<void> {
     try {
-      this.detail = await this.client.getRun(name);
+      const detail = await this.client.getRun(name);
+      if (this._refs.has(name)) {
+        this.details.set(name, detail);
+        this.runs.set(name, { ...detail, actions: undefined } as IRun);
+        this._wantLabels(name, true);
+      }
       this.error = null;
     } catch (e) {
       this.error = (e as Error).message;
     }
+  }
+
+  /** The sidebar shows `name` (and, if given, selects `action` in it). */
+  async select(name: string | null, action?: string | null): Promise<void> {
+    if (action && name) {
+      this.wantedAction.set(name, action);
+    }
+    if (this.selected === name) {
+      this.changed.emit();
+      return;
+    }
+    const old = this.selected;
+    this.selected = name;
+    this.changed.emit();
+    if (old) {
+      this.close(old);
+    }
+    if (name) {
+      await this.open(name);
+    }
     this.changed.emit();
   }
 
-  async abort(): Promise<void> {
-    if (!this.detail) {
-      return;
-    }
-    const name = this.detail.name;
+  async abort(name: string): Promise<void> {
     const result = await showDialog({
       title: 'Abort run',
       body: `Abort ${name} and every action it started?`,
@@ -135,22 +217,136 @@ export class FlyteModel {
     await this._act(() => this.client.abort(name));
   }
 
-  async rerun(): Promise<void> {
-    if (!this.detail) {
-      return;
-    }
-    const name = this.detail.name;
+  /** A new run of the same task and inputs; shown where `where` asks (the sidebar by default). */
+  async rerun(name: string): Promise<IRun | undefined> {
     const run = await this._act(() => this.client.rerun(name));
     if (run) {
       this.runs.set(run.name, run);
-      await this.select(run.name);
     }
+    return run;
   }
 
-  /** Show a new run (e.g. just submitted) and open it. */
+  /** The clone form (the run's inputs, to edit), then the new run. */
+  async clone(name: string): Promise<IRun | undefined> {
+    const run = await cloneRun(this.client, name);
+    if (run) {
+      this.runs.set(run.name, run);
+      this.changed.emit();
+    }
+    return run ?? undefined;
+  }
+
+  /** Show a new run (e.g. just submitted) in the sidebar. */
   async show(run: IRun): Promise<void> {
     this.runs.set(run.name, run);
     await this.select(run.name);
+  }
+
+  async openOrigin(run: IRun): Promise<void> {
+    if (!run.origin || !this.opener) {
+      return;
+    }
+    try {
+      await this.opener.openCell(run.origin);
+    } catch (e) {
+      await showErrorMessage('Flyte', (e as Error).message);
+    }
+  }
+
+  /**
+   * Why queued actions wait, when the backend is full: `2 of 2 slots busy`. The backend counts
+   * running parents too, though a parent waiting on its children gives its slot up: the busy
+   * slots are at most all of them.
+   */
+  waitReason(): string | null {
+    const s = this.status;
+    if (!s || !s.max_parallelism || s.running === null) {
+      return null;
+    }
+    const waiting = s.queued ?? 0;
+    if (s.running < s.max_parallelism || !waiting) {
+      return null;
+    }
+    return (
+      `${s.max_parallelism} of ${s.max_parallelism} slots busy, ` +
+      `${waiting} action${waiting === 1 ? '' : 's'} waiting`
+    );
+  }
+
+  /** `1/2 slots busy`. */
+  slotsText(): string | null {
+    const s = this.status;
+    if (!s || !s.max_parallelism) {
+      return null;
+    }
+    return `${Math.min(s.running ?? 0, s.max_parallelism)}/${s.max_parallelism} slots busy`;
+  }
+
+  private _active(): boolean {
+    for (const run of this.runs.values()) {
+      if (!isTerminal(run.phase)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private async _pollStatus(force = false): Promise<void> {
+    const now = Date.now();
+    if (!force && !this._active() && now - this._statusAt < STATUS_IDLE_MS) {
+      return;
+    }
+    this._statusAt = now;
+    try {
+      const status = await this.client.status();
+      const changed = JSON.stringify(status) !== JSON.stringify(this.status);
+      this.status = status;
+      if (changed) {
+        this.changed.emit();
+      }
+    } catch {
+      // the list shows the backend's errors; the status line just goes away
+      if (this.status) {
+        this.status = null;
+        this.changed.emit();
+      }
+    }
+  }
+
+  /** Ask for the labels of actions that have none yet (soon; at most every LABELS_MS). */
+  private _wantLabels(name: string, now = false): void {
+    if (this._labelTimers.has(name)) {
+      return;
+    }
+    const timer = window.setTimeout(
+      () => {
+        this._labelTimers.delete(name);
+        void this._fetchLabels(name);
+      },
+      now ? 0 : LABELS_MS
+    );
+    this._labelTimers.set(name, timer);
+  }
+
+  private async _fetchLabels(name: string): Promise<void> {
+    const detail = this.details.get(name);
+    if (!detail || this._labelBusy.has(name)) {
+      return;
+    }
+    const known = this.labels.get(name) ?? {};
+    if (detail.actions.every(a => a.name in known)) {
+      return;
+    }
+    this._labelBusy.add(name);
+    try {
+      const labels = await this.client.labels(name);
+      this.labels.set(name, { ...known, ...labels });
+      this._emitSoon();
+    } catch {
+      // labels are a nicety: rows keep their task names
+    } finally {
+      this._labelBusy.delete(name);
+    }
   }
 
   private async _act<T>(fn: () => Promise<T>): Promise<T | undefined> {
@@ -192,8 +388,8 @@ export class FlyteModel {
     );
     socket.onopen = () => {
       this.connected = true;
-      if (this.selected) {
-        this._send({ watch: this.selected });
+      for (const name of this._refs.keys()) {
+        this._send({ watch: name });
       }
       void this.refresh();
     };
@@ -213,31 +409,36 @@ export class FlyteModel {
 
   private _onUpdate(update: IUpdate): void {
     if (update.run) {
-      this.runs.set(update.run.name, update.run);
+      const old = this.runs.get(update.run.name);
+      // action updates carry the run as the watch began: keep what the list knows of its origin
+      this.runs.set(update.run.name, { ...old, ...update.run });
     }
-    if (this.detail && update.run && update.run.name === this.detail.name) {
+    const current = update.run ? this.details.get(update.run.name) : undefined;
+    if (current && update.run) {
       const detail: IRunDetail = {
-        ...this.detail,
+        ...current,
         ...update.run,
-        actions: this.detail.actions
+        actions: current.actions
       };
       if (update.type === 'action' && update.action) {
-        const actions = detail.actions.filter(
-          a => a.name !== update.action!.name
-        );
-        const old = this.detail.actions.find(
-          a => a.name === update.action!.name
-        );
+        const name = update.action.name;
+        const old = current.actions.find(a => a.name === name);
         // events carry no inputs/outputs summaries; keep the ones a full fetch brought
-        actions.push({ ...old, ...update.action });
-        detail.actions = actions;
+        detail.actions = [
+          ...current.actions.filter(a => a.name !== name),
+          { ...old, ...update.action }
+        ];
+        if (!old) {
+          this._wantLabels(update.run.name);
+        }
       }
-      this.detail = detail;
+      this.details.set(detail.name, detail);
       if (isTerminal(detail.phase) && update.type === 'run') {
         // fetch once more so outputs and final errors are complete
         void this.client.getRun(detail.name).then(d => {
-          if (this.detail && this.detail.name === d.name) {
-            this.detail = d;
+          if (this.details.has(d.name)) {
+            this.details.set(d.name, d);
+            this._wantLabels(d.name, true);
             this.changed.emit();
           }
         });
@@ -247,8 +448,8 @@ export class FlyteModel {
   }
 }
 
-function FlyteView(props: { model: FlyteModel }): JSX.Element {
-  const { model } = props;
+/** Re-renders on the model's changes, and once a second (live durations). */
+export function useModel(model: FlyteModel): number {
   const [, setTick] = React.useState(0);
   const [now, setNow] = React.useState(Date.now() / 1000);
   React.useEffect(() => {
@@ -260,6 +461,42 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
       window.clearInterval(timer);
     };
   }, [model]);
+  return now;
+}
+
+function BackendLine(props: { model: FlyteModel }): JSX.Element | null {
+  const s = props.model.status;
+  if (!s || !s.max_parallelism) {
+    return null;
+  }
+  const where = s.embedded ? 'embedded backend' : `backend ${s.endpoint ?? ''}`;
+  const reason = props.model.waitReason();
+  return (
+    <div
+      className={
+        'jp-FlyteBackend jp-FlyteMuted' + (reason ? ' jp-mod-full' : '')
+      }
+      title={
+        `Runs go to the ${where} at ${s.endpoint ?? '?'}; it runs ${s.max_parallelism} actions at a time.` +
+        (s.embedded
+          ? s.started_by_server
+            ? ' JupyterLab started it and stops it when it exits.'
+            : ' It was running before JupyterLab; stop it with `flyte-jupyter backend stop`.'
+          : '')
+      }
+    >
+      <span className="jp-FlyteBackend-where">{where}</span>
+      <span className="jp-FlyteBackend-load" data-running={s.running ?? ''}>
+        {reason ?? props.model.slotsText()}
+      </span>
+    </div>
+  );
+}
+
+function FlyteView(props: { model: FlyteModel }): JSX.Element {
+  const { model } = props;
+  const now = useModel(model);
+  const detail = model.detail;
   return (
     <div className="jp-FlytePanel-body">
       <div className="jp-FlytePanel-header">
@@ -280,19 +517,20 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
           tooltip="Refresh runs"
         />
       </div>
+      <BackendLine model={model} />
       {model.error ? (
         <div className="jp-FlyteError jp-FlytePanel-error">{model.error}</div>
       ) : null}
       {model.selected ? (
-        model.detail ? (
+        detail ? (
           <RunDetail
-            client={model.client}
-            run={model.detail}
+            key={detail.name}
+            model={model}
+            run={detail}
             now={now}
-            busy={model.busy}
+            layout="side"
             onBack={() => void model.select(null)}
-            onAbort={() => void model.abort()}
-            onRerun={() => void model.rerun()}
+            onShow={name => void model.select(name)}
           />
         ) : (
           <div className="jp-FlyteEmpty">Loading {model.selected}…</div>
@@ -304,6 +542,7 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
           now={now}
           onFilter={phase => void model.setFilter(phase)}
           onSelect={name => void model.select(name)}
+          onOpenOrigin={run => void model.openOrigin(run)}
         />
       )}
     </div>

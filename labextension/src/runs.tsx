@@ -1,15 +1,16 @@
-/** The list of runs: newest first, filtered by phase. */
+/**
+ * The list of runs: newest first, filtered by phase. The runs of one named series (a cell run
+ * with `--name X` again and again: `X`, `X-2`, ...) fold under their newest run.
+ */
 import * as React from 'react';
-import { HTMLSelect } from '@jupyterlab/ui-components';
+import {
+  caretDownIcon,
+  caretRightIcon,
+  HTMLSelect
+} from '@jupyterlab/ui-components';
 
 import { IRun, PHASES } from './api';
-import {
-  baseName,
-  durationOf,
-  formatDuration,
-  formatStart,
-  shortTask
-} from './format';
+import { durationOf, formatDuration, formatStart, originText } from './format';
 
 export function PhaseBadge(props: { phase: string }): JSX.Element {
   return (
@@ -28,12 +29,156 @@ export interface IRunsListProps {
   now: number;
   onFilter: (phase: string) => void;
   onSelect: (name: string) => void;
+  onOpenOrigin?: (run: IRun) => void;
+}
+
+interface IEntry {
+  key: string;
+  runs: IRun[]; // newest first; more than one: a series
+}
+
+const newest = (a: IRun, b: IRun) =>
+  (b.started_at ?? Infinity) - (a.started_at ?? Infinity);
+
+/** Runs grouped by series (a run without one is its own entry), newest entry first. */
+export function groupSeries(runs: IRun[]): IEntry[] {
+  const entries = new Map<string, IEntry>();
+  for (const run of [...runs].sort(newest)) {
+    const key = run.series ? `series:${run.series}` : `run:${run.name}`;
+    const entry = entries.get(key);
+    if (entry) {
+      entry.runs.push(run);
+    } else {
+      entries.set(key, { key, runs: [run] });
+    }
+  }
+  return [...entries.values()];
+}
+
+/** The origin as a link that opens the notebook at the cell, when the server can open it. */
+export function OriginLink(props: {
+  run: IRun;
+  onOpen?: (run: IRun) => void;
+  className?: string;
+}): JSX.Element {
+  const { run } = props;
+  const text = originText(run);
+  const canOpen = !!(props.onOpen && run.origin && run.origin.notebook);
+  const title = run.origin?.notebook
+    ? `Open ${run.origin.notebook}${run.origin.cell ? ' at the cell this run came from' : ''}`
+    : run.origin?.notebook_name
+      ? `${run.origin.notebook_name} is not under this Jupyter server's root`
+      : `${run.source ?? ''} ${run.task ?? ''}`;
+  if (!canOpen) {
+    return (
+      <span className={props.className} title={title}>
+        {text}
+      </span>
+    );
+  }
+  return (
+    <a
+      className={(props.className ?? '') + ' jp-FlyteOrigin'}
+      href="#"
+      title={title}
+      data-notebook={run.origin!.notebook ?? ''}
+      onClick={e => {
+        e.preventDefault();
+        e.stopPropagation();
+        props.onOpen!(run);
+      }}
+    >
+      {text}
+    </a>
+  );
+}
+
+function RunItem(props: {
+  run: IRun;
+  now: number;
+  onSelect: (name: string) => void;
+  onOpenOrigin?: (run: IRun) => void;
+  series?: { count: number; open: boolean; toggle: () => void } | null;
+  earlier?: boolean;
+}): JSX.Element {
+  const { run, series } = props;
+  const Caret = series?.open ? caretDownIcon : caretRightIcon;
+  return (
+    <li
+      className={
+        'jp-FlyteRuns-item' + (props.earlier ? ' jp-FlyteRuns-earlier' : '')
+      }
+      data-run={run.name}
+      data-series={run.series ?? undefined}
+      role="button"
+      tabIndex={0}
+      onClick={() => props.onSelect(run.name)}
+      onKeyDown={e => {
+        if (e.key === 'Enter') {
+          props.onSelect(run.name);
+        }
+      }}
+    >
+      <div className="jp-FlyteRuns-row">
+        <span className="jp-FlyteRuns-name">
+          {series ? (
+            <span
+              className="jp-FlyteRuns-seriesToggle"
+              role="button"
+              aria-expanded={series.open}
+              title={
+                series.open
+                  ? 'Hide the earlier runs of this series'
+                  : `Show the ${series.count - 1} earlier runs of ${run.series}`
+              }
+              onClick={e => {
+                e.stopPropagation();
+                series.toggle();
+              }}
+            >
+              <Caret.react tag="span" />
+            </span>
+          ) : null}
+          {run.name}
+          {series ? (
+            <span className="jp-FlyteTag jp-FlyteRuns-seriesCount">
+              {series.count} runs
+            </span>
+          ) : null}
+        </span>
+        <PhaseBadge phase={run.phase} />
+      </div>
+      <div className="jp-FlyteRuns-row jp-FlyteMuted">
+        <OriginLink
+          run={run}
+          onOpen={props.onOpenOrigin}
+          className="jp-FlyteRuns-source"
+        />
+        <span>
+          {formatStart(run.started_at)}{' '}
+          {formatDuration(durationOf(run.started_at, run.ended_at, props.now))}
+        </span>
+      </div>
+    </li>
+  );
 }
 
 export function RunsList(props: IRunsListProps): JSX.Element {
-  const shown = props.runs
-    .filter(r => !props.filter || r.phase === props.filter)
-    .sort((a, b) => (b.started_at ?? Infinity) - (a.started_at ?? Infinity));
+  const [open, setOpen] = React.useState<Set<string>>(new Set());
+  const shown = props.runs.filter(
+    r => !props.filter || r.phase === props.filter
+  );
+  const entries = groupSeries(shown);
+  const toggle = (key: string) =>
+    setOpen(old => {
+      const next = new Set(old);
+      if (next.has(key)) {
+        next.delete(key);
+      } else {
+        next.add(key);
+      }
+      return next;
+    });
   return (
     <div className="jp-FlyteRuns">
       <div className="jp-FlyteRuns-filter">
@@ -57,46 +202,45 @@ export function RunsList(props: IRunsListProps): JSX.Element {
         <div className="jp-FlyteEmpty">
           {props.filter
             ? 'No runs in this phase.'
-            : 'No runs yet. Open a notebook and use "Run notebook on Flyte".'}
+            : 'No runs yet. Open a notebook and use "Run notebook on Flyte", or run a cell with %%flyte run.'}
         </div>
       ) : (
         <ul className="jp-FlyteRuns-list" role="list">
-          {shown.map(run => (
-            <li
-              key={run.name}
-              className="jp-FlyteRuns-item"
-              data-run={run.name}
-              role="button"
-              tabIndex={0}
-              onClick={() => props.onSelect(run.name)}
-              onKeyDown={e => {
-                if (e.key === 'Enter') {
-                  props.onSelect(run.name);
-                }
-              }}
-            >
-              <div className="jp-FlyteRuns-row">
-                <span className="jp-FlyteRuns-name">{run.name}</span>
-                <PhaseBadge phase={run.phase} />
-              </div>
-              <div className="jp-FlyteRuns-row jp-FlyteMuted">
-                <span
-                  className="jp-FlyteRuns-source"
-                  title={`${run.source ?? ''} ${run.task ?? ''}`}
-                >
-                  {[baseName(run.source), run.task ? shortTask(run.task) : '']
-                    .filter(Boolean)
-                    .join(' · ')}
-                </span>
-                <span>
-                  {formatStart(run.started_at)}{' '}
-                  {formatDuration(
-                    durationOf(run.started_at, run.ended_at, props.now)
-                  )}
-                </span>
-              </div>
-            </li>
-          ))}
+          {entries.map(entry => {
+            const [first, ...rest] = entry.runs;
+            const isOpen = open.has(entry.key);
+            return (
+              <React.Fragment key={entry.key}>
+                <RunItem
+                  run={first}
+                  now={props.now}
+                  onSelect={props.onSelect}
+                  onOpenOrigin={props.onOpenOrigin}
+                  series={
+                    rest.length
+                      ? {
+                          count: entry.runs.length,
+                          open: isOpen,
+                          toggle: () => toggle(entry.key)
+                        }
+                      : null
+                  }
+                />
+                {isOpen
+                  ? rest.map(run => (
+                      <RunItem
+                        key={run.name}
+                        run={run}
+                        now={props.now}
+                        onSelect={props.onSelect}
+                        onOpenOrigin={props.onOpenOrigin}
+                        earlier
+                      />
+                    ))
+                  : null}
+              </React.Fragment>
+            );
+          })}
         </ul>
       )}
     </div>

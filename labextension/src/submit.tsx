@@ -1,6 +1,9 @@
 /**
  * "Run notebook on Flyte": pick one of the tasks the saved notebook defines, fill in its inputs,
  * submit. The server reads the notebook from disk, so unsaved edits are saved first.
+ *
+ * Tasks are named as runs and widgets name them (`live.slow`: the environment's name, not the
+ * Python variable holding it); a bad value says why next to it, and why Run is off.
  */
 import * as React from 'react';
 import {
@@ -9,9 +12,10 @@ import {
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
-import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
+import { HTMLSelect } from '@jupyterlab/ui-components';
 
 import { FlyteClient, INotebookTask, IRun, ITaskInput } from './api';
+import { collect, Fields, IFieldSpec, kindOf } from './fields';
 
 interface IChoice {
   task: string;
@@ -19,64 +23,13 @@ interface IChoice {
   error: string | null;
 }
 
-type FieldKind = 'int' | 'float' | 'bool' | 'str' | 'json';
-
-function kindOf(input: ITaskInput): FieldKind {
-  const t = (input.type || '').replace(/\s/g, '');
-  if (t === 'int') {
-    return 'int';
-  }
-  if (t === 'float') {
-    return 'float';
-  }
-  if (t === 'bool') {
-    return 'bool';
-  }
-  if (t === 'str') {
-    return 'str';
-  }
-  return 'json';
-}
-
-/** Turn the form's text into the JSON value the task expects; throws with a message on bad input. */
-function parseValue(input: ITaskInput, raw: string): unknown {
-  const kind = kindOf(input);
-  switch (kind) {
-    case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) {
-        throw new Error(`${input.name} must be a whole number, got "${raw}"`);
-      }
-      return parseInt(raw, 10);
-    }
-    case 'float': {
-      const v = Number(raw);
-      if (raw.trim() === '' || Number.isNaN(v)) {
-        throw new Error(`${input.name} must be a number, got "${raw}"`);
-      }
-      return v;
-    }
-    case 'bool':
-      return raw === 'true';
-    case 'str':
-      return raw;
-    default:
-      try {
-        return JSON.parse(raw);
-      } catch {
-        throw new Error(
-          `${input.name} (${input.type ?? 'any'}) must be JSON, got "${raw}"`
-        );
-      }
-  }
-}
-
 /** The default as the form shows it: Python literals shown as JSON where they differ. */
 function initialText(input: ITaskInput): string {
   const d = input.default;
+  const kind = kindOf(input.type);
   if (d === null || d === undefined) {
-    return kindOf(input) === 'bool' ? 'false' : '';
+    return kind === 'bool' ? 'false' : '';
   }
-  const kind = kindOf(input);
   if (kind === 'bool') {
     return d === 'True' ? 'true' : 'false';
   }
@@ -94,14 +47,35 @@ function initialText(input: ITaskInput): string {
   return d;
 }
 
+export function taskFields(task: INotebookTask): IFieldSpec[] {
+  return task.inputs.map(input => ({
+    name: input.name,
+    type: input.type,
+    kind: kindOf(input.type),
+    required: input.required,
+    initial: initialText(input),
+    editable: true
+  }));
+}
+
+/** `live.slow`, as runs name the task (older servers send no full name: `env.slow`). */
+export function taskTitle(task: INotebookTask): string {
+  return task.full_name || `${task.env_name || task.environment}.${task.name}`;
+}
+
 function SubmitForm(props: {
   tasks: INotebookTask[];
-  state: Map<string, string>;
+  state: Map<string, Map<string, string>>;
   taskRef: { current: string };
 }) {
   const [task, setTask] = React.useState(props.taskRef.current);
   const [, setTick] = React.useState(0);
   const spec = props.tasks.find(t => t.name === task)!;
+  let values = props.state.get(task);
+  if (!values) {
+    values = new Map();
+    props.state.set(task, values);
+  }
   return (
     <div className="jp-FlyteSubmit">
       <label className="jp-FlyteSubmit-field">
@@ -116,7 +90,7 @@ function SubmitForm(props: {
         >
           {props.tasks.map(t => (
             <option key={t.name} value={t.name}>
-              {t.environment}.{t.name}
+              {taskTitle(t)}
             </option>
           ))}
         </HTMLSelect>
@@ -127,65 +101,25 @@ function SubmitForm(props: {
       {spec.inputs.length === 0 ? (
         <div className="jp-FlyteMuted">This task takes no inputs.</div>
       ) : null}
-      {spec.inputs.map(input => {
-        const key = `${task}.${input.name}`;
-        if (!props.state.has(key)) {
-          props.state.set(key, initialText(input));
-        }
-        const value = props.state.get(key)!;
-        const kind = kindOf(input);
-        return (
-          <label
-            key={key}
-            className="jp-FlyteSubmit-field"
-            data-input={input.name}
-          >
-            <span>
-              {input.name}
-              <span className="jp-FlyteMuted"> {input.type ?? 'any'}</span>
-              {input.required ? (
-                <span className="jp-FlyteRequired">*</span>
-              ) : null}
-            </span>
-            {kind === 'bool' ? (
-              <input
-                type="checkbox"
-                name={input.name}
-                checked={value === 'true'}
-                onChange={e => {
-                  props.state.set(
-                    key,
-                    e.currentTarget.checked ? 'true' : 'false'
-                  );
-                  setTick(t => t + 1);
-                }}
-              />
-            ) : (
-              <InputGroup
-                name={input.name}
-                type={kind === 'int' || kind === 'float' ? 'number' : 'text'}
-                value={value}
-                placeholder={input.required ? 'required' : ''}
-                onChange={e => {
-                  props.state.set(key, e.currentTarget.value);
-                  setTick(t => t + 1);
-                }}
-              />
-            )}
-          </label>
-        );
-      })}
+      <Fields
+        key={task}
+        keyPrefix={`${task}.`}
+        fields={taskFields(spec)}
+        values={values}
+        onChange={() => setTick(t => t + 1)}
+      />
     </div>
   );
 }
 
 class SubmitBody extends ReactWidget implements Dialog.IBodyWidget<IChoice> {
-  private _state = new Map<string, string>();
-  private _task: { current: string };
-
-  constructor(private _tasks: INotebookTask[]) {
+  /** `state` and `task` outlive one dialog: asked again, the form keeps what was typed. */
+  constructor(
+    private _tasks: INotebookTask[],
+    private _state: Map<string, Map<string, string>>,
+    private _task: { current: string }
+  ) {
     super();
-    this._task = { current: _tasks[0].name };
     this.addClass('jp-FlyteSubmit-body');
   }
 
@@ -201,22 +135,10 @@ class SubmitBody extends ReactWidget implements Dialog.IBodyWidget<IChoice> {
 
   getValue(): IChoice {
     const spec = this._tasks.find(t => t.name === this._task.current)!;
-    const inputs: Record<string, unknown> = {};
-    try {
-      for (const input of spec.inputs) {
-        const raw = this._state.get(`${spec.name}.${input.name}`) ?? '';
-        if (raw === '' && kindOf(input) !== 'str') {
-          if (input.required) {
-            throw new Error(`${input.name} is required`);
-          }
-          continue;
-        }
-        inputs[input.name] = parseValue(input, raw);
-      }
-    } catch (e) {
-      return { task: spec.name, inputs, error: (e as Error).message };
-    }
-    return { task: spec.name, inputs, error: null };
+    const values = this._state.get(spec.name) ?? new Map<string, string>();
+    const { inputs, errors } = collect(taskFields(spec), values);
+    const error = errors.size ? [...errors.values()].join('\n') : null;
+    return { task: spec.name, inputs, error };
   }
 }
 
@@ -239,21 +161,21 @@ export async function runNotebookOnFlyte(
     );
     return null;
   }
+  const state = new Map<string, Map<string, string>>();
+  const chosen = { current: tasks[0].name };
   for (;;) {
-    const body = new SubmitBody(tasks);
+    const body = new SubmitBody(tasks, state, chosen);
     const result = await showDialog<IChoice>({
       title: 'Run notebook on Flyte',
       body,
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Run' })],
       focusNodeSelector: 'select'
     });
-    if (!result.button.accept) {
-      return null;
-    }
-    if (result.value === null) {
+    if (!result.button.accept || result.value === null) {
       return null;
     }
     if (result.value.error) {
+      // only reachable if the dialog let Run through: say why, and ask again with what was typed
       await showErrorMessage('Run notebook on Flyte', result.value.error);
       continue;
     }

@@ -6,8 +6,8 @@
 import * as React from 'react';
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 
-import { IAction, Phase } from './api';
-import { durationOf, formatDuration, shortTask } from './format';
+import { IAction, isTerminal, Phase } from './api';
+import { durationOf, formatDuration, formatRate, shortTask } from './format';
 
 /** Groups larger than this start collapsed. */
 const OPEN_GROUP_LIMIT = 12;
@@ -114,6 +114,66 @@ interface IRowProps {
   selected: string | null;
   now: number;
   onSelect: (name: string) => void;
+  labels: Record<string, string>;
+  /** Why queued actions wait (`2 of 2 slots busy`), when the backend is full. */
+  waitReason: string | null;
+}
+
+/** `(lr=0.05, i=4)` from the label `trial(lr=0.05, i=4)`: what tells this row from its siblings. */
+export function argsOf(task: string, label: string | undefined): string {
+  if (!label) {
+    return '';
+  }
+  const name = shortTask(task);
+  return label.startsWith(name + '(') ? label.slice(name.length) : '';
+}
+
+export interface IGroupProgress {
+  total: number;
+  succeeded: number;
+  failed: number;
+  finished: number;
+  /** Finished actions per second since the group's first start. */
+  rate: number;
+  /** Seconds until the rest is finished at that rate (null when not running or unknown). */
+  eta: number | null;
+}
+
+export function groupProgress(actions: IAction[], now: number): IGroupProgress {
+  const total = actions.length;
+  const succeeded = actions.filter(a => a.phase === 'SUCCEEDED').length;
+  const finished = actions.filter(a => isTerminal(a.phase)).length;
+  const failed = finished - succeeded;
+  const started = Math.min(...actions.map(a => a.started_at ?? Infinity));
+  const allDone = finished === total;
+  const end = allDone ? Math.max(...actions.map(a => a.ended_at ?? 0)) : now;
+  const elapsed = Number.isFinite(started) ? Math.max(end - started, 0.001) : 0;
+  const rate = elapsed && finished ? finished / elapsed : 0;
+  const eta = !allDone && rate > 0 ? (total - finished) / rate : null;
+  return { total, succeeded, failed, finished, rate, eta };
+}
+
+function ProgressBar(props: { p: IGroupProgress }): JSX.Element {
+  const { p } = props;
+  const pct = (n: number) => `${p.total ? (100 * n) / p.total : 0}%`;
+  return (
+    <span
+      className="jp-FlyteProgress"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={p.total}
+      aria-valuenow={p.finished}
+    >
+      <span
+        className="jp-FlyteProgress-ok"
+        style={{ width: pct(p.succeeded) }}
+      />
+      <span
+        className="jp-FlyteProgress-failed"
+        style={{ width: pct(p.failed) }}
+      />
+    </span>
+  );
 }
 
 function Caret(props: {
@@ -142,17 +202,21 @@ function GroupRow(props: IRowProps & { node: IGroupNode }): JSX.Element {
   const open = chosen ?? node.actions.length <= OPEN_GROUP_LIMIT;
   const infos = node.actions.map(n => n.action);
   const phase = groupPhase(infos);
-  const done = infos.filter(a => a.phase === 'SUCCEEDED').length;
+  const p = groupProgress(infos, props.now);
   const started = Math.min(...infos.map(a => a.started_at ?? Infinity));
   const ended = infos.every(a => a.ended_at)
     ? Math.max(...infos.map(a => a.ended_at ?? 0))
     : null;
+  const rate = formatRate(p.rate);
+  const eta = p.eta !== null ? formatDuration(p.eta) : '';
   return (
     <>
       <li
         className="jp-FlyteTree-row jp-FlyteTree-groupRow"
         data-group={node.name}
         data-group-phase={phase}
+        data-done={p.succeeded}
+        data-total={p.total}
         role="treeitem"
         aria-expanded={open}
         tabIndex={0}
@@ -163,16 +227,34 @@ function GroupRow(props: IRowProps & { node: IGroupNode }): JSX.Element {
             setOpen(!open);
           }
         }}
-        title={`group ${node.name}: ${infos.length} actions`}
+        title={
+          `group ${node.name}: ${p.succeeded} of ${p.total} succeeded` +
+          (p.failed ? `, ${p.failed} failed` : '') +
+          (rate ? `, ${rate}` : '') +
+          (eta ? `, about ${eta} left` : '')
+        }
       >
         <Caret open={open} show={true} onToggle={() => setOpen(!open)} />
         <span
           className={`jp-FlyteDot jp-FlyteDot-group jp-FlytePhase-${phase}`}
         />
         <span className="jp-FlyteTree-groupName">{node.name}</span>
-        <span className="jp-FlyteTag">
-          {done}/{infos.length}
+        <ProgressBar p={p} />
+        <span className="jp-FlyteTag jp-FlyteTree-count">
+          {p.succeeded}/{p.total}
+          {p.failed ? ` · ${p.failed} failed` : ''}
         </span>
+        {rate ? (
+          <span className="jp-FlyteMuted jp-FlyteTree-rate">{rate}</span>
+        ) : null}
+        {eta ? (
+          <span
+            className="jp-FlyteMuted jp-FlyteTree-eta"
+            title="At the rate so far"
+          >
+            ETA {eta}
+          </span>
+        ) : null}
         <span className="jp-FlyteTree-duration jp-FlyteMuted">
           {Number.isFinite(started)
             ? formatDuration(durationOf(started, ended, props.now))
@@ -197,6 +279,8 @@ function ActionRow(props: IRowProps & { node: IActionNode }): JSX.Element {
   const a = props.node.action;
   const hasChildren = props.node.children.length > 0;
   const selected = props.selected === a.name;
+  const args = argsOf(a.task, props.labels[a.name]);
+  const waiting = a.phase === 'QUEUED' && !!props.waitReason;
   return (
     <>
       <li
@@ -214,11 +298,20 @@ function ActionRow(props: IRowProps & { node: IActionNode }): JSX.Element {
             props.onSelect(a.name);
           }
         }}
-        title={`${a.name} (${a.task})`}
+        title={
+          `${props.labels[a.name] ?? shortTask(a.task)}: ${a.name} (${a.task})` +
+          (waiting ? ` — waiting: ${props.waitReason}` : '')
+        }
       >
         <Caret open={open} show={hasChildren} onToggle={() => setOpen(!open)} />
         <span className={`jp-FlyteDot jp-FlytePhase-${a.phase}`} />
-        <span className="jp-FlyteTree-task">{shortTask(a.task)}</span>
+        <span className="jp-FlyteTree-label">
+          <span className="jp-FlyteTree-task">{shortTask(a.task)}</span>
+          <span className="jp-FlyteTree-args">{args}</span>
+        </span>
+        {waiting ? (
+          <span className="jp-FlyteTag jp-FlyteTree-waiting">waiting</span>
+        ) : null}
         {a.cache_hit ? <span className="jp-FlyteTag">cached</span> : null}
         {a.attempts > 1 ? (
           <span className="jp-FlyteTag">attempt {a.attempts}</span>
@@ -253,6 +346,8 @@ export function ActionTree(props: {
   selected: string | null;
   now: number;
   onSelect: (name: string) => void;
+  labels?: Record<string, string>;
+  waitReason?: string | null;
 }): JSX.Element {
   const tree = React.useMemo(() => buildTree(props.actions), [props.actions]);
   return (
@@ -265,6 +360,8 @@ export function ActionTree(props: {
           selected={props.selected}
           now={props.now}
           onSelect={props.onSelect}
+          labels={props.labels ?? {}}
+          waitReason={props.waitReason ?? null}
         />
       ))}
     </ul>
