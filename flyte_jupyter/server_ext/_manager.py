@@ -396,16 +396,20 @@ class BackendRunsManager(RunsManager):
         (crashed, or stopped from a terminal) it is started again once and the call retried."""
         from flyte_jupyter.errors import BackendError
 
-        for attempt in (1, 2):
+        tries = 4
+        for attempt in range(1, tries + 1):
             client = await self._client(scope)
             try:
                 return await fn(client)
             except BackendError as err:
-                if attempt == 1 and err.code == "UNAVAILABLE" and self._embedded_mode(scope):
-                    self.log.warning("flyte_jupyter: the embedded backend is not answering; starting it again")
-                    await asyncio.get_running_loop().run_in_executor(None, self._restart_embedded)
-                    # a channel that saw the refusal waits out its reconnect backoff: use a new one
+                if attempt < tries and err.code == "UNAVAILABLE" and self._embedded_mode(scope):
+                    if attempt == 1:
+                        self.log.warning("flyte_jupyter: the embedded backend is not answering; starting it again")
+                        await asyncio.get_running_loop().run_in_executor(None, self._restart_embedded)
+                    # A channel that saw the refusal waits out its reconnect backoff: use a new one,
+                    # and give a just-restarted backend a moment (its port may still be settling).
                     await client.close()
+                    await asyncio.sleep(0.25 * (attempt - 1))
                     continue
                 raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
         raise AssertionError("unreachable")
