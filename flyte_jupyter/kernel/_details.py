@@ -17,10 +17,10 @@ import datetime
 import functools
 from typing import Any
 
+from flyte_jupyter._internal.display.labels import short_task
 from flyte_jupyter._internal.wire.models import ActionInfo
 from flyte_jupyter.kernel._errors import clean_traceback, error_summary
 from flyte_jupyter.kernel._format import duration_text, esc
-from flyte_jupyter.kernel._labels import short_task
 from flyte_jupyter.kernel._values import literal_too_big, value_html
 
 LOG_TAIL_LINES = 40

@@ -18,10 +18,10 @@ import ipywidgets as widgets
 import traitlets
 from ipywidgets.widgets.widget_string import HTMLStyle as _HTMLStyle
 
+from flyte_jupyter._internal.display.labels import short_task
 from flyte_jupyter._internal.wire.models import ActionInfo, Phase
 from flyte_jupyter.kernel._errors import error_summary
 from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
-from flyte_jupyter.kernel._labels import short_task
 
 ROOT = "a0"
 

@@ -484,7 +484,8 @@ class BackendRunsManager(RunsManager):
     async def labels(self, scope: Scope, run: str, actions: list[str] | None = None) -> dict[str, str]:
         """Labels from each action's stored inputs, read once per action (inputs never change), in
         the task's own order (its spec's interface)."""
-        from flyte_jupyter.server_ext._summary import input_words, label_of
+        from flyte_jupyter._internal.display.labels import label_of
+        from flyte_jupyter.server_ext._summary import input_words
 
         pd = self._pd(scope)
         key = (pd["project"], pd["domain"], run)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from flyte_jupyter._internal.display.labels import literal_word
+
 _MAX_ITEMS = 8
 
 
@@ -107,93 +109,6 @@ def read_summaries(inputs_uri: str, outputs_uri: str, succeeded: bool) -> tuple[
 
 
 # -- short labels: `trial(lr=0.05, i=4)` ---------------------------------------------------------------
-# The same words the kernel's run widget shows for a stored value (kernel/_labels.py), so a row reads
-# the same in the cell and in the panel.
-
-LABEL_CHARS = 48
-VALUE_CHARS = 14
-
-
-def _clip(text: str, limit: int = VALUE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _list_word(values: list[Any]) -> str:
-    text = repr(values)
-    return text if len(text) <= VALUE_CHARS else f"[{len(values)} items]"
-
-
-def _float_word(value: float) -> str:
-    import math
-
-    return f"{value:.4g}" if math.isfinite(value) else repr(value)
-
-
-def literal_word(lit: Any) -> str:
-    """A stored value in a few characters, without decoding it."""
-    import os
-
-    kind = lit.WhichOneof("value")
-    if kind is None or kind == "none":
-        return "None"
-    if kind == "int":
-        return _clip(str(lit.int))
-    if kind == "float":
-        return _float_word(lit.float)
-    if kind == "bool":
-        return repr(lit.bool)
-    if kind == "big_int":
-        return _clip(lit.big_int)
-    if kind == "str":
-        return repr(_clip(lit.str, VALUE_CHARS - 2))
-    if kind == "bytes":
-        return f"<{len(lit.bytes)} bytes>"
-    if kind in ("ints", "floats", "strs"):
-        return _list_word(list(getattr(lit, kind).values))
-    if kind == "collection":
-        return f"[{len(lit.collection.items)} items]"
-    if kind == "map":
-        return f"{{{len(lit.map.values)} keys}}"
-    if kind == "record":
-        return f"{_short_type(lit.record.type_name)}(…)"
-    if kind == "enum":
-        return f"{_short_type(lit.enum.type_name)}.{lit.enum.name}"
-    if kind == "blob":
-        what = "Dir" if lit.blob.kind == 1 else "File"
-        return f"{what}({_clip(os.path.basename(lit.blob.uri.rstrip('/')) or lit.blob.uri)})"
-    if kind == "dataframe":
-        return "DataFrame"
-    if kind == "union":
-        return literal_word(lit.union.value)
-    if kind == "datetime":
-        return "datetime"
-    if kind == "date":
-        return "date"
-    if kind == "duration":
-        return "timedelta"
-    if kind == "offloaded":
-        return "<stored>"
-    return "<object>"
-
-
-def label_of(task: str, words: dict[str, str] | None) -> str:
-    """`trial(lr=0.05, i=4)`, at most LABEL_CHARS long; the task alone while inputs are unknown
-    (and for a `%%flyte run` cell, which takes none)."""
-    name = task.rsplit(".", 1)[-1] if task else "?"
-    if words is None or (not words and task == "notebook.cell"):
-        return name
-    parts: list[str] = []
-    size = len(name) + 2
-    for key, word in words.items():
-        piece = f"{key}={word}"
-        if parts and size + len(piece) + 2 > LABEL_CHARS:
-            parts.append("…")
-            break
-        parts.append(piece)
-        size += len(piece) + 2
-    return f"{name}({', '.join(parts)})"
-
-
 def input_words(uri: str, order: list[str] | None = None) -> dict[str, str] | None:
     """The words of the inputs stored at `uri`, in the task's order when known; None when nothing
     is stored there (yet). Blocking: call in a thread."""

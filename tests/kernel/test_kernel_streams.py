@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from flyte_jupyter._internal.controllers.run_state import RunState
+from flyte_jupyter._internal.display.labels import label_of, literal_word, value_word
 from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, ActionInfo, Phase
 from flyte_jupyter.kernel import _streams
 from flyte_jupyter.kernel._attempts import AttemptBook
 from flyte_jupyter.kernel._errors import clean_traceback, format_failure, public_text, root_cause
 from flyte_jupyter.kernel._format import duration_text
-from flyte_jupyter.kernel._labels import label_of, literal_word, value_word
 from flyte_jupyter.kernel._streams import RunOutput
 from flyte_jupyter.kernel._tree import Progress, children_progress, row_html, visible_entries
 from flyte_jupyter.kernel._values import value_html
