@@ -88,3 +88,27 @@ def enter_attempt(cwd: str, stdout: str, stderr: str, out_fd: int | None = None)
     os.dup2(err, 2)
     os.close(out)
     os.close(err)
+
+
+def run_entrypoint(argv: list[str]) -> int:
+    """Run the entrypoint in this process (a forked child or a reusable worker) and return its exit
+    code: whatever it raises is reported on stderr, never lost; stdout/stderr are flushed."""
+    import traceback
+
+    code = 1
+    try:
+        from flyte_jupyter._internal.runtime import entrypoint
+
+        code = entrypoint.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report anything; the caller decides what comes next
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - a closed stream must not hide the exit code
+            pass
+    return code if isinstance(code, int) else 1

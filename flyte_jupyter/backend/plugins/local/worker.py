@@ -26,7 +26,7 @@ import sys
 import traceback
 from typing import cast
 
-from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, preload
+from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, preload, run_entrypoint
 
 
 def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
@@ -52,20 +52,11 @@ def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tupl
     try:
         enter_attempt(req["cwd"], req["stdout"], req["stderr"])
         _set_env(base_env, req["env"])
-        from flyte_jupyter._internal.runtime import entrypoint
-
-        code = entrypoint.main(req["argv"])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - report anything, keep serving
+        code = run_entrypoint(req["argv"])
+    except BaseException:  # noqa: BLE001 - the attempt could not start: report it, keep serving
         traceback.print_exc()
         code = 1
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001
-            pass
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.chdir(base_cwd)

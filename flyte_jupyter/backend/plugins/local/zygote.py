@@ -62,7 +62,7 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
     code = 1
     try:
         _detach(keep_closed)
-        from flyte_jupyter.backend.plugins.local.attempt import enter_attempt
+        from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, run_entrypoint
 
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -73,20 +73,12 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
         cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
         argv = req["argv"]
         sys.argv = ["flyte_jupyter.entrypoint", *argv]
-        from flyte_jupyter._internal.runtime import entrypoint
-
-        code = entrypoint.main(argv)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - report anything, then exit
+        code = run_entrypoint(argv)
+    except BaseException:  # noqa: BLE001 - the attempt could not start: report it, then exit
         traceback.print_exc()
         code = 1
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code if isinstance(code, int) else 1)
+        os._exit(code)
 
 
 def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
