@@ -8,6 +8,10 @@ It binds a free loopback port, waits until `DIR/client.yaml` names its pid, and 
 (SIGTERM, then SIGKILL). `kill()` SIGKILLs it and `start()` again restarts it on the same port and
 data dir (crash-recovery tests). `kill_actions()` stops action processes left behind (they survive a
 backend SIGKILL by design), by the process groups recorded in the backend's database.
+
+`store_url` (a `postgresql://` URL, see `_postgres_fixture.py`) puts its state in that database
+instead of `DIR/state.db` (merged into the `--config` file, if any); `execute` changes the state
+behind the backend's back (crash tests), whichever database holds it.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ def free_port() -> int:
 
 class BackendProcess:
     def __init__(self, data_dir: Path, port: int | None = None, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, store_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.extra_args = list(extra_args or [])
+        self.store_url = store_url
         self.env = env
         self.proc: subprocess.Popen | None = None
 
@@ -46,7 +51,7 @@ class BackendProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "backend-test.log", "ab")
         cmd = [sys.executable, "-m", "flyte_jupyter.backend", "--data-dir", str(self.data_dir),
-               "--port", str(self.port), *self.extra_args]
+               "--port", str(self.port), *self._args()]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                      env={**os.environ, **(self.env or {})}, start_new_session=True)
         log.close()
@@ -59,6 +64,53 @@ class BackendProcess:
                 return self
             time.sleep(0.05)
         raise TimeoutError(f"backend did not start within {timeout} s:\n{self.log_text()[-3000:]}")
+
+    def _args(self) -> list[str]:
+        if not self.store_url:
+            return self.extra_args
+        args, config = list(self.extra_args), {}
+        if "--config" in args:
+            at = args.index("--config")
+            config = yaml.safe_load(Path(args[at + 1]).read_text()) or {}
+            del args[at:at + 2]
+        config["store"] = {"url": self.store_url}
+        path = self.data_dir / "backend-store.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return [*args, "--config", str(path)]
+
+    def execute(self, sql: str, params: tuple = ()) -> int:
+        """Run one statement (`?` placeholders) on the backend's database, committed; its rowcount."""
+        if self.store_url:
+            import psycopg
+
+            with psycopg.connect(self.store_url, autocommit=True) as pg:
+                return pg.execute(sql.replace("?", "%s"), params).rowcount
+        conn = sqlite3.connect(str(self.data_dir / "state.db"), timeout=10)
+        try:
+            with conn:
+                return conn.execute(sql, params).rowcount
+        finally:
+            conn.close()
+
+    def _handles(self) -> list[str]:
+        if self.store_url:
+            import psycopg
+
+            try:
+                with psycopg.connect(self.store_url, connect_timeout=5) as pg:
+                    return [r[0] for r in pg.execute("SELECT handle FROM actions WHERE handle != ''")]
+            except psycopg.Error:
+                return []
+        db = self.data_dir / "state.db"
+        if not db.exists():
+            return []
+        try:
+            conn = sqlite3.connect(str(db), timeout=5)
+            handles = [r[0] for r in conn.execute("SELECT handle FROM actions WHERE handle != ''")]
+            conn.close()
+        except sqlite3.Error:
+            return []
+        return handles
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -78,16 +130,7 @@ class BackendProcess:
 
     def kill_actions(self) -> None:
         """SIGKILL every action process group the backend recorded that is still alive."""
-        db = self.data_dir / "state.db"
-        if not db.exists():
-            return
-        try:
-            conn = sqlite3.connect(str(db), timeout=5)
-            handles = [r[0] for r in conn.execute("SELECT handle FROM actions WHERE handle != ''")]
-            conn.close()
-        except sqlite3.Error:
-            return
-        for handle in handles:
+        for handle in self._handles():
             pid = int(handle.split(":", 1)[0])
             try:
                 os.killpg(pid, signal.SIGKILL)

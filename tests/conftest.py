@@ -1,4 +1,6 @@
-"""Shared fixtures: a real backend process (see tests/_backend_fixture.py)."""
+"""Shared fixtures: a real backend process (see tests/_backend_fixture.py) and the database it keeps
+its state in: SQLite by default; `tests/backend/conftest.py` parametrizes `backend_store` so the
+backend suite runs on PostgreSQL too (a real server, tests/_postgres_fixture.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,34 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _backend_fixture import BackendProcess  # noqa: E402
+from _postgres_fixture import PostgresServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (each backend gets a database of its own)."""
+    with PostgresServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def flyte_backend_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendProcess]:
+def backend_store() -> str:
+    """Where backends keep their state: "sqlite" here, parametrized where a suite runs on both."""
+    return "sqlite"
+
+
+def _store_url(request: pytest.FixtureRequest, store: str) -> str | None:
+    if store == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
+
+
+@pytest.fixture(scope="module")
+def flyte_backend_process(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                          backend_store: str) -> Iterator[BackendProcess]:
     """One backend process per test module, on a free loopback port."""
-    backend = BackendProcess(tmp_path_factory.mktemp("flyte-backend"))
+    backend = BackendProcess(tmp_path_factory.mktemp("flyte-backend"), store_url=_store_url(request, backend_store))
     with backend:
         yield backend
 
@@ -32,11 +56,12 @@ def flyte_backend(flyte_backend_process: BackendProcess) -> Iterator[BackendProc
 
 
 @pytest.fixture
-def backend_factory(tmp_path: Path) -> Iterator[Any]:
+def backend_factory(tmp_path: Path, request: pytest.FixtureRequest, backend_store: str) -> Iterator[Any]:
     """Make backends of your own (crash tests, custom flags); all are stopped afterwards."""
     made: list[BackendProcess] = []
 
     def make(**kwargs: Any) -> BackendProcess:
+        kwargs.setdefault("store_url", _store_url(request, backend_store))
         backend = BackendProcess(kwargs.pop("data_dir", tmp_path / f"backend{len(made)}"), **kwargs)
         made.append(backend)
         return backend

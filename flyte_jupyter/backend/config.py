@@ -5,7 +5,9 @@ executor_config (dict for the plugin), max_parallelism, storage_root (fsspec URI
 default file://DIR/data), endpoint_for_actions (how actions dial back, default the bound address),
 tls_cert, tls_key, limits ({cpu, memory, gpu, disk}: the default platform limits; default the
 machine's own cores and memory), run_credential_ttl (seconds a run's actions may call back at most,
-counted from the run's creation; default 7 days, 0 = until the run ends however long it takes).
+counted from the run's creation; default 7 days, 0 = until the run ends however long it takes),
+store ({url: postgresql://user@host:5432/db | sqlite:///path}: where state lives; default SQLite in
+DIR/state.db; the schema is migrated at start, see `store/schema.py`).
 """
 
 from __future__ import annotations
@@ -46,11 +48,15 @@ class BackendConfig:
     project: str = "default"
     domain: str = "development"
     run_credential_ttl: float = 7 * 86400.0
+    store: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         if not self.max_parallelism:
             self.max_parallelism = os.cpu_count() or 1
+        if not isinstance(self.store, dict) or set(self.store) - {"url"} or not isinstance(self.store.get("url", ""), str):
+            raise SystemExit(f"backend config: store must be a mapping {{url: postgresql://user@host:5432/db}}, "
+                             f"got {self.store!r}")
         if not self.storage_root:
             self.storage_root = (self.data_dir / "data").as_uri()
 
@@ -65,6 +71,11 @@ class BackendConfig:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "state.db"
+
+    @property
+    def store_url(self) -> str:
+        """The state database's URL ("" = SQLite at `db_path`)."""
+        return str(self.store.get("url", ""))
 
     @property
     def token_path(self) -> Path:

@@ -90,7 +90,8 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     from flyte_jupyter.backend.services import Backend, add_services
     from flyte_jupyter.backend.services.auth import AuthInterceptor, RunCredentials
     from flyte_jupyter.backend.state import StateHub
-    from flyte_jupyter.backend.store.sqlite import SqliteStore
+    from flyte_jupyter.backend.store.factory import make_store
+    from flyte_jupyter.backend.store.schema import SchemaTooNew
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(config.data_dir, 0o700)
@@ -102,8 +103,11 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
             file=sys.stderr, flush=True,
         )
 
-    store = SqliteStore(config.db_path)
-    await store.open()
+    try:
+        store = make_store(config.store_url, config.db_path)
+        await store.open()
+    except (ValueError, ConnectionError, SchemaTooNew) as exc:
+        raise SystemExit(f"flyte-jupyter backend: {exc}") from None
     hub = StateHub(store)
     entries = await hub.load()
     catalog = TaskCatalog(store)

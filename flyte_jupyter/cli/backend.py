@@ -1,4 +1,4 @@
-"""`flyte-jupyter backend start|stop|status`: the embedded backend of a data directory."""
+"""`flyte-jupyter backend start|stop|status|migrate`: the backend of a data directory (or of a config)."""
 
 from __future__ import annotations
 
@@ -67,8 +67,28 @@ def _backend_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_migrate(args: argparse.Namespace) -> int:
+    """Apply the schema migrations the store of this config lacks (the backend also does at start;
+    a platform team runs this once before rolling out replicas of a new release)."""
+    from flyte_jupyter._internal.runtime.paths import embedded_backend_dir
+    from flyte_jupyter.backend.config import load_backend_config
+    from flyte_jupyter.backend.store.factory import make_store
+    from flyte_jupyter.backend.store.schema import LATEST, SchemaTooNew
+
+    config = load_backend_config(args.data_dir or embedded_backend_dir(), args.config_file)
+    try:
+        store = make_store(config.store_url, config.db_path)
+        applied = store.migrate()
+    except (ValueError, ConnectionError, SchemaTooNew) as exc:
+        raise SystemExit(f"flyte-jupyter backend migrate: {exc}") from None
+    for step in applied:
+        print(f"applied migration {step.version}: {step.description}")
+    print(f"schema of {store.where} is at version {LATEST}" + ("" if applied else " (nothing to do)"))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Install `backend start|stop|status`."""
+    """Install `backend start|stop|status|migrate`."""
     backend = sub.add_parser("backend", help="start, stop or inspect the backend").add_subparsers(dest="backend_cmd", required=True)
     start = backend.add_parser("start", help="start the backend (in the background unless --foreground)")
     start.add_argument("--data-dir", type=Path, default=None)
@@ -88,3 +108,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--data-dir", default=None)
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_backend_status)
+    migrate = backend.add_parser("migrate", help="apply the store's schema migrations (idempotent)")
+    migrate.add_argument("--data-dir", default=None, help="the data dir whose SQLite store to migrate")
+    migrate.add_argument("--config", dest="config_file", default=None, help="backend YAML config (its store: url)")
+    migrate.set_defaults(handler=_backend_migrate)

@@ -250,8 +250,6 @@ def test_an_attempt_started_just_before_a_crash_is_found_not_started_twice(backe
     """The crash came after the children's processes started but before their attempts were
     recorded (simulated: their records are put back to never-started): the restarted backend
     finds each attempt by its log file, reattaches to it or collects its result."""
-    import sqlite3
-
     from faults.flows import late
 
     backend = backend_factory(extra_args=["--max-parallelism", "8"]).start()
@@ -263,11 +261,8 @@ def test_an_attempt_started_just_before_a_crash_is_found_not_started_twice(backe
     backend.kill()
     if ended:
         assert _wait_until(lambda: _children_ended_and_gone(log_dir, 2), 30)
-    conn = sqlite3.connect(str(backend.data_dir / "state.db"))
-    with conn:
-        changed = conn.execute("UPDATE actions SET phase=?, attempt=0, handle='', started_at=0 WHERE parent='a0'",
-                               (pb.PHASE_QUEUED,)).rowcount
-    conn.close()
+    changed = backend.execute("UPDATE actions SET phase=?, attempt=0, handle='', started_at=0 WHERE parent='a0'",
+                              (pb.PHASE_QUEUED,))
     assert changed == 2
     backend.start()
     run.wait(timeout=60)
@@ -336,8 +331,6 @@ def test_a_normal_stop_leaves_only_running_attempts_which_the_next_start_adopts(
 def test_attempts_of_a_run_that_ended_are_killed_by_the_next_start(backend_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A run recorded as ended while its actions' processes still ran (a crash in the middle of
     ending it, by an older backend): the next start kills them."""
-    import sqlite3
-
     from faults.flows import late
 
     backend = backend_factory().start()
@@ -348,11 +341,8 @@ def test_attempts_of_a_run_that_ended_are_killed_by_the_next_start(backend_facto
     assert _wait_until(lambda: _children_started(log_dir, 1)), backend.log_text()[-2000:]
     pids = [pid for began in _bodies(log_dir).starts.values() for pid, _ in began]
     backend.kill()
-    conn = sqlite3.connect(str(backend.data_dir / "state.db"))
-    with conn:
-        conn.execute("UPDATE runs SET done=1")
-        conn.execute("UPDATE actions SET phase=? WHERE name='a0'", (pb.PHASE_ABORTED,))
-    conn.close()
+    backend.execute("UPDATE runs SET done=1")
+    backend.execute("UPDATE actions SET phase=? WHERE name='a0'", (pb.PHASE_ABORTED,))
     assert all(_alive(pid) for pid in pids)
     backend.start()
     assert _wait_until(lambda: not any(_alive(pid) for pid in pids), 10), "attempts of an ended run still run"

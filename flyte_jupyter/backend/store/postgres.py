@@ -1,0 +1,53 @@
+"""The PostgreSQL store (psycopg 3): state for a backend that scales out (`store: {url: ...}`).
+
+The queries and group commit are `sql.py`'s, shared with SQLite: one writer thread commits every
+write queued so far in one transaction (psycopg pipelines the batch's statements), and a caller is
+told "done" only after PostgreSQL committed it (`synchronous_commit` as the server sets it; its
+default, on, survives a crash of the database server as well as of the backend). A connection that
+broke (the server restarted) is replaced before the next batch; the writes of the failed batch get
+the error, as a failed commit would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flyte_jupyter.backend.store.dialect import postgres_dialect
+from flyte_jupyter.backend.store.sql import SqlStore
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc[-1]}"))
+
+
+class PostgresStore(SqlStore):
+    """PostgreSQL at a `postgresql://` URL (libpq's URL; PG* environment variables also apply)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(redact(url))
+        self.url = url
+        self.dialect = postgres_dialect()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                                   application_name="flyte-jupyter-backend")
+        except psycopg.OperationalError as exc:
+            raise ConnectionError(f"cannot connect to the PostgreSQL store {self.where}: {exc}".strip()) from exc
+
+    def _usable(self, conn: Any) -> Any:
+        if conn.closed or conn.broken:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
+            return self._connect()
+        return conn

@@ -1,0 +1,422 @@
+"""The SQL store both databases share: group commit, the queries, and the rows of records.
+
+Writes are *group-committed*: callers queue writes and await them; one writer thread takes every
+write queued so far, applies them in one transaction and commits, then resolves all their futures.
+A thousand children enqueued at once cost a handful of commits, and a caller is only told "done"
+after its write is durable. When one caller's write fails, the batch is rolled back and applied
+again with a savepoint around each write, so the failure is that caller's alone (PostgreSQL aborts
+a whole transaction on an error; SQLite would keep half a write).
+
+Subclasses say how to connect (`_connect`) and in which dialect; the schema comes from `schema.py`.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import json
+import queue
+import threading
+from typing import Any, Callable
+
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.store import schema
+from flyte_jupyter.backend.store.base import Store
+from flyte_jupyter.backend.store.dialect import Dialect
+from flyte_jupyter.backend.store.records import (
+    ActionRecord,
+    CacheRecord,
+    RegistrationRecord,
+    RunRecord,
+    TaskKey,
+)
+
+_REG_COLS = "project, domain, name, version, digest, created_at, created_by, entry"
+_RUN_COLS = "project, domain, name, created_at, task_name, labels, env_vars, raw_data_path, overwrite_cache"
+_ACTION_COLS = (
+    "project, domain, run, name, parent, task_name, task_version, task_type, grp, phase, attempt, "
+    "max_attempts, error, cache_hit, queued_at, started_at, ended_at, inputs_uri, outputs_uri, "
+    "inputs_hash, overwrite_cache, seq, handle, not_before"
+)
+_CACHE_COLS = ("project, domain, task_name, cache_version, inputs_hash, outputs_uri, created_at, source_run, "
+               "source_action")
+
+
+def _upsert(table: str, cols: str, key: str) -> str:
+    names = [c.strip() for c in cols.split(",")]
+    keys = {k.strip() for k in key.split(",")}
+    updates = ", ".join(f"{c}=excluded.{c}" for c in names if c not in keys)
+    return (f"INSERT INTO {table} ({cols}) VALUES ({','.join('?' * len(names))}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+
+
+_UPSERT_ACTION = _upsert("actions", _ACTION_COLS, "project, domain, run, name")
+_UPSERT_CACHE = _upsert("cache", _CACHE_COLS, "project, domain, task_name, cache_version, inputs_hash")
+_UPSERT_LIMITS = _upsert("limits", "project, domain, limits", "project, domain")
+_INSERT_TASK = ("INSERT INTO tasks (project, domain, name, version, digest, spec) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING")
+
+
+def _action_row(a: ActionRecord) -> tuple:
+    return (
+        a.project, a.domain, a.run, a.name, a.parent, a.task_name, a.task_version, a.task_type, a.group,
+        a.phase, a.attempt, a.max_attempts, a.error.SerializeToString() if a.error is not None else None,
+        int(a.cache_hit), a.queued_at, a.started_at, a.ended_at, a.inputs_uri, a.outputs_uri, a.inputs_hash,
+        int(a.overwrite_cache), a.seq, a.handle, a.not_before,
+    )
+
+
+def _action_from_row(row: tuple) -> ActionRecord:
+    err = None
+    if row[12]:
+        err = pb.ActionError()
+        err.ParseFromString(bytes(row[12]))
+    return ActionRecord(
+        project=row[0], domain=row[1], run=row[2], name=row[3], parent=row[4], task_name=row[5],
+        task_version=row[6], task_type=row[7], group=row[8], phase=row[9], attempt=row[10],
+        max_attempts=row[11], error=err, cache_hit=bool(row[13]), queued_at=row[14], started_at=row[15],
+        ended_at=row[16], inputs_uri=row[17], outputs_uri=row[18], inputs_hash=row[19],
+        overwrite_cache=bool(row[20]), seq=row[21], handle=row[22] or "", not_before=row[23] or 0.0,
+    )
+
+
+def _run_from_row(row: tuple) -> RunRecord:
+    return RunRecord(project=row[0], domain=row[1], name=row[2], created_at=row[3], task_name=row[4],
+                     labels=json.loads(row[5] or "{}"), env_vars=json.loads(row[6] or "{}"),
+                     raw_data_path=row[7] or "", overwrite_cache=bool(row[8]))
+
+
+def _registration(row: tuple) -> RegistrationRecord:
+    return RegistrationRecord(*row[:7], entry=bytes(row[7] or b""))
+
+
+_Write = Callable[[Any], Any]
+
+
+class SqlStore(Store):
+    """One group-committing writer thread and one reader thread, each with its own connection."""
+
+    dialect: Dialect
+
+    def __init__(self, where: str) -> None:
+        self.where = where  # names the database in errors (a path or a URL without its password)
+        self._writes: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-read")
+        self._rconn: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[_Write | None, asyncio.Future]] = []
+        self._in_flight = False
+
+    @abc.abstractmethod
+    def _connect(self) -> Any:
+        """A new connection in autocommit mode (transactions are explicit statements)."""
+
+    def _usable(self, conn: Any) -> Any:
+        """`conn`, or a new connection when it broke (the database restarted)."""
+        return conn
+
+    def migrate(self) -> list[schema.Migration]:
+        """Bring the schema up to date (blocking; see `schema.py`)."""
+        conn = self._connect()
+        try:
+            return schema.migrate(conn, self.dialect, self.where)
+        finally:
+            conn.close()
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(None, self.migrate)
+        wconn = self._connect()
+        self._rconn = self._connect()
+        self._writer = threading.Thread(target=self._write_loop, args=(wconn,), name="store-write", daemon=True)
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            done = self._open_loop().create_future()
+            batch, self._pending = self._pending, []  # after any batch in flight, then stop
+            self._writes.put([*batch, (None, done)])
+            await asyncio.wait_for(done, 10)
+            self._writer.join(5)
+            self._writer = None
+        self._reader.shutdown(wait=True)
+        if self._rconn is not None:
+            self._rconn.close()
+            self._rconn = None
+
+    def _open_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError(f"{type(self).__name__} used before open()")
+        return self._loop
+
+    # -- the writer -----------------------------------------------------------------------------
+
+    def _write_loop(self, conn: Any) -> None:
+        loop = self._open_loop()
+        while True:
+            batch = list(self._writes.get())
+            try:
+                while len(batch) < 5000:
+                    batch.extend(self._writes.get_nowait())
+            except queue.Empty:
+                pass
+            stop = any(fn is None for fn, _ in batch)
+            try:
+                conn = self._usable(conn)
+                results = self._apply(conn, batch, isolated=False)
+                if any(exc is not None for _, _, exc in results):
+                    results = self._apply(conn, batch, isolated=True)
+            except Exception as exc:  # noqa: BLE001 - the database is gone: these writes failed, the writer lives
+                results = [(fut, None, exc) for _, fut in batch]
+            loop.call_soon_threadsafe(self._committed, results)
+            if stop:
+                conn.close()
+                return
+
+    def _apply(self, conn: Any, batch: list[tuple[_Write | None, asyncio.Future]],
+               isolated: bool) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
+        """One transaction for the batch. Not `isolated`: the first failing write rolls it all back
+        (the caller retries isolated). `isolated`: each write in a savepoint of its own."""
+        errors = self.dialect.error
+        results: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+        conn.execute("BEGIN")
+        try:
+            for fn, fut in batch:
+                if fn is None:
+                    results.append((fut, None, None))
+                    continue
+                if not isolated:
+                    try:
+                        results.append((fut, fn(conn), None))
+                    except errors as exc:
+                        conn.execute("ROLLBACK")
+                        return [(fut, None, exc)]
+                    continue
+                conn.execute("SAVEPOINT one_write")
+                try:
+                    results.append((fut, fn(conn), None))
+                    conn.execute("RELEASE one_write")
+                except errors as exc:
+                    conn.execute("ROLLBACK TO one_write")
+                    conn.execute("RELEASE one_write")
+                    results.append((fut, None, exc))
+            conn.execute("COMMIT")
+        except errors:
+            try:
+                conn.execute("ROLLBACK")
+            except errors:
+                pass
+            raise
+        return results
+
+    def _submit(self, fn: _Write) -> "asyncio.Future[Any]":
+        # Group commit: at most one transaction is in flight. Writes made while it commits wait
+        # on the loop and go to the writer thread together when it is done (one wake-up, one
+        # transaction for all of them); a write made while the writer is idle goes at once, so
+        # batching never adds latency. Writes of one loop iteration always travel together.
+        loop = self._open_loop()
+        fut = loop.create_future()
+        self._pending.append((fn, fut))
+        if len(self._pending) == 1 and not self._in_flight:
+            loop.call_soon(self._hand_over)
+        return fut
+
+    def _hand_over(self) -> None:
+        if self._in_flight:
+            return  # the batch in flight hands over the next one when it is committed
+        batch, self._pending = self._pending, []
+        if batch:
+            self._in_flight = True
+            self._writes.put(batch)
+
+    def _committed(self, results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+        self._in_flight = False
+        _resolve_all(results)
+        if self._pending:
+            self._hand_over()
+
+    async def _read(self, fn: Callable[[Any], Any]) -> Any:
+        loop = self._open_loop()
+        if self._rconn is None:
+            raise RuntimeError(f"{type(self).__name__} used before open()")
+
+        def run() -> Any:
+            self._rconn = self._usable(self._rconn)
+            return fn(self._rconn)
+
+        return await loop.run_in_executor(self._reader, run)
+
+    def _q(self, query: str) -> str:
+        return self.dialect.sql(query)
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put_task(self, key: TaskKey, digest: str, spec: bytes) -> None:
+        q = self._q(_INSERT_TASK)
+        await self._submit(lambda c: c.execute(q, (*key, digest, spec)))
+
+    async def put_registrations(self, tasks: list[tuple[TaskKey, str, bytes]],
+                                registrations: list[RegistrationRecord]) -> None:
+        task_rows = [(*key, digest, spec) for key, digest, spec in tasks]
+        reg_rows = [(*r.key, r.digest, r.created_at, r.created_by, r.entry) for r in registrations]
+        q_task = self._q(_INSERT_TASK)
+        q_reg = self._q(f"INSERT INTO registrations ({_REG_COLS}) VALUES (?,?,?,?,?,?,?,?)")
+        errors = self.dialect.error
+
+        def write(c: Any) -> None:
+            # A savepoint: the writer commits a batch of callers' writes together, and this one
+            # must land whole or not at all whatever the others do.
+            c.execute("SAVEPOINT registrations")
+            try:
+                if task_rows:
+                    c.cursor().executemany(q_task, task_rows)
+                if reg_rows:
+                    c.cursor().executemany(q_reg, reg_rows)
+            except errors:
+                c.execute("ROLLBACK TO registrations")
+                c.execute("RELEASE registrations")
+                raise
+            c.execute("RELEASE registrations")
+
+        await self._submit(write)
+
+    async def put_run(self, run: RunRecord, root: ActionRecord) -> None:
+        row = (run.project, run.domain, run.name, run.created_at, run.task_name, json.dumps(run.labels),
+               json.dumps(run.env_vars), run.raw_data_path, int(run.overwrite_cache))
+        arow = _action_row(root)
+        q_run = self._q(f"INSERT INTO runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?)")
+        q_action = self._q(_UPSERT_ACTION)
+
+        def write(c: Any) -> None:
+            c.execute(q_run, row)
+            c.execute(q_action, arow)
+
+        await self._submit(write)
+
+    def put_actions_nowait(self, actions: list[ActionRecord]) -> "asyncio.Future[Any]":
+        """Queue action upserts; the returned future resolves once they are committed."""
+        rows = [_action_row(a) for a in actions]
+        done_runs = [(a.project, a.domain, a.run) for a in actions if a.name == "a0" and a.terminal]
+        q_action = self._q(_UPSERT_ACTION)
+        q_done = self._q("UPDATE runs SET done=1 WHERE project=? AND domain=? AND name=?")
+
+        def write(c: Any) -> None:
+            c.cursor().executemany(q_action, rows)
+            if done_runs:
+                c.cursor().executemany(q_done, done_runs)
+
+        return self._submit(write)
+
+    async def put_actions(self, actions: list[ActionRecord]) -> None:
+        await self.put_actions_nowait(actions)
+
+    async def put_cache(self, entry: CacheRecord) -> None:
+        row = (*entry.key, entry.outputs_uri, entry.created_at, entry.source_run, entry.source_action)
+        q = self._q(_UPSERT_CACHE)
+        await self._submit(lambda c: c.execute(q, row))
+
+    async def delete_cache(self, task_name: str | None) -> int:
+        q = self._q("DELETE FROM cache WHERE task_name=?")
+
+        def write(c: Any) -> int:
+            if task_name:
+                return c.execute(q, (task_name,)).rowcount
+            return c.execute("DELETE FROM cache").rowcount
+
+        return await self._submit(write)
+
+    async def put_limits(self, project: str, domain: str, limits: dict[str, str]) -> None:
+        q = self._q(_UPSERT_LIMITS)
+        await self._submit(lambda c: c.execute(q, (project, domain, json.dumps(limits))))
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get_task(self, key: TaskKey) -> tuple[str, bytes] | None:
+        q = self._q("SELECT digest, spec FROM tasks WHERE project=? AND domain=? AND name=? AND version=?")
+        row = await self._read(lambda c: c.execute(q, key).fetchone())
+        return (row[0], bytes(row[1])) if row else None
+
+    async def get_registration(self, key: TaskKey) -> RegistrationRecord | None:
+        q = self._q(f"SELECT {_REG_COLS} FROM registrations WHERE project=? AND domain=? AND name=? AND version=?")
+        row = await self._read(lambda c: c.execute(q, key).fetchone())
+        return _registration(row) if row else None
+
+    async def latest_registration(self, project: str, domain: str, name: str) -> RegistrationRecord | None:
+        q = self._q(f"SELECT {_REG_COLS} FROM registrations WHERE project=? AND domain=? AND name=? "
+                    f"ORDER BY created_at DESC, {self.dialect.insertion_order} DESC LIMIT 1")
+        row = await self._read(lambda c: c.execute(q, (project, domain, name)).fetchone())
+        return _registration(row) if row else None
+
+    async def list_registrations(self, project: str, domain: str, name: str | None, limit: int,
+                                 latest_only: bool = False) -> list[RegistrationRecord]:
+        order = self.dialect.insertion_order
+        where = "r.project=? AND r.domain=?" + (" AND r.name=?" if name else "")
+        params: list[Any] = [project, domain] + ([name] if name else [])
+        if latest_only:
+            where += (" AND NOT EXISTS (SELECT 1 FROM registrations n WHERE n.project=r.project AND "
+                      "n.domain=r.domain AND n.name=r.name AND (n.created_at > r.created_at OR "
+                      f"(n.created_at = r.created_at AND n.{order} > r.{order})))")
+        cols = ", ".join(f"r.{c.strip()}" for c in _REG_COLS.split(","))
+        q = self._q(f"SELECT {cols} FROM registrations r WHERE {where} "
+                    f"ORDER BY r.name, r.created_at DESC, r.{order} DESC LIMIT ?")
+        rows = await self._read(lambda c: c.execute(q, (*params, limit or self.dialect.no_limit)).fetchall())
+        return [_registration(r) for r in rows]
+
+    async def get_run(self, project: str, domain: str, name: str) -> RunRecord | None:
+        q = self._q(f"SELECT {_RUN_COLS} FROM runs WHERE project=? AND domain=? AND name=?")
+        row = await self._read(lambda c: c.execute(q, (project, domain, name)).fetchone())
+        return _run_from_row(row) if row else None
+
+    async def get_actions(self, project: str, domain: str, run: str) -> list[ActionRecord]:
+        q = self._q(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=?")
+        rows = await self._read(lambda c: c.execute(q, (project, domain, run)).fetchall())
+        return [_action_from_row(r) for r in rows]
+
+    async def list_runs(self, project: str, domain: str, limit: int) -> list[RunRecord]:
+        q = self._q(f"SELECT {_RUN_COLS} FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?")
+        rows = await self._read(lambda c: c.execute(q, (project, domain, limit or self.dialect.no_limit)).fetchall())
+        return [_run_from_row(r) for r in rows]
+
+    async def run_roots(self, project: str, domain: str, limit: int) -> list[tuple[RunRecord, ActionRecord | None, int]]:
+        """Newest runs with their root action and action count (for listings)."""
+        q_runs = self._q(f"SELECT {_RUN_COLS} FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?")
+        q_root = self._q(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=? AND name='a0'")
+        q_count = self._q("SELECT COUNT(*) FROM actions WHERE project=? AND domain=? AND run=?")
+
+        def read(c: Any) -> list:
+            out = []
+            for row in c.execute(q_runs, (project, domain, limit or self.dialect.no_limit)).fetchall():
+                root = c.execute(q_root, row[:3]).fetchone()
+                count = c.execute(q_count, row[:3]).fetchone()[0]
+                out.append((_run_from_row(row), _action_from_row(root) if root else None, count))
+            return out
+
+        return await self._read(read)
+
+    async def unfinished_runs(self) -> list[RunRecord]:
+        rows = await self._read(lambda c: c.execute(f"SELECT {_RUN_COLS} FROM runs WHERE done=0").fetchall())
+        return [_run_from_row(r) for r in rows]
+
+    async def max_seq(self) -> int:
+        row = await self._read(lambda c: c.execute("SELECT MAX(seq) FROM actions").fetchone())
+        return int(row[0] or 0)
+
+    async def all_cache(self) -> list[CacheRecord]:
+        rows = await self._read(lambda c: c.execute(f"SELECT {_CACHE_COLS} FROM cache").fetchall())
+        return [CacheRecord(*r) for r in rows]
+
+    async def all_limits(self) -> dict[tuple[str, str], dict[str, str]]:
+        rows = await self._read(lambda c: c.execute("SELECT project, domain, limits FROM limits").fetchall())
+        return {(r[0], r[1]): json.loads(r[2]) for r in rows}
+
+
+def _resolve_all(results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for fut, value, exc in results:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
