@@ -1,7 +1,9 @@
 """Client configuration: local mode unless an endpoint is configured.
 
 Config files are YAML. Keys: `endpoint` (host:port), `api_key` (or `token`), `project`, `domain`,
-`insecure` (plaintext gRPC, the embedded backend's default on loopback), `ca_cert`. Flyte's
+`insecure` (plaintext gRPC, the embedded backend's default on loopback), `ca_cert`,
+`storage_options` ({protocol: fsspec options}: how this client reaches the backend's object store,
+e.g. `{s3: {endpoint_url: ..., key: ..., secret: ...}}`; else the environment, as s3fs reads it). Flyte's
 `admin: {endpoint: dns:///host:port, insecure: true}` layout is read too.
 """
 
@@ -30,6 +32,7 @@ class ClientConfig:
     raw_data_path: str | None = None
     source: str | None = None  # the file this came from, for messages
     storage: Any = None  # a flyte.storage.S3 / GCS / ABFS: what flyte.storage uses for that protocol
+    storage_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def is_remote(self) -> bool:
@@ -58,6 +61,7 @@ def init(
     raw_data_path: str | None = None,
     ca_cert: str | None = None,
     storage: Any = None,
+    storage_options: dict[str, dict[str, Any]] | None = None,
     **_ignored: Any,
 ) -> ClientConfig:
     """Configure the client. With no endpoint, tasks run in local mode, in this process.
@@ -70,6 +74,11 @@ def init(
         if value is not None:
             setattr(cfg, key, value)
     cfg.root_dir = str(root_dir) if root_dir is not None else None
+    if storage_options:
+        if not isinstance(storage_options, dict) or not all(isinstance(v, dict) for v in storage_options.values()):
+            raise ValueError("storage_options must map a protocol to its fsspec options, "
+                             "e.g. {'s3': {'endpoint_url': 'http://host:9000'}}")
+        cfg.storage_options = {str(k): dict(v) for k, v in storage_options.items()}
     _config = cfg
     return cfg
 
@@ -114,6 +123,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         "insecure": raw.get("insecure", admin.get("insecure")),
         "ca_cert": raw.get("ca_cert") or admin.get("ca_cert"),
         "org": raw.get("org") or task.get("org"),
+        "storage_options": raw.get("storage_options"),
     }
 
 

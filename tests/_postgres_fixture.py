@@ -26,7 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _backend_fixture import free_port
+
+# `params=` of a `backend_store` fixture: the suites that run on both stores (tests/backend, tests/faults).
+BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def postgres_bin_dir() -> Path | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -14,12 +14,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _backend_fixture import BackendProcess  # noqa: E402
 from _postgres_fixture import PostgresServer  # noqa: E402
+from _s3_fixture import S3Server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session (each backend gets a database of its own)."""
     with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3 API server (moto) for the session; tests make buckets of their own."""
+    with S3Server() as server:
         yield server
 
 
@@ -56,12 +64,18 @@ def flyte_backend(flyte_backend_process: BackendProcess) -> Iterator[BackendProc
 
 
 @pytest.fixture
-def backend_factory(tmp_path: Path, request: pytest.FixtureRequest, backend_store: str) -> Iterator[Any]:
+def new_store_url(request: pytest.FixtureRequest, backend_store: str) -> Callable[[], str | None]:
+    """A fresh database for one more backend of this test (None: SQLite in its data dir)."""
+    return lambda: _store_url(request, backend_store)
+
+
+@pytest.fixture
+def backend_factory(tmp_path: Path, new_store_url: Callable[[], str | None]) -> Iterator[Any]:
     """Make backends of your own (crash tests, custom flags); all are stopped afterwards."""
     made: list[BackendProcess] = []
 
     def make(**kwargs: Any) -> BackendProcess:
-        kwargs.setdefault("store_url", _store_url(request, backend_store))
+        kwargs.setdefault("store_url", new_store_url())
         backend = BackendProcess(kwargs.pop("data_dir", tmp_path / f"backend{len(made)}"), **kwargs)
         made.append(backend)
         return backend

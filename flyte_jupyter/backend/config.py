@@ -7,7 +7,11 @@ tls_cert, tls_key, limits ({cpu, memory, gpu, disk}: the default platform limits
 machine's own cores and memory), run_credential_ttl (seconds a run's actions may call back at most,
 counted from the run's creation; default 7 days, 0 = until the run ends however long it takes),
 store ({url: postgresql://user@host:5432/db | sqlite:///path}: where state lives; default SQLite in
-DIR/state.db; the schema is migrated at start, see `store/schema.py`).
+DIR/state.db; the schema is migrated at start, see `store/schema.py`), storage ({root: s3://bucket/prefix,
+options: {endpoint_url, key, secret, ...}}: the object store for bundles, inputs, outputs and logs;
+`root` is `storage_root`, `options` the fsspec filesystem's, handed to every process the backend
+starts and to clients in client.yaml; credentials may also come from the environment as the fsspec
+package reads it, e.g. AWS_ACCESS_KEY_ID for s3fs).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class BackendConfig:
     domain: str = "development"
     run_credential_ttl: float = 7 * 86400.0
     store: dict[str, Any] = dataclasses.field(default_factory=dict)
+    storage: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -57,6 +62,16 @@ class BackendConfig:
         if not isinstance(self.store, dict) or set(self.store) - {"url"} or not isinstance(self.store.get("url", ""), str):
             raise SystemExit(f"backend config: store must be a mapping {{url: postgresql://user@host:5432/db}}, "
                              f"got {self.store!r}")
+        storage = self.storage
+        if (not isinstance(storage, dict) or set(storage) - {"root", "options"}
+                or not isinstance(storage.get("root", ""), str) or not isinstance(storage.get("options", {}), dict)):
+            raise SystemExit("backend config: storage must be a mapping {root: s3://bucket/prefix, options: "
+                             f"{{endpoint_url: ..., key: ..., secret: ...}}}}, got {storage!r}")
+        if storage.get("root"):
+            if self.storage_root and self.storage_root != storage["root"]:
+                raise SystemExit(f"backend config: storage_root {self.storage_root!r} and storage.root "
+                                 f"{storage['root']!r} disagree; keep one")
+            self.storage_root = storage["root"]
         if not self.storage_root:
             self.storage_root = (self.data_dir / "data").as_uri()
 
@@ -76,6 +91,17 @@ class BackendConfig:
     def store_url(self) -> str:
         """The state database's URL ("" = SQLite at `db_path`)."""
         return str(self.store.get("url", ""))
+
+    @property
+    def storage_protocol(self) -> str:
+        head, sep, _ = self.storage_root.partition("://")
+        return head.lower() if sep else "file"
+
+    @property
+    def storage_options(self) -> dict[str, dict[str, Any]]:
+        """{protocol: fsspec options} of the storage root ({} when none are configured)."""
+        options = self.storage.get("options") or {}
+        return {self.storage_protocol: dict(options)} if options else {}
 
     @property
     def token_path(self) -> Path:

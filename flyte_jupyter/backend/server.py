@@ -70,6 +70,7 @@ def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
         "domain": config.domain,
         "data_dir": str(config.data_dir),
         "storage_root": config.storage_root,
+        **({"storage_options": config.storage_options} if config.storage_options else {}),
         "pid": os.getpid(),
         **({"ca_cert": str(Path(config.tls_cert).resolve())} if config.tls and config.tls_cert else {}),  # tls implies it
     }, sort_keys=False)
@@ -103,6 +104,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
             file=sys.stderr, flush=True,
         )
 
+    check_storage(config)
     try:
         store = make_store(config.store_url, config.db_path)
         await store.open()
@@ -171,6 +173,31 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
                 config.pid_path.unlink()
         except OSError:
             pass
+
+
+def check_storage(config: BackendConfig) -> None:
+    """Make the storage options this process's and its children's, then check the root is usable
+    (its fsspec package installed, the bucket writable) before anything is stored."""
+    import json
+
+    from flyte_jupyter._internal.runtime import storage as _storage
+
+    if config.storage_options:
+        os.environ[_storage.STORAGE_OPTIONS_ENV] = json.dumps(config.storage_options)
+    if _storage.is_local(config.storage_root):
+        return
+    probe = _storage.join(config.storage_root, ".flyte-jupyter-probe")
+    try:
+        _storage.put_bytes(probe, b"ok")
+        if _storage.get_bytes(probe) != b"ok":
+            raise OSError("what was written did not read back")
+    except ImportError as exc:
+        raise SystemExit(f"flyte-jupyter backend: storage {config.storage_root} needs a package for "
+                         f"{config.storage_protocol}:// ({exc}); e.g. pip install 'flyte-jupyter[s3]'") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the store is the user's to see, whole
+        raise SystemExit(f"flyte-jupyter backend: cannot write to storage {config.storage_root}: "
+                         f"{type(exc).__name__}: {exc}. Check storage.options (endpoint_url, key, secret) "
+                         "or the credentials in the environment, and that the bucket exists.") from None
 
 
 async def _set_serving(servicer: Any, health_pb2: Any) -> None:  # grpc_health ships no type hints

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from _postgres_fixture import BOTH_STORES
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BOTH_STORES)
 def backend_store(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -31,7 +31,7 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import psutil
 import pytest
@@ -195,13 +195,13 @@ def _cmdline(p: psutil.Process) -> list[str]:
         return []
 
 
-def _run_trial(trial: Trial, root: Path) -> None:
+def _run_trial(trial: Trial, root: Path, store_url: str | None) -> None:
     rng = random.Random(SEED * 1000 + trial.index)
     data = root / f"trial{trial.index}"
     shutil.rmtree(data, ignore_errors=True)
     log_dir = data / "shared"
     log_dir.mkdir(parents=True)
-    backend = BackendProcess(data / "backend", extra_args=["--max-parallelism", "8"])
+    backend = BackendProcess(data / "backend", extra_args=["--max-parallelism", "8"], store_url=store_url)
     began = time.monotonic()
     backend.start()
     proxy = TcpProxy(backend.port)
@@ -319,7 +319,7 @@ def _table(trials: list[Trial]) -> str:
 
 
 @pytest.mark.timeout(600)
-def test_fault_matrix(tmp_path: Path) -> None:
+def test_fault_matrix(tmp_path: Path, new_store_url: Callable[[], str | None]) -> None:
     trials = []
     for index in range(TRIALS):
         kind, retries = SHAPES[index % len(SHAPES)]
@@ -328,7 +328,7 @@ def test_fault_matrix(tmp_path: Path) -> None:
     started = time.monotonic()
     for trial in trials:
         try:
-            _run_trial(trial, tmp_path)
+            _run_trial(trial, tmp_path, new_store_url())
         except Exception as exc:  # noqa: BLE001 - recorded, the other trials still run
             trial.problems.append(f"{type(exc).__name__}: {exc}")
     print(f"\nfault matrix: seed {SEED}, {TRIALS} trials, {CHILDREN} children each, "

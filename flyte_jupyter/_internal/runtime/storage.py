@@ -5,6 +5,11 @@ values, io.File/io.Dir) goes through here, so one data directory (`file://`) on 
 object store (s3://, gs://, ...) on a cluster look the same to the callers. Local paths and
 `file://` URIs are handled with the standard library: fsspec costs ~80 ms to import and is only
 imported for other schemes.
+
+Options of a remote filesystem (an S3 endpoint, keys) come from, later winning: the environment as
+each fsspec package reads it (`AWS_*` for s3fs), `$FLYTE_JUPYTER_STORAGE_OPTIONS` (JSON
+`{protocol: {option: value}}`: how a backend hands its `storage: {options}` to every process it
+starts), and the client config's `storage_options` (the backend's client.yaml carries them).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import itertools
 import os
 from typing import IO, Any
 
+STORAGE_OPTIONS_ENV = "FLYTE_JUPYTER_STORAGE_OPTIONS"
 _default_raw_data_path: str | None = None
 _temp_names = itertools.count()  # next() on a count is atomic under the GIL: safe across threads
 
@@ -129,11 +135,30 @@ def new_raw_uri(name: str | None = None) -> str:
 # fsspec for everything that is not local
 
 
+def storage_options(protocol: str) -> dict[str, Any]:
+    """The fsspec options for `protocol` (see the module docstring)."""
+    import json
+
+    from flyte_jupyter import _config
+
+    out: dict[str, Any] = {}
+    raw = os.environ.get(STORAGE_OPTIONS_ENV)
+    if raw:
+        try:
+            from_env = json.loads(raw)
+        except ValueError:
+            raise ValueError(f"${STORAGE_OPTIONS_ENV} is not JSON: it must be {{protocol: {{option: value}}}}") from None
+        out.update((from_env or {}).get(protocol) or {})
+    out.update((_config.current().storage_options or {}).get(protocol) or {})
+    return out
+
+
 def filesystem(uri: str) -> tuple[Any, str]:
-    """(fsspec filesystem, path within it) for any URI; imports fsspec on first use."""
+    """(fsspec filesystem, path within it) for any URI, with its `storage_options`; imports fsspec
+    on first use."""
     import fsspec.core
 
-    return fsspec.core.url_to_fs(uri)
+    return fsspec.core.url_to_fs(uri, **storage_options(_scheme(uri)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import asyncio
 import collections
 import dataclasses
 import functools
+import json
 import logging
 import os
 import re
@@ -269,6 +270,8 @@ class Executor:
             "FLYTE_JUPYTER_STORAGE_ROOT": self.config.storage_root,
             "FLYTE_JUPYTER_OVERWRITE_CACHE": "1" if run.overwrite_cache else "",
         })
+        if self.config.storage_options:  # pods do not inherit the backend's environment
+            env[_storage.STORAGE_OPTIONS_ENV] = json.dumps(self.config.storage_options)
         if self.config.tls and self.config.tls_cert:  # tls implies tls_cert
             env["FLYTE_JUPYTER_CA_CERT"] = str(Path(self.config.tls_cert).resolve())
         from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
@@ -276,8 +279,6 @@ class Executor:
         res = spec.resources
         custom: dict[str, Any] = {}
         if spec.custom_json:
-            import json
-
             custom = json.loads(spec.custom_json)
         reuse = None
         if spec.HasField("reuse") and spec.reuse.replicas:

@@ -1,0 +1,95 @@
+"""A real S3 API server for tests: moto's server mode on a free loopback port, as a subprocess.
+
+    with S3Server() as s3:
+        s3.create_bucket("flyte")
+        s3.options   # {"endpoint_url": ..., "key": ..., "secret": ...}: s3fs's options for it
+
+It is our child, stopped by PID (SIGTERM, SIGKILL after 10 s), and asks the kernel to SIGKILL it
+when the test process ends, so a pytest killed with SIGKILL leaves no server behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from _backend_fixture import free_port
+
+
+class S3Server:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="flyte-s3-"))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"endpoint_url": self.endpoint, "key": "testing", "secret": "testing"}
+
+    def start(self, timeout: float = 60.0) -> "S3Server":
+        from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
+
+        parent = os.getpid()
+        log = open(self.dir / "moto.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=lambda: die_with_parent(parent))
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"moto server did not answer within {timeout} s:\n{self.log_text()[-3000:]}")
+
+    def filesystem(self) -> Any:
+        import s3fs
+
+        return s3fs.S3FileSystem(**self.options, skip_instance_cache=True)
+
+    def create_bucket(self, name: str) -> str:
+        self.filesystem().mkdir(name)
+        return name
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_text(self) -> str:
+        try:
+            return (self.dir / "moto.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self) -> "S3Server":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
