@@ -110,7 +110,12 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         await store.open()
     except (ValueError, ConnectionError, SchemaTooNew) as exc:
         raise SystemExit(f"flyte-jupyter backend: {exc}") from None
-    hub = StateHub(store)
+    replica = None
+    if config.store_url.startswith(("postgresql:", "postgres:")):  # a shared database: replicas lease runs
+        from flyte_jupyter.backend.replicas import Replica
+
+        replica = Replica(store, f"{config.host}:{config.port}")
+    hub = StateHub(store, replica)
     entries = await hub.load()
     catalog = TaskCatalog(store)
     cache = CacheIndex(store)
@@ -146,6 +151,10 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
 
     await server.start()
     await executor.recover(entries)
+    if replica is not None:
+        replica.endpoint = endpoint
+        hub.on_takeover = executor.adopt
+        replica.start(hub.adopt)
     await _set_serving(health_servicer, health_pb2)
     config.pid_path.write_text(f"{os.getpid()}\n")
     _write_private(config.client_yaml, _client_yaml(config, endpoint, token))
@@ -162,6 +171,8 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         await stop.wait()
     finally:
         await server.stop(1.0)
+        if replica is not None:
+            await replica.stop()
         for plugin in registry.plugins():
             try:
                 await plugin.close()

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Iterable
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.store.base import Store
 from flyte_jupyter.backend.store.records import TERMINAL as _TERMINAL
 from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord
+
+if TYPE_CHECKING:
+    from flyte_jupyter.backend.replicas import Replica
 
 
 @dataclasses.dataclass(eq=False)
@@ -60,8 +63,11 @@ class RunEntry:
 class StateHub:
     """In-memory runs backed by the store; see the module docstring."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, replica: "Replica | None" = None) -> None:
         self.store = store
+        self.replica = replica  # with replicas: only runs this one leases are driven here
+        self.on_takeover: Callable[[list[RunEntry]], Awaitable[None]] | None = None  # the executor's recovery
+        self._adopting = asyncio.Lock()  # the scan and a call may find one run at once: adopted once
         self.runs: dict[RunKey, RunEntry] = {}
         self._reserved: set[RunKey] = set()  # run names being created (see `reserve`)
         self._seq = 0
@@ -70,16 +76,25 @@ class StateHub:
     async def load(self) -> list[RunEntry]:
         """Load every unfinished run (for recovery); finished runs load lazily when asked for."""
         self._seq = await self.store.max_seq()
+        runs = await self.replica.claim_free() if self.replica else await self.store.unfinished_runs()
         entries = []
-        for run in await self.store.unfinished_runs():
+        for run in runs:
             entries.append(await self._load_run(run))
         return entries
+
+    async def adopt(self, runs: list[RunRecord]) -> None:
+        """Runs this replica just took over: load their committed state and recover them."""
+        async with self._adopting:
+            fresh = [await self._load_run(run) for run in runs if run.key not in self.runs]
+            if fresh and self.on_takeover is not None:
+                await self.on_takeover(fresh)
 
     async def _load_run(self, run: RunRecord) -> RunEntry:
         entry = RunEntry(run)
         for rec in sorted(await self.store.get_actions(run.project, run.domain, run.name), key=lambda a: a.seq):
             entry.add(rec)
             entry.published[rec.name] = rec.to_pb()
+            self._seq = max(self._seq, rec.seq)  # a run taken over: its next change after its last one
         return self.runs.setdefault(run.key, entry)  # a concurrent load of the same run wins once
 
     async def get(self, key: RunKey) -> RunEntry | None:
@@ -90,9 +105,20 @@ class StateHub:
             run = await self.store.get_run(*key)
             if run is None:
                 return None
+            if self.replica is not None and key not in self.runs and not await self._finished(run):
+                if not await self.replica.claim(key):
+                    from flyte_jupyter.backend.replicas import RunElsewhere
+
+                    raise RunElsewhere(f"run {run.name} is driven by {await self.replica.owner_of(key)}; "
+                                       "retry (another replica takes it over if that one is gone)")
+                await self.adopt([run])
             entry = self.runs.get(key) or await self._load_run(run)
             self._evict()
         return entry
+
+    async def _finished(self, run: RunRecord) -> bool:
+        root = next((a for a in await self.store.get_actions(*run.key) if a.name == "a0"), None)
+        return root is not None and root.terminal
 
     def _evict(self, keep: int = 256, settle: float = 60.0) -> None:
         """Drop finished runs nobody watches from memory (oldest first) beyond `keep`; they load
@@ -131,6 +157,8 @@ class StateHub:
         msg = root.to_pb()  # first: a record that cannot be sent is not kept
         entry = RunEntry(run)
         entry.add(root)
+        if self.replica is not None:
+            await self.replica.lease_new(run.key)
         await self.store.put_run(run, root)
         self.runs[run.key] = entry  # visible only once committed (`get` skips reserved names)
         self._publish(entry, [msg])

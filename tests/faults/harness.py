@@ -25,10 +25,12 @@ import psutil
 
 class TcpProxy:
     """127.0.0.1:port -> 127.0.0.1:target, byte for byte; `cut()` drops every open connection (the
-    client sees its streams break, as on a network cut, and reconnects)."""
+    client sees its streams break, as on a network cut, and reconnects). With `more_ports`, a new
+    connection goes to the first of the targets that accepts it (a service in front of replicas)."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *more_ports: int) -> None:
         self.target_port = target_port
+        self.targets = (target_port, *more_ports)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self._conns: set[socket.socket] = set()
@@ -42,11 +44,16 @@ class TcpProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
-                upstream.settimeout(None)
-            except OSError:
-                client.close()  # the backend is down: the client retries
+            upstream = None
+            for port in self.targets:
+                try:
+                    upstream = socket.create_connection(("127.0.0.1", port), timeout=2)
+                    upstream.settimeout(None)
+                    break
+                except OSError:
+                    continue
+            if upstream is None:
+                client.close()  # the backends are down: the client retries
                 continue
             with self._lock:
                 self._conns.update((client, upstream))

@@ -563,6 +563,16 @@ class Executor:
         The crash may have come between starting an attempt and recording it (its handle, or the
         retry that preceded it): the plugin is asked for the attempts after the recorded one
         (`locate`), so none of them starts twice. Then the plugins kill what no action claimed."""
+        await self.adopt(entries)
+        for plugin in self.registry.plugins():
+            try:
+                await plugin.recovered()
+            except Exception:  # noqa: BLE001
+                log.exception("plugin %s: cleaning up after recovery failed", plugin.name)
+
+    async def adopt(self, entries: list[RunEntry]) -> None:
+        """Recover these runs' unfinished actions (see `recover`), without the plugins' clean-up: a
+        replica taking over runs of a dead one while driving its own."""
         for entry in entries:
             for rec in sorted(entry.actions.values(), key=lambda a: a.seq):
                 if rec.terminal:
@@ -581,11 +591,6 @@ class Executor:
                        and entry.actions.get(a.parent) is not None and entry.actions[a.parent].terminal]
             if orphans:
                 await self.abort_actions(entry, orphans, "its parent ended")
-        for plugin in self.registry.plugins():
-            try:
-                await plugin.recovered()
-            except Exception:  # noqa: BLE001
-                log.exception("plugin %s: cleaning up after recovery failed", plugin.name)
 
     async def _recover_action(self, entry: RunEntry, rec: ActionRecord) -> None:
         running = rec.phase in LIVE_RUNNING

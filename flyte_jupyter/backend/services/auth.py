@@ -38,6 +38,7 @@ import grpc
 import grpc.aio
 
 from flyte_jupyter.backend.catalog import VersionConflict
+from flyte_jupyter.backend.replicas import RunElsewhere
 from flyte_jupyter.backend.services.validation import (
     Invalid,
 )
@@ -249,7 +250,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             raise Refuse(grpc.StatusCode.PERMISSION_DENIED,
                          f"the credential of run {scope.run} may not call {method.rsplit('/', 1)[-1]}: an action "
                          "may only enqueue, watch, read and abort actions of its own run")
-        entry = await self.hub.get(scope.key)
+        try:
+            entry = await self.hub.get(scope.key)
+        except RunElsewhere as exc:
+            raise Refuse(grpc.StatusCode.UNAVAILABLE, str(exc)) from None
         if entry is None or entry.run.created_at != scope.created_at:
             raise Refuse(grpc.StatusCode.UNAUTHENTICATED, f"run {scope.run} of this credential does not exist")
         root = entry.actions.get("a0")
@@ -325,6 +329,8 @@ def guard(method: Callable) -> Callable:
             return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
         if isinstance(exc, VersionConflict):
             return grpc.StatusCode.ALREADY_EXISTS, str(exc)
+        if isinstance(exc, RunElsewhere):
+            return grpc.StatusCode.UNAVAILABLE, str(exc)
         log.exception("internal error in %s", method.__name__)
         return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
 

@@ -97,3 +97,24 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def all_limits(self) -> dict[tuple[str, str], dict[str, str]]: ...
+
+    # -- replica leases (scale-out): which replica owns a run; see backend/replicas.py -----------
+    @abc.abstractmethod
+    async def claim_runs(self, owner: str, endpoint: str, ttl: float,
+                         key: tuple[str, str, str] | None = None) -> list[RunRecord]:
+        """Lease to `owner` every unfinished run (or only `key`) that no replica holds or whose
+        lease expired; the runs claimed. Of concurrent claims of one run exactly one wins."""
+
+    @abc.abstractmethod
+    async def renew_leases(self, owner: str, ttl: float) -> int:
+        """Extend every lease `owner` holds by `ttl` from now; how many it holds."""
+
+    @abc.abstractmethod
+    async def lease_of(self, key: tuple[str, str, str]) -> tuple[str, str, float] | None:
+        """(owner, endpoint, seconds left; negative once expired) of a run's lease, None if none."""
+
+    @abc.abstractmethod
+    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> None:
+        """Lease a run about to be created to `owner` (before its row exists, so no other replica
+        can claim it in between)."""
+

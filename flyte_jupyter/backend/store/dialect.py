@@ -17,6 +17,7 @@ class Dialect:
     insertion_order: str  # a column that grows with every insert (tie-breaks equal timestamps)
     no_limit: Any  # the LIMIT parameter that means "all rows"
     error: tuple[type[Exception], ...]  # what a failed statement raises
+    now: str  # the database's clock in seconds since the epoch (leases use it, never a replica's)
     paramstyle_qmark: bool = True
 
     def sql(self, query: str) -> str:
@@ -31,7 +32,8 @@ def sqlite_dialect() -> Dialect:
     import sqlite3
 
     return Dialect(name="sqlite", types={"blob": "BLOB", "real": "REAL", "int": "INTEGER", "ord_column": ""},
-                   insertion_order="rowid", no_limit=-1, error=(sqlite3.Error,))
+                   insertion_order="rowid", no_limit=-1, error=(sqlite3.Error,),
+                   now="((julianday('now') - 2440587.5) * 86400.0)")
 
 
 def postgres_dialect() -> Dialect:
@@ -40,4 +42,5 @@ def postgres_dialect() -> Dialect:
     return Dialect(name="postgresql",
                    types={"blob": "BYTEA", "real": "DOUBLE PRECISION", "int": "BIGINT",
                           "ord_column": "ord BIGSERIAL,"},
-                   insertion_order="ord", no_limit=None, error=(psycopg.Error,), paramstyle_qmark=False)
+                   insertion_order="ord", no_limit=None, error=(psycopg.Error,), paramstyle_qmark=False,
+                   now="extract(epoch from clock_timestamp())::double precision")

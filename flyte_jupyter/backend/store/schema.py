@@ -65,6 +65,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX IF NOT EXISTS runs_newest ON runs (project, domain, created_at)",
         "CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (done) WHERE done = 0",
     )),
+    Migration(3, "run leases: which backend replica owns a run, until when (database time)", (
+        """CREATE TABLE IF NOT EXISTS run_leases (
+          project TEXT, domain TEXT, run TEXT, owner TEXT, endpoint TEXT, expires_at {real},
+          PRIMARY KEY (project, domain, run))""",
+        "CREATE INDEX IF NOT EXISTS run_leases_owner ON run_leases (owner)",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -411,6 +411,45 @@ class SqlStore(Store):
         rows = await self._read(lambda c: c.execute("SELECT project, domain, limits FROM limits").fetchall())
         return {(r[0], r[1]): json.loads(r[2]) for r in rows}
 
+    # -- replica leases (scale-out) -------------------------------------------------------------
+
+    async def claim_runs(self, owner: str, endpoint: str, ttl: float,
+                         key: tuple[str, str, str] | None = None) -> list[RunRecord]:
+        now = self.dialect.now
+        only = " AND r.project=? AND r.domain=? AND r.name=?" if key else ""
+        q_claim = self._q(
+            "INSERT INTO run_leases (project, domain, run, owner, endpoint, expires_at) "
+            f"SELECT r.project, r.domain, r.name, ?, ?, {now} + ? FROM runs r LEFT JOIN run_leases l "
+            "ON l.project=r.project AND l.domain=r.domain AND l.run=r.name "
+            f"WHERE r.done=0 AND (l.run IS NULL OR l.expires_at < {now} OR l.owner=?){only} "
+            "ON CONFLICT (project, domain, run) DO UPDATE SET owner=excluded.owner, endpoint=excluded.endpoint, "
+            f"expires_at=excluded.expires_at WHERE run_leases.expires_at < {now} OR run_leases.owner=excluded.owner "
+            "RETURNING project, domain, run")
+        params = (owner, endpoint, ttl, owner, *(key or ()))
+        claimed = await self._submit(lambda c: c.execute(q_claim, params).fetchall())
+        runs = []
+        for row in claimed:
+            run = await self.get_run(row[0], row[1], row[2])
+            if run is not None:
+                runs.append(run)
+        return runs
+
+    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> None:
+        q = self._q("INSERT INTO run_leases (project, domain, run, owner, endpoint, expires_at) "
+                    f"VALUES (?,?,?,?,?,{self.dialect.now} + ?) ON CONFLICT (project, domain, run) DO UPDATE SET "
+                    "owner=excluded.owner, endpoint=excluded.endpoint, expires_at=excluded.expires_at")
+        await self._submit(lambda c: c.execute(q, (*key, owner, endpoint, ttl)))
+
+    async def renew_leases(self, owner: str, ttl: float) -> int:
+        q = self._q(f"UPDATE run_leases SET expires_at={self.dialect.now} + ? WHERE owner=?")
+        return await self._submit(lambda c: c.execute(q, (ttl, owner)).rowcount)
+
+    async def lease_of(self, key: tuple[str, str, str]) -> tuple[str, str, float] | None:
+        q = self._q(f"SELECT owner, endpoint, expires_at - {self.dialect.now} FROM run_leases "
+                    "WHERE project=? AND domain=? AND run=?")
+        row = await self._read(lambda c: c.execute(q, key).fetchone())
+        return (row[0], row[1], float(row[2])) if row else None
+
 
 def _resolve_all(results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
     for fut, value, exc in results:

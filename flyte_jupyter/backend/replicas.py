@@ -1,0 +1,102 @@
+"""Backend replicas on one PostgreSQL: each unfinished run is owned by one replica, through a lease
+row (`run_leases`) that its owner renews every `RENEW` seconds for `TTL` seconds, in the database's
+clock. Only the owner drives a run (launches, records, publishes); another replica asked about it
+answers UNAVAILABLE naming the owner, and clients retry (the SDK's calls and watches already do,
+for minutes). When a replica dies its leases run out; the others claim expired leases every `SCAN`
+seconds (and at once when asked about such a run), load the run's committed state, and recover it
+as a restarted backend would: collected, reattached or retried by its policy, never started twice.
+Takeover therefore takes at most TTL + SCAN seconds (12 s).
+
+A replica that cannot renew for `TTL - RENEW` seconds (the database is unreachable from it) exits
+before its leases expire: it can never act on a run another replica took over (self-fencing). Its
+running actions live on and are adopted by the new owner. With SQLite there is one replica and no
+leases (the embedded default is unchanged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from typing import Awaitable, Callable
+
+from flyte_jupyter.backend.store.base import Store
+from flyte_jupyter.backend.store.records import RunKey, RunRecord
+
+log = logging.getLogger("flyte_jupyter.backend.replicas")
+
+TTL = 10.0
+RENEW = 3.0
+SCAN = 2.0
+
+
+class RunElsewhere(Exception):
+    """The run is owned by another live replica (a status of UNAVAILABLE: retry)."""
+
+
+class Replica:
+    """This backend among its replicas: its id, its leases, and the loops that keep them."""
+
+    def __init__(self, store: Store, endpoint: str) -> None:
+        self.store = store
+        self.endpoint = endpoint
+        self.id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._tasks: list[asyncio.Task] = []
+        self._renewed = time.monotonic()
+
+    async def claim_free(self) -> list[RunRecord]:
+        """Every unfinished run no live replica owns, now ours."""
+        return await self.store.claim_runs(self.id, self.endpoint, TTL)
+
+    async def claim(self, key: RunKey) -> bool:
+        """Take one run over now (a client asked about it) if no live replica owns it."""
+        claimed = bool(await self.store.claim_runs(self.id, self.endpoint, TTL, key))
+        if claimed:
+            log.warning("replica %s takes over run %s (asked about it)", self.id, key[2])
+        return claimed
+
+    async def lease_new(self, key: RunKey) -> None:
+        await self.store.put_lease(self.id, self.endpoint, TTL, key)
+
+    async def owner_of(self, key: RunKey) -> str:
+        lease = await self.store.lease_of(key)
+        return f"replica {lease[0]} at {lease[1]}" if lease else "another replica"
+
+    def start(self, adopt: Callable[[list[RunRecord]], Awaitable[None]]) -> None:
+        self._tasks = [asyncio.ensure_future(self._renew_loop()), asyncio.ensure_future(self._scan_loop(adopt))]
+
+    async def stop(self) -> None:
+        """Stop the loops and give the leases up, so that another replica takes over at once."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self.store.renew_leases(self.id, -TTL)
+        except Exception:  # noqa: BLE001 - they expire on their own
+            log.warning("could not give up the leases of %s; they expire in %.0f s", self.id, TTL)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW)
+            try:
+                await self.store.renew_leases(self.id, TTL)
+                self._renewed = time.monotonic()
+            except Exception as exc:  # noqa: BLE001
+                late = time.monotonic() - self._renewed
+                log.error("renewing the leases of %s failed (%s); last renewed %.1f s ago", self.id, exc, late)
+                if late > TTL - RENEW:
+                    log.critical("replica %s cannot renew its leases: exiting before they expire", self.id)
+                    os._exit(75)
+
+    async def _scan_loop(self, adopt: Callable[[list[RunRecord]], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(SCAN)
+            try:
+                runs = await self.claim_free()
+                if runs:
+                    log.warning("replica %s takes over %d run(s): %s", self.id, len(runs), [r.name for r in runs])
+                    await adopt(runs)
+            except Exception:  # noqa: BLE001 - the next scan tries again
+                log.exception("taking over runs failed")

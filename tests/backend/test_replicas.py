@@ -1,0 +1,76 @@
+"""Two backend replicas on one PostgreSQL, behind one address (a proxy standing in for the
+Kubernetes service): SIGKILL the replica that owns a run in the middle of its fan-out, and the
+other takes the run over within the lease time and finishes it, every child run exactly once."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from faults.harness import TcpProxy
+from flows import slow
+
+import flyte_jupyter as flyte
+
+pytestmark = pytest.mark.postgres
+
+N = 10
+
+
+def _started(pid_dir: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in pid_dir.glob("child*-*"):
+        name = p.name.rsplit("-", 1)[0]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+@pytest.mark.timeout(240)
+def test_killing_the_owning_replica_mid_fan_out_the_other_finishes_the_run(
+        postgres_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = postgres_server.new_database()
+    token = secrets.token_urlsafe(32)
+    from _backend_fixture import BackendProcess, free_port
+
+    ports = [free_port(), free_port()]
+    proxy = TcpProxy(*ports)
+    cfg = tmp_path / "replica.yaml"
+    cfg.write_text(yaml.safe_dump({"endpoint_for_actions": f"127.0.0.1:{proxy.port}",  # the service's address
+                                   "storage_root": (tmp_path / "shared").as_uri()}))  # one store for all replicas
+    replicas = []
+    for i, port in enumerate(ports):
+        data = tmp_path / f"replica{i}"
+        data.mkdir()
+        (data / "token").write_text(token + "\n")  # one admin secret for the service, as a Secret would give
+        data.chmod(0o700)
+        replicas.append(BackendProcess(data, port=port, store_url=url,
+                                       extra_args=["--config", str(cfg), "--max-parallelism", "4"]))
+    a, b = replicas
+    try:
+        a.start()
+        b.start()
+        flyte.init_from_config(str(a.client_yaml), endpoint=f"127.0.0.1:{proxy.port}")
+        pid_dir = tmp_path / "pids"
+        run = flyte.with_runcontext(mode="remote").run(slow.sleepy_parent, n=N, seconds=2.0, pid_dir=str(pid_dir))
+        deadline = time.monotonic() + 60
+        while len(_started(pid_dir)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_started(pid_dir)) >= 3, a.log_text()[-3000:]
+        a.kill()  # the owner (the proxy sends every connection to the first replica that is up)
+        killed_at = time.monotonic()
+        run.wait(timeout=120)
+        assert run.phase is flyte.Phase.SUCCEEDED, ([(x.name, x.phase, x.error) for x in run.actions.values()],
+                                                    b.log_text()[-3000:], a.log_text()[-3000:])
+        assert run.outputs() == list(range(N))
+        assert _started(pid_dir) == {f"child{i}": 1 for i in range(N)}, "a child ran twice or never"
+        assert "takes over" in b.log_text(), b.log_text()[-3000:]
+        assert time.monotonic() - killed_at < 45  # a lease (10 s), a scan (2 s), the children left
+    finally:
+        proxy.close()
+        flyte.init()
+        for replica in replicas:
+            replica.stop()
+            replica.kill_actions()
