@@ -11,7 +11,9 @@ DIR/state.db; the schema is migrated at start, see `store/schema.py`), storage (
 options: {endpoint_url, key, secret, ...}}: the object store for bundles, inputs, outputs and logs;
 `root` is `storage_root`, `options` the fsspec filesystem's, handed to every process the backend
 starts and to clients in client.yaml; credentials may also come from the environment as the fsspec
-package reads it, e.g. AWS_ACCESS_KEY_ID for s3fs).
+package reads it, e.g. AWS_ACCESS_KEY_ID for s3fs), replica_endpoint (with a PostgreSQL store, replicas
+forward calls about runs they do not drive to the owner at this address; default the bound address,
+or $FLYTE_JUPYTER_REPLICA_ENDPOINT, e.g. the pod's IP).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class BackendConfig:
     run_credential_ttl: float = 7 * 86400.0
     store: dict[str, Any] = dataclasses.field(default_factory=dict)
     storage: dict[str, Any] = dataclasses.field(default_factory=dict)
+    replica_endpoint: str = ""  # with replicas: how the others reach this one (default the bound address)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -1,8 +1,8 @@
 """Backend replicas on one PostgreSQL: each unfinished run is owned by one replica, through a lease
 row (`run_leases`) that its owner renews every `RENEW` seconds for `TTL` seconds, in the database's
-clock. Only the owner drives a run (launches, records, publishes); another replica asked about it
-answers UNAVAILABLE naming the owner, and clients retry (the SDK's calls and watches already do,
-for minutes). When a replica dies its leases run out; the others claim expired leases every `SCAN`
+clock. Only the owner drives a run (launches, records, publishes); another replica passes an
+action's call on to the owner (`forward.py`), and answers an admin client's call about it with
+UNAVAILABLE naming the owner (the SDK retries calls and watches for minutes). When a replica dies its leases run out; the others claim expired leases every `SCAN`
 seconds (and at once when asked about such a run), load the run's committed state, and recover it
 as a restarted backend would: collected, reattached or retried by its policy, never started twice.
 Takeover therefore takes at most TTL + SCAN seconds (12 s).
@@ -33,7 +33,11 @@ SCAN = 2.0
 
 
 class RunElsewhere(Exception):
-    """The run is owned by another live replica (a status of UNAVAILABLE: retry)."""
+    """The run is owned by another live replica at `endpoint` (forwarded there, else UNAVAILABLE)."""
+
+    def __init__(self, message: str, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
 
 
 class Replica:
@@ -60,9 +64,12 @@ class Replica:
     async def lease_new(self, key: RunKey) -> None:
         await self.store.put_lease(self.id, self.endpoint, TTL, key)
 
-    async def owner_of(self, key: RunKey) -> str:
+    async def elsewhere(self, key: RunKey) -> RunElsewhere:
+        """What to raise for a run another replica drives."""
         lease = await self.store.lease_of(key)
-        return f"replica {lease[0]} at {lease[1]}" if lease else "another replica"
+        owner, endpoint = (lease[0], lease[1]) if lease else ("another replica", "")
+        return RunElsewhere(f"run {key[2]} is driven by replica {owner} at {endpoint or '?'}; retry (another "
+                            "replica takes it over if that one is gone)", "" if endpoint == self.endpoint else endpoint)
 
     def start(self, adopt: Callable[[list[RunRecord]], Awaitable[None]]) -> None:
         self._tasks = [asyncio.ensure_future(self._renew_loop()), asyncio.ensure_future(self._scan_loop(adopt))]
@@ -73,16 +80,19 @@ class Replica:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
-            await self.store.renew_leases(self.id, -TTL)
+            await self.store.renew_leases(self.id, -TTL, self.endpoint)
         except Exception:  # noqa: BLE001 - they expire on their own
             log.warning("could not give up the leases of %s; they expire in %.0f s", self.id, TTL)
+
+    async def renew(self) -> None:
+        await self.store.renew_leases(self.id, TTL, self.endpoint)
+        self._renewed = time.monotonic()
 
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(RENEW)
             try:
-                await self.store.renew_leases(self.id, TTL)
-                self._renewed = time.monotonic()
+                await self.renew()
             except Exception as exc:  # noqa: BLE001
                 late = time.monotonic() - self._renewed
                 log.error("renewing the leases of %s failed (%s); last renewed %.1f s ago", self.id, exc, late)

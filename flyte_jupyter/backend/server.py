@@ -123,7 +123,12 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     limits = await store.all_limits()
 
     credentials = RunCredentials(token, config.run_credential_ttl)
-    interceptor = AuthInterceptor(token, credentials, hub, config.project, config.domain)
+    forwarder = None
+    if replica is not None:
+        from flyte_jupyter.backend.forward import Forwarder
+
+        forwarder = Forwarder(config.tls_cert if config.tls else None)
+    interceptor = AuthInterceptor(token, credentials, hub, config.project, config.domain, forwarder)
     server = grpc.aio.server(options=_OPTIONS, maximum_concurrent_rpcs=None, interceptors=[interceptor])
     address = f"{config.host}:{config.port}"
     if config.tls and config.tls_key and config.tls_cert:  # tls implies both
@@ -152,7 +157,9 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     await server.start()
     await executor.recover(entries)
     if replica is not None:
-        replica.endpoint = endpoint
+        # How the other replicas reach this one (forwarded calls): a pod's own IP on Kubernetes.
+        replica.endpoint = config.replica_endpoint or os.environ.get("FLYTE_JUPYTER_REPLICA_ENDPOINT") or endpoint
+        await replica.renew()
         hub.on_takeover = executor.adopt
         replica.start(hub.adopt)
     await _set_serving(health_servicer, health_pb2)
@@ -173,6 +180,8 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         await server.stop(1.0)
         if replica is not None:
             await replica.stop()
+        if forwarder is not None:
+            await forwarder.close()
         for plugin in registry.plugins():
             try:
                 await plugin.close()

@@ -107,10 +107,7 @@ class StateHub:
                 return None
             if self.replica is not None and key not in self.runs and not await self._finished(run):
                 if not await self.replica.claim(key):
-                    from flyte_jupyter.backend.replicas import RunElsewhere
-
-                    raise RunElsewhere(f"run {run.name} is driven by {await self.replica.owner_of(key)}; "
-                                       "retry (another replica takes it over if that one is gone)")
+                    raise await self.replica.elsewhere(key)
                 await self.adopt([run])
             entry = self.runs.get(key) or await self._load_run(run)
             self._evict()

@@ -74,3 +74,40 @@ def test_killing_the_owning_replica_mid_fan_out_the_other_finishes_the_run(
         for replica in replicas:
             replica.stop()
             replica.kill_actions()
+
+
+@pytest.mark.timeout(120)
+def test_an_actions_call_on_the_replica_that_does_not_drive_its_run_is_forwarded(
+        postgres_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every action dials replica B (as a Service may route it) while A drives the run: B passes
+    each call on to A, and the run ends as on one backend."""
+    from _backend_fixture import BackendProcess, free_port
+
+    url = postgres_server.new_database()
+    token = secrets.token_urlsafe(32)
+    ports = [free_port(), free_port()]
+    cfg = tmp_path / "replica.yaml"
+    cfg.write_text(yaml.safe_dump({"endpoint_for_actions": f"127.0.0.1:{ports[1]}",
+                                   "storage_root": (tmp_path / "shared").as_uri()}))
+    replicas = []
+    for i, port in enumerate(ports):
+        data = tmp_path / f"replica{i}"
+        data.mkdir(mode=0o700)
+        (data / "token").write_text(token + "\n")
+        replicas.append(BackendProcess(data, port=port, store_url=url, extra_args=["--config", str(cfg)]))
+    a, b = replicas
+    try:
+        a.start()
+        b.start()
+        a.use()  # the notebook talks to A, so A drives the run
+        run = flyte.with_runcontext(mode="remote").run(slow.sleepy_parent, n=4, seconds=0.2, pid_dir=str(tmp_path / "p"))
+        run.wait(timeout=90)
+        assert run.phase is flyte.Phase.SUCCEEDED, ([(x.name, x.phase, x.error) for x in run.actions.values()],
+                                                    a.log_text()[-2000:], b.log_text()[-2000:])
+        assert run.outputs() == [0, 1, 2, 3]
+        assert "takes over" not in a.log_text() + b.log_text()  # nobody died: nothing changed hands
+    finally:
+        flyte.init()
+        for replica in replicas:
+            replica.stop()
+            replica.kill_actions()

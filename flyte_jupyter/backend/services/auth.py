@@ -44,6 +44,7 @@ from flyte_jupyter.backend.services.validation import (
 )
 
 if TYPE_CHECKING:
+    from flyte_jupyter.backend.forward import Forwarder
     from flyte_jupyter.backend.state import StateHub
 
 log = logging.getLogger("flyte_jupyter.backend")
@@ -206,8 +207,10 @@ def _refusal(handler: Any, code: grpc.StatusCode, message: str) -> Any:
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authentication before parsing, controlled parse errors, run scopes (see the module docstring)."""
 
-    def __init__(self, token: str, credentials: RunCredentials, hub: "StateHub", project: str, domain: str) -> None:
+    def __init__(self, token: str, credentials: RunCredentials, hub: "StateHub", project: str, domain: str,
+                 forwarder: "Forwarder | None" = None) -> None:
         self._expected = f"Bearer {token}".encode()
+        self.forwarder = forwarder  # with replicas: an action's call about a run another one drives goes there
         self.credentials = credentials
         self.hub = hub
         self.project = project
@@ -222,6 +225,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return handler
         try:
             scope = await self._authenticate(method, handler_call_details.invocation_metadata)
+        except RunElsewhere as elsewhere:
+            if self.forwarder is not None and elsewhere.endpoint and not handler.request_streaming:
+                return self.forwarder.handler(handler, method, elsewhere.endpoint,
+                                              handler_call_details.invocation_metadata)
+            return _refusal(handler, grpc.StatusCode.UNAVAILABLE, str(elsewhere))
         except Refuse as refused:
             if refused.code == grpc.StatusCode.UNAUTHENTICATED:
                 self.quiet.warning("unauthenticated", f"refused a call of {method} without a valid token")
@@ -250,10 +258,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             raise Refuse(grpc.StatusCode.PERMISSION_DENIED,
                          f"the credential of run {scope.run} may not call {method.rsplit('/', 1)[-1]}: an action "
                          "may only enqueue, watch, read and abort actions of its own run")
-        try:
-            entry = await self.hub.get(scope.key)
-        except RunElsewhere as exc:
-            raise Refuse(grpc.StatusCode.UNAVAILABLE, str(exc)) from None
+        entry = await self.hub.get(scope.key)  # RunElsewhere: the caller forwards the call
         if entry is None or entry.run.created_at != scope.created_at:
             raise Refuse(grpc.StatusCode.UNAUTHENTICATED, f"run {scope.run} of this credential does not exist")
         root = entry.actions.get("a0")

@@ -106,8 +106,8 @@ class Store(abc.ABC):
         lease expired; the runs claimed. Of concurrent claims of one run exactly one wins."""
 
     @abc.abstractmethod
-    async def renew_leases(self, owner: str, ttl: float) -> int:
-        """Extend every lease `owner` holds by `ttl` from now; how many it holds."""
+    async def renew_leases(self, owner: str, ttl: float, endpoint: str) -> int:
+        """Extend every lease `owner` holds to `ttl` from now, with its `endpoint`; how many it holds."""
 
     @abc.abstractmethod
     async def lease_of(self, key: tuple[str, str, str]) -> tuple[str, str, float] | None:

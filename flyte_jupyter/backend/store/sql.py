@@ -88,7 +88,8 @@ def _run_from_row(row: tuple) -> RunRecord:
 
 
 def _registration(row: tuple) -> RegistrationRecord:
-    return RegistrationRecord(*row[:7], entry=bytes(row[7] or b""))
+    return RegistrationRecord(project=row[0], domain=row[1], name=row[2], version=row[3], digest=row[4],
+                              created_at=row[5], created_by=row[6], entry=bytes(row[7] or b""))
 
 
 _Write = Callable[[Any], Any]
@@ -421,11 +422,11 @@ class SqlStore(Store):
             "INSERT INTO run_leases (project, domain, run, owner, endpoint, expires_at) "
             f"SELECT r.project, r.domain, r.name, ?, ?, {now} + ? FROM runs r LEFT JOIN run_leases l "
             "ON l.project=r.project AND l.domain=r.domain AND l.run=r.name "
-            f"WHERE r.done=0 AND (l.run IS NULL OR l.expires_at < {now} OR l.owner=?){only} "
+            f"WHERE r.done=0 AND (l.run IS NULL OR l.expires_at < {now}){only} "
             "ON CONFLICT (project, domain, run) DO UPDATE SET owner=excluded.owner, endpoint=excluded.endpoint, "
-            f"expires_at=excluded.expires_at WHERE run_leases.expires_at < {now} OR run_leases.owner=excluded.owner "
+            f"expires_at=excluded.expires_at WHERE run_leases.expires_at < {now} "
             "RETURNING project, domain, run")
-        params = (owner, endpoint, ttl, owner, *(key or ()))
+        params = (owner, endpoint, ttl, *(key or ()))
         claimed = await self._submit(lambda c: c.execute(q_claim, params).fetchall())
         runs = []
         for row in claimed:
@@ -440,9 +441,9 @@ class SqlStore(Store):
                     "owner=excluded.owner, endpoint=excluded.endpoint, expires_at=excluded.expires_at")
         await self._submit(lambda c: c.execute(q, (*key, owner, endpoint, ttl)))
 
-    async def renew_leases(self, owner: str, ttl: float) -> int:
-        q = self._q(f"UPDATE run_leases SET expires_at={self.dialect.now} + ? WHERE owner=?")
-        return await self._submit(lambda c: c.execute(q, (ttl, owner)).rowcount)
+    async def renew_leases(self, owner: str, ttl: float, endpoint: str) -> int:
+        q = self._q(f"UPDATE run_leases SET expires_at={self.dialect.now} + ?, endpoint=? WHERE owner=?")
+        return await self._submit(lambda c: c.execute(q, (ttl, endpoint, owner)).rowcount)
 
     async def lease_of(self, key: tuple[str, str, str]) -> tuple[str, str, float] | None:
         q = self._q(f"SELECT owner, endpoint, expires_at - {self.dialect.now} FROM run_leases "
