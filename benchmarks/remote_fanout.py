@@ -1,11 +1,14 @@
 """Submit-to-result latency and fan-out wall time through a real backend, beside local mode and Ray.
 
     python benchmarks/remote_fanout.py [--sizes 100 1000] [--repeat 5] [--max-parallelism N]
+                                       [--store postgresql://user@host:5432/db]
 
 Starts its own backend (a temporary data dir, a free loopback port), runs:
   - a trivial one-action run, `--repeat` times: submit-to-result latency (median, best);
   - a parent fanning out to N trivial children, for each N in --sizes;
 and the same work in local mode, then prints one table. Every remote action is its own process.
+With `--store URL` the remote figures are measured twice, on SQLite and on that database (a fresh
+backend each), and printed side by side.
 
 The anchor: Ray's local fan-out (N trivial `@ray.remote` tasks gathered with `ray.get`, after a
 warm-up, on a local Ray started with as many CPUs as the machine has), measured in the same run
@@ -130,55 +133,38 @@ def main() -> int:
                         help="which fan-outs to run (one kind alone is measured before sustained load "
                              "slows a shared host down)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray anchor")
+    parser.add_argument("--store", default=None,
+                        help="also measure on this state database (postgresql://...), beside SQLite")
     args = parser.parse_args()
     ray = "skipped (--no-ray)" if args.no_ray else ray_fanout(args.sizes, 3)
 
     import _fanout_tasks as tasks
 
     import flyte_jupyter as flyte
-    from flyte_jupyter._internal.client import embedded as _embedded
 
-    with tempfile.TemporaryDirectory(prefix="fj-bench-") as tmp:
-        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
-        extra = ["--max-parallelism", str(args.max_parallelism)] if args.max_parallelism else []
-        info = _embedded.start_backend(Path(tmp) / "backend", port=0, extra_args=extra)
-        rows: list[tuple[str, str, str]] = []
-        try:
-            flyte.init_from_config(str(info.client_yaml))
-            remote = flyte.with_runcontext(mode="remote")
-            local = flyte.with_runcontext(mode="local")
-            remote.run(tasks.noop, x=0).outputs()  # warm up: fork server, bundle upload, channel
-
-            lat = []
-            for i in range(args.repeat):
-                t, value = _timed(lambda: remote.run(tasks.noop, x=i).outputs())
-                assert value == i + 1
-                lat.append(t)
-            lat_local = [_timed(lambda: local.run(tasks.noop, x=1).outputs())[0] for _ in range(args.repeat)]
-            rows.append(("trivial run, submit to result",
-                         f"{statistics.median(lat) * 1000:.0f} ms (best {min(lat) * 1000:.0f})",
-                         f"{statistics.median(lat_local) * 1000:.1f} ms"))
-            pid = info.pid if sys.platform.startswith("linux") else None
-            for n in args.sizes if "forked" in args.kinds else []:
-                rows.append((f"parent + {n} children", _fanout(remote, tasks.fanout, n, args.fanout_repeat, pid),
-                             _fanout(local, tasks.fanout, n, args.fanout_repeat, None)))
-            remote.run(tasks.fanout_warm, n=4).outputs()  # start the warm workers
-            for n in args.sizes if "reusable" in args.kinds else []:
-                rows.append((f"parent + {n} children, reusable env",
-                             _fanout(remote, tasks.fanout_warm, n, args.fanout_repeat, pid),
-                             _fanout(local, tasks.fanout_warm, n, args.fanout_repeat, None)))
-            status = __import__("asyncio").run(flyte_jupyter_client(info.client_yaml).status())
-        finally:
-            _embedded.stop_backend(Path(tmp) / "backend")
-            flyte.init()
+    stores = [("sqlite", None)] + ([(args.store.split("://", 1)[0], args.store)] if args.store else [])
+    columns: list[dict[str, str]] = []
+    for _, url in stores:
+        remote_rows, status = _remote(args, tasks, url)
+        columns.append(remote_rows)
+    local = flyte.with_runcontext(mode="local")
+    lat_local = [_timed(lambda: local.run(tasks.noop, x=1).outputs())[0] for _ in range(args.repeat)]
+    local_rows = {"trivial run, submit to result": f"{statistics.median(lat_local) * 1000:.1f} ms"}
+    for n in args.sizes if "forked" in args.kinds else []:
+        local_rows[f"parent + {n} children"] = _fanout(local, tasks.fanout, n, args.fanout_repeat, None)
+    for n in args.sizes if "reusable" in args.kinds else []:
+        local_rows[f"parent + {n} children, reusable env"] = _fanout(local, tasks.fanout_warm, n, args.fanout_repeat, None)
 
     print(f"\nremote: every action its own process (fork server), backend parallelism {status['max_parallelism']}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    width = max(len(r[0]) for r in rows)
-    rwidth = max(len(r[1]) for r in rows)
-    print(f"{'':<{width}}  {'remote (actions/s; CPU = backend and all its processes)':<{rwidth}}  local")
-    for name, r, loc in rows:
-        print(f"{name:<{width}}  {r:<{rwidth}}  {loc}")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CPU = backend and all its processes")
+    names = list(columns[0])
+    width = max(len(n) for n in names)
+    widths = [max(len(c[n]) for n in names) for c in columns]
+    head = "  ".join(f"{'remote, ' + label + ' (actions/s)':<{w}}" for (label, _), w in zip(stores, widths))
+    print(f"{'':<{width}}  {head}  local")
+    for name in names:
+        cells = "  ".join(f"{c[name]:<{w}}" for c, w in zip(columns, widths))
+        print(f"{name:<{width}}  {cells}  {local_rows[name]}")
     if isinstance(ray, str):
         print(f"\nanchor, Ray local fan-out: {ray}")
     else:
@@ -187,6 +173,43 @@ def main() -> int:
             t = statistics.median(times)
             print(f"{f'ray: {n} tasks gathered':<{width}}  {t:.2f} s ({n / t:.0f}/s, best {n / min(times):.0f})")
     return 0
+
+
+def _remote(args, tasks, store_url):  # type: ignore[no-untyped-def]
+    """The remote figures on a fresh backend whose state is in `store_url` (None: SQLite)."""
+    import flyte_jupyter as flyte
+    from flyte_jupyter._internal.client import embedded as _embedded
+
+    rows: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="fj-bench-") as tmp:
+        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
+        extra = ["--max-parallelism", str(args.max_parallelism)] if args.max_parallelism else []
+        if store_url:
+            cfg = Path(tmp) / "backend.yaml"
+            cfg.write_text(json.dumps({"store": {"url": store_url}}))  # JSON is YAML
+            extra += ["--config", str(cfg)]
+        info = _embedded.start_backend(Path(tmp) / "backend", port=0, extra_args=extra)
+        try:
+            flyte.init_from_config(str(info.client_yaml))
+            remote = flyte.with_runcontext(mode="remote")
+            remote.run(tasks.noop, x=0).outputs()  # warm up: fork server, bundle upload, channel
+            lat = []
+            for i in range(args.repeat):
+                t, value = _timed(lambda: remote.run(tasks.noop, x=i).outputs())
+                assert value == i + 1
+                lat.append(t)
+            rows["trivial run, submit to result"] = f"{statistics.median(lat) * 1000:.0f} ms (best {min(lat) * 1000:.0f})"
+            pid = info.pid if sys.platform.startswith("linux") else None
+            for n in args.sizes if "forked" in args.kinds else []:
+                rows[f"parent + {n} children"] = _fanout(remote, tasks.fanout, n, args.fanout_repeat, pid)
+            remote.run(tasks.fanout_warm, n=4).outputs()  # start the warm workers
+            for n in args.sizes if "reusable" in args.kinds else []:
+                rows[f"parent + {n} children, reusable env"] = _fanout(remote, tasks.fanout_warm, n, args.fanout_repeat, pid)
+            status = __import__("asyncio").run(flyte_jupyter_client(info.client_yaml).status())
+        finally:
+            _embedded.stop_backend(Path(tmp) / "backend")
+            flyte.init()
+    return rows, status
 
 
 def flyte_jupyter_client(path):  # type: ignore[no-untyped-def]

@@ -4,6 +4,9 @@ reads them back from there; nothing is written to the local data directory's sto
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -46,8 +49,14 @@ def test_a_runs_values_live_in_the_bucket_and_are_read_back(s3_backend, s3_serve
     assert any(k.startswith(prefix) and k.endswith("/report.html") for k in keys), keys
     assert any("/values/" in k for k in keys), f"the 11 MiB value was not offloaded: {keys}"
     assert any(k.endswith("/note.txt") for k in keys) and any(k.endswith("/part1.txt") for k in keys), keys
+    assert any(k.startswith(prefix) and k.endswith("/a0-1/logs/stdout") for k in keys), keys  # logs of finished actions
     local = backend.data_dir / "data"
     assert not local.exists() or not any(p.is_file() for p in local.rglob("*")), list(local.rglob("*"))
+
+    shutil.rmtree(backend.data_dir / "logs")  # as on another replica: the logs come from the bucket
+    logs = subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", "runs", "logs", run.name, "--config",
+                           str(backend.client_yaml)], capture_output=True, text=True, timeout=60)
+    assert "main read 3 parts" in logs.stdout, (logs.stdout, logs.stderr)
 
 
 def test_a_storage_root_that_cannot_be_written_stops_the_start_with_the_reason(backend_factory, s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -41,4 +41,5 @@ async def main(text: str, parts: int, n_bytes: int) -> tuple[str, list[str], int
     local = await d.download()
     names = sorted(os.listdir(local))
     await flyte.report.log.aio(f"<b>{len(names)} parts</b>")
+    print(f"main read {len(names)} parts")
     return read, names, len(blob), f

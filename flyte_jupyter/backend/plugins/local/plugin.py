@@ -40,7 +40,7 @@ from flyte_jupyter.backend.executor.plugin import (
 )
 from flyte_jupyter.backend.plugins.local import procfs
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
-from flyte_jupyter.backend.plugins.local.process import AttemptProc
+from flyte_jupyter.backend.plugins.local.process import AttemptProc, stored_log
 from flyte_jupyter.backend.plugins.local.procfs import (
     group_rss,
     killpg,
@@ -466,6 +466,10 @@ class LocalProcessPlugin(ExecutorPlugin):
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
         out, err = _log_files(spec)
+        if not os.path.exists(out) and not os.path.exists(err) and not _storage.is_local(spec.outputs_path):
+            async for line in _stored_logs(spec):  # ran on another replica (or machine): its stored logs
+                yield line
+            return
         paths = [("stdout", out), ("stderr", err)]
         offsets = {name: 0 for name, _ in paths}
         partial = {name: b"" for name, _ in paths}
@@ -536,6 +540,18 @@ class LocalProcessPlugin(ExecutorPlugin):
         return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),
                 "templates": sum(1 for t in self._templates.values() if t is not None),
                 "workers": sum(len(p.workers) for p in self._pools.values())}
+
+
+async def _stored_logs(spec: LaunchSpec) -> AsyncIterator[LogLine]:
+    for stream in ("stdout", "stderr"):
+        uri = stored_log(spec, stream)
+        try:
+            data = await asyncio.to_thread(_storage.get_bytes, uri)
+        except FileNotFoundError:
+            continue
+        now = time.time()
+        for line in data.decode(errors="replace").splitlines():
+            yield LogLine(stream, line, now)
 
 
 def _log_files(spec: LaunchSpec) -> tuple[str, str]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
+
+from flyte_jupyter._internal.runtime import storage as _storage
 
 from flyte_jupyter.backend.executor.plugin import (
     LaunchSpec,
@@ -39,4 +42,27 @@ class AttemptProc:
             outcome = Outcome(OutcomeKind.ABORTED, code, message)
         else:
             outcome = Outcome(kind or OutcomeKind.EXITED, code, message)
+        if not _storage.is_local(self.spec.outputs_path):
+            _uploads.add(asyncio.ensure_future(asyncio.to_thread(upload_logs, self.spec)))
         self.on_status(PluginStatus(outcome=outcome))
+
+
+_uploads: set[asyncio.Future] = set()  # kept until done (the loop holds only weak references)
+
+
+def stored_log(spec: LaunchSpec, stream: str) -> str:
+    """Where a finished attempt's stdout or stderr is kept when storage is remote: beside its
+    outputs, so any replica (or a client) finds it after the process and its machine are gone."""
+    return _storage.join(spec.outputs_path, "logs", stream)
+
+
+def upload_logs(spec: LaunchSpec) -> None:
+    for stream in ("stdout", "stderr"):
+        path = f"{spec.log_dir}.{stream}"
+        try:
+            if os.path.exists(path):
+                _storage.upload_file(path, stored_log(spec, stream))
+        except Exception as exc:  # noqa: BLE001 - the local copy stays; the replica serves it
+            log.warning("could not store the %s of %s: %s", stream, spec.outputs_path, exc)
+    for fut in [f for f in _uploads if f.done()]:
+        _uploads.discard(fut)
