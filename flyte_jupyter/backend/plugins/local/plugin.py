@@ -467,8 +467,8 @@ class LocalProcessPlugin(ExecutorPlugin):
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
         out, err = _log_files(spec)
         if not os.path.exists(out) and not os.path.exists(err) and not _storage.is_local(spec.outputs_path):
-            async for line in _stored_logs(spec):  # ran on another replica (or machine): its stored logs
-                yield line
+            async for stored in _stored_logs(spec):  # ran on another replica (or machine): its stored logs
+                yield stored
             return
         paths = [("stdout", out), ("stderr", err)]
         offsets = {name: 0 for name, _ in paths}

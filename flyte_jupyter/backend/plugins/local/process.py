@@ -8,7 +8,6 @@ import os
 from typing import Any
 
 from flyte_jupyter._internal.runtime import storage as _storage
-
 from flyte_jupyter.backend.executor.plugin import (
     LaunchSpec,
     Outcome,
