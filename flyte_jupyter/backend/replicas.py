@@ -20,6 +20,7 @@ import logging
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Awaitable, Callable
 
 from flyte_jupyter.backend.store.base import Store
@@ -40,26 +41,41 @@ class RunElsewhere(Exception):
         self.endpoint = endpoint
 
 
+def _replica_id(data_dir: Path) -> str:
+    """This replica's name, kept in its data dir: a restarted replica (a crash, a container restart
+    in the same pod) claims its own leases back at once instead of waiting for them to expire.
+    Replicas therefore need data dirs of their own."""
+    path = data_dir / "replica-id"
+    try:
+        known = path.read_text().strip()
+        if known:
+            return known
+    except OSError:
+        pass
+    made = f"{os.uname().nodename}-{uuid.uuid4().hex[:12]}"
+    tmp = path.with_name(".replica-id.tmp")
+    tmp.write_text(made + "\n")
+    os.replace(tmp, path)
+    return made
+
+
 class Replica:
     """This backend among its replicas: its id, its leases, and the loops that keep them."""
 
-    def __init__(self, store: Store, endpoint: str) -> None:
+    def __init__(self, store: Store, endpoint: str, data_dir: Path) -> None:
         self.store = store
         self.endpoint = endpoint
-        self.id = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.id = _replica_id(data_dir)
         self._tasks: list[asyncio.Task] = []
         self._renewed = time.monotonic()
 
     async def claim_free(self) -> list[RunRecord]:
-        """Every unfinished run no live replica owns, now ours."""
+        """Every unfinished run no live replica owns (ours from before a restart included), now ours."""
         return await self.store.claim_runs(self.id, self.endpoint, TTL)
 
     async def claim(self, key: RunKey) -> bool:
         """Take one run over now (a client asked about it) if no live replica owns it."""
-        claimed = bool(await self.store.claim_runs(self.id, self.endpoint, TTL, key))
-        if claimed:
-            log.warning("replica %s takes over run %s (asked about it)", self.id, key[2])
-        return claimed
+        return bool(await self.store.claim_runs(self.id, self.endpoint, TTL, key))
 
     async def lease_new(self, key: RunKey) -> None:
         await self.store.put_lease(self.id, self.endpoint, TTL, key)
@@ -71,7 +87,7 @@ class Replica:
         return RunElsewhere(f"run {key[2]} is driven by replica {owner} at {endpoint or '?'}; retry (another "
                             "replica takes it over if that one is gone)", "" if endpoint == self.endpoint else endpoint)
 
-    def start(self, adopt: Callable[[list[RunRecord]], Awaitable[None]]) -> None:
+    def start(self, adopt: Callable[[list[RunRecord]], Awaitable[list[str]]]) -> None:
         self._tasks = [asyncio.ensure_future(self._renew_loop()), asyncio.ensure_future(self._scan_loop(adopt))]
 
     async def stop(self) -> None:
@@ -100,13 +116,10 @@ class Replica:
                     log.critical("replica %s cannot renew its leases: exiting before they expire", self.id)
                     os._exit(75)
 
-    async def _scan_loop(self, adopt: Callable[[list[RunRecord]], Awaitable[None]]) -> None:
+    async def _scan_loop(self, adopt: Callable[[list[RunRecord]], Awaitable[list[str]]]) -> None:
         while True:
             await asyncio.sleep(SCAN)
             try:
-                runs = await self.claim_free()
-                if runs:
-                    log.warning("replica %s takes over %d run(s): %s", self.id, len(runs), [r.name for r in runs])
-                    await adopt(runs)
+                await adopt(await self.claim_free())
             except Exception:  # noqa: BLE001 - the next scan tries again
                 log.exception("taking over runs failed")

@@ -114,7 +114,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     if config.store_url.startswith(("postgresql:", "postgres:")):  # a shared database: replicas lease runs
         from flyte_jupyter.backend.replicas import Replica
 
-        replica = Replica(store, f"{config.host}:{config.port}")
+        replica = Replica(store, f"{config.host}:{config.port}", config.data_dir)
     hub = StateHub(store, replica)
     entries = await hub.load()
     catalog = TaskCatalog(store)

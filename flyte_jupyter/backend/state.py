@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
@@ -20,6 +21,8 @@ from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord
 
 if TYPE_CHECKING:
     from flyte_jupyter.backend.replicas import Replica
+
+log = logging.getLogger("flyte_jupyter.backend.state")
 
 
 @dataclasses.dataclass(eq=False)
@@ -82,12 +85,16 @@ class StateHub:
             entries.append(await self._load_run(run))
         return entries
 
-    async def adopt(self, runs: list[RunRecord]) -> None:
-        """Runs this replica just took over: load their committed state and recover them."""
+    async def adopt(self, runs: list[RunRecord]) -> list[str]:
+        """Runs this replica holds the lease of: load those not loaded yet and recover them (a run
+        taken over); the names of those."""
         async with self._adopting:
             fresh = [await self._load_run(run) for run in runs if run.key not in self.runs]
-            if fresh and self.on_takeover is not None:
-                await self.on_takeover(fresh)
+            if fresh:
+                log.warning("taking over %d run(s): %s", len(fresh), [e.run.name for e in fresh])
+                if self.on_takeover is not None:
+                    await self.on_takeover(fresh)
+            return [e.run.name for e in fresh]
 
     async def _load_run(self, run: RunRecord) -> RunEntry:
         entry = RunEntry(run)

@@ -422,11 +422,11 @@ class SqlStore(Store):
             "INSERT INTO run_leases (project, domain, run, owner, endpoint, expires_at) "
             f"SELECT r.project, r.domain, r.name, ?, ?, {now} + ? FROM runs r LEFT JOIN run_leases l "
             "ON l.project=r.project AND l.domain=r.domain AND l.run=r.name "
-            f"WHERE r.done=0 AND (l.run IS NULL OR l.expires_at < {now}){only} "
+            f"WHERE r.done=0 AND (l.run IS NULL OR l.expires_at < {now} OR l.owner=?){only} "
             "ON CONFLICT (project, domain, run) DO UPDATE SET owner=excluded.owner, endpoint=excluded.endpoint, "
-            f"expires_at=excluded.expires_at WHERE run_leases.expires_at < {now} "
+            f"expires_at=excluded.expires_at WHERE run_leases.expires_at < {now} OR run_leases.owner=excluded.owner "
             "RETURNING project, domain, run")
-        params = (owner, endpoint, ttl, *(key or ()))
+        params = (owner, endpoint, ttl, owner, *(key or ()))
         claimed = await self._submit(lambda c: c.execute(q_claim, params).fetchall())
         runs = []
         for row in claimed:
