@@ -127,3 +127,18 @@ def test_one_failing_write_in_a_batch_fails_alone(store_url: str) -> None:
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], Exception)
     assert names == ["r1/a0@1", "r1/c1@4", "r2/a0@2"]
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("store: {url: 'mysql://u@h/db'}", "unknown scheme 'mysql'; use postgresql://"),
+    ("store: {url: 'sqlite://'}", "names no file"),
+    ("store: postgresql://u@h/db", "store must be a mapping {url: postgresql://"),
+    ("storage: {root: 's3://b/p', options: [1]}", "storage must be a mapping {root: s3://bucket/prefix"),
+])
+def test_a_bad_store_or_storage_setting_is_refused_before_anything_is_written(
+        tmp_path: Path, config: str, message: str) -> None:
+    cfg = tmp_path / "backend.yaml"
+    cfg.write_text(config + "\n")
+    proc = _cli("migrate", "--config", str(cfg), "--data-dir", str(tmp_path / "d"))
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "d" / "state.db").exists()
