@@ -5,6 +5,10 @@ store; watchers are told about a change only after its write is committed, so no
 saw can be lost by a crash. Each run keeps a *published* view (the committed state of each of its
 actions): a watch first sends the part of that view newer than the watcher's `since_seq`, then a
 synced marker, then live changes.
+
+With replicas (`replicas.py`), the hub holds only the unfinished runs this replica leases (and
+finished runs, which no one drives); asked about another replica's run it claims it if that lease
+expired (and recovers it through `on_takeover`), else raises `RunElsewhere`.
 """
 
 from __future__ import annotations
