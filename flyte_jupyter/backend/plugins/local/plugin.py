@@ -88,6 +88,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._templates: dict[tuple, ForkServer | None] = {}  # None: starting, or failed to start
         self._template_reaper: asyncio.Task | None = None
         self._holders: tuple[float, dict[str, procfs.ProcInfo]] | None = None  # a recent /proc scan
+        self._elsewhere: tuple[float, dict[str, procfs.ProcInfo]] | None = None  # the same, machine-wide
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -408,11 +409,31 @@ class LocalProcessPlugin(ExecutorPlugin):
         that), else None: it never started."""
         stdout, stderr = _log_files(spec)
         if not os.path.exists(stdout):
-            return None
+            return self._locate_elsewhere(stdout)
         info = self._log_holders().get(stdout)
         if info is not None:
             return f"{info.pid}:{info.start}"
         return "" if os.path.exists(stderr) else None
+
+    def _locate_elsewhere(self, stdout: str) -> str | None:
+        """The attempt may have been started by another replica on this machine (its data dir,
+        its logs) that died before recording it: the live session leader whose stdout is the same
+        attempt's log under any data dir's `logs/` (run names are unique), else None."""
+        try:
+            suffix = "/logs/" + os.path.relpath(stdout, self.data_dir / "logs")
+        except ValueError:
+            return None
+        now = time.monotonic()
+        if self._elsewhere is None or now - self._elsewhere[0] > 1.0:  # one /proc scan a second
+            found = {}
+            for info in procfs.scan("/"):
+                path = info.fds.get(1, "")
+                at = path.rfind("/logs/")
+                if info.leader and at >= 0:
+                    found[path[at:]] = info
+            self._elsewhere = (now, found)
+        holder = self._elsewhere[1].get(suffix)
+        return f"{holder.pid}:{holder.start}" if holder is not None else None
 
     def _log_holders(self) -> dict[str, procfs.ProcInfo]:
         """Attempt log file -> the session leader whose stdout it is (one /proc scan a second)."""
@@ -431,7 +452,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         reattached (attempts of runs that ended, an attempt found lost, an old fork server,
         template or worker). Processes this backend started, and every process in the session of
         a reattached attempt, are left alone."""
-        self._holders = None
+        self._holders = self._elsewhere = None
         mine = int(start_time(os.getpid()) or 0)
         keep = set(self._procs) | set(self._workers_by_pid)
         keep |= {z.pid for z in self._zygotes.values()} | {t.pid for t in self._templates.values() if t is not None}
