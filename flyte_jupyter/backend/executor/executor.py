@@ -613,7 +613,9 @@ class Executor:
             later = await self._launch_spec(Attempt(entry, rec, probe), spec)
             found = await plugin.locate(later)
             if found is None:
-                break
+                if self._recorded_end(later.outputs_path) is None:
+                    break
+                found = ""  # it ran and ended where the plugin cannot see (another replica): its result is stored
             number, handle, launch = probe, found, later
             probe += 1
         if not number or launch is None:
