@@ -19,6 +19,7 @@ from _deploy_helpers import _bundles, _cli, _env_of, _listed, _write  # noqa: E4
 
 import flyte_jupyter as flyte
 from flyte_jupyter._deploy import deploy
+from flyte_jupyter._internal.deploy.package import load_path
 from flyte_jupyter.errors import BackendError, DeploymentError, RemoteTaskNotFoundError
 from flyte_jupyter.remote._task import Task
 
@@ -134,6 +135,12 @@ def test_run_deployed_from_the_cli_runs_the_registered_code_after_the_file_chang
     assert "deployed task dcli.main version v1 in p-cli/staging" in proc.stdout
     notes = [line for line in proc.stderr.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "defined differently" in notes[0] and "deployed version v1" in notes[0]
+    run_name = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
+    listed = _cli(flyte_backend, "runs", "list", "--project", "p-cli", "--domain", "staging")
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(run_name))
+    assert row.endswith("deployed task dcli.main version v1 in p-cli/staging"), listed.stdout
+    got = _cli(flyte_backend, "runs", "get", run_name, "--project", "p-cli", "--domain", "staging")
+    assert "deployed task dcli.main version v1 in p-cli/staging" in got.stdout.splitlines()[1], got.stdout
 
     proc = _cli(flyte_backend, "run", "--deployed", "dcli.main", "--project", "p-cli", "--domain", "staging")
     assert proc.returncode == 0, proc.stderr
@@ -157,6 +164,14 @@ def test_flyte_run_of_a_remote_task_runs_the_registered_bundle(flyte_backend, tm
     run = flyte.run(task, x=3)
     assert run.outputs() == "n:registered-6"
     assert run.actions["a0"].task == "dsdk.main"
+    shown = "task dsdk.main version v1 in p-sdk/staging"
+    assert run.deployed == shown and flyte.remote.Run.get(run.name).deployed == shown
+    from flyte_jupyter.kernel._views import RunView
+
+    assert f"deployed {shown}" in RunView(run)._header_html()  # the widget's header line
+    a_spoof = flyte.with_runcontext(labels={"flyte-jupyter/deployed": "evil@v9"}).run(
+        load_path(path)[0].main, x=1)  # a client cannot claim a run is of a deployed task
+    assert flyte.remote.Run.get(a_spoof.name).deployed is None
     run = asyncio.run(flyte.run.aio(task, 4, label="z"))
     assert run.outputs() == "z:registered-8"
     with pytest.raises(flyte.errors.RemoteTaskUsageError, match="backend only"):

@@ -15,6 +15,7 @@ import grpc
 import grpc.aio
 
 from flyte_jupyter._internal.runtime.naming import ROOT_ACTION, new_run_name
+from flyte_jupyter._internal.wire.models import DEPLOYED_LABEL
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2_grpc as run_grpc
@@ -102,7 +103,10 @@ class RunService(run_grpc.RunServiceServicer):
                                              request.inputs_uri)
             written = inputs_uri if wrote else ""
             now = time.time()
-            run = RunRecord(project, domain, name, now, spec.id.name, dict(request.labels),
+            labels = {k: v for k, v in request.labels.items() if k != DEPLOYED_LABEL}
+            if request.HasField("task_ref"):  # shown by the CLI, widget and panel; never the client's word
+                labels[DEPLOYED_LABEL] = f"{spec.id.name}@{spec.id.version}"
+            run = RunRecord(project, domain, name, now, spec.id.name, labels,
                             dict(request.env_vars), request.raw_data_path, request.overwrite_cache)
             rec = ActionRecord(project, domain, name, ROOT_ACTION, "", spec.id.name, spec.id.version,
                                task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
