@@ -18,6 +18,7 @@ kept: the request is then the registered one, a no-op, and nothing is uploaded.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import getpass
 import hashlib
 from typing import Any
@@ -128,7 +129,7 @@ async def _registered_bundle(client: Any, package: Package, entries: list[task_p
     for entry in entries:
         name, version = entry.spec.id.name, entry.spec.id.version
         try:
-            reg = await acall(lambda n=name, v=version: client.get_task(n, v, project=project, domain=domain))
+            reg = await acall(functools.partial(client.get_task, name, version, project=project, domain=domain))
         except BackendError as exc:
             if exc.code == "NOT_FOUND":
                 return ""
