@@ -33,6 +33,15 @@ async def bare(mb: int = 0) -> str:
     data = b"x" * (mb << 20)
     time.sleep(1.5 if mb else 0)
     return "{tag}:" + str(len(data) >> 20)
+
+
+big = flyte.TaskEnvironment(name="{env}big", resources=flyte.Resources(memory="900Mi"), depends_on=[env])
+
+
+@big.task
+async def parent(mb: int = 0) -> str:
+    """Asks for memory itself; its child asks for none."""
+    return "parent " + await bare(mb=mb)
 '''
 
 
@@ -178,5 +187,8 @@ def test_defaults_apply_to_a_run_of_code_that_requests_nothing(flyte_backend, tm
     with pytest.raises(flyte.errors.FlyteJupyterError, match="(?i)memory|oom"):
         run.wait(quiet=True)
         run.outputs()
+    with pytest.raises(flyte.errors.FlyteJupyterError, match="(?i)memory|oom"):  # a child gets the default too
+        flyte.run(module.parent, mb=200).outputs()
+    assert flyte.run(module.parent, mb=1).outputs() == "parent ran:1"  # within the default, the child runs
     flyte.init_from_config(str(flyte_backend.client_yaml), project="p-tranone", domain="staging")
     assert flyte.run(module.bare, mb=200).outputs() == "ran:200"  # no default there: no limit but the machine's
