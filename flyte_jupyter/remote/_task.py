@@ -261,6 +261,11 @@ class Task:
 
     _deployed = True  # controllers submit it by reference
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (a notebook task that calls a deployed task carries it in its bundle): without
+        the client and its channel, and the interface, which is resolved again where it is used."""
+        return {**self.__dict__, "_client": None, "_interface": None}
+
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """`await deployed(x=1)` inside a task on a backend: a child action that runs the registered code."""
         from flyte_jupyter._context import ctx

@@ -67,6 +67,12 @@ def test_a_deployed_task_awaited_in_a_task_runs_its_registered_code_as_a_child(f
     # retried parent find them; a different input makes a different child.
     assert flyte.run(caller.main, x=5).outputs() == "caller:[10, 111][50, 111]"
 
+    # A fetched reference travels in a pickle (a notebook caller carries it in its bundle).
+    import cloudpickle
+
+    fetched = flyte.remote.Task.get("dref.double", project="p-ref", domain="staging", version="v1").fetch()
+    assert cloudpickle.loads(cloudpickle.dumps(fetched)).version == "v1"
+
     # In local mode the deployed task cannot run: the error says what to do.
     with pytest.raises(Exception, match="needs a backend") as info:
         flyte.with_runcontext(mode="local").run(caller.main, x=1)

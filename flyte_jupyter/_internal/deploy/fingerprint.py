@@ -122,7 +122,11 @@ class _Walk:
         from flyte_jupyter._environment import TaskEnvironment
         from flyte_jupyter._task import TaskTemplate
 
-        if isinstance(v, TaskTemplate):
+        if getattr(type(v), "_deployed", False):  # a flyte.remote.Task: a reference to a registered version
+            details = v._details
+            self.put("deployed", v._name, repr(v._project), repr(v._domain), repr(v._version), repr(v._auto_version),
+                     details.id.version if details is not None else "")
+        elif isinstance(v, TaskTemplate):
             self.ref(type(v))
             if self.again(v, v.name):
                 return
