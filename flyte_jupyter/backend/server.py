@@ -110,6 +110,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     cache = CacheIndex(store)
     await cache.load()
     limits = await store.all_limits()
+    resource_defaults = await store.all_resource_defaults()
 
     credentials = RunCredentials(token, config.run_credential_ttl)
     interceptor = AuthInterceptor(token, credentials, hub, config.project, config.domain)
@@ -133,7 +134,8 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         await plugin.start()
     # Actions get a credential of their own run (never the admin token): `credentials.mint(run)`.
     executor = Executor(config, hub, catalog, registry, cache, credentials.mint, action_endpoint)
-    backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__)
+    backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__,
+                      resource_defaults)
     add_services(server, backend)
     health_servicer = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -7,12 +7,14 @@ import json
 import sys
 from typing import Any
 
+from flyte_jupyter._internal.wire.models import deployed_of
 from flyte_jupyter.cli._common import add_backend_flags, call, client_of, when
 
 
 def _runs_list(args: argparse.Namespace) -> int:
     client = client_of(args)
-    runs = call(lambda: client.list_runs(limit=args.limit, phase=args.phase))
+    runs = call(lambda: client.list_runs(limit=args.limit, phase=args.phase, project=args.project,
+                                         domain=args.domain))
     if args.json:
         print(json.dumps([r.to_json() for r in runs], indent=2, default=str))
         return 0
@@ -21,17 +23,22 @@ def _runs_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'RUN':<26} {'PHASE':<10} {'ACTIONS':>7}  {'CREATED':<19}  TASK")
     for r in runs:
-        print(f"{r.name:<26} {r.phase.value:<10} {r.action_count:>7}  {when(r.created_at):<19}  {r.task}")
+        deployed = deployed_of(r.labels, r.project, r.domain)
+        task = f"deployed {deployed}" if deployed else r.task
+        print(f"{r.name:<26} {r.phase.value:<10} {r.action_count:>7}  {when(r.created_at):<19}  {task}")
     return 0
 
 
 def _runs_get(args: argparse.Namespace) -> int:
     client = client_of(args)
-    summary, actions = call(lambda: client.get_run(args.name))
+    summary, actions = call(lambda: client.get_run(args.name, project=args.project, domain=args.domain))
     if args.json:
         print(json.dumps({"run": summary.to_json(), "actions": [a.to_json() for a in actions]}, indent=2, default=str))
         return 0
     print(f"run {summary.name}: {summary.phase.value} ({summary.action_count} actions)")
+    deployed = deployed_of(summary.labels, summary.project, summary.domain)
+    if deployed:
+        print(f"deployed {deployed}")
     children: dict[str | None, list[Any]] = {}
     for a in actions:
         children.setdefault(a.parent, []).append(a)
@@ -96,12 +103,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_backend_flags(p)
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--phase", default=None)
+    p.add_argument("--project", default=None, help="default: the client's project")
+    p.add_argument("--domain", default=None, help="default: the client's domain")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_runs_list)
     p = runs.add_parser("get", help="a run and its action tree")
     add_backend_flags(p)
     p.add_argument("name")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--project", default=None, help="default: the client's project")
+    p.add_argument("--domain", default=None, help="default: the client's domain")
     p.set_defaults(handler=_runs_get)
     p = runs.add_parser("logs", help="an action's output")
     add_backend_flags(p)

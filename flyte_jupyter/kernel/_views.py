@@ -458,6 +458,8 @@ class RunView:
         parts = [f'<div class="flyte-run-header" data-run="{esc(run.name)}" data-phase="{esc(phase)}"{gone}>'
                  f'<b>Run</b> <code>{esc(run.name)}</code> <span style="opacity:.7">({esc(run.mode)})</span> '
                  f'{phase_badge(phase)} · {esc(duration_text(took, live=live))}']
+        if getattr(run, "deployed", None):
+            parts.append(f' · <span class="flyte-deployed">deployed {esc(run.deployed)}</span>')
         if run.mode == "remote" and getattr(run, "url", None):
             parts.append(f' · <span style="opacity:.7">{esc(run.url)}</span>')
         if self._disconnected:

@@ -19,7 +19,7 @@ from flyte_jupyter._internal.client.grpc_client import BackendClient
 from flyte_jupyter._internal.controllers.run_state import RunState
 from flyte_jupyter._internal.runs.base import Run
 from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
-from flyte_jupyter._internal.wire.models import ActionInfo, Phase
+from flyte_jupyter._internal.wire.models import ActionInfo, Phase, deployed_of
 from flyte_jupyter.errors import ActionAbortedError, ActionNotFoundError, BackendError, action_failure
 from flyte_jupyter.remote._common import client_for, syncified_classmethod
 
@@ -70,6 +70,16 @@ class RemoteRun(Run):
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def deployed(self) -> str | None:
+        """"task NAME version V in P/D" when this is a run of a deployed task, else None."""
+        task = self.task
+        if getattr(task, "_deployed", False) and getattr(task, "_details", None) is not None:
+            d = task._details.id
+            return f"task {d.name} version {d.version} in {d.project}/{d.domain}"
+        summary = self._summary
+        return deployed_of(summary.labels, self.project, self.domain) if summary is not None else None
 
     # -- finding runs (Flyte 2's flyte.remote.Run.get / listall) ---------------------------------
 

@@ -457,6 +457,25 @@ class BackendClient:
             project=project or self.project, domain=domain or self.domain))
         return _resources_dict(resp.limits)
 
+    async def update_resource_attributes(self, project: str, domain: str, defaults: dict[str, str],
+                                         limits: dict[str, str]) -> dict[str, Any]:
+        """Replace the task-resource attributes (defaults and limits) of a project and domain."""
+        req = admin_pb.UpdateResourceAttributesRequest(project=project, domain=domain, attributes=admin_pb.ResourceAttributes(
+            defaults=pb.Resources(**{k: str(v) for k, v in defaults.items()}),
+            limits=pb.Resources(**{k: str(v) for k, v in limits.items()})))
+        return _attributes_dict(await self._call("admin", "UpdateResourceAttributes", req))
+
+    async def get_resource_attributes(self, project: str | None = None, domain: str | None = None) -> dict[str, Any]:
+        """{project, domain, defaults, limits, limits_in_effect} of a project and domain."""
+        req = admin_pb.GetResourceAttributesRequest(project=project or self.project, domain=domain or self.domain)
+        return _attributes_dict(await self._call("admin", "GetResourceAttributes", req))
+
+    async def delete_resource_attributes(self, project: str, domain: str) -> bool:
+        """Remove a project-domain's defaults and limits (the backend's own limits apply again);
+        whether it had any."""
+        req = admin_pb.DeleteResourceAttributesRequest(project=project, domain=domain)
+        return (await self._call("admin", "DeleteResourceAttributes", req)).existed
+
     async def status(self) -> dict[str, Any]:
         """Backend facts: version, executor, max_parallelism, running_actions, queued_actions, data_dir,
         storage_root, pid, endpoint."""
@@ -470,3 +489,9 @@ class BackendClient:
 
 def _resources_dict(msg: pb.Resources) -> dict[str, str]:
     return {k: v for k, v in (("cpu", msg.cpu), ("memory", msg.memory), ("gpu", msg.gpu), ("disk", msg.disk)) if v}
+
+
+def _attributes_dict(resp: admin_pb.ResourceAttributesResponse) -> dict[str, Any]:
+    return {"project": resp.project, "domain": resp.domain, "defaults": _resources_dict(resp.attributes.defaults),
+            "limits": _resources_dict(resp.attributes.limits),
+            "limits_in_effect": _resources_dict(resp.limits_in_effect)}

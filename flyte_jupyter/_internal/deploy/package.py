@@ -225,8 +225,14 @@ def build_package(envs: Iterable[Any]) -> Package:
     message = task_pb.TaskPackage(format=FORMAT, bundle_kind=kind, bundle_file=BUNDLE_FILES[kind],
                                   bundle_digest=digest, image_cache=image_cache,
                                   default_version=version_for(digest, image_cache))
+    if kind == "pkl":
+        from flyte_jupyter._internal.deploy.fingerprint import code_fingerprint
+
+        message.code_digest = code_fingerprint(list(tasks.values()))
     for task in tasks.values():
-        message.tasks.append(task_entry(task, code, images.reference_for(task) if images is not None else ""))
+        entry = task_entry(task, code, images.reference_for(task) if images is not None else "")
+        entry.code_digest = message.code_digest
+        message.tasks.append(entry)
     return Package(message, data)
 
 

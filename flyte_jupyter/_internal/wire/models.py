@@ -11,6 +11,17 @@ import enum
 import time
 from typing import Any
 
+#: The run label the backend sets on a run of a deployed task: "NAME@VERSION" of the registered
+#: version it runs (the run's project and domain are the task's). Clients cannot set it.
+DEPLOYED_LABEL = "flyte-jupyter/deployed"
+
+
+def deployed_of(labels: dict[str, str] | None, project: str, domain: str) -> str | None:
+    """"task NAME version V in P/D" for a run of a deployed task, from its labels; else None."""
+    value = (labels or {}).get(DEPLOYED_LABEL, "")
+    name, _, version = value.partition("@")
+    return f"task {name} version {version} in {project}/{domain}" if name and version else None
+
 
 class Phase(str, enum.Enum):
     """Lifecycle of one action; the names match Flyte 2's action phases."""

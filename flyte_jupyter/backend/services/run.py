@@ -15,6 +15,7 @@ import grpc
 import grpc.aio
 
 from flyte_jupyter._internal.runtime.naming import ROOT_ACTION, new_run_name
+from flyte_jupyter._internal.wire.models import DEPLOYED_LABEL
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2_grpc as run_grpc
@@ -26,6 +27,7 @@ from flyte_jupyter.backend.services.context import (
     check_executor,
     check_inputs_of,
     discard_inputs,
+    effective_spec,
     entry_of,
     run_msg,
     write_inputs,
@@ -63,11 +65,15 @@ class RunService(run_grpc.RunServiceServicer):
         check_run_name(name)
         spec = pb.TaskSpec()
         if request.HasField("task_ref"):
-            spec.CopyFrom(await _registered_spec(b, request, project, domain))
+            registered, identity = await _registered_spec(b, request, project, domain)
+            spec.CopyFrom(registered)
+            spec.id.project, spec.id.domain = project, domain
+            check_task_spec(spec)
         else:
             spec.CopyFrom(request.task)
-        spec.id.project, spec.id.domain = project, domain
-        check_task_spec(spec)
+            spec.id.project, spec.id.domain = project, domain
+            check_task_spec(spec)
+            spec, identity = await effective_spec(b, spec)
         check_inputs_of(b, project, domain, name, request.inputs, request.inputs_uri)
         check_request_strings(f"run {name}", request.env_vars, request.raw_data_path)
         check_resources(spec, b.limits_for(project, domain))
@@ -78,13 +84,13 @@ class RunService(run_grpc.RunServiceServicer):
         if not b.hub.reserve(key):
             raise exists
         # Shielded: a caller that goes away mid-way leaves a run created whole (and queued) or not at all.
-        creation = asyncio.ensure_future(self._create(request, spec, key, exists))
+        creation = asyncio.ensure_future(self._create(request, spec, identity, key, exists))
         creation.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even if we left
         entry = await asyncio.shield(creation)
         return run_pb.CreateRunResponse(run=run_msg(entry))
 
-    async def _create(self, request: run_pb.CreateRunRequest, spec: pb.TaskSpec, key: tuple[str, str, str],
-                      exists: Refuse) -> RunEntry:
+    async def _create(self, request: run_pb.CreateRunRequest, spec: pb.TaskSpec, identity: str,
+                      key: tuple[str, str, str], exists: Refuse) -> RunEntry:
         """Store a checked run whose name `key` this call has reserved, and queue it."""
         b = self.backend
         project, domain, name = key
@@ -92,12 +98,15 @@ class RunService(run_grpc.RunServiceServicer):
         try:
             if await b.store.get_run(*key) is not None:
                 raise exists
-            await b.catalog.register(spec)
+            await b.catalog.register(spec, identity)
             inputs_uri, wrote = write_inputs(b, project, domain, name, ROOT_ACTION, request.inputs,
                                              request.inputs_uri)
             written = inputs_uri if wrote else ""
             now = time.time()
-            run = RunRecord(project, domain, name, now, spec.id.name, dict(request.labels),
+            labels = {k: v for k, v in request.labels.items() if k != DEPLOYED_LABEL}
+            if request.HasField("task_ref"):  # shown by the CLI, widget and panel; never the client's word
+                labels[DEPLOYED_LABEL] = f"{spec.id.name}@{spec.id.version}"
+            run = RunRecord(project, domain, name, now, spec.id.name, labels,
                             dict(request.env_vars), request.raw_data_path, request.overwrite_cache)
             rec = ActionRecord(project, domain, name, ROOT_ACTION, "", spec.id.name, spec.id.version,
                                task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
@@ -177,7 +186,9 @@ def _ref_place(request: run_pb.CreateRunRequest, project: str, domain: str) -> t
     return ref.project or project, ref.domain or domain
 
 
-async def _registered_spec(b: Backend, request: run_pb.CreateRunRequest, project: str, domain: str) -> pb.TaskSpec:
+async def _registered_spec(b: Backend, request: run_pb.CreateRunRequest, project: str,
+                           domain: str) -> tuple[pb.TaskSpec, str]:
+    """(the registered spec, as stored with its defaults, and its identity digest)."""
     if request.HasField("task") and request.task.ByteSize():
         raise Invalid("send the task's spec or a reference to a registered task (task_ref), not both")
     ref = request.task_ref
@@ -187,7 +198,7 @@ async def _registered_spec(b: Backend, request: run_pb.CreateRunRequest, project
     reg = await b.catalog.registered(project, domain, ref.name, ref.version)
     if reg is None:
         raise Refuse(grpc.StatusCode.NOT_FOUND, not_found(ref.name, ref.version, project, domain))
-    return reg.spec
+    return reg.spec, reg.record.digest
 
 
 def _cache_hit(b: Backend, rec: ActionRecord, spec: pb.TaskSpec) -> bool:

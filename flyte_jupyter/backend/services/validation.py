@@ -235,21 +235,34 @@ def check_resources(spec: pb.TaskSpec, limits: dict[str, str]) -> None:
             )
 
 
-def normalize_limits(limits: dict[str, str]) -> dict[str, str]:
-    """Check a limits mapping (as `admin limits set` sends it) and return it with string values."""
+def normalize_limits(limits: dict[str, str], what: str = "limits") -> dict[str, str]:
+    """Check a limits (or defaults, `what`) mapping, as `admin limits set` and `admin
+    resource-attributes update` send it, and return it with string values."""
     out: dict[str, str] = {}
     for kind, value in limits.items():
         if kind not in _RESOURCE_WORD:
-            raise Invalid(f"unknown resource {kind!r} in limits; use cpu, memory, gpu or disk")
+            raise Invalid(f"unknown resource {kind!r} in {what}; use cpu, memory, gpu or disk")
         if value in (None, ""):
             continue
         text = str(value)
+        if len(text) > 64 or "\0" in text:
+            raise Invalid(f"{what}: {kind} {text[:64]!r} is not a quantity: use e.g. 2, '500m', '1Gi'")
         try:
             _amount(kind, text)
         except ValueError as exc:
-            raise Invalid(str(exc)) from None
+            raise Invalid(f"{what}: {exc}") from None
         out[kind] = text
     return out
+
+
+def check_defaults_within(defaults: dict[str, str], limits: dict[str, str]) -> None:
+    """Refuse a default over the limit in effect for the same resource (a task that requests
+    nothing would then be refused at every run)."""
+    for kind, value in defaults.items():
+        limit = limits.get(kind)
+        if limit and _amount(kind, value) > _amount(kind, limit):
+            raise Invalid(f"the default {_RESOURCE_WORD[kind]} [{value}] is greater than its limit [{limit}]; "
+                          "lower the default or raise the limit")
 
 
 __all__ = ["Invalid", "check_resources", "format_memory"]

@@ -97,3 +97,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def all_limits(self) -> dict[tuple[str, str], dict[str, str]]: ...
+
+    # -- task-resource attributes (issue 13): resource defaults per project and domain, stored beside
+    # the limits of `put_limits` (the attributes' limits are those limits) ------------------------
+
+    @abc.abstractmethod
+    async def put_resource_attributes(self, project: str, domain: str, defaults: dict[str, str],
+                                      limits: dict[str, str]) -> None:
+        """Replace a project-domain's resource defaults and limits in one transaction."""
+
+    @abc.abstractmethod
+    async def delete_resource_attributes(self, project: str, domain: str) -> bool:
+        """Remove a project-domain's defaults and limits in one transaction; whether there were any."""
+
+    @abc.abstractmethod
+    async def all_resource_defaults(self) -> dict[tuple[str, str], dict[str, str]]: ...

@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS registrations (
   project TEXT, domain TEXT, name TEXT, version TEXT, digest TEXT, created_at REAL, created_by TEXT, entry BLOB,
   PRIMARY KEY (project, domain, name, version));
 CREATE INDEX IF NOT EXISTS registrations_newest ON registrations (project, domain, name, created_at);
+-- task-resource attributes (issue 13): defaults per project and domain; their limits live in `limits`
+CREATE TABLE IF NOT EXISTS resource_defaults (
+  project TEXT, domain TEXT, defaults TEXT, PRIMARY KEY (project, domain));
 """
 
 _REG_COLS = "project, domain, name, version, digest, created_at, created_by, entry"
@@ -360,6 +363,44 @@ class SqliteStore(Store):
 
     async def all_limits(self) -> dict[tuple[str, str], dict[str, str]]:
         rows = await self._read(lambda c: c.execute("SELECT project, domain, limits FROM limits").fetchall())
+        return {(r[0], r[1]): json.loads(r[2]) for r in rows}
+
+    # -- task-resource attributes (issue 13) ------------------------------------------------------
+
+    async def put_resource_attributes(self, project: str, domain: str, defaults: dict[str, str],
+                                      limits: dict[str, str]) -> None:
+        def write(c: sqlite3.Connection) -> None:
+            c.execute("SAVEPOINT resource_attributes")  # whole, whatever else the batch holds
+            try:
+                c.execute("INSERT OR REPLACE INTO resource_defaults VALUES (?,?,?)",
+                          (project, domain, json.dumps(defaults)))
+                c.execute("INSERT OR REPLACE INTO limits VALUES (?,?,?)", (project, domain, json.dumps(limits)))
+            except sqlite3.Error:
+                c.execute("ROLLBACK TO resource_attributes")
+                c.execute("RELEASE resource_attributes")
+                raise
+            c.execute("RELEASE resource_attributes")
+
+        await self._submit(write)
+
+    async def delete_resource_attributes(self, project: str, domain: str) -> bool:
+        def write(c: sqlite3.Connection) -> bool:
+            c.execute("SAVEPOINT resource_attributes")
+            try:
+                removed = c.execute("DELETE FROM resource_defaults WHERE project=? AND domain=?",
+                                    (project, domain)).rowcount
+                removed += c.execute("DELETE FROM limits WHERE project=? AND domain=?", (project, domain)).rowcount
+            except sqlite3.Error:
+                c.execute("ROLLBACK TO resource_attributes")
+                c.execute("RELEASE resource_attributes")
+                raise
+            c.execute("RELEASE resource_attributes")
+            return removed > 0
+
+        return await self._submit(write)
+
+    async def all_resource_defaults(self) -> dict[tuple[str, str], dict[str, str]]:
+        rows = await self._read(lambda c: c.execute("SELECT project, domain, defaults FROM resource_defaults").fetchall())
         return {(r[0], r[1]): json.loads(r[2]) for r in rows}
 
 

@@ -106,3 +106,55 @@ class BackendStatusResponse(_message.Message):
     storage_root: str
     pid: int
     def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class ResourceAttributes(_message.Message):
+    __slots__ = ("defaults", "limits")
+    DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    defaults: _common_pb2.Resources
+    limits: _common_pb2.Resources
+    def __init__(self, defaults: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., limits: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ...) -> None: ...
+
+class UpdateResourceAttributesRequest(_message.Message):
+    __slots__ = ("project", "domain", "attributes")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    attributes: ResourceAttributes
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., attributes: _Optional[_Union[ResourceAttributes, _Mapping]] = ...) -> None: ...
+
+class ResourceAttributesResponse(_message.Message):
+    __slots__ = ("project", "domain", "attributes", "limits_in_effect")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_IN_EFFECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    attributes: ResourceAttributes
+    limits_in_effect: _common_pb2.Resources
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., attributes: _Optional[_Union[ResourceAttributes, _Mapping]] = ..., limits_in_effect: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ...) -> None: ...
+
+class GetResourceAttributesRequest(_message.Message):
+    __slots__ = ("project", "domain")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ...) -> None: ...
+
+class DeleteResourceAttributesRequest(_message.Message):
+    __slots__ = ("project", "domain")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ...) -> None: ...
+
+class DeleteResourceAttributesResponse(_message.Message):
+    __slots__ = ("existed",)
+    EXISTED_FIELD_NUMBER: _ClassVar[int]
+    existed: bool
+    def __init__(self, existed: _Optional[bool] = ...) -> None: ...
