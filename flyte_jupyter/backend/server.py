@@ -87,10 +87,12 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     from flyte_jupyter.backend.catalog import TaskCatalog
     from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
     from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry
+    from flyte_jupyter.backend.scheduler import Scheduler
     from flyte_jupyter.backend.services import Backend, add_services
     from flyte_jupyter.backend.services.auth import AuthInterceptor, RunCredentials
     from flyte_jupyter.backend.state import StateHub
     from flyte_jupyter.backend.store.sqlite import SqliteStore
+    from flyte_jupyter.backend.vault import SecretVault, load_key
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(config.data_dir, 0o700)
@@ -110,6 +112,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     cache = CacheIndex(store)
     await cache.load()
     limits = await store.all_limits()
+    vault = SecretVault(store, load_key(config.data_dir))
 
     credentials = RunCredentials(token, config.run_credential_ttl)
     interceptor = AuthInterceptor(token, credentials, hub, config.project, config.domain)
@@ -132,14 +135,16 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     for plugin in registry.plugins():
         await plugin.start()
     # Actions get a credential of their own run (never the admin token): `credentials.mint(run)`.
-    executor = Executor(config, hub, catalog, registry, cache, credentials.mint, action_endpoint)
-    backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__)
+    executor = Executor(config, hub, catalog, registry, cache, credentials.mint, action_endpoint, vault.resolve)
+    backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__, vault)
+    backend.scheduler = Scheduler(backend)
     add_services(server, backend)
     health_servicer = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
 
     await server.start()
     await executor.recover(entries)
+    await backend.scheduler.start()  # after recovery: a missed tick's run is one more run to start
     await _set_serving(health_servicer, health_pb2)
     config.pid_path.write_text(f"{os.getpid()}\n")
     _write_private(config.client_yaml, _client_yaml(config, endpoint, token))
@@ -155,6 +160,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     try:
         await stop.wait()
     finally:
+        await backend.scheduler.close()
         await server.stop(1.0)
         for plugin in registry.plugins():
             try:

@@ -1,0 +1,129 @@
+"""Secrets end to end on a real backend process (issue 19): stored encrypted, handed to exactly the
+actions whose task declares them, absent from every log, row, spec, output and file the backend
+keeps, and a missing one fails the action before its code runs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flows import secret_tasks
+
+import flyte_jupyter as flyte
+from flyte_jupyter.errors import ActionFailedError, BackendError
+
+
+def _cli(backend, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "FLYTE_JUPYTER_CONFIG": str(backend.client_yaml)}
+    return subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=120, input=stdin)
+
+
+def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
+    """Every file under `root` that holds one of `needles` (the SQLite files and WAL included)."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if any(n in data for n in needles):
+                found.append(str(path.relative_to(root)))
+    return found
+
+
+def _forms(value: str) -> list[bytes]:
+    raw = value.encode()
+    return [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw), raw.hex().encode()]
+
+
+def test_a_secret_reaches_only_the_actions_that_declare_it_and_no_file_the_backend_keeps(
+        flyte_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    key_value = "sk-" + secrets.token_urlsafe(24)
+    cert_value = "-----CERT " + secrets.token_hex(20) + "-----"
+    made = _cli(flyte_backend, "secrets", "create", "openai", stdin=key_value + "\n")  # stdin, never echoed
+    assert made.returncode == 0, made.stderr
+    assert key_value not in made.stdout + made.stderr
+    cert = tmp_path / "cert.pem"
+    cert.write_text(cert_value)
+    made = _cli(flyte_backend, "secrets", "create", "tls.cert", "--from-file", str(cert))
+    assert made.returncode == 0, made.stderr
+    cert.unlink()
+
+    key_file = flyte_backend.data_dir / "secrets.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    listed = _cli(flyte_backend, "secrets", "list")
+    assert listed.returncode == 0 and "openai" in listed.stdout and "tls.cert" in listed.stdout
+    assert key_value not in listed.stdout and cert_value not in listed.stdout
+
+    run = flyte.with_runcontext(mode="remote").run(secret_tasks.main)
+    out = run.outputs()
+    seen = out["reader"]
+    assert seen["env"] == hashlib.sha256(key_value.encode()).hexdigest()
+    assert seen["file"] == hashlib.sha256(cert_value.encode()).hexdigest()
+    assert seen["mode"] == "0o600"
+    assert out["undeclared"] == {"sees_env": False, "sees_file": False}  # declares none, gets none
+    assert out["main_sees_env"] is False
+    # the run's own credential may neither read nor list secrets
+    assert out["credential"] == "PERMISSION_DENIED,PERMISSION_DENIED"
+    assert not Path(seen["path"]).exists()  # the file is gone with its attempt
+
+    # the logs are among the files searched below: the reader's line is in one of them
+    assert _files_holding(flyte_backend.data_dir / "logs", [b"reader ran; the key is"])
+
+    # No log, row (SQLite and its WAL), stored spec, input, output or work file holds a value in
+    # any plain encoding; only the key file is secret material, and it holds no value either.
+    leaked = _files_holding(flyte_backend.data_dir, _forms(key_value) + _forms(cert_value))
+    assert leaked == [], leaked
+
+
+def test_a_missing_secret_fails_the_action_before_its_code_runs(flyte_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    marker = tmp_path / "ran"
+    run = flyte.with_runcontext(mode="remote").run(secret_tasks.needs_missing, marker=str(marker))
+    with pytest.raises(ActionFailedError) as info:
+        run.outputs()
+    message = str(info.value)
+    assert "does-not-exist" in message
+    assert "flyte-jupyter secrets create does-not-exist" in message
+    assert not marker.exists()
+    root = run.actions["a0"]
+    assert root.attempts == 1  # not retried: another attempt would not find it either
+
+
+def test_names_are_checked_before_anything_is_stored(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    for bad in ("bad\x01name", "has space", "x" * 300, ".hidden", "../up"):
+        done = _cli(flyte_backend, "secrets", "create", bad, "--value", "v")
+        assert done.returncode != 0 and "secret name" in done.stderr, (bad, done.stderr)
+    client = flyte_backend.client()
+    from flyte_jupyter._internal.client import platform
+
+    with pytest.raises(BackendError) as info:  # the backend refuses it too, whatever the client
+        asyncio.run(platform.create_secret(client, "bad\nname", b"v"))
+    assert info.value.code == "INVALID_ARGUMENT" and "secret name" in info.value.message
+    names = [s.id.name for s in asyncio.run(platform.list_secrets(client))]
+    assert not any("bad" in n or " " in n for n in names)
+    empty = _cli(flyte_backend, "secrets", "create", "empty", stdin="")
+    assert empty.returncode != 0 and "empty value" in empty.stderr
+
+
+def test_remote_secret_create_list_delete_and_overwrite(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    flyte.remote.Secret.create("remote-made", "v1")
+    assert "remote-made" in [s.name for s in flyte.remote.Secret.listall()]
+    with pytest.raises(BackendError) as info:
+        flyte.remote.Secret.create("remote-made", "v2")
+    assert info.value.code == "ALREADY_EXISTS"
+    again = _cli(flyte_backend, "secrets", "create", "remote-made", "--value", "v3", "--overwrite")
+    assert again.returncode == 0, again.stderr
+    got = flyte.remote.Secret.get("remote-made")
+    assert got.name == "remote-made" and got.updated_at >= got.created_at
+    assert _cli(flyte_backend, "secrets", "delete", "remote-made").returncode == 0
+    assert "remote-made" not in [s.name for s in flyte.remote.Secret.listall()]
+    gone = _cli(flyte_backend, "secrets", "delete", "remote-made")
+    assert gone.returncode != 0 and "NOT_FOUND" in gone.stderr
