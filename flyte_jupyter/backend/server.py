@@ -15,8 +15,9 @@ import os
 import secrets
 import signal
 import sys
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import grpc
 import grpc.aio
@@ -75,7 +76,11 @@ def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
     }, sort_keys=False)
 
 
-async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> None:
+async def serve(config: BackendConfig, ready: asyncio.Event | None = None,
+                clock: Callable[[], float] | None = None,
+                on_ready: Callable[[Any], None] | None = None) -> None:
+    """Run the backend until SIGTERM/SIGINT (or cancellation). `clock` is the scheduler's (tests
+    simulate days with it); `on_ready` gets the services' Backend object once the server listens."""
     from importlib.metadata import PackageNotFoundError, version
 
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -137,7 +142,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     # Actions get a credential of their own run (never the admin token): `credentials.mint(run)`.
     executor = Executor(config, hub, catalog, registry, cache, credentials.mint, action_endpoint, vault.resolve)
     backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__, vault)
-    backend.scheduler = Scheduler(backend)
+    backend.scheduler = Scheduler(backend, clock or time.time)
     add_services(server, backend)
     health_servicer = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -157,6 +162,8 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         loop.add_signal_handler(sig, stop.set)
     if ready is not None:
         ready.set()
+    if on_ready is not None:
+        on_ready(backend)
     try:
         await stop.wait()
     finally:
@@ -179,6 +186,22 @@ async def _set_serving(servicer: Any, health_pb2: Any) -> None:  # grpc_health s
     result = servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     if asyncio.iscoroutine(result):
         await result
+
+
+#: Seconds added to the scheduler's clock: for drills and tests of schedules (what a backend that
+#: was down for an hour does), never needed in production.
+CLOCK_OFFSET_ENV = "FLYTE_JUPYTER_SCHEDULER_CLOCK_OFFSET"
+
+
+def _scheduler_clock() -> Callable[[], float]:
+    text = os.environ.get(CLOCK_OFFSET_ENV, "")
+    if not text:
+        return time.time
+    try:
+        offset = float(text)
+    except ValueError:
+        raise SystemExit(f"${CLOCK_OFFSET_ENV} is {text[:40]!r}, not a number of seconds") from None
+    return lambda: time.time() + offset
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = config_from_args(args)
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, clock=_scheduler_clock()))
     except KeyboardInterrupt:
         pass
     return 0
