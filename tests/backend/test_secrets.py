@@ -127,3 +127,39 @@ def test_remote_secret_create_list_delete_and_overwrite(flyte_backend) -> None: 
     assert "remote-made" not in [s.name for s in flyte.remote.Secret.listall()]
     gone = _cli(flyte_backend, "secrets", "delete", "remote-made")
     assert gone.returncode != 0 and "NOT_FOUND" in gone.stderr
+
+
+def test_local_mode_reads_the_configured_backends_secrets(flyte_backend, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from flyte_jupyter._internal.client import platform
+
+    client = flyte_backend.client()
+    key_value, cert_value = "local-" + secrets.token_hex(8), "cert-" + secrets.token_hex(8)
+    asyncio.run(platform.create_secret(client, "openai", key_value.encode(), overwrite=True))
+    asyncio.run(platform.create_secret(client, "tls.cert", cert_value.encode(), overwrite=True))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("TLS_CERT_FILE", raising=False)
+    seen = flyte.with_runcontext(mode="local").run(secret_tasks.reader).outputs()
+    assert seen["env"] == hashlib.sha256(key_value.encode()).hexdigest()
+    assert seen["file"] == hashlib.sha256(cert_value.encode()).hexdigest() and seen["mode"] == "0o600"
+
+
+def test_local_mode_without_a_backend_reads_environment_variables(monkeypatch, tmp_path: Path) -> None:
+    from flyte_jupyter._internal.client.resolve import CONFIG_ENV
+    from flyte_jupyter.errors import SecretNotFoundError
+
+    flyte.init()  # no backend configured
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+    monkeypatch.setenv("TLS_CERT", "cert-from-env")  # a mounted secret's value comes from its env var too
+    monkeypatch.delenv("TLS_CERT_FILE", raising=False)
+    seen = flyte.with_runcontext(mode="local").run(secret_tasks.reader).outputs()
+    assert seen["env"] == hashlib.sha256(b"from-env").hexdigest()
+    assert seen["file"] == hashlib.sha256(b"cert-from-env").hexdigest()
+
+    marker = tmp_path / "ran"
+    monkeypatch.delenv("DOES_NOT_EXIST", raising=False)
+    with pytest.raises(Exception) as info:
+        flyte.with_runcontext(mode="local").run(secret_tasks.needs_missing, marker=str(marker)).outputs()
+    assert "DOES_NOT_EXIST" in str(info.value) and "does-not-exist" in str(info.value)
+    assert isinstance(info.value, SecretNotFoundError) or "SecretNotFoundError" in str(info.value)
+    assert not marker.exists()
