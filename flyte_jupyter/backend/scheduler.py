@@ -27,6 +27,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Callable
 
+from flyte_jupyter._internal.runtime.naming import TRIGGER_LABEL, TRIGGER_TASK_LABEL, TRIGGER_TIME_LABEL
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import literals_pb2 as lit
 from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
@@ -40,9 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flyte_jupyter.backend")
 
-TRIGGER_LABEL = "flyte-jupyter/trigger"
-TRIGGER_TASK_LABEL = "flyte-jupyter/trigger-task"
-TRIGGER_TIME_LABEL = "flyte-jupyter/trigger-time"
 MAX_WAIT = 1.0  # seconds between passes at most
 
 

@@ -79,9 +79,11 @@ class FlyteJupyter(ExtensionApp):
         self._hub = hub
 
     def initialize_handlers(self) -> None:
+        from flyte_jupyter.server_ext import _triggers
         from flyte_jupyter.server_ext._handlers import handlers
 
         self.handlers.extend(handlers())
+        self.handlers.extend(_triggers.handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Called on the server's loop once it runs: start the backend without blocking startup."""

@@ -20,8 +20,9 @@ import flyte_jupyter as flyte
 from flyte_jupyter._deploy import deploy_environments
 from flyte_jupyter._internal.client import platform
 from flyte_jupyter._internal.client.grpc_client import BackendClient
+from flyte_jupyter._internal.runtime.naming import TRIGGER_LABEL
 from flyte_jupyter.backend.config import load_backend_config
-from flyte_jupyter.backend.scheduler import TRIGGER_LABEL, TRIGGER_TASK_LABEL, run_name_for
+from flyte_jupyter.backend.scheduler import run_name_for
 from flyte_jupyter.backend.server import serve
 
 DAY = scheduled.DAY_START.timestamp()
