@@ -440,7 +440,7 @@ class SqliteStore(Store):
         sql = ("SELECT project, domain, task_name, name, task_version, spec, active, created_at, active_since "
                "FROM triggers" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY task_name, name")
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
-        return [TriggerRecord(*r[:6], bool(r[6]), r[7], r[8]) for r in rows]
+        return [TriggerRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8]) for r in rows]
 
     async def set_trigger_active(self, key: TriggerKey, active: bool, now: float) -> bool:
         return await self._submit(lambda c: c.execute(
