@@ -42,6 +42,14 @@ class FixedRate:
     interval_minutes: int
     start_time: dt.datetime | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.interval_minutes, bool) or not isinstance(self.interval_minutes, int) \
+                or self.interval_minutes < 1:
+            raise ValueError(f"FixedRate({self.interval_minutes!r}): the interval is a whole number of minutes, "
+                             "at least 1")
+        if self.start_time is not None and not isinstance(self.start_time, dt.datetime):
+            raise TypeError("FixedRate(start_time=...) takes a datetime")
+
     def __str__(self) -> str:
         return f"FixedRate Trigger: every {self.interval_minutes} minutes"
 

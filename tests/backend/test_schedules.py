@@ -202,3 +202,37 @@ def test_a_real_minutely_trigger_runs_on_the_embedded_backend_and_the_cli_pauses
         assert "no triggers" in cli("list").stdout
     finally:
         flyte.init()
+
+
+def test_a_trigger_that_cannot_run_is_refused_before_anything_is_registered(flyte_backend_process, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from flyte_jupyter._internal.deploy.package import load_path
+    from flyte_jupyter.errors import DeploymentError
+
+    cases = {
+        "badcron": ('flyte.Trigger("bad", flyte.Cron("61 * * *"))', "five-field cron"),
+        "badzone": ('flyte.Trigger("z", flyte.Cron("0 * * * *", timezone="Mars/Olympus"))', "IANA time zone"),
+        "badtype": ('flyte.Trigger("t", flyte.FixedRate(5), inputs={"n": flyte.TriggerTime})', "type datetime"),
+    }
+    for module, (trigger, words) in cases.items():
+        path = tmp_path / f"{module}.py"
+        path.write_text(f"import flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name={module!r})\n\n"
+                        f"@env.task(triggers={trigger})\ndef t(n: int = 1) -> int:\n    return n\n")
+        env = load_path(path)[0].env
+        with pytest.raises(DeploymentError) as info:
+            asyncio.run(deploy_environments([env], client=flyte_backend_process.client(), project="refused",
+                                            domain="development"))
+        assert words in str(info.value), (module, str(info.value))
+    assert asyncio.run(flyte_backend_process.client().list_tasks(project="refused", domain="development")) == []
+    assert asyncio.run(platform.list_triggers(flyte_backend_process.client(), project="refused", domain="development")) == []
+    from flyte_jupyter._internal.deploy.triggers import trigger_specs
+
+    with pytest.raises(ValueError, match="at least 1"):
+        flyte.FixedRate(0)
+    with pytest.raises(ValueError, match="does not have"):  # caught in the SDK, before any request
+        trigger_specs(flyte.TaskEnvironment(name="y").task(triggers=flyte.Trigger.hourly("nope"))(_plain))
+
+
+def _plain(n: int = 1) -> int:
+    return n

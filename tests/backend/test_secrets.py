@@ -163,3 +163,24 @@ def test_local_mode_without_a_backend_reads_environment_variables(monkeypatch, t
     assert "DOES_NOT_EXIST" in str(info.value) and "does-not-exist" in str(info.value)
     assert isinstance(info.value, SecretNotFoundError) or "SecretNotFoundError" in str(info.value)
     assert not marker.exists()
+
+
+def test_a_spec_with_a_bad_secret_request_is_refused_before_the_run_exists(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    from flyte_jupyter._internal.runtime.spec import CodeRef, task_spec
+    from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+    from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
+
+    client = flyte_backend.client()
+    spec = task_spec(secret_tasks.reader, CodeRef("pkl", "file:///nowhere.pkl.gz", "v1"), "default", "development")
+    for bad, words in ((pb.SecretRequest(key="x\x00y"), "secret name"),
+                       (pb.SecretRequest(key="ok", as_env_var="1BAD"), "environment variable"),
+                       (pb.SecretRequest(key="ok", mount="/etc/../root"), "mount path")):
+        broken = pb.TaskSpec()
+        broken.CopyFrom(spec)
+        broken.secrets.append(bad)
+        req = run_pb.CreateRunRequest(run_name=f"bad-secret-{len(words)}", task=broken)
+        with pytest.raises(BackendError) as info:
+            asyncio.run(client._call("run", "CreateRun", req))
+        assert info.value.code == "INVALID_ARGUMENT" and words in info.value.message, info.value.message
+        with pytest.raises(BackendError):
+            asyncio.run(client.get_run(f"bad-secret-{len(words)}"))

@@ -17,7 +17,7 @@ from flyte_jupyter._internal.wire.proto import trigger_service_pb2_grpc as trig_
 from flyte_jupyter.backend import schedule
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import Backend
-from flyte_jupyter.backend.services.validation import Invalid, check_project_domain
+from flyte_jupyter.backend.services.validation import Invalid, check_project_domain, check_request_strings
 from flyte_jupyter.backend.store.records import TickRecord, TriggerRecord
 
 MAX_TRIGGERS = 32  # per task
@@ -50,6 +50,14 @@ def check_triggers(entry: task_pb.TaskEntry, spec: pb.TaskSpec) -> None:
             raise Invalid(f"task {task}: the inputs of trigger {trig.name!r} are not a LiteralMap") from None
         if trig.trigger_time_input:
             names.add(trig.trigger_time_input)
+        check_request_strings(f"trigger {trig.name!r} of task {task}", trig.env_vars, "")
+        if len(trig.labels) > 64 or any(len(k) > 256 or len(v) > 1024 or "\0" in k + v for k, v in trig.labels.items()):
+            raise Invalid(f"task {task}: the labels of trigger {trig.name!r} are too many or too long "
+                          "(at most 64, keys of 256 and values of 1024 characters)")
+        types = {v.name: v.type for v in spec.interface.inputs}
+        if trig.trigger_time_input in types and "datetime" not in types[trig.trigger_time_input]:
+            raise Invalid(f"task {task}: trigger {trig.name!r} binds its time to input {trig.trigger_time_input!r} "
+                          f"of type {types[trig.trigger_time_input]}; give that input the type datetime")
         unknown = sorted(names - declared)
         if unknown:
             raise Invalid(f"task {task}: trigger {trig.name!r} sets inputs {unknown} the task does not have; "
