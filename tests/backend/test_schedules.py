@@ -183,6 +183,12 @@ def test_a_real_minutely_trigger_runs_on_the_embedded_backend_and_the_cli_pauses
         fire = dt.datetime.fromisoformat(out)
         assert fire.second == 0 and fire.microsecond == 0 and abs(fire.timestamp() - time.time()) < 180
         assert runs[0].labels[TRIGGER_LABEL] == "minutely"
+        listed = list(flyte.remote.Trigger.listall())
+        assert [(t.name, t.task_name, t.schedule) for t in listed] == [("minutely", "minutely.tick",
+                                                                        "cron * * * * * (UTC)")]
+        flyte.remote.Trigger.update("minutely", "minutely.tick", active=False)
+        assert flyte.remote.Trigger.get("minutely", "minutely.tick").active is False
+        flyte.remote.Trigger.update("minutely", "minutely.tick", active=True)
 
         def cli(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", "triggers", *args], text=True,
