@@ -80,3 +80,15 @@ async def test_unknown_and_malformed_requests_get_clear_errors(jp_fetch, backend
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("flyte", "api", "triggers", params={"endpoint": "evil.example:1"})
     assert info.value.code == 403
+
+
+def test_a_triggered_runs_origin_names_its_schedule_for_grouping() -> None:
+    from flyte_jupyter._internal.runtime.naming import TRIGGER_LABEL, TRIGGER_TASK_LABEL, TRIGGER_TIME_LABEL
+    from flyte_jupyter.server_ext._origins import origin_of
+
+    labels = {TRIGGER_LABEL: "daily", TRIGGER_TASK_LABEL: "panel_triggers.nightly",
+              TRIGGER_TIME_LABEL: "2026-01-16T00:00:00+00:00"}
+    assert origin_of(labels, "panel_triggers.nightly", "/")["trigger"] == {
+        "name": "daily", "task": "panel_triggers.nightly", "time": "2026-01-16T00:00:00+00:00"}
+    assert origin_of({}, "t", "/")["trigger"] is None
+    assert origin_of({TRIGGER_LABEL: "bad\x00"}, "t", "/")["trigger"] is None
