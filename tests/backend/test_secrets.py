@@ -184,3 +184,31 @@ def test_a_spec_with_a_bad_secret_request_is_refused_before_the_run_exists(flyte
         assert info.value.code == "INVALID_ARGUMENT" and words in info.value.message, info.value.message
         with pytest.raises(BackendError):
             asyncio.run(client.get_run(f"bad-secret-{len(words)}"))
+
+
+def test_a_secret_file_does_not_outlive_its_attempt_across_a_backend_sigkill(backend_factory) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from flyte_jupyter._internal.client import platform
+
+    backend = backend_factory()
+    backend.start()
+    backend.use()
+    try:
+        asyncio.run(platform.create_secret(backend.client(), "tls.cert", b"crash-" + secrets.token_hex(8).encode()))
+        flyte.with_runcontext(mode="remote").run(secret_tasks.slow_reader, seconds=120)
+        work = backend.data_dir / "work"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(work.glob("*/*/*/*/.flyte-secrets/tls.cert")):
+            time.sleep(0.1)
+        files = list(work.glob("*/*/*/*/.flyte-secrets/tls.cert"))
+        assert files and stat.S_IMODE(files[0].stat().st_mode) == 0o600
+        backend.kill()
+        backend.kill_actions()  # the attempt dies while no backend watches it
+        backend.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and files[0].exists():
+            time.sleep(0.1)
+        assert not files[0].exists()
+    finally:
+        flyte.init()

@@ -63,3 +63,11 @@ def main() -> dict:
 def needs_missing(marker: str) -> int:
     Path(marker).write_text("user code ran")
     return 1
+
+
+@env.task(secrets=[flyte.Secret(key="tls.cert", mount="/etc/flyte/secrets")])
+def slow_reader(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return Path(os.environ["TLS_CERT_FILE"]).read_text()[:4]

@@ -393,8 +393,10 @@ class LocalProcessPlugin(ExecutorPlugin):
         except ValueError:
             return False
         if start_time(pid) != start:
+            _secrets.remove_files(spec)  # the attempt is gone: so are the secret files it had
             return False
-        proc = AttemptProc(spec, on_status)
+        # The attempt outlived a backend restart: its secret files go when it ends, as they would have.
+        proc = AttemptProc(spec, _removing_secrets(spec, on_status))
         proc.pid = pid
         proc.start = start
         proc.pids.add(pid)
@@ -437,6 +439,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         template or worker). Processes this backend started, and every process in the session of
         a reattached attempt, are left alone."""
         self._holders = None
+        _secrets.remove_stale(str(self.data_dir / "work"), {p.spec.workdir for p in self._procs.values()})
         mine = int(start_time(os.getpid()) or 0)
         keep = set(self._procs) | set(self._workers_by_pid)
         keep |= {z.pid for z in self._zygotes.values()} | {t.pid for t in self._templates.values() if t is not None}

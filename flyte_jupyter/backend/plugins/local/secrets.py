@@ -33,3 +33,13 @@ def secret_env(spec: LaunchSpec) -> dict[str, str]:
 def remove_files(spec: LaunchSpec) -> None:
     """Remove an attempt's secret files (it has ended)."""
     shutil.rmtree(os.path.join(spec.workdir, SECRETS_DIR), ignore_errors=True)
+
+
+def remove_stale(work_root: str, live_workdirs: set[str]) -> None:
+    """After a restart: remove the secret files of every attempt that is not running any more
+    (one that ended while the backend was down kept them)."""
+    import glob
+
+    for folder in glob.glob(os.path.join(glob.escape(work_root), "*", "*", "*", "*", SECRETS_DIR)):
+        if os.path.dirname(folder) not in live_workdirs:
+            shutil.rmtree(folder, ignore_errors=True)
