@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flyte_jupyter.backend.store.records import ActionRecord, RunRecord, TickRecord
+from flyte_jupyter.backend.store.records import ActionRecord, RunRecord, TickRecord, TriggerRecord
 from flyte_jupyter.backend.store.sqlite import SqliteStore
 from flyte_jupyter.backend.vault import KEY_ENV, SecretVault, VaultError, load_key
 
@@ -70,13 +70,20 @@ def test_two_writers_on_one_database_store_a_tick_once(tmp_path: Path) -> None:
         await a.open()
         await b.open()
         try:
-            tick = TickRecord("p", "d", "t", "hourly", 3600.0, "hourly-x", 2.0)
-            results = await asyncio.gather(a.put_triggered_run(*_run("hourly-x"), tick),
-                                           b.put_triggered_run(*_run("hourly-y"), tick))
+            await a.put_triggers([TriggerRecord("p", "d", "t", "hourly", "v", b"", True, 0.0, 0.0)])
+            def tick(run: str) -> TickRecord:
+                return TickRecord("p", "d", "t", "hourly", 3600.0, run, 2.0)
+
+            results = await asyncio.gather(a.put_triggered_run(*_run("hourly-x"), tick("hourly-x")),
+                                           b.put_triggered_run(*_run("hourly-y"), tick("hourly-y")))
             assert sorted(results) == [False, True]
             names = {r.name for r in await a.list_runs("p", "d", 10)}
             assert len(names) == 1 and names <= {"hourly-x", "hourly-y"}  # the loser stored nothing
-            assert (await a.last_ticks())[("p", "d", "t", "hourly")].tick == 3600.0
+            last = (await b.last_ticks())[("p", "d", "t", "hourly")]
+            assert last.tick == 3600.0 and last.run_name in names
+            older = TickRecord("p", "d", "t", "hourly", 1800.0, "hourly-z", 3.0)  # a late, older tick
+            assert await a.put_triggered_run(*_run("hourly-z"), older)
+            assert (await a.last_ticks())[("p", "d", "t", "hourly")].tick == 3600.0  # the newest stays
         finally:
             await a.close()
             await b.close()

@@ -140,4 +140,4 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def last_ticks(self) -> dict[TriggerKey, TickRecord]:
-        """The newest fired tick of every trigger."""
+        """The newest fired tick of every trigger (kept with the trigger, not found among its ticks)."""

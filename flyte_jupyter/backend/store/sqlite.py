@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS secrets (
   PRIMARY KEY (project, domain, name));
 CREATE TABLE IF NOT EXISTS triggers (
   project TEXT, domain TEXT, task_name TEXT, name TEXT, task_version TEXT, spec BLOB, active INTEGER,
-  created_at REAL, active_since REAL,
+  created_at REAL, active_since REAL, last_tick REAL DEFAULT 0, last_run TEXT DEFAULT '',
+  last_fired_at REAL DEFAULT 0,
   PRIMARY KEY (project, domain, task_name, name));
 CREATE TABLE IF NOT EXISTS trigger_ticks (
   project TEXT, domain TEXT, task_name TEXT, name TEXT, tick REAL, run_name TEXT, fired_at REAL,
@@ -421,7 +422,8 @@ class SqliteStore(Store):
             c.execute("SAVEPOINT triggers")
             try:
                 c.executemany(
-                    "INSERT INTO triggers VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (project, domain, task_name, name) "
+                    "INSERT INTO triggers (project, domain, task_name, name, task_version, spec, active, created_at, "
+                "active_since) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (project, domain, task_name, name) "
                     "DO UPDATE SET task_version=excluded.task_version, spec=excluded.spec", rows)
             except sqlite3.Error:
                 c.execute("ROLLBACK TO triggers")
@@ -474,6 +476,9 @@ class SqliteStore(Store):
                 c.execute("INSERT INTO runs (project, domain, name, created_at, task_name, labels, env_vars, "
                           "raw_data_path, overwrite_cache) VALUES (?,?,?,?,?,?,?,?,?)", row)
                 c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({','.join('?' * 24)})", arow)
+                c.execute("UPDATE triggers SET last_tick=?, last_run=?, last_fired_at=? WHERE project=? AND "
+                          "domain=? AND task_name=? AND name=? AND last_tick < ?",
+                          (tick.tick, tick.run_name, tick.fired_at, *trow[:4], tick.tick))
             except sqlite3.Error:
                 c.execute("ROLLBACK TO tick")
                 c.execute("RELEASE tick")
@@ -484,12 +489,12 @@ class SqliteStore(Store):
         return await self._submit(write)
 
     async def last_ticks(self) -> dict[TriggerKey, TickRecord]:
+        # Kept on the trigger's row (written with each fire), so a pass reads one row per trigger
+        # however many ticks have fired.
         rows = await self._read(lambda c: c.execute(
-            "SELECT t.project, t.domain, t.task_name, t.name, t.tick, t.run_name, t.fired_at FROM trigger_ticks t "
-            "WHERE t.tick = (SELECT MAX(u.tick) FROM trigger_ticks u WHERE u.project=t.project AND "
-            "u.domain=t.domain AND u.task_name=t.task_name AND u.name=t.name)").fetchall())
+            "SELECT project, domain, task_name, name, last_tick, last_run, last_fired_at FROM triggers "
+            "WHERE last_tick > 0").fetchall())
         return {(r[0], r[1], r[2], r[3]): TickRecord(*r) for r in rows}
-
 
 def _resolve_all(results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
     for fut, value, exc in results:
