@@ -79,10 +79,13 @@ class FlyteJupyter(ExtensionApp):
         self._hub = hub
 
     def initialize_handlers(self) -> None:
-        from flyte_jupyter.server_ext import _triggers
+        from jupyter_server.utils import url_path_join
+
+        from flyte_jupyter.server_ext import _tasks, _triggers
         from flyte_jupyter.server_ext._handlers import handlers
 
         self.handlers.extend(handlers())
+        self.handlers.extend(_tasks.handlers(url_path_join("/flyte", "api")))
         self.handlers.extend(_triggers.handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

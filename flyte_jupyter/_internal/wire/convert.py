@@ -96,6 +96,7 @@ class RunSummary:
     action_count: int
     labels: dict[str, str]
     url: str = ""
+    task_version: str = ""  # the root task's version (a deployed task's registered version)
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -117,4 +118,5 @@ def run_summary(msg: Any, url: str = "") -> RunSummary:
         action_count=msg.action_count,
         labels=dict(msg.labels),
         url=url,
+        task_version=root.task_version,
     )
