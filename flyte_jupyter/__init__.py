@@ -23,6 +23,10 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "Backoff": ("._resources", "Backoff"),
     "PodTemplate": ("._resources", "PodTemplate"),
     "TimeoutType": ("._resources", "TimeoutType"),
+    "Trigger": ("._trigger", "Trigger"),
+    "Cron": ("._trigger", "Cron"),
+    "FixedRate": ("._trigger", "FixedRate"),
+    "TriggerTime": ("._trigger", "TriggerTime"),
     "init": ("._config", "init"),
     "init_from_config": ("._config", "init_from_config"),
     "run": ("._run", "run"),
@@ -130,4 +134,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from flyte_jupyter._run import Run, rerun, run, with_runcontext
     from flyte_jupyter._task import TaskTemplate
     from flyte_jupyter._trace import trace
+    from flyte_jupyter._trigger import Cron, FixedRate, Trigger, TriggerTime
     from flyte_jupyter.errors import ActionFailedError

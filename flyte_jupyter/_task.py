@@ -134,7 +134,7 @@ class TaskTemplate:
         self.reusable = reusable if reusable is not None else env.reusable
         self.entrypoint = bool(entrypoint)  # a hint for views (Flyte: for the UI); runs are the same
         self.service_account = service_account or getattr(env, "service_account", None)
-        self.triggers = _as_tuple(triggers)  # carried; schedules need `flyte.deploy`, which is not here yet
+        self.triggers = _as_tuple(triggers)  # registered by `flyte.deploy`; the backend's scheduler fires them
         self.links = _as_tuple(links)
         self.task_resolver = task_resolver
         self.produces_artifacts = bool(produces_artifacts)

@@ -330,6 +330,11 @@ class NonRecoverableError(_MessageError):
     """Raise this from a task to fail at once: no retries, whatever the retry policy says."""
 
 
+class SecretNotFoundError(NonRecoverableError):
+    """A task declares a secret that is not there (in local mode: on the configured backend, nor in
+    its environment variable); the message names it and how to provide it."""
+
+
 # -- values and code --------------------------------------------------------------------------
 
 

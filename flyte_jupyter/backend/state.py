@@ -16,7 +16,11 @@ from typing import Iterable
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.store.base import Store
 from flyte_jupyter.backend.store.records import TERMINAL as _TERMINAL
-from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord
+from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord, TickRecord
+
+
+class TickFired(Exception):
+    """A trigger's tick has its run already (see `StateHub.create_run`)."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -123,15 +127,20 @@ class StateHub:
     def release(self, key: RunKey) -> None:
         self._reserved.discard(key)
 
-    async def create_run(self, run: RunRecord, root: ActionRecord) -> RunEntry:
-        """Store the run and its root action, then show it: whole or not at all."""
+    async def create_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord | None = None) -> RunEntry:
+        """Store the run and its root action, then show it: whole or not at all. A run a trigger
+        fires comes with its `tick`, written in the same transaction: a tick fired already raises
+        `TickFired` and stores nothing."""
         if run.key in self.runs:
             raise KeyError(f"run {run.key} exists")
         root.seq = self.next_seq()
         msg = root.to_pb()  # first: a record that cannot be sent is not kept
         entry = RunEntry(run)
         entry.add(root)
-        await self.store.put_run(run, root)
+        if tick is None:
+            await self.store.put_run(run, root)
+        elif not await self.store.put_triggered_run(run, root, tick):
+            raise TickFired(f"trigger {tick.name} of {tick.task_name} fired its tick {tick.tick} already")
         self.runs[run.key] = entry  # visible only once committed (`get` skips reserved names)
         self._publish(entry, [msg])
         return entry

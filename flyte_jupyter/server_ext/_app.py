@@ -81,11 +81,12 @@ class FlyteJupyter(ExtensionApp):
     def initialize_handlers(self) -> None:
         from jupyter_server.utils import url_path_join
 
-        from flyte_jupyter.server_ext import _tasks
+        from flyte_jupyter.server_ext import _tasks, _triggers
         from flyte_jupyter.server_ext._handlers import handlers
 
         self.handlers.extend(handlers())
         self.handlers.extend(_tasks.handlers(url_path_join("/flyte", "api")))
+        self.handlers.extend(_triggers.handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Called on the server's loop once it runs: start the backend without blocking startup."""

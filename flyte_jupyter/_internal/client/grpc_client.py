@@ -362,6 +362,15 @@ class BackendClient:
 
     # -- registered tasks (TaskService) -------------------------------------------------------
 
+    async def call_service(self, name: str, stub_class: Any, method: str, request: Any,
+                           timeout: float | None = 60.0) -> Any:
+        """Call a service this class has no methods for (`client/platform.py`: secrets, triggers),
+        on this loop's channel, with the same credentials and error translation."""
+        stubs = self._stubs()
+        if name not in stubs:
+            stubs[name] = stub_class(self._channels[id(asyncio.get_running_loop())][1])
+        return await self._call(name, method, request, timeout)
+
     def _tasks_stubs(self) -> None:
         """Add the TaskService stub beside the others of this loop's channel."""
         stubs = self._stubs()

@@ -191,6 +191,9 @@ def task_entry(task: Any, code: Any, image: str) -> task_pb.TaskEntry:
     except TypeError:
         pass
     entry.source_digest = source_digest(task.func)
+    from flyte_jupyter._internal.deploy.triggers import trigger_specs
+
+    entry.triggers.extend(trigger_specs(task))
     return entry
 
 

@@ -122,12 +122,26 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         plugin_config = {**(plugin_config or {}), "pod_template": pod_template}
     if plugin_config:
         spec.custom_json = json.dumps(plugin_config, sort_keys=True, default=str)
+    spec.secrets.extend(secret_requests(getattr(task, "secrets", None)))
     reuse = task.reusable
     if reuse is not None:
         replicas = reuse.replicas[-1] if isinstance(reuse.replicas, tuple) else reuse.replicas
         ttl = reuse.idle_ttl.total_seconds() if hasattr(reuse.idle_ttl, "total_seconds") else float(reuse.idle_ttl)
         spec.reuse.CopyFrom(pb.ReuseSpec(replicas=int(replicas), idle_ttl_seconds=ttl, concurrency=reuse.concurrency))
     return spec
+
+
+def secret_requests(secrets: Any) -> list[pb.SecretRequest]:
+    """A task's declared secrets as the spec carries them: names and delivery, never values."""
+    from flyte_jupyter._internal.runtime.secret_names import env_var_for, secret_list, stored_name
+
+    out = []
+    for item in secret_list(secrets):
+        stored_name(item.key, item.group)
+        env_var_for(item.key, item.group, item.as_env_var)
+        out.append(pb.SecretRequest(key=item.key, group=item.group or "", mount=str(item.mount or ""),
+                                    as_env_var=item.as_env_var or ""))
+    return out
 
 
 def _pod_template_dict(template: Any) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.entrypoint import loader_args
@@ -36,6 +36,7 @@ from flyte_jupyter.backend.executor.plugin import (
     OutcomeKind,
     PluginRegistry,
     PluginStatus,
+    SecretValue,
 )
 from flyte_jupyter.backend.state import RunEntry, StateHub
 from flyte_jupyter.backend.store.records import LIVE_RUNNING, ActionRecord, CacheRecord
@@ -55,6 +56,7 @@ class Attempt:
     timer: asyncio.TimerHandle | None = None
     abort_reason: str = ""  # "", "abort" or "timeout"
     done: bool = False
+    failure: pb.ActionError | None = None  # why it failed before it started (a missing secret)
 
 
 class CacheIndex:
@@ -118,10 +120,16 @@ class _TaskLaunch:
     reuse: dict[str, Any] | None
 
 
+#: Opens the named secrets of a project and domain: name -> value, for the names that exist.
+SecretResolver = Callable[[str, str, list[str]], Awaitable[dict[str, bytes]]]
+
+
 class Executor:
     def __init__(self, config: BackendConfig, hub: StateHub, catalog: TaskCatalog, registry: PluginRegistry,
-                 cache: CacheIndex, token: str | Callable[[Any], str], endpoint: str) -> None:
+                 cache: CacheIndex, token: str | Callable[[Any], str], endpoint: str,
+                 secrets: SecretResolver | None = None) -> None:
         self.config = config
+        self.secrets = secrets
         self.hub = hub
         self.catalog = catalog
         self.registry = registry
@@ -339,6 +347,13 @@ class Executor:
                 self._background.spawn(self._complete(att, Outcome(OutcomeKind.ABORTED, message="queued too long")))
                 return
             att.launch = await self._launch_spec(att, spec)
+            if spec.secrets:
+                values = await self._secrets_for(att, spec)
+                if values is None:
+                    rec.attempt = att.number
+                    self._background.spawn(self._complete(att, Outcome(OutcomeKind.LOST, message="missing secret")))
+                    return
+                att.launch = dataclasses.replace(att.launch, secrets=values)
             att.plugin = self.registry.get(att.launch.task_type)
             rec.attempt = att.number
             rec.started_at = rec.started_at or time.time()
@@ -365,6 +380,27 @@ class Executor:
         self.hub.record(att.entry, [rec])
         if att.launch.timeout:
             att.timer = asyncio.get_running_loop().call_later(att.launch.timeout, self._on_timeout, att)
+
+    async def _secrets_for(self, att: Attempt, spec: pb.TaskSpec) -> tuple[SecretValue, ...] | None:
+        """Exactly the secrets the task declares, opened now (a secret changed between attempts
+        counts from the next one); None, with `att.failure` set, when one does not exist: the
+        action fails before any of its code runs."""
+        from flyte_jupyter._internal.runtime.secret_names import env_var_for, stored_name
+
+        rec = att.rec
+        names = [stored_name(s.key, s.group or None) for s in spec.secrets]
+        values = await self.secrets(rec.project, rec.domain, names) if self.secrets is not None else {}
+        missing = [n for n in dict.fromkeys(names) if n not in values]
+        if missing:
+            which = ", ".join(repr(n) for n in missing)
+            att.failure = pb.ActionError(
+                kind="SecretNotFoundError", origin="user", retryable=False,
+                message=f"action {rec.name} (task {rec.task_name}) needs the secret{'s' if len(missing) > 1 else ''} "
+                        f"{which}, not in {rec.project}/{rec.domain}; create it with `flyte-jupyter secrets create "
+                        f"{missing[0]} --project {rec.project} --domain {rec.domain}` (the value is read from stdin)")
+            return None
+        return tuple(SecretValue(name, env_var_for(s.key, s.group or None, s.as_env_var or None), values[name], s.mount)
+                     for s, name in zip(spec.secrets, names))
 
     def _on_status(self, att: Attempt, status: PluginStatus) -> None:
         if att.done:
@@ -413,6 +449,8 @@ class Executor:
 
     def _error_for(self, att: Attempt, outcome: Outcome) -> tuple[pb.ActionError, int]:
         rec, launch = att.rec, att.launch
+        if att.failure is not None:
+            return att.failure, pb.PHASE_FAILED
         if att.abort_reason == "queued-timeout":
             return pb.ActionError(
                 kind="TimeoutError", origin="system", retryable=False,

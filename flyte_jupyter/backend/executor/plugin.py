@@ -52,6 +52,17 @@ ENTRY_POINT_GROUP = "flyte_jupyter.executor_plugins"
 
 
 @dataclasses.dataclass(frozen=True)
+class SecretValue:
+    """One secret an attempt gets, as its task declared it: the value in the env var `env_var`,
+    or (`mount` set) in a file whose path `$<env_var>_FILE` holds. Never printed (`repr`)."""
+
+    name: str
+    env_var: str
+    value: bytes = dataclasses.field(repr=False)
+    mount: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class LaunchSpec:
     """Everything a plugin needs to start one attempt of one action.
 
@@ -84,6 +95,8 @@ class LaunchSpec:
     environment: str = ""  # the TaskEnvironment name (pools of reusable workers key on it)
     reuse: dict[str, Any] | None = None  # ReusePolicy fields when the environment is reusable
     loader: dict[str, str] = dataclasses.field(default_factory=dict)  # the entrypoint's code-loading flags
+    # Exactly the secrets the task declares, opened for this attempt (never in `env`, never logged).
+    secrets: tuple[SecretValue, ...] = dataclasses.field(default=(), repr=False)
 
     @property
     def entrypoint_command(self) -> list[str]:

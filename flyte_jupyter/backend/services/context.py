@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
@@ -20,6 +21,10 @@ from flyte_jupyter.backend.services.auth import Refuse
 from flyte_jupyter.backend.services.validation import Invalid, check_inputs, check_inputs_uri
 from flyte_jupyter.backend.state import RunEntry, StateHub
 from flyte_jupyter.backend.store.base import Store
+from flyte_jupyter.backend.vault import SecretVault
+
+if TYPE_CHECKING:
+    from flyte_jupyter.backend.scheduler import Scheduler
 
 PHASE_NAMES = {v: k[len("PHASE_"):] for k, v in pb.Phase.items()}
 
@@ -40,6 +45,8 @@ class Backend:
     version: str = ""
     #: task-resource attributes: resource defaults per (project, domain); their limits are `limits`
     resource_defaults: dict[tuple[str, str], dict[str, str]] = dataclasses.field(default_factory=dict)
+    vault: SecretVault | None = None  # secrets at rest (services/secrets.py)
+    scheduler: Scheduler | None = None  # triggers of deployed tasks (services/triggers.py)
 
     def limits_for(self, project: str, domain: str) -> dict[str, str]:
         return {**self.config.limits, **self.limits.get((project, domain), {})}

@@ -41,7 +41,7 @@ from flyte_jupyter.backend.services.validation import (
     check_run_name,
     check_task_spec,
 )
-from flyte_jupyter.backend.store.records import ActionRecord, RunRecord
+from flyte_jupyter.backend.store.records import ActionRecord, RunRecord, TickRecord
 
 if TYPE_CHECKING:
     from flyte_jupyter.backend.state import RunEntry
@@ -53,76 +53,8 @@ class RunService(run_grpc.RunServiceServicer):
 
     @guard
     async def CreateRun(self, request: run_pb.CreateRunRequest, context: Any) -> run_pb.CreateRunResponse:
-        """Every check first, then the name is reserved, then the parts are stored; the run is
-        created whole or not at all (inputs written for a refused run are removed again)."""
-        b = self.backend
-        project = request.project or b.config.project
-        domain = request.domain or b.config.domain
-        check_project_domain(project, domain)
-        if request.HasField("task_ref"):
-            project, domain = _ref_place(request, project, domain)
-        name = request.run_name or new_run_name()
-        check_run_name(name)
-        spec = pb.TaskSpec()
-        if request.HasField("task_ref"):
-            registered, identity = await _registered_spec(b, request, project, domain)
-            spec.CopyFrom(registered)
-            spec.id.project, spec.id.domain = project, domain
-            check_task_spec(spec)
-        else:
-            spec.CopyFrom(request.task)
-            spec.id.project, spec.id.domain = project, domain
-            check_task_spec(spec)
-            spec, identity = await effective_spec(b, spec)
-        check_inputs_of(b, project, domain, name, request.inputs, request.inputs_uri)
-        check_request_strings(f"run {name}", request.env_vars, request.raw_data_path)
-        check_resources(spec, b.limits_for(project, domain))
-        check_executor(b, spec)
-        key = (project, domain, name)
-        exists = Refuse(grpc.StatusCode.ALREADY_EXISTS,
-                        f"run {name!r} already exists in {project}/{domain}; pick another run name")
-        if not b.hub.reserve(key):
-            raise exists
-        # Shielded: a caller that goes away mid-way leaves a run created whole (and queued) or not at all.
-        creation = asyncio.ensure_future(self._create(request, spec, identity, key, exists))
-        creation.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even if we left
-        entry = await asyncio.shield(creation)
+        entry = await create_run(self.backend, request)
         return run_pb.CreateRunResponse(run=run_msg(entry))
-
-    async def _create(self, request: run_pb.CreateRunRequest, spec: pb.TaskSpec, identity: str,
-                      key: tuple[str, str, str], exists: Refuse) -> RunEntry:
-        """Store a checked run whose name `key` this call has reserved, and queue it."""
-        b = self.backend
-        project, domain, name = key
-        written = ""
-        try:
-            if await b.store.get_run(*key) is not None:
-                raise exists
-            await b.catalog.register(spec, identity)
-            inputs_uri, wrote = write_inputs(b, project, domain, name, ROOT_ACTION, request.inputs,
-                                             request.inputs_uri)
-            written = inputs_uri if wrote else ""
-            now = time.time()
-            labels = {k: v for k, v in request.labels.items() if k != DEPLOYED_LABEL}
-            if request.HasField("task_ref"):  # shown by the CLI, widget and panel; never the client's word
-                labels[DEPLOYED_LABEL] = f"{spec.id.name}@{spec.id.version}"
-            run = RunRecord(project, domain, name, now, spec.id.name, labels,
-                            dict(request.env_vars), request.raw_data_path, request.overwrite_cache)
-            rec = ActionRecord(project, domain, name, ROOT_ACTION, "", spec.id.name, spec.id.version,
-                               task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
-                               inputs_uri=inputs_uri, inputs_hash=request.inputs_hash,
-                               overwrite_cache=request.overwrite_cache, queued_at=now)
-            hit = _cache_hit(b, rec, spec)
-            entry = await b.hub.create_run(run, rec)
-        except BaseException:
-            if written:
-                discard_inputs(written)
-            raise
-        finally:
-            b.hub.release(key)
-        if not hit:
-            b.executor.queue_new(entry, rec, spec)
-        return entry
 
     @guard
     async def GetRun(self, request: run_pb.GetRunRequest, context: Any) -> run_pb.GetRunResponse:
@@ -173,6 +105,78 @@ class RunService(run_grpc.RunServiceServicer):
                 yield run_pb.WatchRunsResponse(run=run_msg(entry))
         finally:
             hub.unwatch_runs(inbox)
+
+
+async def create_run(b: Backend, request: run_pb.CreateRunRequest, tick: TickRecord | None = None) -> RunEntry:
+    """Every check first, then the name is reserved, then the parts are stored; the run is created
+    whole or not at all (inputs written for a refused run are removed again). A trigger's run comes
+    with its `tick`, stored in the same transaction (`StateHub.create_run`)."""
+    project = request.project or b.config.project
+    domain = request.domain or b.config.domain
+    check_project_domain(project, domain)
+    if request.HasField("task_ref"):
+        project, domain = _ref_place(request, project, domain)
+    name = request.run_name or new_run_name()
+    check_run_name(name)
+    spec = pb.TaskSpec()
+    if request.HasField("task_ref"):
+        registered, identity = await _registered_spec(b, request, project, domain)
+        spec.CopyFrom(registered)
+        spec.id.project, spec.id.domain = project, domain
+        check_task_spec(spec)
+    else:
+        spec.CopyFrom(request.task)
+        spec.id.project, spec.id.domain = project, domain
+        check_task_spec(spec)
+        spec, identity = await effective_spec(b, spec)
+    check_inputs_of(b, project, domain, name, request.inputs, request.inputs_uri)
+    check_request_strings(f"run {name}", request.env_vars, request.raw_data_path)
+    check_resources(spec, b.limits_for(project, domain))
+    check_executor(b, spec)
+    key = (project, domain, name)
+    exists = Refuse(grpc.StatusCode.ALREADY_EXISTS,
+                    f"run {name!r} already exists in {project}/{domain}; pick another run name")
+    if not b.hub.reserve(key):
+        raise exists
+    # Shielded: a caller that goes away mid-way leaves a run created whole (and queued) or not at all.
+    creation = asyncio.ensure_future(_create(b, request, spec, identity, key, exists, tick))
+    creation.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even if we left
+    return await asyncio.shield(creation)
+
+
+async def _create(b: Backend, request: run_pb.CreateRunRequest, spec: pb.TaskSpec, identity: str,
+                  key: tuple[str, str, str], exists: Refuse, tick: TickRecord | None) -> RunEntry:
+    """Store a checked run whose name `key` this call has reserved, and queue it."""
+    project, domain, name = key
+    written = ""
+    try:
+        if await b.store.get_run(*key) is not None:
+            raise exists
+        await b.catalog.register(spec, identity)
+        inputs_uri, wrote = write_inputs(b, project, domain, name, ROOT_ACTION, request.inputs,
+                                         request.inputs_uri)
+        written = inputs_uri if wrote else ""
+        now = time.time()
+        labels = {k: v for k, v in request.labels.items() if k != DEPLOYED_LABEL}
+        if request.HasField("task_ref"):  # shown by the CLI, widget and panel; never the client's word
+            labels[DEPLOYED_LABEL] = f"{spec.id.name}@{spec.id.version}"
+        run = RunRecord(project, domain, name, now, spec.id.name, labels,
+                        dict(request.env_vars), request.raw_data_path, request.overwrite_cache)
+        rec = ActionRecord(project, domain, name, ROOT_ACTION, "", spec.id.name, spec.id.version,
+                           task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
+                           inputs_uri=inputs_uri, inputs_hash=request.inputs_hash,
+                           overwrite_cache=request.overwrite_cache, queued_at=now)
+        hit = _cache_hit(b, rec, spec)
+        entry = await b.hub.create_run(run, rec, tick)
+    except BaseException:
+        if written:
+            discard_inputs(written)
+        raise
+    finally:
+        b.hub.release(key)
+    if not hit:
+        b.executor.queue_new(entry, rec, spec)
+    return entry
 
 
 def _ref_place(request: run_pb.CreateRunRequest, project: str, domain: str) -> tuple[str, str]:

@@ -31,6 +31,7 @@ from flyte_jupyter._internal.wire.proto import task_service_pb2_grpc as task_grp
 from flyte_jupyter.backend.catalog import LATEST, Registered
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import Backend, check_executor, effective_spec
+from flyte_jupyter.backend.services.triggers import check_triggers, deploy_triggers
 from flyte_jupyter.backend.services.validation import (
     Invalid,
     check_project_domain,
@@ -150,6 +151,7 @@ class TaskService(task_grpc.TaskServiceServicer):
             check_resources(spec, limits)
             check_executor(b, spec)
             _check_entry(item, spec)
+            check_triggers(item, spec)
             bundles.update(bundle_uris(spec))
             meta = task_pb.TaskEntry()
             meta.CopyFrom(item)
@@ -166,6 +168,7 @@ class TaskService(task_grpc.TaskServiceServicer):
         registering = asyncio.ensure_future(b.catalog.register_tasks(specs, entries, who, time.time(), identities))
         registering.add_done_callback(lambda t: t.cancelled() or t.exception())
         registered = await asyncio.shield(registering)
+        await deploy_triggers(b, [(spec, item) for spec, item in zip(specs, request.tasks)])
         return task_pb.RegisterTasksResponse(tasks=[registered_msg(r) for r in registered])
 
     @guard

@@ -142,6 +142,7 @@ def check_task_spec(spec: pb.TaskSpec) -> None:
     _no_nul(f"the image of task {name}", [spec.image])
     check_env(f"task {name}", spec.env)
     _check_custom(name, spec.custom_json)
+    check_secret_requests(spec)
 
 
 def check_inputs_size(data: bytes) -> None:
@@ -187,6 +188,30 @@ def check_inputs_uri(uri: str, storage_root: str, project: str, domain: str, run
             raise Invalid(refusal) from None
         if not target.startswith(base.rstrip("/") + "/"):
             raise Invalid(refusal)
+
+
+# -- secrets a task declares (issue 19) -------------------------------------------------------------
+
+MAX_SECRETS = 64  # per task
+
+
+def check_secret_requests(spec: pb.TaskSpec) -> None:
+    """A spec's secrets: valid names and env var names, a sane mount path, at most MAX_SECRETS."""
+    from flyte_jupyter._internal.runtime.secret_names import env_var_for, stored_name
+
+    name = spec.id.name
+    if len(spec.secrets) > MAX_SECRETS:
+        raise Invalid(f"task {name} declares {len(spec.secrets)} secrets, more than {MAX_SECRETS}")
+    for req in spec.secrets:
+        try:
+            stored_name(req.key, req.group or None)
+            env_var_for(req.key, req.group or None, req.as_env_var or None)
+        except ValueError as exc:
+            raise Invalid(f"task {name}: {exc}") from None
+        mount = req.mount
+        if len(mount) > 1024 or any(ord(c) < 32 for c in mount) or ".." in mount.split("/"):
+            raise Invalid(f"task {name}: the mount path {mount[:80]!r} of secret {req.key!r} is not a plain path; "
+                          "use e.g. /etc/flyte/secrets")
 
 
 def check_request_strings(what: str, env_vars: Mapping[str, str], raw_data_path: str) -> None:

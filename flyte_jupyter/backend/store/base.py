@@ -14,7 +14,11 @@ from flyte_jupyter.backend.store.records import (
     CacheRecord,
     RegistrationRecord,
     RunRecord,
+    SecretRecord,
     TaskKey,
+    TickRecord,
+    TriggerKey,
+    TriggerRecord,
 )
 
 
@@ -112,3 +116,42 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def all_resource_defaults(self) -> dict[tuple[str, str], dict[str, str]]: ...
+    # -- secrets (issue 19) ------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_secret(self, secret: SecretRecord, overwrite: bool) -> bool:
+        """Store a sealed secret; False (nothing written) when one of that name exists and not
+        `overwrite`. An overwrite keeps `created_at`."""
+
+    @abc.abstractmethod
+    async def get_secret(self, project: str, domain: str, name: str) -> SecretRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_secrets(self, project: str, domain: str, limit: int) -> list[SecretRecord]:
+        """By name; `sealed` left empty (a listing never needs a value)."""
+
+    @abc.abstractmethod
+    async def delete_secret(self, project: str, domain: str, name: str) -> bool: ...
+
+    # -- triggers (issue 19) -----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_triggers(self, triggers: list[TriggerRecord]) -> None:
+        """Upsert deployed triggers in one transaction: a trigger already there gets the new spec
+        and task version and keeps whether it is active (and since when)."""
+
+    @abc.abstractmethod
+    async def list_triggers(self, project: str | None = None, domain: str | None = None) -> list[TriggerRecord]: ...
+
+    @abc.abstractmethod
+    async def set_trigger_active(self, key: TriggerKey, active: bool, now: float) -> bool: ...
+
+    @abc.abstractmethod
+    async def delete_trigger(self, key: TriggerKey) -> bool: ...
+
+    @abc.abstractmethod
+    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord) -> bool:
+        """`put_run` and the tick's record in one transaction; False (nothing written) when the
+        tick has fired already (by this process before a restart, or by another replica)."""
+
+    @abc.abstractmethod
+    async def last_ticks(self) -> dict[TriggerKey, TickRecord]:
+        """The newest fired tick of every trigger (kept with the trigger, not found among its ticks)."""

@@ -122,3 +122,56 @@ class RegistrationRecord:
     @property
     def key(self) -> TaskKey:
         return (self.project, self.domain, self.name, self.version)
+
+
+# -- secrets and triggers (issue 19) ------------------------------------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class SecretRecord:
+    """A stored secret: its name and when, never its value in the clear (`sealed` is the
+    ciphertext the vault made, bound to project, domain and name)."""
+
+    project: str
+    domain: str
+    name: str
+    sealed: bytes
+    created_at: float
+    updated_at: float
+
+
+TriggerKey = tuple[str, str, str, str]  # project, domain, task name, trigger name
+
+
+@dataclasses.dataclass(slots=True)
+class TriggerRecord:
+    """A deployed trigger: its spec (a serialized TriggerSpec), the task version it runs, whether it
+    is active, and since when it is (ticks before `active_since` never fire: a paused trigger does
+    not catch up on the ticks it missed while paused)."""
+
+    project: str
+    domain: str
+    task_name: str
+    name: str
+    task_version: str
+    spec: bytes
+    active: bool
+    created_at: float
+    active_since: float
+
+    @property
+    def key(self) -> TriggerKey:
+        return (self.project, self.domain, self.task_name, self.name)
+
+
+@dataclasses.dataclass(slots=True)
+class TickRecord:
+    """One fired tick of a trigger: unique per (trigger, tick), written with its run."""
+
+    project: str
+    domain: str
+    task_name: str
+    name: str
+    tick: float
+    run_name: str
+    fired_at: float

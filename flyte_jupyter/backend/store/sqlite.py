@@ -24,7 +24,11 @@ from flyte_jupyter.backend.store.records import (
     CacheRecord,
     RegistrationRecord,
     RunRecord,
+    SecretRecord,
     TaskKey,
+    TickRecord,
+    TriggerKey,
+    TriggerRecord,
 )
 
 _SCHEMA = """
@@ -55,6 +59,18 @@ CREATE INDEX IF NOT EXISTS registrations_newest ON registrations (project, domai
 -- task-resource attributes (issue 13): defaults per project and domain; their limits live in `limits`
 CREATE TABLE IF NOT EXISTS resource_defaults (
   project TEXT, domain TEXT, defaults TEXT, PRIMARY KEY (project, domain));
+-- secrets and triggers (issue 19): `sealed` is ciphertext only (backend/vault.py)
+CREATE TABLE IF NOT EXISTS secrets (
+  project TEXT, domain TEXT, name TEXT, sealed BLOB, created_at REAL, updated_at REAL,
+  PRIMARY KEY (project, domain, name));
+CREATE TABLE IF NOT EXISTS triggers (
+  project TEXT, domain TEXT, task_name TEXT, name TEXT, task_version TEXT, spec BLOB, active INTEGER,
+  created_at REAL, active_since REAL, last_tick REAL DEFAULT 0, last_run TEXT DEFAULT '',
+  last_fired_at REAL DEFAULT 0,
+  PRIMARY KEY (project, domain, task_name, name));
+CREATE TABLE IF NOT EXISTS trigger_ticks (
+  project TEXT, domain TEXT, task_name TEXT, name TEXT, tick REAL, run_name TEXT, fired_at REAL,
+  PRIMARY KEY (project, domain, task_name, name, tick));
 """
 
 _REG_COLS = "project, domain, name, version, digest, created_at, created_by, entry"
@@ -403,6 +419,123 @@ class SqliteStore(Store):
         rows = await self._read(lambda c: c.execute("SELECT project, domain, defaults FROM resource_defaults").fetchall())
         return {(r[0], r[1]): json.loads(r[2]) for r in rows}
 
+    # -- secrets (issue 19) ---------------------------------------------------------------------
+
+    async def put_secret(self, secret: SecretRecord, overwrite: bool) -> bool:
+        key = (secret.project, secret.domain, secret.name)
+
+        def write(c: sqlite3.Connection) -> bool:
+            if c.execute("SELECT 1 FROM secrets WHERE project=? AND domain=? AND name=?", key).fetchone():
+                if not overwrite:
+                    return False
+                c.execute("UPDATE secrets SET sealed=?, updated_at=? WHERE project=? AND domain=? AND name=?",
+                          (secret.sealed, secret.updated_at, *key))
+                return True
+            c.execute("INSERT INTO secrets VALUES (?,?,?,?,?,?)",
+                      (*key, secret.sealed, secret.created_at, secret.updated_at))
+            return True
+
+        return await self._submit(write)
+
+    async def get_secret(self, project: str, domain: str, name: str) -> SecretRecord | None:
+        row = await self._read(lambda c: c.execute(
+            "SELECT project, domain, name, sealed, created_at, updated_at FROM secrets "
+            "WHERE project=? AND domain=? AND name=?", (project, domain, name)).fetchone())
+        return SecretRecord(*row) if row else None
+
+    async def list_secrets(self, project: str, domain: str, limit: int) -> list[SecretRecord]:
+        rows = await self._read(lambda c: c.execute(
+            "SELECT project, domain, name, created_at, updated_at FROM secrets WHERE project=? AND domain=? "
+            "ORDER BY name LIMIT ?", (project, domain, limit or -1)).fetchall())
+        return [SecretRecord(r[0], r[1], r[2], b"", r[3], r[4]) for r in rows]
+
+    async def delete_secret(self, project: str, domain: str, name: str) -> bool:
+        return await self._submit(lambda c: c.execute(
+            "DELETE FROM secrets WHERE project=? AND domain=? AND name=?", (project, domain, name)).rowcount > 0)
+
+    # -- triggers (issue 19) --------------------------------------------------------------------
+
+    async def put_triggers(self, triggers: list[TriggerRecord]) -> None:
+        rows = [(t.project, t.domain, t.task_name, t.name, t.task_version, t.spec, int(t.active), t.created_at,
+                 t.active_since) for t in triggers]
+
+        def write(c: sqlite3.Connection) -> None:
+            c.execute("SAVEPOINT triggers")
+            try:
+                c.executemany(
+                    "INSERT INTO triggers (project, domain, task_name, name, task_version, spec, active, created_at, "
+                "active_since) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (project, domain, task_name, name) "
+                    "DO UPDATE SET task_version=excluded.task_version, spec=excluded.spec", rows)
+            except sqlite3.Error:
+                c.execute("ROLLBACK TO triggers")
+                c.execute("RELEASE triggers")
+                raise
+            c.execute("RELEASE triggers")
+
+        await self._submit(write)
+
+    async def list_triggers(self, project: str | None = None, domain: str | None = None) -> list[TriggerRecord]:
+        where, params = [], []
+        for col, value in (("project", project), ("domain", domain)):
+            if value:
+                where.append(f"{col}=?")
+                params.append(value)
+        sql = ("SELECT project, domain, task_name, name, task_version, spec, active, created_at, active_since "
+               "FROM triggers" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY task_name, name")
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [TriggerRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8]) for r in rows]
+
+    async def set_trigger_active(self, key: TriggerKey, active: bool, now: float) -> bool:
+        return await self._submit(lambda c: c.execute(
+            "UPDATE triggers SET active=?, active_since=CASE WHEN ? AND NOT active THEN ? ELSE active_since END "
+            "WHERE project=? AND domain=? AND task_name=? AND name=?",
+            (int(active), int(active), now, *key)).rowcount > 0)
+
+    async def delete_trigger(self, key: TriggerKey) -> bool:
+        def write(c: sqlite3.Connection) -> bool:
+            found = c.execute("DELETE FROM triggers WHERE project=? AND domain=? AND task_name=? AND name=?",
+                              key).rowcount > 0
+            c.execute("DELETE FROM trigger_ticks WHERE project=? AND domain=? AND task_name=? AND name=?", key)
+            return found
+
+        return await self._submit(write)
+
+    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord) -> bool:
+        row = (run.project, run.domain, run.name, run.created_at, run.task_name, json.dumps(run.labels),
+               json.dumps(run.env_vars), run.raw_data_path, int(run.overwrite_cache))
+        arow = _action_row(root)
+        trow = (tick.project, tick.domain, tick.task_name, tick.name, tick.tick, tick.run_name, tick.fired_at)
+
+        def write(c: sqlite3.Connection) -> bool:
+            # The tick's row first: its primary key makes a second fire of the tick a no-op, and a
+            # savepoint keeps the three rows together whatever else the batch commits.
+            c.execute("SAVEPOINT tick")
+            try:
+                if c.execute("INSERT OR IGNORE INTO trigger_ticks VALUES (?,?,?,?,?,?,?)", trow).rowcount == 0:
+                    c.execute("RELEASE tick")
+                    return False
+                c.execute("INSERT INTO runs (project, domain, name, created_at, task_name, labels, env_vars, "
+                          "raw_data_path, overwrite_cache) VALUES (?,?,?,?,?,?,?,?,?)", row)
+                c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({','.join('?' * 24)})", arow)
+                c.execute("UPDATE triggers SET last_tick=?, last_run=?, last_fired_at=? WHERE project=? AND "
+                          "domain=? AND task_name=? AND name=? AND last_tick < ?",
+                          (tick.tick, tick.run_name, tick.fired_at, *trow[:4], tick.tick))
+            except sqlite3.Error:
+                c.execute("ROLLBACK TO tick")
+                c.execute("RELEASE tick")
+                raise
+            c.execute("RELEASE tick")
+            return True
+
+        return await self._submit(write)
+
+    async def last_ticks(self) -> dict[TriggerKey, TickRecord]:
+        # Kept on the trigger's row (written with each fire), so a pass reads one row per trigger
+        # however many ticks have fired.
+        rows = await self._read(lambda c: c.execute(
+            "SELECT project, domain, task_name, name, last_tick, last_run, last_fired_at FROM triggers "
+            "WHERE last_tick > 0").fetchall())
+        return {(r[0], r[1], r[2], r[3]): TickRecord(*r) for r in rows}
 
 def _resolve_all(results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
     for fut, value, exc in results:

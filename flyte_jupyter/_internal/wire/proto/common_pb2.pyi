@@ -115,7 +115,7 @@ class TaskInterface(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[InterfaceVariable, _Mapping]]] = ..., output_type: _Optional[str] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("id", "type", "interface", "resources", "retries", "timeout_seconds", "max_queued_seconds", "cache", "args", "env", "custom_json", "image", "reuse", "environment", "interruptible")
+    __slots__ = ("id", "type", "interface", "resources", "retries", "timeout_seconds", "max_queued_seconds", "cache", "args", "env", "custom_json", "image", "reuse", "environment", "interruptible", "secrets")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +138,7 @@ class TaskSpec(_message.Message):
     REUSE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     INTERRUPTIBLE_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
     id: TaskIdentifier
     type: str
     interface: TaskInterface
@@ -153,7 +154,20 @@ class TaskSpec(_message.Message):
     reuse: ReuseSpec
     environment: str
     interruptible: bool
-    def __init__(self, id: _Optional[_Union[TaskIdentifier, _Mapping]] = ..., type: _Optional[str] = ..., interface: _Optional[_Union[TaskInterface, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., retries: _Optional[_Union[RetryStrategy, _Mapping]] = ..., timeout_seconds: _Optional[float] = ..., max_queued_seconds: _Optional[float] = ..., cache: _Optional[_Union[CacheSpec, _Mapping]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., custom_json: _Optional[str] = ..., image: _Optional[str] = ..., reuse: _Optional[_Union[ReuseSpec, _Mapping]] = ..., environment: _Optional[str] = ..., interruptible: _Optional[bool] = ...) -> None: ...
+    secrets: _containers.RepeatedCompositeFieldContainer[SecretRequest]
+    def __init__(self, id: _Optional[_Union[TaskIdentifier, _Mapping]] = ..., type: _Optional[str] = ..., interface: _Optional[_Union[TaskInterface, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., retries: _Optional[_Union[RetryStrategy, _Mapping]] = ..., timeout_seconds: _Optional[float] = ..., max_queued_seconds: _Optional[float] = ..., cache: _Optional[_Union[CacheSpec, _Mapping]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., custom_json: _Optional[str] = ..., image: _Optional[str] = ..., reuse: _Optional[_Union[ReuseSpec, _Mapping]] = ..., environment: _Optional[str] = ..., interruptible: _Optional[bool] = ..., secrets: _Optional[_Iterable[_Union[SecretRequest, _Mapping]]] = ...) -> None: ...
+
+class SecretRequest(_message.Message):
+    __slots__ = ("key", "group", "mount", "as_env_var")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    MOUNT_FIELD_NUMBER: _ClassVar[int]
+    AS_ENV_VAR_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    group: str
+    mount: str
+    as_env_var: str
+    def __init__(self, key: _Optional[str] = ..., group: _Optional[str] = ..., mount: _Optional[str] = ..., as_env_var: _Optional[str] = ...) -> None: ...
 
 class ActionError(_message.Message):
     __slots__ = ("kind", "message", "traceback", "retryable", "origin")

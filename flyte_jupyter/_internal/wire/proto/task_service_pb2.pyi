@@ -1,4 +1,5 @@
 from flyte_jupyter._internal.wire.proto import common_pb2 as _common_pb2
+from flyte_jupyter._internal.wire.proto import trigger_service_pb2 as _trigger_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -22,7 +23,7 @@ class TaskInput(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., has_default: _Optional[bool] = ..., default: _Optional[bytes] = ..., default_json: _Optional[str] = ...) -> None: ...
 
 class TaskEntry(_message.Message):
-    __slots__ = ("spec", "inputs", "output_type", "docs", "source_file", "source_digest", "code_digest")
+    __slots__ = ("spec", "inputs", "output_type", "docs", "source_file", "source_digest", "code_digest", "triggers")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +31,7 @@ class TaskEntry(_message.Message):
     SOURCE_FILE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     CODE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    TRIGGERS_FIELD_NUMBER: _ClassVar[int]
     spec: _common_pb2.TaskSpec
     inputs: _containers.RepeatedCompositeFieldContainer[TaskInput]
     output_type: str
@@ -37,7 +39,8 @@ class TaskEntry(_message.Message):
     source_file: str
     source_digest: str
     code_digest: str
-    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[TaskInput, _Mapping]]] = ..., output_type: _Optional[str] = ..., docs: _Optional[str] = ..., source_file: _Optional[str] = ..., source_digest: _Optional[str] = ..., code_digest: _Optional[str] = ...) -> None: ...
+    triggers: _containers.RepeatedCompositeFieldContainer[_trigger_service_pb2.TriggerSpec]
+    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[TaskInput, _Mapping]]] = ..., output_type: _Optional[str] = ..., docs: _Optional[str] = ..., source_file: _Optional[str] = ..., source_digest: _Optional[str] = ..., code_digest: _Optional[str] = ..., triggers: _Optional[_Iterable[_Union[_trigger_service_pb2.TriggerSpec, _Mapping]]] = ...) -> None: ...
 
 class RegisterTasksRequest(_message.Message):
     __slots__ = ("project", "domain", "tasks", "registered_by", "validate_only")

@@ -28,6 +28,7 @@ from flyte_jupyter.backend.executor.plugin import (
 from flyte_jupyter.backend.plugins.k8s import crd as _crd
 from flyte_jupyter.backend.plugins.k8s import names as n
 from flyte_jupyter.backend.plugins.k8s import secret as _secret
+from flyte_jupyter.backend.plugins.k8s import user_secrets as _user_secrets
 from flyte_jupyter.backend.plugins.k8s.config import K8sSettings
 from flyte_jupyter.backend.plugins.k8s.controller import ABORTED, TIMED_OUT, Controller
 from flyte_jupyter.backend.plugins.k8s.podspec import build_pod, pod_image
@@ -86,6 +87,9 @@ class KubernetesPlugin(ExecutorPlugin):
         _, data = _secret.split_env({**self.settings.env, **(spec.env or {})})
         if data:
             await self._ctl().ensure_secret(ns, _secret.secret_name(self.settings), data)
+        if spec.secrets:  # the task's declared secrets, by key in the namespace's secrets Secret
+            await self._ctl().ensure_secret(ns, _user_secrets.secret_name(self.settings), _user_secrets.data_of(spec),
+                                            merge=_user_secrets.merged)
 
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         ctl = self._ctl()

@@ -16,6 +16,7 @@ from typing import Any
 
 from flyte_jupyter.backend.plugins.k8s import names as n
 from flyte_jupyter.backend.plugins.k8s import secret as _secret
+from flyte_jupyter.backend.plugins.k8s import user_secrets as _user_secrets
 from flyte_jupyter.backend.plugins.k8s.config import K8sSettings
 
 _NAMED_LISTS = {"containers", "initContainers", "env", "volumes", "volumeMounts", "ports"}
@@ -107,6 +108,7 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
     if settings.backend_endpoint:  # pods may need another address than local processes
         env["FLYTE_JUPYTER_ENDPOINT"] = settings.backend_endpoint
     env, secret_keys = _secret.split_env(env)  # the run's credential: by reference to the namespace's Secret
+    secret_env, secret_volumes, secret_mounts = _user_secrets.pod_parts(spec, settings)  # the task's own secrets, by reference
     resources: dict[str, dict[str, str]] = {}
     if spec.cpu:
         resources.setdefault("limits", {})["cpu"] = _cpu(spec.cpu)
@@ -121,11 +123,14 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
         "image": pod_image(spec.image, settings, spec.task_name),
         "command": [settings.python, *spec.entrypoint_command],
         "env": sorted([{"name": k, "value": str(v)} for k, v in env.items()]
-                      + _secret.env_refs(_secret.secret_name(settings), secret_keys), key=lambda e: e["name"]),
+                      + _secret.env_refs(_secret.secret_name(settings), secret_keys) + secret_env,
+                      key=lambda e: e["name"]),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if resources:
         container["resources"] = resources
+    if secret_mounts:
+        container["volumeMounts"] = secret_mounts
     if settings.image_pull_policy:
         container["imagePullPolicy"] = settings.image_pull_policy
 
@@ -140,6 +145,8 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
     else:
         containers.insert(0, container)
     pod_spec["containers"] = containers
+    if secret_volumes:
+        pod_spec["volumes"] = _merge(pod_spec.get("volumes") or [], secret_volumes, "volumes")
     pod_spec["restartPolicy"] = "Never"  # retries are attempts, each its own pod
     if spec.timeout:
         pod_spec["activeDeadlineSeconds"] = int(math.ceil(spec.timeout + settings.deadline_grace_seconds))

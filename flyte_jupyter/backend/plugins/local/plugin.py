@@ -36,9 +36,11 @@ from flyte_jupyter.backend.executor.plugin import (
     LogLine,
     OutcomeKind,
     PluginConfig,
+    PluginStatus,
     StatusCallback,
 )
 from flyte_jupyter.backend.plugins.local import procfs
+from flyte_jupyter.backend.plugins.local import secrets as _secrets
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
 from flyte_jupyter.backend.plugins.local.process import AttemptProc
 from flyte_jupyter.backend.plugins.local.procfs import (
@@ -235,8 +237,11 @@ class LocalProcessPlugin(ExecutorPlugin):
             await asyncio.Event().wait()
         python = self._python_for(spec.image)
         # The fork server inherited the backend's environment: send only what the action adds.
-        env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
-               "PYTHONUNBUFFERED": "1"}
+        shared = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
+                  "PYTHONUNBUFFERED": "1"}
+        if spec.secrets:
+            on_status = _removing_secrets(spec, on_status)
+        env = {**shared, **_secrets.secret_env(spec)} if spec.secrets else shared
         stdout, stderr = _log_files(spec)
         proc = AttemptProc(spec, on_status)
         if spec.reuse:
@@ -252,7 +257,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                         self._monitor = asyncio.ensure_future(self._watch_memory())
                 worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr)
                 return f"{worker.pid}:{worker.start}"
-        zyg = self._template_for(python, spec.loader, env) or await self._zygote(python)
+        zyg = self._template_for(python, spec.loader, shared) or await self._zygote(python)
         tries = 0
         while zyg is not None:
             tries += 1
@@ -388,8 +393,10 @@ class LocalProcessPlugin(ExecutorPlugin):
         except ValueError:
             return False
         if start_time(pid) != start:
+            _secrets.remove_files(spec)  # the attempt is gone: so are the secret files it had
             return False
-        proc = AttemptProc(spec, on_status)
+        # The attempt outlived a backend restart: its secret files go when it ends, as they would have.
+        proc = AttemptProc(spec, _removing_secrets(spec, on_status))
         proc.pid = pid
         proc.start = start
         proc.pids.add(pid)
@@ -432,6 +439,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         template or worker). Processes this backend started, and every process in the session of
         a reattached attempt, are left alone."""
         self._holders = None
+        _secrets.remove_stale(str(self.data_dir / "work"), {p.spec.workdir for p in self._procs.values()})
         mine = int(start_time(os.getpid()) or 0)
         keep = set(self._procs) | set(self._workers_by_pid)
         keep |= {z.pid for z in self._zygotes.values()} | {t.pid for t in self._templates.values() if t is not None}
@@ -536,6 +544,16 @@ class LocalProcessPlugin(ExecutorPlugin):
         return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),
                 "templates": sum(1 for t in self._templates.values() if t is not None),
                 "workers": sum(len(p.workers) for p in self._pools.values())}
+
+
+def _removing_secrets(spec: LaunchSpec, on_status: StatusCallback) -> StatusCallback:
+    """`on_status` that first removes the attempt's secret files when it reports the end."""
+    def report(status: PluginStatus) -> None:
+        if status.terminal:
+            _secrets.remove_files(spec)
+        on_status(status)
+
+    return report
 
 
 def _log_files(spec: LaunchSpec) -> tuple[str, str]:
