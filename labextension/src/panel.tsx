@@ -41,6 +41,8 @@ const LABELS_MS = 600; // labels of new actions are asked for at most this often
 export interface IOpener {
   openCell(origin: IOrigin): Promise<void>;
   openMain(run: string, action?: string | null): void;
+  /** Bring the sidebar panel into view (a link in a main-area run view leads to it). */
+  showPanel(): void;
 }
 
 /** Shared state of the panel and the main-area run views; views re-render on `changed`. */
@@ -261,6 +263,9 @@ export class FlyteModel {
     if (view === 'tasks') {
       this.wantedTask = task ?? null;
       this.tasksEpoch += 1;
+      if (task) {
+        this.opener?.showPanel();
+      }
     }
     this.changed.emit();
   }

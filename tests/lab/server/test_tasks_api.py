@@ -202,3 +202,20 @@ async def test_a_backend_refusal_comes_back_in_its_own_words(jp_fetch, deployed,
     finally:
         await client.set_limits(PROJECT, DOMAIN, memory="1Gi")
         await client.close()
+
+
+def test_json_has_no_dates_so_the_form_sends_iso_text_and_seconds() -> None:
+    import datetime
+    from typing import Optional
+
+    from flyte_jupyter.server_ext._launch import LaunchInputError, _from_json
+
+    assert _from_json("2026-12-01T12:30:00", datetime.datetime, "at", "datetime.datetime") == \
+        datetime.datetime(2026, 12, 1, 12, 30)
+    assert _from_json("2026-12-01", Optional[datetime.date], "day", "Optional[datetime.date]") == \
+        datetime.date(2026, 12, 1)
+    assert _from_json(90, datetime.timedelta, "wait", "datetime.timedelta") == datetime.timedelta(seconds=90)
+    assert _from_json(None, Optional[datetime.date], "day", "Optional[datetime.date]") is None
+    with pytest.raises(LaunchInputError) as info:
+        _from_json("12/01/2026", datetime.date, "day", "datetime.date")
+    assert info.value.field == "day" and "like 2026-12-01" in info.value.message
