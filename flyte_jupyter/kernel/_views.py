@@ -632,12 +632,12 @@ class RunView:
         if row is None:
             row = self._rows[entry.key] = Row(entry.key, self.toggle)
         if entry.members is not None:
-            return row.update(entry, None, group_html(entry, now))
+            return row.update(entry, None, group_html(entry, now, self.run.name))
         info = entry.info
         assert info is not None
         label = self.labels.label(info)
         below = [self.labels.label(x) for x in failure_path(info, failed)] if info.name in failed else None
-        html = row_html(entry, label, progress.get(entry.key), now, below)
+        html = row_html(entry, label, progress.get(entry.key), now, below, self.run.name)
         if not entry.expanded:
             return row.update(entry, None, html)
         details = details_html(info, self._details.get(entry.key), label=label,
