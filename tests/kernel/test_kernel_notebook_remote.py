@@ -1,8 +1,8 @@
 """A data scientist's notebook against a backend (nbclient, a real kernel, the embedded backend with
 two slots): every action's output in the widget's stream (not only the root's), labels read from
 storage, every attempt with its own log, remote tracebacks with the cell's lines (also in a later
-kernel session), the name series across kernels, `--overwrite` where runs cannot be deleted, why
-actions wait, and where runs go."""
+kernel session), every attempt in a later session, the name series across kernels, `--overwrite`
+replacing a running run, why actions wait, and where runs go."""
 
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ def slow(i: int) -> int:
 @env.task
 async def wide(n: int) -> int:
     return sum(await asyncio.gather(*[slow.aio(i) for i in range(n)]))
+
+@env.task
+def nap(s: float) -> str:
+    time.sleep(s)
+    return "rested"
 ''')
 
 
@@ -34,7 +39,7 @@ CELLS = [
     INSPECT,                                                                            # 2
     SWEEP_CELL,                                                                         # 3
     SWEEP_CELL,                                                                         # 4: run again
-    "%%flyte run --name rx-sweep --overwrite\nawait sweep(n=2)",                        # 5
+    "nap_run = %flyte run --name rx-over nap --s 120",                                  # 5: replaced at 17
     "%%flyte run --name rx-nested\nawait top(3)",                                       # 6
     "%%flyte run --name rx-retry\nthird_time_lucky(key=str(time.time_ns()))",           # 7
     "%%flyte run --name rx-bar\nbar()",                                                 # 8
@@ -50,6 +55,11 @@ CELLS = [
     "w.wait(90); print(w.phase)",                                                       # 15
     ("facts = {'retry': details('rx-retry', child('rx-retry', 'rx.third_time_lucky')),\n"
      "         'nested': details('rx-nested', 'a0')}\nprint(json.dumps(facts))"),      # 16
+    "%%flyte run --name rx-over --overwrite\nawait sweep(n=2)",                         # 17
+    ("from flyte_jupyter._internal.client.resolve import resolve_client\n"
+     "from flyte_jupyter._internal.client.calls import call\n"
+     "c = resolve_client()\nsummary, actions = call(lambda: c.get_run('rx-over'), 30)\n"
+     "print(json.dumps({'task': summary.task, 'phase': summary.phase.value, 'n': len(actions)}))"),  # 18
 ]
 
 SECOND_SESSION = [
@@ -59,6 +69,8 @@ SECOND_SESSION = [
     SWEEP_CELL,
     "%flyte status rx-nested",
     "print(json.dumps({'root': details('rx-nested', 'a0'), 'nodes': view_of('rx-nested').tree.nodes}))",
+    "%flyte status rx-retry",                                                           # 6
+    "print(json.dumps({'retry': details('rx-retry', child('rx-retry', 'rx.third_time_lucky'))}))",  # 7
 ]
 
 
@@ -108,15 +120,18 @@ def test_labels_come_from_the_stored_inputs(nb: Any) -> None:
     assert nodes[1]["children"]["done"] == 6
 
 
-def test_the_series_continues_and_overwrite_says_what_it_can_do(session: Any) -> None:
+def test_the_series_continues_and_overwrite_replaces_the_run(session: Any) -> None:
     nb, second = session
     assert "this run is rx-sweep-2" in stream_text(nb.cells[4])
-    text = stream_text(nb.cells[5])
-    assert not errors(nb.cells[5]), cell_text(nb.cells[5])
-    assert "the backend cannot delete a run, so the name rx-sweep stays taken and this run is rx-sweep-3" in text
+    # --overwrite of a run still running: aborted, deleted on the backend, and the name is reused
+    assert not errors(nb.cells[17]), cell_text(nb.cells[17])
+    assert "run rx-over replaced (--overwrite)" in stream_text(nb.cells[17])
+    assert [n["label"] for n in tree_of(nb, "rx-over")["nodes"][:2]] == ["cell", "sweep(n=2)"]
+    facts = json.loads(stream_text(nb.cells[18]))
+    assert facts["phase"] == "SUCCEEDED" and facts["n"] == 4  # the cell, the sweep, two trials: no nap
     # a new kernel session, the same cell: the series goes on (the runs carry their cell)
     assert not errors(second.cells[3]), cell_text(second.cells[3])
-    assert "this run is rx-sweep-4" in stream_text(second.cells[3])
+    assert "this run is rx-sweep-3" in stream_text(second.cells[3])
 
 
 def test_a_remote_traceback_has_the_cells_lines_and_the_path(session: Any) -> None:
@@ -136,7 +151,8 @@ def test_a_remote_traceback_has_the_cells_lines_and_the_path(session: Any) -> No
     assert all(n["duration"] and n["duration"] > 0 for n in later["nodes"])
 
 
-def test_every_attempt_shows_its_error_and_its_own_log(nb: Any) -> None:
+def test_every_attempt_shows_its_error_and_its_own_log(session: Any) -> None:
+    nb, second = session
     assert not errors(nb.cells[7]), cell_text(nb.cells[7])
     node = next(n for n in tree_of(nb, "rx-retry")["nodes"] if n["task"] == "rx.third_time_lucky")
     assert node["phase"] == "SUCCEEDED" and node["attempts"] == 3 and node["error"] is None
@@ -144,6 +160,12 @@ def test_every_attempt_shows_its_error_and_its_own_log(nb: Any) -> None:
     for n in (1, 2, 3):
         assert f'data-attempt="{n}"' in html and f"attempt number {n}" in html
     assert "ValueError: not yet (1)" in html and "ValueError: not yet (2)" in html
+    # a later kernel session attaching to the run sees every attempt's error and times too
+    later = json.loads(stream_text(second.cells[7]))["retry"]
+    for n in (1, 2, 3):
+        assert f'data-attempt="{n}"' in later
+    assert "ValueError: not yet (1)" in later and "ValueError: not yet (2)" in later
+    assert "waited 0.3s before attempt 2" in later and "waited 0.6s before attempt 3" in later
     pane = panes(nb)["rx-retry"]
     assert [x["text"] for x in pane["lines"]] == ["attempt number 1", "── attempt 2 ──", "attempt number 2",
                                                   "── attempt 3 ──", "attempt number 3"]

@@ -97,3 +97,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def all_limits(self) -> dict[tuple[str, str], dict[str, str]]: ...
+
+    # -- DeleteRun ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def delete_run(self, project: str, domain: str, name: str) -> int:
+        """Delete a run and its actions in one transaction; returns how many actions went. The
+        caller checks that the run has ended (cache entries it produced stay: they point at
+        outputs the caller deletes or keeps)."""
