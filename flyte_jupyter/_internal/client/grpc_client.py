@@ -361,17 +361,34 @@ class BackendClient:
             call.cancel()
 
     async def tail_logs(self, run: str, action: str = "a0", attempt: int = 0, follow: bool = False,
-                        project: str | None = None, domain: str | None = None) -> AsyncIterator[LogLine]:
-        """The action's printed lines (latest attempt by default); `follow` waits for more until
-        the attempt ends."""
+                        project: str | None = None, domain: str | None = None,
+                        partial_lines: bool = False) -> AsyncIterator[LogLine]:
+        """The action's printed lines (latest attempt by default), stdout and stderr in the order
+        they were written; `follow` waits for more until the attempt ends. With `partial_lines`
+        a line still being written comes as it grows (`partial=True` pieces, each continued by
+        the stream's next line: what a live view of a `\r` progress bar wants); without, pieces
+        are joined into whole lines."""
         call = self._stubs()["state"].TailLogs(
             state_pb.TailLogsRequest(id=self._aid(run, action, project, domain), attempt=attempt, follow=follow),
             metadata=self._metadata,
         )
+        open_lines: dict[str, LogLine] = {}  # per stream, the pieces of the line not ended yet
         try:
             async for msg in call:
                 for line in msg.lines:
-                    yield LogLine(line.stream, line.text, line.timestamp, line.attempt, line.partial)
+                    got = LogLine(line.stream, line.text, line.timestamp, line.attempt, line.partial)
+                    if partial_lines:
+                        yield got
+                        continue
+                    held = open_lines.pop(got.stream, None)
+                    if held is not None:
+                        got = dataclasses.replace(got, text=held.text + got.text)
+                    if got.partial:
+                        open_lines[got.stream] = got
+                    else:
+                        yield got
+            for held in open_lines.values():  # the stream ended inside a line
+                yield dataclasses.replace(held, partial=False)
         except grpc.aio.AioRpcError as err:
             raise _translate(err, self.endpoint) from None
         finally:
