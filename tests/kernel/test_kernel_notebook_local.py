@@ -40,6 +40,16 @@ def sleepy(s: float) -> str:
 @env.task
 def one(i: int) -> int:
     return i
+
+@env.task(retries=flyte.RetryStrategy(count=2, backoff=0.1))
+def slow_third(key: str) -> str:
+    path = os.path.join(tempfile.gettempdir(), f"flyte-ux-slow-{key}")
+    tries = int(open(path).read()) + 1 if os.path.exists(path) else 1
+    open(path, "w").write(str(tries))
+    if tries < 3:
+        raise ValueError(f"not yet ({tries})")
+    time.sleep(2)
+    return "late"
 ''')
 
 
@@ -82,6 +92,17 @@ CELLS = [
     "%%flyte run --local --name ux-root\nfor i in range(600):\n    print('root line', i)",  # 23
     "%%flyte run --local --name ux-map\nsum(flyte.map(one, range(8), group_name='ones'))",  # 24
     "flyte.with_runcontext(mode='local').run(trial, lr='fast', i=1)",                   # 25
+    "late = %flyte run --local --name ux-late slow_third --key {str(time.time_ns())}",   # 26
+    ("deadline = time.time() + 30\n"
+     "while time.time() < deadline:\n"
+     "    a = late.state.get('a0')\n"
+     "    if a is not None and a.attempts == 3 and a.phase.value == 'RUNNING':\n"
+     "        break\n"
+     "    time.sleep(0.05)\n"
+     "during = {'phase': a.phase.value, 'ended_at': a.ended_at}\n"
+     "late.wait(30); a = late.state.get('a0')\n"
+     "print(json.dumps({'during': during, 'phase': a.phase.value, 'error': str(a.error) if a.error else None,\n"
+     "                  'took': a.ended_at - a.started_at}))"),                             # 27
 ]
 
 
@@ -226,3 +247,10 @@ def test_every_widget_row_opens_its_run_and_action_in_the_panel(nb: Any) -> None
         assert row["data-flyte-action"] == row["data-action"], row
     sweep = {r["data-flyte-action"] for r in actions if r["data-flyte-run"] == "ux-sweep-2"}
     assert sweep == {n["name"] for n in tree_of(nb, "ux-sweep-2")["nodes"]}
+
+
+def test_a_retried_action_that_succeeds_keeps_no_stale_error_or_end(nb: Any) -> None:
+    facts = json.loads(stream_text(nb.cells[27]))
+    assert facts["during"] == {"phase": "RUNNING", "ended_at": None}  # not the failed attempt's end
+    assert facts["phase"] == "SUCCEEDED" and facts["error"] is None  # attempt 2's error is history
+    assert facts["took"] >= 2.0

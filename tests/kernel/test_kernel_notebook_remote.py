@@ -172,7 +172,8 @@ def test_every_attempt_shows_its_error_and_its_own_log(session: Any) -> None:
 
 
 def test_a_progress_bar_from_a_remote_action(nb: Any) -> None:
-    assert [x["text"] for x in panes(nb)["rx-bar"]["lines"]] == ["100%|##########|"]
+    lines = panes(nb)["rx-bar"]["lines"]  # its latest state, then the print after it, in order
+    assert [(x["stream"], x["text"]) for x in lines] == [("stderr", "100%|##########|"), ("stdout", "bar done")]
 
 
 def test_logs_abort_and_status_on_a_backend(nb: Any) -> None:
