@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook
-from notebook_ux import INSPECT, panes, row_attributes, stream_text, tasks_cell, tree_of
+from notebook_ux import INSPECT, panes, stream_text, tasks_cell, tree_of
 
 TASKS = tasks_cell("rx", '''
 @env.task
