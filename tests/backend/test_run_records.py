@@ -183,3 +183,31 @@ def test_a_script_run_records_its_script(flyte_backend: Any, tmp_path: Path) -> 
     assert cli.returncode == 0, cli.stderr
     newest = asyncio.run(client.list_runs(limit=1))[0]
     assert newest.labels["source"] == str(Path(records.__file__).resolve())
+
+
+def test_a_database_from_before_attempt_records_opens_and_keeps_its_runs(backend_factory: Any, tmp_path: Path) -> None:
+    import sqlite3
+
+    first = backend_factory(data_dir=tmp_path / "old").start()
+    first.use()
+    try:
+        run = flyte.with_runcontext(mode="remote", name="before-upgrade").run(records.nap, s=0.0)
+        assert run.outputs() == 0.0
+    finally:
+        flyte.init()
+    first.stop()
+    db = sqlite3.connect(str(tmp_path / "old" / "state.db"))
+    db.execute("ALTER TABLE actions DROP COLUMN attempts")  # the table as an earlier version made it
+    db.commit()
+    db.close()
+    second = backend_factory(data_dir=tmp_path / "old", port=first.port).start()
+    detail = asyncio.run(second.client().get_action("before-upgrade", "a0"))
+    assert detail.info.phase is flyte.Phase.SUCCEEDED
+    assert [a.number for a in detail.info.attempt_history] == [1]  # made from the action's own fields
+    second.use()
+    try:
+        again = flyte.with_runcontext(mode="remote").run(records.nap, s=0.0)
+        assert again.outputs() == 0.0
+        assert len(asyncio.run(second.client().get_action(again.name, "a0")).info.attempt_history) == 1
+    finally:
+        flyte.init()

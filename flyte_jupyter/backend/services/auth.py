@@ -10,7 +10,7 @@ Two kinds of credential arrive as ``authorization: Bearer <credential>`` metadat
   it stays valid across backend restarts. It allows only what a nested call needs, and only on
   its own run: EnqueueAction(s), AbortQueuedAction, Watch, GetAction, TailLogs and GetRun. It is
   refused once the run has ended (its root action is terminal), after its expiry, and for
-  any other run, CreateRun, ListRuns, WatchRuns, AbortRun and the admin service.
+  any other run, CreateRun, ListRuns, WatchRuns, AbortRun, DeleteRun and the admin service.
 
 `AuthInterceptor` does this before the method's handler runs, so an unauthenticated request's bytes
 are never deserialized (UNAUTHENTICATED, not a parse error). For an authenticated call it wraps the
