@@ -58,12 +58,14 @@ async def _lines(client: Any, run: str, action: str = "a0", attempt: int = 0) ->
     return [line async for line in client.tail_logs(run, action, attempt=attempt)]
 
 
-def test_stdout_and_stderr_arrive_in_the_order_they_were_written(flyte_backend: Any) -> None:
-    run = flyte.with_runcontext(mode="remote").run(records.interleave, n=50)
-    assert run.outputs() == 50
-    lines = asyncio.run(_lines(flyte_backend.client(), run.name))
+@pytest.mark.parametrize("task", [records.interleave, records.interleave_warm], ids=["forked", "reused-worker"])
+def test_stdout_and_stderr_arrive_in_the_order_they_were_written(flyte_backend: Any, task: Any) -> None:
     expected = [(s, f"{tag} {i}") for i in range(50) for s, tag in (("stdout", "out"), ("stderr", "err"))]
-    assert [(x.stream, x.text) for x in lines] == expected
+    for _ in range(2):  # a reused worker's second action too
+        run = flyte.with_runcontext(mode="remote").run(task, n=50)
+        assert run.outputs() == 50
+        lines = asyncio.run(_lines(flyte_backend.client(), run.name))
+        assert [(x.stream, x.text) for x in lines] == expected
 
 
 def test_every_attempt_is_on_the_action_for_a_client_that_looks_late(flyte_backend: Any, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import time
 import flyte_jupyter as flyte
 
 env = flyte.TaskEnvironment(name="records")
+warm = flyte.TaskEnvironment(name="records_warm", reusable=flyte.ReusePolicy(replicas=1, idle_ttl=10))
 
 
 @env.task
@@ -22,13 +23,23 @@ def progress(steps: int, delay: float) -> str:
     return "ok"
 
 
-@env.task
-def interleave(n: int) -> int:
-    """stdout and stderr in turns (print, and a warning as `logging` writes it)."""
+def _interleave(n: int) -> int:
     for i in range(n):
         print(f"out {i}")
         sys.stderr.write(f"err {i}\n")
     return n
+
+
+@env.task
+def interleave(n: int) -> int:
+    """stdout and stderr in turns (print, and a warning as `logging` writes it)."""
+    return _interleave(n)
+
+
+@warm.task
+def interleave_warm(n: int) -> int:
+    """The same in a reusable worker (its streams go back to the worker's after each action)."""
+    return _interleave(n)
 
 
 @env.task(retries=flyte.RetryStrategy(count=2, backoff=0.2))

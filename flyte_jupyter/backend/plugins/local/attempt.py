@@ -104,7 +104,8 @@ class OrderBook:
     writes through `sys.stdout` / `sys.stderr`; a switch costs a flush, an lseek and one write."""
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self.path = path
+        self.fd: int | None = None  # opened on the first write: a silent attempt costs no file
         self.current = ""
         self.streams: dict[str, Any] = {}
 
@@ -114,6 +115,8 @@ class OrderBook:
         other = "e" if tag == "o" else "o"
         stream = self.streams.get(other)
         try:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             if stream is not None:
                 stream.flush()
             end = os.lseek(2 if other == "e" else 1, 0, os.SEEK_CUR)
@@ -123,10 +126,12 @@ class OrderBook:
         self.current = tag
 
     def close(self) -> None:
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
 
 
 class _OrderedStream:
@@ -158,12 +163,9 @@ def run_entrypoint(argv: list[str], order_path: str | None = None) -> int:
     saved = sys.stdout, sys.stderr
     book: OrderBook | None = None
     if order_path:
-        try:
-            book = OrderBook(order_path)
-            sys.stdout = _OrderedStream(saved[0], "o", book)  # type: ignore[assignment]
-            sys.stderr = _OrderedStream(saved[1], "e", book)  # type: ignore[assignment]
-        except OSError:
-            book = None
+        book = OrderBook(order_path)
+        sys.stdout = _OrderedStream(saved[0], "o", book)  # type: ignore[assignment]
+        sys.stderr = _OrderedStream(saved[1], "e", book)  # type: ignore[assignment]
     try:
         from flyte_jupyter._internal.runtime import entrypoint
 
