@@ -127,6 +127,16 @@ class StateHub:
     def release(self, key: RunKey) -> None:
         self._reserved.discard(key)
 
+    def detach(self, key: RunKey) -> bool:
+        """Take a run out of memory for DeleteRun and hold its name (as `reserve` does) until
+        `release`: meanwhile it cannot be found or created again. False when a creation or
+        another delete holds the name."""
+        if key in self._reserved:
+            return False
+        self._reserved.add(key)
+        self.runs.pop(key, None)
+        return True
+
     async def create_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord | None = None) -> RunEntry:
         """Store the run and its root action, then show it: whole or not at all. A run a trigger
         fires comes with its `tick`, written in the same transaction: a tick fired already raises

@@ -58,9 +58,11 @@ def _runs_logs(args: argparse.Namespace) -> int:
     client = client_of(args)
 
     async def stream() -> None:
-        async for line in client.tail_logs(args.name, args.action, args.attempt, follow=args.follow):
+        # following: a line still being written (a progress bar) shows as it grows
+        async for line in client.tail_logs(args.name, args.action, args.attempt, follow=args.follow,
+                                           partial_lines=args.follow):
             out = sys.stderr if line.stream == "stderr" else sys.stdout
-            print(line.text, file=out, flush=True)
+            print(line.text, file=out, end="" if line.partial else "\n", flush=True)
 
     call(stream)
     return 0
@@ -70,6 +72,15 @@ def _runs_abort(args: argparse.Namespace) -> int:
     client = client_of(args)
     call(lambda: client.abort_run(args.name, args.reason))
     print(f"run {args.name} aborted")
+    return 0
+
+
+def _runs_delete(args: argparse.Namespace) -> int:
+    client = client_of(args)
+    count, kept = call(lambda: client.delete_run(args.name))
+    print(f"run {args.name} deleted ({count} action{'s' if count != 1 else ''}); its name is free again")
+    for uri in kept:
+        print(f"kept: {uri}")
     return 0
 
 
@@ -98,7 +109,7 @@ def _cache_clear(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Install the `runs` and `cache` groups."""
-    runs = sub.add_parser("runs", help="list, inspect, read logs of and abort runs").add_subparsers(dest="runs_cmd", required=True)
+    runs = sub.add_parser("runs", help="list, inspect, read logs of, abort and delete runs").add_subparsers(dest="runs_cmd", required=True)
     p = runs.add_parser("list", help="recent runs, newest first")
     add_backend_flags(p)
     p.add_argument("--limit", type=int, default=20)
@@ -126,6 +137,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--reason", default="aborted from the CLI")
     p.set_defaults(handler=_runs_abort)
+    p = runs.add_parser("delete", help="delete a finished run: its records and data (abort a running one first)")
+    add_backend_flags(p)
+    p.add_argument("name")
+    p.set_defaults(handler=_runs_delete)
 
     cache = sub.add_parser("cache", help="the backend's task cache").add_subparsers(dest="cache_cmd", required=True)
     p = cache.add_parser("list", help="cache entries")

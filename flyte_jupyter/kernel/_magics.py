@@ -94,9 +94,8 @@ def run_options(func: Callable[..., Any]) -> Any:
         argument("--overwrite-cache", action="store_true", dest="overwrite_cache",
                  help="run the tasks again instead of reusing cached outputs (and cache the new ones)"),
         argument("--overwrite", action="store_true",
-                 help="replace a run named N (a cell that runs --name N again otherwise gets N-2, N-3, ...; "
-                      "a backend cannot delete runs, so there the old one is aborted and the new one is "
-                      "named by the series)"),
+                 help="replace a run named N (a cell that runs --name N again otherwise gets N-2, N-3, ...): "
+                      "the old one is aborted if it still runs and deleted, also on a backend"),
     )
 
 

@@ -253,12 +253,21 @@ def group_phase(members: list[ActionInfo]) -> str:
     return "SUCCEEDED" if phases else "QUEUED"
 
 
-def group_html(entry: Entry, now: float | None = None) -> str:
+def _open_attrs(run: str, action: str | None = None) -> str:
+    """The attributes the JupyterLab panel listens for: clicking the element opens that run (and
+    action) in the panel. Empty without a run name (a view that does not know its run)."""
+    if not run:
+        return ""
+    return f' data-flyte-run="{esc(run)}"' + (f' data-flyte-action="{esc(action)}"' if action else "")
+
+
+def group_html(entry: Entry, now: float | None = None, run: str = "") -> str:
     data = group_data(entry, now)
     counts = ", ".join(f"{n} {p.lower()}" for p, n in sorted(data["counts"].items()))
     pad = 18 * entry.depth
     bar = progress_html(progress_of(entry.members or []), now)
-    return (f'<div class="flyte-group" data-group="{esc(entry.group)}" data-phase="{esc(data["phase"])}" '
+    return (f'<div class="flyte-group" data-group="{esc(entry.group)}" data-phase="{esc(data["phase"])}"'
+            f'{_open_attrs(run)} '
             f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
             f'font-size:12px"><b>{esc(entry.group)}</b> <span style="opacity:.6">group of {data["total"]}</span> '
             f'{phase_badge(data["phase"])} {bar} <span style="opacity:.6">{esc(counts)}</span></div>')
@@ -336,7 +345,7 @@ def row_error_html(info: ActionInfo, via_labels: list[str] | None = None) -> str
 
 
 def row_html(entry: Entry, label: str | None = None, children: Progress | None = None,
-             now: float | None = None, via: list[str] | None = None) -> str:
+             now: float | None = None, via: list[str] | None = None, run: str = "") -> str:
     info = entry.info
     assert info is not None
     pad = 18 * entry.depth
@@ -351,7 +360,8 @@ def row_html(entry: Entry, label: str | None = None, children: Progress | None =
     group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group and not entry.in_group else ""
     bar = f" {progress_html(children, now)}" if children is not None else ""
     title = label or short_task(info.task)
-    return (f'<div class="flyte-action" data-action="{esc(info.name)}" data-phase="{esc(info.phase.value)}" '
+    return (f'<div class="flyte-action" data-action="{esc(info.name)}" data-phase="{esc(info.phase.value)}"'
+            f'{_open_attrs(run, info.name)} '
             f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
             f'font-size:12px">'
             f'<span class="flyte-label" style="font-weight:700">{esc(title)}</span> '

@@ -28,7 +28,7 @@ import traitlets
 
 from flyte_jupyter._internal.wire.models import ActionInfo
 from flyte_jupyter.kernel import _loop, _streams
-from flyte_jupyter.kernel._attempts import book_for, with_backend_times
+from flyte_jupyter.kernel._attempts import book_for
 from flyte_jupyter.kernel._details import Details, details_html, fetch, fetch_full_log
 from flyte_jupyter.kernel._format import duration_text, elapsed, esc, phase_badge
 from flyte_jupyter.kernel._labels import Labels
@@ -494,10 +494,6 @@ class RunView:
             limits = dict(self._limits)
             full = set(self._full_log_wanted)
         entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows)
-        if run.mode == "remote":
-            for entry in entries:
-                if entry.info is not None:
-                    entry.info = with_backend_times(run, entry.info)
         summary_of = summarize(actions)
         done = summary_of.done
         total = len(actions)
@@ -634,12 +630,12 @@ class RunView:
         if row is None:
             row = self._rows[entry.key] = Row(entry.key, self.toggle)
         if entry.members is not None:
-            return row.update(entry, None, group_html(entry, now))
+            return row.update(entry, None, group_html(entry, now, self.run.name))
         info = entry.info
         assert info is not None
         label = self.labels.label(info)
         below = [self.labels.label(x) for x in failure_path(info, failed)] if info.name in failed else None
-        html = row_html(entry, label, progress.get(entry.key), now, below)
+        html = row_html(entry, label, progress.get(entry.key), now, below, self.run.name)
         if not entry.expanded:
             return row.update(entry, None, html)
         details = details_html(info, self._details.get(entry.key), label=label,

@@ -74,8 +74,10 @@ async def probe(other_run: str) -> dict[str, str]:
         "get other action": lambda: client.get_action(other_run, "a0"),
         "watch other run": lambda: first_batch(other_run),
         "abort other run": lambda: client.abort_run(other_run),
-        "abort other action": lambda: client._call("queue", "AbortQueuedAction", queue_pb.AbortQueuedActionRequest(
-            id=pb.ActionIdentifier(project="default", domain="development", run=other_run, name="a0"))),
+        "abort other action": lambda: client.abort_queued_action(other_run, "a0", project="default",
+                                                                 domain="development"),
+        "delete other run": lambda: client.delete_run(other_run),
+        "delete own run": lambda: client.delete_run(own),
         "enqueue into other run": lambda: client.enqueue_actions([other_child]),
         "list runs": lambda: client.list_runs(),
         "create run": lambda: client.create_run(pb.TaskSpec()),
@@ -158,6 +160,7 @@ def test_the_credential_reaches_only_its_own_run(flyte_backend) -> None:  # type
         assert results["get own run"] == "OK" and results["watch own run"] == "OK"
         assert results["get own action"] == "OK"
         for what in ("get other run", "get other action", "watch other run", "abort other run",
+                     "delete other run", "delete own run",
                      "abort other action", "enqueue into other run", "list runs", "create run",
                      "admin status", "admin set limits", "admin clear cache"):
             assert results[what] == "PERMISSION_DENIED", (what, results)

@@ -82,6 +82,7 @@ class LogLine:
     text: str
     timestamp: float
     attempt: int
+    partial: bool = False  # the line goes on: the next line of this stream continues it (no newline)
 
 
 @dataclasses.dataclass
@@ -94,6 +95,7 @@ class ActionDetail:
     task_version: str
     max_attempts: int
     seq: int
+    spec: Any = None  # the task's TaskSpec message, when the backend has it
 
 
 def _translate(err: grpc.aio.AioRpcError, endpoint: str) -> BackendError:
@@ -247,7 +249,8 @@ class BackendClient:
         return run_summary(resp.run, self.run_url(resp.run.id.run, resp.run.id.project, resp.run.id.domain))
 
     async def get_run(self, name: str, project: str | None = None, domain: str | None = None) -> tuple[RunSummary, list[ActionInfo]]:
-        """The run and every action of it (a flat list; `parent` links make the tree)."""
+        """The run and every action of it (a flat list; `parent` links make the tree), each with
+        where its inputs and outputs are stored (`inputs_uri`, `outputs_uri`) and every attempt."""
         resp = await self._call("run", "GetRun", run_pb.GetRunRequest(id=self._aid(name, "", project, domain)))
         return run_summary(resp.run, self.run_url(name, project, domain)), [action_info(a) for a in resp.actions]
 
@@ -263,11 +266,25 @@ class BackendClient:
         """Abort the run: every live action stops and ends ABORTED."""
         await self._call("run", "AbortRun", run_pb.AbortRunRequest(id=self._aid(name, "", project, domain), reason=reason))
 
+    async def delete_run(self, name: str, project: str | None = None, domain: str | None = None) -> tuple[int, list[str]]:
+        """Delete a finished run: its records and its data in storage. Returns (actions deleted,
+        storage prefixes that stayed). A running run is refused (FAILED_PRECONDITION): abort it first."""
+        resp = await self._call("run", "DeleteRun", run_pb.DeleteRunRequest(id=self._aid(name, "", project, domain)))
+        return resp.actions, list(resp.kept)
+
     async def get_action(self, run: str, action: str = "a0", project: str | None = None,
                          domain: str | None = None) -> ActionDetail:
+        """One action, where its data is, and its task's spec (`spec`, None if the backend lost it)."""
         resp = await self._call("state", "GetAction", state_pb.GetActionRequest(id=self._aid(run, action, project, domain)))
         a = resp.action
-        return ActionDetail(action_info(a), a.inputs_uri, a.outputs_uri, a.task_version, a.max_attempts, a.seq)
+        return ActionDetail(action_info(a), a.inputs_uri, a.outputs_uri, a.task_version, a.max_attempts, a.seq,
+                            resp.task if resp.HasField("task") else None)
+
+    async def abort_queued_action(self, run: str, action: str, reason: str = "aborted", project: str | None = None,
+                                  domain: str | None = None, timeout: float | None = 30.0) -> None:
+        """Abort one action (and its descendants), queued or running."""
+        req = queue_pb.AbortQueuedActionRequest(id=self._aid(run, action, project, domain), reason=reason)
+        await self._call("queue", "AbortQueuedAction", req, timeout=timeout)
 
     # -- children (used by the remote controller inside an action) -----------------------------
 
@@ -344,17 +361,34 @@ class BackendClient:
             call.cancel()
 
     async def tail_logs(self, run: str, action: str = "a0", attempt: int = 0, follow: bool = False,
-                        project: str | None = None, domain: str | None = None) -> AsyncIterator[LogLine]:
-        """The action's printed lines (latest attempt by default); `follow` waits for more until
-        the attempt ends."""
+                        project: str | None = None, domain: str | None = None,
+                        partial_lines: bool = False) -> AsyncIterator[LogLine]:
+        """The action's printed lines (latest attempt by default), stdout and stderr in the order
+        they were written; `follow` waits for more until the attempt ends. With `partial_lines`
+        a line still being written comes as it grows (`partial=True` pieces, each continued by
+        the stream's next line: what a live view of a `\r` progress bar wants); without, pieces
+        are joined into whole lines."""
         call = self._stubs()["state"].TailLogs(
             state_pb.TailLogsRequest(id=self._aid(run, action, project, domain), attempt=attempt, follow=follow),
             metadata=self._metadata,
         )
+        open_lines: dict[str, LogLine] = {}  # per stream, the pieces of the line not ended yet
         try:
             async for msg in call:
                 for line in msg.lines:
-                    yield LogLine(line.stream, line.text, line.timestamp, line.attempt)
+                    got = LogLine(line.stream, line.text, line.timestamp, line.attempt, line.partial)
+                    if partial_lines:
+                        yield got
+                        continue
+                    held = open_lines.pop(got.stream, None)
+                    if held is not None:
+                        got = dataclasses.replace(got, text=held.text + got.text)
+                    if got.partial:
+                        open_lines[got.stream] = got
+                    else:
+                        yield got
+            for held in open_lines.values():  # the stream ended inside a line
+                yield dataclasses.replace(held, partial=False)
         except grpc.aio.AioRpcError as err:
             raise _translate(err, self.endpoint) from None
         finally:
@@ -486,12 +520,14 @@ class BackendClient:
         return (await self._call("admin", "DeleteResourceAttributes", req)).existed
 
     async def status(self) -> dict[str, Any]:
-        """Backend facts: version, executor, max_parallelism, running_actions, queued_actions, data_dir,
+        """Backend facts: version, executor, max_parallelism, running_actions (busy slots), queued_actions,
+        waiting_parents (running but without a slot: waiting on children), data_dir,
         storage_root, pid, endpoint."""
         resp = await self._call("admin", "Status", admin_pb.BackendStatusRequest(), timeout=10)
         return {
             "version": resp.version, "executor": resp.executor, "max_parallelism": resp.max_parallelism,
-            "running_actions": resp.running, "queued_actions": resp.queued, "data_dir": resp.data_dir,
+            "running_actions": resp.running, "queued_actions": resp.queued,
+            "waiting_parents": resp.waiting_parents, "data_dir": resp.data_dir,
             "storage_root": resp.storage_root, "pid": resp.pid, "endpoint": self.endpoint,
         }
 

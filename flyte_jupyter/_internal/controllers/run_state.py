@@ -33,14 +33,22 @@ class RunState:
                 self._actions[event.action] = info
             info.phase = event.phase
             info.attempts = max(info.attempts, event.attempt)
-            if event.phase in (Phase.RUNNING, Phase.INITIALIZING) and info.started_at is None:
+            if event.started_at is not None:  # the producer's own start (first attempt's)
+                info.started_at = event.started_at
+            elif event.phase in (Phase.RUNNING, Phase.INITIALIZING) and info.started_at is None:
                 info.started_at = event.timestamp
             if event.phase.terminal:
-                info.ended_at = event.timestamp
+                info.ended_at = event.ended_at if event.ended_at is not None else event.timestamp
                 if info.started_at is None:
-                    info.started_at = event.timestamp
-            if event.error is not None:
+                    info.started_at = info.ended_at
+            else:
+                info.ended_at = None  # a failed attempt's end is not the action's: it goes on
+            if event.phase is Phase.SUCCEEDED:
+                info.error = None  # an earlier attempt's error is history now (attempt_history)
+            elif event.error is not None:
                 info.error = event.error
+            if event.attempts:
+                info.attempt_history = event.attempts
             info.cache_hit = info.cache_hit or event.cache_hit
             listeners = list(self._listeners)
             self._changed.notify_all()

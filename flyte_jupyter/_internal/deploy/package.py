@@ -91,19 +91,16 @@ def tasks_of(envs: list[Any]) -> dict[str, Any]:
 
 def bundle_bytes(tasks: list[Any]) -> tuple[str, bytes]:
     """(kind, bytes) of the one bundle every task of the deployment loads."""
-    from flyte_jupyter._internal.runtime.bundle import is_interactive, make_tgz, source_files, source_root
+    from flyte_jupyter._internal.runtime.bundle import (
+        is_interactive,
+        make_tgz,
+        pickle_tasks,
+        source_files,
+        source_root,
+    )
 
     if any(is_interactive(t) for t in tasks):
-        import cloudpickle
-
-        main = sys.modules.get("__main__")
-        if main is not None:
-            try:
-                cloudpickle.register_pickle_by_value(main)
-            except (ValueError, TypeError):
-                pass
-        by_name = {t.name: t for t in tasks}
-        payload = cloudpickle.dumps({"tasks": by_name, "root": tasks[0].name}, protocol=5)
+        payload = pickle_tasks({t.name: t for t in tasks}, tasks[0].name)
         return "pkl", gzip.compress(payload, mtime=0)
     modules = sorted({t.func.__module__ for t in tasks})
     roots = {m: source_root(m) for m in modules}

@@ -13,6 +13,7 @@ from flyte_jupyter._internal.wire.models import (
     ActionError,
     ActionEvent,
     ActionInfo,
+    AttemptInfo,
     Phase,
 )
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
@@ -48,6 +49,16 @@ def _opt(value: float) -> float | None:
     return value or None
 
 
+def attempts_from_pb(msg: pb.Action) -> tuple[AttemptInfo, ...]:
+    """Every attempt an Action message carries, oldest first."""
+    last = len(msg.attempts) - 1
+    return tuple(
+        AttemptInfo(number=a.attempt, phase=phase_from_pb(a.phase), started_at=_opt(a.started_at),
+                    ended_at=_opt(a.ended_at), error=error_from_pb(a.error, a.HasField("error")),
+                    backoff=a.backoff_seconds if i < last else None, outputs_uri=a.outputs_uri, log_ref=a.log_ref)
+        for i, a in enumerate(msg.attempts))
+
+
 def action_info(msg: pb.Action) -> ActionInfo:
     """An ActionInfo (inputs/outputs not loaded) from an Action message."""
     return ActionInfo(
@@ -62,6 +73,9 @@ def action_info(msg: pb.Action) -> ActionInfo:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        attempt_history=attempts_from_pb(msg),
+        inputs_uri=msg.inputs_uri or None,
+        outputs_uri=msg.outputs_uri or None,
     )
 
 
@@ -78,6 +92,9 @@ def action_event(msg: pb.Action) -> ActionEvent:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        started_at=_opt(msg.started_at),
+        ended_at=_opt(msg.ended_at),
+        attempts=attempts_from_pb(msg),
     )
 
 

@@ -59,6 +59,20 @@ class ActionError:
         return f"{self.kind}: {self.message}"
 
 
+@dataclasses.dataclass(frozen=True)
+class AttemptInfo:
+    """One attempt of an action as the backend recorded it (remote runs: `ActionInfo.attempt_history`)."""
+
+    number: int
+    phase: Phase
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: ActionError | None = None
+    backoff: float | None = None  # seconds waited before the next attempt
+    outputs_uri: str = ""
+    log_ref: str = ""
+
+
 @dataclasses.dataclass
 class ActionInfo:
     """The current state of one action, as a widget or the CLI shows it."""
@@ -76,6 +90,11 @@ class ActionInfo:
     group: str | None = None
     inputs: dict[str, Any] | None = None
     outputs: Any = None
+    # Every attempt, oldest first, when the producer records them (the backend does; the local
+    # controller reports each step as events instead).
+    attempt_history: tuple[AttemptInfo, ...] = ()
+    inputs_uri: str | None = None  # where a remote action's inputs are stored
+    outputs_uri: str | None = None  # a remote action's latest attempt's output prefix
 
     @property
     def duration(self) -> float | None:
@@ -114,3 +133,8 @@ class ActionEvent:
     error: ActionError | None = None
     cache_hit: bool = False
     group: str | None = None
+    # The action's own first start and end when the producer knows them (a backend's Action
+    # message); None: the event's `timestamp` is when it happened.
+    started_at: float | None = None
+    ended_at: float | None = None
+    attempts: tuple[AttemptInfo, ...] = ()

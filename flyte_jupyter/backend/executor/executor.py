@@ -356,13 +356,16 @@ class Executor:
                 att.launch = dataclasses.replace(att.launch, secrets=values)
             att.plugin = self.registry.get(att.launch.task_type)
             rec.attempt = att.number
-            rec.started_at = rec.started_at or time.time()
+            now = time.time()
+            rec.started_at = rec.started_at or now
             rec.outputs_uri = att.launch.outputs_path
             rec.error = rec.error if rec.attempt > 1 else None
+            rec.begin_attempt(att.number, now, att.launch.outputs_path, att.launch.log_dir)
             att.handle = await att.plugin.launch(att.launch, functools.partial(self._on_status, att))
         except Exception as exc:  # noqa: BLE001 - any failure to start is a system error of the attempt
             log.exception("could not launch %s", rec.key)
             rec.attempt = att.number
+            rec.begin_attempt(att.number, time.time(), "", "")
             self._background.spawn(self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not start the action: {exc}")))
             return
         if att.abort_reason:
@@ -513,7 +516,9 @@ class Executor:
                 rec.error = error
                 rec.handle = ""
                 rec.phase = pb.PHASE_QUEUED
-                rec.not_before = time.time() + _backoff(spec, rec.attempt)
+                now, wait = time.time(), _backoff(spec, rec.attempt)
+                rec.not_before = now + wait
+                rec.end_attempt(phase, error, now, wait)
                 self.hub.record(entry, [rec])
                 self.schedule(entry, rec)
                 return
@@ -655,9 +660,12 @@ class Executor:
         self.attempts[rec.key] = att
         self.busy += 1
         unrecorded = number != rec.attempt or not running
+        if rec.attempts and rec.attempts[-1].attempt != number:
+            rec.end_attempt(pb.PHASE_FAILED, None, time.time())  # a later attempt ran: this one ended
         rec.attempt = number
         rec.outputs_uri = launch.outputs_path
         rec.started_at = rec.started_at or time.time()
+        rec.begin_attempt(number, time.time(), launch.outputs_path, launch.log_dir)
         ended = self._recorded_end(launch.outputs_path)
         alive = False
         if ended is None and handle:

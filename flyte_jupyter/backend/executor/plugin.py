@@ -18,7 +18,9 @@ For every attempt the executor calls, in this order:
    shuts down an attempt. The plugin stops the whole resource (every process of it) and still reports
    a terminal status (usually ``Outcome(kind="aborted")``); the executor decides the phase.
 4. ``plugin.logs(spec, handle, follow=...)`` streams the attempt's stdout/stderr as :class:`LogLine` s,
-   during and after the attempt (``follow=True`` keeps waiting for new lines until the attempt ends).
+   during and after the attempt (``follow=True`` keeps waiting for new lines until the attempt ends),
+   in the order the process wrote them where the plugin can tell, and a line still being written
+   (a ``\r`` progress bar) as a ``partial`` line before it ends.
 
 After a backend restart the executor first reads each unfinished attempt's result from storage
 (an attempt that ended while the backend was down is collected, never relaunched), then calls
@@ -149,6 +151,7 @@ class LogLine:
     stream: str  # "stdout" or "stderr"
     text: str  # without the trailing newline
     timestamp: float = 0.0
+    partial: bool = False  # the line is not ended yet: the next line of the stream continues it
 
 
 @dataclasses.dataclass(frozen=True)

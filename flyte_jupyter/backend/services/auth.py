@@ -11,7 +11,7 @@ Two kinds of credential arrive as ``authorization: Bearer <credential>`` metadat
   its own run: EnqueueAction(s), AbortQueuedAction, Watch, GetAction, TailLogs and GetRun, and
   GetTask in the run's own project and domain (a deployed task called from a task). It is
   refused once the run has ended (its root action is terminal), after its expiry, and for
-  any other run, CreateRun, ListRuns, WatchRuns, AbortRun and the admin service.
+  any other run, CreateRun, ListRuns, WatchRuns, AbortRun, DeleteRun and the admin service.
 
 `AuthInterceptor` does this before the method's handler runs, so an unauthenticated request's bytes
 are never deserialized (UNAUTHENTICATED, not a parse error). For an authenticated call it wraps the

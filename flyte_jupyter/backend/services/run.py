@@ -32,6 +32,7 @@ from flyte_jupyter.backend.services.context import (
     run_msg,
     write_inputs,
 )
+from flyte_jupyter.backend.services.deletion import delete_run_data, run_folders
 from flyte_jupyter.backend.services.tasks import not_found
 from flyte_jupyter.backend.services.validation import (
     Invalid,
@@ -90,6 +91,29 @@ class RunService(run_grpc.RunServiceServicer):
         entry = await entry_of(self.backend, request.id)
         await self.backend.executor.abort_run(entry, request.reason or "aborted by user")
         return run_pb.AbortRunResponse()
+
+    @guard
+    async def DeleteRun(self, request: run_pb.DeleteRunRequest, context: Any) -> run_pb.DeleteRunResponse:
+        """A finished run's records and data (see `deletion`); a live run is refused: abort it first."""
+        b = self.backend
+        entry = await entry_of(b, request.id)
+        run = entry.run
+        live = [a.name for a in entry.actions.values() if not a.terminal]
+        if live:
+            raise Refuse(grpc.StatusCode.FAILED_PRECONDITION,
+                         f"run {run.name!r} is still running ({len(live)} action(s) not finished, {live[0]} among "
+                         f"them); abort it first (`flyte-jupyter runs abort {run.name}`), then delete it")
+        if not b.hub.detach(run.key):
+            raise Refuse(grpc.StatusCode.ABORTED, f"run {run.name!r} is being created or deleted; try again")
+        try:
+            folder, others, local = run_folders(b.config.storage_root, str(b.config.data_dir), *run.key)
+            cached = {c.outputs_uri for c in b.cache.entries.values()
+                      if c.source_run == run.name and (c.project, c.domain) == (run.project, run.domain)}
+            count = await b.store.delete_run(*run.key)
+            kept = await asyncio.to_thread(delete_run_data, folder, others, local, cached)
+        finally:
+            b.hub.release(run.key)
+        return run_pb.DeleteRunResponse(actions=count, kept=kept)
 
     @guard
     async def WatchRuns(self, request: run_pb.WatchRunsRequest, context: Any) -> Any:

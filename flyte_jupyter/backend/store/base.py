@@ -155,3 +155,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def last_ticks(self) -> dict[TriggerKey, TickRecord]:
         """The newest fired tick of every trigger (kept with the trigger, not found among its ticks)."""
+    # -- DeleteRun ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def delete_run(self, project: str, domain: str, name: str) -> int:
+        """Delete a run and its actions in one transaction; returns how many actions went. The
+        caller checks that the run has ended (cache entries it produced stay: they point at
+        outputs the caller deletes or keeps)."""

@@ -43,6 +43,9 @@ class ActionRecord:
     seq: int = 0
     handle: str = ""  # the plugin's handle of the running attempt
     not_before: float = 0.0  # retry backoff: do not launch before this time
+    # Every attempt launched, oldest first; the open (last) one takes its phase, end and error
+    # from the fields above when sent (`attempt_records`).
+    attempts: list[pb.AttemptRecord] = dataclasses.field(default_factory=list)
 
     @property
     def key(self) -> ActionKey:
@@ -56,6 +59,43 @@ class ActionRecord:
     def terminal(self) -> bool:
         return self.phase in TERMINAL
 
+    def begin_attempt(self, number: int, now: float, outputs_uri: str, log_ref: str) -> None:
+        """Attempt `number` starts (launched, or found running after a restart)."""
+        if self.attempts and self.attempts[-1].attempt == number:
+            return
+        self.attempts.append(pb.AttemptRecord(attempt=number, phase=pb.PHASE_RUNNING, started_at=now,
+                                              outputs_uri=outputs_uri, log_ref=log_ref))
+
+    def end_attempt(self, phase: int, error: pb.ActionError | None, now: float, backoff: float = 0.0) -> None:
+        """The open attempt ended and will be retried (a final end is read from the fields)."""
+        if not self.attempts or self.attempts[-1].ended_at:
+            return
+        last = self.attempts[-1]
+        last.phase, last.ended_at, last.backoff_seconds = cast("pb.Phase", phase), now, backoff
+        if error is not None:
+            last.error.CopyFrom(error)
+
+    def attempt_records(self) -> list[pb.AttemptRecord]:
+        """Every attempt as sent: the open one with the action's live phase, end and error; a
+        cache hit (no launch) as one attempt of the action's own times."""
+        if not self.attempts:
+            if self.attempt < 1:
+                return []
+            out = [pb.AttemptRecord(attempt=self.attempt, started_at=self.started_at,
+                                    outputs_uri=self.outputs_uri)]
+        else:
+            out = [pb.AttemptRecord() for _ in self.attempts]
+            for copy, rec in zip(out, self.attempts):
+                copy.CopyFrom(rec)
+        last = out[-1]
+        if not last.ended_at and last.attempt == self.attempt:
+            last.phase = cast("pb.Phase", self.phase)
+            if self.terminal:
+                last.ended_at = self.ended_at
+                if self.error is not None and self.phase != pb.PHASE_SUCCEEDED:
+                    last.error.CopyFrom(self.error)
+        return out
+
     def to_pb(self) -> pb.Action:
         msg = pb.Action(
             id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run, name=self.name),
@@ -66,6 +106,7 @@ class ActionRecord:
         )
         if self.error is not None:
             msg.error.CopyFrom(self.error)
+        msg.attempts.extend(self.attempt_records())
         return msg
 
 

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS actions (
   project TEXT, domain TEXT, run TEXT, name TEXT, parent TEXT, task_name TEXT, task_version TEXT,
   task_type TEXT, grp TEXT, phase INTEGER, attempt INTEGER, max_attempts INTEGER, error BLOB,
   cache_hit INTEGER, queued_at REAL, started_at REAL, ended_at REAL, inputs_uri TEXT, outputs_uri TEXT,
-  inputs_hash TEXT, overwrite_cache INTEGER, seq INTEGER, handle TEXT, not_before REAL,
+  inputs_hash TEXT, overwrite_cache INTEGER, seq INTEGER, handle TEXT, not_before REAL, attempts BLOB,
   PRIMARY KEY (project, domain, run, name));
 CREATE INDEX IF NOT EXISTS actions_seq ON actions (seq);
 CREATE TABLE IF NOT EXISTS cache (
@@ -78,8 +78,32 @@ _REG_COLS = "project, domain, name, version, digest, created_at, created_by, ent
 _ACTION_COLS = (
     "project, domain, run, name, parent, task_name, task_version, task_type, grp, phase, attempt, "
     "max_attempts, error, cache_hit, queued_at, started_at, ended_at, inputs_uri, outputs_uri, "
-    "inputs_hash, overwrite_cache, seq, handle, not_before"
+    "inputs_hash, overwrite_cache, seq, handle, not_before, attempts"
 )
+_ACTION_SLOTS = ",".join("?" * 25)
+
+# -- attempt history (every attempt of an action): the `attempts` column --------------------------
+# A database made before the column existed gets it on open (NULL: only the latest attempt known).
+_ACTION_MIGRATIONS = ("ALTER TABLE actions ADD COLUMN attempts BLOB",)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(actions)")}
+    if "attempts" not in have:
+        for statement in _ACTION_MIGRATIONS:
+            conn.execute(statement)
+
+
+def _attempts_blob(a: ActionRecord) -> bytes | None:
+    return pb.AttemptHistory(attempts=a.attempts).SerializeToString() if a.attempts else None
+
+
+def _attempts_of(blob: bytes | None) -> list[pb.AttemptRecord]:
+    if not blob:
+        return []
+    history = pb.AttemptHistory()
+    history.ParseFromString(blob)
+    return list(history.attempts)
 
 
 def _action_row(a: ActionRecord) -> tuple:
@@ -87,7 +111,7 @@ def _action_row(a: ActionRecord) -> tuple:
         a.project, a.domain, a.run, a.name, a.parent, a.task_name, a.task_version, a.task_type, a.group,
         a.phase, a.attempt, a.max_attempts, a.error.SerializeToString() if a.error is not None else None,
         int(a.cache_hit), a.queued_at, a.started_at, a.ended_at, a.inputs_uri, a.outputs_uri, a.inputs_hash,
-        int(a.overwrite_cache), a.seq, a.handle, a.not_before,
+        int(a.overwrite_cache), a.seq, a.handle, a.not_before, _attempts_blob(a),
     )
 
 
@@ -102,6 +126,7 @@ def _action_from_row(row: tuple) -> ActionRecord:
         max_attempts=row[11], error=err, cache_hit=bool(row[13]), queued_at=row[14], started_at=row[15],
         ended_at=row[16], inputs_uri=row[17], outputs_uri=row[18], inputs_hash=row[19],
         overwrite_cache=bool(row[20]), seq=row[21], handle=row[22] or "", not_before=row[23] or 0.0,
+        attempts=_attempts_of(row[24]),
     )
 
 
@@ -137,6 +162,7 @@ class SqliteStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         wconn = _connect(self.path)
         wconn.executescript(_SCHEMA)
+        _migrate(wconn)
         self._rconn = _connect(self.path)
         self._writer = threading.Thread(target=self._write_loop, args=(wconn,), name="store-write", daemon=True)
         self._writer.start()
@@ -257,7 +283,7 @@ class SqliteStore(Store):
         def write(c: sqlite3.Connection) -> None:
             c.execute("INSERT INTO runs (project, domain, name, created_at, task_name, labels, env_vars, "
                       "raw_data_path, overwrite_cache) VALUES (?,?,?,?,?,?,?,?,?)", row)
-            c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({','.join('?' * 24)})", arow)
+            c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({_ACTION_SLOTS})", arow)
 
         await self._submit(write)
 
@@ -267,7 +293,7 @@ class SqliteStore(Store):
         done_runs = [(a.project, a.domain, a.run) for a in actions if a.name == "a0" and a.terminal]
 
         def write(c: sqlite3.Connection) -> None:
-            c.executemany(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({','.join('?' * 24)})", rows)
+            c.executemany(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({_ACTION_SLOTS})", rows)
             if done_runs:
                 c.executemany("UPDATE runs SET done=1 WHERE project=? AND domain=? AND name=?", done_runs)
 
@@ -516,7 +542,7 @@ class SqliteStore(Store):
                     return False
                 c.execute("INSERT INTO runs (project, domain, name, created_at, task_name, labels, env_vars, "
                           "raw_data_path, overwrite_cache) VALUES (?,?,?,?,?,?,?,?,?)", row)
-                c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({','.join('?' * 24)})", arow)
+                c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({_ACTION_SLOTS})", arow)
                 c.execute("UPDATE triggers SET last_tick=?, last_run=?, last_fired_at=? WHERE project=? AND "
                           "domain=? AND task_name=? AND name=? AND last_tick < ?",
                           (tick.tick, tick.run_name, tick.fired_at, *trow[:4], tick.tick))
@@ -536,6 +562,18 @@ class SqliteStore(Store):
             "SELECT project, domain, task_name, name, last_tick, last_run, last_fired_at FROM triggers "
             "WHERE last_tick > 0").fetchall())
         return {(r[0], r[1], r[2], r[3]): TickRecord(*r) for r in rows}
+    # -- DeleteRun: a finished run's records -----------------------------------------------------
+
+    async def delete_run(self, project: str, domain: str, name: str) -> int:
+        key = (project, domain, name)
+
+        def write(c: sqlite3.Connection) -> int:
+            count = c.execute("DELETE FROM actions WHERE project=? AND domain=? AND run=?", key).rowcount
+            c.execute("DELETE FROM runs WHERE project=? AND domain=? AND name=?", key)
+            return int(count)
+
+        return await self._submit(write)
+
 
 def _resolve_all(results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
     for fut, value, exc in results:

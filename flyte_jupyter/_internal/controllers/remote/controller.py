@@ -225,13 +225,9 @@ class RemoteController:
     def _abort(self, name: str, reason: str) -> None:
         """Abort the child `name` (and its descendants) on the backend, without waiting here;
         `aclose` waits for the aborts still in flight before the action's process ends."""
-        req = queue_pb.AbortQueuedActionRequest(
-            id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=name),
-            reason=reason)
-
         async def send() -> None:
             try:
-                await self.client._call("queue", "AbortQueuedAction", req, timeout=30)
+                await self.client.abort_queued_action(self.run_name, name, reason, self.project, self.domain)
             except BackendError:
                 pass  # it had ended already, or the run did: nothing left to stop
 

@@ -88,7 +88,7 @@ class BackendStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class BackendStatusResponse(_message.Message):
-    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid")
+    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid", "waiting_parents")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     MAX_PARALLELISM_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +97,7 @@ class BackendStatusResponse(_message.Message):
     DATA_DIR_FIELD_NUMBER: _ClassVar[int]
     STORAGE_ROOT_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    WAITING_PARENTS_FIELD_NUMBER: _ClassVar[int]
     version: str
     executor: str
     max_parallelism: int
@@ -105,7 +106,8 @@ class BackendStatusResponse(_message.Message):
     data_dir: str
     storage_root: str
     pid: int
-    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ...) -> None: ...
+    waiting_parents: int
+    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ..., waiting_parents: _Optional[int] = ...) -> None: ...
 
 class ResourceAttributes(_message.Message):
     __slots__ = ("defaults", "limits")

@@ -184,7 +184,7 @@ class ActionError(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., retryable: _Optional[bool] = ..., origin: _Optional[str] = ...) -> None: ...
 
 class Action(_message.Message):
-    __slots__ = ("id", "parent", "task_name", "task_version", "group", "phase", "attempt", "max_attempts", "error", "cache_hit", "queued_at", "started_at", "ended_at", "inputs_uri", "outputs_uri", "seq", "task_type")
+    __slots__ = ("id", "parent", "task_name", "task_version", "group", "phase", "attempt", "max_attempts", "error", "cache_hit", "queued_at", "started_at", "ended_at", "inputs_uri", "outputs_uri", "seq", "task_type", "attempts")
     ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     TASK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +202,7 @@ class Action(_message.Message):
     OUTPUTS_URI_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     id: ActionIdentifier
     parent: str
     task_name: str
@@ -219,7 +220,34 @@ class Action(_message.Message):
     outputs_uri: str
     seq: int
     task_type: str
-    def __init__(self, id: _Optional[_Union[ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., task_name: _Optional[str] = ..., task_version: _Optional[str] = ..., group: _Optional[str] = ..., phase: _Optional[_Union[Phase, str]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[_Union[ActionError, _Mapping]] = ..., cache_hit: _Optional[bool] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., inputs_uri: _Optional[str] = ..., outputs_uri: _Optional[str] = ..., seq: _Optional[int] = ..., task_type: _Optional[str] = ...) -> None: ...
+    attempts: _containers.RepeatedCompositeFieldContainer[AttemptRecord]
+    def __init__(self, id: _Optional[_Union[ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., task_name: _Optional[str] = ..., task_version: _Optional[str] = ..., group: _Optional[str] = ..., phase: _Optional[_Union[Phase, str]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[_Union[ActionError, _Mapping]] = ..., cache_hit: _Optional[bool] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., inputs_uri: _Optional[str] = ..., outputs_uri: _Optional[str] = ..., seq: _Optional[int] = ..., task_type: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[AttemptRecord, _Mapping]]] = ...) -> None: ...
+
+class AttemptRecord(_message.Message):
+    __slots__ = ("attempt", "phase", "error", "started_at", "ended_at", "outputs_uri", "log_ref", "backoff_seconds")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_URI_FIELD_NUMBER: _ClassVar[int]
+    LOG_REF_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    phase: Phase
+    error: ActionError
+    started_at: float
+    ended_at: float
+    outputs_uri: str
+    log_ref: str
+    backoff_seconds: float
+    def __init__(self, attempt: _Optional[int] = ..., phase: _Optional[_Union[Phase, str]] = ..., error: _Optional[_Union[ActionError, _Mapping]] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., outputs_uri: _Optional[str] = ..., log_ref: _Optional[str] = ..., backoff_seconds: _Optional[float] = ...) -> None: ...
+
+class AttemptHistory(_message.Message):
+    __slots__ = ("attempts",)
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    attempts: _containers.RepeatedCompositeFieldContainer[AttemptRecord]
+    def __init__(self, attempts: _Optional[_Iterable[_Union[AttemptRecord, _Mapping]]] = ...) -> None: ...
 
 class Run(_message.Message):
     __slots__ = ("id", "root", "created_at", "labels", "task_name", "action_count")

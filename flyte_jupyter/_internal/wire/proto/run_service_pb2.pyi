@@ -99,6 +99,20 @@ class AbortRunResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class DeleteRunRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: _common_pb2.ActionIdentifier
+    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ...) -> None: ...
+
+class DeleteRunResponse(_message.Message):
+    __slots__ = ("actions", "kept")
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    actions: int
+    kept: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, actions: _Optional[int] = ..., kept: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class WatchRunsRequest(_message.Message):
     __slots__ = ("project", "domain")
     PROJECT_FIELD_NUMBER: _ClassVar[int]

@@ -54,16 +54,18 @@ class TailLogsRequest(_message.Message):
     def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., attempt: _Optional[int] = ..., follow: _Optional[bool] = ...) -> None: ...
 
 class LogLine(_message.Message):
-    __slots__ = ("stream", "text", "timestamp", "attempt")
+    __slots__ = ("stream", "text", "timestamp", "attempt", "partial")
     STREAM_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
     stream: str
     text: str
     timestamp: float
     attempt: int
-    def __init__(self, stream: _Optional[str] = ..., text: _Optional[str] = ..., timestamp: _Optional[float] = ..., attempt: _Optional[int] = ...) -> None: ...
+    partial: bool
+    def __init__(self, stream: _Optional[str] = ..., text: _Optional[str] = ..., timestamp: _Optional[float] = ..., attempt: _Optional[int] = ..., partial: _Optional[bool] = ...) -> None: ...
 
 class TailLogsResponse(_message.Message):
     __slots__ = ("lines",)

@@ -41,7 +41,9 @@ from flyte_jupyter.backend.executor.plugin import (
 )
 from flyte_jupyter.backend.plugins.local import procfs
 from flyte_jupyter.backend.plugins.local import secrets as _secrets
+from flyte_jupyter.backend.plugins.local.attempt import order_path_of
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
+from flyte_jupyter.backend.plugins.local.logread import OrderedLogs
 from flyte_jupyter.backend.plugins.local.process import AttemptProc
 from flyte_jupyter.backend.plugins.local.procfs import (
     group_rss,
@@ -52,6 +54,7 @@ from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
 
 log = logging.getLogger("flyte_jupyter.backend")
 _MEMORY_POLL = 0.05
+_LOG_POLL = 0.1  # how often a followed log is read (partial lines wait for logread.QUIET besides)
 _KILL_GRACE = 1.0
 # Bundle templates (fork servers that have loaded one bundle's task module): at most this many,
 # each retired after this long without a launch and without live children.
@@ -473,33 +476,17 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.finish(None, OutcomeKind.LOST)
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
+        """stdout and stderr in the order written, partial lines included (see `logread`)."""
         out, err = _log_files(spec)
-        paths = [("stdout", out), ("stderr", err)]
-        offsets = {name: 0 for name, _ in paths}
-        partial = {name: b"" for name, _ in paths}
+        reader = OrderedLogs({"stdout": out, "stderr": err}, order_path_of(out))
         pid = int(handle.split(":", 1)[0]) if handle else 0
         while True:
             running = follow and self._is_live(pid)
-            for name, path in paths:
-                try:
-                    with open(path, "rb") as fh:
-                        fh.seek(offsets[name])
-                        data = fh.read()
-                except OSError:
-                    continue
-                offsets[name] += len(data)
-                data = partial[name] + data
-                lines = data.split(b"\n")
-                partial[name] = lines.pop()
-                now = time.time()
-                for line in lines:
-                    yield LogLine(name, line.decode(errors="replace"), now)
+            for line in reader.poll(time.time(), final=not running):
+                yield line
             if not running:
-                for name, rest in partial.items():
-                    if rest:
-                        yield LogLine(name, rest.decode(errors="replace"), time.time())
                 return
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(_LOG_POLL)
 
     def _is_live(self, pid: int) -> bool:
         if pid in self._procs:

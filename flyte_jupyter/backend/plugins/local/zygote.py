@@ -62,7 +62,7 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
     code = 1
     try:
         _detach(keep_closed)
-        from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, run_entrypoint
+        from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, order_path_of, run_entrypoint
 
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -73,7 +73,7 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
         cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
         argv = req["argv"]
         sys.argv = ["flyte_jupyter.entrypoint", *argv]
-        code = run_entrypoint(argv)
+        code = run_entrypoint(argv, order_path_of(req["stdout"]))
     except BaseException:  # noqa: BLE001 - the attempt could not start: report it, then exit
         traceback.print_exc()
         code = 1
