@@ -47,6 +47,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "ActionFailedError": (".errors", "ActionFailedError"),
     "TaskTemplate": ("._task", "TaskTemplate"),
     "io": (".io", None),
+    "extras": (".extras", None),
     "errors": (".errors", None),
     "storage": (".storage", None),
     "durable": (".durable", None),

@@ -47,6 +47,7 @@ from flyte_jupyter.backend.plugins.local.procfs import (
     start_time,
 )
 from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
+from flyte_jupyter.backend.plugins.logfiles import follow_log_files, log_files
 
 log = logging.getLogger("flyte_jupyter.backend")
 _MEMORY_POLL = 0.05
@@ -237,7 +238,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         # The fork server inherited the backend's environment: send only what the action adds.
         env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
                "PYTHONUNBUFFERED": "1"}
-        stdout, stderr = _log_files(spec)
+        stdout, stderr = log_files(spec)
         proc = AttemptProc(spec, on_status)
         if spec.reuse:
             worker = self._worker_for(python, spec)
@@ -292,7 +293,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         """After `server` died with our spawn request unanswered: the handle of the child it forked
         (now watched by polling, or already ended: then its result is read), or None when it never
         forked (then the launch asks a new server)."""
-        stdout, stderr = _log_files(proc.spec)
+        stdout, stderr = log_files(proc.spec)
         if not os.path.exists(stdout):
             return None  # the server creates the stdout log right before it forks
         holders = [info for info in procfs.scan(os.path.dirname(stdout), all_fds=True)
@@ -406,7 +407,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         stdout log (a session leader: the attempt, or the worker running it); else "" if it
         started and is gone (its stderr log exists: the child, the worker or the launch creates
         that), else None: it never started."""
-        stdout, stderr = _log_files(spec)
+        stdout, stderr = log_files(spec)
         if not os.path.exists(stdout):
             return None
         info = self._log_holders().get(stdout)
@@ -465,33 +466,9 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.finish(None, OutcomeKind.LOST)
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
-        out, err = _log_files(spec)
-        paths = [("stdout", out), ("stderr", err)]
-        offsets = {name: 0 for name, _ in paths}
-        partial = {name: b"" for name, _ in paths}
         pid = int(handle.split(":", 1)[0]) if handle else 0
-        while True:
-            running = follow and self._is_live(pid)
-            for name, path in paths:
-                try:
-                    with open(path, "rb") as fh:
-                        fh.seek(offsets[name])
-                        data = fh.read()
-                except OSError:
-                    continue
-                offsets[name] += len(data)
-                data = partial[name] + data
-                lines = data.split(b"\n")
-                partial[name] = lines.pop()
-                now = time.time()
-                for line in lines:
-                    yield LogLine(name, line.decode(errors="replace"), now)
-            if not running:
-                for name, rest in partial.items():
-                    if rest:
-                        yield LogLine(name, rest.decode(errors="replace"), time.time())
-                return
-            await asyncio.sleep(0.2)
+        async for line in follow_log_files(spec, lambda: self._is_live(pid), follow):
+            yield line
 
     def _is_live(self, pid: int) -> bool:
         if pid in self._procs:
@@ -537,8 +514,3 @@ class LocalProcessPlugin(ExecutorPlugin):
                 "templates": sum(1 for t in self._templates.values() if t is not None),
                 "workers": sum(len(p.workers) for p in self._pools.values())}
 
-
-def _log_files(spec: LaunchSpec) -> tuple[str, str]:
-    """stdout/stderr of an attempt, beside its log directory's name (the run's log directory
-    exists after the first action, so an action creates no directory for its logs)."""
-    return f"{spec.log_dir}.stdout", f"{spec.log_dir}.stderr"
