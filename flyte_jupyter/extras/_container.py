@@ -79,9 +79,13 @@ class ContainerTask(TaskTemplate):
         if file_input_layout != "DIRECT":
             raise ValueError(f"ContainerTask {name!r}: file_input_layout={file_input_layout!r} is not supported here; "
                              "use 'DIRECT' (each input is the file input_data_dir/<name>)")
-        declared_image = image if image is not None else "auto"
+        if image is None or image == "auto":  # as Flyte: the default Debian image, built at submission
+            from flyte_jupyter._image import Image
+
+            image = Image.from_debian_base()
+        declared_image = image
         self.raw_config = raw.RawConfig.from_custom({raw.CONFIG_KEY: {
-            "image": declared_image if isinstance(declared_image, str) else "built",
+            "image": declared_image if isinstance(declared_image, str) else raw.BUILT_IMAGE,
             "command": [*command, *(arguments or [])],
             "inputs": {k: raw.type_name(v) for k, v in (inputs or {}).items()},
             "outputs": {k: raw.type_name(v) for k, v in (outputs or {}).items()},
@@ -94,7 +98,8 @@ class ContainerTask(TaskTemplate):
         self.container_image = declared_image
         caller = inspect.currentframe()
         module = (caller.f_back.f_globals.get("__name__", "__main__") if caller and caller.f_back else "__main__")
-        env_image = "auto" if self.raw_config.local or declared_image == "auto" else declared_image
+        # A reference is run as it is (no builder involved); an Image spec is built at submission.
+        env_image = "auto" if isinstance(declared_image, str) else declared_image
         env = TaskEnvironment(name=_env_name(name), image=env_image)
         super().__init__(_function_for(name, module), env, **kwargs)
         self.short_name = name

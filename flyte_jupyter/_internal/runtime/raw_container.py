@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 CONFIG_KEY = "raw_container"
 LOCAL_IMAGE = "local"  # run the command on the host, without a container
+BUILT_IMAGE = "<built>"  # an `Image` spec: the TaskSpec's image is what the client built for it
 METADATA_FORMATS = ("JSON", "YAML", "PROTO")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _TEMPLATE = re.compile(r"\{\{\s*\.inputs\.([A-Za-z0-9_]+)\s*\}\}")
@@ -67,6 +68,10 @@ class RawConfig:
     @property
     def local(self) -> bool:
         return self.image == LOCAL_IMAGE
+
+    def image_for(self, spec_image: str) -> str:
+        """The image to run: the declared reference, or the one built for an `Image` spec."""
+        return (spec_image or "") if self.image == BUILT_IMAGE else self.image
 
     def to_json(self) -> dict[str, Any]:
         return {"image": self.image, "command": list(self.command), "inputs": dict(self.inputs),

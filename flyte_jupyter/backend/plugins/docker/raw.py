@@ -109,9 +109,12 @@ class RawContainerPlugin(ExecutorPlugin):
         config, command = await asyncio.to_thread(self._prepare, spec)
         if config.local:
             return await self._start_host(spec, on_status, command)
+        image = config.image_for(spec.image)
+        if not image:
+            raise ValueError(f"container task {spec.task_name} has an Image spec but no image was built for it")
         in_dir, out_dir = self._dirs(spec)
         run_args = ["--network", self.network, *resource_args(spec), *bind(in_dir, config.input_data_dir),
-                    *bind(out_dir, config.output_data_dir), "--entrypoint", command[0], config.image, *command[1:]]
+                    *bind(out_dir, config.output_data_dir), "--entrypoint", command[0], image, *command[1:]]
         return await self.containers.start(spec, on_status, run_args, {})
 
     async def _finish(self, spec: LaunchSpec, state: dict[str, Any], aborted: bool) -> Outcome:
