@@ -22,6 +22,7 @@ import re
 import shutil
 from typing import Any, Mapping
 
+TASK_TYPE = "raw-container"
 CONFIG_KEY = "raw_container"
 LOCAL_IMAGE = "local"  # run the command on the host, without a container
 BUILT_IMAGE = "<built>"  # an `Image` spec: the TaskSpec's image is what the client built for it
@@ -137,6 +138,19 @@ def _abs_dir(value: Any, what: str, field: str) -> str:
     return text.rstrip("/")
 
 
+def launch_arg(args: tuple[str, ...] | list[str], flag: str) -> str:
+    """The value after ``flag`` in an action's entrypoint arguments (``--inputs``, ``--raw-data-path``)."""
+    for i, value in enumerate(args[:-1]):
+        if value == flag:
+            return args[i + 1]
+    return ""
+
+
+def input_texts(config: RawConfig, inputs_uri: str) -> dict[str, str]:
+    """What ``{{.inputs.name}}`` becomes for each scalar input (no file written)."""
+    return {name: input_text(value) for name, value in decode_inputs_file(config, inputs_uri).items()}
+
+
 def input_text(value: Any) -> str:
     """An input as its file holds it and the command sees it (bools as Flyte writes them)."""
     if isinstance(value, bool):
@@ -218,12 +232,13 @@ def read_outputs(config: RawConfig, host_output_dir: str, raw_prefix: str) -> di
             raise RawContainerError(f"output {name!r} is over {_MAX_OUTPUT_TEXT} bytes; a {tp} output is a short "
                                     "text: declare it as File")
         with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read().strip()
-        values[name] = _parse(name, tp, text)
+            values[name] = parse_output(name, tp, fh.read())
     return values
 
 
-def _parse(name: str, tp: str, text: str) -> Any:
+def parse_output(name: str, tp: str, text: str) -> Any:
+    """An output's value from the text of its file, as declared (``tp``: a scalar type name)."""
+    text = text.strip()
     try:
         if tp == "int":
             return int(text)

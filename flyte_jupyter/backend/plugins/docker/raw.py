@@ -43,16 +43,9 @@ from flyte_jupyter.backend.plugins.docker.runargs import bind, resource_args, se
 from flyte_jupyter.backend.plugins.local.procfs import killpg, start_time
 from flyte_jupyter.backend.plugins.logfiles import follow_log_files, log_files
 
-TASK_TYPE = "raw-container"
+TASK_TYPE = raw.TASK_TYPE
 _HOST = "host:"  # handle prefix of a command run on the host: "host:<pid>:<start time>"
 _KILL_GRACE_S = 5.0
-
-
-def _arg(args: tuple[str, ...], flag: str) -> str:
-    for i, value in enumerate(args[:-1]):
-        if value == flag:
-            return args[i + 1]
-    return ""
 
 
 class RawContainerPlugin(ExecutorPlugin):
@@ -100,7 +93,7 @@ class RawContainerPlugin(ExecutorPlugin):
         in_dir, out_dir = self._dirs(spec)
         raw.fresh_dir(in_dir)
         raw.fresh_dir(out_dir)
-        values = raw.decode_inputs_file(config, _arg(spec.args, "--inputs"))
+        values = raw.decode_inputs_file(config, raw.launch_arg(spec.args, "--inputs"))
         rendered = raw.stage_inputs(config, values, in_dir)
         command = raw.render_command(config, rendered, (in_dir, out_dir) if config.local else None)
         return config, command
@@ -127,7 +120,7 @@ class RawContainerPlugin(ExecutorPlugin):
         """outputs.pb from the outputs directory, or error.pb saying which output is wrong."""
         config = raw.RawConfig.from_custom(spec.custom, spec.task_name)
         try:
-            values = raw.read_outputs(config, self._dirs(spec)[1], _arg(spec.args, "--raw-data-path"))
+            values = raw.read_outputs(config, self._dirs(spec)[1], raw.launch_arg(spec.args, "--raw-data-path"))
             raw.write_outputs(config, values, spec.outputs_path)
         except Exception as exc:  # noqa: BLE001 - any failure (a missing output, storage) is the action's error
             message = f"action {spec.action_name} (task {spec.task_name}): {exc}"
