@@ -39,6 +39,7 @@ def test_a_missing_output_and_an_exit_code_are_the_actions_errors(flyte_backend)
     crashed.wait()
     with pytest.raises(ActionFailedError, match=r"exited 0 but wrote no output 'answer': write it to /var/outputs/answer"):
         forgot.outputs()
+    assert "nothing written, token=none" in "\n".join(forgot.logs())  # no backend credential in a raw command
     with pytest.raises(ActionFailedError) as err:
         crashed.outputs()
     assert "exited with code 3" in str(err.value) and "disk on fire" in str(err.value)

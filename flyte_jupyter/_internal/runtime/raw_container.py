@@ -138,6 +138,12 @@ def _abs_dir(value: Any, what: str, field: str) -> str:
     return text.rstrip("/")
 
 
+def task_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The env a raw container gets: the task's own variables, none of the backend's
+    (``FLYTE_JUPYTER_*``: the endpoint, the run's credential); such a command never calls back."""
+    return {k: v for k, v in env.items() if not k.startswith("FLYTE_JUPYTER_")}
+
+
 def launch_arg(args: tuple[str, ...] | list[str], flag: str) -> str:
     """The value after ``flag`` in an action's entrypoint arguments (``--inputs``, ``--raw-data-path``)."""
     for i, value in enumerate(args[:-1]):

@@ -12,7 +12,7 @@ measure = ContainerTask(
                          "> /var/outputs/line; expr length {{.inputs.word}} > /var/outputs/size; echo measured"],
     inputs={"word": str, "loud": bool, "scale": float}, outputs={"line": str, "size": int},
 )
-forgetful = ContainerTask(name="forgetful", image="local", command=["sh", "-c", "echo nothing written"],
+forgetful = ContainerTask(name="forgetful", image="local", command=["sh", "-c", "echo nothing written, token=${FLYTE_JUPYTER_TOKEN:-none}"],
                           outputs={"answer": int})
 crashing = ContainerTask(name="crashing", image="local", command=["sh", "-c", "echo disk on fire >&2; exit 3"])
 boxed = ContainerTask(name="boxed", image="flyte-jupyter-test.invalid/busybox:1", command=["true"])

@@ -108,7 +108,7 @@ class RawContainerPlugin(ExecutorPlugin):
         in_dir, out_dir = self._dirs(spec)
         run_args = ["--network", self.network, *resource_args(spec), *bind(in_dir, config.input_data_dir),
                     *bind(out_dir, config.output_data_dir), "--entrypoint", command[0], image, *command[1:]]
-        return await self.containers.start(spec, on_status, run_args, {})
+        return await self.containers.start(spec, on_status, run_args, raw.task_env(spec.env))
 
     async def _finish(self, spec: LaunchSpec, state: dict[str, Any], aborted: bool) -> Outcome:
         outcome = exited_outcome(state, spec, aborted)
@@ -133,9 +133,10 @@ class RawContainerPlugin(ExecutorPlugin):
     async def _start_host(self, spec: LaunchSpec, on_status: StatusCallback, command: list[str]) -> str:
         stdout, stderr = log_files(spec)
         os.makedirs(os.path.dirname(stdout), exist_ok=True)
+        env = {**raw.task_env(os.environ), **raw.task_env(spec.env)}
         with open(stdout, "wb") as out, open(stderr, "wb") as err:
             proc = await asyncio.create_subprocess_exec(
-                *dying_with_us(command), cwd=spec.workdir, env={**os.environ, **spec.env}, stdin=subprocess.DEVNULL, stdout=out,
+                *dying_with_us(command), cwd=spec.workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=err, start_new_session=True)
         handle = f"{_HOST}{proc.pid}:{start_time(proc.pid) or 0}"
         self._hosts[handle] = (proc, asyncio.ensure_future(self._wait_host(handle, proc, spec, on_status)))

@@ -121,8 +121,8 @@ def _raw_container(config: raw.RawConfig, rendered: dict[str, str], spec: Any,
     container: dict[str, Any] = {
         "name": n.CONTAINER, "image": image, "command": raw.render_command(config, rendered),
         # the task's own env only: a raw container never talks to the backend, so it gets no credential
-        "env": sorted(({"name": k, "value": str(v)} for k, v in (spec.env or {}).items()
-                       if not k.startswith("FLYTE_JUPYTER_")), key=lambda e: e["name"]),
+        "env": sorted(({"name": k, "value": str(v)} for k, v in raw.task_env(spec.env or {}).items()),
+                      key=lambda e: e["name"]),
         "volumeMounts": mounts,
     }
     if config.outputs:
