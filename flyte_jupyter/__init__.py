@@ -51,6 +51,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "ActionFailedError": (".errors", "ActionFailedError"),
     "TaskTemplate": ("._task", "TaskTemplate"),
     "io": (".io", None),
+    "extras": (".extras", None),
     "errors": (".errors", None),
     "storage": (".storage", None),
     "durable": (".durable", None),

@@ -78,6 +78,25 @@ class TaskEnvironment:
     def tasks(self) -> dict[str, "TaskTemplate"]:
         return dict(self._tasks)
 
+    @classmethod
+    def from_task(cls, name: str, *tasks: "TaskTemplate",
+                  depends_on: list["TaskEnvironment"] | None = None) -> "TaskEnvironment":
+        """An environment holding ``tasks`` made outside of one (a `ContainerTask`), as Flyte 2's
+        `TaskEnvironment.from_task`: its image is theirs (they must agree); calling environments list
+        it in ``depends_on``. Each task is named ``<name>.<task>`` from then on."""
+        for task in tasks:
+            if getattr(task, "rebind", None) is None:
+                raise ValueError(f"task {task.name} already belongs to the environment {task.env.name}; "
+                                 "from_task takes tasks made outside of an environment (a ContainerTask)")
+        images = {id(task.env.image): task.env.image for task in tasks}
+        if len(images) > 1:
+            raise ValueError(f"the tasks given to TaskEnvironment.from_task({name!r}) have different images "
+                             f"{list(images.values())}; put them in separate environments")
+        env = cls(name=name, image=next(iter(images.values())) if images else "auto", depends_on=list(depends_on or []))
+        for task in tasks:
+            task.rebind(env)  # type: ignore[attr-defined]
+        return env
+
     def add_dependency(self, *envs: "TaskEnvironment") -> None:
         for env in envs:
             if env is not self and env not in self.depends_on:

@@ -100,6 +100,9 @@ class RunOptions:
 
     def start_local(self, task: Any, args: tuple, kwargs: dict) -> LocalRun:
         """Begin a local run on the local-run loop and return at once (views attach to it)."""
+        check = getattr(task, "check_runnable", None)  # a task type that refuses a local run up front
+        if check is not None:
+            check()
         return start_local(self, task, args, kwargs)
 
 

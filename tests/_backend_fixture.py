@@ -88,7 +88,10 @@ class BackendProcess:
         except sqlite3.Error:
             return
         for handle in handles:
-            pid = int(handle.split(":", 1)[0])
+            try:
+                pid = int(handle.split(":", 1)[0])
+            except ValueError:
+                continue  # not a process (a container: the Docker plugin's tests remove those by label)
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

@@ -217,7 +217,7 @@ def add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="state, storage and logs (default: the user's data dir)")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 needs TLS)")
     p.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
-    p.add_argument("--executor", default=None, help="local (default), kubernetes, or module:factory")
+    p.add_argument("--executor", default=None, help="local (default), docker, kubernetes, or module:factory")
     p.add_argument("--max-parallelism", type=int, default=None, help="concurrent actions (default: cores)")
     p.add_argument("--config", default=None, help="backend YAML config file")
     p.add_argument("--tls-cert", default=None)

@@ -116,7 +116,8 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         environment=getattr(task.env, "name", ""),
         interruptible=bool(task.interruptible),
     )
-    plugin_config = getattr(task.env, "plugin_config", None)
+    custom_config = getattr(task, "custom_config", None)  # a task type's own config (ContainerTask)
+    plugin_config = custom_config() if custom_config is not None else getattr(task.env, "plugin_config", None)
     pod_template = _pod_template_dict(getattr(task, "pod_template", None))
     if pod_template is not None and (plugin_config is None or isinstance(plugin_config, dict)):
         plugin_config = {**(plugin_config or {}), "pod_template": pod_template}

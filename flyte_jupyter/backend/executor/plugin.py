@@ -31,7 +31,7 @@ The entrypoint an attempt runs writes ``outputs.pb`` or ``error.pb`` under ``spe
 the executor reads those, so a plugin only reports *how the resource ended* (exit code, OOM, lost).
 
 A plugin is chosen by task type through a :class:`PluginRegistry`. The backend config knob
-``executor`` ("local", the default, or "kubernetes") selects which plugin serves the default task
+``executor`` ("local", the default, "docker" or "kubernetes") selects which plugin serves the default task
 type "python"; ``executor_config`` (a dict) is handed to the plugin's factory.
 """
 
@@ -290,8 +290,15 @@ def load_plugin(executor: str, config: PluginConfig) -> ExecutorPlugin:
     return plugin
 
 
+RAW_CONTAINER = "raw-container"
+
+
 def default_registry(executor: str, config: PluginConfig) -> PluginRegistry:
-    """A registry whose default plugin is the selected executor."""
+    """A registry whose default plugin is the selected executor; "raw-container" tasks
+    (`ContainerTask`) go to the installed `raw-container` plugin unless the executor runs them itself."""
     registry = PluginRegistry()
-    registry.register(load_plugin(executor, config), default=True)
+    plugin = load_plugin(executor, config)
+    registry.register(plugin, default=True)
+    if RAW_CONTAINER not in plugin.task_types and RAW_CONTAINER in executor_entry_points():
+        registry.register(load_plugin(RAW_CONTAINER, config), (RAW_CONTAINER,))
     return registry

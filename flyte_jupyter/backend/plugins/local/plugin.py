@@ -51,6 +51,7 @@ from flyte_jupyter.backend.plugins.local.procfs import (
     start_time,
 )
 from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
+from flyte_jupyter.backend.plugins.logfiles import log_files
 
 log = logging.getLogger("flyte_jupyter.backend")
 _MEMORY_POLL = 0.05
@@ -245,7 +246,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         if spec.secrets:
             on_status = _removing_secrets(spec, on_status)
         env = {**shared, **_secrets.secret_env(spec)} if spec.secrets else shared
-        stdout, stderr = _log_files(spec)
+        stdout, stderr = log_files(spec)
         proc = AttemptProc(spec, on_status)
         if spec.reuse:
             worker = self._worker_for(python, spec)
@@ -300,7 +301,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         """After `server` died with our spawn request unanswered: the handle of the child it forked
         (now watched by polling, or already ended: then its result is read), or None when it never
         forked (then the launch asks a new server)."""
-        stdout, stderr = _log_files(proc.spec)
+        stdout, stderr = log_files(proc.spec)
         if not os.path.exists(stdout):
             return None  # the server creates the stdout log right before it forks
         holders = [info for info in procfs.scan(os.path.dirname(stdout), all_fds=True)
@@ -416,7 +417,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         stdout log (a session leader: the attempt, or the worker running it); else "" if it
         started and is gone (its stderr log exists: the child, the worker or the launch creates
         that), else None: it never started."""
-        stdout, stderr = _log_files(spec)
+        stdout, stderr = log_files(spec)
         if not os.path.exists(stdout):
             return None
         info = self._log_holders().get(stdout)
@@ -477,7 +478,7 @@ class LocalProcessPlugin(ExecutorPlugin):
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
         """stdout and stderr in the order written, partial lines included (see `logread`)."""
-        out, err = _log_files(spec)
+        out, err = log_files(spec)
         reader = OrderedLogs({"stdout": out, "stderr": err}, order_path_of(out))
         pid = int(handle.split(":", 1)[0]) if handle else 0
         while True:
@@ -542,8 +543,3 @@ def _removing_secrets(spec: LaunchSpec, on_status: StatusCallback) -> StatusCall
 
     return report
 
-
-def _log_files(spec: LaunchSpec) -> tuple[str, str]:
-    """stdout/stderr of an attempt, beside its log directory's name (the run's log directory
-    exists after the first action, so an action creates no directory for its logs)."""
-    return f"{spec.log_dir}.stdout", f"{spec.log_dir}.stderr"
