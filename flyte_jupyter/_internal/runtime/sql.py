@@ -74,6 +74,10 @@ class QueryRun:
         self._interrupt: Callable[[], None] | None = None
         self._stopped = threading.Event()
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
     def stop(self) -> None:
         """Interrupt the running statement (sqlite3's interrupt; SQLAlchemy: the connection closes)."""
         self._stopped.set()

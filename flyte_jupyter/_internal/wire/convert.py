@@ -62,6 +62,8 @@ def action_info(msg: pb.Action) -> ActionInfo:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        task_type=msg.task_type or "python",
+        outputs_uri=msg.outputs_uri,
     )
 
 
@@ -78,6 +80,8 @@ def action_event(msg: pb.Action) -> ActionEvent:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        task_type=msg.task_type or "python",
+        outputs_uri=msg.outputs_uri,
     )
 
 

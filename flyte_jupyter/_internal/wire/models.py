@@ -65,6 +65,8 @@ class ActionInfo:
     group: str | None = None
     inputs: dict[str, Any] | None = None
     outputs: Any = None
+    task_type: str = "python"  # the plugin's type: "sql", "dask", "raw-container", ...
+    outputs_uri: str = ""  # the current attempt's prefix in storage (outputs, error, links.json)
 
     @property
     def duration(self) -> float | None:
@@ -86,6 +88,7 @@ class ActionInfo:
             "error": dataclasses.asdict(self.error) if self.error else None,
             "cache_hit": self.cache_hit,
             "group": self.group,
+            "task_type": self.task_type,
         }
 
 
@@ -103,3 +106,5 @@ class ActionEvent:
     error: ActionError | None = None
     cache_hit: bool = False
     group: str | None = None
+    task_type: str = "python"
+    outputs_uri: str = ""

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter.backend.executor.logfiles import log_files as _log_files
+from flyte_jupyter.backend.executor.logfiles import tail
 from flyte_jupyter.backend.executor.plugin import (
     ExecutorPlugin,
     LaunchSpec,
@@ -38,7 +40,7 @@ from flyte_jupyter.backend.executor.plugin import (
     PluginConfig,
     StatusCallback,
 )
-from flyte_jupyter.backend.plugins.local import procfs
+from flyte_jupyter.backend.plugins.local import podtemplate, procfs
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
 from flyte_jupyter.backend.plugins.local.process import AttemptProc
 from flyte_jupyter.backend.plugins.local.procfs import (
@@ -56,7 +58,8 @@ _KILL_GRACE = 1.0
 _MAX_TEMPLATES = 8
 _TEMPLATE_IDLE = 60.0
 # The env vars that differ between attempts (set in each child, not in the template).
-_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT", "FLYTE_JUPYTER_TOKEN")  # the token is per run
+# The token is per run; a Dask attempt's scheduler address is its own (plugins/dask).
+_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT", "FLYTE_JUPYTER_TOKEN", "DASK_SCHEDULER_ADDRESS")
 # How often a launch tries again when its fork server died before forking it.
 _SPAWN_TRIES = 3
 # How long close() waits for the fork servers, templates and idle workers to be gone.
@@ -76,6 +79,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._zygotes: dict[str, ForkServer] = {}
         self._zygote_lock = asyncio.Lock()
         self._procs: dict[int, AttemptProc] = {}
+        self._told_ignored: set[tuple[str, str]] = set()  # tasks whose ignored pod template fields were logged
         self._limited: set[AttemptProc] = set()
         self._monitor: asyncio.Task | None = None
         self._bundle_cache = str(self.data_dir / "bundles")
@@ -233,6 +237,10 @@ class LocalProcessPlugin(ExecutorPlugin):
             # The backend is stopping: start nothing. The executor records an attempt only when
             # its launch returns, so this one stays queued for the next start.
             await asyncio.Event().wait()
+        spec, ignored = podtemplate.apply(spec)
+        if ignored and (spec.task_name, spec.task_version) not in self._told_ignored:
+            self._told_ignored.add((spec.task_name, spec.task_version))
+            log.warning("task %s: %s", spec.task_name, podtemplate.notice(ignored))
         python = self._python_for(spec.image)
         # The fork server inherited the backend's environment: send only what the action adds.
         env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
@@ -465,33 +473,13 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.finish(None, OutcomeKind.LOST)
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
+        _, ignored = podtemplate.apply(spec)
+        if ignored:  # the attempt's log says it first, every time it is read
+            yield LogLine("stderr", f"flyte-jupyter: {podtemplate.notice(ignored)}", 0.0)
         out, err = _log_files(spec)
-        paths = [("stdout", out), ("stderr", err)]
-        offsets = {name: 0 for name, _ in paths}
-        partial = {name: b"" for name, _ in paths}
         pid = int(handle.split(":", 1)[0]) if handle else 0
-        while True:
-            running = follow and self._is_live(pid)
-            for name, path in paths:
-                try:
-                    with open(path, "rb") as fh:
-                        fh.seek(offsets[name])
-                        data = fh.read()
-                except OSError:
-                    continue
-                offsets[name] += len(data)
-                data = partial[name] + data
-                lines = data.split(b"\n")
-                partial[name] = lines.pop()
-                now = time.time()
-                for line in lines:
-                    yield LogLine(name, line.decode(errors="replace"), now)
-            if not running:
-                for name, rest in partial.items():
-                    if rest:
-                        yield LogLine(name, rest.decode(errors="replace"), time.time())
-                return
-            await asyncio.sleep(0.2)
+        async for line in tail([("stdout", out), ("stderr", err)], lambda: self._is_live(pid), follow):
+            yield line
 
     def _is_live(self, pid: int) -> bool:
         if pid in self._procs:
@@ -536,9 +524,3 @@ class LocalProcessPlugin(ExecutorPlugin):
         return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),
                 "templates": sum(1 for t in self._templates.values() if t is not None),
                 "workers": sum(len(p.workers) for p in self._pools.values())}
-
-
-def _log_files(spec: LaunchSpec) -> tuple[str, str]:
-    """stdout/stderr of an attempt, beside its log directory's name (the run's log directory
-    exists after the first action, so an action creates no directory for its logs)."""
-    return f"{spec.log_dir}.stdout", f"{spec.log_dir}.stderr"
