@@ -37,6 +37,7 @@ from flyte_jupyter.backend.executor.plugin import (
     OutcomeKind,
     PluginRegistry,
     PluginStatus,
+    oom_message,
 )
 from flyte_jupyter.backend.executor.results import write_error
 from flyte_jupyter.backend.state import RunEntry, StateHub
@@ -438,9 +439,7 @@ class Executor:
         if outcome.kind is OutcomeKind.OOM:
             return pb.ActionError(
                 kind="OOMKilled", origin="user", retryable=True,
-                message=outcome.message or (
-                    f"action {rec.name} (task {rec.task_name}) was killed: OOM, it used more memory than its "
-                    f"limit of {launch.memory_text if launch else '?'}; raise Resources(memory=...) or use less memory"),
+                message=outcome.message or oom_message(rec.name, rec.task_name, launch.memory_text if launch else None),
             ), pb.PHASE_FAILED
         if outcome.kind is OutcomeKind.EXITED and att.launch is not None:
             err = self._read_error(att.launch.outputs_path)

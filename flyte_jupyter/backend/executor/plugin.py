@@ -127,6 +127,12 @@ class Outcome:
         return self.kind is OutcomeKind.EXITED and self.exit_code == 0
 
 
+def oom_message(action: str, task: str, limit: str | None) -> str:
+    """What an action killed for its memory says (the limit as the user wrote it, when known)."""
+    return (f"action {action} (task {task}) was killed: OOM, it used more memory than its limit of "
+            f"{limit or '?'}; raise Resources(memory=...) or use less memory")
+
+
 @dataclasses.dataclass(frozen=True)
 class PluginStatus:
     """One status report: a non-terminal phase, or a terminal ``outcome``."""
