@@ -84,3 +84,13 @@ def test_a_template_naming_an_undeclared_input_is_refused_when_declared() -> Non
     with pytest.raises(ValueError, match="only"):
         sqlflows.SQLite3Task(name="x", query_template="select {{ .rawOutputDataPrefix }}",
                              task_config=sqlflows.SQLite3Config(uri=str(DB)))
+
+
+def test_any_sqlalchemy_url_runs_when_sqlalchemy_is_installed(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("sqlalchemy")
+    above, broken = sqlflows.alchemy_tasks()
+    frame = flyte.with_runcontext(mode="remote").run(above, lo=7).outputs()
+    assert frame.open(pd.DataFrame).all_sync()["x"].tolist() == [7, 8, 9]
+    run = flyte.with_runcontext(mode="remote").run(broken)
+    with pytest.raises(ActionFailedError, match="no such column: nope"):
+        run.outputs()

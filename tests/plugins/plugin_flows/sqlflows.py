@@ -32,3 +32,15 @@ async def total_above(lo: int) -> int:
     """A python parent calling a sql child: the child is an action of type sql."""
     frame = await count.aio(lo=lo)
     return int((await frame.open(pd.DataFrame).all())["n"][0])
+
+
+def alchemy_tasks():  # type: ignore[no-untyped-def]
+    """SQLAlchemyTask needs SQLAlchemy only where the query runs (the backend); made on demand."""
+    from flyte_jupyter.plugins.sql import SQLAlchemyConfig, SQLAlchemyTask
+
+    url = f"sqlite:///{DB}"
+    above = SQLAlchemyTask(name="plugin_tests.alchemy_above", query_template="select x from t where x >= {{ .inputs.lo }} "
+                           "order by x", inputs={"lo": int}, task_config=SQLAlchemyConfig(uri=url))
+    broken = SQLAlchemyTask(name="plugin_tests.alchemy_broken", query_template="select nope from t",
+                            task_config=SQLAlchemyConfig(uri=url))
+    return above, broken

@@ -18,7 +18,6 @@ from typing import Callable
 from flyte_jupyter.backend.plugins.local.procfs import killpg
 
 _START_TIMEOUT = 60.0
-_KILL_GRACE = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +53,8 @@ class LocalCluster:
                 start_new_session=True)
 
     async def start(self, on_worker_lost: Callable[[str], None]) -> None:
-        """Start the scheduler, wait for its address, start the workers and wait until all joined."""
+        """Start the scheduler and the workers at once (the workers find the scheduler through its
+        file, so their imports overlap), then wait until every worker has joined."""
         try:
             os.unlink(self.plan.scheduler_file)
         except FileNotFoundError:
@@ -62,15 +62,15 @@ class LocalCluster:
         self.scheduler = await self._spawn(
             "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", self.plan.scheduler_file)
+        for i in range(self.plan.workers):
+            self.workers.append(await self._spawn(
+                "-m", "distributed.cli.dask_worker", "--scheduler-file", self.plan.scheduler_file, "--no-nanny",
+                "--name", f"worker-{i}", "--nthreads", str(self.plan.threads_per_worker),
+                "--memory-limit", self.plan.memory_limit, "--host", "127.0.0.1", "--no-dashboard"))
         info = await self._scheduler_info()
         self.address = info["address"]
         port = (info.get("services") or {}).get("dashboard")
         self.dashboard = f"http://127.0.0.1:{port}/status" if port else ""
-        for i in range(self.plan.workers):
-            self.workers.append(await self._spawn(
-                "-m", "distributed.cli.dask_worker", self.address, "--no-nanny", "--name", f"worker-{i}",
-                "--nthreads", str(self.plan.threads_per_worker), "--memory-limit", self.plan.memory_limit,
-                "--host", "127.0.0.1", "--no-dashboard"))
         await self._wait_for_workers()
         self._watch = asyncio.get_running_loop().create_task(self._watch_workers(on_worker_lost))
 
@@ -123,18 +123,13 @@ class LocalCluster:
                        "(retried by the task's retry policy)")
 
     async def stop(self) -> None:
-        """End every process of the cluster (SIGTERM to each group, SIGKILL after a grace)."""
+        """End every process of the cluster at once (SIGKILL to each group: a per-action cluster
+        has nothing to save, and a graceful Dask shutdown takes seconds)."""
         self.stopping = True
         if self._watch is not None:
             self._watch.cancel()
         procs = [p for p in [*self.workers, self.scheduler] if p is not None]
         for proc in procs:
             if proc.returncode is None:
-                killpg(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), _KILL_GRACE)
-        except asyncio.TimeoutError:
-            for proc in procs:
-                if proc.returncode is None:
-                    killpg(proc.pid, signal.SIGKILL)
-            await asyncio.gather(*(p.wait() for p in procs))
+                killpg(proc.pid, signal.SIGKILL)
+        await asyncio.gather(*(p.wait() for p in procs))
