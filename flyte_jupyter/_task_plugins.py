@@ -65,7 +65,7 @@ class _Registry:
         """config type -> task type, for messages and `describe`."""
         if not self._loaded:
             self._load_all()
-        return {_type_name(c): p.task_type for c, p in self._plugins.items()}
+        return {_type_name(c): str(getattr(p, "task_type", "")) for c, p in self._plugins.items()}
 
     def class_for(self, plugin_config: Any) -> type:
         """The task class for an environment's `plugin_config`, or an error naming what is known."""
