@@ -17,7 +17,7 @@ import dataclasses
 import json
 import logging
 import sys
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
@@ -34,6 +34,9 @@ from flyte_jupyter.backend.executor.plugin import (
 )
 from flyte_jupyter.backend.plugins.dask.cluster import ClusterPlan, LocalCluster
 
+if TYPE_CHECKING:
+    from flyte_jupyter.backend.plugins.dask.k8s import K8sCluster, K8sClusterPlan
+
 log = logging.getLogger("flyte_jupyter.backend")
 MAX_WORKERS = 256
 LINKS_FILE = "links.json"
@@ -41,7 +44,7 @@ LINKS_FILE = "links.json"
 
 @dataclasses.dataclass
 class _Live:
-    cluster: LocalCluster
+    cluster: LocalCluster | K8sCluster
     spec: LaunchSpec  # the runner's spec (with the scheduler address)
     inner: str = ""
     lost: str = ""
@@ -56,22 +59,32 @@ class DaskPlugin(ExecutorPlugin):
     def __init__(self, config: PluginConfig) -> None:
         if config.runner is None:
             raise ValueError("the dask plugin runs beside a python executor; load it with default_registry()")
-        self.runner = config.runner
+        self.runner: Any = config.runner  # local or kubernetes: their own methods are used below
         self._live: dict[str, _Live] = {}
 
     def check_task(self, spec: Any) -> None:
-        """At CreateRun: this backend's executor must be one the plugin can start a cluster beside."""
-        if self.runner.name != "local":
-            raise ValueError(f"dask tasks run on the embedded (local) executor here; this backend runs "
+        """At CreateRun: a config the plugin can run, beside an executor it can start a cluster by."""
+        if self.runner.name not in ("local", "kubernetes"):
+            raise ValueError(f"dask tasks run beside the local or the kubernetes executor; this backend runs "
                              f"python tasks with {self.runner.name!r}")
         custom = json.loads(spec.custom_json or "{}")
         _workers(custom, spec.id.name)
+        check = getattr(self.runner, "check_task", None)
+        if check is not None:  # the runner's own checks (a pod needs a container image)
+            check(spec)
 
-    def build(self, spec: LaunchSpec) -> ClusterPlan:
+    def build(self, spec: LaunchSpec) -> ClusterPlan | K8sClusterPlan:
         try:
             workers = _workers(spec.custom, spec.task_name)
         except ValueError as exc:
             raise BuildError(str(exc), kind="DaskConfigError") from None
+        if self.runner.name == "kubernetes":
+            from flyte_jupyter.backend.plugins.dask import k8s
+
+            try:
+                return k8s.build(spec, self.runner.settings, self.runner.namespace(spec), workers)
+            except ValueError as exc:
+                raise BuildError(str(exc), kind="DaskConfigError") from None
         res = (spec.custom.get("workers") or {}).get("resources") or {}
         try:
             cpu = parse_cpu(res["cpu"]) if res.get("cpu") else None
@@ -84,9 +97,16 @@ class DaskPlugin(ExecutorPlugin):
                            memory_limit=str(memory or 0), log_path=f"{spec.log_dir}.dask",
                            scheduler_file=f"{spec.log_dir}.dask-scheduler.json")
 
+    def _cluster(self, plan: ClusterPlan | K8sClusterPlan) -> LocalCluster | K8sCluster:
+        if isinstance(plan, ClusterPlan):
+            return LocalCluster(plan)
+        from flyte_jupyter.backend.plugins.dask.k8s import K8sCluster
+
+        return K8sCluster(self.runner._ctl(), plan)
+
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
-        plan = spec.resource if isinstance(spec.resource, ClusterPlan) else self.build(spec)
-        cluster = LocalCluster(plan)
+        plan = spec.resource if spec.resource is not None else self.build(spec)
+        cluster = self._cluster(plan)
         live = _Live(cluster, spec)
         try:
             await cluster.start(lambda why: self._worker_lost(live, why))
@@ -98,6 +118,18 @@ class DaskPlugin(ExecutorPlugin):
                                json.dumps({"Dask dashboard": cluster.dashboard}).encode())
         env = {**spec.env, "DASK_SCHEDULER_ADDRESS": cluster.address}
         live.spec = dataclasses.replace(spec, env=env, task_type="python", resource=None)
+        try:
+            live.inner = await self.runner.launch(live.spec, self._forward(live, on_status))
+        except BaseException:
+            await cluster.stop()
+            raise
+        scheduler = getattr(cluster, "scheduler", None)
+        handle = f"dask:{scheduler.pid if scheduler is not None else 0}:{live.inner}"
+        self._live[handle] = live
+        return handle
+
+    def _forward(self, live: _Live, on_status: StatusCallback) -> StatusCallback:
+        """The runner's statuses passed on; the terminal one after the cluster is gone."""
 
         def forward(status: PluginStatus) -> None:
             if not status.terminal:
@@ -108,14 +140,7 @@ class DaskPlugin(ExecutorPlugin):
                 outcome = Outcome(OutcomeKind.LOST, message=live.lost)
             asyncio.get_running_loop().create_task(self._end(live, PluginStatus(outcome=outcome), on_status))
 
-        try:
-            live.inner = await self.runner.launch(live.spec, forward)
-        except BaseException:
-            await cluster.stop()
-            raise
-        handle = f"dask:{cluster.scheduler.pid if cluster.scheduler else 0}:{live.inner}"
-        self._live[handle] = live
-        return handle
+        return forward
 
     async def _end(self, live: _Live, status: PluginStatus, on_status: StatusCallback) -> None:
         await live.cluster.stop()
@@ -142,11 +167,24 @@ class DaskPlugin(ExecutorPlugin):
         return self.runner.logs(spec, _inner(handle) if handle else None, follow)
 
     async def recover(self, spec: LaunchSpec, handle: str, on_status: StatusCallback) -> bool:
-        """The cluster died with the old backend: stop the task's process, if it still runs."""
+        """Embedded: the cluster died with the old backend, so the task's process is stopped (the
+        attempt is lost, retried by its policy). Kubernetes: the pods outlived it; the attempt is
+        reattached and its cluster deleted when it ends (or now, when it is gone)."""
         inner = _inner(handle)
-        if inner:
-            await self.runner.abort(inner, spec, "")
-        return False
+        plan = spec.resource if spec.resource is not None else self.build(spec)
+        if isinstance(plan, ClusterPlan):
+            if inner:
+                await self.runner.abort(inner, spec, "")
+            return False
+        cluster = self._cluster(plan)
+        live = _Live(cluster, dataclasses.replace(spec, task_type="python", resource=None), inner=inner)
+        live.spec = dataclasses.replace(live.spec, env={**spec.env, "DASK_SCHEDULER_ADDRESS": cluster.address})
+        alive = bool(inner) and await self.runner.recover(live.spec, inner, self._forward(live, on_status))
+        if alive:
+            self._live[handle] = live
+        else:
+            await cluster.stop()
+        return alive
 
     async def locate(self, spec: LaunchSpec) -> str | None:
         inner = await self.runner.locate(spec)
