@@ -94,3 +94,17 @@ def test_any_sqlalchemy_url_runs_when_sqlalchemy_is_installed(flyte_backend) -> 
     run = flyte.with_runcontext(mode="remote").run(broken)
     with pytest.raises(ActionFailedError, match="no such column: nope"):
         run.outputs()
+
+
+def test_a_query_cannot_reach_the_backend_s_own_files(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = sqlflows.SQLite3Task(name="plugin_tests.steal", query_template="select * from actions",
+                                 task_config=sqlflows.SQLite3Config(uri=str(flyte_backend.data_dir / "state.db")))
+    with pytest.raises(BackendError, match="inside the backend's data directory"):
+        flyte.with_runcontext(mode="remote").run(state)
+    attach = sqlflows.SQLite3Task(
+        name="plugin_tests.attach",
+        query_template=f"attach database '{flyte_backend.data_dir / 'state.db'}' as s",
+        task_config=sqlflows.SQLite3Config(uri=str(DB)))
+    run = flyte.with_runcontext(mode="remote").run(attach)
+    with pytest.raises(ActionFailedError, match="not authorized"):
+        run.outputs()

@@ -107,6 +107,7 @@ class QueryRun:
         except sqlite3.Error as exc:
             raise SQLError(f"cannot open the SQLite database {path}: {exc}") from None
         self._interrupt = conn.interrupt
+        conn.set_authorizer(_no_attach)  # the query reaches its own database only
         try:
             if self._stopped.is_set():
                 raise SQLError("interrupted")
@@ -144,6 +145,12 @@ class QueryRun:
         finally:
             self._interrupt = None
             engine.dispose()
+
+
+def _no_attach(action: int, *_: object) -> int:
+    import sqlite3
+
+    return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) else sqlite3.SQLITE_OK
 
 
 def sqlite_path(uri: str) -> str:

@@ -42,8 +42,9 @@ class Query:
     inputs_uri: str
 
 
-def checked_config(custom: dict[str, Any], task: str) -> dict[str, Any]:
-    """The task's SQL config, or ValueError naming what is wrong."""
+def checked_config(custom: dict[str, Any], task: str, data_dir: str = "") -> dict[str, Any]:
+    """The task's SQL config, or ValueError naming what is wrong. A SQLite database inside the
+    backend's own data directory (its state, tokens, logs) is refused: the query runs in the backend."""
     dialect = custom.get("dialect")
     if dialect not in _DIALECTS:
         raise ValueError(f"sql task {task} has dialect {dialect!r}; use one of {', '.join(_DIALECTS)} "
@@ -55,6 +56,11 @@ def checked_config(custom: dict[str, Any], task: str) -> dict[str, Any]:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValueError(f"sql task {task}: its config's inputs must be a list of names")
     _sql.check_template(custom["query_template"], dict.fromkeys(names))
+    if dialect == "sqlite" and data_dir and _storage.is_local(custom["uri"]):
+        target = os.path.realpath(_storage.local_path(custom["uri"]))
+        if target == data_dir or target.startswith(data_dir.rstrip("/") + "/"):
+            raise ValueError(f"sql task {task}: the SQLite database {custom['uri']!r} is inside the backend's data "
+                             "directory, which queries may not read; use a database of your own")
     return custom
 
 
@@ -65,17 +71,18 @@ class SqlPlugin(ExecutorPlugin):
     task_types = ("sql",)
 
     def __init__(self, config: PluginConfig) -> None:
+        self.data_dir = os.path.realpath(config.data_dir)
         self._live: dict[str, tuple[_sql.QueryRun, asyncio.Task]] = {}
 
     def check_task(self, spec: pb.TaskSpec) -> None:
         """At CreateRun and registration: a config this plugin cannot run is refused at once."""
         import json
 
-        checked_config(json.loads(spec.custom_json or "{}"), spec.id.name)
+        checked_config(json.loads(spec.custom_json or "{}"), spec.id.name, self.data_dir)
 
     def build(self, spec: LaunchSpec) -> Query:
         try:
-            config = checked_config(spec.custom, spec.task_name)
+            config = checked_config(spec.custom, spec.task_name, self.data_dir)
         except ValueError as exc:
             raise BuildError(str(exc), kind="SQLConfigError") from None
         args = list(spec.args)
