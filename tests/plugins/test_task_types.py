@@ -183,3 +183,10 @@ def test_a_third_party_plugin_package_registers_itself_by_entry_points(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TYPE ShoutTask shout" in done.stdout
     assert "RESULT HI!!" in done.stdout
+
+
+def test_backend_status_lists_the_task_types_served(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    done = subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", "backend", "status", "--data-dir",
+                           str(flyte_backend.data_dir)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "task types: dask (dask), python (local), sql (sql)" in done.stdout, done.stdout

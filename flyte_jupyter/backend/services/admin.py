@@ -63,5 +63,5 @@ class AdminService(admin_grpc.AdminServiceServicer):
         return admin_pb.BackendStatusResponse(
             version=b.version, executor=b.config.executor, max_parallelism=b.executor.max_parallelism,
             running=b.executor.running, queued=b.executor.queued, data_dir=str(b.config.data_dir),
-            storage_root=b.config.storage_root, pid=os.getpid(),
+            storage_root=b.config.storage_root, pid=os.getpid(), task_types=b.registry.task_types(),
         )
