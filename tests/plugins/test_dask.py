@@ -56,6 +56,7 @@ def test_a_dask_task_gets_a_connected_client_and_its_cluster_ends_with_it(flyte_
     assert out["address"].startswith("tcp://127.0.0.1:")
     assert run.actions["a0"].phase is flyte.Phase.SUCCEEDED
     assert _wait(lambda: not _cluster_pids(flyte_backend.proc.pid), 10), _cluster_pids()
+    assert flyte.with_runcontext(mode="remote").run(daskflows.sync_total, n=10).outputs() == 45
 
 
 def test_a_worker_killed_mid_task_makes_the_attempt_retry(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -94,16 +95,29 @@ def test_an_aborted_dask_action_leaves_no_cluster(flyte_backend, tmp_path) -> No
 
 
 def test_a_sigkilled_backend_takes_its_dask_clusters_with_it(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No cluster process outlives the backend; after the restart the attempt whose cluster died is
+    stopped, counted as lost and retried by the task's policy on a fresh cluster."""
     backend = backend_factory().start()
     backend.use()
     try:
-        marker = tmp_path / "running"
-        flyte.with_runcontext(mode="remote").run(daskflows.sleeper, marker=str(marker))
+        marker = tmp_path / "attempt1"
+        remote = flyte.with_runcontext(mode="remote").run(daskflows.long_on_first_attempt, marker=str(marker))
         assert _wait(marker.exists, 60)
+        task_pid = int(marker.read_text())
         cluster = _cluster_pids(backend.proc.pid)
         assert len(cluster) == 3
         backend.kill()
         assert _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in cluster), 10), cluster
+        backend.start()
+        backend.use()
+        from flyte_jupyter.remote import Run
+
+        run = Run.get(remote.name)
+        assert run.outputs() == 2
+        assert run.actions["a0"].attempts == 2
+        assert _wait(lambda: not Path(f"/proc/{task_pid}/cmdline").exists()
+                     or Path(f"/proc/{task_pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", 10)
+        assert _wait(lambda: not _cluster_pids(backend.proc.pid), 10)
     finally:
         backend.kill_actions()
         flyte.init()

@@ -42,3 +42,12 @@ async def sleeper(marker: str) -> int:
         Path(marker).write_text(str(os.getpid()))
         client.submit(time.sleep, 120).result()
     return 0
+
+
+@env.task
+def sync_total(n: int) -> int:
+    """A sync body: the plugin task's hooks run around it, in the action's own process."""
+    from distributed import Client
+
+    with Client() as client:
+        return client.submit(sum, range(n)).result()
