@@ -390,6 +390,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                 proc.finish(None, OutcomeKind.LOST, "the process did not exit after SIGKILL")
 
     async def recover(self, spec: LaunchSpec, handle: str, on_status: StatusCallback) -> bool:
+        spec, _ = podtemplate.apply(spec)  # the limits it ran under, a pod template's included
         try:
             pid_text, start = handle.split(":", 1)
             pid = int(pid_text)
