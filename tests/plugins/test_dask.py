@@ -94,6 +94,14 @@ def test_an_aborted_dask_action_leaves_no_cluster(flyte_backend, tmp_path) -> No
     assert _wait(lambda: not Path(f"/proc/{task_pid}").exists() or "Z" in Path(f"/proc/{task_pid}/stat").read_text().rsplit(")", 1)[1][:3], 10)
 
 
+def test_a_timed_out_dask_action_leaves_no_cluster(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    remote = flyte.with_runcontext(mode="remote").run(daskflows.too_slow)
+    with pytest.raises(flyte.errors.ActionFailedError):
+        remote.outputs()
+    assert remote.actions["a0"].phase is flyte.Phase.TIMED_OUT
+    assert _wait(lambda: not _cluster_pids(flyte_backend.proc.pid), 10)
+
+
 def test_a_sigkilled_backend_takes_its_dask_clusters_with_it(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """No cluster process outlives the backend; after the restart the attempt whose cluster died is
     stopped, counted as lost and retried by the task's policy on a fresh cluster."""

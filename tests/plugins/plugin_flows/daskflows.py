@@ -51,3 +51,12 @@ def sync_total(n: int) -> int:
 
     with Client() as client:
         return client.submit(sum, range(n)).result()
+
+
+@env.task(timeout=4)
+async def too_slow() -> int:
+    from distributed import Client
+
+    with Client() as client:
+        client.submit(time.sleep, 120).result()
+    return 0
