@@ -190,3 +190,19 @@ def test_backend_status_lists_the_task_types_served(flyte_backend) -> None:  # t
                            str(flyte_backend.data_dir)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "task types: dask (dask), python (local), sql (sql)" in done.stdout, done.stdout
+
+
+def test_the_widget_tags_rows_of_other_types_than_python(tmp_path) -> None:
+    from flyte_jupyter._internal.wire.models import ActionInfo, Phase
+    from flyte_jupyter.kernel._links import type_tag_html
+    from flyte_jupyter.kernel._tree import Entry, row_html
+
+    sql = ActionInfo(name="a1", task="count", parent="a0", run_name="r", phase=Phase.RUNNING, task_type="sql")
+    py = ActionInfo(name="a2", task="env.f", parent="a0", run_name="r", phase=Phase.RUNNING)
+    assert ">sql</span>" in type_tag_html(sql) and type_tag_html(py) == ""
+    (tmp_path / "links.json").write_text('{"Dask dashboard": "http://127.0.0.1:1/status", "bad": "javascript:x"}')
+    dask = ActionInfo(name="a3", task="d.total", parent="a0", run_name="r", phase=Phase.RUNNING, task_type="dask",
+                      outputs_uri=tmp_path.as_uri())
+    tag = type_tag_html(dask)
+    assert 'href="http://127.0.0.1:1/status"' in tag and "javascript" not in tag
+    assert ">sql</span>" in row_html(Entry(key="a1", depth=1, info=sql))
