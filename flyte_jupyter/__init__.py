@@ -56,6 +56,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "storage": (".storage", None),
     "durable": (".durable", None),
     "remote": (".remote", None),
+    "extend": (".extend", None),
 }
 
 __all__ = sorted(_EXPORTS)

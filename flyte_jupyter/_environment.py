@@ -50,6 +50,9 @@ class TaskEnvironment:
         for dep in self.depends_on:
             if not isinstance(dep, TaskEnvironment):
                 raise TypeError(f"depends_on takes TaskEnvironment objects, got {type(dep).__name__}")
+        if self.plugin_config is not None and self.reusable is not None:
+            raise ValueError(f"environment {self.name} has both plugin_config and reusable: a reusable "
+                             "environment cannot take a plugin config (as in Flyte 2); drop one of them")
 
     # dataclass eq/hash would compare task dicts; identity is what matters for environments.
     __hash__ = object.__hash__
@@ -67,8 +70,14 @@ class TaskEnvironment:
         """Declare a task: `@env.task` or `@env.task(retries=3, cache="auto", ...)`."""
         from flyte_jupyter._task import TaskTemplate
 
+        task_class: type[TaskTemplate] = TaskTemplate
+        if self.plugin_config is not None:  # refused here, at declaration, when no plugin serves it
+            from flyte_jupyter._task_plugins import TaskPluginRegistry
+
+            task_class = TaskPluginRegistry.class_for(self.plugin_config)
+
         def decorate(func: Callable) -> TaskTemplate:
-            template = TaskTemplate(func, self, **options)
+            template = task_class(func, self, **options)
             self._tasks[template.name] = template
             return template
 

@@ -161,6 +161,10 @@ class TaskTemplate:
     def image(self) -> Any:
         return self.env.image
 
+    def custom_config(self, sctx: Any) -> dict[str, Any]:
+        """The task type's own config, carried in the spec's `custom` JSON (plugins override it)."""
+        return {}
+
     def bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         """Map a call's arguments onto the declared inputs, with defaults, or say what is wrong."""
         params = self.interface.inputs
@@ -224,7 +228,7 @@ class TaskTemplate:
         bad = set(changes) - allowed
         if bad:
             raise TypeError(f"override() does not take {sorted(bad)}; it takes {sorted(allowed)}")
-        new = object.__new__(TaskTemplate)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         converters = {"cache": as_cache, "retries": as_retries, "timeout": as_timeout}
         for key, value in changes.items():

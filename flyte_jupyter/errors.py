@@ -363,6 +363,11 @@ class NotSupportedHereError(FlyteJupyterError, NotImplementedError):
     the message names the gap and what to do instead."""
 
 
+class UnknownPluginConfigError(FlyteJupyterError, TypeError):
+    """A `plugin_config` whose type no installed task plugin registered (`flyte_jupyter.extend`);
+    the message names the type and the registered ones."""
+
+
 # -- the backend ---------------------------------------------------------------------------------
 
 

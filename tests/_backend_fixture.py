@@ -88,10 +88,10 @@ class BackendProcess:
         except sqlite3.Error:
             return
         for handle in handles:
-            try:
-                pid = int(handle.split(":", 1)[0])
-            except ValueError:
-                continue  # not a process (a container: the Docker plugin's tests remove those by label)
+            parts = handle.split(":")  # "PID:START", or a plugin's "dask:SCHEDULER:PID:START"
+            if len(parts) < 2 or not parts[-2].isdigit():
+                continue  # a handle of a plugin that runs no process of its own (sql)
+            pid = int(parts[-2])
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

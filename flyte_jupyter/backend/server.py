@@ -171,7 +171,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None,
     finally:
         await backend.scheduler.close()
         await server.stop(1.0)
-        for plugin in registry.plugins():
+        for plugin in reversed(registry.plugins()):  # add-ons first: they wrap the default executor
             try:
                 await plugin.close()
             except Exception:  # noqa: BLE001

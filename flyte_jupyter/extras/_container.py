@@ -118,7 +118,7 @@ class ContainerTask(TaskTemplate):
         body = json.dumps({**self.raw_config.to_json(), "image": repr(self.container_image)}, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()
 
-    def custom_config(self) -> dict[str, Any]:
+    def custom_config(self, sctx: Any = None) -> dict[str, Any]:
         """The TaskSpec's ``custom_json``: the raw-container config."""
         return {raw.CONFIG_KEY: self.raw_config.to_json()}
 

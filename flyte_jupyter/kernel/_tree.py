@@ -22,6 +22,7 @@ from flyte_jupyter._internal.display.labels import short_task
 from flyte_jupyter._internal.wire.models import ActionInfo, Phase
 from flyte_jupyter.kernel._errors import error_summary
 from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
+from flyte_jupyter.kernel._links import type_tag_html
 
 ROOT = "a0"
 
@@ -294,7 +295,7 @@ def node_data(entry: Entry, label: str | None = None, children: Progress | None 
         "name": info.name, "task": info.task, "label": label or short_task(info.task), "parent": info.parent,
         "depth": entry.depth, "phase": info.phase.value, "attempts": info.attempts,
         "duration": shown_duration(info, now),
-        "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded,
+        "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded, "task_type": info.task_type,
         "error": summary,
     }
     if children is not None:
@@ -365,7 +366,7 @@ def row_html(entry: Entry, label: str | None = None, children: Progress | None =
             f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
             f'font-size:12px">'
             f'<span class="flyte-label" style="font-weight:700">{esc(title)}</span> '
-            f'<b class="flyte-task" style="font-weight:400;opacity:.6">{esc(info.task)}</b> '
+            f'<b class="flyte-task" style="font-weight:400;opacity:.6">{esc(info.task)}</b>{type_tag_html(info)} '
             f'<span style="opacity:.6">{esc(info.name)}</span> '
             f'{phase_badge(info.phase.value)}{attempt} <span style="opacity:.8">{esc(dur)}</span>'
             f'{cached}{group}{bar}{row_error_html(info, via)}</div>')

@@ -825,7 +825,8 @@ def _event_json(event: Any) -> dict[str, Any]:
     ended = event.timestamp if phase.terminal else None
     info = ActionInfo(name=event.action, task=event.task, parent=event.parent, run_name=event.run_name,
                       phase=phase, attempts=event.attempt, started_at=started, ended_at=ended,
-                      error=event.error, cache_hit=event.cache_hit, group=event.group)
+                      error=event.error, cache_hit=event.cache_hit, group=event.group,
+                      task_type=event.task_type)
     out = info.to_json()
     # only the timestamps the event knows; the panel keeps the others it already has
     return {k: v for k, v in out.items() if not (k in ("started_at", "ended_at") and v is None)}

@@ -522,13 +522,14 @@ class BackendClient:
     async def status(self) -> dict[str, Any]:
         """Backend facts: version, executor, max_parallelism, running_actions (busy slots), queued_actions,
         waiting_parents (running but without a slot: waiting on children), data_dir,
-        storage_root, pid, endpoint."""
+        storage_root, pid, endpoint, task_types (type -> the plugin serving it)."""
         resp = await self._call("admin", "Status", admin_pb.BackendStatusRequest(), timeout=10)
         return {
             "version": resp.version, "executor": resp.executor, "max_parallelism": resp.max_parallelism,
             "running_actions": resp.running, "queued_actions": resp.queued,
             "waiting_parents": resp.waiting_parents, "data_dir": resp.data_dir,
             "storage_root": resp.storage_root, "pid": resp.pid, "endpoint": self.endpoint,
+            "task_types": dict(resp.task_types),
         }
 
 

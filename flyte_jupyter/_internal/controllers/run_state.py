@@ -29,8 +29,10 @@ class RunState:
             info = self._actions.get(event.action)
             if info is None:
                 info = ActionInfo(name=event.action, task=event.task, parent=event.parent,
-                                  run_name=event.run_name, group=event.group)
+                                  run_name=event.run_name, group=event.group, task_type=event.task_type)
                 self._actions[event.action] = info
+            if event.outputs_uri:
+                info.outputs_uri = event.outputs_uri
             info.phase = event.phase
             info.attempts = max(info.attempts, event.attempt)
             if event.started_at is not None:  # the producer's own start (first attempt's)

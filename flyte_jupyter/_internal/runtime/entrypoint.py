@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with task_context(tc):
-            if task.is_async:
+            if task.is_async or hasattr(task, "pre"):  # a plugin task's pre/post hooks are async
                 result = asyncio.run(_execute(task, inputs, controller))
             else:
                 # A sync body runs right here: no event loop, no worker thread; its nested calls go

@@ -38,6 +38,17 @@ _ARG_TEMPLATE = [
 
 
 @dataclasses.dataclass(frozen=True)
+class SerializationContext:
+    """What a task plugin's `custom_config(sctx)` may read: where and under which version the task
+    is being serialized (Flyte 2's SerializationContext, in small)."""
+
+    project: str = ""
+    domain: str = ""
+    version: str = ""
+    image: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class CodeRef:
     """How the actions of one run load code: shared by the root and every child spec."""
 
@@ -116,13 +127,12 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         environment=getattr(task.env, "name", ""),
         interruptible=bool(task.interruptible),
     )
-    custom_config = getattr(task, "custom_config", None)  # a task type's own config (ContainerTask)
-    plugin_config = custom_config() if custom_config is not None else getattr(task.env, "plugin_config", None)
+    custom = dict(task.custom_config(SerializationContext(project, domain, code.version, image)) or {})
     pod_template = _pod_template_dict(getattr(task, "pod_template", None))
-    if pod_template is not None and (plugin_config is None or isinstance(plugin_config, dict)):
-        plugin_config = {**(plugin_config or {}), "pod_template": pod_template}
-    if plugin_config:
-        spec.custom_json = json.dumps(plugin_config, sort_keys=True, default=str)
+    if pod_template is not None:
+        custom["pod_template"] = pod_template
+    if custom:
+        spec.custom_json = json.dumps(custom, sort_keys=True, default=str)
     spec.secrets.extend(secret_requests(getattr(task, "secrets", None)))
     reuse = task.reusable
     if reuse is not None:

@@ -76,6 +76,7 @@ def action_info(msg: pb.Action) -> ActionInfo:
         attempt_history=attempts_from_pb(msg),
         inputs_uri=msg.inputs_uri or None,
         outputs_uri=msg.outputs_uri or None,
+        task_type=msg.task_type or "python",
     )
 
 
@@ -95,6 +96,8 @@ def action_event(msg: pb.Action) -> ActionEvent:
         started_at=_opt(msg.started_at),
         ended_at=_opt(msg.ended_at),
         attempts=attempts_from_pb(msg),
+        task_type=msg.task_type or "python",
+        outputs_uri=msg.outputs_uri or None,
     )
 
 

@@ -95,6 +95,7 @@ class ActionInfo:
     attempt_history: tuple[AttemptInfo, ...] = ()
     inputs_uri: str | None = None  # where a remote action's inputs are stored
     outputs_uri: str | None = None  # a remote action's latest attempt's output prefix
+    task_type: str = "python"  # the plugin's type: "sql", "dask", "raw-container", ...
 
     @property
     def duration(self) -> float | None:
@@ -116,6 +117,7 @@ class ActionInfo:
             "error": dataclasses.asdict(self.error) if self.error else None,
             "cache_hit": self.cache_hit,
             "group": self.group,
+            "task_type": self.task_type,
         }
 
 
@@ -138,3 +140,5 @@ class ActionEvent:
     started_at: float | None = None
     ended_at: float | None = None
     attempts: tuple[AttemptInfo, ...] = ()
+    task_type: str = "python"
+    outputs_uri: str | None = None

@@ -31,13 +31,16 @@ from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.catalog import TaskCatalog
 from flyte_jupyter.backend.config import BackendConfig
 from flyte_jupyter.backend.executor.plugin import (
+    BuildError,
     LaunchSpec,
     Outcome,
     OutcomeKind,
     PluginRegistry,
     PluginStatus,
     SecretValue,
+    oom_message,
 )
+from flyte_jupyter.backend.executor.results import write_error
 from flyte_jupyter.backend.state import RunEntry, StateHub
 from flyte_jupyter.backend.store.records import LIVE_RUNNING, ActionRecord, CacheRecord
 
@@ -361,6 +364,12 @@ class Executor:
             rec.outputs_uri = att.launch.outputs_path
             rec.error = rec.error if rec.attempt > 1 else None
             rec.begin_attempt(att.number, now, att.launch.outputs_path, att.launch.log_dir)
+            try:
+                att.launch = dataclasses.replace(att.launch, resource=att.plugin.build(att.launch))
+            except BuildError as exc:  # the spec can never run: fail the attempt with its message
+                write_error(att.launch.outputs_path, exc.kind, str(exc))
+                self._background.spawn(self._complete(att, Outcome(OutcomeKind.EXITED, 1, "build refused")))
+                return
             att.handle = await att.plugin.launch(att.launch, functools.partial(self._on_status, att))
         except Exception as exc:  # noqa: BLE001 - any failure to start is a system error of the attempt
             log.exception("could not launch %s", rec.key)
@@ -471,9 +480,7 @@ class Executor:
         if outcome.kind is OutcomeKind.OOM:
             return pb.ActionError(
                 kind="OOMKilled", origin="user", retryable=True,
-                message=outcome.message or (
-                    f"action {rec.name} (task {rec.task_name}) was killed: OOM, it used more memory than its "
-                    f"limit of {launch.memory_text if launch else '?'}; raise Resources(memory=...) or use less memory"),
+                message=outcome.message or oom_message(rec.name, rec.task_name, launch.memory_text if launch else None),
             ), pb.PHASE_FAILED
         if outcome.kind is OutcomeKind.EXITED and att.launch is not None:
             err = self._read_error(att.launch.outputs_path)
@@ -643,11 +650,11 @@ class Executor:
             return
         plugin = self.registry.get(spec.type or "python")
         number, handle = (rec.attempt, rec.handle) if running else (0, "")
-        launch: LaunchSpec | None = await self._launch_spec(Attempt(entry, rec, number), spec) if number else None
+        launch: LaunchSpec | None = await self._built_spec(plugin, Attempt(entry, rec, number), spec) if number else None
         # Attempts after the recorded one, started by a backend that died before recording them.
         probe = rec.attempt + 1
         while probe <= max(rec.max_attempts, 1):
-            later = await self._launch_spec(Attempt(entry, rec, probe), spec)
+            later = await self._built_spec(plugin, Attempt(entry, rec, probe), spec)
             found = await plugin.locate(later)
             if found is None:
                 break
@@ -691,6 +698,14 @@ class Executor:
         if launch.timeout:
             left = max(0.0, rec.started_at + launch.timeout - time.time()) if not unrecorded else launch.timeout
             att.timer = asyncio.get_running_loop().call_later(left, self._on_timeout, att)
+
+    async def _built_spec(self, plugin: Any, att: Attempt, spec: pb.TaskSpec) -> LaunchSpec:
+        """An attempt's launch spec with its plugin's build (recovery: a refused build has none)."""
+        launch = await self._launch_spec(att, spec)
+        try:
+            return dataclasses.replace(launch, resource=plugin.build(launch))
+        except BuildError:
+            return launch
 
     def _recorded_end(self, prefix: str) -> Outcome | None:
         """How an attempt ended, from what it left in storage: outputs.pb (succeeded) or error.pb

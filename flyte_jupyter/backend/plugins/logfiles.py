@@ -1,7 +1,7 @@
 """An attempt's stdout/stderr log files: where they are, the last lines, and following them.
 
 Shared by the plugins whose attempts write (or have copied) their output into files beside the
-attempt's log directory: the local-process plugin and the Docker plugin.
+attempt's log directory: the local-process, Docker, sql and dask plugins.
 """
 
 from __future__ import annotations
@@ -39,9 +39,14 @@ def tail_lines(spec: LaunchSpec, count: int) -> list[str]:
 
 
 async def follow_log_files(spec: LaunchSpec, running: Callable[[], bool], follow: bool) -> AsyncIterator[LogLine]:
-    """Every line of both files; with ``follow``, keep reading while ``running()`` says the attempt runs."""
+    """Every line of the attempt's two files; with ``follow``, keep reading while ``running()``."""
     out, err = log_files(spec)
-    paths = [("stdout", out), ("stderr", err)]
+    async for line in tail([("stdout", out), ("stderr", err)], running, follow):
+        yield line
+
+
+async def tail(paths: list[tuple[str, str]], running: Callable[[], bool], follow: bool) -> AsyncIterator[LogLine]:
+    """The lines of (stream, path) files; with ``follow``, keep reading while ``running()``."""
     offsets = {name: 0 for name, _ in paths}
     partial = {name: b"" for name, _ in paths}
     while True:

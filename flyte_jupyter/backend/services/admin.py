@@ -81,7 +81,7 @@ class AdminService(admin_grpc.AdminServiceServicer):
             version=b.version, executor=b.config.executor, max_parallelism=b.executor.max_parallelism,
             running=b.executor.busy, queued=b.executor.queued,
             waiting_parents=max(0, b.executor.running - b.executor.busy), data_dir=str(b.config.data_dir),
-            storage_root=b.config.storage_root, pid=os.getpid(),
+            storage_root=b.config.storage_root, pid=os.getpid(), task_types=b.registry.task_types(),
         )
 
     # -- task-resource attributes (issue 13) ------------------------------------------------------

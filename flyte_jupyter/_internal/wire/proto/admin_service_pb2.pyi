@@ -88,7 +88,14 @@ class BackendStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class BackendStatusResponse(_message.Message):
-    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid", "waiting_parents")
+    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid", "waiting_parents", "task_types")
+    class TaskTypesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     MAX_PARALLELISM_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +105,7 @@ class BackendStatusResponse(_message.Message):
     STORAGE_ROOT_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     WAITING_PARENTS_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPES_FIELD_NUMBER: _ClassVar[int]
     version: str
     executor: str
     max_parallelism: int
@@ -107,7 +115,8 @@ class BackendStatusResponse(_message.Message):
     storage_root: str
     pid: int
     waiting_parents: int
-    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ..., waiting_parents: _Optional[int] = ...) -> None: ...
+    task_types: _containers.ScalarMap[str, str]
+    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ..., waiting_parents: _Optional[int] = ..., task_types: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ResourceAttributes(_message.Message):
     __slots__ = ("defaults", "limits")

@@ -25,7 +25,10 @@ def create_plugin(config: "PluginConfig") -> "DockerPlugin":
 
 
 def create_raw_plugin(config: "PluginConfig") -> "RawContainerPlugin":
-    """Factory named by the entry point `raw-container` (the registry adds it for that task type)."""
+    """Factory named by the entry point `raw-container`; its `task_types` make the registry serve that type with it."""
     from flyte_jupyter.backend.plugins.docker.raw import RawContainerPlugin
 
     return RawContainerPlugin(config)
+
+
+create_raw_plugin.task_types = ("raw-container",)  # type: ignore[attr-defined]

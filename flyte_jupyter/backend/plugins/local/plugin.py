@@ -39,7 +39,7 @@ from flyte_jupyter.backend.executor.plugin import (
     PluginStatus,
     StatusCallback,
 )
-from flyte_jupyter.backend.plugins.local import procfs
+from flyte_jupyter.backend.plugins.local import podtemplate, procfs
 from flyte_jupyter.backend.plugins.local import secrets as _secrets
 from flyte_jupyter.backend.plugins.local.attempt import order_path_of
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
@@ -62,7 +62,8 @@ _KILL_GRACE = 1.0
 _MAX_TEMPLATES = 8
 _TEMPLATE_IDLE = 60.0
 # The env vars that differ between attempts (set in each child, not in the template).
-_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT", "FLYTE_JUPYTER_TOKEN")  # the token is per run
+# The token is per run; a Dask attempt's scheduler address is its own (plugins/dask).
+_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT", "FLYTE_JUPYTER_TOKEN", "DASK_SCHEDULER_ADDRESS")
 # How often a launch tries again when its fork server died before forking it.
 _SPAWN_TRIES = 3
 # How long close() waits for the fork servers, templates and idle workers to be gone.
@@ -82,6 +83,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._zygotes: dict[str, ForkServer] = {}
         self._zygote_lock = asyncio.Lock()
         self._procs: dict[int, AttemptProc] = {}
+        self._told_ignored: set[tuple[str, str]] = set()  # tasks whose ignored pod template fields were logged
         self._limited: set[AttemptProc] = set()
         self._monitor: asyncio.Task | None = None
         self._bundle_cache = str(self.data_dir / "bundles")
@@ -239,6 +241,10 @@ class LocalProcessPlugin(ExecutorPlugin):
             # The backend is stopping: start nothing. The executor records an attempt only when
             # its launch returns, so this one stays queued for the next start.
             await asyncio.Event().wait()
+        spec, ignored = podtemplate.apply(spec)
+        if ignored and (spec.task_name, spec.task_version) not in self._told_ignored:
+            self._told_ignored.add((spec.task_name, spec.task_version))
+            log.warning("task %s: %s", spec.task_name, podtemplate.notice(ignored))
         python = self._python_for(spec.image)
         # The fork server inherited the backend's environment: send only what the action adds.
         shared = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
@@ -391,6 +397,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                 proc.finish(None, OutcomeKind.LOST, "the process did not exit after SIGKILL")
 
     async def recover(self, spec: LaunchSpec, handle: str, on_status: StatusCallback) -> bool:
+        spec, _ = podtemplate.apply(spec)  # the limits it ran under, a pod template's included
         try:
             pid_text, start = handle.split(":", 1)
             pid = int(pid_text)
@@ -477,7 +484,11 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.finish(None, OutcomeKind.LOST)
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
-        """stdout and stderr in the order written, partial lines included (see `logread`)."""
+        """stdout and stderr in the order written, partial lines included (see `logread`); a pod
+        template's ignored fields are said first."""
+        _, ignored = podtemplate.apply(spec)
+        if ignored:  # the attempt's log says it first, every time it is read
+            yield LogLine("stderr", f"flyte-jupyter: {podtemplate.notice(ignored)}", 0.0)
         out, err = log_files(spec)
         reader = OrderedLogs({"stdout": out, "stderr": err}, order_path_of(out))
         pid = int(handle.split(":", 1)[0]) if handle else 0

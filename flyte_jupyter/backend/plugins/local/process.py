@@ -12,6 +12,7 @@ from flyte_jupyter.backend.executor.plugin import (
     OutcomeKind,
     PluginStatus,
     StatusCallback,
+    oom_message,
 )
 
 log = logging.getLogger("flyte_jupyter.backend")
@@ -34,7 +35,10 @@ class AttemptProc:
             return
         self.exited.set()
         if self.oom:
-            outcome = Outcome(OutcomeKind.OOM, code, message)
+            # The limit this process ran under (a pod template may have set it, not the task).
+            spec = self.spec
+            outcome = Outcome(OutcomeKind.OOM, code,
+                              message or oom_message(spec.action_name, spec.task_name, spec.memory_text))
         elif self.aborted:
             outcome = Outcome(OutcomeKind.ABORTED, code, message)
         else:
