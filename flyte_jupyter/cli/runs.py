@@ -39,7 +39,9 @@ def _runs_get(args: argparse.Namespace) -> int:
     def show(parent: str | None, indent: int) -> None:
         for a in children.get(parent, []):
             extra = " (cache hit)" if a.cache_hit else ""
-            err = f"  {a.error.kind}: {a.error.message}" if a.error and a.phase.value != "SUCCEEDED" else ""
+            if a.recovered_from:
+                extra += f" (recovered from {a.recovered_from})"
+            err = f"  {a.error.kind}: {a.error.message}" if a.error and not a.phase.succeeded else ""
             print(f"{'  ' * indent}{a.name} {a.task} {a.phase.value} attempt {a.attempts}{extra}{err}")
             show(a.name, indent + 1)
 

@@ -15,6 +15,7 @@ PHASE_COLORS: dict[str, str] = {
     "FAILED": "#c62828",
     "ABORTED": "#ef6c00",
     "TIMED_OUT": "#8e24aa",
+    "RECOVERED": "#00897b",  # success-equivalent, told apart from SUCCEEDED: it did not run
 }
 
 
@@ -27,6 +28,15 @@ def phase_badge(phase: str) -> str:
     color = PHASE_COLORS.get(phase, "#757575")
     return (f'<span class="flyte-phase" data-phase="{esc(phase)}" '
             f'style="color:{color};font-weight:600">{esc(phase)}</span>')
+
+
+def recovered_html(origin: str) -> str:
+    """`recovered from RUN`: a RECOVERED action's outputs came from action ACTION of run RUN
+    (`origin` is "RUN/ACTION"); `%flyte show RUN` or `flyte.remote.Run.get(RUN)` opens that run."""
+    run, _, action = origin.partition("/")
+    return (f' <span class="flyte-recovered" data-recovered-from="{esc(origin)}" style="opacity:.7" '
+            f'title="outputs reused from action {esc(action)} of run {esc(run)}">recovered from '
+            f'<code>{esc(run)}</code></span>')
 
 
 def duration_text(seconds: float | None, live: bool = False) -> str:

@@ -522,7 +522,7 @@ class RunView:
         counts = f'<span class="flyte-counts">{done}/{total} finished</span> <span style="opacity:.7">{esc(summary)}</span>'
         note = (f'<span style="opacity:.8" title="the backend runs a limited number of actions at once">'
                 f'{esc(self._wait_note)}</span>' if self._wait_note and not run.done else "")
-        bar_style = {"SUCCEEDED": "success", "FAILED": "danger", "TIMED_OUT": "danger",
+        bar_style = {"SUCCEEDED": "success", "RECOVERED": "success", "FAILED": "danger", "TIMED_OUT": "danger",
                      "ABORTED": "warning"}.get(phase, "info")
 
         with self.widget.hold_sync():

@@ -115,6 +115,7 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         image=image,
         environment=getattr(task.env, "name", ""),
         interruptible=bool(task.interruptible),
+        code_digest=_code_digest(task),
     )
     plugin_config = getattr(task.env, "plugin_config", None)
     pod_template = _pod_template_dict(getattr(task, "pod_template", None))
@@ -128,6 +129,13 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         ttl = reuse.idle_ttl.total_seconds() if hasattr(reuse.idle_ttl, "total_seconds") else float(reuse.idle_ttl)
         spec.reuse.CopyFrom(pb.ReuseSpec(replicas=int(replicas), idle_ttl_seconds=ttl, concurrency=reuse.concurrency))
     return spec
+
+
+def _code_digest(task: Any) -> str:
+    """The task's own code (its function's source) as a digest: a resumed run recovers an action
+    only when this is unchanged. Code the body calls is not part of it."""
+    source = getattr(task, "_source_hash", "")
+    return source[:32] if isinstance(source, str) else ""
 
 
 def _pod_template_dict(template: Any) -> dict[str, Any] | None:

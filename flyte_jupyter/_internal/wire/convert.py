@@ -13,6 +13,7 @@ from flyte_jupyter._internal.wire.models import (
     ActionError,
     ActionEvent,
     ActionInfo,
+    AttemptUsage,
     Phase,
 )
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
@@ -25,6 +26,7 @@ _TO_PB = {
     Phase.FAILED: pb.PHASE_FAILED,
     Phase.ABORTED: pb.PHASE_ABORTED,
     Phase.TIMED_OUT: pb.PHASE_TIMED_OUT,
+    Phase.RECOVERED: pb.PHASE_RECOVERED,
 }
 _FROM_PB: dict[int, Phase] = {v: k for k, v in _TO_PB.items()}
 
@@ -48,6 +50,15 @@ def _opt(value: float) -> float | None:
     return value or None
 
 
+def attempt_usage(msg: pb.AttemptUsage) -> AttemptUsage:
+    return AttemptUsage(
+        attempt=msg.attempt, phase=phase_from_pb(msg.phase), queued_at=_opt(msg.queued_at),
+        started_at=_opt(msg.started_at), running_at=_opt(msg.running_at), ended_at=_opt(msg.ended_at),
+        cpu_seconds=msg.cpu_seconds if msg.has_usage else None,
+        peak_memory_bytes=msg.peak_memory_bytes if msg.has_usage else None,
+    )
+
+
 def action_info(msg: pb.Action) -> ActionInfo:
     """An ActionInfo (inputs/outputs not loaded) from an Action message."""
     return ActionInfo(
@@ -62,6 +73,9 @@ def action_info(msg: pb.Action) -> ActionInfo:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        queued_at=_opt(msg.queued_at),
+        recovered_from=msg.recovered_from or None,
+        usage=tuple(attempt_usage(u) for u in msg.attempts),
     )
 
 
@@ -78,6 +92,9 @@ def action_event(msg: pb.Action) -> ActionEvent:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        recovered_from=msg.recovered_from or None,
+        usage=tuple(attempt_usage(u) for u in msg.attempts),
+        queued_at=_opt(msg.queued_at),
     )
 
 

@@ -22,16 +22,23 @@ class Phase(str, enum.Enum):
     FAILED = "FAILED"
     ABORTED = "ABORTED"
     TIMED_OUT = "TIMED_OUT"
+    RECOVERED = "RECOVERED"  # reused from an earlier run's recorded outputs; did not run
 
     @property
     def terminal(self) -> bool:
         return self in _TERMINAL
 
+    @property
+    def succeeded(self) -> bool:
+        """SUCCEEDED or RECOVERED: the action has outputs (every consumer treats both as success)."""
+        return self in SUCCESS
+
     def __str__(self) -> str:
         return self.value
 
 
-_TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+SUCCESS = frozenset({Phase.SUCCEEDED, Phase.RECOVERED})
+_TERMINAL = frozenset({*SUCCESS, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
 
 
 @dataclasses.dataclass
@@ -46,6 +53,25 @@ class ActionError:
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptUsage:
+    """One ended attempt: its times (queued, started, running, ended) and what it cost."""
+
+    attempt: int
+    phase: Phase
+    queued_at: float | None
+    started_at: float | None
+    running_at: float | None
+    ended_at: float | None
+    cpu_seconds: float | None = None  # None: not measured (a plugin without metrics)
+    peak_memory_bytes: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["phase"] = self.phase.value
+        return out
 
 
 @dataclasses.dataclass
@@ -65,6 +91,9 @@ class ActionInfo:
     group: str | None = None
     inputs: dict[str, Any] | None = None
     outputs: Any = None
+    queued_at: float | None = None
+    recovered_from: str | None = None  # RECOVERED: "RUN/ACTION" whose recorded outputs it reuses
+    usage: tuple[AttemptUsage, ...] = ()  # every ended attempt, oldest first
 
     @property
     def duration(self) -> float | None:
@@ -86,6 +115,9 @@ class ActionInfo:
             "error": dataclasses.asdict(self.error) if self.error else None,
             "cache_hit": self.cache_hit,
             "group": self.group,
+            "queued_at": self.queued_at,
+            "recovered_from": self.recovered_from,
+            "usage": [u.to_json() for u in self.usage],
         }
 
 
@@ -103,3 +135,6 @@ class ActionEvent:
     error: ActionError | None = None
     cache_hit: bool = False
     group: str | None = None
+    recovered_from: str | None = None
+    usage: tuple[AttemptUsage, ...] = ()  # every ended attempt so far (remote runs)
+    queued_at: float | None = None

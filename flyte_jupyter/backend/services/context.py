@@ -16,6 +16,7 @@ from flyte_jupyter.backend.catalog import TaskCatalog
 from flyte_jupyter.backend.config import BackendConfig
 from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
 from flyte_jupyter.backend.executor.plugin import PluginRegistry
+from flyte_jupyter.backend.recovery import Recoveries
 from flyte_jupyter.backend.services.auth import Refuse
 from flyte_jupyter.backend.services.validation import Invalid, check_inputs, check_inputs_uri
 from flyte_jupyter.backend.state import RunEntry, StateHub
@@ -38,6 +39,10 @@ class Backend:
     token: str
     limits: dict[tuple[str, str], dict[str, str]]
     version: str = ""
+    recoveries: Recoveries = dataclasses.field(init=False)  # what reruns recover from (issue 17)
+
+    def __post_init__(self) -> None:
+        self.recoveries = Recoveries(self.store, self.hub, self.catalog)
 
     def limits_for(self, project: str, domain: str) -> dict[str, str]:
         return {**self.config.limits, **self.limits.get((project, domain), {})}

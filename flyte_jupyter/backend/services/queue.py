@@ -13,6 +13,7 @@ from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2_grpc as queue_grpc
+from flyte_jupyter.backend.recovery import mark_recovered
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import (
     PHASE_NAMES,
@@ -97,6 +98,12 @@ class QueueService(queue_grpc.QueueServiceServicer):
                            spec.id.version, task_type=spec.type or "python", group=req.group,
                            max_attempts=spec.retries.count + 1, inputs_uri=inputs_uri, inputs_hash=req.inputs_hash,
                            overwrite_cache=req.overwrite_cache or run.overwrite_cache)
+        source = await b.recoveries.source_for(entry)
+        recovered = source.match(rec, spec) if source is not None else None
+        if recovered is not None and entry.actions.get(req.id.name) is None:
+            mark_recovered(rec, recovered)
+            pending.append(b.hub.record(entry, [rec]))
+            return queue_pb.EnqueueActionResponse(action=rec.to_pb(), existed=False)
         try:
             pending.append(b.executor.admit(entry, rec, spec))
         except BaseException:

@@ -7,7 +7,8 @@ from typing import cast
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
-TERMINAL = frozenset({pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT})
+SUCCESS = frozenset({pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED})  # RECOVERED: reused outputs, success-equivalent
+TERMINAL = frozenset({*SUCCESS, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT})
 LIVE_RUNNING = frozenset({pb.PHASE_INITIALIZING, pb.PHASE_RUNNING})
 
 RunKey = tuple[str, str, str]  # project, domain, run
@@ -43,6 +44,8 @@ class ActionRecord:
     seq: int = 0
     handle: str = ""  # the plugin's handle of the running attempt
     not_before: float = 0.0  # retry backoff: do not launch before this time
+    recovered_from: str = ""  # RECOVERED: "RUN/ACTION" whose recorded outputs it reuses
+    usage: list[pb.AttemptUsage] = dataclasses.field(default_factory=list)  # ended attempts, oldest first
 
     @property
     def key(self) -> ActionKey:
@@ -66,6 +69,10 @@ class ActionRecord:
         )
         if self.error is not None:
             msg.error.CopyFrom(self.error)
+        if self.recovered_from:
+            msg.recovered_from = self.recovered_from
+        if self.usage:
+            msg.attempts.extend(self.usage)
         return msg
 
 

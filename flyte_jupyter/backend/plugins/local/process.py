@@ -29,14 +29,14 @@ class AttemptProc:
         self.pids: set[int] = set()
         self.zygote: Any = None
 
-    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "") -> None:
+    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "",
+               cpu_seconds: float | None = None, peak_memory_bytes: int | None = None) -> None:
         if self.exited.is_set():
             return
         self.exited.set()
         if self.oom:
-            outcome = Outcome(OutcomeKind.OOM, code, message)
+            kind = OutcomeKind.OOM
         elif self.aborted:
-            outcome = Outcome(OutcomeKind.ABORTED, code, message)
-        else:
-            outcome = Outcome(kind or OutcomeKind.EXITED, code, message)
+            kind = OutcomeKind.ABORTED
+        outcome = Outcome(kind or OutcomeKind.EXITED, code, message, cpu_seconds, peak_memory_bytes)
         self.on_status(PluginStatus(outcome=outcome))
