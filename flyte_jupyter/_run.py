@@ -31,6 +31,9 @@ class RunOptions:
     custom_context: dict[str, str] | None = None
     source: str | None = None  # notebook or script the run came from, shown in the side panel
     version: str | None = None  # remote: the code version (default: the bundle's content digest)
+    # resume (remote): recover this run's succeeded actions whose task code and inputs are unchanged
+    recover_from: str | None = None
+    force_rerun_actions: tuple[str, ...] = ()
 
     def resolved_mode(self) -> str:
         if self.mode is not None:

@@ -288,7 +288,7 @@ def node_data(entry: Entry, label: str | None = None, children: Progress | None 
         "depth": entry.depth, "phase": info.phase.value, "attempts": info.attempts,
         "duration": shown_duration(info, now),
         "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded,
-        "error": summary,
+        "error": summary, "recovered_from": info.recovered_from,
     }
     if children is not None:
         out["children"] = children.data(now)

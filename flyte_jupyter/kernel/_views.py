@@ -32,6 +32,7 @@ from flyte_jupyter.kernel._attempts import book_for, with_backend_times
 from flyte_jupyter.kernel._details import Details, details_html, fetch, fetch_full_log
 from flyte_jupyter.kernel._format import duration_text, elapsed, esc, phase_badge
 from flyte_jupyter.kernel._labels import Labels
+from flyte_jupyter.kernel._run_buttons import ResumeButton, debug_button
 from flyte_jupyter.kernel._tree import (
     ROOT,
     ActionTree,
@@ -140,9 +141,12 @@ class RunView:
                                        self.output_body], layout=widgets.Layout(display="none"))
         self.output_pane.add_class("flyte-output")
         self._output_open = True
-        bar = widgets.HBox([self.progress, self.counts, self.note, self.abort_button],
+        self.actions_out = widgets.Output()  # what Resume and Debug print, and the resumed run's widget
+        self.resume = ResumeButton(run, self.actions_out, lambda new: type(self)(new).show())
+        self._debug_buttons: dict[str, widgets.Button] = {}
+        bar = widgets.HBox([self.progress, self.counts, self.note, self.abort_button, self.resume.button],
                            layout=widgets.Layout(align_items="center"))
-        self.widget = widgets.VBox([self.header, bar, self.tree, self.output_pane])
+        self.widget = widgets.VBox([self.header, bar, self.tree, self.output_pane, self.actions_out])
         self.widget.add_class("flyte-run-view")
         self.widget.add_class(f"flyte-view-{self.uid}")
 
@@ -541,6 +545,7 @@ class RunView:
             if run.done or self._disconnected:
                 if self.abort_button.layout.display != "none":
                     self.abort_button.layout.display = "none"  # a finished run has nothing to abort
+                self.resume.update()
             boxes = tuple(lines)
             if self.tree.children != boxes:
                 self.tree.children = boxes
@@ -642,8 +647,13 @@ class RunView:
             return row.update(entry, None, html)
         details = details_html(info, self._details.get(entry.key), label=label,
                                attempts=self.attempts.attempts(info), below=below)
-        button = self._full_log_button(entry.key, full_log)
-        return row.update(entry, details, html, [button])
+        buttons = [self._full_log_button(entry.key, full_log)]
+        if info.phase.value in ("FAILED", "TIMED_OUT") and getattr(self.run, "mode", "") == "remote":
+            debug = self._debug_buttons.get(info.name)
+            if debug is None:
+                debug = self._debug_buttons[info.name] = debug_button(self.run, info.name, self.actions_out)
+            buttons.append(debug)
+        return row.update(entry, details, html, buttons)
 
     def _full_log_button(self, name: str, showing: bool) -> widgets.Button:
         button = self._full_log_buttons.get(name)
