@@ -234,6 +234,19 @@ def attempts_html(attempts: list[Any], det: Details | None) -> str:
     return '<div class="flyte-attempts"><b>attempts</b>' + "".join(rows) + "</div>"
 
 
+def cost_html(info: ActionInfo) -> str:
+    """CPU seconds and peak memory of every measured attempt (the backend records them per attempt;
+    a plugin without metrics records none)."""
+    from flyte_jupyter._internal.display.timeline import memory_text, seconds_text
+
+    measured = [u for u in info.usage if u.cpu_seconds is not None or u.peak_memory_bytes is not None]
+    if not measured:
+        return ""
+    each = " · ".join(f"attempt {u.attempt}: CPU {esc(seconds_text(u.cpu_seconds))}, peak memory "
+                      f"{esc(memory_text(u.peak_memory_bytes))}" for u in measured)
+    return f'<div class="flyte-cost"><b>cost</b> {each}</div>'
+
+
 def details_html(info: ActionInfo, det: Details | None, *, label: str | None = None,
                  attempts: list[Any] | None = None, below: list[str] | None = None) -> str:
     """The expanded panel of one node."""
@@ -243,7 +256,12 @@ def details_html(info: ActionInfo, det: Details | None, *, label: str | None = N
              f"task <code>{esc(info.task)}</code>", f"attempt {max(info.attempts, 1)}"]
     if info.cache_hit:
         facts.append("cache hit")
+    if info.recovered_from:
+        facts.append(f"recovered from <code>{esc(info.recovered_from)}</code> (did not run)")
     parts.append("<div>" + " · ".join(facts) + "</div>")
+    cost = cost_html(info)
+    if cost:
+        parts.append(cost)
     if det is None:
         parts.append('<div style="opacity:.7">loading…</div>')
     else:

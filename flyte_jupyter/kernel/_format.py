@@ -6,17 +6,7 @@ import html
 import time
 from typing import Any
 
-# Colors readable on light and dark JupyterLab themes.
-PHASE_COLORS: dict[str, str] = {
-    "QUEUED": "#757575",
-    "INITIALIZING": "#f9a825",
-    "RUNNING": "#1e88e5",
-    "SUCCEEDED": "#2e7d32",
-    "FAILED": "#c62828",
-    "ABORTED": "#ef6c00",
-    "TIMED_OUT": "#8e24aa",
-    "RECOVERED": "#00897b",  # success-equivalent, told apart from SUCCEEDED: it did not run
-}
+from flyte_jupyter._internal.display.colors import PHASE_COLORS
 
 
 def esc(value: Any) -> str:

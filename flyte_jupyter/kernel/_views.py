@@ -33,6 +33,7 @@ from flyte_jupyter.kernel._details import Details, details_html, fetch, fetch_fu
 from flyte_jupyter.kernel._format import duration_text, elapsed, esc, phase_badge
 from flyte_jupyter.kernel._labels import Labels
 from flyte_jupyter.kernel._run_buttons import ResumeButton, debug_button
+from flyte_jupyter.kernel._timeline_view import TimelinePane
 from flyte_jupyter.kernel._tree import (
     ROOT,
     ActionTree,
@@ -144,9 +145,16 @@ class RunView:
         self.actions_out = widgets.Output()  # what Resume and Debug print, and the resumed run's widget
         self.resume = ResumeButton(run, self.actions_out, lambda new: type(self)(new).show())
         self._debug_buttons: dict[str, widgets.Button] = {}
-        bar = widgets.HBox([self.progress, self.counts, self.note, self.abort_button, self.resume.button],
+        self.timeline = TimelinePane(run)
+        self.tabs = widgets.ToggleButtons(options=[("tree", "tree"), ("timeline", "timeline")], value="tree",
+                                          tooltips=["the action tree", "when each action waited, started and ran"],
+                                          style={"button_width": "72px"})
+        self.tabs.add_class("flyte-view-tabs")
+        self.tabs.observe(lambda change: self.show_tab(change["new"]), "value")
+        bar = widgets.HBox([self.progress, self.counts, self.note, self.abort_button, self.resume.button, self.tabs],
                            layout=widgets.Layout(align_items="center"))
-        self.widget = widgets.VBox([self.header, bar, self.tree, self.output_pane, self.actions_out])
+        self.widget = widgets.VBox([self.header, bar, self.tree, self.timeline.widget, self.output_pane,
+                                    self.actions_out])
         self.widget.add_class("flyte-run-view")
         self.widget.add_class(f"flyte-view-{self.uid}")
 
@@ -354,6 +362,11 @@ class RunView:
                 self._detail_at.pop(name, None)
         self._request_render()
 
+    def show_tab(self, name: str) -> None:
+        """The tree or the timeline (a tab beside the tree)."""
+        self.tree.layout.display = "none" if name == "timeline" else ""
+        self.timeline.show(name == "timeline")
+
     def toggle_output(self) -> None:
         self._output_open = not self._output_open
         self._output_version = None
@@ -558,6 +571,7 @@ class RunView:
             if self.tree.hidden != hidden:
                 self.tree.hidden = hidden
             self._render_output(actions)
+            self.timeline.maybe_draw()
 
     def _render_output(self, actions: dict[str, ActionInfo]) -> None:
         out = self.output

@@ -80,8 +80,10 @@ class FlyteJupyter(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         from flyte_jupyter.server_ext._handlers import handlers
+        from flyte_jupyter.server_ext._timeline import timeline_handlers
 
         self.handlers.extend(handlers())
+        self.handlers.extend(timeline_handlers("/flyte/api"))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Called on the server's loop once it runs: start the backend without blocking startup."""

@@ -140,3 +140,27 @@ def test_each_attempt_records_cpu_and_peak_memory(flyte_backend) -> None:  # typ
     assert u.peak_memory_bytes is not None and u.peak_memory_bytes >= 200 * 1024 * 1024
     assert u.cpu_seconds is not None and 0 < u.cpu_seconds < 60
     assert u.queued_at <= u.started_at <= u.running_at <= u.ended_at
+
+
+def test_timeline_of_a_run_with_a_retry_from_the_cli(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    run = flyte.with_runcontext(mode="remote").run(rerunnable.waits_on_flaky, marker_dir=str(tmp_path))
+    assert run.outputs() == 11
+    _, listed = asyncio.run(flyte_backend.client().get_run(run.name))
+    flaky_action = next(a for a in listed if a.task == "rerunnable.flaky")
+    assert [(u.attempt, u.phase) for u in flaky_action.usage] == [(1, flyte.Phase.FAILED), (2, flyte.Phase.SUCCEEDED)]
+    first, second = flaky_action.usage
+    assert first.ended_at <= second.queued_at <= second.started_at <= second.ended_at
+    assert all(u.cpu_seconds is not None and u.peak_memory_bytes for u in flaky_action.usage)
+
+    base = [sys.executable, "-m", "flyte_jupyter.cli", "runs", "timeline", run.name,
+            "--config", str(flyte_backend.client_yaml)]
+    text = subprocess.run(base, capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0, text.stderr
+    assert f"Timeline of run {run.name}: 3 actions" in text.stdout and "critical path" in text.stdout
+    assert "waits_on_flaky [a0] SUCCEEDED" in text.stdout
+    bars = json.loads(subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=60).stdout)["bars"]
+    flaky_bar = next(b for b in bars if b["task"] == "rerunnable.flaky")
+    assert sorted({s["attempt"] for s in flaky_bar["segments"]}) == [1, 2]
+    assert {s["phase"] for s in flaky_bar["segments"] if s["attempt"] == 1} == {"FAILED"}

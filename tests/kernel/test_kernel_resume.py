@@ -59,6 +59,17 @@ debugger.interaction(None, sys.last_traceback)
 print(out.getvalue())
 '''
 
+HOG = '''
+import re
+
+@env.task
+def hog(mb: int) -> int:
+    block = bytearray(mb * 1024 * 1024)
+    for k in range(0, len(block), 4096):
+        block[k] = 1
+    return len(block) // (1024 * 1024)
+'''
+
 CELLS = [
     "%load_ext flyte_jupyter",                                                         # 0
     TASKS,                                                                             # 1
@@ -111,6 +122,24 @@ CELLS = [
      "badview.render_now()\n"
      "badview._debug_buttons[failed].click()\n"
      "print('debug clicked', a, b, sys.last_type.__name__)"),                          # 21
+    HOG,                                                                               # 22
+    ("from flyte_jupyter.kernel._details import cost_html\n"
+     "hogrun = %flyte run --name nb-hog hog --mb 200\n"
+     "hogrun.wait(120)\n"
+     "print('cost', cost_html(hogrun.actions['a0']))\n"
+     "hogview = [v for v in views() if v.run.name == 'nb-hog'][-1]\n"
+     "hogview.render_now()\n"
+     "hogview.tabs.value = 'timeline'\n"
+     "print('hog tip', re.findall(r'peak memory ([0-9.]+) MiB', hogview.timeline.svg.value))"),  # 23
+    ("import re\n"
+     "view = [v for v in views() if v.run.name == resumed.name][-1]\n"
+     "view.tabs.value = 'timeline'\n"
+     "svg = view.timeline.svg.value\n"
+     "print('tab', repr(view.tree.layout.display), repr(view.timeline.widget.layout.display),\n"
+     "      svg.count('class=\"flyte-seg'), 'RECOVERED from nb-resume-src/' in svg)\n"
+     "view.tabs.value = 'tree'\n"
+     "print('back', repr(view.tree.layout.display), repr(view.timeline.widget.layout.display))\n"
+     "print(repr(resumed.timeline()))"),                                              # 24
 ]
 
 
@@ -190,3 +219,23 @@ def test_the_widget_buttons_resume_and_debug(nb: Any) -> None:
     text = cell_text(nb.cells[21])
     assert not errors(nb.cells[21]), text
     assert "debug clicked 10 0 ZeroDivisionError" in text
+
+
+def test_cost_per_attempt_in_the_details_and_the_timeline_tooltip(nb: Any) -> None:
+    text = cell_text(nb.cells[23])
+    assert not errors(nb.cells[23]), text
+    cost = text.split("cost ", 1)[1].splitlines()[0]
+    assert "attempt 1: CPU" in cost
+    mib = float(re.search(r"peak memory ([0-9.]+) MiB", cost).group(1))  # type: ignore[union-attr]
+    assert mib >= 200
+    tips = re.search(r"hog tip \[(.*)\]", text).group(1)  # type: ignore[union-attr]
+    assert tips and all(float(x.strip("' ")) >= 200 for x in tips.split(","))
+
+
+def test_the_timeline_tab_beside_the_tree(nb: Any) -> None:
+    text = cell_text(nb.cells[24])
+    assert not errors(nb.cells[24]), text
+    tab = text.split("tab ", 1)[1].splitlines()[0].split()
+    assert tab[0] == "'none'" and tab[1] == "''" and int(tab[2]) >= 8 and tab[3] == "True", tab
+    assert "back '' 'none'" in text
+    assert "critical path" in text and "6 actions recovered from an earlier run" in text

@@ -73,6 +73,13 @@ class AttemptUsage:
         out["phase"] = self.phase.value
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "AttemptUsage":
+        return cls(attempt=int(data["attempt"]), phase=Phase(data["phase"]), queued_at=data.get("queued_at"),
+                   started_at=data.get("started_at"), running_at=data.get("running_at"),
+                   ended_at=data.get("ended_at"), cpu_seconds=data.get("cpu_seconds"),
+                   peak_memory_bytes=data.get("peak_memory_bytes"))
+
 
 @dataclasses.dataclass
 class ActionInfo:
@@ -119,6 +126,18 @@ class ActionInfo:
             "recovered_from": self.recovered_from,
             "usage": [u.to_json() for u in self.usage],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ActionInfo":
+        """The inverse of `to_json` (inputs and outputs, shown as text there, are not kept)."""
+        err = data.get("error")
+        return cls(name=data["name"], task=data["task"], parent=data.get("parent"), run_name=data["run_name"],
+                   phase=Phase(data["phase"]), attempts=int(data.get("attempts") or 0),
+                   started_at=data.get("started_at"), ended_at=data.get("ended_at"),
+                   error=ActionError(**err) if isinstance(err, dict) else None,
+                   cache_hit=bool(data.get("cache_hit")), group=data.get("group"), queued_at=data.get("queued_at"),
+                   recovered_from=data.get("recovered_from"),
+                   usage=tuple(AttemptUsage.from_json(u) for u in data.get("usage") or ()))
 
 
 @dataclasses.dataclass(frozen=True)

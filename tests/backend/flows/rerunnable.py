@@ -35,3 +35,17 @@ def hog(mb: int) -> int:
     for k in range(2_000_000):
         total += k
     return len(block) // (1024 * 1024)
+
+
+@env.task(retries=flyte.RetryStrategy(count=1))
+def flaky(marker_dir: str) -> int:
+    marker = Path(marker_dir, "flaky-failed-once")
+    if not marker.exists():
+        marker.write_text("1")
+        raise ValueError("the first attempt fails")
+    return 7
+
+
+@env.task
+async def waits_on_flaky(marker_dir: str) -> int:
+    return await flaky.aio(marker_dir) + await square.aio(2, 1, marker_dir)
