@@ -164,3 +164,34 @@ def test_timeline_of_a_run_with_a_retry_from_the_cli(flyte_backend, tmp_path) ->
     flaky_bar = next(b for b in bars if b["task"] == "rerunnable.flaky")
     assert sorted({s["attempt"] for s in flaky_bar["segments"]}) == [1, 2]
     assert {s["phase"] for s in flaky_bar["segments"] if s["attempt"] == 1} == {"FAILED"}
+
+
+def test_a_recovering_rerun_goes_on_recovering_after_the_backend_is_sigkilled(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    backend = backend_factory().start()
+    backend.use()
+    try:
+        markers = tmp_path / "markers"
+        markers.mkdir()
+        source = flyte.with_runcontext(mode="remote").run(rerunnable.slow_fan, n=20, marker_dir=str(markers))
+        with pytest.raises(ActionFailedError):
+            source.outputs()
+        assert len(_markers(markers)) == 20
+        rerun = flyte.with_runcontext(env_vars={"RERUN_FIXED": "1", "SLOW_FAN_PAUSE": "3"}).rerun(
+            source.name, recover=True)
+        deadline = time.monotonic() + 60
+        while len(list(markers.glob("slow-fan-started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(markers.glob("slow-fan-started-*"))) == 2  # the rerun's a0 is in its pause
+        backend.kill()  # the children are enqueued after the restart: the rerun's source must be kept
+        time.sleep(0.5)
+        backend.start()
+        rerun.wait(timeout=120)
+        assert rerun.outputs() == sum(i * i for i in range(20))
+        phases = [a.phase for a in rerun.actions.values() if a.parent == "a0"]
+        assert phases.count(flyte.Phase.RECOVERED) == 19 and phases.count(flyte.Phase.SUCCEEDED) == 1
+        assert len(_markers(markers)) == 21
+    finally:
+        backend.kill_actions()
+        flyte.init()

@@ -88,6 +88,7 @@ class QueueService(queue_grpc.QueueServiceServicer):
             known = item.existing or entry.actions[req.id.name]
             return queue_pb.EnqueueActionResponse(action=known.to_pb(), existed=True)
         await b.catalog.register(spec)
+        source = await b.recoveries.source_for(entry)  # a rerun with recover: what it may reuse
         existing = entry.actions.get(req.id.name)  # a concurrent call may have added it meanwhile
         if existing is not None:
             return queue_pb.EnqueueActionResponse(action=existing.to_pb(), existed=True)
@@ -98,9 +99,8 @@ class QueueService(queue_grpc.QueueServiceServicer):
                            spec.id.version, task_type=spec.type or "python", group=req.group,
                            max_attempts=spec.retries.count + 1, inputs_uri=inputs_uri, inputs_hash=req.inputs_hash,
                            overwrite_cache=req.overwrite_cache or run.overwrite_cache)
-        source = await b.recoveries.source_for(entry)
         recovered = source.match(rec, spec) if source is not None else None
-        if recovered is not None and entry.actions.get(req.id.name) is None:
+        if recovered is not None:  # a rerun with recover: its outputs are the source's, it does not run
             mark_recovered(rec, recovered)
             pending.append(b.hub.record(entry, [rec]))
             return queue_pb.EnqueueActionResponse(action=rec.to_pb(), existed=False)

@@ -49,3 +49,11 @@ def flaky(marker_dir: str) -> int:
 @env.task
 async def waits_on_flaky(marker_dir: str) -> int:
     return await flaky.aio(marker_dir) + await square.aio(2, 1, marker_dir)
+
+
+@env.task
+async def slow_fan(n: int, marker_dir: str) -> int:
+    """`fan`, after a pause in which a test can kill the backend (a started file says when)."""
+    Path(marker_dir, f"slow-fan-started-{os.getpid()}").write_text("1")
+    time.sleep(float(os.environ.get("SLOW_FAN_PAUSE", "0")))
+    return sum(await asyncio.gather(*[square.aio(i, 1, marker_dir) for i in range(n)]))
