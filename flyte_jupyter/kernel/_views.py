@@ -26,6 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from flyte_jupyter._internal.display.timeline import layout, timeline_text
 from flyte_jupyter._internal.wire.models import ActionInfo
 from flyte_jupyter.kernel import _loop, _streams
 from flyte_jupyter.kernel._attempts import book_for, with_backend_times
@@ -693,6 +694,8 @@ class RunView:
             actions = self.run.state.actions
             named = {a: self.labels.label(actions[a]) if a in actions else a for a, _s, _t, _n in recent}
             text += "\n\noutput (latest lines):\n" + "\n".join(f"[{named[a]}] {t}" for a, _s, t, _n in recent)
+        if self.run.done and len(self.run.state.actions) > 1:  # nbconvert's text: where the time went
+            text += "\n\n" + timeline_text(layout(self.run.name, self.run.state.actions), top=3)
         return {
             "application/vnd.jupyter.widget-view+json": {
                 "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id,

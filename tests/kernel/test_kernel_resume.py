@@ -239,3 +239,11 @@ def test_the_timeline_tab_beside_the_tree(nb: Any) -> None:
     assert tab[0] == "'none'" and tab[1] == "''" and int(tab[2]) >= 8 and tab[3] == "True", tab
     assert "back '' 'none'" in text
     assert "critical path" in text and "6 actions recovered from an earlier run" in text
+
+
+def test_the_widget_text_fallback_summarises_the_critical_path(nb: Any) -> None:
+    shown = [o for o in nb.cells[7].outputs if "data" in o and "application/vnd.jupyter.widget-view+json" in o.data]
+    assert shown
+    text = shown[0].data["text/plain"]
+    assert "SUCCEEDED" in text and "Timeline of run" in text and "critical path" in text
+    assert "pipeline [a0] SUCCEEDED" in text and "6 actions recovered from an earlier run" in text
