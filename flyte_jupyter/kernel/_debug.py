@@ -6,7 +6,8 @@ bundle the run shipped (fetched, checked and extracted as an action would, into 
 directory, or unpickled), never the notebook's current cells. The inputs are bound in the
 notebook under their parameter names, then the task's body runs here, in the kernel's process, so
 an exception leaves its traceback for `%debug` / `pdb.pm()`, which stop on the frame that raised
-with the real inputs. Tasks the body calls run in local mode (in this kernel, not on the backend).
+with the real inputs. Tasks the body calls run in local mode (in this kernel, not on the backend);
+with `--remote` each of them runs on the backend as a run of its own, awaited here.
 
 Env vars: the task's own (from its spec) are listed, and applied to this process only with `--env`
 (they may change the kernel's behaviour). Secrets are never fetched: the spec carries none, and the
@@ -15,11 +16,13 @@ backend's own variables (endpoint, token) are not part of it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import tempfile
 from typing import Any
 
+from flyte_jupyter._internal.controllers.base import Controller
 from flyte_jupyter.kernel._errors import CellError
 
 _BACKEND_ENV_PREFIX = "FLYTE_JUPYTER_"
@@ -68,7 +71,19 @@ def load(run: str, action: str) -> tuple[Any, dict[str, Any], dict[str, str]]:
     return task, inputs, env
 
 
-def debug_action(shell: Any, run: str, action: str, *, apply_env: bool = False) -> Any:
+class _RunPerCall(Controller):
+    """`--remote`: a task the debugged body calls runs on the backend, as its own run."""
+
+    async def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
+        import flyte_jupyter as flyte
+
+        child = await flyte.with_runcontext(mode="remote").run_aio(task, *args, **kwargs)
+        print(f"  {task.name} runs on the backend as run {child.name}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, child.wait)
+        return child.outputs()
+
+
+def debug_action(shell: Any, run: str, action: str, *, apply_env: bool = False, remote: bool = False) -> Any:
     """Load the action, bind its inputs in the notebook, print what was bound, run the task's
     body here and return its value (or raise what it raises, for `%debug`)."""
     from flyte_jupyter._internal.controllers.base import run_sync
@@ -87,16 +102,29 @@ def debug_action(shell: Any, run: str, action: str, *, apply_env: bool = False) 
         print(f"  env vars of the task, {verb}: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
         if apply_env:
             os.environ.update(env)
-    print("  secrets are not fetched; tasks it calls run in local mode, here")
+    print("  secrets are not fetched; tasks it calls run " + (
+        "on the backend, each as a run of its own" if remote else "in local mode, here"))
     func = task.func
     twin = _notebook_twin(namespace, task)
     if twin is not None:  # the same code, compiled from a cell: tracebacks and pdb show its lines
         func = twin
     else:
         print("  the notebook's cells no longer hold this code: it runs as recorded (pdb may show no source lines)")
+    if not remote:
+        return run_sync(lambda: func(**inputs)) if _is_async(func) else func(**inputs)
+    from flyte_jupyter._context import ActionID, TaskContext, task_context
+
+    here = TaskContext(action=ActionID(name=action, run_name=f"debug-{run}"), mode="local", task_name=task.name,
+                       controller=_RunPerCall())
+
+    async def body() -> Any:
+        with task_context(here):
+            return await func(**inputs)
+
     if _is_async(func):
-        return run_sync(lambda: func(**inputs))
-    return func(**inputs)
+        return run_sync(body)
+    with task_context(here):
+        return func(**inputs)
 
 
 def _notebook_twin(namespace: dict[str, Any], task: Any) -> Any:

@@ -419,17 +419,20 @@ def _resume_command(shell: Any, ns: argparse.Namespace) -> Any:
 @argument("run", metavar="RUN", help="the run")
 @argument("action", metavar="ACTION", nargs="?", default="a0", help="the failed action (default: a0, the root)")
 @argument("--env", action="store_true", help="apply the task's env vars to this kernel too (they are listed either way)")
+@argument("--remote", action="store_true",
+          help="tasks the body calls run on the backend (each as a run of its own), not in this kernel")
 def _debug_command(shell: Any, ns: argparse.Namespace) -> Any:
     """Re-run an action's task in this kernel with the inputs it received, for `%debug`.
 
     Fetches the action's code bundle and typed inputs from the backend, binds the inputs in the
     notebook under their parameter names (and the session as `_flyte_debug`), then runs the task's
     body here: when it raises, `%debug` (or `pdb.pm()`) stops on the line that raised, with the real
-    inputs. Tasks it calls run in local mode, in this kernel. Secrets are never fetched.
+    inputs. Tasks it calls run in local mode, in this kernel (with --remote: on the backend).
+    Secrets are never fetched.
     """
     from flyte_jupyter.kernel._debug import debug_action
 
-    return debug_action(shell, ns.run, ns.action, apply_env=ns.env)
+    return debug_action(shell, ns.run, ns.action, apply_env=ns.env, remote=ns.remote)
 
 
 def _has_widgets() -> bool:

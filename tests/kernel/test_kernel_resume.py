@@ -140,6 +140,10 @@ CELLS = [
      "view.tabs.value = 'tree'\n"
      "print('back', repr(view.tree.layout.display), repr(view.timeline.widget.layout.display))\n"
      "print(repr(resumed.timeline()))"),                                              # 24
+    "%flyte debug nb-debug-src a0",                                                    # 25 (children here)
+    "import sys; print('local', sys.last_type.__name__)",                             # 26
+    "%flyte debug nb-debug-src a0 --remote",                                           # 27 (children on the backend)
+    "print('remote', sys.last_type.__name__)",                                         # 28
 ]
 
 
@@ -247,3 +251,13 @@ def test_the_widget_text_fallback_summarises_the_critical_path(nb: Any) -> None:
     text = shown[0].data["text/plain"]
     assert "SUCCEEDED" in text and "Timeline of run" in text and "critical path" in text
     assert "pipeline [a0] SUCCEEDED" in text and "6 actions recovered from an earlier run" in text
+
+
+def test_debug_runs_child_calls_here_or_with_remote_on_the_backend(nb: Any) -> None:
+    here = cell_text(nb.cells[25])
+    assert "tasks it calls run in local mode, here" in here and "xs = [2, 0]" in here
+    assert "local ZeroDivisionError" in cell_text(nb.cells[26])  # the child's own frame, in this kernel
+    remote = cell_text(nb.cells[27])
+    assert "on the backend, each as a run of its own" in remote
+    assert remote.count("resumable.divide runs on the backend as run ") == 2, remote
+    assert "remote ZeroDivisionError" in cell_text(nb.cells[28])  # the remote child's failure, as its class
