@@ -96,8 +96,10 @@ def timeline_svg(tl: Timeline, width: int = 900) -> str:
                 continue
             w = max((seg.end - seg.start) * scale, 1.0)
             opacity = _OPACITY.get(seg.kind, 1.0)
+            edge = f' stroke="{color}" stroke-opacity="0.8" stroke-width="0.6"' if seg.kind == QUEUED else ""
             parts.append(f'<rect class="flyte-seg flyte-seg-{seg.kind}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" '
-                         f'height="{ROW - 6}" rx="2" fill="{color}" fill-opacity="{opacity}" data-attempt="{seg.attempt}">'
+                         f'height="{ROW - 6}" rx="2" fill="{color}" fill-opacity="{opacity}"{edge} '
+                         f'data-attempt="{seg.attempt}">'
                          f'<title>{_esc(_title(bar, seg))}</title></rect>')
         parts.append("</g>")
     parts.append("</svg>")
