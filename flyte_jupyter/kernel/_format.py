@@ -22,11 +22,13 @@ def phase_badge(phase: str) -> str:
 
 def recovered_html(origin: str) -> str:
     """`recovered from RUN`: a RECOVERED action's outputs came from action ACTION of run RUN
-    (`origin` is "RUN/ACTION"); `%flyte show RUN` or `flyte.remote.Run.get(RUN)` opens that run."""
+    (`origin` is "RUN/ACTION"); `%flyte status RUN` or `flyte.remote.Run.get(RUN)` shows that run."""
     run, _, action = origin.partition("/")
-    return (f' <span class="flyte-recovered" data-recovered-from="{esc(origin)}" style="opacity:.7" '
-            f'title="outputs reused from action {esc(action)} of run {esc(run)}">recovered from '
-            f'<code>{esc(run)}</code></span>')
+    # data-flyte-run/-action: in JupyterLab a click opens that run at that action in the side panel
+    return (f' <span class="flyte-recovered" data-recovered-from="{esc(origin)}" data-flyte-run="{esc(run)}" '
+            f'data-flyte-action="{esc(action)}" style="opacity:.7;cursor:pointer" '
+            f'title="outputs reused from action {esc(action)} of run {esc(run)}: click to open it">recovered from '
+            f'<code style="text-decoration:underline">{esc(run)}</code></span>')
 
 
 def duration_text(seconds: float | None, live: bool = False) -> str:
