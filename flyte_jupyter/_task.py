@@ -66,11 +66,17 @@ def _source_of(func: Callable) -> str:
     try:
         lines = textwrap.dedent(inspect.getsource(func)).splitlines()
     except (OSError, TypeError):
-        code = func.__code__
-        return repr((code.co_code, code.co_consts, code.co_names))
+        return _code_text(func.__code__)
     while lines and lines[0].lstrip().startswith("@"):
         lines.pop(0)
     return "\n".join(lines)
+
+
+def _code_text(code: Any) -> str:
+    """Bytecode as text that is the same in every process: nested code objects (comprehensions,
+    inner functions) by their own content, not by their repr, which holds a memory address."""
+    consts = tuple(_code_text(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts)
+    return repr((code.co_code, consts, code.co_names))
 
 
 def _as_tuple(value: Any) -> tuple:

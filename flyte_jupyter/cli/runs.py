@@ -1,4 +1,4 @@
-"""`flyte-jupyter runs list|get|logs|abort` and `cache list|clear`: runs and the task cache of a backend."""
+"""`flyte-jupyter runs list|get|logs|timeline|abort` and `cache list|clear`: runs and the task cache of a backend."""
 
 from __future__ import annotations
 
@@ -46,11 +46,24 @@ def _runs_get(args: argparse.Namespace) -> int:
     def show(parent: str | None, indent: int) -> None:
         for a in children.get(parent, []):
             extra = " (cache hit)" if a.cache_hit else ""
-            err = f"  {a.error.kind}: {a.error.message}" if a.error and a.phase.value != "SUCCEEDED" else ""
+            if a.recovered_from:
+                extra += f" (recovered from {a.recovered_from})"
+            err = f"  {a.error.kind}: {a.error.message}" if a.error and not a.phase.succeeded else ""
             print(f"{'  ' * indent}{a.name} {a.task} {a.phase.value} attempt {a.attempts}{extra}{err}")
             show(a.name, indent + 1)
 
     show(None, 1)
+    return 0
+
+
+def _runs_timeline(args: argparse.Namespace) -> int:
+    """Where the time went: the critical path, the longest actions, the run's CPU and memory."""
+    from flyte_jupyter._internal.display.timeline import layout, timeline_text
+
+    client = client_of(args)
+    _, actions = call(lambda: client.get_run(args.name))
+    tl = layout(args.name, {a.name: a for a in actions}, max_rows=args.max_rows)
+    print(json.dumps(tl.to_json(), indent=2) if args.json else timeline_text(tl, top=args.top))
     return 0
 
 
@@ -132,6 +145,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attempt", type=int, default=0)
     p.add_argument("--follow", "-f", action="store_true")
     p.set_defaults(handler=_runs_logs)
+    p = runs.add_parser("timeline", help="where a run's time went: critical path, longest actions, CPU and memory")
+    add_backend_flags(p)
+    p.add_argument("name")
+    p.add_argument("--top", type=int, default=5, help="how many of the longest actions to list")
+    p.add_argument("--max-rows", type=int, default=200, help="fold big groups past this many rows (--json)")
+    p.add_argument("--json", action="store_true", help="the bars as JSON (what the panel's endpoint answers)")
+    p.set_defaults(handler=_runs_timeline)
     p = runs.add_parser("abort", help="abort a run and all its live actions")
     add_backend_flags(p)
     p.add_argument("name")

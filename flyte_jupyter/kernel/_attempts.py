@@ -75,7 +75,7 @@ class AttemptBook:
             ended = event.timestamp if event.phase.terminal else time.time()
             att.ended_at = ended
             att.phase = "FAILED" if failed_retry else phase
-            if event.error is not None and phase != "SUCCEEDED":
+            if event.error is not None and not event.phase.succeeded:
                 att.error = event.error
 
     def attempts(self, info: Any) -> list[Attempt]:
@@ -95,7 +95,7 @@ class AttemptBook:
                 att = Attempt(number, phase="?")
                 if number == info.attempts:
                     att = Attempt(number, info.started_at, info.ended_at, info.phase.value,
-                                  info.error if info.phase.value != "SUCCEEDED" else None)
+                                  info.error if not info.phase.succeeded else None)
             elif number == info.attempts and info.phase.terminal and att.ended_at is None:
                 att = dataclasses.replace(att, ended_at=info.ended_at, phase=info.phase.value)
             out.append(att)

@@ -28,7 +28,7 @@ from flyte_jupyter.kernel._streams import RUN_ACTIONS, RunOutput
 ROOT = "a0"
 MAX_STREAMS = 8
 _ENTRYPOINT_PREFIX = "[flyte-jupyter] "
-_STARTED = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_STARTED = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")  # not RECOVERED: it never ran, has no log
 
 
 class LogFollower:

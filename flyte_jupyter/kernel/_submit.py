@@ -63,6 +63,8 @@ class Target:
     cell: str | None = None  # the cell asking (its id, or a digest of its text)
     echo_root: bool = False  # the root's prints go to the cell (a `%%flyte run` cell's own code)
     capture_output: bool = False  # a widget will show the actions' output (not a terminal)
+    recover_from: str | None = None  # resume: recover the unchanged actions of this run
+    force_rerun_actions: tuple[str, ...] = ()
 
     def labels(self) -> dict[str, str]:
         import os
@@ -80,10 +82,14 @@ class Target:
     def options(self, name: str | None = None) -> Any:
         import flyte_jupyter as flyte
 
-        return flyte.with_runcontext(mode="local" if self.local else "remote", name=name or self.name,
-                                     project=self.project, domain=self.domain,
-                                     overwrite_cache=self.overwrite_cache, source="notebook",
-                                     labels=self.labels() or None)
+        options = flyte.with_runcontext(mode="local" if self.local else "remote", name=name or self.name,
+                                        project=self.project, domain=self.domain,
+                                        overwrite_cache=self.overwrite_cache, source="notebook",
+                                        labels=self.labels() or None)
+        if self.recover_from:
+            options = dataclasses.replace(options, recover_from=self.recover_from,
+                                          force_rerun_actions=tuple(self.force_rerun_actions))
+        return options
 
 
 CELL_LABEL = "flyte-jupyter/cell"

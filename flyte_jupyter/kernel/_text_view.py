@@ -34,8 +34,10 @@ def tree_text(run: Any, labels: Labels | None = None, max_children: int = 50) ->
         duration = f" {took:.2f}s" if took is not None else ""
         attempt = f" attempt {info.attempts}" if info.attempts > 1 else ""
         cached = " (cached)" if info.cache_hit else ""
+        if info.recovered_from:
+            cached += f" (recovered from {info.recovered_from.partition('/')[0]})"
         error = ""
-        if info.error is not None and info.phase.terminal and info.phase.value != "SUCCEEDED":
+        if info.error is not None and info.phase.terminal and not info.phase.succeeded:
             summary, path = error_summary(info.error)
             error = f"  {summary}" + (f" (in {' › '.join(t.rsplit('.', 1)[-1] for _, t in path)})" if path else "")
         label = labels.label(info)

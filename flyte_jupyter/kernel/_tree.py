@@ -21,7 +21,7 @@ from ipywidgets.widgets.widget_string import HTMLStyle as _HTMLStyle
 from flyte_jupyter._internal.display.labels import short_task
 from flyte_jupyter._internal.wire.models import ActionInfo, Phase
 from flyte_jupyter.kernel._errors import error_summary
-from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
+from flyte_jupyter.kernel._format import duration_text, esc, phase_badge, recovered_html
 from flyte_jupyter.kernel._links import type_tag_html
 
 ROOT = "a0"
@@ -134,7 +134,7 @@ class Progress:
         phase = info.phase
         if phase in _ENDED:
             self.done += 1
-            if phase is not Phase.SUCCEEDED:
+            if not phase.succeeded:
                 self.failed += 1
             if info.ended_at is not None and (self.last_end is None or info.ended_at > self.last_end):
                 self.last_end = info.ended_at
@@ -170,7 +170,7 @@ def progress_of(members: list[ActionInfo]) -> Progress:
     return prog
 
 
-_ENDED = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+_ENDED = frozenset(p for p in Phase if p.terminal)
 
 
 @dataclasses.dataclass
@@ -251,6 +251,8 @@ def group_phase(members: list[ActionInfo]) -> str:
     for phase in ("FAILED", "TIMED_OUT", "RUNNING", "INITIALIZING", "QUEUED", "ABORTED"):
         if phase in phases:
             return phase
+    if phases == {"RECOVERED"}:
+        return "RECOVERED"
     return "SUCCEEDED" if phases else "QUEUED"
 
 
@@ -290,13 +292,13 @@ def node_data(entry: Entry, label: str | None = None, children: Progress | None 
               now: float | None = None) -> dict[str, Any]:
     info = entry.info
     assert info is not None
-    summary = error_summary(info.error)[0] if info.error and info.phase.value != "SUCCEEDED" else None
+    summary = error_summary(info.error)[0] if info.error and not info.phase.succeeded else None
     out: dict[str, Any] = {
         "name": info.name, "task": info.task, "label": label or short_task(info.task), "parent": info.parent,
         "depth": entry.depth, "phase": info.phase.value, "attempts": info.attempts,
         "duration": shown_duration(info, now),
         "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded, "task_type": info.task_type,
-        "error": summary,
+        "error": summary, "recovered_from": info.recovered_from,
     }
     if children is not None:
         out["children"] = children.data(now)
@@ -336,7 +338,7 @@ def failure_path(info: ActionInfo, failed: dict[str, list[ActionInfo]]) -> list[
 
 def row_error_html(info: ActionInfo, via_labels: list[str] | None = None) -> str:
     """The root cause of a failure, once, and the actions it came up through."""
-    if info.error is None or not info.phase.terminal or info.phase.value == "SUCCEEDED":
+    if info.error is None or not info.phase.terminal or info.phase.succeeded:
         return ""
     summary, path = error_summary(info.error)
     via = " › ".join(via_labels) if via_labels else " › ".join(short_task(task) for _, task in path)
@@ -357,6 +359,8 @@ def row_html(entry: Entry, label: str | None = None, children: Progress | None =
         attempt = (f' <span style="opacity:.7">attempt {info.attempts}'
                    f'{f" · {failed} failed" if failed else ""}</span>')
     cached = ' <span style="opacity:.7">(cached)</span>' if info.cache_hit else ""
+    if info.recovered_from:
+        cached += recovered_html(info.recovered_from)
     dur = duration_text(shown_duration(info, now), live=not info.phase.terminal)
     group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group and not entry.in_group else ""
     bar = f" {progress_html(children, now)}" if children is not None else ""

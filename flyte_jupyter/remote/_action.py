@@ -138,7 +138,7 @@ class Action:
         self.wait()
         detail = self._detail
         info = detail.info
-        if info.phase is Phase.SUCCEEDED:
+        if info.phase.succeeded:
             from flyte_jupyter._internal.runtime import storage as _storage
             from flyte_jupyter._internal.runtime.spec import decode_output
 

@@ -235,7 +235,7 @@ class RemoteRun(Run):
             raise RuntimeError(f"run {self.name} has no root action")
         from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
-        if root.phase == pb.PHASE_SUCCEEDED:
+        if root.phase in (pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED):
             from flyte_jupyter._internal.runtime import storage as _storage
             from flyte_jupyter._internal.runtime.spec import decode_output
 
@@ -287,5 +287,5 @@ async def acall_(make: Any) -> Any:
 def _all_terminal(actions: dict[str, Any]) -> bool:
     from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
-    done = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
+    done = {pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
     return all(a.phase in done for a in actions.values())

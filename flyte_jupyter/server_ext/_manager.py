@@ -222,6 +222,8 @@ def run_json(summary: Any, root_dir: str = "", replayable: bool = False) -> dict
     return {
         "name": summary.name,
         "phase": str(summary.phase),
+        "succeeded": summary.phase.succeeded,  # SUCCEEDED or RECOVERED (outputs reused, success-equivalent)
+        "rerun_of": labels.get("rerun-of"),
         "source": source or None,
         "task": summary.task,
         "task_version": getattr(summary, "task_version", "") or None,
@@ -483,7 +485,7 @@ class BackendRunsManager(RunsManager):
         detail = await self._call(scope, lambda c: c.get_action(run, action, **self._pd(scope)))
         out = detail.info.to_json()
         inputs, outputs = await asyncio.get_running_loop().run_in_executor(
-            None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.value == "SUCCEEDED")
+            None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.succeeded)
         out.update(inputs=inputs, outputs=outputs, max_attempts=detail.max_attempts)
         spec = None
         if detail.info.attempts > 1 or detail.max_attempts > 1:
@@ -826,7 +828,8 @@ def _event_json(event: Any) -> dict[str, Any]:
     info = ActionInfo(name=event.action, task=event.task, parent=event.parent, run_name=event.run_name,
                       phase=phase, attempts=event.attempt, started_at=started, ended_at=ended,
                       error=event.error, cache_hit=event.cache_hit, group=event.group,
-                      task_type=event.task_type)
+                      task_type=event.task_type,
+                      recovered_from=event.recovered_from, usage=event.usage, queued_at=event.queued_at)
     out = info.to_json()
     # only the timestamps the event knows; the panel keeps the others it already has
     return {k: v for k, v in out.items() if not (k in ("started_at", "ended_at") and v is None)}

@@ -225,7 +225,7 @@ class BackendClient:
 
     async def create_run(
         self,
-        task: pb.TaskSpec,
+        task: pb.TaskSpec | None,
         *,
         inputs: bytes = b"",
         inputs_uri: str = "",
@@ -237,13 +237,16 @@ class BackendClient:
         env_vars: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
         raw_data_path: str = "",
+        rerun: run_pb.RerunSource | None = None,
     ) -> RunSummary:
         """Validate, store and start a run of `task` (root action a0). Raises BackendError with
-        INVALID_ARGUMENT (names, limits, sizes) or ALREADY_EXISTS (run name, task version)."""
+        INVALID_ARGUMENT (names, limits, sizes) or ALREADY_EXISTS (run name, task version).
+        With `rerun`, the run replays (and may recover from) an earlier run; `task` may then be None
+        (the source action's recorded task)."""
         req = run_pb.CreateRunRequest(
             project=project or self.project, domain=domain or self.domain, run_name=run_name, task=task,
             inputs=inputs, inputs_uri=inputs_uri, inputs_hash=inputs_hash, overwrite_cache=overwrite_cache,
-            env_vars=env_vars or {}, labels=labels or {}, raw_data_path=raw_data_path,
+            env_vars=env_vars or {}, labels=labels or {}, raw_data_path=raw_data_path, rerun=rerun,
         )
         resp = await self._call("run", "CreateRun", req)
         return run_summary(resp.run, self.run_url(resp.run.id.run, resp.run.id.project, resp.run.id.domain))
@@ -285,6 +288,15 @@ class BackendClient:
         """Abort one action (and its descendants), queued or running."""
         req = queue_pb.AbortQueuedActionRequest(id=self._aid(run, action, project, domain), reason=reason)
         await self._call("queue", "AbortQueuedAction", req, timeout=timeout)
+
+    async def get_action_spec(self, run: str, action: str = "a0", *, with_inputs: bool = False,
+                              project: str | None = None, domain: str | None = None
+                              ) -> tuple[pb.Action, pb.TaskSpec, bytes]:
+        """The action as recorded, the task spec it ran (its code bundle, env, version) and, with
+        `with_inputs`, its serialized inputs: what a rerun replays and a debug session loads."""
+        resp = await self._call("state", "GetAction", state_pb.GetActionRequest(
+            id=self._aid(run, action, project, domain), with_inputs=with_inputs))
+        return resp.action, resp.task, resp.inputs
 
     # -- children (used by the remote controller inside an action) -----------------------------
 

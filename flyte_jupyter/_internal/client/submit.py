@@ -63,10 +63,16 @@ def prepare(options: Any, task: Any, args: tuple, kwargs: dict, storage_root: st
     source = getattr(options, "source", None) or script_source()
     if source:
         labels.setdefault("source", source)
-    return dict(task=spec, inputs=data, inputs_hash=cache_hash if task.cache.enabled else "",
-                run_name=options.name or "", project=project, domain=domain,
-                overwrite_cache=options.overwrite_cache, env_vars=dict(options.env_vars or {}), labels=labels,
-                raw_data_path=options.raw_data_path or "")
+    request = dict(task=spec, inputs=data, inputs_hash=cache_hash if task.cache.enabled else "",
+                   run_name=options.name or "", project=project, domain=domain,
+                   overwrite_cache=options.overwrite_cache, env_vars=dict(options.env_vars or {}), labels=labels,
+                   raw_data_path=options.raw_data_path or "")
+    recover_from = getattr(options, "recover_from", None)
+    if recover_from:  # a resume: this code, recovering what the earlier run finished with the same code
+        from flyte_jupyter._internal.client.rerun import rerun_request
+
+        request["rerun"] = rerun_request(recover_from, "a0", True, getattr(options, "force_rerun_actions", ()))
+    return request
 
 
 def script_source() -> str | None:

@@ -52,6 +52,12 @@ class RunState:
             if event.attempts:
                 info.attempt_history = event.attempts
             info.cache_hit = info.cache_hit or event.cache_hit
+            if event.recovered_from:
+                info.recovered_from = event.recovered_from
+            if len(event.usage) > len(info.usage):
+                info.usage = event.usage
+            if event.queued_at is not None and info.queued_at is None:
+                info.queued_at = event.queued_at
             listeners = list(self._listeners)
             self._changed.notify_all()
         for listener in listeners:

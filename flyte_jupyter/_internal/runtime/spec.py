@@ -126,6 +126,7 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         image=image,
         environment=getattr(task.env, "name", ""),
         interruptible=bool(task.interruptible),
+        code_digest=_code_digest(task),
     )
     custom = dict(task.custom_config(SerializationContext(project, domain, code.version, image)) or {})
     pod_template = _pod_template_dict(getattr(task, "pod_template", None))
@@ -153,6 +154,13 @@ def secret_requests(secrets: Any) -> list[pb.SecretRequest]:
         out.append(pb.SecretRequest(key=item.key, group=item.group or "", mount=str(item.mount or ""),
                                     as_env_var=item.as_env_var or ""))
     return out
+
+
+def _code_digest(task: Any) -> str:
+    """The task's own code (its function's source) as a digest: a resumed run recovers an action
+    only when this is unchanged. Code the body calls is not part of it."""
+    source = getattr(task, "_source_hash", "")
+    return source[:32] if isinstance(source, str) else ""
 
 
 def _pod_template_dict(template: Any) -> dict[str, Any] | None:

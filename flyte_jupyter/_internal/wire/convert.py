@@ -14,6 +14,7 @@ from flyte_jupyter._internal.wire.models import (
     ActionEvent,
     ActionInfo,
     AttemptInfo,
+    AttemptUsage,
     Phase,
 )
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
@@ -26,6 +27,7 @@ _TO_PB = {
     Phase.FAILED: pb.PHASE_FAILED,
     Phase.ABORTED: pb.PHASE_ABORTED,
     Phase.TIMED_OUT: pb.PHASE_TIMED_OUT,
+    Phase.RECOVERED: pb.PHASE_RECOVERED,
 }
 _FROM_PB: dict[int, Phase] = {v: k for k, v in _TO_PB.items()}
 
@@ -51,12 +53,21 @@ def _opt(value: float) -> float | None:
 
 def attempts_from_pb(msg: pb.Action) -> tuple[AttemptInfo, ...]:
     """Every attempt an Action message carries, oldest first."""
-    last = len(msg.attempts) - 1
+    last = len(msg.usage) - 1
     return tuple(
         AttemptInfo(number=a.attempt, phase=phase_from_pb(a.phase), started_at=_opt(a.started_at),
                     ended_at=_opt(a.ended_at), error=error_from_pb(a.error, a.HasField("error")),
                     backoff=a.backoff_seconds if i < last else None, outputs_uri=a.outputs_uri, log_ref=a.log_ref)
-        for i, a in enumerate(msg.attempts))
+        for i, a in enumerate(msg.usage))
+
+
+def attempt_usage(msg: pb.AttemptUsage) -> AttemptUsage:
+    return AttemptUsage(
+        attempt=msg.attempt, phase=phase_from_pb(msg.phase), queued_at=_opt(msg.queued_at),
+        started_at=_opt(msg.started_at), running_at=_opt(msg.running_at), ended_at=_opt(msg.ended_at),
+        cpu_seconds=msg.cpu_seconds if msg.has_usage else None,
+        peak_memory_bytes=msg.peak_memory_bytes if msg.has_usage else None,
+    )
 
 
 def action_info(msg: pb.Action) -> ActionInfo:
@@ -77,6 +88,9 @@ def action_info(msg: pb.Action) -> ActionInfo:
         inputs_uri=msg.inputs_uri or None,
         outputs_uri=msg.outputs_uri or None,
         task_type=msg.task_type or "python",
+        queued_at=_opt(msg.queued_at),
+        recovered_from=msg.recovered_from or None,
+        usage=tuple(attempt_usage(u) for u in msg.usage),
     )
 
 
@@ -98,6 +112,9 @@ def action_event(msg: pb.Action) -> ActionEvent:
         attempts=attempts_from_pb(msg),
         task_type=msg.task_type or "python",
         outputs_uri=msg.outputs_uri or None,
+        recovered_from=msg.recovered_from or None,
+        usage=tuple(attempt_usage(u) for u in msg.usage),
+        queued_at=_opt(msg.queued_at),
     )
 
 

@@ -60,6 +60,8 @@ class Attempt:
     abort_reason: str = ""  # "", "abort" or "timeout"
     done: bool = False
     failure: pb.ActionError | None = None  # why it failed before it started (a missing secret)
+    launched_at: float = 0.0  # when the plugin was asked to start it
+    running_at: float = 0.0  # when it was first seen RUNNING
 
 
 class CacheIndex:
@@ -370,6 +372,7 @@ class Executor:
                 write_error(att.launch.outputs_path, exc.kind, str(exc))
                 self._background.spawn(self._complete(att, Outcome(OutcomeKind.EXITED, 1, "build refused")))
                 return
+            att.launched_at = time.time()
             att.handle = await att.plugin.launch(att.launch, functools.partial(self._on_status, att))
         except Exception as exc:  # noqa: BLE001 - any failure to start is a system error of the attempt
             log.exception("could not launch %s", rec.key)
@@ -388,6 +391,8 @@ class Executor:
             return
         if rec.phase not in (pb.PHASE_INITIALIZING, pb.PHASE_RUNNING):
             rec.phase = pb.PHASE_INITIALIZING if getattr(att.plugin, "reports_progress", False) else pb.PHASE_RUNNING
+        if rec.phase == pb.PHASE_RUNNING and not att.running_at:
+            att.running_at = time.time()
         rec.handle = att.handle
         self.hub.record(att.entry, [rec])
         if att.launch.timeout:
@@ -423,6 +428,8 @@ class Executor:
             from flyte_jupyter._internal.wire.convert import phase_to_pb
 
             phase = phase_to_pb(status.phase)
+            if phase == pb.PHASE_RUNNING and not att.running_at:
+                att.running_at = time.time()
             if att.rec.phase != phase and not att.rec.terminal:
                 att.rec.phase = phase
                 if att.handle:  # before launch() returns, the launch records the phase itself
@@ -520,6 +527,7 @@ class Executor:
             error, phase = self._error_for(att, outcome)
             if error.retryable and rec.attempt < rec.max_attempts:
                 spec = await self.catalog.get(rec.task_key)
+                _record_usage(att, outcome, pb.PHASE_FAILED if phase == pb.PHASE_FAILED else phase)
                 rec.error = error
                 rec.handle = ""
                 rec.phase = pb.PHASE_QUEUED
@@ -535,6 +543,7 @@ class Executor:
         await self._end_descendants(entry, rec)
         if rec.terminal:  # aborted meanwhile
             return
+        _record_usage(att, outcome, phase)
         now = time.time()
         rec.phase = phase
         rec.error = error
@@ -718,6 +727,25 @@ class Executor:
         except Exception:  # noqa: BLE001 - remote stores raise their own types
             log.exception("reading the result of %s", prefix)
         return None
+
+
+def _record_usage(att: Attempt, outcome: Outcome, phase: int) -> None:
+    """Keep the ended attempt's times and cost on its action (the timeline and the details view
+    read them): queued from when it became due (the action's queue time, or the previous attempt's
+    end), starting from its launch, running from when it was seen RUNNING."""
+    rec = att.rec
+    if not att.number or any(u.attempt == att.number for u in rec.usage):
+        return
+    due = rec.usage[-1].ended_at if rec.usage else rec.queued_at
+    started = att.launched_at or rec.started_at
+    usage = pb.AttemptUsage(attempt=att.number, queued_at=due, started_at=started,
+                            running_at=att.running_at or started, ended_at=time.time())
+    usage.phase = phase  # type: ignore[assignment]
+    if outcome.cpu_seconds is not None or outcome.peak_memory_bytes is not None:
+        usage.has_usage = True
+        usage.cpu_seconds = outcome.cpu_seconds or 0.0
+        usage.peak_memory_bytes = outcome.peak_memory_bytes or 0
+    rec.usage.append(usage)
 
 
 def _backoff(spec: pb.TaskSpec | None, attempt: int) -> float:

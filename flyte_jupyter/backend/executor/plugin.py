@@ -136,6 +136,9 @@ class Outcome:
     kind: OutcomeKind
     exit_code: int | None = None
     message: str = ""
+    # What the attempt cost, when the plugin could measure it (None: not known).
+    cpu_seconds: float | None = None  # user + system CPU time of its processes
+    peak_memory_bytes: int | None = None  # peak resident set size
 
     @property
     def succeeded(self) -> bool:

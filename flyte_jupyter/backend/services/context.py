@@ -17,6 +17,7 @@ from flyte_jupyter.backend.catalog import TaskCatalog, spec_digest
 from flyte_jupyter.backend.config import BackendConfig
 from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
 from flyte_jupyter.backend.executor.plugin import PluginRegistry
+from flyte_jupyter.backend.recovery import Recoveries
 from flyte_jupyter.backend.services.auth import Refuse
 from flyte_jupyter.backend.services.validation import Invalid, check_inputs, check_inputs_uri
 from flyte_jupyter.backend.state import RunEntry, StateHub
@@ -47,6 +48,10 @@ class Backend:
     resource_defaults: dict[tuple[str, str], dict[str, str]] = dataclasses.field(default_factory=dict)
     vault: SecretVault | None = None  # secrets at rest (services/secrets.py)
     scheduler: Scheduler | None = None  # triggers of deployed tasks (services/triggers.py)
+    recoveries: Recoveries = dataclasses.field(init=False)  # what reruns recover from (issue 17)
+
+    def __post_init__(self) -> None:
+        self.recoveries = Recoveries(self.store, self.hub, self.catalog)
 
     def limits_for(self, project: str, domain: str) -> dict[str, str]:
         return {**self.config.limits, **self.limits.get((project, domain), {})}

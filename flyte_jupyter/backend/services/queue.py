@@ -19,6 +19,7 @@ from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2_grpc as queue_grpc
+from flyte_jupyter.backend.recovery import mark_recovered
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import (
     PHASE_NAMES,
@@ -120,6 +121,7 @@ class QueueService(queue_grpc.QueueServiceServicer):
             known = item.existing or entry.actions[req.id.name]
             return queue_pb.EnqueueActionResponse(action=known.to_pb(), existed=True)
         await b.catalog.register(spec, item.identity)
+        source = await b.recoveries.source_for(entry)  # a rerun with recover: what it may reuse
         existing = entry.actions.get(req.id.name)  # a concurrent call may have added it meanwhile
         if existing is not None:
             return queue_pb.EnqueueActionResponse(action=existing.to_pb(), existed=True)
@@ -130,6 +132,11 @@ class QueueService(queue_grpc.QueueServiceServicer):
                            spec.id.version, task_type=spec.type or "python", group=req.group,
                            max_attempts=spec.retries.count + 1, inputs_uri=inputs_uri, inputs_hash=req.inputs_hash,
                            overwrite_cache=req.overwrite_cache or run.overwrite_cache)
+        recovered = source.match(rec, spec) if source is not None else None
+        if recovered is not None:  # a rerun with recover: its outputs are the source's, it does not run
+            mark_recovered(rec, recovered)
+            pending.append(b.hub.record(entry, [rec]))
+            return queue_pb.EnqueueActionResponse(action=rec.to_pb(), existed=False)
         try:
             pending.append(b.executor.admit(entry, rec, spec))
         except BaseException:

@@ -20,6 +20,7 @@ from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
 from flyte_jupyter._internal.wire.proto import run_service_pb2_grpc as run_grpc
 from flyte_jupyter.backend.executor.executor import cache_key
+from flyte_jupyter.backend.recovery import RecoverySource, mark_recovered
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import (
     PHASE_NAMES,
@@ -33,6 +34,7 @@ from flyte_jupyter.backend.services.context import (
     write_inputs,
 )
 from flyte_jupyter.backend.services.deletion import delete_run_data, run_folders
+from flyte_jupyter.backend.services.rerun import plan_rerun
 from flyte_jupyter.backend.services.tasks import not_found
 from flyte_jupyter.backend.services.validation import (
     Invalid,
@@ -138,6 +140,10 @@ async def create_run(b: Backend, request: run_pb.CreateRunRequest, tick: TickRec
     project = request.project or b.config.project
     domain = request.domain or b.config.domain
     check_project_domain(project, domain)
+    source = None
+    if request.HasField("rerun"):
+        plan = await plan_rerun(b, request, project, domain)
+        request, source = plan.request, plan.source
     if request.HasField("task_ref"):
         project, domain = _ref_place(request, project, domain)
     name = request.run_name or new_run_name()
@@ -163,13 +169,14 @@ async def create_run(b: Backend, request: run_pb.CreateRunRequest, tick: TickRec
     if not b.hub.reserve(key):
         raise exists
     # Shielded: a caller that goes away mid-way leaves a run created whole (and queued) or not at all.
-    creation = asyncio.ensure_future(_create(b, request, spec, identity, key, exists, tick))
+    creation = asyncio.ensure_future(_create(b, request, spec, identity, key, exists, tick, source))
     creation.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even if we left
     return await asyncio.shield(creation)
 
 
 async def _create(b: Backend, request: run_pb.CreateRunRequest, spec: pb.TaskSpec, identity: str,
-                  key: tuple[str, str, str], exists: Refuse, tick: TickRecord | None) -> RunEntry:
+                  key: tuple[str, str, str], exists: Refuse, tick: TickRecord | None,
+                  source: RecoverySource | None = None) -> RunEntry:
     """Store a checked run whose name `key` this call has reserved, and queue it."""
     project, domain, name = key
     written = ""
@@ -190,8 +197,13 @@ async def _create(b: Backend, request: run_pb.CreateRunRequest, spec: pb.TaskSpe
                            task_type=spec.type or "python", max_attempts=spec.retries.count + 1,
                            inputs_uri=inputs_uri, inputs_hash=request.inputs_hash,
                            overwrite_cache=request.overwrite_cache, queued_at=now)
-        hit = _cache_hit(b, rec, spec)
+        recovered = source.match(rec, spec) if source is not None else None
+        if recovered is not None:
+            mark_recovered(rec, recovered)
+        hit = recovered is not None or _cache_hit(b, rec, spec)
         entry = await b.hub.create_run(run, rec, tick)
+        if source is not None:  # before a0 runs: its children are recovered from `source`
+            await b.recoveries.keep(key, request.rerun, source)
     except BaseException:
         if written:
             discard_inputs(written)

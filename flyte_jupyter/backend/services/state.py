@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator
 import grpc
 import grpc.aio
 
+from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.wire.proto import state_service_pb2 as state_pb
 from flyte_jupyter._internal.wire.proto import state_service_pb2_grpc as state_grpc
 from flyte_jupyter.backend.executor.executor import Attempt
@@ -59,6 +60,8 @@ class StateService(state_grpc.StateServiceServicer):
         resp = state_pb.GetActionResponse(action=msg)
         if spec is not None:
             resp.task.CopyFrom(spec)
+        if request.with_inputs and rec.inputs_uri:  # debugging the action in a notebook (issue 17)
+            resp.inputs = await asyncio.to_thread(_storage.get_bytes, rec.inputs_uri)
         return resp
 
     @guard

@@ -162,3 +162,14 @@ class Store(abc.ABC):
         """Delete a run and its actions in one transaction; returns how many actions went. The
         caller checks that the run has ended (cache entries it produced stay: they point at
         outputs the caller deletes or keeps)."""
+    # -- rerun and recovery (issue 17) ---------------------------------------------------------
+    # An action's `recovered_from` and `usage` (its ended attempts) are written with the action by
+    # `put_actions`/`put_run` and read back by `get_actions`; a run created as a rerun keeps its
+    # source (what it recovers from) so that a restarted backend goes on recovering.
+
+    @abc.abstractmethod
+    async def put_rerun_source(self, project: str, domain: str, run: str, source: bytes) -> None:
+        """Keep a run's serialized RerunSource (written before the run itself)."""
+
+    @abc.abstractmethod
+    async def get_rerun_source(self, project: str, domain: str, run: str) -> bytes | None: ...

@@ -7,7 +7,8 @@ from typing import cast
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
-TERMINAL = frozenset({pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT})
+SUCCESS = frozenset({pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED})  # RECOVERED: reused outputs, success-equivalent
+TERMINAL = frozenset({*SUCCESS, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT})
 LIVE_RUNNING = frozenset({pb.PHASE_INITIALIZING, pb.PHASE_RUNNING})
 
 RunKey = tuple[str, str, str]  # project, domain, run
@@ -46,6 +47,8 @@ class ActionRecord:
     # Every attempt launched, oldest first; the open (last) one takes its phase, end and error
     # from the fields above when sent (`attempt_records`).
     attempts: list[pb.AttemptRecord] = dataclasses.field(default_factory=list)
+    recovered_from: str = ""  # RECOVERED: "RUN/ACTION" whose recorded outputs it reuses
+    usage: list[pb.AttemptUsage] = dataclasses.field(default_factory=list)  # ended attempts, oldest first
 
     @property
     def key(self) -> ActionKey:
@@ -107,6 +110,10 @@ class ActionRecord:
         if self.error is not None:
             msg.error.CopyFrom(self.error)
         msg.attempts.extend(self.attempt_records())
+        if self.recovered_from:
+            msg.recovered_from = self.recovered_from
+        if self.usage:
+            msg.usage.extend(self.usage)
         return msg
 
 

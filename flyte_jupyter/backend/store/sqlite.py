@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS triggers (
 CREATE TABLE IF NOT EXISTS trigger_ticks (
   project TEXT, domain TEXT, task_name TEXT, name TEXT, tick REAL, run_name TEXT, fired_at REAL,
   PRIMARY KEY (project, domain, task_name, name, tick));
+-- rerun and recovery (issue 17): an action's origin and ended attempts; a rerun's source
+CREATE TABLE IF NOT EXISTS action_extras (
+  project TEXT, domain TEXT, run TEXT, name TEXT, recovered_from TEXT, usage BLOB,
+  PRIMARY KEY (project, domain, run, name));
+CREATE TABLE IF NOT EXISTS rerun_sources (
+  project TEXT, domain TEXT, run TEXT, source BLOB, PRIMARY KEY (project, domain, run));
 """
 
 _REG_COLS = "project, domain, name, version, digest, created_at, created_by, entry"
@@ -115,6 +121,55 @@ def _action_row(a: ActionRecord) -> tuple:
     )
 
 
+# -- rerun and recovery (issue 17): the action_extras rows --------------------------------------
+
+def _extras_row(a: ActionRecord) -> tuple | None:
+    """The action_extras row of an action that has an origin or ended attempts (most have neither)."""
+    if not a.recovered_from and not a.usage:
+        return None
+    usage = pb.Action(usage=a.usage).SerializeToString() if a.usage else None
+    return (a.project, a.domain, a.run, a.name, a.recovered_from, usage)
+
+
+def _extras_rows(actions: list[ActionRecord]) -> list[tuple]:
+    """Captured when the write is queued, as the action rows are."""
+    return [r for r in map(_extras_row, actions) if r is not None]
+
+
+def _write_extras(c: sqlite3.Connection, rows: list[tuple]) -> None:
+    if rows:
+        c.executemany("INSERT OR REPLACE INTO action_extras VALUES (?,?,?,?,?,?)", rows)
+
+
+def _with_extras(c: sqlite3.Connection, project: str, domain: str, run: str,
+                 actions: list[ActionRecord]) -> list[ActionRecord]:
+    extras = {r[0]: r[1:] for r in c.execute(
+        "SELECT name, recovered_from, usage FROM action_extras WHERE project=? AND domain=? AND run=?",
+        (project, domain, run))}
+    for a in actions:
+        got = extras.get(a.name)
+        if got is not None:
+            a.recovered_from = got[0] or ""
+            if got[1]:
+                a.usage = list(pb.Action.FromString(got[1]).usage)
+    return actions
+
+
+# -- rerun and recovery (issue 17) --------------------------------------------------------------
+
+class _RerunSources:
+    """SqliteStore's rerun_sources methods (mixed in to keep the feature's block in one place)."""
+
+    async def put_rerun_source(self: Any, project: str, domain: str, run: str, source: bytes) -> None:
+        await self._submit(lambda c: c.execute("INSERT OR REPLACE INTO rerun_sources VALUES (?,?,?,?)",
+                                               (project, domain, run, source)))
+
+    async def get_rerun_source(self: Any, project: str, domain: str, run: str) -> bytes | None:
+        row = await self._read(lambda c: c.execute(
+            "SELECT source FROM rerun_sources WHERE project=? AND domain=? AND run=?", (project, domain, run)).fetchone())
+        return row[0] if row else None
+
+
 def _action_from_row(row: tuple) -> ActionRecord:
     err = None
     if row[12]:
@@ -144,7 +199,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(Store):
+class SqliteStore(_RerunSources, Store):
     """SQLite (WAL) with one group-committing writer thread and one reader thread."""
 
     def __init__(self, path: Path) -> None:
@@ -279,21 +334,25 @@ class SqliteStore(Store):
         row = (run.project, run.domain, run.name, run.created_at, run.task_name, json.dumps(run.labels),
                json.dumps(run.env_vars), run.raw_data_path, int(run.overwrite_cache))
         arow = _action_row(root)
+        extras = _extras_rows([root])
 
         def write(c: sqlite3.Connection) -> None:
             c.execute("INSERT INTO runs (project, domain, name, created_at, task_name, labels, env_vars, "
                       "raw_data_path, overwrite_cache) VALUES (?,?,?,?,?,?,?,?,?)", row)
             c.execute(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({_ACTION_SLOTS})", arow)
+            _write_extras(c, extras)
 
         await self._submit(write)
 
     def put_actions_nowait(self, actions: list[ActionRecord]) -> "asyncio.Future[Any]":
         """Queue action upserts; the returned future resolves once they are committed."""
         rows = [_action_row(a) for a in actions]
+        extras = _extras_rows(actions)
         done_runs = [(a.project, a.domain, a.run) for a in actions if a.name == "a0" and a.terminal]
 
         def write(c: sqlite3.Connection) -> None:
             c.executemany(f"INSERT OR REPLACE INTO actions ({_ACTION_COLS}) VALUES ({_ACTION_SLOTS})", rows)
+            _write_extras(c, extras)
             if done_runs:
                 c.executemany("UPDATE runs SET done=1 WHERE project=? AND domain=? AND name=?", done_runs)
 
@@ -361,9 +420,12 @@ class SqliteStore(Store):
         return _run_from_row(row) if row else None
 
     async def get_actions(self, project: str, domain: str, run: str) -> list[ActionRecord]:
-        rows = await self._read(lambda c: c.execute(
-            f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=?", (project, domain, run)).fetchall())
-        return [_action_from_row(r) for r in rows]
+        def read(c: sqlite3.Connection) -> list[ActionRecord]:
+            rows = c.execute(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=?",
+                             (project, domain, run)).fetchall()
+            return _with_extras(c, project, domain, run, [_action_from_row(r) for r in rows])
+
+        return await self._read(read)
 
     async def list_runs(self, project: str, domain: str, limit: int) -> list[RunRecord]:
         rows = await self._read(lambda c: c.execute(

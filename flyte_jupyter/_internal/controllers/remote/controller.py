@@ -33,7 +33,7 @@ from typing import Any
 
 from flyte_jupyter import _context
 from flyte_jupyter._internal.client.grpc_client import BackendClient
-from flyte_jupyter._internal.controllers.remote.informer import TERMINAL, Informer
+from flyte_jupyter._internal.controllers.remote.informer import SUCCESS, TERMINAL, Informer
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.naming import child_action_name
 from flyte_jupyter._internal.runtime.spec import (
@@ -236,7 +236,7 @@ class RemoteController:
         task.add_done_callback(self._aborts.discard)
 
     def _result(self, task: Any, action: pb.Action) -> Any:
-        if action.phase == pb.PHASE_SUCCEEDED:
+        if action.phase in SUCCESS:
             data = _storage.get_bytes(_storage.join(action.outputs_uri, "outputs.pb"))
             return decode_output(task, data)
         err = action.error

@@ -228,13 +228,15 @@ class LocalProcessPlugin(ExecutorPlugin):
             if getattr(proc, "zygote", None) is zygote and not proc.exited.is_set():
                 asyncio.ensure_future(self._poll_orphan(proc))
 
-    def _exited(self, pid: int, code: int) -> None:
+    def _exited(self, pid: int, code: int, cpu_seconds: float | None = None,
+                maxrss_bytes: int | None = None) -> None:
+        """A process ended; its parent (the fork server) measured its CPU time and peak RSS."""
         if pid in self._workers_by_pid:
             self._worker_exits[pid] = code
         proc = self._procs.pop(pid, None)
         if proc is not None:
             self._limited.discard(proc)
-            proc.finish(code)
+            proc.finish(code, cpu_seconds=cpu_seconds, peak_memory_bytes=maxrss_bytes)
 
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         if self._closing:

@@ -30,17 +30,16 @@ class AttemptProc:
         self.pids: set[int] = set()
         self.zygote: Any = None
 
-    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "") -> None:
+    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "",
+               cpu_seconds: float | None = None, peak_memory_bytes: int | None = None) -> None:
         if self.exited.is_set():
             return
         self.exited.set()
         if self.oom:
+            kind = OutcomeKind.OOM
             # The limit this process ran under (a pod template may have set it, not the task).
-            spec = self.spec
-            outcome = Outcome(OutcomeKind.OOM, code,
-                              message or oom_message(spec.action_name, spec.task_name, spec.memory_text))
+            message = message or oom_message(self.spec.action_name, self.spec.task_name, self.spec.memory_text)
         elif self.aborted:
-            outcome = Outcome(OutcomeKind.ABORTED, code, message)
-        else:
-            outcome = Outcome(kind or OutcomeKind.EXITED, code, message)
+            kind = OutcomeKind.ABORTED
+        outcome = Outcome(kind or OutcomeKind.EXITED, code, message, cpu_seconds, peak_memory_bytes)
         self.on_status(PluginStatus(outcome=outcome))
