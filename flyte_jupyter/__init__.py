@@ -23,6 +23,10 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "Backoff": ("._resources", "Backoff"),
     "PodTemplate": ("._resources", "PodTemplate"),
     "TimeoutType": ("._resources", "TimeoutType"),
+    "Trigger": ("._trigger", "Trigger"),
+    "Cron": ("._trigger", "Cron"),
+    "FixedRate": ("._trigger", "FixedRate"),
+    "TriggerTime": ("._trigger", "TriggerTime"),
     "init": ("._config", "init"),
     "init_from_config": ("._config", "init_from_config"),
     "run": ("._run", "run"),
@@ -47,10 +51,12 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {  # attr None: the module itself
     "ActionFailedError": (".errors", "ActionFailedError"),
     "TaskTemplate": ("._task", "TaskTemplate"),
     "io": (".io", None),
+    "extras": (".extras", None),
     "errors": (".errors", None),
     "storage": (".storage", None),
     "durable": (".durable", None),
     "remote": (".remote", None),
+    "extend": (".extend", None),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -130,4 +136,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from flyte_jupyter._run import Run, rerun, run, with_runcontext
     from flyte_jupyter._task import TaskTemplate
     from flyte_jupyter._trace import trace
+    from flyte_jupyter._trigger import Cron, FixedRate, Trigger, TriggerTime
     from flyte_jupyter.errors import ActionFailedError

@@ -50,6 +50,9 @@ class TaskEnvironment:
         for dep in self.depends_on:
             if not isinstance(dep, TaskEnvironment):
                 raise TypeError(f"depends_on takes TaskEnvironment objects, got {type(dep).__name__}")
+        if self.plugin_config is not None and self.reusable is not None:
+            raise ValueError(f"environment {self.name} has both plugin_config and reusable: a reusable "
+                             "environment cannot take a plugin config (as in Flyte 2); drop one of them")
 
     # dataclass eq/hash would compare task dicts; identity is what matters for environments.
     __hash__ = object.__hash__
@@ -67,8 +70,14 @@ class TaskEnvironment:
         """Declare a task: `@env.task` or `@env.task(retries=3, cache="auto", ...)`."""
         from flyte_jupyter._task import TaskTemplate
 
+        task_class: type[TaskTemplate] = TaskTemplate
+        if self.plugin_config is not None:  # refused here, at declaration, when no plugin serves it
+            from flyte_jupyter._task_plugins import TaskPluginRegistry
+
+            task_class = TaskPluginRegistry.class_for(self.plugin_config)
+
         def decorate(func: Callable) -> TaskTemplate:
-            template = TaskTemplate(func, self, **options)
+            template = task_class(func, self, **options)
             self._tasks[template.name] = template
             return template
 
@@ -77,6 +86,25 @@ class TaskEnvironment:
     @property
     def tasks(self) -> dict[str, "TaskTemplate"]:
         return dict(self._tasks)
+
+    @classmethod
+    def from_task(cls, name: str, *tasks: "TaskTemplate",
+                  depends_on: list["TaskEnvironment"] | None = None) -> "TaskEnvironment":
+        """An environment holding ``tasks`` made outside of one (a `ContainerTask`), as Flyte 2's
+        `TaskEnvironment.from_task`: its image is theirs (they must agree); calling environments list
+        it in ``depends_on``. Each task is named ``<name>.<task>`` from then on."""
+        for task in tasks:
+            if getattr(task, "rebind", None) is None:
+                raise ValueError(f"task {task.name} already belongs to the environment {task.env.name}; "
+                                 "from_task takes tasks made outside of an environment (a ContainerTask)")
+        images = {id(task.env.image): task.env.image for task in tasks}
+        if len(images) > 1:
+            raise ValueError(f"the tasks given to TaskEnvironment.from_task({name!r}) have different images "
+                             f"{list(images.values())}; put them in separate environments")
+        env = cls(name=name, image=next(iter(images.values())) if images else "auto", depends_on=list(depends_on or []))
+        for task in tasks:
+            task.rebind(env)  # type: ignore[attr-defined]
+        return env
 
     def add_dependency(self, *envs: "TaskEnvironment") -> None:
         for env in envs:

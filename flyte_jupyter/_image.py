@@ -488,6 +488,11 @@ class Image:
             {"name": self.dockerfile.name, "sha256": file_sha256(self.dockerfile)} if self.dockerfile else None
         )
         spec["layers"] = [layer.content() for layer in self._layers]
+        if self.debian_base and self.install_flyte and self.flyte_version is None:
+            # the flyte-jupyter running here goes into the image: a change to it is a new image
+            from flyte_jupyter._internal.imagebuild.flyte_source import installed_flyte_digest
+
+            spec["flyte_source"] = installed_flyte_digest()
         return spec
 
     @property

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import re
 from typing import Any, Dict, Literal, Optional, Union, cast
 
 from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
@@ -234,19 +233,33 @@ class ReusePolicy:
 
 @dataclasses.dataclass(frozen=True)
 class Secret:
-    """A secret an action may read; locally it comes from the environment variable of the same name."""
+    """A secret an action reads (Flyte 2's `flyte.Secret`): the stored secret `key` (`group.key`
+    with a group), as the env var `as_env_var` (default: the name upper-cased, `_` for the rest)
+    or, with `mount`, as a file whose path `$<ENV>_FILE` holds. See `_internal/runtime/secret_names`."""
 
     key: str
     group: str | None = None
     mount: str | None = None
     as_env_var: str | None = None
 
+    def __post_init__(self) -> None:
+        from flyte_jupyter._internal.runtime.secret_names import env_var_for, stored_name
+
+        stored_name(self.key, self.group)  # a bad name fails where the task is declared
+        env_var_for(self.key, self.group, self.as_env_var)
+
+    @property
+    def name(self) -> str:
+        """The stored secret's name."""
+        from flyte_jupyter._internal.runtime.secret_names import stored_name
+
+        return stored_name(self.key, self.group)
+
     @property
     def env_var(self) -> str:
-        if self.as_env_var:
-            return self.as_env_var
-        name = f"{self.group}_{self.key}" if self.group else self.key
-        return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
+        from flyte_jupyter._internal.runtime.secret_names import env_var_for
+
+        return env_var_for(self.key, self.group, self.as_env_var)
 
 
 @dataclasses.dataclass

@@ -31,6 +31,9 @@ class RunOptions:
     custom_context: dict[str, str] | None = None
     source: str | None = None  # notebook or script the run came from, shown in the side panel
     version: str | None = None  # remote: the code version (default: the bundle's content digest)
+    # resume (remote): recover this run's succeeded actions whose task code and inputs are unchanged
+    recover_from: str | None = None
+    force_rerun_actions: tuple[str, ...] = ()
 
     def resolved_mode(self) -> str:
         if self.mode is not None:
@@ -94,12 +97,37 @@ class RunOptions:
 
     def rerun(self, run_name: str, action_name: str = "a0", recover: bool = False,
               force_rerun_actions: Any = None, allow_missing_source_outputs: bool = False, **inputs: Any) -> Run:
-        """Flyte 2's `rerun`: replay a prior run's registered code and inputs. Not available yet (see
-        `flyte.rerun`)."""
-        raise _rerun_gap(run_name)
+        """Flyte 2's `rerun`: a new run of the prior run's recorded code and inputs, on the backend.
+
+        `action_name` roots the new run at that action of the prior run (with the inputs it
+        received); `inputs` replace recorded inputs by name; with `recover`, every action that
+        SUCCEEDED in the prior run (same deterministic name, task and code) is reused from its
+        recorded outputs and lands RECOVERED without running, except those named in
+        `force_rerun_actions`. The prior run's env vars carry over; `env_vars` here add to them.
+        Returns the new run at once (call `.wait()`), as `flyte.run` does remotely.
+        `allow_missing_source_outputs` is accepted for Flyte 2 compatibility: a recorded output
+        that is missing makes its action run again anyway."""
+        if self.resolved_mode() != "remote":
+            raise _rerun_gap(run_name)
+        from flyte_jupyter._internal.client.calls import acall
+        from flyte_jupyter._internal.client.rerun import submit_rerun
+        from flyte_jupyter._internal.client.resolve import resolve_client
+        from flyte_jupyter.remote._run import RemoteRun
+
+        client = resolve_client()
+
+        async def start() -> Run:
+            summary = await acall(lambda: submit_rerun(client, self, run_name, action_name, recover,
+                                                       force_rerun_actions, inputs))
+            return RemoteRun(summary.name, None, client, summary.project, summary.domain, summary.url)
+
+        return _run_sync_or_bridge(start)
 
     def start_local(self, task: Any, args: tuple, kwargs: dict) -> LocalRun:
         """Begin a local run on the local-run loop and return at once (views attach to it)."""
+        check = getattr(task, "check_runnable", None)  # a task type that refuses a local run up front
+        if check is not None:
+            check()
         return start_local(self, task, args, kwargs)
 
 
@@ -147,10 +175,9 @@ def _rerun_gap(run_name: str) -> Exception:
     from flyte_jupyter.errors import NotSupportedHereError
 
     return NotSupportedHereError(
-        f"flyte.rerun({run_name!r}) needs the backend to hand back a run's registered task spec (and, "
-        "with recover=True, to reuse its succeeded actions); flyte-jupyter's backend has neither yet. "
-        "Run the task again with flyte.run(task, **inputs): with cache='auto' its finished children "
-        "are not run again")
+        f"flyte.rerun({run_name!r}) replays a run recorded by a backend, and this is local mode (as in "
+        "Flyte 2, rerun works remotely only): call flyte.init_from_config() or pass "
+        "with_runcontext(mode='remote')")
 
 
 class _RerunFunction:
@@ -163,7 +190,11 @@ class _RerunFunction:
 
     async def aio(self, run_name: str, action_name: str = "a0", recover: bool = False,
                   force_rerun_actions: Any = None, allow_missing_source_outputs: bool = False, **inputs: Any) -> Run:
-        return self(run_name, action_name, recover, force_rerun_actions, allow_missing_source_outputs, **inputs)
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self(run_name, action_name, recover, force_rerun_actions, allow_missing_source_outputs,
+                               **inputs))
 
 
 rerun = _RerunFunction()

@@ -66,11 +66,17 @@ def _source_of(func: Callable) -> str:
     try:
         lines = textwrap.dedent(inspect.getsource(func)).splitlines()
     except (OSError, TypeError):
-        code = func.__code__
-        return repr((code.co_code, code.co_consts, code.co_names))
+        return _code_text(func.__code__)
     while lines and lines[0].lstrip().startswith("@"):
         lines.pop(0)
     return "\n".join(lines)
+
+
+def _code_text(code: Any) -> str:
+    """Bytecode as text that is the same in every process: nested code objects (comprehensions,
+    inner functions) by their own content, not by their repr, which holds a memory address."""
+    consts = tuple(_code_text(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts)
+    return repr((code.co_code, consts, code.co_names))
 
 
 def _as_tuple(value: Any) -> tuple:
@@ -134,7 +140,7 @@ class TaskTemplate:
         self.reusable = reusable if reusable is not None else env.reusable
         self.entrypoint = bool(entrypoint)  # a hint for views (Flyte: for the UI); runs are the same
         self.service_account = service_account or getattr(env, "service_account", None)
-        self.triggers = _as_tuple(triggers)  # carried; schedules need `flyte.deploy`, which is not here yet
+        self.triggers = _as_tuple(triggers)  # registered by `flyte.deploy`; the backend's scheduler fires them
         self.links = _as_tuple(links)
         self.task_resolver = task_resolver
         self.produces_artifacts = bool(produces_artifacts)
@@ -160,6 +166,10 @@ class TaskTemplate:
     @property
     def image(self) -> Any:
         return self.env.image
+
+    def custom_config(self, sctx: Any) -> dict[str, Any]:
+        """The task type's own config, carried in the spec's `custom` JSON (plugins override it)."""
+        return {}
 
     def bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         """Map a call's arguments onto the declared inputs, with defaults, or say what is wrong."""
@@ -224,7 +234,7 @@ class TaskTemplate:
         bad = set(changes) - allowed
         if bad:
             raise TypeError(f"override() does not take {sorted(bad)}; it takes {sorted(allowed)}")
-        new = object.__new__(TaskTemplate)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         converters = {"cache": as_cache, "retries": as_retries, "timeout": as_timeout}
         for key, value in changes.items():

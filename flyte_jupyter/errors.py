@@ -330,6 +330,11 @@ class NonRecoverableError(_MessageError):
     """Raise this from a task to fail at once: no retries, whatever the retry policy says."""
 
 
+class SecretNotFoundError(NonRecoverableError):
+    """A task declares a secret that is not there (in local mode: on the configured backend, nor in
+    its environment variable); the message names it and how to provide it."""
+
+
 # -- values and code --------------------------------------------------------------------------
 
 
@@ -356,6 +361,11 @@ class UnsafeBundleError(FlyteJupyterError, ValueError):
 class NotSupportedHereError(FlyteJupyterError, NotImplementedError):
     """A Flyte 2 API that exists here but needs a backend feature flyte-jupyter does not have yet;
     the message names the gap and what to do instead."""
+
+
+class UnknownPluginConfigError(FlyteJupyterError, TypeError):
+    """A `plugin_config` whose type no installed task plugin registered (`flyte_jupyter.extend`);
+    the message names the type and the registered ones."""
 
 
 # -- the backend ---------------------------------------------------------------------------------

@@ -131,7 +131,10 @@ class BackendProcess:
     def kill_actions(self) -> None:
         """SIGKILL every action process group the backend recorded that is still alive."""
         for handle in self._handles():
-            pid = int(handle.split(":", 1)[0])
+            parts = handle.split(":")  # "PID:START", or a plugin's "dask:SCHEDULER:PID:START"
+            if len(parts) < 2 or not parts[-2].isdigit():
+                continue  # a handle of a plugin that runs no process of its own (sql)
+            pid = int(parts[-2])
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

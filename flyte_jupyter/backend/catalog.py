@@ -9,6 +9,11 @@ who registered it, when, and the task's typed interface, and is what `tasks list
 run by reference (`CreateRun.task_ref`) find. A registration request is stored whole or not at
 all: every task of it is checked first, one conflict refuses the request, and the specs and
 registrations are then written in one transaction.
+
+A version's identity is the spec as its client sent it (`identity`, its digest): the stored spec
+may hold more, the project-domain's resource defaults filled in where the task requested
+nothing (`services/context.effective_spec`), so the resources a version runs with are recorded
+with it, and the same code sent again after the defaults changed is still the same version.
 """
 
 from __future__ import annotations
@@ -52,10 +57,11 @@ class TaskCatalog:
     def key(spec: pb.TaskSpec) -> TaskKey:
         return (spec.id.project, spec.id.domain, spec.id.name, spec.id.version)
 
-    async def register(self, spec: pb.TaskSpec) -> str:
-        """Store the spec under its version, or check it matches what is stored there."""
+    async def register(self, spec: pb.TaskSpec, identity: str | None = None) -> str:
+        """Store the spec under its version, or check it matches what is stored there; `identity`:
+        the digest of the spec as sent (default: of `spec`)."""
         key = self.key(spec)
-        digest = spec_digest(spec)
+        digest = identity or spec_digest(spec)
         known = self._specs.get(key)
         stored: tuple[str, bytes] | None = None
         if known is None:
@@ -78,7 +84,7 @@ class TaskCatalog:
             raise self._conflict(key, known[0], digest)
         return digest
 
-    async def check(self, spec: pb.TaskSpec) -> None:
+    async def check(self, spec: pb.TaskSpec, identity: str | None = None) -> None:
         """Raise VersionConflict if the version exists with a different spec; store nothing (what a
         service checks before it stores any part of a request)."""
         key = self.key(spec)
@@ -87,8 +93,15 @@ class TaskCatalog:
         if known is None:
             stored = await self.store.get_task(key)
             digest = stored[0] if stored is not None else None
-        if digest is not None and digest != spec_digest(spec):
-            raise self._conflict(key, digest, spec_digest(spec))
+        new = identity or spec_digest(spec)
+        if digest is not None and digest != new:
+            raise self._conflict(key, digest, new)
+
+    async def lookup(self, key: TaskKey) -> tuple[str, pb.TaskSpec] | None:
+        """(identity digest, stored spec) of a version, or None when it is not stored."""
+        if key not in self._specs:
+            await self.get(key)  # loads it from the store when it is there
+        return self._specs.get(key)
 
     @staticmethod
     def _conflict(key: TaskKey, existing: str, new: str) -> VersionConflict:
@@ -113,14 +126,14 @@ class TaskCatalog:
     # -- registrations ahead of a run ------------------------------------------------------------
 
     async def register_tasks(self, specs: list[pb.TaskSpec], entries: list[bytes], created_by: str,
-                             now: float) -> list[Registered]:
+                             now: float, identities: list[str] | None = None) -> list[Registered]:
         """Register a request's tasks, all or none: a version already registered with the same spec
         is kept as it is (`created` False), one with another spec refuses the whole request with
         VersionConflict before anything is stored. `entries[i]` is the serialized TaskEntry (without
         its spec) kept beside `specs[i]`."""
         async with self._registering:
             keys = [self.key(spec) for spec in specs]
-            digests = [spec_digest(spec) for spec in specs]
+            digests = identities or [spec_digest(spec) for spec in specs]
             stored_specs: dict[TaskKey, tuple[str, bytes]] = {}
             stored_regs: dict[TaskKey, RegistrationRecord | None] = {}
             for key in keys:
@@ -169,12 +182,12 @@ class TaskCatalog:
                     raise
             return out
 
-    async def check_tasks(self, specs: list[pb.TaskSpec]) -> None:
+    async def check_tasks(self, specs: list[pb.TaskSpec], identities: list[str] | None = None) -> None:
         """Raise VersionConflict as `register_tasks` would, storing nothing."""
         conflicts = []
-        for spec in specs:
+        for i, spec in enumerate(specs):
             try:
-                await self.check(spec)
+                await self.check(spec, identities[i] if identities else None)
             except VersionConflict as exc:
                 conflicts.append(exc)
         if conflicts:

@@ -1,6 +1,6 @@
 """Backend configuration: command-line flags over an optional YAML file over defaults.
 
-YAML keys (all optional): host, port, executor ("local" | "kubernetes" | "module:factory"),
+YAML keys (all optional): host, port, executor ("local" | "docker" | "kubernetes" | "module:factory"),
 executor_config (dict for the plugin), max_parallelism, storage_root (fsspec URI for data;
 default file://DIR/data), endpoint_for_actions (how actions dial back, default the bound address),
 tls_cert, tls_key, limits ({cpu, memory, gpu, disk}: the default platform limits; default the

@@ -77,8 +77,9 @@ class Replica:
         """Take one run over now (a client asked about it) if no live replica owns it."""
         return bool(await self.store.claim_runs(self.id, self.endpoint, TTL, key))
 
-    async def lease_new(self, key: RunKey) -> None:
-        await self.store.put_lease(self.id, self.endpoint, TTL, key)
+    async def lease_new(self, key: RunKey) -> bool:
+        """Whether this replica got the lease of a run it is about to create."""
+        return await self.store.put_lease(self.id, self.endpoint, TTL, key)
 
     async def elsewhere(self, key: RunKey) -> RunElsewhere:
         """What to raise for a run another replica drives."""

@@ -15,8 +15,9 @@ import os
 import secrets
 import signal
 import sys
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import grpc
 import grpc.aio
@@ -76,7 +77,11 @@ def _client_yaml(config: BackendConfig, endpoint: str, token: str) -> str:
     }, sort_keys=False)
 
 
-async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> None:
+async def serve(config: BackendConfig, ready: asyncio.Event | None = None,
+                clock: Callable[[], float] | None = None,
+                on_ready: Callable[[Any], None] | None = None) -> None:
+    """Run the backend until SIGTERM/SIGINT (or cancellation). `clock` is the scheduler's (tests
+    simulate days with it); `on_ready` gets the services' Backend object once the server listens."""
     from importlib.metadata import PackageNotFoundError, version
 
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -88,11 +93,13 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     from flyte_jupyter.backend.catalog import TaskCatalog
     from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
     from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry
+    from flyte_jupyter.backend.scheduler import Scheduler
     from flyte_jupyter.backend.services import Backend, add_services
     from flyte_jupyter.backend.services.auth import AuthInterceptor, RunCredentials
     from flyte_jupyter.backend.state import StateHub
     from flyte_jupyter.backend.store.factory import make_store
     from flyte_jupyter.backend.store.schema import SchemaTooNew
+    from flyte_jupyter.backend.vault import SecretVault, load_key
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(config.data_dir, 0o700)
@@ -121,6 +128,8 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     cache = CacheIndex(store)
     await cache.load()
     limits = await store.all_limits()
+    resource_defaults = await store.all_resource_defaults()
+    vault = SecretVault(store, load_key(config.data_dir))
 
     credentials = RunCredentials(token, config.run_credential_ttl)
     forwarder = None
@@ -148,8 +157,10 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
     for plugin in registry.plugins():
         await plugin.start()
     # Actions get a credential of their own run (never the admin token): `credentials.mint(run)`.
-    executor = Executor(config, hub, catalog, registry, cache, credentials.mint, action_endpoint)
-    backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__)
+    executor = Executor(config, hub, catalog, registry, cache, credentials.mint, action_endpoint, vault.resolve)
+    backend = Backend(config, store, hub, catalog, cache, registry, executor, token, limits, __version__,
+                      resource_defaults, vault)
+    backend.scheduler = Scheduler(backend, clock or time.time)
     add_services(server, backend)
     health_servicer = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -162,6 +173,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         await replica.renew()
         hub.on_takeover = executor.adopt
         replica.start(hub.adopt)
+    await backend.scheduler.start()  # after recovery: a missed tick's run is one more run to start
     await _set_serving(health_servicer, health_pb2)
     config.pid_path.write_text(f"{os.getpid()}\n")
     _write_private(config.client_yaml, _client_yaml(config, endpoint, token))
@@ -174,15 +186,18 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None) -> No
         loop.add_signal_handler(sig, stop.set)
     if ready is not None:
         ready.set()
+    if on_ready is not None:
+        on_ready(backend)
     try:
         await stop.wait()
     finally:
+        await backend.scheduler.close()
         await server.stop(1.0)
         if replica is not None:
             await replica.stop()
         if forwarder is not None:
             await forwarder.close()
-        for plugin in registry.plugins():
+        for plugin in reversed(registry.plugins()):  # add-ons first: they wrap the default executor
             try:
                 await plugin.close()
             except Exception:  # noqa: BLE001
@@ -226,6 +241,22 @@ async def _set_serving(servicer: Any, health_pb2: Any) -> None:  # grpc_health s
         await result
 
 
+#: Seconds added to the scheduler's clock: for drills and tests of schedules (what a backend that
+#: was down for an hour does), never needed in production.
+CLOCK_OFFSET_ENV = "FLYTE_JUPYTER_SCHEDULER_CLOCK_OFFSET"
+
+
+def _scheduler_clock() -> Callable[[], float]:
+    text = os.environ.get(CLOCK_OFFSET_ENV, "")
+    if not text:
+        return time.time
+    try:
+        offset = float(text)
+    except ValueError:
+        raise SystemExit(f"${CLOCK_OFFSET_ENV} is {text[:40]!r}, not a number of seconds") from None
+    return lambda: time.time() + offset
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m flyte_jupyter.backend",
                                 description="Run the flyte-jupyter backend in the foreground.")
@@ -237,7 +268,7 @@ def add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="state, storage and logs (default: the user's data dir)")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 needs TLS)")
     p.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
-    p.add_argument("--executor", default=None, help="local (default), kubernetes, or module:factory")
+    p.add_argument("--executor", default=None, help="local (default), docker, kubernetes, or module:factory")
     p.add_argument("--max-parallelism", type=int, default=None, help="concurrent actions (default: cores)")
     p.add_argument("--config", default=None, help="backend YAML config file")
     p.add_argument("--tls-cert", default=None)
@@ -257,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = config_from_args(args)
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, clock=_scheduler_clock()))
     except KeyboardInterrupt:
         pass
     return 0

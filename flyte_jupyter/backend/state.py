@@ -21,12 +21,16 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.store.base import Store
 from flyte_jupyter.backend.store.records import TERMINAL as _TERMINAL
-from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord
+from flyte_jupyter.backend.store.records import ActionRecord, RunKey, RunRecord, TickRecord
 
 if TYPE_CHECKING:
     from flyte_jupyter.backend.replicas import Replica
 
 log = logging.getLogger("flyte_jupyter.backend.state")
+
+
+class TickFired(Exception):
+    """A trigger's tick has its run already (see `StateHub.create_run`)."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -157,17 +161,36 @@ class StateHub:
     def release(self, key: RunKey) -> None:
         self._reserved.discard(key)
 
-    async def create_run(self, run: RunRecord, root: ActionRecord) -> RunEntry:
-        """Store the run and its root action, then show it: whole or not at all."""
+    def detach(self, key: RunKey) -> bool:
+        """Take a run out of memory for DeleteRun and hold its name (as `reserve` does) until
+        `release`: meanwhile it cannot be found or created again. False when a creation or
+        another delete holds the name."""
+        if key in self._reserved:
+            return False
+        self._reserved.add(key)
+        self.runs.pop(key, None)
+        return True
+
+    async def create_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord | None = None) -> RunEntry:
+        """Store the run and its root action, then show it: whole or not at all. A run a trigger
+        fires comes with its `tick`, written in the same transaction: a tick fired already raises
+        `TickFired` and stores nothing."""
         if run.key in self.runs:
             raise KeyError(f"run {run.key} exists")
         root.seq = self.next_seq()
         msg = root.to_pb()  # first: a record that cannot be sent is not kept
         entry = RunEntry(run)
         entry.add(root)
-        if self.replica is not None:
-            await self.replica.lease_new(run.key)
-        await self.store.put_run(run, root)
+        fired = f"trigger {tick.name} of {tick.task_name} fired its tick {tick.tick} already" if tick else ""
+        if self.replica is not None and not await self.replica.lease_new(run.key):
+            # Another replica creates or drives a run of this name (a tick both fired at once).
+            if tick is not None:
+                raise TickFired(fired)
+            raise KeyError(f"run {run.key} exists")
+        if tick is None:
+            await self.store.put_run(run, root)
+        elif not await self.store.put_triggered_run(run, root, tick):
+            raise TickFired(fired)
         self.runs[run.key] = entry  # visible only once committed (`get` skips reserved names)
         self._publish(entry, [msg])
         return entry

@@ -64,6 +64,8 @@ def _backend_status(args: argparse.Namespace) -> int:
         if "executor" in out:
             print(f"executor {out['executor']}, parallelism {out['max_parallelism']}, "
                   f"running {out['running_actions']}, queued {out['queued_actions']}")
+            if out.get("task_types"):
+                print("task types: " + ", ".join(f"{t} ({p})" for t, p in sorted(out["task_types"].items())))
     return 0
 
 

@@ -10,9 +10,9 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from flyte_jupyter.cli import admin, backend, deploy, image, run, runs, tasks
+from flyte_jupyter.cli import admin, backend, deploy, image, rerun, run, runs, secrets, tasks, triggers
 
-_GROUPS = (run, backend, runs, admin, image, deploy, tasks)
+_GROUPS = (run, rerun, backend, runs, admin, image, deploy, tasks, secrets, triggers)
 
 
 def build_parser() -> argparse.ArgumentParser:

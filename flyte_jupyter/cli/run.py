@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -56,7 +57,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {exc}") from None
     mode: Literal["local", "remote"] | None = "local" if args.local else ("remote" if args.remote else None)
     try:
-        run = with_runcontext(mode=mode, name=args.name, overwrite_cache=args.overwrite_cache).run(task, **kwargs)
+        # the run records the script it came from (`source`), as a cell run its notebook and cell
+        run = with_runcontext(mode=mode, name=args.name, overwrite_cache=args.overwrite_cache,
+                              source=os.path.abspath(args.file)).run(task, **kwargs)
         if run.mode == "remote" and not args.no_wait:
             print(f"run {run.name} submitted{': ' + run.url if run.url else ''}", flush=True)
             run.wait(quiet=False)

@@ -12,24 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
+from flyte_jupyter._internal.deploy.rows import task_row
 from flyte_jupyter.cli._common import add_backend_flags, call, client_of, when
-
-
-def _row(t: Any) -> dict[str, Any]:
-    spec = t.entry.spec
-    return {
-        "name": t.id.name, "version": t.id.version, "project": t.id.project, "domain": t.id.domain,
-        "created_at": t.created_at, "created_by": t.created_by, "environment": spec.environment,
-        "type": spec.type or "python", "digest": t.digest,
-        "inputs": [{"name": i.name, "type": i.type, "has_default": i.has_default, "default": i.default_json or None}
-                   for i in t.entry.inputs],
-        "output": t.entry.output_type or None,
-        "resources": {k: getattr(spec.resources, k) for k in ("cpu", "memory", "gpu", "disk")
-                      if getattr(spec.resources, k)},
-        "docs": t.entry.docs,
-    }
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -37,7 +22,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     found = call(lambda: client.list_tasks(project=args.project, domain=args.domain, name=args.name,
                                            limit=args.limit, latest_only=args.latest))
     if args.json:
-        print(json.dumps([_row(t) for t in found], indent=2))
+        print(json.dumps([task_row(t) for t in found], indent=2))
         return 0
     project, domain = args.project or client.project, args.domain or client.domain
     if not found:
@@ -57,7 +42,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_get(args: argparse.Namespace) -> int:
     client = client_of(args)
     t = call(lambda: client.get_task(args.task, args.version or "", project=args.project, domain=args.domain))
-    row = _row(t)
+    row = task_row(t)
     if args.json:
         print(json.dumps(row, indent=2))
         return 0

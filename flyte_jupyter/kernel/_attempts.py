@@ -1,17 +1,11 @@
-"""Every attempt of an action, as the view saw it: when it started and ended, how it ended, its
-error, and the backoff before the next one.
+"""Every attempt of an action: when it started and ended, how it ended, its error, and the
+backoff before the next one.
 
-The run's state keeps only an action's latest attempt (and the last error it recorded), so a
-retried task that then succeeded would show SUCCEEDED next to the error of an earlier attempt.
-`AttemptBook` listens to the same phase changes and keeps the history; it costs a dictionary
-entry per action that was retried or failed.
-
-Local runs report every step (RUNNING attempt k, FAILED with its error, the backoff, QUEUED,
-RUNNING attempt k+1). A remote action's retry arrives as QUEUED with the failed attempt's error;
-its end time is when this kernel saw that change (the backend's Action message carries no
-per-attempt times and no backoff deadline), and a view that attaches to a run afterwards knows
-only the latest attempt: earlier attempts then show their logs (the backend keeps them per
-attempt) without their errors and times.
+A backend records every attempt and sends them with each action (`ActionInfo.attempt_history`),
+so a view that attaches to a run late (`%flyte status`, a widget after a kernel restart) shows
+earlier attempts' errors and times too. A local run reports every step as an event instead
+(RUNNING attempt k, FAILED with its error, the backoff, QUEUED, RUNNING attempt k+1): `AttemptBook`
+listens to them and keeps the history, a dictionary entry per action that was retried or failed.
 """
 
 from __future__ import annotations
@@ -39,21 +33,6 @@ class Attempt:
         if self.started_at is None:
             return None
         return max(0.0, (self.ended_at or time.time()) - self.started_at)
-
-
-def with_backend_times(run: Any, info: Any) -> Any:
-    """A remote action as first seen in a watch snapshot (a run attached after it ended) has one
-    time for its start and end in the run's state; the backend's Action message, which the
-    RemoteRun keeps (`_latest`), has both. The copy to display carries them."""
-    latest = getattr(run, "_latest", None)
-    msg = latest.get(info.name) if isinstance(latest, dict) else None
-    started = getattr(msg, "started_at", 0.0) if msg is not None else 0.0
-    if not started:
-        return info
-    ended = (getattr(msg, "ended_at", 0.0) or None) if info.phase.terminal else info.ended_at
-    if info.started_at == started and info.ended_at == ended:
-        return info
-    return dataclasses.replace(info, started_at=started, ended_at=ended)
 
 
 class AttemptBook:
@@ -96,11 +75,16 @@ class AttemptBook:
             ended = event.timestamp if event.phase.terminal else time.time()
             att.ended_at = ended
             att.phase = "FAILED" if failed_retry else phase
-            if event.error is not None and phase != "SUCCEEDED":
+            if event.error is not None and not event.phase.succeeded:
                 att.error = event.error
 
     def attempts(self, info: Any) -> list[Attempt]:
-        """The attempts of one action, oldest first (the latest from its state if none was seen)."""
+        """The attempts of one action, oldest first: the backend's record when there is one, else
+        what this book saw (the latest from the action's state if nothing was seen)."""
+        if info.attempt_history:
+            return [Attempt(a.number, a.started_at, a.ended_at, a.phase.value,
+                            a.error if a.phase.value != "SUCCEEDED" else None, a.backoff)
+                    for a in info.attempt_history]
         with self._lock:
             hist = dict(self._history.get(info.name, {}))
         n = max([info.attempts, *hist.keys()] or [0])
@@ -111,7 +95,7 @@ class AttemptBook:
                 att = Attempt(number, phase="?")
                 if number == info.attempts:
                     att = Attempt(number, info.started_at, info.ended_at, info.phase.value,
-                                  info.error if info.phase.value != "SUCCEEDED" else None)
+                                  info.error if not info.phase.succeeded else None)
             elif number == info.attempts and info.phase.terminal and att.ended_at is None:
                 att = dataclasses.replace(att, ended_at=info.ended_at, phase=info.phase.value)
             out.append(att)

@@ -201,9 +201,9 @@ def logs(name: str, action: str = "a0", *, follow: bool = False, attempt: int = 
     printed = {"lines": 0}
 
     async def tail() -> None:
-        async for line in client.tail_logs(name, action, attempt=attempt, follow=follow):
-            printed["lines"] += 1
-            print(line.text.rstrip("\n"), flush=True)
+        async for line in client.tail_logs(name, action, attempt=attempt, follow=follow, partial_lines=follow):
+            printed["lines"] += 0 if line.partial else 1
+            print(line.text.rstrip("\n"), end="" if line.partial else "\n", flush=True)
 
     try:
         _sync(tail, None if follow else 60.0)

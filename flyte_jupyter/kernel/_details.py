@@ -61,7 +61,7 @@ def _local(run: Any, info: ActionInfo, output: Any) -> Details:
         det.inputs = {k: value_html(v) for k, v in info.inputs.items()}
     if info.outputs is not None:
         det.outputs = value_html(info.outputs)
-    elif info.name == "a0" and info.phase.value == "SUCCEEDED":
+    elif info.name == "a0" and info.phase.succeeded:
         future = getattr(run, "_future", None)
         if future is not None and future.done() and not future.cancelled() and future.exception() is None:
             det.outputs = value_html(future.result())
@@ -141,7 +141,7 @@ async def _remote_values(detail: Any, info: ActionInfo) -> tuple[dict[str, str] 
             lm = literals_pb2.LiteralMap()
             lm.ParseFromString(_storage.get_bytes(detail.inputs_uri))
             inputs = {k: _decoded_html(_serde, v) for k, v in sorted(lm.literals.items()) if not k.startswith("_")}
-        if detail.outputs_uri and info.phase.value == "SUCCEEDED":
+        if detail.outputs_uri and info.phase.succeeded:
             uri = detail.outputs_uri
             if not uri.endswith(".pb"):
                 uri = _storage.join(uri, "outputs.pb")
@@ -234,6 +234,19 @@ def attempts_html(attempts: list[Any], det: Details | None) -> str:
     return '<div class="flyte-attempts"><b>attempts</b>' + "".join(rows) + "</div>"
 
 
+def cost_html(info: ActionInfo) -> str:
+    """CPU seconds and peak memory of every measured attempt (the backend records them per attempt;
+    a plugin without metrics records none)."""
+    from flyte_jupyter._internal.display.timeline import memory_text, seconds_text
+
+    measured = [u for u in info.usage if u.cpu_seconds is not None or u.peak_memory_bytes is not None]
+    if not measured:
+        return ""
+    each = " · ".join(f"attempt {u.attempt}: CPU {esc(seconds_text(u.cpu_seconds))}, peak memory "
+                      f"{esc(memory_text(u.peak_memory_bytes))}" for u in measured)
+    return f'<div class="flyte-cost"><b>cost</b> {each}</div>'
+
+
 def details_html(info: ActionInfo, det: Details | None, *, label: str | None = None,
                  attempts: list[Any] | None = None, below: list[str] | None = None) -> str:
     """The expanded panel of one node."""
@@ -243,7 +256,12 @@ def details_html(info: ActionInfo, det: Details | None, *, label: str | None = N
              f"task <code>{esc(info.task)}</code>", f"attempt {max(info.attempts, 1)}"]
     if info.cache_hit:
         facts.append("cache hit")
+    if info.recovered_from:
+        facts.append(f"recovered from <code>{esc(info.recovered_from)}</code> (did not run)")
     parts.append("<div>" + " · ".join(facts) + "</div>")
+    cost = cost_html(info)
+    if cost:
+        parts.append(cost)
     if det is None:
         parts.append('<div style="opacity:.7">loading…</div>')
     else:
@@ -255,7 +273,7 @@ def details_html(info: ActionInfo, det: Details | None, *, label: str | None = N
             parts.append(f'<div class="flyte-outputs"><b>outputs</b> {det.outputs}</div>')
     if attempts and len(attempts) > 1:
         parts.append(attempts_html(attempts, det))
-    if info.error is not None and info.phase.value != "SUCCEEDED":
+    if info.error is not None and not info.phase.succeeded:
         summary, chain = error_summary(info.error)
         parts.append(f'<div style="color:#c62828"><b>error</b> {esc(summary)}</div>')
         via = " › ".join(below) if below else " › ".join(f"{short_task(task)} [{action}]" for action, task in chain)

@@ -28,7 +28,7 @@ from flyte_jupyter.kernel._streams import RUN_ACTIONS, RunOutput
 ROOT = "a0"
 MAX_STREAMS = 8
 _ENTRYPOINT_PREFIX = "[flyte-jupyter] "
-_STARTED = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_STARTED = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")  # not RECOVERED: it never ran, has no log
 
 
 class LogFollower:
@@ -111,19 +111,23 @@ class LogFollower:
     async def _read(self, name: str, attempt: int) -> None:
         run = self.run
         try:
+            mid_line: set[str] = set()  # streams whose line arrived in part so far
             async for line in run.client.tail_logs(run.name, name, attempt=attempt, follow=True,
                                                    project=getattr(run, "project", None),
-                                                   domain=getattr(run, "domain", None)):
-                if line.stream == "stderr" and self._traceback_line((name, attempt), line.text):
+                                                   domain=getattr(run, "domain", None), partial_lines=True):
+                whole = line.stream not in mid_line and not line.partial
+                (mid_line.add if line.partial else mid_line.discard)(line.stream)
+                if whole and line.stream == "stderr" and self._traceback_line((name, attempt), line.text):
                     continue
-                self._deliver(name, line.stream, line.text, attempt)
+                self._deliver(name, line.stream, line.text, attempt, ended=not line.partial)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the log is a convenience; the run's result does not depend on it
             self._deliver(name, "stderr", f"(the output of {name} could not be followed: {exc})", attempt)
 
-    def _deliver(self, name: str, stream: str, text: str, attempt: int) -> None:
-        line = text if text.endswith("\n") else text + "\n"
+    def _deliver(self, name: str, stream: str, text: str, attempt: int, ended: bool = True) -> None:
+        """One line (`ended`), or a piece of one still being written (a progress bar's state)."""
+        line = text + "\n" if ended and not text.endswith("\n") else text
         if self.output.write(name, stream, line, attempt):
             return
         loop = self._cell_loop  # the root's own lines: under the cell, like its prints

@@ -7,7 +7,9 @@ machinery (controller, entrypoint, asyncio) cut.
   show the source line. A remote action's traceback has no source lines for notebook code (the
   action has no copy of the cells): this kernel puts them back from the cells it ran (IPython's
   `linecache` entries), and from the copies it keeps of the cells it shipped to the backend
-  (`remember_sources`), so a run from an earlier kernel session shows its lines too.
+  (`remember_sources`), so a run from an earlier kernel session shows its lines too. An action
+  names an IPython cell by its source (`<notebook cell DIGEST>`, see `code_origins`: the cell's
+  file name carries the kernel's pid, and bundles must not), which this kernel maps back.
 - Our internal classes never show by their module path: `flyte_jupyter._internal....TypeMismatchErrorFromTask`
   reads `TypeMismatchError` (the public class it derives from).
 - A failure that went up through parent actions is one error at its root, not a chain of
@@ -82,12 +84,15 @@ def _source_key(filename: str) -> str:
 
 
 _remembered: set[str] = set()
+_cell_ids: dict[str, str] = {}  # a cell's stable name in a bundle (`code_origins.cell_id`) -> its file here
+_origin_of: dict[str, str] = {}  # and back: a cell's file -> its stable name
 
 
 def remember_sources(shell: Any) -> None:
     """Keep a copy of this kernel's cells (IPython's and `%%flyte run` bodies) on disk, keyed by
-    the file name their code carries, so a remote traceback can show their lines later, also in
-    another kernel session. Called when a run is shipped; each cell is written once."""
+    the file name their code carries and by the stable name a bundle gives it (an action's
+    traceback names a cell so, see `code_origins`), so a remote traceback can show their lines
+    later, also in another kernel session. Called when a run is shipped; each cell is written once."""
     import linecache
 
     names: dict[str, Any] = {}
@@ -99,6 +104,10 @@ def remember_sources(shell: Any) -> None:
     fresh = [n for n in names if n not in _remembered and n in linecache.cache]
     if not fresh:
         return
+    keys: dict[str, list[str]] = {}  # file name -> the names its copy is kept under
+    for name in fresh:
+        origin = _index_cell(name)
+        keys[name] = [name] if origin == name else [name, origin]
     try:
         folder = _sources_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -107,11 +116,37 @@ def remember_sources(shell: Any) -> None:
             lines = list(entry[2]) if entry and len(entry) > 2 else []
             if not lines:
                 continue
-            (folder / f"{_source_key(name)}.json").write_text(json.dumps(
-                {"filename": name, "count": names[name], "lines": lines, "pid": os.getpid()}))
+            record = json.dumps({"filename": name, "count": names[name], "lines": lines, "pid": os.getpid()})
+            for key in keys[name]:
+                (folder / f"{_source_key(key)}.json").write_text(record)
             _remembered.add(name)
     except OSError:
         pass
+
+
+def _index_cell(name: str) -> str:
+    """The stable name of the cell compiled as `name` (`code_origins.stable_origin`), noted."""
+    from flyte_jupyter._internal.runtime.code_origins import stable_origin
+
+    origin = _origin_of.get(name)
+    if origin is None:
+        origin = _origin_of[name] = stable_origin(name)
+        if origin != name:
+            _cell_ids[origin] = name
+    return origin
+
+
+def _this_session(path: str) -> str:
+    """The file in this kernel of a cell an action named by its source (`<notebook cell ...>`),
+    if this kernel ran that source; else `path` (its lines then come from a kept copy)."""
+    from flyte_jupyter._internal.runtime.code_origins import CELL_PREFIX
+
+    if not path.startswith(CELL_PREFIX) or path in _cell_ids:
+        return _cell_ids.get(path, path)
+    compiler = getattr(_shell(), "compile", None)
+    for name in dict(getattr(compiler, "_filename_map", {}) or {}):
+        _index_cell(name)
+    return _cell_ids.get(path, path)
 
 
 def _kept_source(filename: str) -> dict[str, Any] | None:
@@ -124,6 +159,7 @@ def _kept_source(filename: str) -> dict[str, Any] | None:
 def _source_line(path: str, lineno: int) -> str:
     import linecache
 
+    path = _this_session(path)
     line = linecache.getline(path, lineno).strip()
     if line:
         return line
@@ -135,6 +171,7 @@ def _source_line(path: str, lineno: int) -> str:
 
 def _where(path: str, lineno: int) -> str | None:
     """`Cell In[7], line 3` for notebook code (None: a plain file, shown as Python shows it)."""
+    path = _this_session(path)
     if path.startswith(FLYTE_CELL_PREFIX):
         count = _flyte_cells.get(path)
         if count is None and path not in _flyte_cells:

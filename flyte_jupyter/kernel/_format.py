@@ -6,16 +6,7 @@ import html
 import time
 from typing import Any
 
-# Colors readable on light and dark JupyterLab themes.
-PHASE_COLORS: dict[str, str] = {
-    "QUEUED": "#757575",
-    "INITIALIZING": "#f9a825",
-    "RUNNING": "#1e88e5",
-    "SUCCEEDED": "#2e7d32",
-    "FAILED": "#c62828",
-    "ABORTED": "#ef6c00",
-    "TIMED_OUT": "#8e24aa",
-}
+from flyte_jupyter._internal.display.colors import PHASE_COLORS
 
 
 def esc(value: Any) -> str:
@@ -27,6 +18,17 @@ def phase_badge(phase: str) -> str:
     color = PHASE_COLORS.get(phase, "#757575")
     return (f'<span class="flyte-phase" data-phase="{esc(phase)}" '
             f'style="color:{color};font-weight:600">{esc(phase)}</span>')
+
+
+def recovered_html(origin: str) -> str:
+    """`recovered from RUN`: a RECOVERED action's outputs came from action ACTION of run RUN
+    (`origin` is "RUN/ACTION"); `%flyte status RUN` or `flyte.remote.Run.get(RUN)` shows that run."""
+    run, _, action = origin.partition("/")
+    # data-flyte-run/-action: in JupyterLab a click opens that run at that action in the side panel
+    return (f' <span class="flyte-recovered" data-recovered-from="{esc(origin)}" data-flyte-run="{esc(run)}" '
+            f'data-flyte-action="{esc(action)}" style="opacity:.7;cursor:pointer" '
+            f'title="outputs reused from action {esc(action)} of run {esc(run)}: click to open it">recovered from '
+            f'<code style="text-decoration:underline">{esc(run)}</code></span>')
 
 
 def duration_text(seconds: float | None, live: bool = False) -> str:

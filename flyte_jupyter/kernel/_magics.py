@@ -94,9 +94,8 @@ def run_options(func: Callable[..., Any]) -> Any:
         argument("--overwrite-cache", action="store_true", dest="overwrite_cache",
                  help="run the tasks again instead of reusing cached outputs (and cache the new ones)"),
         argument("--overwrite", action="store_true",
-                 help="replace a run named N (a cell that runs --name N again otherwise gets N-2, N-3, ...; "
-                      "a backend cannot delete runs, so there the old one is aborted and the new one is "
-                      "named by the series)"),
+                 help="replace a run named N (a cell that runs --name N again otherwise gets N-2, N-3, ...): "
+                      "the old one is aborted if it still runs and deleted, also on a backend"),
     )
 
 
@@ -145,7 +144,9 @@ def _target(ns: argparse.Namespace, echo_root: bool = False) -> _submit.Target:
 
     return _submit.Target(local=ns.local, name=ns.name, project=ns.project, domain=ns.domain,
                           overwrite_cache=ns.overwrite_cache, overwrite=ns.overwrite, cell=current_cell_key(),
-                          echo_root=echo_root, capture_output=has_widget_frontend(get_ipython()))
+                          echo_root=echo_root, capture_output=has_widget_frontend(get_ipython()),
+                          recover_from=getattr(ns, "resume", None),
+                          force_rerun_actions=tuple(getattr(ns, "force_rerun_action", None) or ()))
 
 
 # -- the cell being run (what a named run's series belongs to) --------------------------------------
@@ -226,6 +227,9 @@ def _command_help(lines: list[str]) -> list[str]:
 @magic_arguments.magic_arguments("%flyte run")
 @help_option
 @run_options
+@argument("--resume", metavar="RUN",
+          help="resume the failed or aborted run RUN with this cell's current code: its actions that "
+               "succeeded with unchanged code and inputs are recovered (RECOVERED), the rest run")
 def _cell_run(shell: Any, ns: argparse.Namespace) -> None:
     """The cell becomes the root action `a0` of a new run.
 
@@ -373,6 +377,71 @@ def _run_command(shell: Any, ns: argparse.Namespace) -> Any:
     return run
 
 
+@magic_arguments.magic_arguments("flyte resume")
+@help_option
+@argument("run", metavar="RUN", help="a failed or aborted run")
+@argument("--name", metavar="N", help="the new run's name (default: generated)")
+@argument("--out", metavar="VAR", help="bind the new run to VAR")
+@argument("--force-rerun-action", metavar="ACTION", action="append", dest="force_rerun_action",
+          help="run this action again even if it is unchanged; repeatable")
+@argument("--wait", action="store_true", help="block until the new run ends and return its outputs")
+def _resume_command(shell: Any, ns: argparse.Namespace) -> Any:
+    """Resume a failed or aborted run with the notebook's current code.
+
+    Fix the failing task in a cell, then resume: the new run bundles the code the notebook has now,
+    reuses every action of RUN that succeeded with unchanged task code and inputs (they show
+    RECOVERED, linked to RUN) and runs the changed tasks and what depends on them. RUN's root task
+    must be defined in the notebook; for a `%%flyte run` cell, run the cell with `--resume RUN`.
+    """
+    from flyte_jupyter.kernel._resume import resume
+
+    _identifier(ns.out)
+    run = resume(shell, ns.run, _submit.Target(
+        name=ns.name, cell=current_cell_key(), capture_output=_has_widgets(),
+        force_rerun_actions=tuple(ns.force_rerun_action or ())))
+    _remember_last(shell, run)
+    view = open_view(shell, run)
+    if ns.wait:
+        try:
+            _submit.wait_blocking(run)
+        finally:
+            view.finish()
+        return _bind(shell, ns, _submit.outputs(run))
+    if ns.out:
+        shell.user_ns[ns.out] = run
+        return None
+    return run
+
+
+@magic_arguments.magic_arguments("flyte debug")
+@help_option
+@argument("run", metavar="RUN", help="the run")
+@argument("action", metavar="ACTION", nargs="?", default="a0", help="the failed action (default: a0, the root)")
+@argument("--env", action="store_true", help="apply the task's env vars to this kernel too (they are listed either way)")
+@argument("--remote", action="store_true",
+          help="tasks the body calls run on the backend (each as a run of its own), not in this kernel")
+def _debug_command(shell: Any, ns: argparse.Namespace) -> Any:
+    """Re-run an action's task in this kernel with the inputs it received, for `%debug`.
+
+    Fetches the action's code bundle and typed inputs from the backend, binds the inputs in the
+    notebook under their parameter names (and the session as `_flyte_debug`), then runs the task's
+    body here: when it raises, `%debug` (or `pdb.pm()`) stops on the line that raised, with the real
+    inputs. Tasks it calls run in local mode, in this kernel (with --remote: on the backend).
+    Secrets are never fetched.
+    """
+    from flyte_jupyter.kernel._debug import debug_action
+
+    return debug_action(shell, ns.run, ns.action, apply_env=ns.env, remote=ns.remote)
+
+
+def _has_widgets() -> bool:
+    from IPython import get_ipython
+
+    from flyte_jupyter.kernel._registry import has_widget_frontend
+
+    return bool(has_widget_frontend(get_ipython()))
+
+
 @magic_arguments.magic_arguments("flyte runs")
 @help_option
 @argument("--limit", metavar="N", type=int, default=20, help="show at most N runs (default: 20)")
@@ -444,6 +513,7 @@ def _backend_command(shell: Any, ns: argparse.Namespace) -> None:
 _COMMANDS: dict[str, Any] = {
     "run": _run_command, "runs": _runs_command, "status": _status_command, "logs": _logs_command,
     "abort": _abort_command, "connect": _connect_command, "backend": _backend_command,
+    "resume": _resume_command, "debug": _debug_command,
 }
 
 
@@ -514,12 +584,12 @@ class FlyteMagics(Magics):
         try:
             ns = _parse(self.flyte, _split(line, "%flyte"))
             if ns.command is None:
-                raise CellError("usage: %flyte run|runs|status|logs|abort|connect|backend|help ...; "
+                raise CellError("usage: %flyte run|runs|status|logs|abort|resume|debug|connect|backend|help ...; "
                                 "see `%flyte --help`")
             command = _COMMANDS.get(ns.command)
             if command is None:
                 raise CellError(f"%flyte has no command {ns.command!r}; it has run, runs, status, logs, abort, "
-                                "connect, backend and help (see `%flyte --help`)")
+                                "resume, debug, connect, backend and help (see `%flyte --help`)")
             return command(self.shell, _parse(command, ns.words))
         except _HelpRequested as shown:
             print(shown.text)

@@ -8,9 +8,8 @@ where the frontend sends none, a digest of the cell's text) and its series in it
 (`flyte-jupyter/cell`, `flyte-jupyter/series`), so the series continues after a kernel restart.
 Another cell asking for a taken name is refused, as before, unless it passes `--overwrite`.
 `--overwrite` replaces the run: a local run of that name is aborted (if still running) and
-forgotten, and the new run takes the name. A remote run cannot be replaced: the backend has no
-way to delete a run, so the live runs of the series are aborted and the new run takes the next
-name of the series (the cell says so).
+forgotten, a remote one aborted (if still running) and deleted on the backend (DeleteRun: its
+records and data), and the new run takes the name.
 """
 
 from __future__ import annotations
@@ -64,6 +63,8 @@ class Target:
     cell: str | None = None  # the cell asking (its id, or a digest of its text)
     echo_root: bool = False  # the root's prints go to the cell (a `%%flyte run` cell's own code)
     capture_output: bool = False  # a widget will show the actions' output (not a terminal)
+    recover_from: str | None = None  # resume: recover the unchanged actions of this run
+    force_rerun_actions: tuple[str, ...] = ()
 
     def labels(self) -> dict[str, str]:
         import os
@@ -81,10 +82,14 @@ class Target:
     def options(self, name: str | None = None) -> Any:
         import flyte_jupyter as flyte
 
-        return flyte.with_runcontext(mode="local" if self.local else "remote", name=name or self.name,
-                                     project=self.project, domain=self.domain,
-                                     overwrite_cache=self.overwrite_cache, source="notebook",
-                                     labels=self.labels() or None)
+        options = flyte.with_runcontext(mode="local" if self.local else "remote", name=name or self.name,
+                                        project=self.project, domain=self.domain,
+                                        overwrite_cache=self.overwrite_cache, source="notebook",
+                                        labels=self.labels() or None)
+        if self.recover_from:
+            options = dataclasses.replace(options, recover_from=self.recover_from,
+                                          force_rerun_actions=tuple(self.force_rerun_actions))
+        return options
 
 
 CELL_LABEL = "flyte-jupyter/cell"
@@ -280,27 +285,40 @@ def _remote_name(client: Any, target: Target) -> tuple[str | None, str | None]:
     if not mine and not target.overwrite:
         where = f" in {owner.project}/{owner.domain}"
         raise CellError(_exists_message(base, where))
-    name = _next_free(lambda n: _remote_owner(client, target, n) is not None, base)
     if not target.overwrite:
+        name = _next_free(lambda n: _remote_owner(client, target, n) is not None, base)
         return name, _series_note(base, name)
+    _delete_remote(client, target, base, owner)
+    from flyte_jupyter.kernel import _streams
+
+    with _runs_lock:
+        _runs.pop(base, None)
+    _streams.forget(base)
+    return base, f"[flyte] run {base} replaced (--overwrite)"
+
+
+def _delete_remote(client: Any, target: Target, name: str, owner: Any) -> None:
+    """Delete the backend's run `name` for `--overwrite`: aborted first if it still runs (the
+    backend deletes only finished runs), then its records and data."""
+    import time
+
     from flyte_jupyter._internal.client.calls import call
 
-    aborted = []
-    for k in range(1, MAX_SERIES + 1):
-        candidate = _series_name(base, k)
-        if candidate == name:
-            break
-        summary = owner if k == 1 else _remote_owner(client, target, candidate)
-        if summary is not None and not summary.phase.terminal:
-            try:
-                call(functools.partial(client.abort_run, candidate, f"replaced by {name} (--overwrite)",
-                                       project=target.project, domain=target.domain), 30)
-                aborted.append(candidate)
-            except Exception:
-                pass
-    what = f"aborted {', '.join(aborted)}; " if aborted else ""
-    return name, (f"[flyte] --overwrite: {what}the backend cannot delete a run, so the name {base} stays taken "
-                  f"and this run is {name}, the next of its series")
+    pd = {"project": target.project, "domain": target.domain}
+    if not owner.phase.terminal:
+        call(functools.partial(client.abort_run, name, "replaced by a new run (--overwrite)", **pd), 30)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            call(functools.partial(client.delete_run, name, **pd), 60)
+            return
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            if code == "NOT_FOUND":
+                return
+            if code != "FAILED_PRECONDITION" or time.monotonic() > deadline:
+                raise CellError(f"--overwrite could not delete run {name!r} on the backend: {exc}") from None
+        time.sleep(0.1)  # the abort is still ending its actions
 
 
 # -- where runs go ---------------------------------------------------------------------------------

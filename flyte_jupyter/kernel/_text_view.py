@@ -14,7 +14,6 @@ import time
 from typing import Any, TextIO
 
 from flyte_jupyter.kernel import _loop
-from flyte_jupyter.kernel._attempts import with_backend_times
 from flyte_jupyter.kernel._errors import error_summary
 from flyte_jupyter.kernel._format import duration_text, elapsed
 from flyte_jupyter.kernel._labels import Labels
@@ -31,13 +30,14 @@ def tree_text(run: Any, labels: Labels | None = None, max_children: int = 50) ->
     lines = [f"Run {run.name} ({run.mode}): {run.phase.value}, {done}/{len(actions)} actions finished"]
 
     def line(info: Any) -> str:
-        info = with_backend_times(run, info)
         took = info.duration if info.phase.terminal else None
         duration = f" {took:.2f}s" if took is not None else ""
         attempt = f" attempt {info.attempts}" if info.attempts > 1 else ""
         cached = " (cached)" if info.cache_hit else ""
+        if info.recovered_from:
+            cached += f" (recovered from {info.recovered_from.partition('/')[0]})"
         error = ""
-        if info.error is not None and info.phase.terminal and info.phase.value != "SUCCEEDED":
+        if info.error is not None and info.phase.terminal and not info.phase.succeeded:
             summary, path = error_summary(info.error)
             error = f"  {summary}" + (f" (in {' › '.join(t.rsplit('.', 1)[-1] for _, t in path)})" if path else "")
         label = labels.label(info)

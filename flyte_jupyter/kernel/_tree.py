@@ -21,7 +21,8 @@ from ipywidgets.widgets.widget_string import HTMLStyle as _HTMLStyle
 from flyte_jupyter._internal.display.labels import short_task
 from flyte_jupyter._internal.wire.models import ActionInfo, Phase
 from flyte_jupyter.kernel._errors import error_summary
-from flyte_jupyter.kernel._format import duration_text, esc, phase_badge
+from flyte_jupyter.kernel._format import duration_text, esc, phase_badge, recovered_html
+from flyte_jupyter.kernel._links import type_tag_html
 
 ROOT = "a0"
 
@@ -133,7 +134,7 @@ class Progress:
         phase = info.phase
         if phase in _ENDED:
             self.done += 1
-            if phase is not Phase.SUCCEEDED:
+            if not phase.succeeded:
                 self.failed += 1
             if info.ended_at is not None and (self.last_end is None or info.ended_at > self.last_end):
                 self.last_end = info.ended_at
@@ -169,7 +170,7 @@ def progress_of(members: list[ActionInfo]) -> Progress:
     return prog
 
 
-_ENDED = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+_ENDED = frozenset(p for p in Phase if p.terminal)
 
 
 @dataclasses.dataclass
@@ -250,15 +251,26 @@ def group_phase(members: list[ActionInfo]) -> str:
     for phase in ("FAILED", "TIMED_OUT", "RUNNING", "INITIALIZING", "QUEUED", "ABORTED"):
         if phase in phases:
             return phase
+    if phases == {"RECOVERED"}:
+        return "RECOVERED"
     return "SUCCEEDED" if phases else "QUEUED"
 
 
-def group_html(entry: Entry, now: float | None = None) -> str:
+def _open_attrs(run: str, action: str | None = None) -> str:
+    """The attributes the JupyterLab panel listens for: clicking the element opens that run (and
+    action) in the panel. Empty without a run name (a view that does not know its run)."""
+    if not run:
+        return ""
+    return f' data-flyte-run="{esc(run)}"' + (f' data-flyte-action="{esc(action)}"' if action else "")
+
+
+def group_html(entry: Entry, now: float | None = None, run: str = "") -> str:
     data = group_data(entry, now)
     counts = ", ".join(f"{n} {p.lower()}" for p, n in sorted(data["counts"].items()))
     pad = 18 * entry.depth
     bar = progress_html(progress_of(entry.members or []), now)
-    return (f'<div class="flyte-group" data-group="{esc(entry.group)}" data-phase="{esc(data["phase"])}" '
+    return (f'<div class="flyte-group" data-group="{esc(entry.group)}" data-phase="{esc(data["phase"])}"'
+            f'{_open_attrs(run)} '
             f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
             f'font-size:12px"><b>{esc(entry.group)}</b> <span style="opacity:.6">group of {data["total"]}</span> '
             f'{phase_badge(data["phase"])} {bar} <span style="opacity:.6">{esc(counts)}</span></div>')
@@ -280,13 +292,13 @@ def node_data(entry: Entry, label: str | None = None, children: Progress | None 
               now: float | None = None) -> dict[str, Any]:
     info = entry.info
     assert info is not None
-    summary = error_summary(info.error)[0] if info.error and info.phase.value != "SUCCEEDED" else None
+    summary = error_summary(info.error)[0] if info.error and not info.phase.succeeded else None
     out: dict[str, Any] = {
         "name": info.name, "task": info.task, "label": label or short_task(info.task), "parent": info.parent,
         "depth": entry.depth, "phase": info.phase.value, "attempts": info.attempts,
         "duration": shown_duration(info, now),
-        "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded,
-        "error": summary,
+        "cache_hit": info.cache_hit, "group": info.group, "expanded": entry.expanded, "task_type": info.task_type,
+        "error": summary, "recovered_from": info.recovered_from,
     }
     if children is not None:
         out["children"] = children.data(now)
@@ -326,7 +338,7 @@ def failure_path(info: ActionInfo, failed: dict[str, list[ActionInfo]]) -> list[
 
 def row_error_html(info: ActionInfo, via_labels: list[str] | None = None) -> str:
     """The root cause of a failure, once, and the actions it came up through."""
-    if info.error is None or not info.phase.terminal or info.phase.value == "SUCCEEDED":
+    if info.error is None or not info.phase.terminal or info.phase.succeeded:
         return ""
     summary, path = error_summary(info.error)
     via = " › ".join(via_labels) if via_labels else " › ".join(short_task(task) for _, task in path)
@@ -336,7 +348,7 @@ def row_error_html(info: ActionInfo, via_labels: list[str] | None = None) -> str
 
 
 def row_html(entry: Entry, label: str | None = None, children: Progress | None = None,
-             now: float | None = None, via: list[str] | None = None) -> str:
+             now: float | None = None, via: list[str] | None = None, run: str = "") -> str:
     info = entry.info
     assert info is not None
     pad = 18 * entry.depth
@@ -347,15 +359,18 @@ def row_html(entry: Entry, label: str | None = None, children: Progress | None =
         attempt = (f' <span style="opacity:.7">attempt {info.attempts}'
                    f'{f" · {failed} failed" if failed else ""}</span>')
     cached = ' <span style="opacity:.7">(cached)</span>' if info.cache_hit else ""
+    if info.recovered_from:
+        cached += recovered_html(info.recovered_from)
     dur = duration_text(shown_duration(info, now), live=not info.phase.terminal)
     group = f' <span style="opacity:.6">[{esc(info.group)}]</span>' if info.group and not entry.in_group else ""
     bar = f" {progress_html(children, now)}" if children is not None else ""
     title = label or short_task(info.task)
-    return (f'<div class="flyte-action" data-action="{esc(info.name)}" data-phase="{esc(info.phase.value)}" '
+    return (f'<div class="flyte-action" data-action="{esc(info.name)}" data-phase="{esc(info.phase.value)}"'
+            f'{_open_attrs(run, info.name)} '
             f'style="padding-left:{pad}px;white-space:nowrap;font-family:var(--jp-code-font-family,monospace);'
             f'font-size:12px">'
             f'<span class="flyte-label" style="font-weight:700">{esc(title)}</span> '
-            f'<b class="flyte-task" style="font-weight:400;opacity:.6">{esc(info.task)}</b> '
+            f'<b class="flyte-task" style="font-weight:400;opacity:.6">{esc(info.task)}</b>{type_tag_html(info)} '
             f'<span style="opacity:.6">{esc(info.name)}</span> '
             f'{phase_badge(info.phase.value)}{attempt} <span style="opacity:.8">{esc(dur)}</span>'
             f'{cached}{group}{bar}{row_error_html(info, via)}</div>')

@@ -26,12 +26,15 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from flyte_jupyter._internal.display.timeline import layout, timeline_text
 from flyte_jupyter._internal.wire.models import ActionInfo
 from flyte_jupyter.kernel import _loop, _streams
-from flyte_jupyter.kernel._attempts import book_for, with_backend_times
+from flyte_jupyter.kernel._attempts import book_for
 from flyte_jupyter.kernel._details import Details, details_html, fetch, fetch_full_log
 from flyte_jupyter.kernel._format import duration_text, elapsed, esc, phase_badge
 from flyte_jupyter.kernel._labels import Labels
+from flyte_jupyter.kernel._run_buttons import ResumeButton, debug_button
+from flyte_jupyter.kernel._timeline_view import TimelinePane
 from flyte_jupyter.kernel._tree import (
     ROOT,
     ActionTree,
@@ -140,9 +143,19 @@ class RunView:
                                        self.output_body], layout=widgets.Layout(display="none"))
         self.output_pane.add_class("flyte-output")
         self._output_open = True
-        bar = widgets.HBox([self.progress, self.counts, self.note, self.abort_button],
+        self.actions_out = widgets.Output()  # what Resume and Debug print, and the resumed run's widget
+        self.resume = ResumeButton(run, self.actions_out, lambda new: type(self)(new).show())
+        self._debug_buttons: dict[str, widgets.Button] = {}
+        self.timeline = TimelinePane(run)
+        self.tabs = widgets.ToggleButtons(options=[("tree", "tree"), ("timeline", "timeline")], value="tree",
+                                          tooltips=["the action tree", "when each action waited, started and ran"],
+                                          style={"button_width": "72px"})
+        self.tabs.add_class("flyte-view-tabs")
+        self.tabs.observe(lambda change: self.show_tab(change["new"]), "value")
+        bar = widgets.HBox([self.progress, self.counts, self.note, self.abort_button, self.resume.button, self.tabs],
                            layout=widgets.Layout(align_items="center"))
-        self.widget = widgets.VBox([self.header, bar, self.tree, self.output_pane])
+        self.widget = widgets.VBox([self.header, bar, self.tree, self.timeline.widget, self.output_pane,
+                                    self.actions_out])
         self.widget.add_class("flyte-run-view")
         self.widget.add_class(f"flyte-view-{self.uid}")
 
@@ -350,6 +363,11 @@ class RunView:
                 self._detail_at.pop(name, None)
         self._request_render()
 
+    def show_tab(self, name: str) -> None:
+        """The tree or the timeline (a tab beside the tree)."""
+        self.tree.layout.display = "none" if name == "timeline" else ""
+        self.timeline.show(name == "timeline")
+
     def toggle_output(self) -> None:
         self._output_open = not self._output_open
         self._output_version = None
@@ -458,6 +476,8 @@ class RunView:
         parts = [f'<div class="flyte-run-header" data-run="{esc(run.name)}" data-phase="{esc(phase)}"{gone}>'
                  f'<b>Run</b> <code>{esc(run.name)}</code> <span style="opacity:.7">({esc(run.mode)})</span> '
                  f'{phase_badge(phase)} · {esc(duration_text(took, live=live))}']
+        if getattr(run, "deployed", None):
+            parts.append(f' · <span class="flyte-deployed">deployed {esc(run.deployed)}</span>')
         if run.mode == "remote" and getattr(run, "url", None):
             parts.append(f' · <span style="opacity:.7">{esc(run.url)}</span>')
         if self._disconnected:
@@ -492,10 +512,6 @@ class RunView:
             limits = dict(self._limits)
             full = set(self._full_log_wanted)
         entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows)
-        if run.mode == "remote":
-            for entry in entries:
-                if entry.info is not None:
-                    entry.info = with_backend_times(run, entry.info)
         summary_of = summarize(actions)
         done = summary_of.done
         total = len(actions)
@@ -522,7 +538,7 @@ class RunView:
         counts = f'<span class="flyte-counts">{done}/{total} finished</span> <span style="opacity:.7">{esc(summary)}</span>'
         note = (f'<span style="opacity:.8" title="the backend runs a limited number of actions at once">'
                 f'{esc(self._wait_note)}</span>' if self._wait_note and not run.done else "")
-        bar_style = {"SUCCEEDED": "success", "FAILED": "danger", "TIMED_OUT": "danger",
+        bar_style = {"SUCCEEDED": "success", "RECOVERED": "success", "FAILED": "danger", "TIMED_OUT": "danger",
                      "ABORTED": "warning"}.get(phase, "info")
 
         with self.widget.hold_sync():
@@ -541,6 +557,7 @@ class RunView:
             if run.done or self._disconnected:
                 if self.abort_button.layout.display != "none":
                     self.abort_button.layout.display = "none"  # a finished run has nothing to abort
+                self.resume.update()
             boxes = tuple(lines)
             if self.tree.children != boxes:
                 self.tree.children = boxes
@@ -553,6 +570,7 @@ class RunView:
             if self.tree.hidden != hidden:
                 self.tree.hidden = hidden
             self._render_output(actions)
+            self.timeline.maybe_draw()
 
     def _render_output(self, actions: dict[str, ActionInfo]) -> None:
         out = self.output
@@ -632,18 +650,23 @@ class RunView:
         if row is None:
             row = self._rows[entry.key] = Row(entry.key, self.toggle)
         if entry.members is not None:
-            return row.update(entry, None, group_html(entry, now))
+            return row.update(entry, None, group_html(entry, now, self.run.name))
         info = entry.info
         assert info is not None
         label = self.labels.label(info)
         below = [self.labels.label(x) for x in failure_path(info, failed)] if info.name in failed else None
-        html = row_html(entry, label, progress.get(entry.key), now, below)
+        html = row_html(entry, label, progress.get(entry.key), now, below, self.run.name)
         if not entry.expanded:
             return row.update(entry, None, html)
         details = details_html(info, self._details.get(entry.key), label=label,
                                attempts=self.attempts.attempts(info), below=below)
-        button = self._full_log_button(entry.key, full_log)
-        return row.update(entry, details, html, [button])
+        buttons = [self._full_log_button(entry.key, full_log)]
+        if info.phase.value in ("FAILED", "TIMED_OUT") and getattr(self.run, "mode", "") == "remote":
+            debug = self._debug_buttons.get(info.name)
+            if debug is None:
+                debug = self._debug_buttons[info.name] = debug_button(self.run, info.name, self.actions_out)
+            buttons.append(debug)
+        return row.update(entry, details, html, buttons)
 
     def _full_log_button(self, name: str, showing: bool) -> widgets.Button:
         button = self._full_log_buttons.get(name)
@@ -669,6 +692,8 @@ class RunView:
             actions = self.run.state.actions
             named = {a: self.labels.label(actions[a]) if a in actions else a for a, _s, _t, _n in recent}
             text += "\n\noutput (latest lines):\n" + "\n".join(f"[{named[a]}] {t}" for a, _s, t, _n in recent)
+        if self.run.done and len(self.run.state.actions) > 1:  # nbconvert's text: where the time went
+            text += "\n\n" + timeline_text(layout(self.run.name, self.run.state.actions), top=3)
         return {
             "application/vnd.jupyter.widget-view+json": {
                 "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id,

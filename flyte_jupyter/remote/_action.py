@@ -138,7 +138,7 @@ class Action:
         self.wait()
         detail = self._detail
         info = detail.info
-        if info.phase is Phase.SUCCEEDED:
+        if info.phase.succeeded:
             from flyte_jupyter._internal.runtime import storage as _storage
             from flyte_jupyter._internal.runtime.spec import decode_output
 
@@ -183,13 +183,8 @@ class Action:
 
     def abort(self, reason: str = "aborted from the SDK") -> None:
         """Abort the action and its descendants (the run goes on: its parent sees ActionAbortedError)."""
-        from flyte_jupyter._internal.wire.proto import common_pb2 as pb
-        from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
-
-        req = queue_pb.AbortQueuedActionRequest(
-            id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=self.name),
-            reason=reason)
-        _call(lambda: self.client._call("queue", "AbortQueuedAction", req))
+        _call(lambda: self.client.abort_queued_action(self.run_name, self.name, reason, self.project, self.domain,
+                                                      timeout=60))
 
     def __repr__(self) -> str:
         phase = self._detail.info.phase.value if self._detail is not None else "?"

@@ -19,7 +19,7 @@ from flyte_jupyter._internal.client.grpc_client import BackendClient
 from flyte_jupyter._internal.controllers.run_state import RunState
 from flyte_jupyter._internal.runs.base import Run
 from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
-from flyte_jupyter._internal.wire.models import ActionInfo, Phase
+from flyte_jupyter._internal.wire.models import ActionInfo, Phase, deployed_of
 from flyte_jupyter.errors import ActionAbortedError, ActionNotFoundError, BackendError, action_failure
 from flyte_jupyter.remote._common import client_for, syncified_classmethod
 
@@ -70,6 +70,16 @@ class RemoteRun(Run):
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def deployed(self) -> str | None:
+        """"task NAME version V in P/D" when this is a run of a deployed task, else None."""
+        task = self.task
+        if getattr(task, "_deployed", False) and getattr(task, "_details", None) is not None:
+            d = task._details.id
+            return f"task {d.name} version {d.version} in {d.project}/{d.domain}"
+        summary = self._summary
+        return deployed_of(summary.labels, self.project, self.domain) if summary is not None else None
 
     # -- finding runs (Flyte 2's flyte.remote.Run.get / listall) ---------------------------------
 
@@ -225,7 +235,7 @@ class RemoteRun(Run):
             raise RuntimeError(f"run {self.name} has no root action")
         from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
-        if root.phase == pb.PHASE_SUCCEEDED:
+        if root.phase in (pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED):
             from flyte_jupyter._internal.runtime import storage as _storage
             from flyte_jupyter._internal.runtime.spec import decode_output
 
@@ -277,5 +287,5 @@ async def acall_(make: Any) -> Any:
 def _all_terminal(actions: dict[str, Any]) -> bool:
     from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
-    done = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
+    done = {pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
     return all(a.phase in done for a in actions.values())

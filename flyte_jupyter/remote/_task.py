@@ -9,6 +9,12 @@ task, inside a task), and is lazy: nothing is read from the backend until the ta
 an attribute such as `interface`, or a run), so a module can hold references to deployed tasks at
 import time. `Task.listall(...)` lists registered versions. Each has Flyte's `.aio` form.
 
+Called from a task that runs on a backend (`await deployed(x=1)`, as Flyte 2's task references
+are), it becomes a child action of the caller by reference (`EnqueueAction.task_ref`): the child
+runs the registered spec, bundle and image, under a deterministic name like any child, and its
+output comes back typed as registered. It must be registered in the run's own project and domain.
+Outside a task, or in local mode, calling it is a `RemoteTaskUsageError` saying what to do.
+
 A run of a deployed task names it by reference (`CreateRun.task_ref`): the backend runs the
 registered spec, code bundle and image, whatever is on this machine. Its inputs are encoded with
 the types the registration recorded (see `_internal/deploy/typeexpr.py`); defaults it recorded are
@@ -253,12 +259,43 @@ class Task:
         d = self._details
         return f"Task({d.id.name!r}, version={d.id.version!r}, project={d.id.project!r}, domain={d.id.domain!r})"
 
+    _deployed = True  # controllers submit it by reference
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (a notebook task that calls a deployed task carries it in its bundle): without
+        the client and its channel, and the interface, which is resolved again where it is used."""
+        return {**self.__dict__, "_client": None, "_interface": None}
+
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """`await deployed(x=1)` inside a task on a backend: a child action that runs the registered code."""
+        from flyte_jupyter._context import ctx
         from flyte_jupyter.errors import RemoteTaskUsageError
 
-        raise RemoteTaskUsageError(
-            f"deployed task {self._name} cannot be called from a task here yet (flyte-jupyter has no task references "
-            "in nested calls); start it as its own run with flyte.run(task, ...)")
+        tc = ctx()
+        if tc is None or tc.controller is None:
+            raise RemoteTaskUsageError(
+                f"deployed task {self._name} was called outside of a task; start it as its own run with "
+                "flyte.run(task, ...), or await it inside a task that runs on a backend")
+        if tc.mode != "remote":
+            raise RemoteTaskUsageError(
+                f"deployed task {self._name} needs a backend: its registered code runs only there, and this task runs "
+                "in local mode; run the calling task on a backend (flyte.init_from_config(...), then flyte.run), "
+                "or start the deployed task as its own run with flyte.run(task, ...)")
+        return await tc.controller.submit(self, args, kwargs)
+
+    async def _details_via(self, client: Any) -> task_pb.RegisteredTask:
+        """The registered version, read with `client` on the caller's own loop (a remote controller's)."""
+        if self._details is None:
+            from flyte_jupyter.errors import BackendError
+
+            version = self._version_asked()
+            try:
+                self._details = await client.get_task(self._name, version, project=self._project, domain=self._domain)
+            except BackendError as exc:
+                if exc.code == "NOT_FOUND":
+                    raise _not_found(exc) from None
+                raise
+        return self._details
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -284,10 +321,13 @@ class Task:
                 f"than its deployed version {d.id.version} in {d.id.project}/{d.id.domain}; running the deployed code "
                 "(deploy again to run yours)")
 
-    def _encode(self, args: tuple, kwargs: dict, offload_prefix: str) -> tuple[bytes, str]:
-        """(inputs.pb, cache hash) for a run: the values given, encoded as registered, plus the
-        registered defaults of the inputs not given."""
+    def _encode(self, args: tuple, kwargs: dict, offload_prefix: str | None,
+                custom_context: dict[str, str] | None = None) -> tuple[bytes, str, str]:
+        """(inputs.pb, full inputs hash, cache hash) for a run or a child: the values given,
+        encoded as registered, plus the registered defaults of the inputs not given; a
+        `custom_context` rides along outside both hashes, as for any child."""
         from flyte_jupyter._internal.types import Offloader, literal_map_hash, to_literal_map
+        from flyte_jupyter._internal.wire.proto import literals_pb2
         from flyte_jupyter.errors import RemoteTaskUsageError
 
         d = self._d()
@@ -305,7 +345,8 @@ class Task:
         if missing:
             raise TypeError(f"task {self._name} is missing inputs {missing}")
         types = self.interface.input_types
-        lm = to_literal_map(values, types, task=self._name, offload=Offloader(offload_prefix))
+        lm = to_literal_map(values, types, task=self._name,
+                            offload=Offloader(offload_prefix) if offload_prefix else None)
         for item in d.entry.inputs:
             if item.name not in values and item.has_default:
                 if not item.default:
@@ -313,14 +354,22 @@ class Task:
                         f"input {item.name!r} of deployed task {self._name} has a default the registration could "
                         "not record; give it a value")
                 lm.literals[item.name].ParseFromString(item.default)
-        data = lm.SerializeToString(deterministic=True)
+        full = literal_map_hash(lm)
         cache = d.entry.spec.cache
-        if not cache.enabled:
-            return data, ""
-        for key in cache.ignored_inputs:
-            if key in lm.literals:
-                del lm.literals[key]
-        return data, literal_map_hash(lm)
+        cache_hash = ""
+        if cache.enabled:
+            kept = literals_pb2.LiteralMap()
+            kept.CopyFrom(lm)
+            for key in cache.ignored_inputs:
+                if key in kept.literals:
+                    del kept.literals[key]
+            cache_hash = literal_map_hash(kept)
+        if custom_context:
+            from flyte_jupyter._internal.runtime.spec import CUSTOM_CONTEXT_KEY
+            from flyte_jupyter._internal.types import to_literal
+
+            lm.literals[CUSTOM_CONTEXT_KEY].CopyFrom(to_literal(dict(custom_context), dict[str, str]))
+        return lm.SerializeToString(deterministic=True), full, cache_hash
 
     async def _submit_remote(self, options: Any, args: tuple, kwargs: dict) -> Any:
         """Start a run of this registered version with `options` (a `RunOptions`, already prepared
@@ -340,7 +389,7 @@ class Task:
         storage_root = await _acall(lambda: storage_root_of(client))
         raw = options.raw_data_path or _storage.join(storage_root, "raw", "inputs")
         loop = asyncio.get_running_loop()
-        data, cache_hash = await loop.run_in_executor(None, self._encode, args, kwargs, raw)
+        data, _, cache_hash = await loop.run_in_executor(None, self._encode, args, kwargs, raw)
         note = await loop.run_in_executor(None, self.local_difference)
         if note:
             print(note, file=sys.stderr, flush=True)

@@ -79,9 +79,16 @@ class FlyteJupyter(ExtensionApp):
         self._hub = hub
 
     def initialize_handlers(self) -> None:
+        from jupyter_server.utils import url_path_join
+
+        from flyte_jupyter.server_ext import _tasks, _triggers
         from flyte_jupyter.server_ext._handlers import handlers
+        from flyte_jupyter.server_ext._timeline import timeline_handlers
 
         self.handlers.extend(handlers())
+        self.handlers.extend(_tasks.handlers(url_path_join("/flyte", "api")))
+        self.handlers.extend(_triggers.handlers())
+        self.handlers.extend(timeline_handlers("/flyte/api"))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Called on the server's loop once it runs: start the backend without blocking startup."""

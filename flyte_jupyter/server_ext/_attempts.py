@@ -138,7 +138,7 @@ def history(info: dict[str, Any], outputs_uri: str, spec: Any, seen: dict[int, _
             entry["started_at"] = info.get("started_at")
         if last:
             entry["phase"] = info.get("phase")
-            entry["error"] = info.get("error") if info.get("error") else (s.error if s.phase != "SUCCEEDED" else None)
+            entry["error"] = info.get("error") if info.get("error") else (s.error if s.phase not in ("SUCCEEDED", "RECOVERED") else None)
             if info.get("ended_at"):
                 entry["ended_at"] = info.get("ended_at")
         else:

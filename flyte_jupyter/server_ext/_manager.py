@@ -41,6 +41,7 @@ from flyte_jupyter.server_ext._origins import (
 T = TypeVar("T")
 
 _MAX_INPUTS_LABEL = 8192
+TASKS_VIEW = "Tasks view"  # the `source` label of runs launched from the panel's Tasks view
 _MAX_LABEL_READS = 5000  # stored inputs read for labels per request
 
 
@@ -173,6 +174,23 @@ class RunsManager(LoggingConfigurable):
     async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    # -- deployed tasks (the Tasks view) ----------------------------------------------------------
+
+    async def list_tasks(self, scope: Scope, name: str | None = None, latest: bool = False) -> list[dict[str, Any]]:
+        """Registered task versions of the scope's project and domain, as `tasks list --json` rows
+        (by name, newest version first); `latest`: the newest of each task only."""
+        raise NotImplementedError
+
+    async def get_task(self, scope: Scope, name: str, version: str = "") -> dict[str, Any]:
+        """One registered version ("": the newest) as a `tasks get --json` row."""
+        raise NotImplementedError
+
+    async def launch_task(self, scope: Scope, name: str, version: str, inputs: dict[str, Any],
+                          run_name: str = "") -> dict[str, Any]:
+        """Start a run of a registered version with JSON inputs checked by type (a 400 naming the
+        field and its type otherwise); the new run's dict."""
+        raise NotImplementedError
+
     def logs(self, scope: Scope, run: str, action: str, follow: bool, attempt: int = 0) -> AsyncIterator[str]:
         """Chunks of log text of one attempt (0: the latest); with `follow`, until it ends."""
         raise NotImplementedError
@@ -204,8 +222,11 @@ def run_json(summary: Any, root_dir: str = "", replayable: bool = False) -> dict
     return {
         "name": summary.name,
         "phase": str(summary.phase),
+        "succeeded": summary.phase.succeeded,  # SUCCEEDED or RECOVERED (outputs reused, success-equivalent)
+        "rerun_of": labels.get("rerun-of"),
         "source": source or None,
         "task": summary.task,
+        "task_version": getattr(summary, "task_version", "") or None,
         "project": summary.project,
         "domain": summary.domain,
         "started_at": summary.created_at,
@@ -453,6 +474,7 @@ class BackendRunsManager(RunsManager):
     async def get_run(self, scope: Scope, name: str) -> dict[str, Any]:
         summary, actions = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         out = (await self._with_cells([self._run_json(summary)]))[0]
+        out["deployed"] = await self._deployed(scope, out)
         out["actions"] = [_action_json(a) for a in actions]
         return out
 
@@ -463,7 +485,7 @@ class BackendRunsManager(RunsManager):
         detail = await self._call(scope, lambda c: c.get_action(run, action, **self._pd(scope)))
         out = detail.info.to_json()
         inputs, outputs = await asyncio.get_running_loop().run_in_executor(
-            None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.value == "SUCCEEDED")
+            None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.succeeded)
         out.update(inputs=inputs, outputs=outputs, max_attempts=detail.max_attempts)
         spec = None
         if detail.info.attempts > 1 or detail.max_attempts > 1:
@@ -644,6 +666,50 @@ class BackendRunsManager(RunsManager):
             raise ManagerError(409, f"could not find a free name in the series of {series!r}")
         return self._run_json(created)
 
+    async def list_tasks(self, scope: Scope, name: str | None = None, latest: bool = False) -> list[dict[str, Any]]:
+        from flyte_jupyter._internal.deploy.rows import task_row
+
+        found = await self._call(scope, lambda c: c.list_tasks(name=name, latest_only=latest, **self._pd(scope)))
+        return [task_row(t) for t in found]
+
+    async def get_task(self, scope: Scope, name: str, version: str = "") -> dict[str, Any]:
+        from flyte_jupyter._internal.deploy.rows import task_row
+
+        return task_row(await self._call(scope, lambda c: c.get_task(name, version, **self._pd(scope))))
+
+    async def launch_task(self, scope: Scope, name: str, version: str, inputs: dict[str, Any],
+                          run_name: str = "") -> dict[str, Any]:
+        """Read the version (as `flyte.remote.Task.fetch()` does), check the inputs by its types,
+        then start it the way `flyte.run(task, **inputs)` does (see `_launch`)."""
+        from flyte_jupyter.errors import BackendError, RemoteTaskUsageError
+        from flyte_jupyter.server_ext import _launch
+
+        pd = self._pd(scope)
+        details = await self._call(scope, lambda c: c.get_task(name, version, **pd))
+        client = await self._client(scope)
+        try:
+            run = await _launch.launch(client, details, inputs, run_name=run_name, labels={SOURCE_LABEL: TASKS_VIEW})
+        except BackendError as err:
+            raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
+        except RemoteTaskUsageError as err:  # a registered default that could not be recorded
+            raise ManagerError(400, str(err)) from None
+        summary, _ = await self._call(scope, lambda c: c.get_run(run, **pd))
+        return self._run_json(summary)
+
+    async def _deployed(self, scope: Scope, run: dict[str, Any]) -> dict[str, Any] | None:
+        """The registered version a run ran ({name, version, project, domain}), or None when its
+        task and version are not a registration (a run of local code)."""
+        if not run.get("task") or not run.get("task_version"):
+            return None
+        try:
+            reg = await self._call(scope, lambda c: c.get_task(run["task"], run["task_version"],
+                                                               project=run["project"], domain=run["domain"]))
+        except ManagerError:
+            return None
+        if reg.id.version != run["task_version"]:
+            return None
+        return {"name": reg.id.name, "version": reg.id.version, "project": reg.id.project, "domain": reg.id.domain}
+
     async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
         await self._call(scope, lambda c: c.abort_run(name, reason="aborted from the JupyterLab Flyte panel",
                                                       **self._pd(scope)))
@@ -761,7 +827,9 @@ def _event_json(event: Any) -> dict[str, Any]:
     ended = event.timestamp if phase.terminal else None
     info = ActionInfo(name=event.action, task=event.task, parent=event.parent, run_name=event.run_name,
                       phase=phase, attempts=event.attempt, started_at=started, ended_at=ended,
-                      error=event.error, cache_hit=event.cache_hit, group=event.group)
+                      error=event.error, cache_hit=event.cache_hit, group=event.group,
+                      task_type=event.task_type,
+                      recovered_from=event.recovered_from, usage=event.usage, queued_at=event.queued_at)
     out = info.to_json()
     # only the timestamps the event knows; the panel keeps the others it already has
     return {k: v for k, v in out.items() if not (k in ("started_at", "ended_at") and v is None)}

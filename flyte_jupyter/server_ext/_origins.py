@@ -68,7 +68,8 @@ def origin_of(labels: dict[str, str] | None, task: str | None, root_dir: str) ->
     {"kind": "notebook" | "cell" | "script" | "unknown", "notebook": API path or None (only a path
     this server can open), "notebook_name": the file name (also for a notebook elsewhere),
     "cell": the cell key or None, "script": a script's path or None, "series": the series name or None,
-    "rerun_of": a run name or None, "panel": whether the panel submitted it (re-run from the notebook)}
+    "rerun_of": a run name or None, "panel": whether the panel submitted it (re-run from the notebook),
+    "trigger": {"name", "task", "time"} of the schedule that started it, or None}
     """
     labels = dict(labels or {})
     source = _label(labels, SOURCE_LABEL)
@@ -95,7 +96,19 @@ def origin_of(labels: dict[str, str] | None, task: str | None, root_dir: str) ->
         "series": _label(labels, SERIES_LABEL),
         "rerun_of": _label(labels, RERUN_OF_LABEL),
         "panel": panel,
+        "trigger": _trigger_of(labels),
     }
+
+
+def _trigger_of(labels: dict[str, str]) -> dict[str, Any] | None:
+    """{"name", "task", "time"} of a run a trigger started (backend/scheduler.py labels it), else None:
+    the panel groups a schedule's runs under it."""
+    from flyte_jupyter._internal.runtime.naming import TRIGGER_LABEL, TRIGGER_TASK_LABEL, TRIGGER_TIME_LABEL
+
+    name = _label(labels, TRIGGER_LABEL)
+    if name is None:
+        return None
+    return {"name": name, "task": _label(labels, TRIGGER_TASK_LABEL), "time": _label(labels, TRIGGER_TIME_LABEL)}
 
 
 def text_key(source: str) -> str:

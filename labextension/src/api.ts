@@ -74,6 +74,45 @@ export interface IRun {
   error: IActionError | null;
   origin?: IOrigin | null;
   series?: string | null;
+  project?: string;
+  domain?: string;
+  /** The root task's version (for a deployed task, its registered version). */
+  task_version?: string | null;
+  /** The registered version the run ran (run detail only); null: a run of local code. */
+  deployed?: IDeployedRef | null;
+}
+
+/** A registered task version by name. */
+export interface IDeployedRef {
+  name: string;
+  version: string;
+  project: string;
+  domain: string;
+}
+
+/** One input of a deployed task, as its registration recorded it. */
+export interface IDeployedInput {
+  name: string;
+  /** A type expression: "int", "list[str]", "Optional[datetime.date]", "'mod:Point'". */
+  type: string;
+  has_default: boolean;
+  /** The default as JSON text (null: none, or none with a JSON form). */
+  default: string | null;
+}
+
+/** A registered task version: a row of `flyte-jupyter tasks list --json`. */
+export interface IDeployedTask extends IDeployedRef {
+  created_at: number;
+  created_by: string;
+  environment: string;
+  type: string;
+  digest: string;
+  inputs: IDeployedInput[];
+  output: string | null;
+  resources: Record<string, string>;
+  retries: number;
+  image: string | null;
+  docs: string;
 }
 
 /** One attempt of an action (the server puts the history together; see server_ext/_attempts.py). */
@@ -185,7 +224,9 @@ export interface IFlyteSettings {
 export class FlyteAPIError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    /** The input a refused launch names, when the server named one. */
+    readonly field: string | null = null
   ) {
     super(message);
   }
@@ -253,7 +294,11 @@ export class FlyteClient {
       const message =
         (body && body.message) ||
         `${response.status} ${response.statusText}: the Flyte server extension did not answer; is flyte_jupyter installed in the server's environment?`;
-      throw new FlyteAPIError(message, response.status);
+      throw new FlyteAPIError(
+        message,
+        response.status,
+        typeof body?.field === 'string' ? body.field : null
+      );
     }
     return body as T;
   }
@@ -347,6 +392,29 @@ export class FlyteClient {
         ),
         this.scope()
       )
+    );
+  }
+
+  /** Deployed task versions of the panel's project and domain, newest first within a name. */
+  async listTasks(): Promise<IDeployedTask[]> {
+    const body = await this.request<{ tasks: IDeployedTask[] }>(
+      withQuery(apiUrl(this.serverSettings, 'tasks'), this.scope())
+    );
+    return body.tasks;
+  }
+
+  /** Start a run of a deployed version; inputs are checked by type on the server too. */
+  async launchTask(
+    name: string,
+    version: string,
+    inputs: Record<string, unknown>
+  ): Promise<IRun> {
+    return this.request<IRun>(
+      apiUrl(this.serverSettings, 'tasks', encodeURIComponent(name), 'runs'),
+      {
+        method: 'POST',
+        body: JSON.stringify({ ...this.scope(), version, inputs })
+      }
     );
   }
 

@@ -527,6 +527,27 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           {formatDuration(durationOf(run.started_at, run.ended_at, props.now))}
         </span>
       </div>
+      {run.deployed ? (
+        <div
+          className="jp-FlyteMuted jp-FlyteDetail-deployed"
+          data-task={run.deployed.name}
+          data-version={run.deployed.version}
+        >
+          deployed task{' '}
+          <a
+            href="#"
+            className="jp-FlyteDeployedLink"
+            title="Show this version in the Tasks view"
+            onClick={e => {
+              e.preventDefault();
+              model.setView('tasks', run.deployed);
+            }}
+          >
+            {run.deployed.name} @ {run.deployed.version}
+          </a>{' '}
+          in {run.deployed.project} / {run.deployed.domain}
+        </div>
+      ) : null}
       {run.origin?.rerun_of ? (
         <div className="jp-FlyteMuted jp-FlyteDetail-rerunOf">
           re-run of{' '}

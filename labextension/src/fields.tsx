@@ -137,6 +137,8 @@ export function Fields(props: {
   values: Map<string, string>;
   onChange: () => void;
   keyPrefix?: string;
+  /** The button the form's errors hold back ("Run" in the dialogs). */
+  action?: string;
 }): JSX.Element {
   const { errors } = collect(props.fields, props.values);
   const ref = React.useRef<HTMLDivElement>(null);
@@ -210,7 +212,7 @@ export function Fields(props: {
       })}
       {errors.size ? (
         <div className="jp-FlyteSubmit-blocked" role="status">
-          Run is off until{' '}
+          {props.action ?? 'Run'} is off until{' '}
           {errors.size === 1 ? 'this input is' : 'these inputs are'} fixed:{' '}
           {[...errors.keys()].join(', ')}.
         </div>

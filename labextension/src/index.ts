@@ -141,7 +141,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     model.opener = {
       openCell: origin => openCell(app, origin),
-      openMain: (run, action) => void openMain(run, action)
+      openMain: (run, action) => void openMain(run, action),
+      showPanel: () => app.shell.activateById(panel.id)
     };
 
     if (!settingRegistry) {

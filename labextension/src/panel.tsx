@@ -1,6 +1,7 @@
 /**
- * The "Flyte" sidebar: runs list and run detail, kept live by the server's websocket; and the
- * model that run views in the main area share with it.
+ * The "Flyte" sidebar: runs list and run detail, kept live by the server's websocket, and the
+ * Tasks view of deployed tasks beside them (a tab); and the model that run views in the main
+ * area share with it.
  *
  * The websocket pushes run changes for the list and action changes for watched runs; a full
  * refresh happens on (re)connect so a dropped socket never leaves the view stale. A run is
@@ -18,6 +19,7 @@ import { Signal } from '@lumino/signaling';
 import {
   FlyteClient,
   IOrigin,
+  IDeployedRef,
   IRun,
   IRunDetail,
   IStatus,
@@ -27,6 +29,7 @@ import {
 import { cloneRun } from './clone';
 import { RunDetail } from './detail';
 import { RunsList } from './runs';
+import { TasksView } from './tasks';
 import { flyteIcon } from './icon';
 
 const RECONNECT_MS = 2000;
@@ -38,6 +41,8 @@ const LABELS_MS = 600; // labels of new actions are asked for at most this often
 export interface IOpener {
   openCell(origin: IOrigin): Promise<void>;
   openMain(run: string, action?: string | null): void;
+  /** Bring the sidebar panel into view (a link in a main-area run view leads to it). */
+  showPanel(): void;
 }
 
 /** Shared state of the panel and the main-area run views; views re-render on `changed`. */
@@ -51,6 +56,12 @@ export class FlyteModel {
   /** An action a view should select when it shows the run (e.g. clicked in a cell's widget). */
   wantedAction = new Map<string, string>();
   selected: string | null = null;
+  /** Which tab the sidebar shows. */
+  view: 'runs' | 'tasks' = 'runs';
+  /** A deployed version the Tasks view should open at (a run's "task @ version" link). */
+  wantedTask: IDeployedRef | null = null;
+  /** Bumped to make the Tasks view read the deployed tasks again. */
+  tasksEpoch = 0;
   filter = '';
   error: string | null = null;
   connected = false;
@@ -189,6 +200,9 @@ export class FlyteModel {
     if (action && name) {
       this.wantedAction.set(name, action);
     }
+    if (name) {
+      this.view = 'runs';
+    }
     if (this.selected === name) {
       this.changed.emit();
       return;
@@ -236,10 +250,24 @@ export class FlyteModel {
     return run ?? undefined;
   }
 
-  /** Show a new run (e.g. just submitted) in the sidebar. */
+  /** Show a new run (e.g. just submitted or launched) in the sidebar. */
   async show(run: IRun): Promise<void> {
     this.runs.set(run.name, run);
+    this.view = 'runs';
     await this.select(run.name);
+  }
+
+  /** Switch the sidebar's tab; the Tasks view opens at `task` when given. */
+  setView(view: 'runs' | 'tasks', task?: IDeployedRef | null): void {
+    this.view = view;
+    if (view === 'tasks') {
+      this.wantedTask = task ?? null;
+      this.tasksEpoch += 1;
+      if (task) {
+        this.opener?.showPanel();
+      }
+    }
+    this.changed.emit();
   }
 
   async openOrigin(run: IRun): Promise<void> {
@@ -497,10 +525,28 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
   const { model } = props;
   const now = useModel(model);
   const detail = model.detail;
+  const tab = (view: 'runs' | 'tasks', label: string, tooltip: string) => (
+    <button
+      className={
+        'jp-FlyteTab' + (model.view === view ? ' jp-mod-selected' : '')
+      }
+      data-view={view}
+      role="tab"
+      aria-selected={model.view === view}
+      title={tooltip}
+      onClick={() => model.setView(view)}
+    >
+      {label}
+    </button>
+  );
   return (
     <div className="jp-FlytePanel-body">
       <div className="jp-FlytePanel-header">
-        <span className="jp-FlytePanel-title">Flyte runs</span>
+        <span className="jp-FlytePanel-title">Flyte</span>
+        <span className="jp-FlyteTabs" role="tablist">
+          {tab('runs', 'Runs', 'Runs of this project and domain')}
+          {tab('tasks', 'Tasks', 'Deployed tasks: versions, interface, launch')}
+        </span>
         <span
           className={
             'jp-FlyteConn' + (model.connected ? ' jp-mod-connected' : '')
@@ -513,15 +559,23 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
         />
         <ToolbarButtonComponent
           icon={refreshIcon}
-          onClick={() => void model.refresh()}
-          tooltip="Refresh runs"
+          onClick={() =>
+            model.view === 'tasks'
+              ? model.setView('tasks')
+              : void model.refresh()
+          }
+          tooltip={
+            model.view === 'tasks' ? 'Refresh deployed tasks' : 'Refresh runs'
+          }
         />
       </div>
       <BackendLine model={model} />
       {model.error ? (
         <div className="jp-FlyteError jp-FlytePanel-error">{model.error}</div>
       ) : null}
-      {model.selected ? (
+      {model.view === 'tasks' ? (
+        <TasksView key={model.tasksEpoch} host={model} />
+      ) : model.selected ? (
         detail ? (
           <RunDetail
             key={detail.name}

@@ -11,67 +11,17 @@ import gzip
 import inspect
 import io
 import os
-import subprocess
-import sys
 import tarfile
 import textwrap
-from pathlib import Path
 
 import pytest
+from _deploy_helpers import _bundles, _cli, _env_of, _listed, _write  # noqa: E402
 
 import flyte_jupyter as flyte
 from flyte_jupyter._deploy import deploy
 from flyte_jupyter._internal.deploy.package import load_path
 from flyte_jupyter.errors import BackendError, DeploymentError, RemoteTaskNotFoundError
 from flyte_jupyter.remote._task import Task
-
-MODULE = '''
-import flyte_jupyter as flyte
-
-env = flyte.TaskEnvironment(name="{env}", resources=flyte.Resources(cpu=1, memory="{memory}"))
-
-
-@env.task
-async def child(x: int) -> str:
-    return "{tag}-" + str(x * {factor})
-
-
-@env.task
-async def main(x: int = 2, label: str = "n") -> str:
-    """Doubles x in a child, {tag}."""
-    return label + ":" + await child(x=x)
-{extra}
-'''
-
-
-def _write(folder: Path, module: str, *, env: str, tag: str, factor: int = 2, memory: str = "100Mi",
-           extra: str = "") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{module}.py"
-    path.write_text(MODULE.format(env=env, tag=tag, factor=factor, memory=memory, extra=extra))
-    return path
-
-
-def _env_of(path: Path):  # type: ignore[no-untyped-def]
-    return load_path(path)[0].env
-
-
-def _cli(backend, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "FLYTE_JUPYTER_CONFIG": str(backend.client_yaml),
-           "FLYTE_JUPYTER_DATA_DIR": str(backend.data_dir / "cli-data")}
-    return subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=180, cwd=cwd)
-
-
-def _listed(backend, project: str, domain: str = "staging") -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    found = asyncio.run(backend.client().list_tasks(project=project, domain=domain))
-    return sorted((t.id.name, t.id.version) for t in found)
-
-
-def _bundles(backend) -> set[str]:  # type: ignore[no-untyped-def]
-    folder = backend.data_dir / "data" / "bundles"
-    return {p.name for p in folder.iterdir()} if folder.exists() else set()
-
 
 _HOOKED = ("_submit_remote" in inspect.getsource(flyte.with_runcontext().__class__.run)
            and getattr(flyte.remote, "Task", None) is Task)
@@ -185,6 +135,12 @@ def test_run_deployed_from_the_cli_runs_the_registered_code_after_the_file_chang
     assert "deployed task dcli.main version v1 in p-cli/staging" in proc.stdout
     notes = [line for line in proc.stderr.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "defined differently" in notes[0] and "deployed version v1" in notes[0]
+    run_name = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
+    listed = _cli(flyte_backend, "runs", "list", "--project", "p-cli", "--domain", "staging")
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(run_name))
+    assert row.endswith("deployed task dcli.main version v1 in p-cli/staging"), listed.stdout
+    got = _cli(flyte_backend, "runs", "get", run_name, "--project", "p-cli", "--domain", "staging")
+    assert "deployed task dcli.main version v1 in p-cli/staging" in got.stdout.splitlines()[1], got.stdout
 
     proc = _cli(flyte_backend, "run", "--deployed", "dcli.main", "--project", "p-cli", "--domain", "staging")
     assert proc.returncode == 0, proc.stderr
@@ -208,6 +164,14 @@ def test_flyte_run_of_a_remote_task_runs_the_registered_bundle(flyte_backend, tm
     run = flyte.run(task, x=3)
     assert run.outputs() == "n:registered-6"
     assert run.actions["a0"].task == "dsdk.main"
+    shown = "task dsdk.main version v1 in p-sdk/staging"
+    assert run.deployed == shown and flyte.remote.Run.get(run.name).deployed == shown
+    from flyte_jupyter.kernel._views import RunView
+
+    assert f"deployed {shown}" in RunView(run)._header_html()  # the widget's header line
+    a_spoof = flyte.with_runcontext(labels={"flyte-jupyter/deployed": "evil@v9"}).run(
+        load_path(path)[0].main, x=1)  # a client cannot claim a run is of a deployed task
+    assert flyte.remote.Run.get(a_spoof.name).deployed is None
     run = asyncio.run(flyte.run.aio(task, 4, label="z"))
     assert run.outputs() == "z:registered-8"
     with pytest.raises(flyte.errors.RemoteTaskUsageError, match="backend only"):

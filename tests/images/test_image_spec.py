@@ -185,3 +185,34 @@ def test_images_pickle_and_copy() -> None:
     for clone in (pickle.loads(pickle.dumps(image)), copy.deepcopy(image)):
         assert clone == image and clone.identifier == image.identifier
         assert clone.with_env_vars({"A": "1"}).layers[:-1] == image.layers
+
+
+def test_a_change_to_the_installed_flyte_jupyter_changes_an_unpinned_images_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flyte_jupyter._internal.imagebuild import flyte_source
+
+    tree = tmp_path / "src"
+    shutil.copytree(Path(flyte_source.__file__).parents[3] / "flyte_jupyter", tree / "flyte_jupyter",
+                    ignore=shutil.ignore_patterns("labextension", "__pycache__", "node_modules"))
+    (tree / "pyproject.toml").write_text("[project]\nname = 'flyte-jupyter'\n")
+    monkeypatch.setattr(flyte_source, "local_flyte_source", lambda: tree)
+    flyte_source.installed_flyte_digest.cache_clear()
+    image = Image.from_debian_base(python_version=(3, 11)).with_pip_packages("iso8601")
+    pinned = Image.from_debian_base(python_version=(3, 11), flyte_version="0.1.0").with_pip_packages("iso8601")
+    before, before_pinned = image.cache_key(), pinned.cache_key()
+    assert before == Image.from_debian_base(python_version=(3, 11)).with_pip_packages("iso8601").cache_key()
+
+    (tree / "flyte_jupyter" / "labextension").mkdir()
+    (tree / "flyte_jupyter" / "labextension" / "panel.js").write_text("// not in the image")
+    flyte_source.installed_flyte_digest.cache_clear()
+    assert image.cache_key() == before  # the panel is not part of an image's flyte-jupyter
+
+    entry = tree / "flyte_jupyter" / "_internal" / "runtime" / "entrypoint.py"
+    entry.write_text(entry.read_text() + "\n# an SDK change\n")
+    flyte_source.installed_flyte_digest.cache_clear()
+    try:
+        assert image.cache_key() != before  # an SDK change is a new image, no `image prune` needed
+        assert pinned.cache_key() == before_pinned  # a pinned version comes from the index: unchanged
+        assert image.identifier == Image.from_debian_base(python_version=(3, 11)).with_pip_packages("iso8601").identifier
+    finally:
+        flyte_source.installed_flyte_digest.cache_clear()

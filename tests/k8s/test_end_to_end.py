@@ -19,7 +19,7 @@ from flyte_jupyter.errors import BackendError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared backend fixture
 from _backend_fixture import BackendProcess  # noqa: E402
-from k8s_flows import nested, venv_image  # noqa: E402
+from k8s_flows import nested, secrets_flow, venv_image  # noqa: E402
 
 pytestmark = pytest.mark.k8s
 
@@ -157,3 +157,33 @@ def test_a_local_venv_image_is_refused_when_the_run_is_created(k8s_backend, tmp_
     msg = str(info.value)
     assert "k8svenv.in_a_venv" in msg and str(tmp_path / "images" / "venvs") in msg, msg  # names the venv
     assert "flyte-jupyter image build FILE --builder docker" in msg and "FLYTE_JUPYTER_IMAGE_BUILDER=docker" in msg
+
+
+def test_a_pod_reads_its_declared_secret_by_reference_and_holds_no_value(k8s_backend, k8s_cluster):
+    """Issue 19: the value is only in the namespace's secrets Secret; pods and TaskActions refer to it."""
+    import asyncio
+    import hashlib
+    import secrets
+
+    from flyte_jupyter._internal.client import platform
+
+    value = "sk-k8s-" + secrets.token_hex(12)
+    asyncio.run(platform.create_secret(k8s_backend.client(), "openai", value.encode()))
+    run = flyte.with_runcontext(mode="remote").run(secrets_flow.reader)
+    assert run.outputs() == hashlib.sha256(value.encode()).hexdigest()
+    other = flyte.with_runcontext(mode="remote").run(secrets_flow.undeclared)
+    assert other.outputs() is False  # declares none, gets none
+
+    api = k8s_cluster.api_client()
+    pods = _pods(k8s_cluster, run.name)
+    assert pods
+    for pod in pods + _pods(k8s_cluster, other.name):
+        assert value not in json.dumps(api.sanitize_for_serialization(pod))
+    ns = pods[0].metadata.namespace
+    tas = client.CustomObjectsApi(api).list_namespaced_custom_object(_crd.GROUP, _crd.VERSION, ns, _crd.PLURAL)
+    assert value not in json.dumps(tas)
+    env = {e.name: e for e in pods[0].spec.containers[0].env}
+    ref = env["OPENAI_API_KEY"].value_from.secret_key_ref
+    assert env["OPENAI_API_KEY"].value is None and ref.name.startswith("flyte-jupyter-secrets")
+    stored = client.CoreV1Api(api).read_namespaced_secret(ref.name, ns)
+    assert base64.b64decode(stored.data[ref.key]).decode() == value  # only where Kubernetes keeps secrets

@@ -269,3 +269,43 @@ async def test_launch_refuses_a_local_venv_image(make_plugin, k8s_cluster, proje
     pods = core(k8s_cluster).list_pod_for_all_namespaces(label_selector=f"flyte-jupyter.io/run={spec.run_name}")
     assert pods.items == []
     await plugin.close()
+
+
+async def test_a_raw_container_is_a_pod_of_its_image_and_templated_command(make_plugin, k8s_cluster, project, tmp_path):
+    from flyte_jupyter._internal.runtime import raw_container as raw
+    from flyte_jupyter._internal.types import from_literal, to_literal_map
+    from flyte_jupyter._internal.wire.proto import literals_pb2
+
+    plugin = await make_plugin()
+    inputs = tmp_path / "inputs.pb"
+    inputs.write_bytes(to_literal_map({"who": "pods", "n": 41}, {"who": str, "n": int}).SerializeToString())
+    out_dir = tmp_path / "outputs"  # the fake kubelet runs the command on this host: a real directory
+    config = {raw.CONFIG_KEY: {"image": "flyte-jupyter-test/busybox:1", "inputs": {"who": "str", "n": "int"},
+                               "outputs": {"msg": "str"}, "output_data_dir": str(out_dir),
+                               "command": ["sh", "-c", f"mkdir -p {out_dir}; echo hello {{{{.inputs.who}}}} "
+                                                       f"{{{{.inputs.n}}}} > {out_dir}/msg"]}}
+    base = spec_for(project, tmp_path, "", env={"FLYTE_JUPYTER_TOKEN": "secret", "GREETING": "hi"})
+    spec = dataclasses.replace(base, task_type=raw.TASK_TYPE, custom=config, args=("a0", "--inputs", str(inputs)))
+    rec = Recorder()
+    handle = await plugin.launch(spec, rec)
+    outcome = await rec.done()
+    assert outcome.succeeded, outcome
+    lm = literals_pb2.LiteralMap.FromString(open(f"{spec.outputs_path}/outputs.pb", "rb").read())
+    assert from_literal(lm.literals["o0"], str) == "hello pods 41"  # the one output, from the termination message
+
+    ns, name = handle.split("/")
+    pod = core(k8s_cluster).read_namespaced_pod(name, ns)
+    c = pod.spec.containers[0]
+    assert c.image == "flyte-jupyter-test/busybox:1" and c.command[:2] == ["sh", "-c"]
+    assert c.command[2].endswith(f"echo hello pods 41 > {out_dir}/msg")
+    assert c.termination_message_path == f"{out_dir}/msg"
+    assert {e.name for e in c.env} == {"GREETING"}  # no backend credential in a raw container
+    (inputs_volume,) = [v for v in pod.spec.volumes if v.downward_api is not None]
+    assert [item.path for item in inputs_volume.downward_api.items] == ["who", "n"]
+    assert pod.metadata.annotations["flyte-jupyter.io/input-0"] == "pods"
+    assert {m.mount_path for m in c.volume_mounts} >= {"/var/inputs", str(out_dir)}
+
+    two = dataclasses.replace(spec, custom={raw.CONFIG_KEY: {**config[raw.CONFIG_KEY], "outputs": {"a": "str", "b": "int"}}})
+    with pytest.raises(ValueError, match="at most one scalar output"):
+        await plugin.launch(two, Recorder())
+    await plugin.close()

@@ -9,60 +9,13 @@ import json
 from typing import Any
 
 import pytest
-from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook, tree_models, widget_states
+from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook
+from notebook_ux import INSPECT, panes, row_attributes, stream_text, tasks_cell, tree_of
 
-TASKS = '''
-import asyncio, os, tempfile, time
-import flyte_jupyter as flyte
-
-env = flyte.TaskEnvironment("ux")
-
-@env.task
-async def trial(lr: float, i: int) -> float:
-    print(f"trial {i} says hi")
-    return lr * i
-
-@env.task
-async def sweep(n: int) -> float:
-    return sum(await asyncio.gather(*[trial(lr=0.05, i=i) for i in range(n)]))
-
-@env.task
-def broken(x: int) -> int:
-    zero = x - x
-    return x // zero
-
-@env.task
-async def middle(x: int) -> int:
-    return await broken(x)
-
-@env.task
-async def top(x: int) -> int:
-    return await middle(x)
-
+TASKS = tasks_cell("ux", '''
 @env.task
 def wrong() -> int:
     return "not an int"
-
-@env.task(retries=flyte.RetryStrategy(count=2, backoff=0.3))
-def third_time_lucky(key: str) -> str:
-    path = os.path.join(tempfile.gettempdir(), f"flyte-ux-{key}")
-    tries = int(open(path).read()) + 1 if os.path.exists(path) else 1
-    open(path, "w").write(str(tries))
-    print(f"attempt number {tries}")
-    if tries < 3:
-        raise ValueError(f"not yet ({tries})")
-    return "made it"
-
-@env.task
-def bar() -> str:
-    import sys
-    for pct in range(0, 101, 20):
-        sys.stderr.write(f"\\r{pct:3d}%|{'#' * (pct // 10):<10}|")
-        sys.stderr.flush()
-        time.sleep(0.02)
-    sys.stderr.write("\\n")
-    print("bar done")
-    return "ok"
 
 @env.task
 def chatty(n: int) -> int:
@@ -87,26 +40,18 @@ def sleepy(s: float) -> str:
 @env.task
 def one(i: int) -> int:
     return i
-'''
 
-INSPECT = '''
-import json
-from flyte_jupyter.kernel import views
+@env.task(retries=flyte.RetryStrategy(count=2, backoff=0.1))
+def slow_third(key: str) -> str:
+    path = os.path.join(tempfile.gettempdir(), f"flyte-ux-slow-{key}")
+    tries = int(open(path).read()) + 1 if os.path.exists(path) else 1
+    open(path, "w").write(str(tries))
+    if tries < 3:
+        raise ValueError(f"not yet ({tries})")
+    time.sleep(2)
+    return "late"
+''')
 
-def view_of(name):
-    return [v for v in views() if v.run.name == name][-1]
-
-def child(name, task):
-    return next(a.name for a in view_of(name).run.actions.values() if a.task == task)
-
-def details(name, action):
-    v = view_of(name)
-    if action not in v._expanded:
-        v.toggle(action)
-    v.render_now()
-    v.render_now()
-    return v._rows[action].details.value
-'''
 
 CELLS = [
     "%load_ext flyte_jupyter",                                                          # 0
@@ -147,6 +92,17 @@ CELLS = [
     "%%flyte run --local --name ux-root\nfor i in range(600):\n    print('root line', i)",  # 23
     "%%flyte run --local --name ux-map\nsum(flyte.map(one, range(8), group_name='ones'))",  # 24
     "flyte.with_runcontext(mode='local').run(trial, lr='fast', i=1)",                   # 25
+    "late = %flyte run --local --name ux-late slow_third --key {str(time.time_ns())}",   # 26
+    ("deadline = time.time() + 30\n"
+     "while time.time() < deadline:\n"
+     "    a = late.state.get('a0')\n"
+     "    if a is not None and a.attempts == 3 and a.phase.value == 'RUNNING':\n"
+     "        break\n"
+     "    time.sleep(0.05)\n"
+     "during = {'phase': a.phase.value, 'ended_at': a.ended_at}\n"
+     "late.wait(30); a = late.state.get('a0')\n"
+     "print(json.dumps({'during': during, 'phase': a.phase.value, 'error': str(a.error) if a.error else None,\n"
+     "                  'took': a.ended_at - a.started_at}))"),                             # 27
 ]
 
 
@@ -157,86 +113,60 @@ def nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return run_notebook(CELLS, tmp, make_kernel_env(tmp), allow_errors=True, timeout=240)
 
 
-def _stream_text(cell: Any) -> str:
-    return "".join(o.text for o in cell.outputs if o.output_type == "stream")
-
-
-def _panes(nb: Any) -> dict[str, dict[str, Any]]:
-    """run name -> the state of its output pane (from the saved widget state)."""
-    states = widget_states(nb)
-    out: dict[str, dict[str, Any]] = {}
-    # panes sit beside their tree in the view's VBox: walk the views
-    for st in states.values():
-        state = st.get("state", {})
-        kids = state.get("children", [])
-        if not kids or "_dom_classes" not in state or "flyte-run-view" not in state.get("_dom_classes", []):
-            continue
-        models = [states.get(k.replace("IPY_MODEL_", ""), {}).get("state", {}) for k in kids]
-        tree = next((m for m in models if "nodes" in m), None)
-        pane = next((m for m in models if "total_lines" in m), None)
-        if tree is not None and pane is not None:
-            out[tree["run_name"]] = pane
-    return out
-
-
-def _tree(nb: Any, run: str) -> dict[str, Any]:
-    return [t for t in tree_models(nb) if t["run_name"] == run][-1]
-
-
 def test_each_actions_output_is_a_stream_in_the_widget_and_the_cell_keeps_its_own(nb: Any) -> None:
     assert not errors(nb.cells[3]), cell_text(nb.cells[3])
-    cell = _stream_text(nb.cells[3])
+    cell = stream_text(nb.cells[3])
     assert "the cell says hi" in cell
     assert "trial 0 says hi" not in cell  # the children's prints are not poured into the cell
-    pane = _panes(nb)["ux-sweep-2"]
+    pane = panes(nb)["ux-sweep-2"]
     assert sorted((x["label"], x["text"]) for x in pane["lines"]) == sorted(
         (f"trial(lr=0.05, i={i})", f"trial {i} says hi") for i in range(6))
     assert pane["actions"] == 6 and pane["total_lines"] == 6
 
 
 def test_a_progress_bar_keeps_only_its_latest_state(nb: Any) -> None:
-    pane = _panes(nb)["ux-bar"]
+    pane = panes(nb)["ux-bar"]
     assert [x["text"] for x in pane["lines"]] == ["100%|##########|", "bar done"]
     assert {x["stream"] for x in pane["lines"]} == {"stderr", "stdout"}
 
 
 def test_a_chatty_action_is_capped_and_its_full_log_is_one_click_away(nb: Any) -> None:
-    pane = _panes(nb)["ux-chatty"]
+    pane = panes(nb)["ux-chatty"]
     assert pane["total_lines"] == 1000 and len(pane["lines"]) == 60
     assert pane["lines"][-1]["text"] == "chatty line 999"
-    logs = _stream_text(nb.cells[12]).splitlines()
+    logs = stream_text(nb.cells[12]).splitlines()
     assert len(logs) == 1000 and logs[0] == "chatty line 0"  # `%flyte logs` prints all of it
-    facts = json.loads(_stream_text(nb.cells[19]))
+    facts = json.loads(stream_text(nb.cells[19]))
     assert "full log</b> (1,000 lines" in facts["chatty_full"] and "chatty line 0\n" in facts["chatty_full"]
 
 
 def test_the_cells_own_prints_are_capped_too(nb: Any) -> None:
-    text = _stream_text(nb.cells[23])
+    text = stream_text(nb.cells[23])
     assert text.count("root line") == 500
     assert "a0 printed 100 more lines than the cell shows" in text and "%flyte logs ux-root a0" in text
-    pane = _panes(nb)["ux-root"]
+    pane = panes(nb)["ux-root"]
     assert pane["lines"][-1]["text"] == "root line 599"
 
 
 def test_rows_are_labelled_by_their_inputs_and_a_gather_has_progress(nb: Any) -> None:
-    tree = _tree(nb, "ux-sweep")
+    tree = tree_of(nb, "ux-sweep")
     labels = [n["label"] for n in tree["nodes"]]
     assert labels[:2] == ["cell", "sweep(n=2)"]  # --overwrite replaced the first run of the name
-    sweep = _tree(nb, "ux-sweep-2")["nodes"][1]
+    sweep = tree_of(nb, "ux-sweep-2")["nodes"][1]
     assert sweep["label"] == "sweep(n=6)" and sweep["children"]["done"] == 6 and sweep["children"]["total"] == 6
     assert sweep["children"]["rate"] is not None
-    mapped = _tree(nb, "ux-map")["groups"][0]
+    mapped = tree_of(nb, "ux-map")["groups"][0]
     assert mapped["group"] == "ones" and mapped["progress"]["done"] == 8 and mapped["progress"]["total"] == 8
 
 
 def test_re_running_a_named_cell_continues_its_series(nb: Any) -> None:
     assert not errors(nb.cells[4]), cell_text(nb.cells[4])
-    assert "run ux-sweep exists (an earlier run of this cell): this run is ux-sweep-2" in _stream_text(nb.cells[4])
+    assert "run ux-sweep exists (an earlier run of this cell): this run is ux-sweep-2" in stream_text(nb.cells[4])
     err = errors(nb.cells[5])  # another cell asking for the name
     assert err and err[0].ename == "CellError" and "run 'ux-sweep' already exists" in err[0].evalue
     assert "--overwrite" in err[0].evalue
     assert not errors(nb.cells[6]), cell_text(nb.cells[6])
-    assert "run ux-sweep replaced (--overwrite)" in _stream_text(nb.cells[6])
+    assert "run ux-sweep replaced (--overwrite)" in stream_text(nb.cells[6])
 
 
 def test_a_nested_failure_is_shown_once_with_its_path_and_cell_line(nb: Any) -> None:
@@ -245,9 +175,9 @@ def test_a_nested_failure_is_shown_once_with_its_path_and_cell_line(nb: Any) -> 
     assert "failing action: broken(x=3)" in text
     assert "failed: ZeroDivisionError: action" not in text
     assert "Cell In[2], line" in text and "return x // zero" in text
-    nodes = _tree(nb, "ux-nested")["nodes"]
+    nodes = tree_of(nb, "ux-nested")["nodes"]
     assert {n["error"] for n in nodes} == {"ZeroDivisionError: integer division or modulo by zero"}
-    facts = json.loads(_stream_text(nb.cells[19]))
+    facts = json.loads(stream_text(nb.cells[19]))
     assert "came up from top(x=3) › middle(x=3) › broken(x=3)" in facts["nested"]
     assert "<b>error</b> ZeroDivisionError: integer division or modulo by zero</div>" in facts["nested"]
     assert "failed: ZeroDivisionError" not in facts["nested"]
@@ -261,9 +191,9 @@ def test_a_wrong_type_names_the_public_error(nb: Any) -> None:
 
 def test_every_attempt_of_a_retried_task_is_shown(nb: Any) -> None:
     assert not errors(nb.cells[9]), cell_text(nb.cells[9])
-    node = next(n for n in _tree(nb, "ux-retry")["nodes"] if n["task"] == "ux.third_time_lucky")
+    node = next(n for n in tree_of(nb, "ux-retry")["nodes"] if n["task"] == "ux.third_time_lucky")
     assert node["phase"] == "SUCCEEDED" and node["attempts"] == 3 and node["error"] is None
-    html = json.loads(_stream_text(nb.cells[19]))["retry"]
+    html = json.loads(stream_text(nb.cells[19]))["retry"]
     for n in (1, 2, 3):
         assert f'data-attempt="{n}"' in html and f"attempt number {n}" in html
     assert "ValueError: not yet (1)" in html and "ValueError: not yet (2)" in html
@@ -271,9 +201,9 @@ def test_every_attempt_of_a_retried_task_is_shown(nb: Any) -> None:
 
 
 def test_logs_abort_and_status_say_what_there_is(nb: Any) -> None:
-    text = _stream_text(nb.cells[14])
+    text = stream_text(nb.cells[14])
     assert "a0 printed nothing; these actions of run ux-quiet have logs:" in text and "trial(lr=0.05, i=0)" in text
-    assert "run ux-quiet already ended: SUCCEEDED; nothing to abort" in _stream_text(nb.cells[15])
+    assert "run ux-quiet already ended: SUCCEEDED; nothing to abort" in stream_text(nb.cells[15])
     err = errors(nb.cells[16])
     assert err and "`%flyte runs` lists the runs" in err[0].evalue and "flyte-jupyter runs" not in err[0].evalue
 
@@ -284,17 +214,17 @@ def test_a_syntax_error_counts_the_magic_line(nb: Any) -> None:
 
 
 def test_values_show_at_a_glance(nb: Any) -> None:
-    facts = json.loads(_stream_text(nb.cells[19]))
+    facts = json.loads(stream_text(nb.cells[19]))
     assert "DataFrame" in facts["table"] and "1,000 × 2" in facts["table"] and "<table" in facts["table"]
     assert "6,000 characters" in facts["text"] and "lorem ipsum" in facts["text"]
 
 
 def test_a_running_duration_ticks_and_a_finished_view_has_no_abort(nb: Any) -> None:
-    facts = json.loads(_stream_text(nb.cells[21]))
+    facts = json.loads(stream_text(nb.cells[21]))
     node = next(n for n in facts["nodes"] if n["task"] == "ux.sleepy")
     assert node["phase"] == "RUNNING" and node["duration"] >= 2.0
     assert facts["abort"] != "none" and "flyte-stale" in facts["header"]  # live: Abort, and the stale marker
-    final = json.loads(_stream_text(nb.cells[22]))
+    final = json.loads(stream_text(nb.cells[22]))
     assert final["abort"] == "none"  # a finished run has nothing to abort
     assert 'data-phase="SUCCEEDED"' in final["header"] and "flyte-stale" not in final["header"]
 
@@ -305,3 +235,22 @@ def test_an_sdk_error_in_a_cell_shows_the_cells_frame_not_ours(nb: Any) -> None:
     text = cell_text(nb.cells[25])
     assert "Cell In[26], line 1" in text and "run(trial, lr='fast', i=1)" in text
     assert "/flyte_jupyter/" not in text and "flyte_jupyter." not in text
+
+
+def test_every_widget_row_opens_its_run_and_action_in_the_panel(nb: Any) -> None:
+    rows = row_attributes(nb)
+    actions = [r for r in rows if r["kind"] == "action"]
+    assert len(actions) > 20 and any(r["kind"] == "group" for r in rows)
+    for row in rows:  # the panel opens what a click on the row names (labextension/src/index.ts)
+        assert row.get("data-flyte-run"), row
+    for row in actions:
+        assert row["data-flyte-action"] == row["data-action"], row
+    sweep = {r["data-flyte-action"] for r in actions if r["data-flyte-run"] == "ux-sweep-2"}
+    assert sweep == {n["name"] for n in tree_of(nb, "ux-sweep-2")["nodes"]}
+
+
+def test_a_retried_action_that_succeeds_keeps_no_stale_error_or_end(nb: Any) -> None:
+    facts = json.loads(stream_text(nb.cells[27]))
+    assert facts["during"] == {"phase": "RUNNING", "ended_at": None}  # not the failed attempt's end
+    assert facts["phase"] == "SUCCEEDED" and facts["error"] is None  # attempt 2's error is history
+    assert facts["took"] >= 2.0

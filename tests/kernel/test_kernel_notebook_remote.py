@@ -1,8 +1,8 @@
 """A data scientist's notebook against a backend (nbclient, a real kernel, the embedded backend with
 two slots): every action's output in the widget's stream (not only the root's), labels read from
 storage, every attempt with its own log, remote tracebacks with the cell's lines (also in a later
-kernel session), the name series across kernels, `--overwrite` where runs cannot be deleted, why
-actions wait, and where runs go."""
+kernel session), every attempt in a later session, the name series across kernels, `--overwrite`
+replacing a running run, why actions wait, and where runs go."""
 
 from __future__ import annotations
 
@@ -11,56 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook, tree_models, widget_states
+from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook
+from notebook_ux import INSPECT, panes, stream_text, tasks_cell, tree_of
 
-TASKS = '''
-import asyncio, os, tempfile, time
-import flyte_jupyter as flyte
-
-env = flyte.TaskEnvironment("rx")
-
-@env.task
-async def trial(lr: float, i: int) -> float:
-    print(f"trial {i} says hi")
-    return lr * i
-
-@env.task
-async def sweep(n: int) -> float:
-    return sum(await asyncio.gather(*[trial(lr=0.05, i=i) for i in range(n)]))
-
-@env.task
-def broken(x: int) -> int:
-    zero = x - x
-    return x // zero
-
-@env.task
-async def middle(x: int) -> int:
-    return await broken(x)
-
-@env.task
-async def top(x: int) -> int:
-    return await middle(x)
-
-@env.task(retries=flyte.RetryStrategy(count=2, backoff=0.3))
-def third_time_lucky(key: str) -> str:
-    path = os.path.join(tempfile.gettempdir(), f"flyte-rx-{key}")
-    tries = int(open(path).read()) + 1 if os.path.exists(path) else 1
-    open(path, "w").write(str(tries))
-    print(f"attempt number {tries}")
-    if tries < 3:
-        raise ValueError(f"not yet ({tries})")
-    return "made it"
-
-@env.task
-def bar() -> str:
-    import sys
-    for pct in range(0, 101, 20):
-        sys.stderr.write(f"\\r{pct:3d}%|{'#' * (pct // 10):<10}|")
-        sys.stderr.flush()
-        time.sleep(0.02)
-    sys.stderr.write("\\n")
-    return "ok"
-
+TASKS = tasks_cell("rx", '''
 @env.task
 def slow(i: int) -> int:
     time.sleep(2)
@@ -69,26 +23,13 @@ def slow(i: int) -> int:
 @env.task
 async def wide(n: int) -> int:
     return sum(await asyncio.gather(*[slow.aio(i) for i in range(n)]))
-'''
 
-INSPECT = '''
-import json
-from flyte_jupyter.kernel import views
+@env.task
+def nap(s: float) -> str:
+    time.sleep(s)
+    return "rested"
+''')
 
-def view_of(name):
-    return [v for v in views() if v.run.name == name][-1]
-
-def child(name, task):
-    return next(a.name for a in view_of(name).run.actions.values() if a.task == task)
-
-def details(name, action):
-    v = view_of(name)
-    if action not in v._expanded:
-        v.toggle(action)
-    v.render_now()
-    v.render_now()
-    return v._rows[action].details.value
-'''
 
 SWEEP_CELL = "%%flyte run --name rx-sweep\nprint('the cell says hi')\nawait sweep(n=6)"
 
@@ -98,7 +39,7 @@ CELLS = [
     INSPECT,                                                                            # 2
     SWEEP_CELL,                                                                         # 3
     SWEEP_CELL,                                                                         # 4: run again
-    "%%flyte run --name rx-sweep --overwrite\nawait sweep(n=2)",                        # 5
+    "nap_run = %flyte run --name rx-over nap --s 120",                                  # 5: replaced at 17
     "%%flyte run --name rx-nested\nawait top(3)",                                       # 6
     "%%flyte run --name rx-retry\nthird_time_lucky(key=str(time.time_ns()))",           # 7
     "%%flyte run --name rx-bar\nbar()",                                                 # 8
@@ -114,6 +55,11 @@ CELLS = [
     "w.wait(90); print(w.phase)",                                                       # 15
     ("facts = {'retry': details('rx-retry', child('rx-retry', 'rx.third_time_lucky')),\n"
      "         'nested': details('rx-nested', 'a0')}\nprint(json.dumps(facts))"),      # 16
+    "%%flyte run --name rx-over --overwrite\nawait sweep(n=2)",                         # 17
+    ("from flyte_jupyter._internal.client.resolve import resolve_client\n"
+     "from flyte_jupyter._internal.client.calls import call\n"
+     "c = resolve_client()\nsummary, actions = call(lambda: c.get_run('rx-over'), 30)\n"
+     "print(json.dumps({'task': summary.task, 'phase': summary.phase.value, 'n': len(actions)}))"),  # 18
 ]
 
 SECOND_SESSION = [
@@ -123,6 +69,8 @@ SECOND_SESSION = [
     SWEEP_CELL,
     "%flyte status rx-nested",
     "print(json.dumps({'root': details('rx-nested', 'a0'), 'nodes': view_of('rx-nested').tree.nodes}))",
+    "%flyte status rx-retry",                                                           # 6
+    "print(json.dumps({'retry': details('rx-retry', child('rx-retry', 'rx.third_time_lucky'))}))",  # 7
 ]
 
 
@@ -148,63 +96,42 @@ def nb(session: Any) -> Any:
     return session[0]
 
 
-def _stream_text(cell: Any) -> str:
-    return "".join(o.text for o in cell.outputs if o.output_type == "stream")
-
-
-def _panes(nb: Any) -> dict[str, dict[str, Any]]:
-    """run name -> the state of its output pane (from the saved widget state)."""
-    states = widget_states(nb)
-    out: dict[str, dict[str, Any]] = {}
-    for st in states.values():
-        state = st.get("state", {})
-        if "flyte-run-view" not in state.get("_dom_classes", []):
-            continue
-        models = [states.get(k.replace("IPY_MODEL_", ""), {}).get("state", {}) for k in state.get("children", [])]
-        tree = next((m for m in models if "nodes" in m), None)
-        pane = next((m for m in models if "total_lines" in m), None)
-        if tree is not None and pane is not None:
-            out[tree["run_name"]] = pane
-    return out
-
-
-def _tree(nb: Any, run: str) -> dict[str, Any]:
-    return [t for t in tree_models(nb) if t["run_name"] == run][-1]
-
-
 def test_every_actions_output_reaches_the_widget_and_the_cells_own_the_cell(nb: Any) -> None:
     assert not errors(nb.cells[3]), cell_text(nb.cells[3])
-    cell = _stream_text(nb.cells[3])
+    cell = stream_text(nb.cells[3])
     assert "the cell says hi" in cell and "trial 0 says hi" not in cell
-    pane = _panes(nb)["rx-sweep"]
+    pane = panes(nb)["rx-sweep"]
     assert sorted((x["label"], x["text"]) for x in pane["lines"]) == sorted(
         (f"trial(lr=0.05, i={i})", f"trial {i} says hi") for i in range(6))
 
 
 def test_the_kernel_says_once_where_runs_go(nb: Any) -> None:
-    first = _stream_text(nb.cells[3])
+    first = stream_text(nb.cells[3])
     assert "[flyte] runs go to the embedded backend at 127.0.0.1:" in first
     assert "2 actions at a time" in first and "`%flyte backend stop` stops it" in first
     assert "%flyte connect" in first
-    assert all("runs go to" not in _stream_text(c) for c in nb.cells[4:])
+    assert all("runs go to" not in stream_text(c) for c in nb.cells[4:])
 
 
 def test_labels_come_from_the_stored_inputs(nb: Any) -> None:
-    nodes = _tree(nb, "rx-sweep")["nodes"]
+    nodes = tree_of(nb, "rx-sweep")["nodes"]
     assert [n["label"] for n in nodes[:2]] == ["cell", "sweep(n=6)"]
     assert sorted(n["label"] for n in nodes[2:]) == sorted(f"trial(lr=0.05, i={i})" for i in range(6))
     assert nodes[1]["children"]["done"] == 6
 
 
-def test_the_series_continues_and_overwrite_says_what_it_can_do(session: Any) -> None:
+def test_the_series_continues_and_overwrite_replaces_the_run(session: Any) -> None:
     nb, second = session
-    assert "this run is rx-sweep-2" in _stream_text(nb.cells[4])
-    text = _stream_text(nb.cells[5])
-    assert not errors(nb.cells[5]), cell_text(nb.cells[5])
-    assert "the backend cannot delete a run, so the name rx-sweep stays taken and this run is rx-sweep-3" in text
+    assert "this run is rx-sweep-2" in stream_text(nb.cells[4])
+    # --overwrite of a run still running: aborted, deleted on the backend, and the name is reused
+    assert not errors(nb.cells[17]), cell_text(nb.cells[17])
+    assert "run rx-over replaced (--overwrite)" in stream_text(nb.cells[17])
+    assert [n["label"] for n in tree_of(nb, "rx-over")["nodes"][:2]] == ["cell", "sweep(n=2)"]
+    facts = json.loads(stream_text(nb.cells[18]))
+    assert facts["phase"] == "SUCCEEDED" and facts["n"] == 4  # the cell, the sweep, two trials: no nap
     # a new kernel session, the same cell: the series goes on (the runs carry their cell)
     assert not errors(second.cells[3]), cell_text(second.cells[3])
-    assert "this run is rx-sweep-4" in _stream_text(second.cells[3])
+    assert "this run is rx-sweep-3" in stream_text(second.cells[3])
 
 
 def test_a_remote_traceback_has_the_cells_lines_and_the_path(session: Any) -> None:
@@ -213,43 +140,53 @@ def test_a_remote_traceback_has_the_cells_lines_and_the_path(session: Any) -> No
     assert "Cell In[2], line" in text and "return x // zero" in text
     assert "path: cell › top(x=3) › middle(x=3) › broken(x=3)" in text
     assert "failed: ZeroDivisionError: action" not in text
-    nodes = _tree(nb, "rx-nested")["nodes"]
+    nodes = tree_of(nb, "rx-nested")["nodes"]
     assert {n["error"] for n in nodes} == {"ZeroDivisionError: integer division or modulo by zero"}
-    nested = json.loads(_stream_text(nb.cells[16]))["nested"]
+    nested = json.loads(stream_text(nb.cells[16]))["nested"]
     assert "came up from top(x=3) › middle(x=3) › broken(x=3)" in nested
-    # after a restart the lines still show: the kernel kept the cells it shipped
-    later = json.loads(_stream_text(second.cells[5]))
-    assert "Cell In[2] of an earlier kernel session, line" in later["root"] and "return x // zero" in later["root"]
+    # after a restart the lines still show: the action named the cell by its source, which this
+    # session ran again as In[2] (a cell this session never ran shows from the copy the first one
+    # kept, "of an earlier kernel session": tests/kernel/test_kernel_units.py)
+    later = json.loads(stream_text(second.cells[5]))
+    assert "Cell In[2], line" in later["root"] and "return x // zero" in later["root"], later["root"]
     # a run attached afterwards keeps its actions' real durations
     assert all(n["duration"] and n["duration"] > 0 for n in later["nodes"])
 
 
-def test_every_attempt_shows_its_error_and_its_own_log(nb: Any) -> None:
+def test_every_attempt_shows_its_error_and_its_own_log(session: Any) -> None:
+    nb, second = session
     assert not errors(nb.cells[7]), cell_text(nb.cells[7])
-    node = next(n for n in _tree(nb, "rx-retry")["nodes"] if n["task"] == "rx.third_time_lucky")
+    node = next(n for n in tree_of(nb, "rx-retry")["nodes"] if n["task"] == "rx.third_time_lucky")
     assert node["phase"] == "SUCCEEDED" and node["attempts"] == 3 and node["error"] is None
-    html = json.loads(_stream_text(nb.cells[16]))["retry"]
+    html = json.loads(stream_text(nb.cells[16]))["retry"]
     for n in (1, 2, 3):
         assert f'data-attempt="{n}"' in html and f"attempt number {n}" in html
     assert "ValueError: not yet (1)" in html and "ValueError: not yet (2)" in html
-    pane = _panes(nb)["rx-retry"]
+    # a later kernel session attaching to the run sees every attempt's error and times too
+    later = json.loads(stream_text(second.cells[7]))["retry"]
+    for n in (1, 2, 3):
+        assert f'data-attempt="{n}"' in later
+    assert "ValueError: not yet (1)" in later and "ValueError: not yet (2)" in later
+    assert "waited 0.3s before attempt 2" in later and "waited 0.6s before attempt 3" in later
+    pane = panes(nb)["rx-retry"]
     assert [x["text"] for x in pane["lines"]] == ["attempt number 1", "── attempt 2 ──", "attempt number 2",
                                                   "── attempt 3 ──", "attempt number 3"]
 
 
 def test_a_progress_bar_from_a_remote_action(nb: Any) -> None:
-    assert [x["text"] for x in _panes(nb)["rx-bar"]["lines"]] == ["100%|##########|"]
+    lines = panes(nb)["rx-bar"]["lines"]  # its latest state, then the print after it, in order
+    assert [(x["stream"], x["text"]) for x in lines] == [("stderr", "100%|##########|"), ("stdout", "bar done")]
 
 
 def test_logs_abort_and_status_on_a_backend(nb: Any) -> None:
-    text = _stream_text(nb.cells[10])
+    text = stream_text(nb.cells[10])
     assert "a0 printed nothing; these actions of run rx-quiet have logs:" in text and "trial(lr=0.05, i=" in text
-    assert "run rx-quiet already ended: SUCCEEDED; nothing to abort" in _stream_text(nb.cells[11])
+    assert "run rx-quiet already ended: SUCCEEDED; nothing to abort" in stream_text(nb.cells[11])
     err = errors(nb.cells[12])
     assert err and "`%flyte runs` lists the runs" in err[0].evalue
 
 
 def test_the_widget_says_why_actions_wait(nb: Any) -> None:
-    note = json.loads(_stream_text(nb.cells[14]))["note"]
+    note = json.loads(stream_text(nb.cells[14]))["note"]
     assert "of 2 slots busy on the backend" in note and "waiting" in note
-    assert _stream_text(nb.cells[15]).strip() == "SUCCEEDED"
+    assert stream_text(nb.cells[15]).strip() == "SUCCEEDED"

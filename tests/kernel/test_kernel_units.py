@@ -220,3 +220,38 @@ def test_widget_coalesces_event_storms() -> None:
     assert view.progress.value == 1001
     assert {n["phase"] for n in view.tree.nodes} == {"SUCCEEDED"}
     assert len(view.tree.nodes) == 21 and view.tree.hidden == 980
+
+
+def test_a_cell_named_by_its_source_shows_as_its_cell_with_its_lines(tmp_path: Any, monkeypatch: Any) -> None:
+    """An action names a notebook cell `<notebook cell DIGEST>` (see `code_origins`): this kernel
+    shows it as the cell it ran, and a later kernel session from the copy kept on disk."""
+    import linecache
+    import os
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from flyte_jupyter._internal.runtime.code_origins import stable_origin
+    from flyte_jupyter.kernel import _errors
+
+    monkeypatch.setenv("FLYTE_JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(_errors, "_cell_ids", {})
+    monkeypatch.setattr(_errors, "_origin_of", {})
+    monkeypatch.setattr(_errors, "_remembered", set())
+    name = "/tmp/ipykernel_777/2718281828.py"
+    source = "def broken(x):\n    return x // 0\n"
+    monkeypatch.setitem(linecache.cache, name, (len(source), None, source.splitlines(True), name))
+    shell = SimpleNamespace(compile=SimpleNamespace(_filename_map={name: 5}))
+    _errors.remember_sources(shell)  # as when a run is shipped
+    cell = stable_origin(name)
+    assert cell.startswith("<notebook cell ")
+    text = f'Traceback (most recent call last):\n  File "{cell}", line 2, in broken\nZeroDivisionError: x\n'
+    cleaned = clean_traceback(text)
+    assert "Cell In[5], line 2, in broken" in cleaned and "    return x // 0" in cleaned, cleaned
+    # another kernel session (another process), which never ran that cell
+    code = f"from flyte_jupyter.kernel._errors import clean_traceback; print(clean_traceback({text!r}))"
+    later = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "FLYTE_JUPYTER_DATA_DIR": str(tmp_path / "data")})
+    assert later.returncode == 0, later.stderr
+    assert "Cell In[5] of an earlier kernel session, line 2, in broken" in later.stdout, later.stdout
+    assert "    return x // 0" in later.stdout

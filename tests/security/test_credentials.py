@@ -51,6 +51,7 @@ async def probe(other_run: str) -> dict[str, str]:
     from flyte_jupyter._internal.client.grpc_client import BackendClient
     from flyte_jupyter._internal.wire.proto import common_pb2 as pb
     from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
+    from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
     from flyte_jupyter.errors import BackendError
 
     tc = ctx()
@@ -70,12 +71,17 @@ async def probe(other_run: str) -> dict[str, str]:
         "get own run": lambda: client.get_run(own),
         "watch own run": lambda: first_batch(own),
         "get own action": lambda: client.get_action(own, "a0"),
+        "get own inputs": lambda: client.get_action_spec(own, "a0", with_inputs=True),
+        "get other inputs": lambda: client.get_action_spec(other_run, "a0", with_inputs=True),
+        "rerun other run": lambda: client.create_run(None, rerun=run_pb.RerunSource(run=other_run, recover=True)),
         "get other run": lambda: client.get_run(other_run),
         "get other action": lambda: client.get_action(other_run, "a0"),
         "watch other run": lambda: first_batch(other_run),
         "abort other run": lambda: client.abort_run(other_run),
-        "abort other action": lambda: client._call("queue", "AbortQueuedAction", queue_pb.AbortQueuedActionRequest(
-            id=pb.ActionIdentifier(project="default", domain="development", run=other_run, name="a0"))),
+        "abort other action": lambda: client.abort_queued_action(other_run, "a0", project="default",
+                                                                 domain="development"),
+        "delete other run": lambda: client.delete_run(other_run),
+        "delete own run": lambda: client.delete_run(own),
         "enqueue into other run": lambda: client.enqueue_actions([other_child]),
         "list runs": lambda: client.list_runs(),
         "create run": lambda: client.create_run(pb.TaskSpec()),
@@ -156,8 +162,9 @@ def test_the_credential_reaches_only_its_own_run(flyte_backend) -> None:  # type
     try:
         results = _remote().run(probe, other_run=victim.name).outputs()
         assert results["get own run"] == "OK" and results["watch own run"] == "OK"
-        assert results["get own action"] == "OK"
-        for what in ("get other run", "get other action", "watch other run", "abort other run",
+        assert results["get own action"] == "OK" and results["get own inputs"] == "OK"
+        for what in ("get other run", "get other action", "get other inputs", "rerun other run",
+                     "watch other run", "abort other run", "delete other run", "delete own run",
                      "abort other action", "enqueue into other run", "list runs", "create run",
                      "admin status", "admin set limits", "admin clear cache"):
             assert results[what] == "PERMISSION_DENIED", (what, results)

@@ -82,6 +82,7 @@ class LogLine:
     text: str
     timestamp: float
     attempt: int
+    partial: bool = False  # the line goes on: the next line of this stream continues it (no newline)
 
 
 @dataclasses.dataclass
@@ -94,6 +95,7 @@ class ActionDetail:
     task_version: str
     max_attempts: int
     seq: int
+    spec: Any = None  # the task's TaskSpec message, when the backend has it
 
 
 def _translate(err: grpc.aio.AioRpcError, endpoint: str) -> BackendError:
@@ -223,7 +225,7 @@ class BackendClient:
 
     async def create_run(
         self,
-        task: pb.TaskSpec,
+        task: pb.TaskSpec | None,
         *,
         inputs: bytes = b"",
         inputs_uri: str = "",
@@ -235,19 +237,23 @@ class BackendClient:
         env_vars: dict[str, str] | None = None,
         labels: dict[str, str] | None = None,
         raw_data_path: str = "",
+        rerun: run_pb.RerunSource | None = None,
     ) -> RunSummary:
         """Validate, store and start a run of `task` (root action a0). Raises BackendError with
-        INVALID_ARGUMENT (names, limits, sizes) or ALREADY_EXISTS (run name, task version)."""
+        INVALID_ARGUMENT (names, limits, sizes) or ALREADY_EXISTS (run name, task version).
+        With `rerun`, the run replays (and may recover from) an earlier run; `task` may then be None
+        (the source action's recorded task)."""
         req = run_pb.CreateRunRequest(
             project=project or self.project, domain=domain or self.domain, run_name=run_name, task=task,
             inputs=inputs, inputs_uri=inputs_uri, inputs_hash=inputs_hash, overwrite_cache=overwrite_cache,
-            env_vars=env_vars or {}, labels=labels or {}, raw_data_path=raw_data_path,
+            env_vars=env_vars or {}, labels=labels or {}, raw_data_path=raw_data_path, rerun=rerun,
         )
         resp = await self._call("run", "CreateRun", req)
         return run_summary(resp.run, self.run_url(resp.run.id.run, resp.run.id.project, resp.run.id.domain))
 
     async def get_run(self, name: str, project: str | None = None, domain: str | None = None) -> tuple[RunSummary, list[ActionInfo]]:
-        """The run and every action of it (a flat list; `parent` links make the tree)."""
+        """The run and every action of it (a flat list; `parent` links make the tree), each with
+        where its inputs and outputs are stored (`inputs_uri`, `outputs_uri`) and every attempt."""
         resp = await self._call("run", "GetRun", run_pb.GetRunRequest(id=self._aid(name, "", project, domain)))
         return run_summary(resp.run, self.run_url(name, project, domain)), [action_info(a) for a in resp.actions]
 
@@ -263,11 +269,34 @@ class BackendClient:
         """Abort the run: every live action stops and ends ABORTED."""
         await self._call("run", "AbortRun", run_pb.AbortRunRequest(id=self._aid(name, "", project, domain), reason=reason))
 
+    async def delete_run(self, name: str, project: str | None = None, domain: str | None = None) -> tuple[int, list[str]]:
+        """Delete a finished run: its records and its data in storage. Returns (actions deleted,
+        storage prefixes that stayed). A running run is refused (FAILED_PRECONDITION): abort it first."""
+        resp = await self._call("run", "DeleteRun", run_pb.DeleteRunRequest(id=self._aid(name, "", project, domain)))
+        return resp.actions, list(resp.kept)
+
     async def get_action(self, run: str, action: str = "a0", project: str | None = None,
                          domain: str | None = None) -> ActionDetail:
+        """One action, where its data is, and its task's spec (`spec`, None if the backend lost it)."""
         resp = await self._call("state", "GetAction", state_pb.GetActionRequest(id=self._aid(run, action, project, domain)))
         a = resp.action
-        return ActionDetail(action_info(a), a.inputs_uri, a.outputs_uri, a.task_version, a.max_attempts, a.seq)
+        return ActionDetail(action_info(a), a.inputs_uri, a.outputs_uri, a.task_version, a.max_attempts, a.seq,
+                            resp.task if resp.HasField("task") else None)
+
+    async def abort_queued_action(self, run: str, action: str, reason: str = "aborted", project: str | None = None,
+                                  domain: str | None = None, timeout: float | None = 30.0) -> None:
+        """Abort one action (and its descendants), queued or running."""
+        req = queue_pb.AbortQueuedActionRequest(id=self._aid(run, action, project, domain), reason=reason)
+        await self._call("queue", "AbortQueuedAction", req, timeout=timeout)
+
+    async def get_action_spec(self, run: str, action: str = "a0", *, with_inputs: bool = False,
+                              project: str | None = None, domain: str | None = None
+                              ) -> tuple[pb.Action, pb.TaskSpec, bytes]:
+        """The action as recorded, the task spec it ran (its code bundle, env, version) and, with
+        `with_inputs`, its serialized inputs: what a rerun replays and a debug session loads."""
+        resp = await self._call("state", "GetAction", state_pb.GetActionRequest(
+            id=self._aid(run, action, project, domain), with_inputs=with_inputs))
+        return resp.action, resp.task, resp.inputs
 
     # -- children (used by the remote controller inside an action) -----------------------------
 
@@ -344,23 +373,49 @@ class BackendClient:
             call.cancel()
 
     async def tail_logs(self, run: str, action: str = "a0", attempt: int = 0, follow: bool = False,
-                        project: str | None = None, domain: str | None = None) -> AsyncIterator[LogLine]:
-        """The action's printed lines (latest attempt by default); `follow` waits for more until
-        the attempt ends."""
+                        project: str | None = None, domain: str | None = None,
+                        partial_lines: bool = False) -> AsyncIterator[LogLine]:
+        """The action's printed lines (latest attempt by default), stdout and stderr in the order
+        they were written; `follow` waits for more until the attempt ends. With `partial_lines`
+        a line still being written comes as it grows (`partial=True` pieces, each continued by
+        the stream's next line: what a live view of a `\r` progress bar wants); without, pieces
+        are joined into whole lines."""
         call = self._stubs()["state"].TailLogs(
             state_pb.TailLogsRequest(id=self._aid(run, action, project, domain), attempt=attempt, follow=follow),
             metadata=self._metadata,
         )
+        open_lines: dict[str, LogLine] = {}  # per stream, the pieces of the line not ended yet
         try:
             async for msg in call:
                 for line in msg.lines:
-                    yield LogLine(line.stream, line.text, line.timestamp, line.attempt)
+                    got = LogLine(line.stream, line.text, line.timestamp, line.attempt, line.partial)
+                    if partial_lines:
+                        yield got
+                        continue
+                    held = open_lines.pop(got.stream, None)
+                    if held is not None:
+                        got = dataclasses.replace(got, text=held.text + got.text)
+                    if got.partial:
+                        open_lines[got.stream] = got
+                    else:
+                        yield got
+            for held in open_lines.values():  # the stream ended inside a line
+                yield dataclasses.replace(held, partial=False)
         except grpc.aio.AioRpcError as err:
             raise _translate(err, self.endpoint) from None
         finally:
             call.cancel()
 
     # -- registered tasks (TaskService) -------------------------------------------------------
+
+    async def call_service(self, name: str, stub_class: Any, method: str, request: Any,
+                           timeout: float | None = 60.0) -> Any:
+        """Call a service this class has no methods for (`client/platform.py`: secrets, triggers),
+        on this loop's channel, with the same credentials and error translation."""
+        stubs = self._stubs()
+        if name not in stubs:
+            stubs[name] = stub_class(self._channels[id(asyncio.get_running_loop())][1])
+        return await self._call(name, method, request, timeout)
 
     def _tasks_stubs(self) -> None:
         """Add the TaskService stub beside the others of this loop's channel."""
@@ -457,16 +512,44 @@ class BackendClient:
             project=project or self.project, domain=domain or self.domain))
         return _resources_dict(resp.limits)
 
+    async def update_resource_attributes(self, project: str, domain: str, defaults: dict[str, str],
+                                         limits: dict[str, str]) -> dict[str, Any]:
+        """Replace the task-resource attributes (defaults and limits) of a project and domain."""
+        req = admin_pb.UpdateResourceAttributesRequest(project=project, domain=domain, attributes=admin_pb.ResourceAttributes(
+            defaults=pb.Resources(**{k: str(v) for k, v in defaults.items()}),
+            limits=pb.Resources(**{k: str(v) for k, v in limits.items()})))
+        return _attributes_dict(await self._call("admin", "UpdateResourceAttributes", req))
+
+    async def get_resource_attributes(self, project: str | None = None, domain: str | None = None) -> dict[str, Any]:
+        """{project, domain, defaults, limits, limits_in_effect} of a project and domain."""
+        req = admin_pb.GetResourceAttributesRequest(project=project or self.project, domain=domain or self.domain)
+        return _attributes_dict(await self._call("admin", "GetResourceAttributes", req))
+
+    async def delete_resource_attributes(self, project: str, domain: str) -> bool:
+        """Remove a project-domain's defaults and limits (the backend's own limits apply again);
+        whether it had any."""
+        req = admin_pb.DeleteResourceAttributesRequest(project=project, domain=domain)
+        return (await self._call("admin", "DeleteResourceAttributes", req)).existed
+
     async def status(self) -> dict[str, Any]:
-        """Backend facts: version, executor, max_parallelism, running_actions, queued_actions, data_dir,
-        storage_root, pid, endpoint."""
+        """Backend facts: version, executor, max_parallelism, running_actions (busy slots), queued_actions,
+        waiting_parents (running but without a slot: waiting on children), data_dir,
+        storage_root, pid, endpoint, task_types (type -> the plugin serving it)."""
         resp = await self._call("admin", "Status", admin_pb.BackendStatusRequest(), timeout=10)
         return {
             "version": resp.version, "executor": resp.executor, "max_parallelism": resp.max_parallelism,
-            "running_actions": resp.running, "queued_actions": resp.queued, "data_dir": resp.data_dir,
+            "running_actions": resp.running, "queued_actions": resp.queued,
+            "waiting_parents": resp.waiting_parents, "data_dir": resp.data_dir,
             "storage_root": resp.storage_root, "pid": resp.pid, "endpoint": self.endpoint,
+            "task_types": dict(resp.task_types),
         }
 
 
 def _resources_dict(msg: pb.Resources) -> dict[str, str]:
     return {k: v for k, v in (("cpu", msg.cpu), ("memory", msg.memory), ("gpu", msg.gpu), ("disk", msg.disk)) if v}
+
+
+def _attributes_dict(resp: admin_pb.ResourceAttributesResponse) -> dict[str, Any]:
+    return {"project": resp.project, "domain": resp.domain, "defaults": _resources_dict(resp.attributes.defaults),
+            "limits": _resources_dict(resp.attributes.limits),
+            "limits_in_effect": _resources_dict(resp.limits_in_effect)}

@@ -7,6 +7,8 @@ CreateRun, and return a `RemoteRun` at once (it follows the run live; see `flyte
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from typing import Any
 
 from flyte_jupyter import _config
@@ -58,12 +60,32 @@ def prepare(options: Any, task: Any, args: tuple, kwargs: dict, storage_root: st
     raw = options.raw_data_path or _storage.join(storage_root, "raw", "inputs")
     data, _, cache_hash = encode_inputs(task, inputs, raw)
     labels = dict(options.labels or {})
-    if getattr(options, "source", None):
-        labels.setdefault("source", options.source)
-    return dict(task=spec, inputs=data, inputs_hash=cache_hash if task.cache.enabled else "",
-                run_name=options.name or "", project=project, domain=domain,
-                overwrite_cache=options.overwrite_cache, env_vars=dict(options.env_vars or {}), labels=labels,
-                raw_data_path=options.raw_data_path or "")
+    source = getattr(options, "source", None) or script_source()
+    if source:
+        labels.setdefault("source", source)
+    request = dict(task=spec, inputs=data, inputs_hash=cache_hash if task.cache.enabled else "",
+                   run_name=options.name or "", project=project, domain=domain,
+                   overwrite_cache=options.overwrite_cache, env_vars=dict(options.env_vars or {}), labels=labels,
+                   raw_data_path=options.raw_data_path or "")
+    recover_from = getattr(options, "recover_from", None)
+    if recover_from:  # a resume: this code, recovering what the earlier run finished with the same code
+        from flyte_jupyter._internal.client.rerun import rerun_request
+
+        request["rerun"] = rerun_request(recover_from, "a0", True, getattr(options, "force_rerun_actions", ()))
+    return request
+
+
+def script_source() -> str | None:
+    """The script this process runs (`python script.py`), as a run's `source` label: the absolute
+    path of `__main__` when it is a file run as a script; None under `python -m`, in IPython and
+    Jupyter kernels (they label their runs themselves) and in an interactive interpreter."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py") or getattr(main, "__spec__", None) is not None:
+        return None
+    if "IPython" in sys.modules and getattr(sys.modules["IPython"], "get_ipython", lambda: None)() is not None:
+        return None
+    return os.path.abspath(path)
 
 
 async def submit_run(options: Any, task: Any, args: tuple, kwargs: dict) -> RemoteRun:

@@ -24,6 +24,7 @@ from flyte_jupyter import _context
 from flyte_jupyter._context import ActionID, TaskContext
 from flyte_jupyter._internal.controllers.base import Controller
 from flyte_jupyter._internal.controllers.run_state import RunState
+from flyte_jupyter._internal.runtime.code_origins import format_traceback
 from flyte_jupyter._internal.runtime.naming import child_action_name
 from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, Phase
 from flyte_jupyter.errors import (
@@ -277,6 +278,10 @@ async def _run_attempt(task: Any, inputs: dict[str, Any], tc: TaskContext, timeo
                        deadline: float | None = None) -> Any:
     async def body() -> Any:
         _context._current.set(tc)  # this coroutine runs in its own asyncio task, so its own context
+        if getattr(task, "secrets", None):
+            from flyte_jupyter._internal.controllers.local_secrets import provide
+
+            await provide(task)  # before its code: a missing secret fails it without running it
         return await task.execute(**inputs)
 
     limit, kind = timeout, "TimeoutError"
@@ -327,7 +332,7 @@ def _describe_failure(exc: BaseException, task: Any, tc: TaskContext, attempt: i
                                  attempts=attempt, max_attempts=max_attempts, phase=Phase.TIMED_OUT.value)
         return Phase.TIMED_OUT, error, failure
     retryable = not isinstance(exc, (TypeMismatchErrorFromTask, ActionAbortedError, NonRecoverableError))
-    text = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+    text = format_traceback(exc)  # the cells of code from a pickle bundle named, as in an action
     kind = error_code(exc)
     message = str(exc)
     if kind == "OOMKilled" and isinstance(exc, MemoryError):

@@ -29,19 +29,35 @@ class RunState:
             info = self._actions.get(event.action)
             if info is None:
                 info = ActionInfo(name=event.action, task=event.task, parent=event.parent,
-                                  run_name=event.run_name, group=event.group)
+                                  run_name=event.run_name, group=event.group, task_type=event.task_type)
                 self._actions[event.action] = info
+            if event.outputs_uri:
+                info.outputs_uri = event.outputs_uri
             info.phase = event.phase
             info.attempts = max(info.attempts, event.attempt)
-            if event.phase in (Phase.RUNNING, Phase.INITIALIZING) and info.started_at is None:
+            if event.started_at is not None:  # the producer's own start (first attempt's)
+                info.started_at = event.started_at
+            elif event.phase in (Phase.RUNNING, Phase.INITIALIZING) and info.started_at is None:
                 info.started_at = event.timestamp
             if event.phase.terminal:
-                info.ended_at = event.timestamp
+                info.ended_at = event.ended_at if event.ended_at is not None else event.timestamp
                 if info.started_at is None:
-                    info.started_at = event.timestamp
-            if event.error is not None:
+                    info.started_at = info.ended_at
+            else:
+                info.ended_at = None  # a failed attempt's end is not the action's: it goes on
+            if event.phase is Phase.SUCCEEDED:
+                info.error = None  # an earlier attempt's error is history now (attempt_history)
+            elif event.error is not None:
                 info.error = event.error
+            if event.attempts:
+                info.attempt_history = event.attempts
             info.cache_hit = info.cache_hit or event.cache_hit
+            if event.recovered_from:
+                info.recovered_from = event.recovered_from
+            if len(event.usage) > len(info.usage):
+                info.usage = event.usage
+            if event.queued_at is not None and info.queued_at is None:
+                info.queued_at = event.queued_at
             listeners = list(self._listeners)
             self._changed.notify_all()
         for listener in listeners:

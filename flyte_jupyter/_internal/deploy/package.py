@@ -91,19 +91,16 @@ def tasks_of(envs: list[Any]) -> dict[str, Any]:
 
 def bundle_bytes(tasks: list[Any]) -> tuple[str, bytes]:
     """(kind, bytes) of the one bundle every task of the deployment loads."""
-    from flyte_jupyter._internal.runtime.bundle import is_interactive, make_tgz, source_files, source_root
+    from flyte_jupyter._internal.runtime.bundle import (
+        is_interactive,
+        make_tgz,
+        pickle_tasks,
+        source_files,
+        source_root,
+    )
 
     if any(is_interactive(t) for t in tasks):
-        import cloudpickle
-
-        main = sys.modules.get("__main__")
-        if main is not None:
-            try:
-                cloudpickle.register_pickle_by_value(main)
-            except (ValueError, TypeError):
-                pass
-        by_name = {t.name: t for t in tasks}
-        payload = cloudpickle.dumps({"tasks": by_name, "root": tasks[0].name}, protocol=5)
+        payload = pickle_tasks({t.name: t for t in tasks}, tasks[0].name)
         return "pkl", gzip.compress(payload, mtime=0)
     modules = sorted({t.func.__module__ for t in tasks})
     roots = {m: source_root(m) for m in modules}
@@ -191,6 +188,9 @@ def task_entry(task: Any, code: Any, image: str) -> task_pb.TaskEntry:
     except TypeError:
         pass
     entry.source_digest = source_digest(task.func)
+    from flyte_jupyter._internal.deploy.triggers import trigger_specs
+
+    entry.triggers.extend(trigger_specs(task))
     return entry
 
 
@@ -225,8 +225,14 @@ def build_package(envs: Iterable[Any]) -> Package:
     message = task_pb.TaskPackage(format=FORMAT, bundle_kind=kind, bundle_file=BUNDLE_FILES[kind],
                                   bundle_digest=digest, image_cache=image_cache,
                                   default_version=version_for(digest, image_cache))
+    if kind == "pkl":
+        from flyte_jupyter._internal.deploy.fingerprint import code_fingerprint
+
+        message.code_digest = code_fingerprint(list(tasks.values()))
     for task in tasks.values():
-        message.tasks.append(task_entry(task, code, images.reference_for(task) if images is not None else ""))
+        entry = task_entry(task, code, images.reference_for(task) if images is not None else "")
+        entry.code_digest = message.code_digest
+        message.tasks.append(entry)
     return Package(message, data)
 
 

@@ -8,11 +8,17 @@
    versions), so that a refused request uploads nothing;
 3. uploads the bundle unless it is there already;
 4. registers every task in one request, which the backend stores whole or not at all.
+
+A pickle bundle (notebook code) differs byte for byte between sessions even for the same code; when
+its code fingerprint (`fingerprint.py`) equals that of every task already registered under the
+version, and each spec is the registered one but for the bundle's URI, the registered bundle is
+kept: the request is then the registered one, a no-op, and nothing is uploaded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import getpass
 import hashlib
 from typing import Any
@@ -87,13 +93,55 @@ async def register_package(client: Any, package: Package, *, project: str | None
     storage_root = await acall(lambda: storage_root_of(client))
     uri = bundle_uri(package, storage_root)
     entries = entries_for(package, version or package.message.default_version, uri)
+    kept = await _registered_bundle(client, package, entries, uri, project, domain)
+    if kept:
+        uri, entries = kept, [_with_bundle(e, uri, kept) for e in entries]
     by = registered_by or who()
     await acall(lambda: client.register_tasks(entries, project=project, domain=domain, registered_by=by,
                                               validate_only=True))
-    await asyncio.get_running_loop().run_in_executor(None, _upload, package, uri)
+    if not kept:
+        await asyncio.get_running_loop().run_in_executor(None, _upload, package, uri)
     done = await acall(lambda: client.register_tasks(entries, project=project, domain=domain, registered_by=by))
     return [RegisteredVersion(t.id.name, t.id.version, t.digest, t.created_at, t.created_by, t.created,
                               t.entry.spec.environment) for t in done]
+
+
+def _with_bundle(entry: task_pb.TaskEntry, old: str, new: str) -> task_pb.TaskEntry:
+    out = task_pb.TaskEntry()
+    out.CopyFrom(entry)
+    args = [new if a == old else a for a in out.spec.args]
+    del out.spec.args[:]
+    out.spec.args.extend(args)
+    return out
+
+
+async def _registered_bundle(client: Any, package: Package, entries: list[task_pb.TaskEntry], uri: str,
+                             project: str | None, domain: str | None) -> str:
+    """The bundle URI the version's registered tasks run, when they hold the same code as this
+    pickle package (same fingerprint, same specs but for the bundle); else ""."""
+    from flyte_jupyter._internal.client.calls import acall
+    from flyte_jupyter.errors import BackendError
+
+    digest = package.message.code_digest
+    if package.message.bundle_kind != "pkl" or not digest:
+        return ""
+    kept = ""
+    for entry in entries:
+        name, version = entry.spec.id.name, entry.spec.id.version
+        try:
+            reg = await acall(functools.partial(client.get_task, name, version, project=project, domain=domain))
+        except BackendError as exc:
+            if exc.code == "NOT_FOUND":
+                return ""
+            raise
+        args = list(reg.entry.spec.args)
+        if reg.id.version != version or reg.entry.code_digest != digest or "--pkl" not in args[:-1]:
+            return ""
+        theirs = args[args.index("--pkl") + 1]
+        if kept and theirs != kept:
+            return ""
+        kept = theirs
+    return kept if kept != uri else ""
 
 
 __all__ = ["RegisteredVersion", "bundle_uri", "entries_for", "register_package", "who"]

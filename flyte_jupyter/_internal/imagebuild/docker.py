@@ -22,8 +22,8 @@ fetch a frontend image from a registry, and nothing here needs more than the bui
 spec pins (`flyte_version=`) comes from the index; unpinned, it is the flyte-jupyter running here.
 When that one was installed from a source tree (an editable or a local-folder install) its wheel is
 built here (`pip wheel`, without the JupyterLab panel) and shipped in the context, so an action
-runs the same flyte-jupyter in the container as the client that submitted it. (The image cache key
-does not hash that tree: after changing flyte-jupyter itself, `image prune` or pin a version.)
+runs the same flyte-jupyter in the container as the client that submitted it. The image cache key
+includes a digest of that flyte-jupyter (`flyte_source.py`): changing the SDK rebuilds the image.
 
 **apt packages** always come from inside the build (the base image's own Debian sources), so that
 step needs network. `network=` (default `$FLYTE_JUPYTER_DOCKER_NETWORK` or "auto"): "auto" builds
@@ -75,6 +75,8 @@ from flyte_jupyter._image import (
     iter_folder,
 )
 from flyte_jupyter._internal.imagebuild.cache import images_home
+from flyte_jupyter._internal.imagebuild.flyte_source import local_flyte_source
+from flyte_jupyter._internal.imagebuild.flyte_source import own_version as _own_version
 from flyte_jupyter.errors import DockerEngineUnavailableError, ImageBuildError
 
 CONTEXT_DIR = "_flyte"
@@ -470,34 +472,6 @@ def flyte_requirement(image: Image) -> Optional[str]:
     return f"flyte-jupyter=={version}" if version else "flyte-jupyter"
 
 
-def local_flyte_source() -> Optional[Path]:
-    """Where the flyte-jupyter running here was installed from, when not from an index: its source
-    tree (editable or local-folder install) or a local wheel file; None for an index install."""
-    try:
-        from importlib.metadata import distribution
-
-        text = distribution("flyte-jupyter").read_text("direct_url.json")
-    except Exception:
-        return None
-    if not text:
-        return None
-    try:
-        info = json.loads(text)
-    except ValueError:
-        return None
-    url = str(info.get("url", ""))
-    if not url.startswith("file://"):
-        return None
-    from urllib.parse import unquote, urlparse
-
-    path = Path(unquote(urlparse(url).path))
-    if "dir_info" in info and (path / "pyproject.toml").is_file():
-        return path
-    if "archive_info" in info and path.is_file() and path.suffix == ".whl":
-        return path
-    return None
-
-
 def _pip_layers(image: Image) -> List[Tuple[int, object]]:
     """(wheelhouse index, layer) of every step that pip-installs: 0 is flyte-jupyter, n the n-th layer."""
     found: List[Tuple[int, object]] = []
@@ -671,12 +645,3 @@ def _copy_file(src: Path, dst: Path) -> None:
         raise ImageBuildError(f"image spec names {src}, which does not exist (cwd: {os.getcwd()})")
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
-
-
-def _own_version() -> Optional[str]:
-    try:
-        from importlib.metadata import version
-
-        return version("flyte-jupyter")
-    except Exception:
-        return None

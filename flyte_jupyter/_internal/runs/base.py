@@ -83,6 +83,15 @@ class Run:
     def show_logs(self, action: str = ROOT_ACTION) -> str:
         raise NotImplementedError
 
+    def timeline(self, **options: Any) -> Any:
+        """The run's timeline (every action's queued, starting and running time, per attempt, with
+        CPU and memory where measured): SVG in a notebook, the critical path as text elsewhere.
+        `options` go to `_internal/display/timeline.layout` (max_rows, expand, window)."""
+        from flyte_jupyter._internal.display.timeline import layout
+        from flyte_jupyter._internal.display.timeline_svg import RunTimeline
+
+        return RunTimeline(layout(self.name, self.actions, **options))
+
     def tree_text(self) -> str:
         """The action tree as indented text: what a terminal shows."""
         from flyte_jupyter._internal.display.tree_text import render_tree

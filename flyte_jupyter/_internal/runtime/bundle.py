@@ -35,6 +35,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from flyte_jupyter._internal.runtime import code_origins as _origins
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter.errors import UnsafeBundleError
 
@@ -177,19 +178,28 @@ def environment_tasks(task: Any) -> dict[str, Any]:
     return out
 
 
-def build_pickle_bundle(task: Any, storage_root: str, tasks: dict[str, Any] | None = None) -> Bundle:
-    """Cloudpickle the tasks (by value for __main__ code), gzip, upload once."""
+def pickle_tasks(tasks: dict[str, Any], root: str) -> bytes:
+    """The payload of a pickle bundle: the tasks cloudpickled (by value for __main__ code), and the
+    origins of their code, so an action's traceback can name the cells (see `code_origins`)."""
     import cloudpickle
 
-    tasks = tasks if tasks is not None else environment_tasks(task)
     main = sys.modules.get("__main__")
     if main is not None:
         try:
             cloudpickle.register_pickle_by_value(main)
         except (ValueError, TypeError):
             pass
-    payload = cloudpickle.dumps({"tasks": tasks, "root": task.name}, protocol=5)
-    data = gzip.compress(payload, mtime=0)
+    recorder = _origins.Recorder()
+    with io.BytesIO() as out:
+        # the recorder last: it is saved after the tasks, so it holds the origins of all their code
+        _origins.recording_pickler(out, recorder).dump({"tasks": tasks, "root": root, _origins.ORIGINS_KEY: recorder})
+        return out.getvalue()
+
+
+def build_pickle_bundle(task: Any, storage_root: str, tasks: dict[str, Any] | None = None) -> Bundle:
+    """Pickle the tasks (`pickle_tasks`), gzip, upload once."""
+    tasks = tasks if tasks is not None else environment_tasks(task)
+    data = gzip.compress(pickle_tasks(tasks, task.name), mtime=0)
     uri, digest = _upload_once(data, storage_root, ".pkl.gz")
     return Bundle("pkl", uri, digest, task_names=tuple(sorted(tasks)))
 
@@ -566,6 +576,7 @@ def load_pickle_bundle(uri: str) -> dict[str, Any]:
     payload = cloudpickle.loads(_gunzip_capped(_storage.get_bytes(uri), f"the pickle bundle {uri}"))
     if not isinstance(payload, dict) or "tasks" not in payload:
         raise ValueError(f"{uri} is not a flyte-jupyter pickle bundle")
+    _origins.register(payload.get(_origins.ORIGINS_KEY))
     _PICKLE_BUNDLES[uri] = payload["tasks"]
     return payload["tasks"]
 

@@ -174,6 +174,7 @@ class _OutputTypeError(Exception):
 def _user_failure(exc: BaseException) -> _Failure:
     """How a failure of the body is recorded: its code (a Flyte error's `.code`, else the type
     name), user or system, retryable or not; the same decisions the local controller makes."""
+    from flyte_jupyter._internal.runtime.code_origins import format_traceback
     from flyte_jupyter.errors import (
         ActionAbortedError,
         ActionFailedError,
@@ -187,13 +188,13 @@ def _user_failure(exc: BaseException) -> _Failure:
         return _Failure(error_code(cause), str(cause), "", "user", False)
     if isinstance(exc, MemoryError):
         return _Failure("OOMKilled", "the task ran out of memory (OOM): it asked for more memory than its limit "
-                        "allows; raise Resources(memory=...) or use less memory", traceback.format_exc(), "user", True)
+                        "allows; raise Resources(memory=...) or use less memory", format_traceback(exc), "user", True)
     if isinstance(exc, ActionFailedError) and exc.action:
-        return _Failure(exc.kind, str(exc), exc.traceback or traceback.format_exc(), exc.origin or "user", True)
+        return _Failure(exc.kind, str(exc), exc.traceback or format_traceback(exc), exc.origin or "user", True)
     if isinstance(exc, BackendError):  # the backend could not be reached or refused a child
-        return _Failure(type(exc).__name__, str(exc), traceback.format_exc(), "system", True)
+        return _Failure(type(exc).__name__, str(exc), format_traceback(exc), "system", True)
     retryable = not isinstance(exc, (NonRecoverableError, ActionAbortedError))
-    return _Failure(error_code(exc), str(exc), traceback.format_exc(), "user", retryable)
+    return _Failure(error_code(exc), str(exc), format_traceback(exc), "user", retryable)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with task_context(tc):
-            if task.is_async:
+            if task.is_async or hasattr(task, "pre"):  # a plugin task's pre/post hooks are async
                 result = asyncio.run(_execute(task, inputs, controller))
             else:
                 # A sync body runs right here: no event loop, no worker thread; its nested calls go

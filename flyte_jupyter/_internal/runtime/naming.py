@@ -20,3 +20,9 @@ def new_run_name() -> str:
     """A short, sortable, unique run name: r<yymmddHHMMSS><random>."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%y%m%d%H%M%S")
     return f"r{stamp}{secrets.token_hex(3)}"
+
+
+# The labels of a run a trigger started (backend/scheduler.py sets them; views group runs by them).
+TRIGGER_LABEL = "flyte-jupyter/trigger"
+TRIGGER_TASK_LABEL = "flyte-jupyter/trigger-task"
+TRIGGER_TIME_LABEL = "flyte-jupyter/trigger-time"

@@ -38,6 +38,17 @@ _ARG_TEMPLATE = [
 
 
 @dataclasses.dataclass(frozen=True)
+class SerializationContext:
+    """What a task plugin's `custom_config(sctx)` may read: where and under which version the task
+    is being serialized (Flyte 2's SerializationContext, in small)."""
+
+    project: str = ""
+    domain: str = ""
+    version: str = ""
+    image: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class CodeRef:
     """How the actions of one run load code: shared by the root and every child spec."""
 
@@ -115,19 +126,41 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         image=image,
         environment=getattr(task.env, "name", ""),
         interruptible=bool(task.interruptible),
+        code_digest=_code_digest(task),
     )
-    plugin_config = getattr(task.env, "plugin_config", None)
+    custom = dict(task.custom_config(SerializationContext(project, domain, code.version, image)) or {})
     pod_template = _pod_template_dict(getattr(task, "pod_template", None))
-    if pod_template is not None and (plugin_config is None or isinstance(plugin_config, dict)):
-        plugin_config = {**(plugin_config or {}), "pod_template": pod_template}
-    if plugin_config:
-        spec.custom_json = json.dumps(plugin_config, sort_keys=True, default=str)
+    if pod_template is not None:
+        custom["pod_template"] = pod_template
+    if custom:
+        spec.custom_json = json.dumps(custom, sort_keys=True, default=str)
+    spec.secrets.extend(secret_requests(getattr(task, "secrets", None)))
     reuse = task.reusable
     if reuse is not None:
         replicas = reuse.replicas[-1] if isinstance(reuse.replicas, tuple) else reuse.replicas
         ttl = reuse.idle_ttl.total_seconds() if hasattr(reuse.idle_ttl, "total_seconds") else float(reuse.idle_ttl)
         spec.reuse.CopyFrom(pb.ReuseSpec(replicas=int(replicas), idle_ttl_seconds=ttl, concurrency=reuse.concurrency))
     return spec
+
+
+def secret_requests(secrets: Any) -> list[pb.SecretRequest]:
+    """A task's declared secrets as the spec carries them: names and delivery, never values."""
+    from flyte_jupyter._internal.runtime.secret_names import env_var_for, secret_list, stored_name
+
+    out = []
+    for item in secret_list(secrets):
+        stored_name(item.key, item.group)
+        env_var_for(item.key, item.group, item.as_env_var)
+        out.append(pb.SecretRequest(key=item.key, group=item.group or "", mount=str(item.mount or ""),
+                                    as_env_var=item.as_env_var or ""))
+    return out
+
+
+def _code_digest(task: Any) -> str:
+    """The task's own code (its function's source) as a digest: a resumed run recovers an action
+    only when this is unchanged. Code the body calls is not part of it."""
+    source = getattr(task, "_source_hash", "")
+    return source[:32] if isinstance(source, str) else ""
 
 
 def _pod_template_dict(template: Any) -> dict[str, Any] | None:

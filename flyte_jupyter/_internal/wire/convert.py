@@ -13,6 +13,8 @@ from flyte_jupyter._internal.wire.models import (
     ActionError,
     ActionEvent,
     ActionInfo,
+    AttemptInfo,
+    AttemptUsage,
     Phase,
 )
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
@@ -25,6 +27,7 @@ _TO_PB = {
     Phase.FAILED: pb.PHASE_FAILED,
     Phase.ABORTED: pb.PHASE_ABORTED,
     Phase.TIMED_OUT: pb.PHASE_TIMED_OUT,
+    Phase.RECOVERED: pb.PHASE_RECOVERED,
 }
 _FROM_PB: dict[int, Phase] = {v: k for k, v in _TO_PB.items()}
 
@@ -48,6 +51,25 @@ def _opt(value: float) -> float | None:
     return value or None
 
 
+def attempts_from_pb(msg: pb.Action) -> tuple[AttemptInfo, ...]:
+    """Every attempt an Action message carries, oldest first."""
+    last = len(msg.attempts) - 1
+    return tuple(
+        AttemptInfo(number=a.attempt, phase=phase_from_pb(a.phase), started_at=_opt(a.started_at),
+                    ended_at=_opt(a.ended_at), error=error_from_pb(a.error, a.HasField("error")),
+                    backoff=a.backoff_seconds if i < last else None, outputs_uri=a.outputs_uri, log_ref=a.log_ref)
+        for i, a in enumerate(msg.attempts))
+
+
+def attempt_usage(msg: pb.AttemptUsage) -> AttemptUsage:
+    return AttemptUsage(
+        attempt=msg.attempt, phase=phase_from_pb(msg.phase), queued_at=_opt(msg.queued_at),
+        started_at=_opt(msg.started_at), running_at=_opt(msg.running_at), ended_at=_opt(msg.ended_at),
+        cpu_seconds=msg.cpu_seconds if msg.has_usage else None,
+        peak_memory_bytes=msg.peak_memory_bytes if msg.has_usage else None,
+    )
+
+
 def action_info(msg: pb.Action) -> ActionInfo:
     """An ActionInfo (inputs/outputs not loaded) from an Action message."""
     return ActionInfo(
@@ -62,6 +84,13 @@ def action_info(msg: pb.Action) -> ActionInfo:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        attempt_history=attempts_from_pb(msg),
+        inputs_uri=msg.inputs_uri or None,
+        outputs_uri=msg.outputs_uri or None,
+        task_type=msg.task_type or "python",
+        queued_at=_opt(msg.queued_at),
+        recovered_from=msg.recovered_from or None,
+        usage=tuple(attempt_usage(u) for u in msg.usage),
     )
 
 
@@ -78,6 +107,14 @@ def action_event(msg: pb.Action) -> ActionEvent:
         error=error_from_pb(msg.error, msg.HasField("error")),
         cache_hit=msg.cache_hit,
         group=msg.group or None,
+        started_at=_opt(msg.started_at),
+        ended_at=_opt(msg.ended_at),
+        attempts=attempts_from_pb(msg),
+        task_type=msg.task_type or "python",
+        outputs_uri=msg.outputs_uri or None,
+        recovered_from=msg.recovered_from or None,
+        usage=tuple(attempt_usage(u) for u in msg.usage),
+        queued_at=_opt(msg.queued_at),
     )
 
 
@@ -96,6 +133,7 @@ class RunSummary:
     action_count: int
     labels: dict[str, str]
     url: str = ""
+    task_version: str = ""  # the root task's version (a deployed task's registered version)
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -117,4 +155,5 @@ def run_summary(msg: Any, url: str = "") -> RunSummary:
         action_count=msg.action_count,
         labels=dict(msg.labels),
         url=url,
+        task_version=root.task_version,
     )

@@ -11,6 +11,17 @@ import enum
 import time
 from typing import Any
 
+#: The run label the backend sets on a run of a deployed task: "NAME@VERSION" of the registered
+#: version it runs (the run's project and domain are the task's). Clients cannot set it.
+DEPLOYED_LABEL = "flyte-jupyter/deployed"
+
+
+def deployed_of(labels: dict[str, str] | None, project: str, domain: str) -> str | None:
+    """"task NAME version V in P/D" for a run of a deployed task, from its labels; else None."""
+    value = (labels or {}).get(DEPLOYED_LABEL, "")
+    name, _, version = value.partition("@")
+    return f"task {name} version {version} in {project}/{domain}" if name and version else None
+
 
 class Phase(str, enum.Enum):
     """Lifecycle of one action; the names match Flyte 2's action phases."""
@@ -22,16 +33,23 @@ class Phase(str, enum.Enum):
     FAILED = "FAILED"
     ABORTED = "ABORTED"
     TIMED_OUT = "TIMED_OUT"
+    RECOVERED = "RECOVERED"  # reused from an earlier run's recorded outputs; did not run
 
     @property
     def terminal(self) -> bool:
         return self in _TERMINAL
 
+    @property
+    def succeeded(self) -> bool:
+        """SUCCEEDED or RECOVERED: the action has outputs (every consumer treats both as success)."""
+        return self in SUCCESS
+
     def __str__(self) -> str:
         return self.value
 
 
-_TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+SUCCESS = frozenset({Phase.SUCCEEDED, Phase.RECOVERED})
+_TERMINAL = frozenset({*SUCCESS, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
 
 
 @dataclasses.dataclass
@@ -46,6 +64,46 @@ class ActionError:
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptInfo:
+    """One attempt of an action as the backend recorded it (remote runs: `ActionInfo.attempt_history`)."""
+
+    number: int
+    phase: Phase
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: ActionError | None = None
+    backoff: float | None = None  # seconds waited before the next attempt
+    outputs_uri: str = ""
+    log_ref: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptUsage:
+    """One ended attempt: its times (queued, started, running, ended) and what it cost."""
+
+    attempt: int
+    phase: Phase
+    queued_at: float | None
+    started_at: float | None
+    running_at: float | None
+    ended_at: float | None
+    cpu_seconds: float | None = None  # None: not measured (a plugin without metrics)
+    peak_memory_bytes: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["phase"] = self.phase.value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "AttemptUsage":
+        return cls(attempt=int(data["attempt"]), phase=Phase(data["phase"]), queued_at=data.get("queued_at"),
+                   started_at=data.get("started_at"), running_at=data.get("running_at"),
+                   ended_at=data.get("ended_at"), cpu_seconds=data.get("cpu_seconds"),
+                   peak_memory_bytes=data.get("peak_memory_bytes"))
 
 
 @dataclasses.dataclass
@@ -65,6 +123,15 @@ class ActionInfo:
     group: str | None = None
     inputs: dict[str, Any] | None = None
     outputs: Any = None
+    # Every attempt, oldest first, when the producer records them (the backend does; the local
+    # controller reports each step as events instead).
+    attempt_history: tuple[AttemptInfo, ...] = ()
+    inputs_uri: str | None = None  # where a remote action's inputs are stored
+    outputs_uri: str | None = None  # a remote action's latest attempt's output prefix
+    task_type: str = "python"  # the plugin's type: "sql", "dask", "raw-container", ...
+    queued_at: float | None = None
+    recovered_from: str | None = None  # RECOVERED: "RUN/ACTION" whose recorded outputs it reuses
+    usage: tuple[AttemptUsage, ...] = ()  # every ended attempt, oldest first
 
     @property
     def duration(self) -> float | None:
@@ -86,7 +153,23 @@ class ActionInfo:
             "error": dataclasses.asdict(self.error) if self.error else None,
             "cache_hit": self.cache_hit,
             "group": self.group,
+            "task_type": self.task_type,
+            "queued_at": self.queued_at,
+            "recovered_from": self.recovered_from,
+            "usage": [u.to_json() for u in self.usage],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ActionInfo":
+        """The inverse of `to_json` (inputs and outputs, shown as text there, are not kept)."""
+        err = data.get("error")
+        return cls(name=data["name"], task=data["task"], parent=data.get("parent"), run_name=data["run_name"],
+                   phase=Phase(data["phase"]), attempts=int(data.get("attempts") or 0),
+                   started_at=data.get("started_at"), ended_at=data.get("ended_at"),
+                   error=ActionError(**err) if isinstance(err, dict) else None,
+                   cache_hit=bool(data.get("cache_hit")), group=data.get("group"), queued_at=data.get("queued_at"),
+                   recovered_from=data.get("recovered_from"),
+                   usage=tuple(AttemptUsage.from_json(u) for u in data.get("usage") or ()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,3 +186,13 @@ class ActionEvent:
     error: ActionError | None = None
     cache_hit: bool = False
     group: str | None = None
+    # The action's own first start and end when the producer knows them (a backend's Action
+    # message); None: the event's `timestamp` is when it happened.
+    started_at: float | None = None
+    ended_at: float | None = None
+    attempts: tuple[AttemptInfo, ...] = ()
+    task_type: str = "python"
+    outputs_uri: str | None = None
+    recovered_from: str | None = None
+    usage: tuple[AttemptUsage, ...] = ()  # every ended attempt so far (remote runs)
+    queued_at: float | None = None

@@ -4,6 +4,7 @@ Plugins implement `flyte_jupyter.backend.executor.plugin.ExecutorPlugin`.
 """
 
 from flyte_jupyter.backend.executor.plugin import (
+    BuildError,
     ExecutorPlugin,
     LaunchSpec,
     LogLine,
@@ -17,6 +18,7 @@ from flyte_jupyter.backend.executor.plugin import (
 )
 
 __all__ = [
+    "BuildError",
     "ExecutorPlugin",
     "LaunchSpec",
     "LogLine",

@@ -23,7 +23,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.entrypoint import loader_args
@@ -32,12 +32,16 @@ from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.catalog import TaskCatalog
 from flyte_jupyter.backend.config import BackendConfig
 from flyte_jupyter.backend.executor.plugin import (
+    BuildError,
     LaunchSpec,
     Outcome,
     OutcomeKind,
     PluginRegistry,
     PluginStatus,
+    SecretValue,
+    oom_message,
 )
+from flyte_jupyter.backend.executor.results import write_error
 from flyte_jupyter.backend.state import RunEntry, StateHub
 from flyte_jupyter.backend.store.records import LIVE_RUNNING, ActionRecord, CacheRecord
 
@@ -56,6 +60,9 @@ class Attempt:
     timer: asyncio.TimerHandle | None = None
     abort_reason: str = ""  # "", "abort" or "timeout"
     done: bool = False
+    failure: pb.ActionError | None = None  # why it failed before it started (a missing secret)
+    launched_at: float = 0.0  # when the plugin was asked to start it
+    running_at: float = 0.0  # when it was first seen RUNNING
 
 
 class CacheIndex:
@@ -119,10 +126,16 @@ class _TaskLaunch:
     reuse: dict[str, Any] | None
 
 
+#: Opens the named secrets of a project and domain: name -> value, for the names that exist.
+SecretResolver = Callable[[str, str, list[str]], Awaitable[dict[str, bytes]]]
+
+
 class Executor:
     def __init__(self, config: BackendConfig, hub: StateHub, catalog: TaskCatalog, registry: PluginRegistry,
-                 cache: CacheIndex, token: str | Callable[[Any], str], endpoint: str) -> None:
+                 cache: CacheIndex, token: str | Callable[[Any], str], endpoint: str,
+                 secrets: SecretResolver | None = None) -> None:
         self.config = config
+        self.secrets = secrets
         self.hub = hub
         self.catalog = catalog
         self.registry = registry
@@ -340,15 +353,32 @@ class Executor:
                 self._background.spawn(self._complete(att, Outcome(OutcomeKind.ABORTED, message="queued too long")))
                 return
             att.launch = await self._launch_spec(att, spec)
+            if spec.secrets:
+                values = await self._secrets_for(att, spec)
+                if values is None:
+                    rec.attempt = att.number
+                    self._background.spawn(self._complete(att, Outcome(OutcomeKind.LOST, message="missing secret")))
+                    return
+                att.launch = dataclasses.replace(att.launch, secrets=values)
             att.plugin = self.registry.get(att.launch.task_type)
             rec.attempt = att.number
-            rec.started_at = rec.started_at or time.time()
+            now = time.time()
+            rec.started_at = rec.started_at or now
             rec.outputs_uri = att.launch.outputs_path
             rec.error = rec.error if rec.attempt > 1 else None
+            rec.begin_attempt(att.number, now, att.launch.outputs_path, att.launch.log_dir)
+            try:
+                att.launch = dataclasses.replace(att.launch, resource=att.plugin.build(att.launch))
+            except BuildError as exc:  # the spec can never run: fail the attempt with its message
+                write_error(att.launch.outputs_path, exc.kind, str(exc))
+                self._background.spawn(self._complete(att, Outcome(OutcomeKind.EXITED, 1, "build refused")))
+                return
+            att.launched_at = time.time()
             att.handle = await att.plugin.launch(att.launch, functools.partial(self._on_status, att))
         except Exception as exc:  # noqa: BLE001 - any failure to start is a system error of the attempt
             log.exception("could not launch %s", rec.key)
             rec.attempt = att.number
+            rec.begin_attempt(att.number, time.time(), "", "")
             self._background.spawn(self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not start the action: {exc}")))
             return
         if att.abort_reason:
@@ -362,10 +392,33 @@ class Executor:
             return
         if rec.phase not in (pb.PHASE_INITIALIZING, pb.PHASE_RUNNING):
             rec.phase = pb.PHASE_INITIALIZING if getattr(att.plugin, "reports_progress", False) else pb.PHASE_RUNNING
+        if rec.phase == pb.PHASE_RUNNING and not att.running_at:
+            att.running_at = time.time()
         rec.handle = att.handle
         self.hub.record(att.entry, [rec])
         if att.launch.timeout:
             att.timer = asyncio.get_running_loop().call_later(att.launch.timeout, self._on_timeout, att)
+
+    async def _secrets_for(self, att: Attempt, spec: pb.TaskSpec) -> tuple[SecretValue, ...] | None:
+        """Exactly the secrets the task declares, opened now (a secret changed between attempts
+        counts from the next one); None, with `att.failure` set, when one does not exist: the
+        action fails before any of its code runs."""
+        from flyte_jupyter._internal.runtime.secret_names import env_var_for, stored_name
+
+        rec = att.rec
+        names = [stored_name(s.key, s.group or None) for s in spec.secrets]
+        values = await self.secrets(rec.project, rec.domain, names) if self.secrets is not None else {}
+        missing = [n for n in dict.fromkeys(names) if n not in values]
+        if missing:
+            which = ", ".join(repr(n) for n in missing)
+            att.failure = pb.ActionError(
+                kind="SecretNotFoundError", origin="user", retryable=False,
+                message=f"action {rec.name} (task {rec.task_name}) needs the secret{'s' if len(missing) > 1 else ''} "
+                        f"{which}, not in {rec.project}/{rec.domain}; create it with `flyte-jupyter secrets create "
+                        f"{missing[0]} --project {rec.project} --domain {rec.domain}` (the value is read from stdin)")
+            return None
+        return tuple(SecretValue(name, env_var_for(s.key, s.group or None, s.as_env_var or None), values[name], s.mount)
+                     for s, name in zip(spec.secrets, names))
 
     def _on_status(self, att: Attempt, status: PluginStatus) -> None:
         if att.done:
@@ -376,6 +429,8 @@ class Executor:
             from flyte_jupyter._internal.wire.convert import phase_to_pb
 
             phase = phase_to_pb(status.phase)
+            if phase == pb.PHASE_RUNNING and not att.running_at:
+                att.running_at = time.time()
             if att.rec.phase != phase and not att.rec.terminal:
                 att.rec.phase = phase
                 if att.handle:  # before launch() returns, the launch records the phase itself
@@ -414,6 +469,8 @@ class Executor:
 
     def _error_for(self, att: Attempt, outcome: Outcome) -> tuple[pb.ActionError, int]:
         rec, launch = att.rec, att.launch
+        if att.failure is not None:
+            return att.failure, pb.PHASE_FAILED
         if att.abort_reason == "queued-timeout":
             return pb.ActionError(
                 kind="TimeoutError", origin="system", retryable=False,
@@ -431,9 +488,7 @@ class Executor:
         if outcome.kind is OutcomeKind.OOM:
             return pb.ActionError(
                 kind="OOMKilled", origin="user", retryable=True,
-                message=outcome.message or (
-                    f"action {rec.name} (task {rec.task_name}) was killed: OOM, it used more memory than its "
-                    f"limit of {launch.memory_text if launch else '?'}; raise Resources(memory=...) or use less memory"),
+                message=outcome.message or oom_message(rec.name, rec.task_name, launch.memory_text if launch else None),
             ), pb.PHASE_FAILED
         if outcome.kind is OutcomeKind.EXITED and att.launch is not None:
             err = self._read_error(att.launch.outputs_path)
@@ -473,10 +528,13 @@ class Executor:
             error, phase = self._error_for(att, outcome)
             if error.retryable and rec.attempt < rec.max_attempts:
                 spec = await self.catalog.get(rec.task_key)
+                _record_usage(att, outcome, pb.PHASE_FAILED if phase == pb.PHASE_FAILED else phase)
                 rec.error = error
                 rec.handle = ""
                 rec.phase = pb.PHASE_QUEUED
-                rec.not_before = time.time() + _backoff(spec, rec.attempt)
+                now, wait = time.time(), _backoff(spec, rec.attempt)
+                rec.not_before = now + wait
+                rec.end_attempt(phase, error, now, wait)
                 self.hub.record(entry, [rec])
                 self.schedule(entry, rec)
                 return
@@ -486,6 +544,7 @@ class Executor:
         await self._end_descendants(entry, rec)
         if rec.terminal:  # aborted meanwhile
             return
+        _record_usage(att, outcome, phase)
         now = time.time()
         rec.phase = phase
         rec.error = error
@@ -606,11 +665,11 @@ class Executor:
             return
         plugin = self.registry.get(spec.type or "python")
         number, handle = (rec.attempt, rec.handle) if running else (0, "")
-        launch: LaunchSpec | None = await self._launch_spec(Attempt(entry, rec, number), spec) if number else None
+        launch: LaunchSpec | None = await self._built_spec(plugin, Attempt(entry, rec, number), spec) if number else None
         # Attempts after the recorded one, started by a backend that died before recording them.
         probe = rec.attempt + 1
         while probe <= max(rec.max_attempts, 1):
-            later = await self._launch_spec(Attempt(entry, rec, probe), spec)
+            later = await self._built_spec(plugin, Attempt(entry, rec, probe), spec)
             found = await plugin.locate(later)
             if found is None:
                 if self._recorded_end(later.outputs_path) is None:
@@ -625,9 +684,12 @@ class Executor:
         self.attempts[rec.key] = att
         self.busy += 1
         unrecorded = number != rec.attempt or not running
+        if rec.attempts and rec.attempts[-1].attempt != number:
+            rec.end_attempt(pb.PHASE_FAILED, None, time.time())  # a later attempt ran: this one ended
         rec.attempt = number
         rec.outputs_uri = launch.outputs_path
         rec.started_at = rec.started_at or time.time()
+        rec.begin_attempt(number, time.time(), launch.outputs_path, launch.log_dir)
         ended = self._recorded_end(launch.outputs_path)
         alive = False
         if ended is None and handle:
@@ -654,6 +716,14 @@ class Executor:
             left = max(0.0, rec.started_at + launch.timeout - time.time()) if not unrecorded else launch.timeout
             att.timer = asyncio.get_running_loop().call_later(left, self._on_timeout, att)
 
+    async def _built_spec(self, plugin: Any, att: Attempt, spec: pb.TaskSpec) -> LaunchSpec:
+        """An attempt's launch spec with its plugin's build (recovery: a refused build has none)."""
+        launch = await self._launch_spec(att, spec)
+        try:
+            return dataclasses.replace(launch, resource=plugin.build(launch))
+        except BuildError:
+            return launch
+
     def _recorded_end(self, prefix: str) -> Outcome | None:
         """How an attempt ended, from what it left in storage: outputs.pb (succeeded) or error.pb
         (a failure it reported; `_error_for` reads it), or None when it left neither."""
@@ -665,6 +735,25 @@ class Executor:
         except Exception:  # noqa: BLE001 - remote stores raise their own types
             log.exception("reading the result of %s", prefix)
         return None
+
+
+def _record_usage(att: Attempt, outcome: Outcome, phase: int) -> None:
+    """Keep the ended attempt's times and cost on its action (the timeline and the details view
+    read them): queued from when it became due (the action's queue time, or the previous attempt's
+    end), starting from its launch, running from when it was seen RUNNING."""
+    rec = att.rec
+    if not att.number or any(u.attempt == att.number for u in rec.usage):
+        return
+    due = rec.usage[-1].ended_at if rec.usage else rec.queued_at
+    started = att.launched_at or rec.started_at
+    usage = pb.AttemptUsage(attempt=att.number, queued_at=due, started_at=started,
+                            running_at=att.running_at or started, ended_at=time.time())
+    usage.phase = phase  # type: ignore[assignment]
+    if outcome.cpu_seconds is not None or outcome.peak_memory_bytes is not None:
+        usage.has_usage = True
+        usage.cpu_seconds = outcome.cpu_seconds or 0.0
+        usage.peak_memory_bytes = outcome.peak_memory_bytes or 0
+    rec.usage.append(usage)
 
 
 def _backoff(spec: pb.TaskSpec | None, attempt: int) -> float:

@@ -18,7 +18,9 @@ For every attempt the executor calls, in this order:
    shuts down an attempt. The plugin stops the whole resource (every process of it) and still reports
    a terminal status (usually ``Outcome(kind="aborted")``); the executor decides the phase.
 4. ``plugin.logs(spec, handle, follow=...)`` streams the attempt's stdout/stderr as :class:`LogLine` s,
-   during and after the attempt (``follow=True`` keeps waiting for new lines until the attempt ends).
+   during and after the attempt (``follow=True`` keeps waiting for new lines until the attempt ends),
+   in the order the process wrote them where the plugin can tell, and a line still being written
+   (a ``\r`` progress bar) as a ``partial`` line before it ends.
 
 After a backend restart the executor first reads each unfinished attempt's result from storage
 (an attempt that ended while the backend was down is collected, never relaunched), then calls
@@ -28,9 +30,19 @@ crash may have kept from being recorded, and ``recovered()`` once at the end.
 The entrypoint an attempt runs writes ``outputs.pb`` or ``error.pb`` under ``spec.outputs_path``;
 the executor reads those, so a plugin only reports *how the resource ended* (exit code, OOM, lost).
 
+Before ``launch`` (and before ``recover``/``locate``) the executor calls ``plugin.build(spec)``,
+Flyte's ``BuildResource``: from the spec and its custom config, describe what will run (a query, a
+cluster plan, a pod manifest) without starting anything; the result rides in ``spec.resource`` to
+``launch``. A spec the plugin can never run raises :class:`BuildError`: the attempt fails with that
+message and is not retried.
+
 A plugin is chosen by task type through a :class:`PluginRegistry`. The backend config knob
-``executor`` ("local", the default, or "kubernetes") selects which plugin serves the default task
-type "python"; ``executor_config`` (a dict) is handed to the plugin's factory.
+``executor`` ("local", the default, "docker" or "kubernetes") selects which plugin serves the default task
+type "python"; ``executor_config`` (a dict) is handed to the plugin's factory. Every other
+installed plugin whose factory declares ``task_types`` (e.g. ``create_plugin.task_types =
+("sql",)``) serves those types beside it (:func:`default_registry`); such a plugin gets the
+python executor as ``PluginConfig.runner``, for the part of its action that is the user's code.
+A type no plugin serves is refused (``PluginRegistry.get`` raises, naming what is installed).
 """
 
 from __future__ import annotations
@@ -39,16 +51,30 @@ import abc
 import dataclasses
 import enum
 import importlib
+import logging
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, ClassVar
 
 from flyte_jupyter._internal.wire.models import Phase
+
+log = logging.getLogger("flyte_jupyter.backend")
 
 # Executor plugins are found by entry point, as ipyparallel finds its launchers: a distribution
 # declares `name = "module:factory"` in this group (flyte-jupyter declares "local" and
 # "kubernetes"); a factory takes a PluginConfig and returns an ExecutorPlugin. A module is imported
 # only when selected, so a backend that runs local processes never imports the Kubernetes client.
 ENTRY_POINT_GROUP = "flyte_jupyter.executor_plugins"
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretValue:
+    """One secret an attempt gets, as its task declared it: the value in the env var `env_var`,
+    or (`mount` set) in a file whose path `$<env_var>_FILE` holds. Never printed (`repr`)."""
+
+    name: str
+    env_var: str
+    value: bytes = dataclasses.field(repr=False)
+    mount: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +110,9 @@ class LaunchSpec:
     environment: str = ""  # the TaskEnvironment name (pools of reusable workers key on it)
     reuse: dict[str, Any] | None = None  # ReusePolicy fields when the environment is reusable
     loader: dict[str, str] = dataclasses.field(default_factory=dict)  # the entrypoint's code-loading flags
+    # Exactly the secrets the task declares, opened for this attempt (never in `env`, never logged).
+    secrets: tuple[SecretValue, ...] = dataclasses.field(default=(), repr=False)
+    resource: Any = None  # what the plugin's build() made of this attempt (see the module docstring)
 
     @property
     def entrypoint_command(self) -> list[str]:
@@ -107,10 +136,19 @@ class Outcome:
     kind: OutcomeKind
     exit_code: int | None = None
     message: str = ""
+    # What the attempt cost, when the plugin could measure it (None: not known).
+    cpu_seconds: float | None = None  # user + system CPU time of its processes
+    peak_memory_bytes: int | None = None  # peak resident set size
 
     @property
     def succeeded(self) -> bool:
         return self.kind is OutcomeKind.EXITED and self.exit_code == 0
+
+
+def oom_message(action: str, task: str, limit: str | None) -> str:
+    """What an action killed for its memory says (the limit as the user wrote it, when known)."""
+    return (f"action {action} (task {task}) was killed: OOM, it used more memory than its limit of "
+            f"{limit or '?'}; raise Resources(memory=...) or use less memory")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +174,7 @@ class LogLine:
     stream: str  # "stdout" or "stderr"
     text: str  # without the trailing newline
     timestamp: float = 0.0
+    partial: bool = False  # the line is not ended yet: the next line of the stream continues it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +185,15 @@ class PluginConfig:
     endpoint: str  # the backend's gRPC endpoint as actions should dial it
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # `executor_config`
     max_parallelism: int = 0  # the executor's concurrency bound (0 = unbounded)
+    runner: "ExecutorPlugin | None" = None  # task-type plugins: the executor that runs python code
+
+
+class BuildError(Exception):
+    """A plugin's build step refuses a spec it can never run: the attempt fails, not retried."""
+
+    def __init__(self, message: str, kind: str = "BuildError") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ExecutorPlugin(abc.ABC):
@@ -158,6 +206,13 @@ class ExecutorPlugin(abc.ABC):
     #: True when the plugin reports Phase.RUNNING itself (e.g. once a pod's container starts): the
     #: executor then records INITIALIZING when launch() returns. False: RUNNING at once.
     reports_progress: ClassVar[bool] = False
+
+    def build(self, spec: LaunchSpec) -> Any:
+        """Flyte's BuildResource: what will run for this attempt, from ``spec`` and ``spec.custom``.
+
+        Pure (it starts nothing: recovery calls it too); the result reaches ``launch`` as
+        ``spec.resource``. Raise :class:`BuildError` for a spec that can never run."""
+        return None
 
     async def start(self) -> None:
         """Called once when the backend starts, before any launch (open clients, start pools)."""
@@ -218,7 +273,7 @@ class ExecutorPlugin(abc.ABC):
 
 
 class PluginRegistry:
-    """Maps a task type to the plugin that runs it, with a default for unknown types."""
+    """Maps a task type to the plugin that runs it; the default plugin serves "python"."""
 
     def __init__(self) -> None:
         self._by_type: dict[str, ExecutorPlugin] = {}
@@ -227,23 +282,38 @@ class PluginRegistry:
     def register(
         self, plugin: ExecutorPlugin, task_types: tuple[str, ...] | None = None, *, default: bool = False
     ) -> None:
-        """Serve ``task_types`` (default: the plugin's own list) with ``plugin``."""
+        """Serve ``task_types`` (default: the plugin's own list) with ``plugin``; the first
+        registration of a type wins, so a configured executor is never displaced by an add-on."""
         for task_type in task_types or plugin.task_types:
-            self._by_type[task_type] = plugin
+            self._by_type.setdefault(task_type, plugin)
         if default or self._default is None:
             self._default = plugin
+            self._by_type.setdefault("python", plugin)
+
+    @property
+    def default(self) -> ExecutorPlugin | None:
+        return self._default
+
+    def task_types(self) -> dict[str, str]:
+        """task type -> the name of the plugin serving it."""
+        return {t: p.name for t, p in sorted(self._by_type.items())}
 
     def get(self, task_type: str) -> ExecutorPlugin:
-        """The plugin for ``task_type``, else the default one."""
-        plugin = self._by_type.get(task_type) or self._default
+        """The plugin for ``task_type`` ("" means "python"), or LookupError naming what is installed."""
+        plugin = self._by_type.get(task_type or "python")
         if plugin is None:
-            raise LookupError(f"no executor plugin is registered for task type {task_type!r}")
+            served = ", ".join(f"{t} ({n})" for t, n in self.task_types().items()) or "none"
+            installed = ", ".join(sorted(executor_entry_points())) or "none"
+            raise LookupError(
+                f"task type {task_type!r} has no executor plugin on this backend; task types served: {served}; "
+                f"installed executor plugins: {installed}. Install the plugin package that serves "
+                f"{task_type!r} where the backend runs (and restart it), or use a task type listed here")
         return plugin
 
     def plugins(self) -> list[ExecutorPlugin]:
-        """Every distinct registered plugin."""
+        """Every distinct registered plugin, the default first (started first, closed last)."""
         seen: dict[int, ExecutorPlugin] = {}
-        for plugin in [*self._by_type.values(), *([self._default] if self._default else [])]:
+        for plugin in [*([self._default] if self._default else []), *self._by_type.values()]:
             seen[id(plugin)] = plugin
         return list(seen.values())
 
@@ -255,27 +325,48 @@ def executor_entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def load_plugin(executor: str, config: PluginConfig) -> ExecutorPlugin:
-    """Create the plugin named by the ``executor`` config knob: an installed plugin's name
-    ("local", "kubernetes", ...) or "package.module:factory"."""
-    found = executor_entry_points()
+def _factory(executor: str, found: dict[str, Any]) -> Any:
     if executor in found:
-        factory = found[executor].load()
-    elif ":" in executor:
+        return found[executor].load()
+    if ":" in executor:
         module_name, _, attr = executor.partition(":")
-        factory = getattr(importlib.import_module(module_name), attr)
-    else:
-        names = ", ".join(sorted(found)) or "none (is flyte-jupyter installed? `pip install -e .`)"
-        raise ValueError(f"executor {executor!r} is unknown; installed executor plugins: {names}; "
-                         "or name a factory as 'package.module:function'")
+        return getattr(importlib.import_module(module_name), attr)
+    names = ", ".join(sorted(found)) or "none (is flyte-jupyter installed? `pip install -e .`)"
+    raise ValueError(f"executor {executor!r} is unknown; installed executor plugins: {names}; "
+                     "or name a factory as 'package.module:function'")
+
+
+def _create(name: str, factory: Any, config: PluginConfig) -> ExecutorPlugin:
     plugin = factory(config)
     if not isinstance(plugin, ExecutorPlugin):
-        raise TypeError(f"executor {executor!r} returned {type(plugin).__name__}, not an ExecutorPlugin")
+        raise TypeError(f"executor {name!r} returned {type(plugin).__name__}, not an ExecutorPlugin")
     return plugin
 
 
+def load_plugin(executor: str, config: PluginConfig) -> ExecutorPlugin:
+    """Create the plugin named by the ``executor`` config knob: an installed plugin's name
+    ("local", "kubernetes", ...) or "package.module:factory"."""
+    return _create(executor, _factory(executor, executor_entry_points()), config)
+
+
 def default_registry(executor: str, config: PluginConfig) -> PluginRegistry:
-    """A registry whose default plugin is the selected executor."""
+    """The selected executor as the default (it serves "python"), and beside it every installed
+    plugin whose factory declares other ``task_types`` (each given the executor as its runner).
+    ``executor_config["task_plugins"]``, when set, lists the add-ons to load (default: all)."""
     registry = PluginRegistry()
-    registry.register(load_plugin(executor, config), default=True)
+    default = load_plugin(executor, config)
+    registry.register(default, default=True)
+    wanted = config.settings.get("task_plugins")
+    for name, ep in sorted(executor_entry_points().items()):
+        if name == executor or (wanted is not None and name not in wanted):
+            continue
+        try:
+            factory = ep.load()
+        except Exception:  # noqa: BLE001 - a broken add-on must not keep the backend from starting
+            log.exception("executor plugin %s could not be loaded; its task types are not served", name)
+            continue
+        types = tuple(t for t in getattr(factory, "task_types", ()) if t != "python")
+        if not types:
+            continue
+        registry.register(_create(name, factory, dataclasses.replace(config, runner=default)), types)
     return registry

@@ -8,9 +8,10 @@ Two kinds of credential arrive as ``authorization: Bearer <credential>`` metadat
   run (project, domain, name, creation time) and an expiry; the signature is an HMAC-SHA256 over it
   with a key derived from the admin token, so the backend checks it without storing anything, and
   it stays valid across backend restarts. It allows only what a nested call needs, and only on
-  its own run: EnqueueAction(s), AbortQueuedAction, Watch, GetAction, TailLogs and GetRun. It is
+  its own run: EnqueueAction(s), AbortQueuedAction, Watch, GetAction, TailLogs and GetRun, and
+  GetTask in the run's own project and domain (a deployed task called from a task). It is
   refused once the run has ended (its root action is terminal), after its expiry, and for
-  any other run, CreateRun, ListRuns, WatchRuns, AbortRun and the admin service.
+  any other run, CreateRun, ListRuns, WatchRuns, AbortRun, DeleteRun and the admin service.
 
 `AuthInterceptor` does this before the method's handler runs, so an unauthenticated request's bytes
 are never deserialized (UNAUTHENTICATED, not a parse error). For an authenticated call it wraps the
@@ -139,8 +140,18 @@ def _ids(*names: str) -> Callable[[Any], Iterable[Any]]:
     return get
 
 
-#: Methods a run credential may call, each with the run identifiers its request names.
+@dataclasses.dataclass(frozen=True)
+class _Place:
+    """A project and domain a request names without a run: a run credential reaches its own."""
+
+    project: str
+    domain: str
+    run: None = None
+
+
+#: Methods a run credential may call, each with the run identifiers (or places) its request names.
 RUN_SCOPED: dict[str, Callable[[Any], Iterable[Any]]] = {
+    f"{_PKG}TaskService/GetTask": lambda r: [_Place(r.id.project, r.id.domain)],
     f"{_PKG}QueueService/EnqueueAction": _ids("id"),
     f"{_PKG}QueueService/EnqueueActions": lambda r: [a.id for a in r.actions],
     f"{_PKG}QueueService/AbortQueuedAction": _ids("id"),
@@ -272,6 +283,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return
         for ident in RUN_SCOPED[method](request):
             key = (ident.project or self.project, ident.domain or self.domain, ident.run)
+            if ident.run is None and key[:2] == scope.key[:2]:
+                continue
+            if ident.run is None:
+                raise Refuse(grpc.StatusCode.PERMISSION_DENIED,
+                             f"the credential of run {scope.run} may not read tasks of {key[0]}/{key[1]}: an action "
+                             "may only read tasks of its own run's project and domain")
             if key != scope.key:
                 raise Refuse(grpc.StatusCode.PERMISSION_DENIED,
                              f"the credential of run {scope.run} may not touch run {ident.run!r} in "

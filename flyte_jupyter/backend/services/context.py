@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
@@ -12,14 +13,19 @@ import grpc.aio
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
-from flyte_jupyter.backend.catalog import TaskCatalog
+from flyte_jupyter.backend.catalog import TaskCatalog, spec_digest
 from flyte_jupyter.backend.config import BackendConfig
 from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
 from flyte_jupyter.backend.executor.plugin import PluginRegistry
+from flyte_jupyter.backend.recovery import Recoveries
 from flyte_jupyter.backend.services.auth import Refuse
 from flyte_jupyter.backend.services.validation import Invalid, check_inputs, check_inputs_uri
 from flyte_jupyter.backend.state import RunEntry, StateHub
 from flyte_jupyter.backend.store.base import Store
+from flyte_jupyter.backend.vault import SecretVault
+
+if TYPE_CHECKING:
+    from flyte_jupyter.backend.scheduler import Scheduler
 
 PHASE_NAMES = {v: k[len("PHASE_"):] for k, v in pb.Phase.items()}
 
@@ -38,9 +44,50 @@ class Backend:
     token: str
     limits: dict[tuple[str, str], dict[str, str]]
     version: str = ""
+    #: task-resource attributes: resource defaults per (project, domain); their limits are `limits`
+    resource_defaults: dict[tuple[str, str], dict[str, str]] = dataclasses.field(default_factory=dict)
+    vault: SecretVault | None = None  # secrets at rest (services/secrets.py)
+    scheduler: Scheduler | None = None  # triggers of deployed tasks (services/triggers.py)
+    recoveries: Recoveries = dataclasses.field(init=False)  # what reruns recover from (issue 17)
+
+    def __post_init__(self) -> None:
+        self.recoveries = Recoveries(self.store, self.hub, self.catalog)
 
     def limits_for(self, project: str, domain: str) -> dict[str, str]:
         return {**self.config.limits, **self.limits.get((project, domain), {})}
+
+    def defaults_for(self, project: str, domain: str) -> dict[str, str]:
+        return self.resource_defaults.get((project, domain), {})
+
+
+_KINDS = ("cpu", "memory", "gpu", "disk")
+
+
+def with_defaults(spec: pb.TaskSpec, defaults: dict[str, str]) -> pb.TaskSpec:
+    """`spec` with each resource it leaves unset taken from `defaults` (a copy when any is), as
+    Flyte injects task-resource defaults into a task that omits a resource."""
+    missing = [k for k in _KINDS if defaults.get(k) and not getattr(spec.resources, k)]
+    if not missing:
+        return spec
+    out = pb.TaskSpec()
+    out.CopyFrom(spec)
+    for kind in missing:
+        setattr(out.resources, kind, defaults[kind])
+    return out
+
+
+async def effective_spec(backend: Backend, spec: pb.TaskSpec) -> tuple[pb.TaskSpec, str]:
+    """(the spec the actions of this version run with, the identity digest of `spec` as sent).
+
+    A version already stored with this identity runs as stored (the defaults recorded when it was
+    first stored: a version is immutable, its resources included); a new one gets the current
+    defaults of its project and domain. A conflicting version comes back with the defaults applied
+    and is refused by the catalog's check with both digests."""
+    identity = spec_digest(spec)
+    known = await backend.catalog.lookup(TaskCatalog.key(spec))
+    if known is not None and known[0] == identity:
+        return known[1], identity
+    return with_defaults(spec, backend.defaults_for(spec.id.project, spec.id.domain)), identity
 
 
 async def entry_of(backend: Backend, ident: pb.ActionIdentifier) -> RunEntry:

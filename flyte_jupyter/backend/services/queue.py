@@ -1,4 +1,10 @@
-"""QueueService: enqueue child actions under a run, and abort them."""
+"""QueueService: enqueue child actions under a run, and abort them.
+
+A child names its task by spec (`task`) or by reference to a version registered in the run's own
+project and domain (`task_ref`: a deployed task called from a task), and then runs the registered
+spec, code bundle and image, as a run by reference does. Either way the spec gets the
+project-domain's resource defaults where it requests nothing and is checked against the limits
+in effect now."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from flyte_jupyter._internal.runtime.naming import ROOT_ACTION
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
 from flyte_jupyter._internal.wire.proto import queue_service_pb2_grpc as queue_grpc
+from flyte_jupyter.backend.recovery import mark_recovered
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import (
     PHASE_NAMES,
@@ -20,9 +27,11 @@ from flyte_jupyter.backend.services.context import (
     check_executor,
     check_inputs_of,
     discard_inputs,
+    effective_spec,
     entry_of,
     write_inputs,
 )
+from flyte_jupyter.backend.services.tasks import not_found
 from flyte_jupyter.backend.services.validation import (
     Invalid,
     check_action_name,
@@ -43,6 +52,7 @@ class _Checked:
     req: queue_pb.EnqueueActionRequest
     spec: pb.TaskSpec | None
     existing: ActionRecord | None
+    identity: str = ""  # the digest of the spec as sent: the version's identity
 
 
 class QueueService(queue_grpc.QueueServiceServicer):
@@ -69,16 +79,40 @@ class QueueService(queue_grpc.QueueServiceServicer):
         if parent is not None and parent.terminal:
             raise Refuse(grpc.StatusCode.FAILED_PRECONDITION,
                          f"parent action {parent.name} has ended ({PHASE_NAMES[parent.phase]}); it takes no new children")
-        spec = pb.TaskSpec()
-        spec.CopyFrom(req.task)
-        spec.id.project, spec.id.domain = run.project, run.domain
-        check_task_spec(spec)
+        if req.HasField("task_ref"):
+            spec, identity = await self._registered(req, run.project, run.domain)
+        else:
+            spec = pb.TaskSpec()
+            spec.CopyFrom(req.task)
+            spec.id.project, spec.id.domain = run.project, run.domain
+            check_task_spec(spec)
+            spec, identity = await effective_spec(b, spec)
         check_inputs_of(b, run.project, run.domain, run.name, req.inputs, req.inputs_uri)
         check_resources(spec, b.limits_for(run.project, run.domain))
         check_executor(b, spec)
-        await b.catalog.check(spec)
+        await b.catalog.check(spec, identity)
         batch[(run.key, req.id.name)] = req.parent
-        return _Checked(entry, req, spec, None)
+        return _Checked(entry, req, spec, None, identity)
+
+    async def _registered(self, req: queue_pb.EnqueueActionRequest, project: str, domain: str) -> tuple[pb.TaskSpec, str]:
+        """The registered spec a child by reference runs, and its identity digest."""
+        ref = req.task_ref
+        if req.HasField("task") and req.task.ByteSize():
+            raise Invalid("send the child's task spec or a reference to a registered task (task_ref), not both")
+        if not ref.name:
+            raise Invalid("task_ref names no task")
+        for what, named, own in (("project", ref.project, project), ("domain", ref.domain, domain)):
+            if named and named != own:
+                raise Invalid(f"task {ref.name} is registered in {what} {named!r}, not in this run's {what} {own!r}; "
+                              "a deployed task called from a task must be registered in the run's own project and "
+                              "domain (start it as its own run with flyte.run instead)")
+        reg = await self.backend.catalog.registered(project, domain, ref.name, ref.version)
+        if reg is None:
+            raise Refuse(grpc.StatusCode.NOT_FOUND, not_found(ref.name, ref.version, project, domain))
+        spec = pb.TaskSpec()
+        spec.CopyFrom(reg.spec)
+        check_task_spec(spec)
+        return spec, reg.record.digest
 
     async def _store(self, item: _Checked, pending: list) -> queue_pb.EnqueueActionResponse:
         b = self.backend
@@ -86,7 +120,8 @@ class QueueService(queue_grpc.QueueServiceServicer):
         if item.existing is not None or spec is None:
             known = item.existing or entry.actions[req.id.name]
             return queue_pb.EnqueueActionResponse(action=known.to_pb(), existed=True)
-        await b.catalog.register(spec)
+        await b.catalog.register(spec, item.identity)
+        source = await b.recoveries.source_for(entry)  # a rerun with recover: what it may reuse
         existing = entry.actions.get(req.id.name)  # a concurrent call may have added it meanwhile
         if existing is not None:
             return queue_pb.EnqueueActionResponse(action=existing.to_pb(), existed=True)
@@ -97,6 +132,11 @@ class QueueService(queue_grpc.QueueServiceServicer):
                            spec.id.version, task_type=spec.type or "python", group=req.group,
                            max_attempts=spec.retries.count + 1, inputs_uri=inputs_uri, inputs_hash=req.inputs_hash,
                            overwrite_cache=req.overwrite_cache or run.overwrite_cache)
+        recovered = source.match(rec, spec) if source is not None else None
+        if recovered is not None:  # a rerun with recover: its outputs are the source's, it does not run
+            mark_recovered(rec, recovered)
+            pending.append(b.hub.record(entry, [rec]))
+            return queue_pb.EnqueueActionResponse(action=rec.to_pb(), existed=False)
         try:
             pending.append(b.executor.admit(entry, rec, spec))
         except BaseException:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import asyncio
+import contextlib
+from typing import Any, AsyncIterator
 
 import grpc
 import grpc.aio
 
+from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.wire.proto import state_service_pb2 as state_pb
 from flyte_jupyter._internal.wire.proto import state_service_pb2_grpc as state_grpc
 from flyte_jupyter.backend.executor.executor import Attempt
+from flyte_jupyter.backend.executor.plugin import LogLine
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import Backend, entry_of
 
 _WATCH_CHUNK = 2000
+_LOG_BATCH = 200
+_LOG_IDLE = 0.02  # seconds a batch waits for the plugin's next line before it goes out
 
 
 class StateService(state_grpc.StateServiceServicer):
@@ -55,6 +60,8 @@ class StateService(state_grpc.StateServiceServicer):
         resp = state_pb.GetActionResponse(action=msg)
         if spec is not None:
             resp.task.CopyFrom(spec)
+        if request.with_inputs and rec.inputs_uri:  # debugging the action in a notebook (issue 17)
+            resp.inputs = await asyncio.to_thread(_storage.get_bytes, rec.inputs_uri)
         return resp
 
     @guard
@@ -74,12 +81,44 @@ class StateService(state_grpc.StateServiceServicer):
         handle = current.handle if current is not None and current.number == number else None
         launch = await b.executor._launch_spec(Attempt(entry, rec, number), spec)
         plugin = b.registry.get(launch.task_type)
-        batch: list[state_pb.LogLine] = []
-        last = time.monotonic()
-        async for line in plugin.logs(launch, handle, follow=request.follow):
-            batch.append(state_pb.LogLine(stream=line.stream, text=line.text, timestamp=line.timestamp, attempt=number))
-            if len(batch) >= 200 or time.monotonic() - last > 0.1:
-                yield state_pb.TailLogsResponse(lines=batch)
-                batch, last = [], time.monotonic()
+        async for batch in _batches(plugin.logs(launch, handle, follow=request.follow)):
+            yield state_pb.TailLogsResponse(lines=[
+                state_pb.LogLine(stream=line.stream, text=line.text, timestamp=line.timestamp, attempt=number,
+                                 partial=line.partial) for line in batch])
+
+
+async def _batches(lines: AsyncIterator[LogLine]) -> AsyncIterator[list[LogLine]]:
+    """Lines in batches of up to `_LOG_BATCH`: a batch goes out as soon as the plugin has no next
+    line ready (`_LOG_IDLE`), so a lone line (a progress bar's new state) is never held back."""
+    it = lines.__aiter__()
+    batch: list[LogLine] = []
+    pending: asyncio.Future | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(it.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=_LOG_IDLE if batch else None)
+            if not done:
+                yield batch
+                batch = []
+                continue
+            try:
+                line = pending.result()
+            except StopAsyncIteration:
+                pending = None
+                break
+            pending = None
+            batch.append(line)
+            if len(batch) >= _LOG_BATCH:
+                yield batch
+                batch = []
         if batch:
-            yield state_pb.TailLogsResponse(lines=batch)
+            yield batch
+    finally:
+        if pending is not None:  # the caller went away while the plugin was waiting for a line
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        closer = getattr(it, "aclose", None)
+        if closer is not None:
+            await closer()

@@ -4,7 +4,8 @@
 (names, versions, sizes, the executor that would run it), the platform limits of the project and
 domain (Flyte's words when over), that each spec's code bundle is one of this backend's
 content-addressed bundles and holds what its name says, and that no version exists with another
-spec. Then the catalog stores every spec and registration in one transaction. With
+spec. A task that requests no cpu, memory, gpu or disk gets the project-domain's default for it
+(task-resource attributes), recorded in the registered spec and checked against the limits. Then the catalog stores every spec and registration in one transaction. With
 `validate_only` it checks all of that but the bundles' presence and stores nothing: a client asks
 so before it uploads a bundle, so a refused registration leaves nothing behind in storage either. `GetTask` finds a
 version ("" or "latest": the newest), `ListTasks` lists them by name, newest first.
@@ -29,7 +30,8 @@ from flyte_jupyter._internal.wire.proto import task_service_pb2 as task_pb
 from flyte_jupyter._internal.wire.proto import task_service_pb2_grpc as task_grpc
 from flyte_jupyter.backend.catalog import LATEST, Registered
 from flyte_jupyter.backend.services.auth import Refuse, guard
-from flyte_jupyter.backend.services.context import Backend, check_executor
+from flyte_jupyter.backend.services.context import Backend, check_executor, effective_spec
+from flyte_jupyter.backend.services.triggers import check_triggers, deploy_triggers
 from flyte_jupyter.backend.services.validation import (
     Invalid,
     check_project_domain,
@@ -130,6 +132,7 @@ class TaskService(task_grpc.TaskServiceServicer):
         _check_text("registered_by", who, MAX_WHO)
         limits = b.limits_for(project, domain)
         specs: list[pb.TaskSpec] = []
+        identities: list[str] = []
         entries: list[bytes] = []
         names: set[str] = set()
         bundles: set[str] = set()
@@ -144,24 +147,28 @@ class TaskService(task_grpc.TaskServiceServicer):
             if spec.id.name in names:
                 raise Invalid(f"task {spec.id.name} is in the request twice; register each task once")
             names.add(spec.id.name)
+            spec, identity = await effective_spec(b, spec)  # the project-domain's defaults, recorded
             check_resources(spec, limits)
             check_executor(b, spec)
             _check_entry(item, spec)
+            check_triggers(item, spec)
             bundles.update(bundle_uris(spec))
             meta = task_pb.TaskEntry()
             meta.CopyFrom(item)
             meta.ClearField("spec")
             specs.append(spec)
+            identities.append(identity)
             entries.append(meta.SerializeToString(deterministic=True))
         for uri in sorted(bundles):
             await asyncio.to_thread(check_bundle, uri, b.config.storage_root, not request.validate_only)
         if request.validate_only:
-            await b.catalog.check_tasks(specs)
+            await b.catalog.check_tasks(specs, identities)
             return task_pb.RegisterTasksResponse()
         # Shielded: a caller that goes away mid-way leaves the request stored whole or not at all.
-        registering = asyncio.ensure_future(b.catalog.register_tasks(specs, entries, who, time.time()))
+        registering = asyncio.ensure_future(b.catalog.register_tasks(specs, entries, who, time.time(), identities))
         registering.add_done_callback(lambda t: t.cancelled() or t.exception())
         registered = await asyncio.shield(registering)
+        await deploy_triggers(b, [(spec, item) for spec, item in zip(specs, request.tasks)])
         return task_pb.RegisterTasksResponse(tasks=[registered_msg(r) for r in registered])
 
     @guard

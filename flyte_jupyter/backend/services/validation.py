@@ -142,6 +142,7 @@ def check_task_spec(spec: pb.TaskSpec) -> None:
     _no_nul(f"the image of task {name}", [spec.image])
     check_env(f"task {name}", spec.env)
     _check_custom(name, spec.custom_json)
+    check_secret_requests(spec)
 
 
 def check_inputs_size(data: bytes) -> None:
@@ -187,6 +188,30 @@ def check_inputs_uri(uri: str, storage_root: str, project: str, domain: str, run
             raise Invalid(refusal) from None
         if not target.startswith(base.rstrip("/") + "/"):
             raise Invalid(refusal)
+
+
+# -- secrets a task declares (issue 19) -------------------------------------------------------------
+
+MAX_SECRETS = 64  # per task
+
+
+def check_secret_requests(spec: pb.TaskSpec) -> None:
+    """A spec's secrets: valid names and env var names, a sane mount path, at most MAX_SECRETS."""
+    from flyte_jupyter._internal.runtime.secret_names import env_var_for, stored_name
+
+    name = spec.id.name
+    if len(spec.secrets) > MAX_SECRETS:
+        raise Invalid(f"task {name} declares {len(spec.secrets)} secrets, more than {MAX_SECRETS}")
+    for req in spec.secrets:
+        try:
+            stored_name(req.key, req.group or None)
+            env_var_for(req.key, req.group or None, req.as_env_var or None)
+        except ValueError as exc:
+            raise Invalid(f"task {name}: {exc}") from None
+        mount = req.mount
+        if len(mount) > 1024 or any(ord(c) < 32 for c in mount) or ".." in mount.split("/"):
+            raise Invalid(f"task {name}: the mount path {mount[:80]!r} of secret {req.key!r} is not a plain path; "
+                          "use e.g. /etc/flyte/secrets")
 
 
 def check_request_strings(what: str, env_vars: Mapping[str, str], raw_data_path: str) -> None:
@@ -235,21 +260,34 @@ def check_resources(spec: pb.TaskSpec, limits: dict[str, str]) -> None:
             )
 
 
-def normalize_limits(limits: dict[str, str]) -> dict[str, str]:
-    """Check a limits mapping (as `admin limits set` sends it) and return it with string values."""
+def normalize_limits(limits: dict[str, str], what: str = "limits") -> dict[str, str]:
+    """Check a limits (or defaults, `what`) mapping, as `admin limits set` and `admin
+    resource-attributes update` send it, and return it with string values."""
     out: dict[str, str] = {}
     for kind, value in limits.items():
         if kind not in _RESOURCE_WORD:
-            raise Invalid(f"unknown resource {kind!r} in limits; use cpu, memory, gpu or disk")
+            raise Invalid(f"unknown resource {kind!r} in {what}; use cpu, memory, gpu or disk")
         if value in (None, ""):
             continue
         text = str(value)
+        if len(text) > 64 or "\0" in text:
+            raise Invalid(f"{what}: {kind} {text[:64]!r} is not a quantity: use e.g. 2, '500m', '1Gi'")
         try:
             _amount(kind, text)
         except ValueError as exc:
-            raise Invalid(str(exc)) from None
+            raise Invalid(f"{what}: {exc}") from None
         out[kind] = text
     return out
+
+
+def check_defaults_within(defaults: dict[str, str], limits: dict[str, str]) -> None:
+    """Refuse a default over the limit in effect for the same resource (a task that requests
+    nothing would then be refused at every run)."""
+    for kind, value in defaults.items():
+        limit = limits.get(kind)
+        if limit and _amount(kind, value) > _amount(kind, limit):
+            raise Invalid(f"the default {_RESOURCE_WORD[kind]} [{value}] is greater than its limit [{limit}]; "
+                          "lower the default or raise the limit")
 
 
 __all__ = ["Invalid", "check_resources", "format_memory"]

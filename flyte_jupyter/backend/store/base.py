@@ -14,7 +14,11 @@ from flyte_jupyter.backend.store.records import (
     CacheRecord,
     RegistrationRecord,
     RunRecord,
+    SecretRecord,
     TaskKey,
+    TickRecord,
+    TriggerKey,
+    TriggerRecord,
 )
 
 
@@ -114,7 +118,79 @@ class Store(abc.ABC):
         """(owner, endpoint, seconds left; negative once expired) of a run's lease, None if none."""
 
     @abc.abstractmethod
-    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> None:
+    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> bool:
         """Lease a run about to be created to `owner` (before its row exists, so no other replica
-        can claim it in between)."""
+        can claim it in between); False when another replica holds a live lease of it (two
+        replicas creating one name: exactly one gets it)."""
 
+    # -- task-resource attributes (issue 13): resource defaults per project and domain, stored beside
+    # the limits of `put_limits` (the attributes' limits are those limits) ------------------------
+
+    @abc.abstractmethod
+    async def put_resource_attributes(self, project: str, domain: str, defaults: dict[str, str],
+                                      limits: dict[str, str]) -> None:
+        """Replace a project-domain's resource defaults and limits in one transaction."""
+
+    @abc.abstractmethod
+    async def delete_resource_attributes(self, project: str, domain: str) -> bool:
+        """Remove a project-domain's defaults and limits in one transaction; whether there were any."""
+
+    @abc.abstractmethod
+    async def all_resource_defaults(self) -> dict[tuple[str, str], dict[str, str]]: ...
+    # -- secrets (issue 19) ------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_secret(self, secret: SecretRecord, overwrite: bool) -> bool:
+        """Store a sealed secret; False (nothing written) when one of that name exists and not
+        `overwrite`. An overwrite keeps `created_at`."""
+
+    @abc.abstractmethod
+    async def get_secret(self, project: str, domain: str, name: str) -> SecretRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_secrets(self, project: str, domain: str, limit: int) -> list[SecretRecord]:
+        """By name; `sealed` left empty (a listing never needs a value)."""
+
+    @abc.abstractmethod
+    async def delete_secret(self, project: str, domain: str, name: str) -> bool: ...
+
+    # -- triggers (issue 19) -----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_triggers(self, triggers: list[TriggerRecord]) -> None:
+        """Upsert deployed triggers in one transaction: a trigger already there gets the new spec
+        and task version and keeps whether it is active (and since when)."""
+
+    @abc.abstractmethod
+    async def list_triggers(self, project: str | None = None, domain: str | None = None) -> list[TriggerRecord]: ...
+
+    @abc.abstractmethod
+    async def set_trigger_active(self, key: TriggerKey, active: bool, now: float) -> bool: ...
+
+    @abc.abstractmethod
+    async def delete_trigger(self, key: TriggerKey) -> bool: ...
+
+    @abc.abstractmethod
+    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord) -> bool:
+        """`put_run` and the tick's record in one transaction; False (nothing written) when the
+        tick has fired already (by this process before a restart, or by another replica)."""
+
+    @abc.abstractmethod
+    async def last_ticks(self) -> dict[TriggerKey, TickRecord]:
+        """The newest fired tick of every trigger (kept with the trigger, not found among its ticks)."""
+    # -- DeleteRun ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def delete_run(self, project: str, domain: str, name: str) -> int:
+        """Delete a run and its actions in one transaction; returns how many actions went. The
+        caller checks that the run has ended (cache entries it produced stay: they point at
+        outputs the caller deletes or keeps)."""
+    # -- rerun and recovery (issue 17) ---------------------------------------------------------
+    # An action's `recovered_from` and `usage` (its ended attempts) are written with the action by
+    # `put_actions`/`put_run` and read back by `get_actions`; a run created as a rerun keeps its
+    # source (what it recovers from) so that a restarted backend goes on recovering.
+
+    @abc.abstractmethod
+    async def put_rerun_source(self, project: str, domain: str, run: str, source: bytes) -> None:
+        """Keep a run's serialized RerunSource (written before the run itself)."""
+
+    @abc.abstractmethod
+    async def get_rerun_source(self, project: str, domain: str, run: str) -> bytes | None: ...

@@ -71,6 +71,34 @@ MIGRATIONS: tuple[Migration, ...] = (
           PRIMARY KEY (project, domain, run))""",
         "CREATE INDEX IF NOT EXISTS run_leases_owner ON run_leases (owner)",
     )),
+    Migration(4, "resource attributes (issue 13): defaults per project and domain (their limits are in limits)", (
+        """CREATE TABLE IF NOT EXISTS resource_defaults (
+          project TEXT, domain TEXT, defaults TEXT, PRIMARY KEY (project, domain))""",
+    )),
+    Migration(5, "secrets and triggers (issue 19): sealed secrets, deployed triggers, fired ticks", (
+        # `sealed` is ciphertext only (backend/vault.py)
+        """CREATE TABLE IF NOT EXISTS secrets (
+          project TEXT, domain TEXT, name TEXT, sealed {blob}, created_at {real}, updated_at {real},
+          PRIMARY KEY (project, domain, name))""",
+        """CREATE TABLE IF NOT EXISTS triggers (
+          project TEXT, domain TEXT, task_name TEXT, name TEXT, task_version TEXT, spec {blob}, active INTEGER,
+          created_at {real}, active_since {real}, last_tick {real} DEFAULT 0, last_run TEXT DEFAULT '',
+          last_fired_at {real} DEFAULT 0,
+          PRIMARY KEY (project, domain, task_name, name))""",
+        """CREATE TABLE IF NOT EXISTS trigger_ticks (
+          project TEXT, domain TEXT, task_name TEXT, name TEXT, tick {real}, run_name TEXT, fired_at {real},
+          PRIMARY KEY (project, domain, task_name, name, tick))""",
+    )),
+    Migration(6, "attempt records: every attempt of an action (a serialized AttemptHistory)", (
+        "ALTER TABLE actions ADD COLUMN attempts {blob}",
+    )),
+    Migration(7, "rerun and recovery (issue 17): an action's origin and ended attempts; a rerun's source", (
+        """CREATE TABLE IF NOT EXISTS action_extras (
+          project TEXT, domain TEXT, run TEXT, name TEXT, recovered_from TEXT, usage {blob},
+          PRIMARY KEY (project, domain, run, name))""",
+        """CREATE TABLE IF NOT EXISTS rerun_sources (
+          project TEXT, domain TEXT, run TEXT, source {blob}, PRIMARY KEY (project, domain, run))""",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -96,16 +124,37 @@ def check_not_newer(version: int, where: str) -> None:
             "backend replica (pip install -U flyte-jupyter), or point the backend at another database.")
 
 
+def _begin(conn: Any, dialect: Dialect) -> None:
+    conn.execute("BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN")
+
+
+def _lock(conn: Any, dialect: Dialect) -> None:
+    """Replicas starting together migrate one at a time (on PostgreSQL even CREATE TABLE IF NOT
+    EXISTS fails against a concurrent one; SQLite's BEGIN IMMEDIATE serializes already)."""
+    if dialect.name != "sqlite":
+        conn.execute("SELECT pg_advisory_xact_lock(7160001)")
+
+
+def _locked(conn: Any, dialect: Dialect, fn: Any) -> None:
+    _begin(conn, dialect)
+    try:
+        _lock(conn, dialect)
+        fn()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def migrate(conn: Any, dialect: Dialect, where: str) -> list[Migration]:
     """Apply the steps the database lacks (see the module docstring); returns the steps applied.
     `conn` is in autocommit mode (transactions are explicit); `where` names the database in errors."""
     applied: list[Migration] = []
-    check_not_newer(current_version(conn, dialect), where)
+    _locked(conn, dialect, lambda: check_not_newer(current_version(conn, dialect), where))
     for step in MIGRATIONS:
-        conn.execute("BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN")
+        _begin(conn, dialect)
         try:
-            if dialect.name != "sqlite":
-                conn.execute("SELECT pg_advisory_xact_lock(7160001)")  # replicas starting together: one at a time
+            _lock(conn, dialect)
             version = current_version(conn, dialect)  # again, under the lock
             check_not_newer(version, where)
             if step.version <= version:

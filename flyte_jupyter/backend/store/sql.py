@@ -29,7 +29,11 @@ from flyte_jupyter.backend.store.records import (
     CacheRecord,
     RegistrationRecord,
     RunRecord,
+    SecretRecord,
     TaskKey,
+    TickRecord,
+    TriggerKey,
+    TriggerRecord,
 )
 
 _REG_COLS = "project, domain, name, version, digest, created_at, created_by, entry"
@@ -37,7 +41,7 @@ _RUN_COLS = "project, domain, name, created_at, task_name, labels, env_vars, raw
 _ACTION_COLS = (
     "project, domain, run, name, parent, task_name, task_version, task_type, grp, phase, attempt, "
     "max_attempts, error, cache_hit, queued_at, started_at, ended_at, inputs_uri, outputs_uri, "
-    "inputs_hash, overwrite_cache, seq, handle, not_before"
+    "inputs_hash, overwrite_cache, seq, handle, not_before, attempts"
 )
 _CACHE_COLS = ("project, domain, task_name, cache_version, inputs_hash, outputs_uri, created_at, source_run, "
                "source_action")
@@ -54,6 +58,8 @@ def _upsert(table: str, cols: str, key: str) -> str:
 _UPSERT_ACTION = _upsert("actions", _ACTION_COLS, "project, domain, run, name")
 _UPSERT_CACHE = _upsert("cache", _CACHE_COLS, "project, domain, task_name, cache_version, inputs_hash")
 _UPSERT_LIMITS = _upsert("limits", "project, domain, limits", "project, domain")
+_UPSERT_EXTRAS = _upsert("action_extras", "project, domain, run, name, recovered_from, usage",
+                         "project, domain, run, name")
 _INSERT_TASK = ("INSERT INTO tasks (project, domain, name, version, digest, spec) VALUES (?,?,?,?,?,?) "
                 "ON CONFLICT DO NOTHING")
 
@@ -63,7 +69,7 @@ def _action_row(a: ActionRecord) -> tuple:
         a.project, a.domain, a.run, a.name, a.parent, a.task_name, a.task_version, a.task_type, a.group,
         a.phase, a.attempt, a.max_attempts, a.error.SerializeToString() if a.error is not None else None,
         int(a.cache_hit), a.queued_at, a.started_at, a.ended_at, a.inputs_uri, a.outputs_uri, a.inputs_hash,
-        int(a.overwrite_cache), a.seq, a.handle, a.not_before,
+        int(a.overwrite_cache), a.seq, a.handle, a.not_before, _attempts_blob(a),
     )
 
 
@@ -78,7 +84,42 @@ def _action_from_row(row: tuple) -> ActionRecord:
         max_attempts=row[11], error=err, cache_hit=bool(row[13]), queued_at=row[14], started_at=row[15],
         ended_at=row[16], inputs_uri=row[17], outputs_uri=row[18], inputs_hash=row[19],
         overwrite_cache=bool(row[20]), seq=row[21], handle=row[22] or "", not_before=row[23] or 0.0,
+        attempts=_attempts_of(row[24]),
     )
+
+
+# -- attempt records: every attempt of an action, in the `attempts` column (NULL in a database from
+# before the column: only the latest attempt is known, from the action's own fields) ---------------
+
+def _attempts_blob(a: ActionRecord) -> bytes | None:
+    return pb.AttemptHistory(attempts=a.attempts).SerializeToString() if a.attempts else None
+
+
+def _attempts_of(blob: bytes | None) -> list[pb.AttemptRecord]:
+    if not blob:
+        return []
+    return list(pb.AttemptHistory.FromString(bytes(blob)).attempts)
+
+
+# -- rerun and recovery (issue 17): the action_extras rows ----------------------------------------
+
+def _extras_rows(actions: list[ActionRecord]) -> list[tuple]:
+    """The action_extras rows of the actions that have an origin or ended attempts (most have
+    neither); captured when the write is queued, as the action rows are."""
+    return [(a.project, a.domain, a.run, a.name, a.recovered_from,
+             pb.Action(usage=a.usage).SerializeToString() if a.usage else None)
+            for a in actions if a.recovered_from or a.usage]
+
+
+def _with_extras(c: Any, q_extras: str, key: tuple[str, str, str], actions: list[ActionRecord]) -> list[ActionRecord]:
+    extras = {r[0]: r[1:] for r in c.execute(q_extras, key).fetchall()}
+    for a in actions:
+        got = extras.get(a.name)
+        if got is not None:
+            a.recovered_from = got[0] or ""
+            if got[1]:
+                a.usage = list(pb.Action.FromString(bytes(got[1])).usage)
+    return actions
 
 
 def _run_from_row(row: tuple) -> RunRecord:
@@ -283,28 +324,40 @@ class SqlStore(Store):
 
         await self._submit(write)
 
-    async def put_run(self, run: RunRecord, root: ActionRecord) -> None:
+    def _run_writer(self, run: RunRecord, root: ActionRecord) -> _Write:
+        """The write of a new run and its root action (rows captured now, as every write's are)."""
         row = (run.project, run.domain, run.name, run.created_at, run.task_name, json.dumps(run.labels),
                json.dumps(run.env_vars), run.raw_data_path, int(run.overwrite_cache))
         arow = _action_row(root)
+        extras = _extras_rows([root])
         q_run = self._q(f"INSERT INTO runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?)")
         q_action = self._q(_UPSERT_ACTION)
+        q_extras = self._q(_UPSERT_EXTRAS)
 
         def write(c: Any) -> None:
             c.execute(q_run, row)
             c.execute(q_action, arow)
+            if extras:
+                c.cursor().executemany(q_extras, extras)
 
-        await self._submit(write)
+        return write
+
+    async def put_run(self, run: RunRecord, root: ActionRecord) -> None:
+        await self._submit(self._run_writer(run, root))
 
     def put_actions_nowait(self, actions: list[ActionRecord]) -> "asyncio.Future[Any]":
         """Queue action upserts; the returned future resolves once they are committed."""
         rows = [_action_row(a) for a in actions]
+        extras = _extras_rows(actions)
         done_runs = [(a.project, a.domain, a.run) for a in actions if a.name == "a0" and a.terminal]
         q_action = self._q(_UPSERT_ACTION)
+        q_extras = self._q(_UPSERT_EXTRAS)
         q_done = self._q("UPDATE runs SET done=1 WHERE project=? AND domain=? AND name=?")
 
         def write(c: Any) -> None:
             c.cursor().executemany(q_action, rows)
+            if extras:
+                c.cursor().executemany(q_extras, extras)
             if done_runs:
                 c.cursor().executemany(q_done, done_runs)
 
@@ -372,8 +425,13 @@ class SqlStore(Store):
 
     async def get_actions(self, project: str, domain: str, run: str) -> list[ActionRecord]:
         q = self._q(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=?")
-        rows = await self._read(lambda c: c.execute(q, (project, domain, run)).fetchall())
-        return [_action_from_row(r) for r in rows]
+        q_extras = self._q("SELECT name, recovered_from, usage FROM action_extras WHERE project=? AND domain=? AND run=?")
+        key = (project, domain, run)
+
+        def read(c: Any) -> list[ActionRecord]:
+            return _with_extras(c, q_extras, key, [_action_from_row(r) for r in c.execute(q, key).fetchall()])
+
+        return await self._read(read)
 
     async def list_runs(self, project: str, domain: str, limit: int) -> list[RunRecord]:
         q = self._q(f"SELECT {_RUN_COLS} FROM runs WHERE project=? AND domain=? ORDER BY created_at DESC LIMIT ?")
@@ -435,11 +493,13 @@ class SqlStore(Store):
                 runs.append(run)
         return runs
 
-    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> None:
+    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> bool:
+        now = self.dialect.now
         q = self._q("INSERT INTO run_leases (project, domain, run, owner, endpoint, expires_at) "
-                    f"VALUES (?,?,?,?,?,{self.dialect.now} + ?) ON CONFLICT (project, domain, run) DO UPDATE SET "
-                    "owner=excluded.owner, endpoint=excluded.endpoint, expires_at=excluded.expires_at")
-        await self._submit(lambda c: c.execute(q, (*key, owner, endpoint, ttl)))
+                    f"VALUES (?,?,?,?,?,{now} + ?) ON CONFLICT (project, domain, run) DO UPDATE SET "
+                    "owner=excluded.owner, endpoint=excluded.endpoint, expires_at=excluded.expires_at "
+                    f"WHERE run_leases.expires_at < {now} OR run_leases.owner=excluded.owner")
+        return await self._submit(lambda c: c.execute(q, (*key, owner, endpoint, ttl)).rowcount > 0)
 
     async def renew_leases(self, owner: str, ttl: float, endpoint: str) -> int:
         q = self._q(f"UPDATE run_leases SET expires_at={self.dialect.now} + ?, endpoint=? WHERE owner=?")
@@ -450,6 +510,159 @@ class SqlStore(Store):
                     "WHERE project=? AND domain=? AND run=?")
         row = await self._read(lambda c: c.execute(q, key).fetchone())
         return (row[0], row[1], float(row[2])) if row else None
+
+    # -- task-resource attributes (issue 13): defaults beside the limits of `put_limits` ----------
+    # Each write below is one caller's write: the writer applies it whole or not at all (see
+    # `_apply`), whatever else its batch holds.
+
+    async def put_resource_attributes(self, project: str, domain: str, defaults: dict[str, str],
+                                      limits: dict[str, str]) -> None:
+        q_defaults = self._q(_upsert("resource_defaults", "project, domain, defaults", "project, domain"))
+        q_limits = self._q(_UPSERT_LIMITS)
+        key = (project, domain)
+
+        def write(c: Any) -> None:
+            c.execute(q_defaults, (*key, json.dumps(defaults)))
+            c.execute(q_limits, (*key, json.dumps(limits)))
+
+        await self._submit(write)
+
+    async def delete_resource_attributes(self, project: str, domain: str) -> bool:
+        q_defaults = self._q("DELETE FROM resource_defaults WHERE project=? AND domain=?")
+        q_limits = self._q("DELETE FROM limits WHERE project=? AND domain=?")
+        key = (project, domain)
+
+        def write(c: Any) -> bool:
+            removed = c.execute(q_defaults, key).rowcount
+            removed += c.execute(q_limits, key).rowcount
+            return removed > 0
+
+        return await self._submit(write)
+
+    async def all_resource_defaults(self) -> dict[tuple[str, str], dict[str, str]]:
+        rows = await self._read(lambda c: c.execute("SELECT project, domain, defaults FROM resource_defaults").fetchall())
+        return {(r[0], r[1]): json.loads(r[2]) for r in rows}
+
+    # -- secrets (issue 19): `sealed` is ciphertext only (backend/vault.py) -----------------------
+
+    async def put_secret(self, secret: SecretRecord, overwrite: bool) -> bool:
+        # One statement either way, so two replicas creating one name at once cannot both win.
+        q = self._q("INSERT INTO secrets (project, domain, name, sealed, created_at, updated_at) VALUES (?,?,?,?,?,?) "
+                    "ON CONFLICT (project, domain, name) DO "
+                    + ("UPDATE SET sealed=excluded.sealed, updated_at=excluded.updated_at" if overwrite else "NOTHING"))
+        row = (secret.project, secret.domain, secret.name, secret.sealed, secret.created_at, secret.updated_at)
+        return await self._submit(lambda c: c.execute(q, row).rowcount > 0)
+
+    async def get_secret(self, project: str, domain: str, name: str) -> SecretRecord | None:
+        q = self._q("SELECT project, domain, name, sealed, created_at, updated_at FROM secrets "
+                    "WHERE project=? AND domain=? AND name=?")
+        row = await self._read(lambda c: c.execute(q, (project, domain, name)).fetchone())
+        return SecretRecord(row[0], row[1], row[2], bytes(row[3]), row[4], row[5]) if row else None
+
+    async def list_secrets(self, project: str, domain: str, limit: int) -> list[SecretRecord]:
+        q = self._q("SELECT project, domain, name, created_at, updated_at FROM secrets WHERE project=? AND domain=? "
+                    "ORDER BY name LIMIT ?")
+        rows = await self._read(lambda c: c.execute(q, (project, domain, limit or self.dialect.no_limit)).fetchall())
+        return [SecretRecord(r[0], r[1], r[2], b"", r[3], r[4]) for r in rows]
+
+    async def delete_secret(self, project: str, domain: str, name: str) -> bool:
+        q = self._q("DELETE FROM secrets WHERE project=? AND domain=? AND name=?")
+        return await self._submit(lambda c: c.execute(q, (project, domain, name)).rowcount > 0)
+
+    # -- triggers (issue 19) ----------------------------------------------------------------------
+
+    async def put_triggers(self, triggers: list[TriggerRecord]) -> None:
+        rows = [(t.project, t.domain, t.task_name, t.name, t.task_version, t.spec, int(t.active), t.created_at,
+                 t.active_since) for t in triggers]
+        q = self._q("INSERT INTO triggers (project, domain, task_name, name, task_version, spec, active, created_at, "
+                    "active_since) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (project, domain, task_name, name) "
+                    "DO UPDATE SET task_version=excluded.task_version, spec=excluded.spec")
+        if rows:
+            await self._submit(lambda c: c.cursor().executemany(q, rows))
+
+    async def list_triggers(self, project: str | None = None, domain: str | None = None) -> list[TriggerRecord]:
+        where, params = [], []
+        for col, value in (("project", project), ("domain", domain)):
+            if value:
+                where.append(f"{col}=?")
+                params.append(value)
+        q = self._q("SELECT project, domain, task_name, name, task_version, spec, active, created_at, active_since "
+                    "FROM triggers" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY task_name, name")
+        rows = await self._read(lambda c: c.execute(q, params).fetchall())
+        return [TriggerRecord(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), bool(r[6]), r[7], r[8]) for r in rows]
+
+    async def set_trigger_active(self, key: TriggerKey, active: bool, now: float) -> bool:
+        # Activating an inactive trigger restarts `active_since` (no catching up on paused ticks).
+        q = self._q("UPDATE triggers SET active=?, active_since=CASE WHEN ? = 1 AND active = 0 THEN ? "
+                    "ELSE active_since END WHERE project=? AND domain=? AND task_name=? AND name=?")
+        return await self._submit(lambda c: c.execute(q, (int(active), int(active), now, *key)).rowcount > 0)
+
+    async def delete_trigger(self, key: TriggerKey) -> bool:
+        q_trigger = self._q("DELETE FROM triggers WHERE project=? AND domain=? AND task_name=? AND name=?")
+        q_ticks = self._q("DELETE FROM trigger_ticks WHERE project=? AND domain=? AND task_name=? AND name=?")
+
+        def write(c: Any) -> bool:
+            found = c.execute(q_trigger, key).rowcount > 0
+            c.execute(q_ticks, key)
+            return bool(found)
+
+        return await self._submit(write)
+
+    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord) -> bool:
+        trow = (tick.project, tick.domain, tick.task_name, tick.name, tick.tick, tick.run_name, tick.fired_at)
+        q_tick = self._q("INSERT INTO trigger_ticks (project, domain, task_name, name, tick, run_name, fired_at) "
+                         "VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING")
+        q_last = self._q("UPDATE triggers SET last_tick=?, last_run=?, last_fired_at=? WHERE project=? AND "
+                         "domain=? AND task_name=? AND name=? AND last_tick < ?")
+        put_run = self._run_writer(run, root)
+
+        def write(c: Any) -> bool:
+            # The tick's row first: its primary key makes a second fire of the tick (after a
+            # restart, or by another replica) a no-op; the run is written in the same transaction.
+            if c.execute(q_tick, trow).rowcount == 0:
+                return False
+            put_run(c)
+            c.execute(q_last, (tick.tick, tick.run_name, tick.fired_at, *trow[:4], tick.tick))
+            return True
+
+        return await self._submit(write)
+
+    async def last_ticks(self) -> dict[TriggerKey, TickRecord]:
+        # Kept on the trigger's row (written with each fire), so a pass reads one row per trigger
+        # however many ticks have fired.
+        rows = await self._read(lambda c: c.execute(
+            "SELECT project, domain, task_name, name, last_tick, last_run, last_fired_at FROM triggers "
+            "WHERE last_tick > 0").fetchall())
+        return {(r[0], r[1], r[2], r[3]): TickRecord(*r) for r in rows}
+
+    # -- DeleteRun: a finished run's records ------------------------------------------------------
+
+    async def delete_run(self, project: str, domain: str, name: str) -> int:
+        key = (project, domain, name)
+        q_actions = self._q("DELETE FROM actions WHERE project=? AND domain=? AND run=?")
+        # A run made again under the name (--overwrite) inherits none of these.
+        q_rest = [self._q(f"DELETE FROM {table} WHERE project=? AND domain=? AND {col}=?")
+                  for table, col in (("action_extras", "run"), ("rerun_sources", "run"), ("run_leases", "run"),
+                                     ("runs", "name"))]
+
+        def write(c: Any) -> int:
+            count = c.execute(q_actions, key).rowcount
+            for q in q_rest:
+                c.execute(q, key)
+            return int(count)
+
+        return await self._submit(write)
+
+    # -- rerun and recovery (issue 17): a rerun's source, kept so a restarted backend goes on ------
+
+    async def put_rerun_source(self, project: str, domain: str, run: str, source: bytes) -> None:
+        q = self._q(_upsert("rerun_sources", "project, domain, run, source", "project, domain, run"))
+        await self._submit(lambda c: c.execute(q, (project, domain, run, source)))
+
+    async def get_rerun_source(self, project: str, domain: str, run: str) -> bytes | None:
+        q = self._q("SELECT source FROM rerun_sources WHERE project=? AND domain=? AND run=?")
+        row = await self._read(lambda c: c.execute(q, (project, domain, run)).fetchone())
+        return bytes(row[0]) if row else None
 
 
 def _resolve_all(results: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:

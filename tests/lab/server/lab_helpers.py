@@ -27,3 +27,17 @@ def on_jupyter_loop(test: Callable[..., Any]) -> Callable[..., Any]:
     del wrapper.__wrapped__
     wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     return wrapper
+
+
+def deploy(client_yaml: Any, file: Any, *, project: str, domain: str, version: str, data_dir: Any) -> None:
+    """`flyte-jupyter deploy FILE` to the backend of `client_yaml`, as a user runs it (a child
+    process; `data_dir` holds its image cache, so it never touches the user's)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FLYTE_JUPYTER_CONFIG": str(client_yaml), "FLYTE_JUPYTER_DATA_DIR": str(data_dir)}
+    done = subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", "deploy", str(file), "--project", project,
+                           "--domain", domain, "--version", version], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -20,6 +20,9 @@ ENDPOINTS = [
     ("GET", ("flyte", "api", "runs", "r-1", "actions", "a0"), None),
     ("GET", ("flyte", "api", "runs", "r-1", "actions", "a0", "logs"), None),
     ("GET", ("flyte", "api", "notebook-tasks"), None),
+    ("GET", ("flyte", "api", "tasks"), None),
+    ("GET", ("flyte", "api", "tasks", "hello.main"), None),
+    ("POST", ("flyte", "api", "tasks", "hello.main", "runs"), json.dumps({"inputs": {}})),
 ]
 
 

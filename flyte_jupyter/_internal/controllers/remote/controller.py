@@ -8,6 +8,10 @@ child of a parent shares that one stream, however many there are.
 Concurrent calls (asyncio.gather, flyte.map) are enqueued in batches: the calls made within one
 loop iteration go out as one EnqueueActions call.
 
+A deployed task (`flyte.remote.Task`) awaited here is enqueued by reference (`task_ref`, the version
+read once with GetTask): the child runs the registered spec, with its inputs encoded and its output
+decoded as the registration typed them.
+
 A retried parent computes the same child names; the backend answers "exists", the informer's first
 snapshot already holds the child's final state, and a child that succeeded is not run again.
 
@@ -29,7 +33,7 @@ from typing import Any
 
 from flyte_jupyter import _context
 from flyte_jupyter._internal.client.grpc_client import BackendClient
-from flyte_jupyter._internal.controllers.remote.informer import TERMINAL, Informer
+from flyte_jupyter._internal.controllers.remote.informer import SUCCESS, TERMINAL, Informer
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.naming import child_action_name
 from flyte_jupyter._internal.runtime.spec import (
@@ -165,16 +169,33 @@ class RemoteController:
         return spec
 
     async def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
-        from flyte_jupyter._group import current_group
-
         parent = _context.ctx()
         if parent is None:
             raise RuntimeError(f"task {task.name} was submitted outside of a running action")
-        parent_name = parent.action.name
+        if getattr(task, "_deployed", False):
+            return await self._submit_ref(parent, task, args, kwargs)
         inputs = task.bind(args, kwargs)
         data, full_hash, cache_hash = encode_inputs(task, inputs, self.raw_data_path or None,
                                                     custom_context=parent.custom_context or None)
-        name = child_action_name(parent_name, task.name, full_hash, self._next_seq(parent_name))
+        return await self._child(parent.action.name, task, full_hash, data,
+                                 cache_hash if task.cache.enabled else "", task=self._spec(task))
+
+    async def _submit_ref(self, parent: Any, deployed: Any, args: tuple, kwargs: dict) -> Any:
+        """A deployed task as a child by reference to its registered version."""
+        details = await deployed._details_via(self.client)
+        data, full_hash, cache_hash = deployed._encode(args, kwargs, self.raw_data_path or None,
+                                                       parent.custom_context or None)
+        ref = pb.TaskIdentifier(project=details.id.project, domain=details.id.domain, name=details.id.name,
+                                version=details.id.version)
+        return await self._child(parent.action.name, deployed, full_hash, data, cache_hash, task_ref=ref)
+
+    async def _child(self, parent_name: str, callee: Any, full_hash: str, data: bytes, cache_hash: str,
+                     **which: Any) -> Any:
+        """Enqueue the child of `callee` (`which`: its `task` spec or `task_ref`) unless it has ended
+        already, and wait for it."""
+        from flyte_jupyter._group import current_group
+
+        name = child_action_name(parent_name, callee.name, full_hash, self._next_seq(parent_name))
         informer = self._informer(parent_name)
         known = informer.actions.get(name)
         if known is None or known.phase not in TERMINAL:
@@ -186,9 +207,8 @@ class RemoteController:
                 _storage.put_bytes(inputs_uri, data)
             req = queue_pb.EnqueueActionRequest(
                 id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=name),
-                parent=parent_name, task=self._spec(task), inputs_uri=inputs_uri,
-                inputs=b"" if inputs_uri else data, inputs_hash=cache_hash if task.cache.enabled else "",
-                group=current_group() or "", overwrite_cache=self.overwrite_cache,
+                parent=parent_name, inputs_uri=inputs_uri, inputs=b"" if inputs_uri else data, inputs_hash=cache_hash,
+                group=current_group() or "", overwrite_cache=self.overwrite_cache, **which,
             )
             try:
                 await self._batcher.enqueue(req)
@@ -200,18 +220,14 @@ class RemoteController:
         except asyncio.CancelledError:
             self._abort(name, "aborted: the task awaiting it was cancelled")
             raise
-        return self._result(task, final)
+        return self._result(callee, final)
 
     def _abort(self, name: str, reason: str) -> None:
         """Abort the child `name` (and its descendants) on the backend, without waiting here;
         `aclose` waits for the aborts still in flight before the action's process ends."""
-        req = queue_pb.AbortQueuedActionRequest(
-            id=pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run_name, name=name),
-            reason=reason)
-
         async def send() -> None:
             try:
-                await self.client._call("queue", "AbortQueuedAction", req, timeout=30)
+                await self.client.abort_queued_action(self.run_name, name, reason, self.project, self.domain)
             except BackendError:
                 pass  # it had ended already, or the run did: nothing left to stop
 
@@ -220,7 +236,7 @@ class RemoteController:
         task.add_done_callback(self._aborts.discard)
 
     def _result(self, task: Any, action: pb.Action) -> Any:
-        if action.phase == pb.PHASE_SUCCEEDED:
+        if action.phase in SUCCESS:
             data = _storage.get_bytes(_storage.join(action.outputs_uri, "outputs.pb"))
             return decode_output(task, data)
         err = action.error

@@ -8,7 +8,8 @@ import asyncio
 from flyte_jupyter._internal.client.grpc_client import BackendClient
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
-TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
+SUCCESS = {pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED}  # RECOVERED: outputs reused from an earlier run
+TERMINAL = {*SUCCESS, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
 
 
 class Informer:

@@ -88,7 +88,14 @@ class BackendStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class BackendStatusResponse(_message.Message):
-    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid")
+    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid", "waiting_parents", "task_types")
+    class TaskTypesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     MAX_PARALLELISM_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +104,8 @@ class BackendStatusResponse(_message.Message):
     DATA_DIR_FIELD_NUMBER: _ClassVar[int]
     STORAGE_ROOT_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    WAITING_PARENTS_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPES_FIELD_NUMBER: _ClassVar[int]
     version: str
     executor: str
     max_parallelism: int
@@ -105,4 +114,58 @@ class BackendStatusResponse(_message.Message):
     data_dir: str
     storage_root: str
     pid: int
-    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ...) -> None: ...
+    waiting_parents: int
+    task_types: _containers.ScalarMap[str, str]
+    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ..., waiting_parents: _Optional[int] = ..., task_types: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ResourceAttributes(_message.Message):
+    __slots__ = ("defaults", "limits")
+    DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    defaults: _common_pb2.Resources
+    limits: _common_pb2.Resources
+    def __init__(self, defaults: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., limits: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ...) -> None: ...
+
+class UpdateResourceAttributesRequest(_message.Message):
+    __slots__ = ("project", "domain", "attributes")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    attributes: ResourceAttributes
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., attributes: _Optional[_Union[ResourceAttributes, _Mapping]] = ...) -> None: ...
+
+class ResourceAttributesResponse(_message.Message):
+    __slots__ = ("project", "domain", "attributes", "limits_in_effect")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_IN_EFFECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    attributes: ResourceAttributes
+    limits_in_effect: _common_pb2.Resources
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., attributes: _Optional[_Union[ResourceAttributes, _Mapping]] = ..., limits_in_effect: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ...) -> None: ...
+
+class GetResourceAttributesRequest(_message.Message):
+    __slots__ = ("project", "domain")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ...) -> None: ...
+
+class DeleteResourceAttributesRequest(_message.Message):
+    __slots__ = ("project", "domain")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    domain: str
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ...) -> None: ...
+
+class DeleteResourceAttributesResponse(_message.Message):
+    __slots__ = ("existed",)
+    EXISTED_FIELD_NUMBER: _ClassVar[int]
+    existed: bool
+    def __init__(self, existed: _Optional[bool] = ...) -> None: ...

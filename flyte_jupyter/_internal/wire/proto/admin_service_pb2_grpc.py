@@ -59,6 +59,21 @@ class AdminServiceStub:
                 request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.BackendStatusRequest.SerializeToString,
                 response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.BackendStatusResponse.FromString,
                 _registered_method=True)
+        self.UpdateResourceAttributes = channel.unary_unary(
+                '/flyte_jupyter.v1.AdminService/UpdateResourceAttributes',
+                request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.UpdateResourceAttributesRequest.SerializeToString,
+                response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.ResourceAttributesResponse.FromString,
+                _registered_method=True)
+        self.GetResourceAttributes = channel.unary_unary(
+                '/flyte_jupyter.v1.AdminService/GetResourceAttributes',
+                request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.GetResourceAttributesRequest.SerializeToString,
+                response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.ResourceAttributesResponse.FromString,
+                _registered_method=True)
+        self.DeleteResourceAttributes = channel.unary_unary(
+                '/flyte_jupyter.v1.AdminService/DeleteResourceAttributes',
+                request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.DeleteResourceAttributesRequest.SerializeToString,
+                response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.DeleteResourceAttributesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -94,6 +109,24 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateResourceAttributes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetResourceAttributes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteResourceAttributes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +154,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.BackendStatusRequest.FromString,
                     response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.BackendStatusResponse.SerializeToString,
+            ),
+            'UpdateResourceAttributes': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateResourceAttributes,
+                    request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.UpdateResourceAttributesRequest.FromString,
+                    response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.ResourceAttributesResponse.SerializeToString,
+            ),
+            'GetResourceAttributes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResourceAttributes,
+                    request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.GetResourceAttributesRequest.FromString,
+                    response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.ResourceAttributesResponse.SerializeToString,
+            ),
+            'DeleteResourceAttributes': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteResourceAttributes,
+                    request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.DeleteResourceAttributesRequest.FromString,
+                    response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.DeleteResourceAttributesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +306,87 @@ class AdminService:
             '/flyte_jupyter.v1.AdminService/Status',
             flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.BackendStatusRequest.SerializeToString,
             flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.BackendStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateResourceAttributes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flyte_jupyter.v1.AdminService/UpdateResourceAttributes',
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.UpdateResourceAttributesRequest.SerializeToString,
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.ResourceAttributesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResourceAttributes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flyte_jupyter.v1.AdminService/GetResourceAttributes',
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.GetResourceAttributesRequest.SerializeToString,
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.ResourceAttributesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteResourceAttributes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flyte_jupyter.v1.AdminService/DeleteResourceAttributes',
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.DeleteResourceAttributesRequest.SerializeToString,
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_admin__service__pb2.DeleteResourceAttributesResponse.FromString,
             options,
             channel_credentials,
             insecure,

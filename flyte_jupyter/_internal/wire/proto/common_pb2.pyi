@@ -17,6 +17,7 @@ class Phase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PHASE_FAILED: _ClassVar[Phase]
     PHASE_ABORTED: _ClassVar[Phase]
     PHASE_TIMED_OUT: _ClassVar[Phase]
+    PHASE_RECOVERED: _ClassVar[Phase]
 PHASE_UNSPECIFIED: Phase
 PHASE_QUEUED: Phase
 PHASE_INITIALIZING: Phase
@@ -25,6 +26,7 @@ PHASE_SUCCEEDED: Phase
 PHASE_FAILED: Phase
 PHASE_ABORTED: Phase
 PHASE_TIMED_OUT: Phase
+PHASE_RECOVERED: Phase
 
 class TaskIdentifier(_message.Message):
     __slots__ = ("project", "domain", "name", "version")
@@ -115,7 +117,7 @@ class TaskInterface(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[InterfaceVariable, _Mapping]]] = ..., output_type: _Optional[str] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("id", "type", "interface", "resources", "retries", "timeout_seconds", "max_queued_seconds", "cache", "args", "env", "custom_json", "image", "reuse", "environment", "interruptible")
+    __slots__ = ("id", "type", "interface", "resources", "retries", "timeout_seconds", "max_queued_seconds", "cache", "args", "env", "custom_json", "image", "reuse", "environment", "interruptible", "secrets", "code_digest")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +140,8 @@ class TaskSpec(_message.Message):
     REUSE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     INTERRUPTIBLE_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    CODE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     id: TaskIdentifier
     type: str
     interface: TaskInterface
@@ -153,7 +157,21 @@ class TaskSpec(_message.Message):
     reuse: ReuseSpec
     environment: str
     interruptible: bool
-    def __init__(self, id: _Optional[_Union[TaskIdentifier, _Mapping]] = ..., type: _Optional[str] = ..., interface: _Optional[_Union[TaskInterface, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., retries: _Optional[_Union[RetryStrategy, _Mapping]] = ..., timeout_seconds: _Optional[float] = ..., max_queued_seconds: _Optional[float] = ..., cache: _Optional[_Union[CacheSpec, _Mapping]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., custom_json: _Optional[str] = ..., image: _Optional[str] = ..., reuse: _Optional[_Union[ReuseSpec, _Mapping]] = ..., environment: _Optional[str] = ..., interruptible: _Optional[bool] = ...) -> None: ...
+    secrets: _containers.RepeatedCompositeFieldContainer[SecretRequest]
+    code_digest: str
+    def __init__(self, id: _Optional[_Union[TaskIdentifier, _Mapping]] = ..., type: _Optional[str] = ..., interface: _Optional[_Union[TaskInterface, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., retries: _Optional[_Union[RetryStrategy, _Mapping]] = ..., timeout_seconds: _Optional[float] = ..., max_queued_seconds: _Optional[float] = ..., cache: _Optional[_Union[CacheSpec, _Mapping]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., custom_json: _Optional[str] = ..., image: _Optional[str] = ..., reuse: _Optional[_Union[ReuseSpec, _Mapping]] = ..., environment: _Optional[str] = ..., interruptible: _Optional[bool] = ..., secrets: _Optional[_Iterable[_Union[SecretRequest, _Mapping]]] = ..., code_digest: _Optional[str] = ...) -> None: ...
+
+class SecretRequest(_message.Message):
+    __slots__ = ("key", "group", "mount", "as_env_var")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    MOUNT_FIELD_NUMBER: _ClassVar[int]
+    AS_ENV_VAR_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    group: str
+    mount: str
+    as_env_var: str
+    def __init__(self, key: _Optional[str] = ..., group: _Optional[str] = ..., mount: _Optional[str] = ..., as_env_var: _Optional[str] = ...) -> None: ...
 
 class ActionError(_message.Message):
     __slots__ = ("kind", "message", "traceback", "retryable", "origin")
@@ -170,7 +188,7 @@ class ActionError(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., retryable: _Optional[bool] = ..., origin: _Optional[str] = ...) -> None: ...
 
 class Action(_message.Message):
-    __slots__ = ("id", "parent", "task_name", "task_version", "group", "phase", "attempt", "max_attempts", "error", "cache_hit", "queued_at", "started_at", "ended_at", "inputs_uri", "outputs_uri", "seq", "task_type")
+    __slots__ = ("id", "parent", "task_name", "task_version", "group", "phase", "attempt", "max_attempts", "error", "cache_hit", "queued_at", "started_at", "ended_at", "inputs_uri", "outputs_uri", "seq", "task_type", "attempts", "recovered_from", "usage")
     ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     TASK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +206,9 @@ class Action(_message.Message):
     OUTPUTS_URI_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    RECOVERED_FROM_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     id: ActionIdentifier
     parent: str
     task_name: str
@@ -205,7 +226,58 @@ class Action(_message.Message):
     outputs_uri: str
     seq: int
     task_type: str
-    def __init__(self, id: _Optional[_Union[ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., task_name: _Optional[str] = ..., task_version: _Optional[str] = ..., group: _Optional[str] = ..., phase: _Optional[_Union[Phase, str]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[_Union[ActionError, _Mapping]] = ..., cache_hit: _Optional[bool] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., inputs_uri: _Optional[str] = ..., outputs_uri: _Optional[str] = ..., seq: _Optional[int] = ..., task_type: _Optional[str] = ...) -> None: ...
+    attempts: _containers.RepeatedCompositeFieldContainer[AttemptRecord]
+    recovered_from: str
+    usage: _containers.RepeatedCompositeFieldContainer[AttemptUsage]
+    def __init__(self, id: _Optional[_Union[ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., task_name: _Optional[str] = ..., task_version: _Optional[str] = ..., group: _Optional[str] = ..., phase: _Optional[_Union[Phase, str]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., error: _Optional[_Union[ActionError, _Mapping]] = ..., cache_hit: _Optional[bool] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., inputs_uri: _Optional[str] = ..., outputs_uri: _Optional[str] = ..., seq: _Optional[int] = ..., task_type: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[AttemptRecord, _Mapping]]] = ..., recovered_from: _Optional[str] = ..., usage: _Optional[_Iterable[_Union[AttemptUsage, _Mapping]]] = ...) -> None: ...
+
+class AttemptRecord(_message.Message):
+    __slots__ = ("attempt", "phase", "error", "started_at", "ended_at", "outputs_uri", "log_ref", "backoff_seconds")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_URI_FIELD_NUMBER: _ClassVar[int]
+    LOG_REF_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    phase: Phase
+    error: ActionError
+    started_at: float
+    ended_at: float
+    outputs_uri: str
+    log_ref: str
+    backoff_seconds: float
+    def __init__(self, attempt: _Optional[int] = ..., phase: _Optional[_Union[Phase, str]] = ..., error: _Optional[_Union[ActionError, _Mapping]] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., outputs_uri: _Optional[str] = ..., log_ref: _Optional[str] = ..., backoff_seconds: _Optional[float] = ...) -> None: ...
+
+class AttemptHistory(_message.Message):
+    __slots__ = ("attempts",)
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    attempts: _containers.RepeatedCompositeFieldContainer[AttemptRecord]
+    def __init__(self, attempts: _Optional[_Iterable[_Union[AttemptRecord, _Mapping]]] = ...) -> None: ...
+
+class AttemptUsage(_message.Message):
+    __slots__ = ("attempt", "phase", "queued_at", "started_at", "running_at", "ended_at", "has_usage", "cpu_seconds", "peak_memory_bytes")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    HAS_USAGE_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    phase: Phase
+    queued_at: float
+    started_at: float
+    running_at: float
+    ended_at: float
+    has_usage: bool
+    cpu_seconds: float
+    peak_memory_bytes: int
+    def __init__(self, attempt: _Optional[int] = ..., phase: _Optional[_Union[Phase, str]] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., running_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., has_usage: _Optional[bool] = ..., cpu_seconds: _Optional[float] = ..., peak_memory_bytes: _Optional[int] = ...) -> None: ...
 
 class Run(_message.Message):
     __slots__ = ("id", "root", "created_at", "labels", "task_name", "action_count")

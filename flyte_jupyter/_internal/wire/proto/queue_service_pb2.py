@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from flyte_jupyter._internal.wire.proto import common_pb2 as flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6flyte_jupyter/_internal/wire/proto/queue_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\"\xe1\x01\n\x14\x45nqueueActionRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12(\n\x04task\x18\x03 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\x12\x12\n\ninputs_uri\x18\x04 \x01(\t\x12\x0e\n\x06inputs\x18\x05 \x01(\x0c\x12\x13\n\x0binputs_hash\x18\x06 \x01(\t\x12\r\n\x05group\x18\x07 \x01(\t\x12\x17\n\x0foverwrite_cache\x18\x08 \x01(\x08\"R\n\x15\x45nqueueActionResponse\x12(\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x18.flyte_jupyter.v1.Action\x12\x0f\n\x07\x65xisted\x18\x02 \x01(\x08\"P\n\x15\x45nqueueActionsRequest\x12\x37\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32&.flyte_jupyter.v1.EnqueueActionRequest\"R\n\x16\x45nqueueActionsResponse\x12\x38\n\x07results\x18\x01 \x03(\x0b\x32\'.flyte_jupyter.v1.EnqueueActionResponse\"Z\n\x18\x41\x62ortQueuedActionRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1b\n\x19\x41\x62ortQueuedActionResponse2\xc3\x02\n\x0cQueueService\x12`\n\rEnqueueAction\x12&.flyte_jupyter.v1.EnqueueActionRequest\x1a\'.flyte_jupyter.v1.EnqueueActionResponse\x12\x63\n\x0e\x45nqueueActions\x12\'.flyte_jupyter.v1.EnqueueActionsRequest\x1a(.flyte_jupyter.v1.EnqueueActionsResponse\x12l\n\x11\x41\x62ortQueuedAction\x12*.flyte_jupyter.v1.AbortQueuedActionRequest\x1a+.flyte_jupyter.v1.AbortQueuedActionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6flyte_jupyter/_internal/wire/proto/queue_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\"\x95\x02\n\x14\x45nqueueActionRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12(\n\x04task\x18\x03 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\x12\x12\n\ninputs_uri\x18\x04 \x01(\t\x12\x0e\n\x06inputs\x18\x05 \x01(\x0c\x12\x13\n\x0binputs_hash\x18\x06 \x01(\t\x12\r\n\x05group\x18\x07 \x01(\t\x12\x17\n\x0foverwrite_cache\x18\x08 \x01(\x08\x12\x32\n\x08task_ref\x18\t \x01(\x0b\x32 .flyte_jupyter.v1.TaskIdentifier\"R\n\x15\x45nqueueActionResponse\x12(\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x18.flyte_jupyter.v1.Action\x12\x0f\n\x07\x65xisted\x18\x02 \x01(\x08\"P\n\x15\x45nqueueActionsRequest\x12\x37\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32&.flyte_jupyter.v1.EnqueueActionRequest\"R\n\x16\x45nqueueActionsResponse\x12\x38\n\x07results\x18\x01 \x03(\x0b\x32\'.flyte_jupyter.v1.EnqueueActionResponse\"Z\n\x18\x41\x62ortQueuedActionRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1b\n\x19\x41\x62ortQueuedActionResponse2\xc3\x02\n\x0cQueueService\x12`\n\rEnqueueAction\x12&.flyte_jupyter.v1.EnqueueActionRequest\x1a\'.flyte_jupyter.v1.EnqueueActionResponse\x12\x63\n\x0e\x45nqueueActions\x12\'.flyte_jupyter.v1.EnqueueActionsRequest\x1a(.flyte_jupyter.v1.EnqueueActionsResponse\x12l\n\x11\x41\x62ortQueuedAction\x12*.flyte_jupyter.v1.AbortQueuedActionRequest\x1a+.flyte_jupyter.v1.AbortQueuedActionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,17 +33,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'flyte_jupyter._internal.wir
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENQUEUEACTIONREQUEST']._serialized_start=126
-  _globals['_ENQUEUEACTIONREQUEST']._serialized_end=351
-  _globals['_ENQUEUEACTIONRESPONSE']._serialized_start=353
-  _globals['_ENQUEUEACTIONRESPONSE']._serialized_end=435
-  _globals['_ENQUEUEACTIONSREQUEST']._serialized_start=437
-  _globals['_ENQUEUEACTIONSREQUEST']._serialized_end=517
-  _globals['_ENQUEUEACTIONSRESPONSE']._serialized_start=519
-  _globals['_ENQUEUEACTIONSRESPONSE']._serialized_end=601
-  _globals['_ABORTQUEUEDACTIONREQUEST']._serialized_start=603
-  _globals['_ABORTQUEUEDACTIONREQUEST']._serialized_end=693
-  _globals['_ABORTQUEUEDACTIONRESPONSE']._serialized_start=695
-  _globals['_ABORTQUEUEDACTIONRESPONSE']._serialized_end=722
-  _globals['_QUEUESERVICE']._serialized_start=725
-  _globals['_QUEUESERVICE']._serialized_end=1048
+  _globals['_ENQUEUEACTIONREQUEST']._serialized_end=403
+  _globals['_ENQUEUEACTIONRESPONSE']._serialized_start=405
+  _globals['_ENQUEUEACTIONRESPONSE']._serialized_end=487
+  _globals['_ENQUEUEACTIONSREQUEST']._serialized_start=489
+  _globals['_ENQUEUEACTIONSREQUEST']._serialized_end=569
+  _globals['_ENQUEUEACTIONSRESPONSE']._serialized_start=571
+  _globals['_ENQUEUEACTIONSRESPONSE']._serialized_end=653
+  _globals['_ABORTQUEUEDACTIONREQUEST']._serialized_start=655
+  _globals['_ABORTQUEUEDACTIONREQUEST']._serialized_end=745
+  _globals['_ABORTQUEUEDACTIONRESPONSE']._serialized_start=747
+  _globals['_ABORTQUEUEDACTIONRESPONSE']._serialized_end=774
+  _globals['_QUEUESERVICE']._serialized_start=777
+  _globals['_QUEUESERVICE']._serialized_end=1100
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EnqueueActionRequest(_message.Message):
-    __slots__ = ("id", "parent", "task", "inputs_uri", "inputs", "inputs_hash", "group", "overwrite_cache")
+    __slots__ = ("id", "parent", "task", "inputs_uri", "inputs", "inputs_hash", "group", "overwrite_cache", "task_ref")
     ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class EnqueueActionRequest(_message.Message):
     INPUTS_HASH_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_CACHE_FIELD_NUMBER: _ClassVar[int]
+    TASK_REF_FIELD_NUMBER: _ClassVar[int]
     id: _common_pb2.ActionIdentifier
     parent: str
     task: _common_pb2.TaskSpec
@@ -25,7 +26,8 @@ class EnqueueActionRequest(_message.Message):
     inputs_hash: str
     group: str
     overwrite_cache: bool
-    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs_uri: _Optional[str] = ..., inputs: _Optional[bytes] = ..., inputs_hash: _Optional[str] = ..., group: _Optional[str] = ..., overwrite_cache: _Optional[bool] = ...) -> None: ...
+    task_ref: _common_pb2.TaskIdentifier
+    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., parent: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs_uri: _Optional[str] = ..., inputs: _Optional[bytes] = ..., inputs_hash: _Optional[str] = ..., group: _Optional[str] = ..., overwrite_cache: _Optional[bool] = ..., task_ref: _Optional[_Union[_common_pb2.TaskIdentifier, _Mapping]] = ...) -> None: ...
 
 class EnqueueActionResponse(_message.Message):
     __slots__ = ("action", "existed")

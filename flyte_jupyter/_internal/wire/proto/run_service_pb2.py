@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from flyte_jupyter._internal.wire.proto import common_pb2 as flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4flyte_jupyter/_internal/wire/proto/run_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\"\xee\x03\n\x10\x43reateRunRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x10\n\x08run_name\x18\x03 \x01(\t\x12(\n\x04task\x18\x04 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\x12\x12\n\ninputs_uri\x18\x05 \x01(\t\x12\x0e\n\x06inputs\x18\x06 \x01(\x0c\x12\x13\n\x0binputs_hash\x18\x07 \x01(\t\x12\x17\n\x0foverwrite_cache\x18\x08 \x01(\x08\x12\x41\n\x08\x65nv_vars\x18\t \x03(\x0b\x32/.flyte_jupyter.v1.CreateRunRequest.EnvVarsEntry\x12>\n\x06labels\x18\n \x03(\x0b\x32..flyte_jupyter.v1.CreateRunRequest.LabelsEntry\x12\x15\n\rraw_data_path\x18\x0b \x01(\t\x12\x32\n\x08task_ref\x18\x0c \x01(\x0b\x32 .flyte_jupyter.v1.TaskIdentifier\x1a.\n\x0c\x45nvVarsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x11\x43reateRunResponse\x12\"\n\x03run\x18\x01 \x01(\x0b\x32\x15.flyte_jupyter.v1.Run\"?\n\rGetRunRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\"_\n\x0eGetRunResponse\x12\"\n\x03run\x18\x01 \x01(\x0b\x32\x15.flyte_jupyter.v1.Run\x12)\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x18.flyte_jupyter.v1.Action\"P\n\x0fListRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\r\n\x05phase\x18\x04 \x01(\t\"7\n\x10ListRunsResponse\x12#\n\x04runs\x18\x01 \x03(\x0b\x32\x15.flyte_jupyter.v1.Run\"Q\n\x0f\x41\x62ortRunRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x12\n\x10\x41\x62ortRunResponse\"3\n\x10WatchRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\"7\n\x11WatchRunsResponse\x12\"\n\x03run\x18\x01 \x01(\x0b\x32\x15.flyte_jupyter.v1.Run2\xad\x03\n\nRunService\x12T\n\tCreateRun\x12\".flyte_jupyter.v1.CreateRunRequest\x1a#.flyte_jupyter.v1.CreateRunResponse\x12K\n\x06GetRun\x12\x1f.flyte_jupyter.v1.GetRunRequest\x1a .flyte_jupyter.v1.GetRunResponse\x12Q\n\x08ListRuns\x12!.flyte_jupyter.v1.ListRunsRequest\x1a\".flyte_jupyter.v1.ListRunsResponse\x12Q\n\x08\x41\x62ortRun\x12!.flyte_jupyter.v1.AbortRunRequest\x1a\".flyte_jupyter.v1.AbortRunResponse\x12V\n\tWatchRuns\x12\".flyte_jupyter.v1.WatchRunsRequest\x1a#.flyte_jupyter.v1.WatchRunsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4flyte_jupyter/_internal/wire/proto/run_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\"\x9c\x04\n\x10\x43reateRunRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x10\n\x08run_name\x18\x03 \x01(\t\x12(\n\x04task\x18\x04 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\x12\x12\n\ninputs_uri\x18\x05 \x01(\t\x12\x0e\n\x06inputs\x18\x06 \x01(\x0c\x12\x13\n\x0binputs_hash\x18\x07 \x01(\t\x12\x17\n\x0foverwrite_cache\x18\x08 \x01(\x08\x12\x41\n\x08\x65nv_vars\x18\t \x03(\x0b\x32/.flyte_jupyter.v1.CreateRunRequest.EnvVarsEntry\x12>\n\x06labels\x18\n \x03(\x0b\x32..flyte_jupyter.v1.CreateRunRequest.LabelsEntry\x12\x15\n\rraw_data_path\x18\x0b \x01(\t\x12\x32\n\x08task_ref\x18\x0c \x01(\x0b\x32 .flyte_jupyter.v1.TaskIdentifier\x12,\n\x05rerun\x18\r \x01(\x0b\x32\x1d.flyte_jupyter.v1.RerunSource\x1a.\n\x0c\x45nvVarsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x0bRerunSource\x12\x0b\n\x03run\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0f\n\x07recover\x18\x03 \x01(\x08\x12\x1b\n\x13\x66orce_rerun_actions\x18\x04 \x03(\t\"7\n\x11\x43reateRunResponse\x12\"\n\x03run\x18\x01 \x01(\x0b\x32\x15.flyte_jupyter.v1.Run\"?\n\rGetRunRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\"_\n\x0eGetRunResponse\x12\"\n\x03run\x18\x01 \x01(\x0b\x32\x15.flyte_jupyter.v1.Run\x12)\n\x07\x61\x63tions\x18\x02 \x03(\x0b\x32\x18.flyte_jupyter.v1.Action\"P\n\x0fListRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\r\n\x05phase\x18\x04 \x01(\t\"7\n\x10ListRunsResponse\x12#\n\x04runs\x18\x01 \x03(\x0b\x32\x15.flyte_jupyter.v1.Run\"Q\n\x0f\x41\x62ortRunRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x12\n\x10\x41\x62ortRunResponse\"B\n\x10\x44\x65leteRunRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\"2\n\x11\x44\x65leteRunResponse\x12\x0f\n\x07\x61\x63tions\x18\x01 \x01(\x05\x12\x0c\n\x04kept\x18\x02 \x03(\t\"3\n\x10WatchRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\"7\n\x11WatchRunsResponse\x12\"\n\x03run\x18\x01 \x01(\x0b\x32\x15.flyte_jupyter.v1.Run2\x83\x04\n\nRunService\x12T\n\tCreateRun\x12\".flyte_jupyter.v1.CreateRunRequest\x1a#.flyte_jupyter.v1.CreateRunResponse\x12K\n\x06GetRun\x12\x1f.flyte_jupyter.v1.GetRunRequest\x1a .flyte_jupyter.v1.GetRunResponse\x12Q\n\x08ListRuns\x12!.flyte_jupyter.v1.ListRunsRequest\x1a\".flyte_jupyter.v1.ListRunsResponse\x12Q\n\x08\x41\x62ortRun\x12!.flyte_jupyter.v1.AbortRunRequest\x1a\".flyte_jupyter.v1.AbortRunResponse\x12V\n\tWatchRuns\x12\".flyte_jupyter.v1.WatchRunsRequest\x1a#.flyte_jupyter.v1.WatchRunsResponse0\x01\x12T\n\tDeleteRun\x12\".flyte_jupyter.v1.DeleteRunRequest\x1a#.flyte_jupyter.v1.DeleteRunResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,29 +37,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATERUNREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_CREATERUNREQUEST']._serialized_start=124
-  _globals['_CREATERUNREQUEST']._serialized_end=618
-  _globals['_CREATERUNREQUEST_ENVVARSENTRY']._serialized_start=525
-  _globals['_CREATERUNREQUEST_ENVVARSENTRY']._serialized_end=571
-  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_start=573
-  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_end=618
-  _globals['_CREATERUNRESPONSE']._serialized_start=620
-  _globals['_CREATERUNRESPONSE']._serialized_end=675
-  _globals['_GETRUNREQUEST']._serialized_start=677
-  _globals['_GETRUNREQUEST']._serialized_end=740
-  _globals['_GETRUNRESPONSE']._serialized_start=742
-  _globals['_GETRUNRESPONSE']._serialized_end=837
-  _globals['_LISTRUNSREQUEST']._serialized_start=839
-  _globals['_LISTRUNSREQUEST']._serialized_end=919
-  _globals['_LISTRUNSRESPONSE']._serialized_start=921
-  _globals['_LISTRUNSRESPONSE']._serialized_end=976
-  _globals['_ABORTRUNREQUEST']._serialized_start=978
-  _globals['_ABORTRUNREQUEST']._serialized_end=1059
-  _globals['_ABORTRUNRESPONSE']._serialized_start=1061
-  _globals['_ABORTRUNRESPONSE']._serialized_end=1079
-  _globals['_WATCHRUNSREQUEST']._serialized_start=1081
-  _globals['_WATCHRUNSREQUEST']._serialized_end=1132
-  _globals['_WATCHRUNSRESPONSE']._serialized_start=1134
-  _globals['_WATCHRUNSRESPONSE']._serialized_end=1189
-  _globals['_RUNSERVICE']._serialized_start=1192
-  _globals['_RUNSERVICE']._serialized_end=1621
+  _globals['_CREATERUNREQUEST']._serialized_end=664
+  _globals['_CREATERUNREQUEST_ENVVARSENTRY']._serialized_start=571
+  _globals['_CREATERUNREQUEST_ENVVARSENTRY']._serialized_end=617
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_start=619
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_end=664
+  _globals['_RERUNSOURCE']._serialized_start=666
+  _globals['_RERUNSOURCE']._serialized_end=754
+  _globals['_CREATERUNRESPONSE']._serialized_start=756
+  _globals['_CREATERUNRESPONSE']._serialized_end=811
+  _globals['_GETRUNREQUEST']._serialized_start=813
+  _globals['_GETRUNREQUEST']._serialized_end=876
+  _globals['_GETRUNRESPONSE']._serialized_start=878
+  _globals['_GETRUNRESPONSE']._serialized_end=973
+  _globals['_LISTRUNSREQUEST']._serialized_start=975
+  _globals['_LISTRUNSREQUEST']._serialized_end=1055
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1057
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1112
+  _globals['_ABORTRUNREQUEST']._serialized_start=1114
+  _globals['_ABORTRUNREQUEST']._serialized_end=1195
+  _globals['_ABORTRUNRESPONSE']._serialized_start=1197
+  _globals['_ABORTRUNRESPONSE']._serialized_end=1215
+  _globals['_DELETERUNREQUEST']._serialized_start=1217
+  _globals['_DELETERUNREQUEST']._serialized_end=1283
+  _globals['_DELETERUNRESPONSE']._serialized_start=1285
+  _globals['_DELETERUNRESPONSE']._serialized_end=1335
+  _globals['_WATCHRUNSREQUEST']._serialized_start=1337
+  _globals['_WATCHRUNSREQUEST']._serialized_end=1388
+  _globals['_WATCHRUNSRESPONSE']._serialized_start=1390
+  _globals['_WATCHRUNSRESPONSE']._serialized_end=1445
+  _globals['_RUNSERVICE']._serialized_start=1448
+  _globals['_RUNSERVICE']._serialized_end=1963
 # @@protoc_insertion_point(module_scope)

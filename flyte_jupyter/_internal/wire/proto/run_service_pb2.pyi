@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateRunRequest(_message.Message):
-    __slots__ = ("project", "domain", "run_name", "task", "inputs_uri", "inputs", "inputs_hash", "overwrite_cache", "env_vars", "labels", "raw_data_path", "task_ref")
+    __slots__ = ("project", "domain", "run_name", "task", "inputs_uri", "inputs", "inputs_hash", "overwrite_cache", "env_vars", "labels", "raw_data_path", "task_ref", "rerun")
     class EnvVarsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class CreateRunRequest(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RAW_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
     TASK_REF_FIELD_NUMBER: _ClassVar[int]
+    RERUN_FIELD_NUMBER: _ClassVar[int]
     project: str
     domain: str
     run_name: str
@@ -47,7 +48,20 @@ class CreateRunRequest(_message.Message):
     labels: _containers.ScalarMap[str, str]
     raw_data_path: str
     task_ref: _common_pb2.TaskIdentifier
-    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., run_name: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs_uri: _Optional[str] = ..., inputs: _Optional[bytes] = ..., inputs_hash: _Optional[str] = ..., overwrite_cache: _Optional[bool] = ..., env_vars: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., raw_data_path: _Optional[str] = ..., task_ref: _Optional[_Union[_common_pb2.TaskIdentifier, _Mapping]] = ...) -> None: ...
+    rerun: RerunSource
+    def __init__(self, project: _Optional[str] = ..., domain: _Optional[str] = ..., run_name: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs_uri: _Optional[str] = ..., inputs: _Optional[bytes] = ..., inputs_hash: _Optional[str] = ..., overwrite_cache: _Optional[bool] = ..., env_vars: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., raw_data_path: _Optional[str] = ..., task_ref: _Optional[_Union[_common_pb2.TaskIdentifier, _Mapping]] = ..., rerun: _Optional[_Union[RerunSource, _Mapping]] = ...) -> None: ...
+
+class RerunSource(_message.Message):
+    __slots__ = ("run", "action", "recover", "force_rerun_actions")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    RECOVER_FIELD_NUMBER: _ClassVar[int]
+    FORCE_RERUN_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    run: str
+    action: str
+    recover: bool
+    force_rerun_actions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run: _Optional[str] = ..., action: _Optional[str] = ..., recover: _Optional[bool] = ..., force_rerun_actions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateRunResponse(_message.Message):
     __slots__ = ("run",)
@@ -98,6 +112,20 @@ class AbortRunRequest(_message.Message):
 class AbortRunResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class DeleteRunRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: _common_pb2.ActionIdentifier
+    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ...) -> None: ...
+
+class DeleteRunResponse(_message.Message):
+    __slots__ = ("actions", "kept")
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    actions: int
+    kept: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, actions: _Optional[int] = ..., kept: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WatchRunsRequest(_message.Message):
     __slots__ = ("project", "domain")

@@ -59,6 +59,11 @@ class RunServiceStub:
                 request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.WatchRunsRequest.SerializeToString,
                 response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.WatchRunsResponse.FromString,
                 _registered_method=True)
+        self.DeleteRun = channel.unary_unary(
+                '/flyte_jupyter.v1.RunService/DeleteRun',
+                request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.DeleteRunRequest.SerializeToString,
+                response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.DeleteRunResponse.FromString,
+                _registered_method=True)
 
 
 class RunServiceServicer:
@@ -94,6 +99,12 @@ class RunServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +132,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.WatchRuns,
                     request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.WatchRunsRequest.FromString,
                     response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.WatchRunsResponse.SerializeToString,
+            ),
+            'DeleteRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRun,
+                    request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.DeleteRunRequest.FromString,
+                    response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.DeleteRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +274,33 @@ class RunService:
             '/flyte_jupyter.v1.RunService/WatchRuns',
             flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.WatchRunsRequest.SerializeToString,
             flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.WatchRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flyte_jupyter.v1.RunService/DeleteRun',
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.DeleteRunRequest.SerializeToString,
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_run__service__pb2.DeleteRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

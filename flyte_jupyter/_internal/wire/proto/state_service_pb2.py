@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from flyte_jupyter._internal.wire.proto import common_pb2 as flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6flyte_jupyter/_internal/wire/proto/state_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\"y\n\x0cWatchRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x11\n\tsince_seq\x18\x03 \x01(\x03\x12\x15\n\rterminal_only\x18\x04 \x01(\x08\"W\n\rWatchResponse\x12)\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x18.flyte_jupyter.v1.Action\x12\x0e\n\x06synced\x18\x02 \x01(\x08\x12\x0b\n\x03seq\x18\x03 \x01(\x03\"B\n\x10GetActionRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\"g\n\x11GetActionResponse\x12(\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x18.flyte_jupyter.v1.Action\x12(\n\x04task\x18\x02 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\"b\n\x0fTailLogsRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\"K\n\x07LogLine\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x01\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\"<\n\x10TailLogsResponse\x12(\n\x05lines\x18\x01 \x03(\x0b\x32\x19.flyte_jupyter.v1.LogLine2\x85\x02\n\x0cStateService\x12J\n\x05Watch\x12\x1e.flyte_jupyter.v1.WatchRequest\x1a\x1f.flyte_jupyter.v1.WatchResponse0\x01\x12T\n\tGetAction\x12\".flyte_jupyter.v1.GetActionRequest\x1a#.flyte_jupyter.v1.GetActionResponse\x12S\n\x08TailLogs\x12!.flyte_jupyter.v1.TailLogsRequest\x1a\".flyte_jupyter.v1.TailLogsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n6flyte_jupyter/_internal/wire/proto/state_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\"y\n\x0cWatchRequest\x12/\n\x03run\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x11\n\tsince_seq\x18\x03 \x01(\x03\x12\x15\n\rterminal_only\x18\x04 \x01(\x08\"W\n\rWatchResponse\x12)\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x18.flyte_jupyter.v1.Action\x12\x0e\n\x06synced\x18\x02 \x01(\x08\x12\x0b\n\x03seq\x18\x03 \x01(\x03\"W\n\x10GetActionRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x13\n\x0bwith_inputs\x18\x02 \x01(\x08\"w\n\x11GetActionResponse\x12(\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x18.flyte_jupyter.v1.Action\x12(\n\x04task\x18\x02 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\x12\x0e\n\x06inputs\x18\x03 \x01(\x0c\"b\n\x0fTailLogsRequest\x12.\n\x02id\x18\x01 \x01(\x0b\x32\".flyte_jupyter.v1.ActionIdentifier\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\"\\\n\x07LogLine\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x01\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x0f\n\x07partial\x18\x05 \x01(\x08\"<\n\x10TailLogsResponse\x12(\n\x05lines\x18\x01 \x03(\x0b\x32\x19.flyte_jupyter.v1.LogLine2\x85\x02\n\x0cStateService\x12J\n\x05Watch\x12\x1e.flyte_jupyter.v1.WatchRequest\x1a\x1f.flyte_jupyter.v1.WatchResponse0\x01\x12T\n\tGetAction\x12\".flyte_jupyter.v1.GetActionRequest\x1a#.flyte_jupyter.v1.GetActionResponse\x12S\n\x08TailLogs\x12!.flyte_jupyter.v1.TailLogsRequest\x1a\".flyte_jupyter.v1.TailLogsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,15 +37,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHRESPONSE']._serialized_start=248
   _globals['_WATCHRESPONSE']._serialized_end=335
   _globals['_GETACTIONREQUEST']._serialized_start=337
-  _globals['_GETACTIONREQUEST']._serialized_end=403
-  _globals['_GETACTIONRESPONSE']._serialized_start=405
-  _globals['_GETACTIONRESPONSE']._serialized_end=508
-  _globals['_TAILLOGSREQUEST']._serialized_start=510
-  _globals['_TAILLOGSREQUEST']._serialized_end=608
-  _globals['_LOGLINE']._serialized_start=610
-  _globals['_LOGLINE']._serialized_end=685
-  _globals['_TAILLOGSRESPONSE']._serialized_start=687
-  _globals['_TAILLOGSRESPONSE']._serialized_end=747
-  _globals['_STATESERVICE']._serialized_start=750
-  _globals['_STATESERVICE']._serialized_end=1011
+  _globals['_GETACTIONREQUEST']._serialized_end=424
+  _globals['_GETACTIONRESPONSE']._serialized_start=426
+  _globals['_GETACTIONRESPONSE']._serialized_end=545
+  _globals['_TAILLOGSREQUEST']._serialized_start=547
+  _globals['_TAILLOGSREQUEST']._serialized_end=645
+  _globals['_LOGLINE']._serialized_start=647
+  _globals['_LOGLINE']._serialized_end=739
+  _globals['_TAILLOGSRESPONSE']._serialized_start=741
+  _globals['_TAILLOGSRESPONSE']._serialized_end=801
+  _globals['_STATESERVICE']._serialized_start=804
+  _globals['_STATESERVICE']._serialized_end=1065
 # @@protoc_insertion_point(module_scope)

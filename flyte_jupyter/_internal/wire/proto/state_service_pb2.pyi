@@ -30,18 +30,22 @@ class WatchResponse(_message.Message):
     def __init__(self, actions: _Optional[_Iterable[_Union[_common_pb2.Action, _Mapping]]] = ..., synced: _Optional[bool] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class GetActionRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "with_inputs")
     ID_FIELD_NUMBER: _ClassVar[int]
+    WITH_INPUTS_FIELD_NUMBER: _ClassVar[int]
     id: _common_pb2.ActionIdentifier
-    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ...) -> None: ...
+    with_inputs: bool
+    def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., with_inputs: _Optional[bool] = ...) -> None: ...
 
 class GetActionResponse(_message.Message):
-    __slots__ = ("action", "task")
+    __slots__ = ("action", "task", "inputs")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     action: _common_pb2.Action
     task: _common_pb2.TaskSpec
-    def __init__(self, action: _Optional[_Union[_common_pb2.Action, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ...) -> None: ...
+    inputs: bytes
+    def __init__(self, action: _Optional[_Union[_common_pb2.Action, _Mapping]] = ..., task: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs: _Optional[bytes] = ...) -> None: ...
 
 class TailLogsRequest(_message.Message):
     __slots__ = ("id", "attempt", "follow")
@@ -54,16 +58,18 @@ class TailLogsRequest(_message.Message):
     def __init__(self, id: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., attempt: _Optional[int] = ..., follow: _Optional[bool] = ...) -> None: ...
 
 class LogLine(_message.Message):
-    __slots__ = ("stream", "text", "timestamp", "attempt")
+    __slots__ = ("stream", "text", "timestamp", "attempt", "partial")
     STREAM_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
     stream: str
     text: str
     timestamp: float
     attempt: int
-    def __init__(self, stream: _Optional[str] = ..., text: _Optional[str] = ..., timestamp: _Optional[float] = ..., attempt: _Optional[int] = ...) -> None: ...
+    partial: bool
+    def __init__(self, stream: _Optional[str] = ..., text: _Optional[str] = ..., timestamp: _Optional[float] = ..., attempt: _Optional[int] = ..., partial: _Optional[bool] = ...) -> None: ...
 
 class TailLogsResponse(_message.Message):
     __slots__ = ("lines",)

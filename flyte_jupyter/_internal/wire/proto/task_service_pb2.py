@@ -23,35 +23,36 @@ _sym_db = _symbol_database.Default()
 
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_common__pb2
+from flyte_jupyter._internal.wire.proto import trigger_service_pb2 as flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_trigger__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5flyte_jupyter/_internal/wire/proto/task_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\"c\n\tTaskInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0bhas_default\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\x0c\x12\x14\n\x0c\x64\x65\x66\x61ult_json\x18\x05 \x01(\t\"\xb1\x01\n\tTaskEntry\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\x12+\n\x06inputs\x18\x02 \x03(\x0b\x32\x1b.flyte_jupyter.v1.TaskInput\x12\x13\n\x0boutput_type\x18\x03 \x01(\t\x12\x0c\n\x04\x64ocs\x18\x04 \x01(\t\x12\x13\n\x0bsource_file\x18\x05 \x01(\t\x12\x15\n\rsource_digest\x18\x06 \x01(\t\"\x91\x01\n\x14RegisterTasksRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12*\n\x05tasks\x18\x03 \x03(\x0b\x32\x1b.flyte_jupyter.v1.TaskEntry\x12\x15\n\rregistered_by\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\xb3\x01\n\x0eRegisteredTask\x12,\n\x02id\x18\x01 \x01(\x0b\x32 .flyte_jupyter.v1.TaskIdentifier\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12*\n\x05\x65ntry\x18\x05 \x01(\x0b\x32\x1b.flyte_jupyter.v1.TaskEntry\x12\x0f\n\x07\x63reated\x18\x06 \x01(\x08\"H\n\x15RegisterTasksResponse\x12/\n\x05tasks\x18\x01 \x03(\x0b\x32 .flyte_jupyter.v1.RegisteredTask\">\n\x0eGetTaskRequest\x12,\n\x02id\x18\x01 \x01(\x0b\x32 .flyte_jupyter.v1.TaskIdentifier\"A\n\x0fGetTaskResponse\x12.\n\x04task\x18\x01 \x01(\x0b\x32 .flyte_jupyter.v1.RegisteredTask\"e\n\x10ListTasksRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x13\n\x0blatest_only\x18\x05 \x01(\x08\"D\n\x11ListTasksResponse\x12/\n\x05tasks\x18\x01 \x03(\x0b\x32 .flyte_jupyter.v1.RegisteredTask\"\xb8\x01\n\x0bTaskPackage\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x13\n\x0b\x62undle_kind\x18\x02 \x01(\t\x12\x13\n\x0b\x62undle_file\x18\x03 \x01(\t\x12\x15\n\rbundle_digest\x18\x04 \x01(\t\x12\x13\n\x0bimage_cache\x18\x05 \x01(\t\x12*\n\x05tasks\x18\x06 \x03(\x0b\x32\x1b.flyte_jupyter.v1.TaskEntry\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x07 \x01(\t2\x95\x02\n\x0bTaskService\x12`\n\rRegisterTasks\x12&.flyte_jupyter.v1.RegisterTasksRequest\x1a\'.flyte_jupyter.v1.RegisterTasksResponse\x12N\n\x07GetTask\x12 .flyte_jupyter.v1.GetTaskRequest\x1a!.flyte_jupyter.v1.GetTaskResponse\x12T\n\tListTasks\x12\".flyte_jupyter.v1.ListTasksRequest\x1a#.flyte_jupyter.v1.ListTasksResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5flyte_jupyter/_internal/wire/proto/task_service.proto\x12\x10\x66lyte_jupyter.v1\x1a/flyte_jupyter/_internal/wire/proto/common.proto\x1a\x38\x66lyte_jupyter/_internal/wire/proto/trigger_service.proto\"c\n\tTaskInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0bhas_default\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\x0c\x12\x14\n\x0c\x64\x65\x66\x61ult_json\x18\x05 \x01(\t\"\xf7\x01\n\tTaskEntry\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.flyte_jupyter.v1.TaskSpec\x12+\n\x06inputs\x18\x02 \x03(\x0b\x32\x1b.flyte_jupyter.v1.TaskInput\x12\x13\n\x0boutput_type\x18\x03 \x01(\t\x12\x0c\n\x04\x64ocs\x18\x04 \x01(\t\x12\x13\n\x0bsource_file\x18\x05 \x01(\t\x12\x15\n\rsource_digest\x18\x06 \x01(\t\x12\x13\n\x0b\x63ode_digest\x18\x07 \x01(\t\x12/\n\x08triggers\x18\x08 \x03(\x0b\x32\x1d.flyte_jupyter.v1.TriggerSpec\"\x91\x01\n\x14RegisterTasksRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12*\n\x05tasks\x18\x03 \x03(\x0b\x32\x1b.flyte_jupyter.v1.TaskEntry\x12\x15\n\rregistered_by\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\xb3\x01\n\x0eRegisteredTask\x12,\n\x02id\x18\x01 \x01(\x0b\x32 .flyte_jupyter.v1.TaskIdentifier\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\x01\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12*\n\x05\x65ntry\x18\x05 \x01(\x0b\x32\x1b.flyte_jupyter.v1.TaskEntry\x12\x0f\n\x07\x63reated\x18\x06 \x01(\x08\"H\n\x15RegisterTasksResponse\x12/\n\x05tasks\x18\x01 \x03(\x0b\x32 .flyte_jupyter.v1.RegisteredTask\">\n\x0eGetTaskRequest\x12,\n\x02id\x18\x01 \x01(\x0b\x32 .flyte_jupyter.v1.TaskIdentifier\"A\n\x0fGetTaskResponse\x12.\n\x04task\x18\x01 \x01(\x0b\x32 .flyte_jupyter.v1.RegisteredTask\"e\n\x10ListTasksRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x13\n\x0blatest_only\x18\x05 \x01(\x08\"D\n\x11ListTasksResponse\x12/\n\x05tasks\x18\x01 \x03(\x0b\x32 .flyte_jupyter.v1.RegisteredTask\"\xcd\x01\n\x0bTaskPackage\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x13\n\x0b\x62undle_kind\x18\x02 \x01(\t\x12\x13\n\x0b\x62undle_file\x18\x03 \x01(\t\x12\x15\n\rbundle_digest\x18\x04 \x01(\t\x12\x13\n\x0bimage_cache\x18\x05 \x01(\t\x12*\n\x05tasks\x18\x06 \x03(\x0b\x32\x1b.flyte_jupyter.v1.TaskEntry\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x07 \x01(\t\x12\x13\n\x0b\x63ode_digest\x18\x08 \x01(\t2\x95\x02\n\x0bTaskService\x12`\n\rRegisterTasks\x12&.flyte_jupyter.v1.RegisterTasksRequest\x1a\'.flyte_jupyter.v1.RegisterTasksResponse\x12N\n\x07GetTask\x12 .flyte_jupyter.v1.GetTaskRequest\x1a!.flyte_jupyter.v1.GetTaskResponse\x12T\n\tListTasks\x12\".flyte_jupyter.v1.ListTasksRequest\x1a#.flyte_jupyter.v1.ListTasksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'flyte_jupyter._internal.wire.proto.task_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKINPUT']._serialized_start=124
-  _globals['_TASKINPUT']._serialized_end=223
-  _globals['_TASKENTRY']._serialized_start=226
-  _globals['_TASKENTRY']._serialized_end=403
-  _globals['_REGISTERTASKSREQUEST']._serialized_start=406
-  _globals['_REGISTERTASKSREQUEST']._serialized_end=551
-  _globals['_REGISTEREDTASK']._serialized_start=554
-  _globals['_REGISTEREDTASK']._serialized_end=733
-  _globals['_REGISTERTASKSRESPONSE']._serialized_start=735
-  _globals['_REGISTERTASKSRESPONSE']._serialized_end=807
-  _globals['_GETTASKREQUEST']._serialized_start=809
-  _globals['_GETTASKREQUEST']._serialized_end=871
-  _globals['_GETTASKRESPONSE']._serialized_start=873
-  _globals['_GETTASKRESPONSE']._serialized_end=938
-  _globals['_LISTTASKSREQUEST']._serialized_start=940
-  _globals['_LISTTASKSREQUEST']._serialized_end=1041
-  _globals['_LISTTASKSRESPONSE']._serialized_start=1043
-  _globals['_LISTTASKSRESPONSE']._serialized_end=1111
-  _globals['_TASKPACKAGE']._serialized_start=1114
-  _globals['_TASKPACKAGE']._serialized_end=1298
-  _globals['_TASKSERVICE']._serialized_start=1301
-  _globals['_TASKSERVICE']._serialized_end=1578
+  _globals['_TASKINPUT']._serialized_start=182
+  _globals['_TASKINPUT']._serialized_end=281
+  _globals['_TASKENTRY']._serialized_start=284
+  _globals['_TASKENTRY']._serialized_end=531
+  _globals['_REGISTERTASKSREQUEST']._serialized_start=534
+  _globals['_REGISTERTASKSREQUEST']._serialized_end=679
+  _globals['_REGISTEREDTASK']._serialized_start=682
+  _globals['_REGISTEREDTASK']._serialized_end=861
+  _globals['_REGISTERTASKSRESPONSE']._serialized_start=863
+  _globals['_REGISTERTASKSRESPONSE']._serialized_end=935
+  _globals['_GETTASKREQUEST']._serialized_start=937
+  _globals['_GETTASKREQUEST']._serialized_end=999
+  _globals['_GETTASKRESPONSE']._serialized_start=1001
+  _globals['_GETTASKRESPONSE']._serialized_end=1066
+  _globals['_LISTTASKSREQUEST']._serialized_start=1068
+  _globals['_LISTTASKSREQUEST']._serialized_end=1169
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1171
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1239
+  _globals['_TASKPACKAGE']._serialized_start=1242
+  _globals['_TASKPACKAGE']._serialized_end=1447
+  _globals['_TASKSERVICE']._serialized_start=1450
+  _globals['_TASKSERVICE']._serialized_end=1727
 # @@protoc_insertion_point(module_scope)

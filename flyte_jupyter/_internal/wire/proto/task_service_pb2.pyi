@@ -1,4 +1,5 @@
 from flyte_jupyter._internal.wire.proto import common_pb2 as _common_pb2
+from flyte_jupyter._internal.wire.proto import trigger_service_pb2 as _trigger_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -22,20 +23,24 @@ class TaskInput(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., has_default: _Optional[bool] = ..., default: _Optional[bytes] = ..., default_json: _Optional[str] = ...) -> None: ...
 
 class TaskEntry(_message.Message):
-    __slots__ = ("spec", "inputs", "output_type", "docs", "source_file", "source_digest")
+    __slots__ = ("spec", "inputs", "output_type", "docs", "source_file", "source_digest", "code_digest", "triggers")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TYPE_FIELD_NUMBER: _ClassVar[int]
     DOCS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FILE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CODE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    TRIGGERS_FIELD_NUMBER: _ClassVar[int]
     spec: _common_pb2.TaskSpec
     inputs: _containers.RepeatedCompositeFieldContainer[TaskInput]
     output_type: str
     docs: str
     source_file: str
     source_digest: str
-    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[TaskInput, _Mapping]]] = ..., output_type: _Optional[str] = ..., docs: _Optional[str] = ..., source_file: _Optional[str] = ..., source_digest: _Optional[str] = ...) -> None: ...
+    code_digest: str
+    triggers: _containers.RepeatedCompositeFieldContainer[_trigger_service_pb2.TriggerSpec]
+    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[TaskInput, _Mapping]]] = ..., output_type: _Optional[str] = ..., docs: _Optional[str] = ..., source_file: _Optional[str] = ..., source_digest: _Optional[str] = ..., code_digest: _Optional[str] = ..., triggers: _Optional[_Iterable[_Union[_trigger_service_pb2.TriggerSpec, _Mapping]]] = ...) -> None: ...
 
 class RegisterTasksRequest(_message.Message):
     __slots__ = ("project", "domain", "tasks", "registered_by", "validate_only")
@@ -106,7 +111,7 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[RegisteredTask, _Mapping]]] = ...) -> None: ...
 
 class TaskPackage(_message.Message):
-    __slots__ = ("format", "bundle_kind", "bundle_file", "bundle_digest", "image_cache", "tasks", "default_version")
+    __slots__ = ("format", "bundle_kind", "bundle_file", "bundle_digest", "image_cache", "tasks", "default_version", "code_digest")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_KIND_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_FILE_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +119,7 @@ class TaskPackage(_message.Message):
     IMAGE_CACHE_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CODE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     format: str
     bundle_kind: str
     bundle_file: str
@@ -121,4 +127,5 @@ class TaskPackage(_message.Message):
     image_cache: str
     tasks: _containers.RepeatedCompositeFieldContainer[TaskEntry]
     default_version: str
-    def __init__(self, format: _Optional[str] = ..., bundle_kind: _Optional[str] = ..., bundle_file: _Optional[str] = ..., bundle_digest: _Optional[str] = ..., image_cache: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskEntry, _Mapping]]] = ..., default_version: _Optional[str] = ...) -> None: ...
+    code_digest: str
+    def __init__(self, format: _Optional[str] = ..., bundle_kind: _Optional[str] = ..., bundle_file: _Optional[str] = ..., bundle_digest: _Optional[str] = ..., image_cache: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskEntry, _Mapping]]] = ..., default_version: _Optional[str] = ..., code_digest: _Optional[str] = ...) -> None: ...

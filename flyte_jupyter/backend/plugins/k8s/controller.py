@@ -196,8 +196,10 @@ class Controller:
         self._namespaces.add(ns)
 
     # -- the token Secret -------------------------------------------------------------------------
-    async def ensure_secret(self, ns: str, name: str, data: dict[str, str]) -> None:
-        """Create or update the namespace's Secret so that it holds ``data`` (once per value and process).
+    async def ensure_secret(self, ns: str, name: str, data: dict[str, str],
+                            merge: Callable[[dict[str, str], dict[str, str]], dict[str, str]] | None = None) -> None:
+        """Create or update the namespace's Secret so that it holds ``data`` (once per value and process);
+        ``merge(current, data)`` says what it holds after (default: the token Secret's `merged`).
 
         Only get/create/update on this one name: what deploy/kubernetes/rbac.yaml grants.
         """
@@ -222,7 +224,7 @@ class Controller:
                     what = "write"
                     # Merge, never replace: other runs' pods that have not started yet still need
                     # their keys; merged() drops expired run credentials.
-                    want = _secret.merged(_secret.decoded(current) if current is not None else {}, data)
+                    want = (merge or _secret.merged)(_secret.decoded(current) if current is not None else {}, data)
                     body = _secret.secret_body(name, ns, want, self.settings)
                     if current is None:
                         await self.call(self.core.create_namespaced_secret, ns, body)

@@ -18,19 +18,24 @@ import os
 import threading
 from typing import Any, AsyncIterator
 
+from flyte_jupyter._internal.runtime import raw_container as raw
 from flyte_jupyter.backend.executor.plugin import (
     ExecutorPlugin,
     LaunchSpec,
     LogLine,
+    Outcome,
+    OutcomeKind,
     PluginConfig,
+    PluginStatus,
     StatusCallback,
 )
 from flyte_jupyter.backend.plugins.k8s import crd as _crd
 from flyte_jupyter.backend.plugins.k8s import names as n
 from flyte_jupyter.backend.plugins.k8s import secret as _secret
+from flyte_jupyter.backend.plugins.k8s import user_secrets as _user_secrets
 from flyte_jupyter.backend.plugins.k8s.config import K8sSettings
 from flyte_jupyter.backend.plugins.k8s.controller import ABORTED, TIMED_OUT, Controller
-from flyte_jupyter.backend.plugins.k8s.podspec import build_pod, pod_image
+from flyte_jupyter.backend.plugins.k8s.podspec import build_pod, check_raw_task, pod_image
 from flyte_jupyter.backend.plugins.k8s.watch import _shutdown
 
 log = logging.getLogger(__name__)
@@ -38,7 +43,7 @@ log = logging.getLogger(__name__)
 
 class KubernetesPlugin(ExecutorPlugin):
     name = "kubernetes"
-    task_types = ("python",)
+    task_types = ("python", raw.TASK_TYPE)
 
     def __init__(self, config: PluginConfig, settings: K8sSettings | None = None, api_client: Any = None) -> None:
         self.config = config
@@ -79,18 +84,33 @@ class KubernetesPlugin(ExecutorPlugin):
     # -- the interface ----------------------------------------------------------------------------
     def check_task(self, task: Any) -> None:
         """Refuse a task spec this executor cannot run, before a run is created (the run service calls
-        this): a local virtual-environment image. Raises ValueError naming the image and the fix."""
+        this): a local virtual-environment image, a raw container a pod cannot stage. Raises ValueError
+        naming the image and the fix."""
+        if getattr(task, "type", "") == raw.TASK_TYPE:
+            name = getattr(getattr(task, "id", None), "name", "")
+            custom = json.loads(task.custom_json) if getattr(task, "custom_json", "") else {}
+            check_raw_task(raw.RawConfig.from_custom(custom, name), name)
+            return
         pod_image(getattr(task, "image", "") or "", self.settings, getattr(getattr(task, "id", None), "name", ""))
 
     async def _ensure_secret(self, ns: str, spec: LaunchSpec) -> None:
         _, data = _secret.split_env({**self.settings.env, **(spec.env or {})})
         if data:
             await self._ctl().ensure_secret(ns, _secret.secret_name(self.settings), data)
+        if spec.secrets:  # the task's declared secrets, by key in the namespace's secrets Secret
+            await self._ctl().ensure_secret(ns, _user_secrets.secret_name(self.settings), _user_secrets.data_of(spec),
+                                            merge=_user_secrets.merged)
 
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         ctl = self._ctl()
         ns = self.namespace(spec)
-        pod = build_pod(spec, self.settings, ns, self.config.endpoint)  # first: a bad image fails here
+        raw_task = None
+        if spec.task_type == raw.TASK_TYPE:
+            config = raw.RawConfig.from_custom(spec.custom, spec.task_name)
+            inputs_uri = raw.launch_arg(spec.args, "--inputs")
+            raw_task = (config, await asyncio.to_thread(raw.input_texts, config, inputs_uri))
+            on_status = _collecting_output(spec, config, on_status)
+        pod = build_pod(spec, self.settings, ns, self.config.endpoint, raw_task)  # first: a bad image fails here
         await ctl.ensure_namespace(ns)
         await self._ensure_secret(ns, spec)
         key = (ns, pod["metadata"]["name"])
@@ -179,6 +199,35 @@ class KubernetesPlugin(ExecutorPlugin):
         if ctl is not None and ctl.pod_watch is not None:
             d["pod_watch"] = dict(ctl.pod_watch.stats)
         return d
+
+
+def _collecting_output(spec: LaunchSpec, config: raw.RawConfig, on_status: StatusCallback) -> StatusCallback:
+    """A raw container's one output arrives as its termination message: write outputs.pb (or
+    error.pb) from it before the executor hears that the attempt succeeded."""
+
+    def collect(outcome: Outcome) -> Outcome:
+        try:
+            values = {}
+            for name, tp in config.outputs.items():
+                values[name] = raw.parse_output(name, tp, outcome.message)
+            raw.write_outputs(config, values, spec.outputs_path)
+        except Exception as exc:  # noqa: BLE001 - any failure is the action's error
+            message = f"action {spec.action_name} (task {spec.task_name}): {exc}"
+            raw.write_error(spec.outputs_path, "OutputError", message)
+            return Outcome(OutcomeKind.EXITED, exit_code=1, message=message)
+        return outcome
+
+    async def finish(status: PluginStatus) -> None:
+        outcome = await asyncio.to_thread(collect, status.outcome) if status.outcome else status.outcome
+        on_status(PluginStatus(outcome=outcome, message=status.message))
+
+    def wrapped(status: PluginStatus) -> None:
+        if status.outcome is not None and status.outcome.succeeded:
+            asyncio.ensure_future(finish(status))
+        else:
+            on_status(status)
+
+    return wrapped
 
 
 async def _file_lines(path: str) -> AsyncIterator[LogLine]:

@@ -14,8 +14,10 @@ import copy
 import math
 from typing import Any
 
+from flyte_jupyter._internal.runtime import raw_container as raw
 from flyte_jupyter.backend.plugins.k8s import names as n
 from flyte_jupyter.backend.plugins.k8s import secret as _secret
+from flyte_jupyter.backend.plugins.k8s import user_secrets as _user_secrets
 from flyte_jupyter.backend.plugins.k8s.config import K8sSettings
 
 _NAMED_LISTS = {"containers", "initContainers", "env", "volumes", "volumeMounts", "ports"}
@@ -86,8 +88,56 @@ def pod_image(spec_image: str, settings: K8sSettings, task: str = "") -> str:
     return image
 
 
-def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -> dict[str, Any]:
-    """The pod manifest for one attempt of ``spec`` (a LaunchSpec)."""
+def check_raw_task(config: raw.RawConfig, task: str = "") -> None:
+    """What a raw-container task (`ContainerTask`) may be on Kubernetes: a container image, at most
+    one output, no File. A pod's inputs are its templated command and files from the pod's own
+    annotations (a downward-API volume); its one output is read back as the container's termination
+    message (``terminationMessagePath`` = the output's file), so no sidecar or helper image is needed."""
+    what = f"container task {task}" if task else "the container task"
+    if config.local:
+        raise ValueError(f"{what} has image='local' (its command on the backend's host), which the Kubernetes executor "
+                         "cannot run: give it a container image")
+    if len(config.outputs) > 1 or "File" in config.outputs.values() or "File" in config.inputs.values():
+        raise ValueError(f"{what} declares {len(config.outputs)} outputs and inputs {config.inputs}; on Kubernetes a "
+                         "ContainerTask takes scalar inputs and returns at most one scalar output (read from the "
+                         "container's termination message): split it, or run it on the docker or local executor")
+
+
+def _raw_container(config: raw.RawConfig, rendered: dict[str, str], spec: Any,
+                   annotations: dict[str, str], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The primary container of a raw-container pod (see `check_raw_task`)."""
+    check_raw_task(config, spec.task_name)
+    image = config.image_for(spec.image)
+    if not image or is_local_image(image):
+        raise ValueError(f"container task {spec.task_name} has no container image to run ({image!r})")
+    mounts: list[dict[str, Any]] = [{"name": "flyte-outputs", "mountPath": config.output_data_dir}]
+    volumes.append({"name": "flyte-outputs", "emptyDir": {}})
+    if config.inputs:
+        items = []
+        for i, name in enumerate(config.inputs):
+            annotations[f"flyte-jupyter.io/input-{i}"] = rendered[name]
+            items.append({"path": name, "fieldRef": {"fieldPath": f"metadata.annotations['flyte-jupyter.io/input-{i}']"}})
+        volumes.append({"name": "flyte-inputs", "downwardAPI": {"items": items}})
+        mounts.append({"name": "flyte-inputs", "mountPath": config.input_data_dir, "readOnly": True})
+    container: dict[str, Any] = {
+        "name": n.CONTAINER, "image": image, "command": raw.render_command(config, rendered),
+        # the task's own env only: a raw container never talks to the backend, so it gets no credential
+        "env": sorted(({"name": k, "value": str(v)} for k, v in raw.task_env(spec.env or {}).items()),
+                      key=lambda e: e["name"]),
+        "volumeMounts": mounts,
+    }
+    if config.outputs:
+        container["terminationMessagePath"] = f"{config.output_data_dir}/{next(iter(config.outputs))}"
+        container["terminationMessagePolicy"] = "File"
+    else:
+        container["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    return container
+
+
+def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str,
+              raw_task: tuple[raw.RawConfig, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The pod manifest for one attempt of ``spec`` (a LaunchSpec); ``raw_task`` (config, rendered
+    inputs) for a raw-container task."""
     templates = [_normalize_template(settings.pod_template),
                  _normalize_template((spec.custom or {}).get("pod_template"))]
     pod_spec: dict[str, Any] = {}
@@ -107,6 +157,7 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
     if settings.backend_endpoint:  # pods may need another address than local processes
         env["FLYTE_JUPYTER_ENDPOINT"] = settings.backend_endpoint
     env, secret_keys = _secret.split_env(env)  # the run's credential: by reference to the namespace's Secret
+    secret_env, secret_volumes, secret_mounts = _user_secrets.pod_parts(spec, settings)  # the task's own secrets, by reference
     resources: dict[str, dict[str, str]] = {}
     if spec.cpu:
         resources.setdefault("limits", {})["cpu"] = _cpu(spec.cpu)
@@ -116,16 +167,24 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
         resources.setdefault("requests", {})["memory"] = str(int(spec.memory_bytes))
     if spec.gpu:
         resources.setdefault("limits", {})["nvidia.com/gpu"] = str(int(spec.gpu))
-    container: dict[str, Any] = {
-        "name": primary,
-        "image": pod_image(spec.image, settings, spec.task_name),
-        "command": [settings.python, *spec.entrypoint_command],
-        "env": sorted([{"name": k, "value": str(v)} for k, v in env.items()]
-                      + _secret.env_refs(_secret.secret_name(settings), secret_keys), key=lambda e: e["name"]),
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
+    raw_volumes: list[dict[str, Any]] = []
+    container: dict[str, Any]
+    if raw_task is not None:
+        container = {**_raw_container(*raw_task, spec, annotations, raw_volumes), "name": primary}
+    else:
+        container = {
+            "name": primary,
+            "image": pod_image(spec.image, settings, spec.task_name),
+            "command": [settings.python, *spec.entrypoint_command],
+            "env": sorted([{"name": k, "value": str(v)} for k, v in env.items()]
+                          + _secret.env_refs(_secret.secret_name(settings), secret_keys) + secret_env,
+                          key=lambda e: e["name"]),
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        }
     if resources:
         container["resources"] = resources
+    if secret_mounts:
+        container["volumeMounts"] = secret_mounts
     if settings.image_pull_policy:
         container["imagePullPolicy"] = settings.image_pull_policy
 
@@ -140,6 +199,10 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str) -
     else:
         containers.insert(0, container)
     pod_spec["containers"] = containers
+    if secret_volumes:
+        pod_spec["volumes"] = _merge(pod_spec.get("volumes") or [], secret_volumes, "volumes")
+    if raw_volumes:
+        pod_spec["volumes"] = [*pod_spec.get("volumes", []), *raw_volumes]
     pod_spec["restartPolicy"] = "Never"  # retries are attempts, each its own pod
     if spec.timeout:
         pod_spec["activeDeadlineSeconds"] = int(math.ceil(spec.timeout + settings.deadline_grace_seconds))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 _PRELOAD = (
     "flyte_jupyter",
@@ -90,12 +91,81 @@ def enter_attempt(cwd: str, stdout: str, stderr: str, out_fd: int | None = None)
     os.close(err)
 
 
-def run_entrypoint(argv: list[str]) -> int:
+def order_path_of(stdout_path: str) -> str:
+    """The order file beside an attempt's stdout log (`ACTION-N.stdout` -> `ACTION-N.order`)."""
+    base = stdout_path[: -len(".stdout")] if stdout_path.endswith(".stdout") else stdout_path
+    return base + ".order"
+
+
+class OrderBook:
+    """Records, in the attempt's `.order` file, each switch between writing stdout and stderr (the
+    new stream's tag and the byte offset the other had reached), so that the backend can show the
+    two streams in the order they were written (`logread.OrderedLogs`). It sees what Python code
+    writes through `sys.stdout` / `sys.stderr`; a switch costs a flush, an lseek and one write."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None  # opened on the first write: a silent attempt costs no file
+        self.current = ""
+        self.streams: dict[str, Any] = {}
+
+    def switch(self, tag: str) -> None:
+        if tag == self.current:
+            return
+        other = "e" if tag == "o" else "o"
+        stream = self.streams.get(other)
+        try:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+            if stream is not None:
+                stream.flush()
+            end = os.lseek(2 if other == "e" else 1, 0, os.SEEK_CUR)
+            os.write(self.fd, f"{tag}{end}\n".encode())
+        except OSError:
+            pass  # a closed stream: the order of what follows is not recorded, nothing is lost
+        self.current = tag
+
+    def close(self) -> None:
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
+
+
+class _OrderedStream:
+    """`sys.stdout` or `sys.stderr` of an attempt: the stream itself, telling the book first."""
+
+    def __init__(self, stream: Any, tag: str, book: OrderBook) -> None:
+        self._stream, self._tag, self._book = stream, tag, book
+        book.streams[tag] = stream
+
+    def write(self, text: str) -> int:
+        self._book.switch(self._tag)
+        return self._stream.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        self._book.switch(self._tag)
+        self._stream.writelines(lines)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def run_entrypoint(argv: list[str], order_path: str | None = None) -> int:
     """Run the entrypoint in this process (a forked child or a reusable worker) and return its exit
-    code: whatever it raises is reported on stderr, never lost; stdout/stderr are flushed."""
+    code: whatever it raises is reported on stderr, never lost; stdout/stderr are flushed. With
+    `order_path`, switches between stdout and stderr are recorded there (`OrderBook`)."""
     import traceback
 
     code = 1
+    saved = sys.stdout, sys.stderr
+    book: OrderBook | None = None
+    if order_path:
+        book = OrderBook(order_path)
+        sys.stdout = _OrderedStream(saved[0], "o", book)  # type: ignore[assignment]
+        sys.stderr = _OrderedStream(saved[1], "e", book)  # type: ignore[assignment]
     try:
         from flyte_jupyter._internal.runtime import entrypoint
 
@@ -111,4 +181,7 @@ def run_entrypoint(argv: list[str]) -> int:
             sys.stderr.flush()
         except Exception:  # noqa: BLE001 - a closed stream must not hide the exit code
             pass
+        if book is not None:
+            sys.stdout, sys.stderr = saved
+            book.close()
     return code if isinstance(code, int) else 1

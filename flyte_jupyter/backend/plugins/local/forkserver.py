@@ -99,7 +99,7 @@ class ForkServer:
                 msg = json.loads(line)
                 if "exit" in msg:
                     self.live.discard(msg["exit"])
-                    self.plugin._exited(msg["exit"], msg["code"])
+                    self.plugin._exited(msg["exit"], msg["code"], msg.get("cpu"), msg.get("maxrss"))
                     continue
                 if msg["id"] not in self._pending:
                     continue

@@ -36,10 +36,14 @@ from flyte_jupyter.backend.executor.plugin import (
     LogLine,
     OutcomeKind,
     PluginConfig,
+    PluginStatus,
     StatusCallback,
 )
-from flyte_jupyter.backend.plugins.local import procfs
+from flyte_jupyter.backend.plugins.local import podtemplate, procfs
+from flyte_jupyter.backend.plugins.local import secrets as _secrets
+from flyte_jupyter.backend.plugins.local.attempt import order_path_of
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
+from flyte_jupyter.backend.plugins.local.logread import OrderedLogs
 from flyte_jupyter.backend.plugins.local.process import AttemptProc, stored_log
 from flyte_jupyter.backend.plugins.local.procfs import (
     group_rss,
@@ -47,16 +51,19 @@ from flyte_jupyter.backend.plugins.local.procfs import (
     start_time,
 )
 from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
+from flyte_jupyter.backend.plugins.logfiles import log_files
 
 log = logging.getLogger("flyte_jupyter.backend")
 _MEMORY_POLL = 0.05
+_LOG_POLL = 0.1  # how often a followed log is read (partial lines wait for logread.QUIET besides)
 _KILL_GRACE = 1.0
 # Bundle templates (fork servers that have loaded one bundle's task module): at most this many,
 # each retired after this long without a launch and without live children.
 _MAX_TEMPLATES = 8
 _TEMPLATE_IDLE = 60.0
 # The env vars that differ between attempts (set in each child, not in the template).
-_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT", "FLYTE_JUPYTER_TOKEN")  # the token is per run
+# The token is per run; a Dask attempt's scheduler address is its own (plugins/dask).
+_PER_ATTEMPT_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT", "FLYTE_JUPYTER_TOKEN", "DASK_SCHEDULER_ADDRESS")
 # How often a launch tries again when its fork server died before forking it.
 _SPAWN_TRIES = 3
 # How long close() waits for the fork servers, templates and idle workers to be gone.
@@ -76,6 +83,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._zygotes: dict[str, ForkServer] = {}
         self._zygote_lock = asyncio.Lock()
         self._procs: dict[int, AttemptProc] = {}
+        self._told_ignored: set[tuple[str, str]] = set()  # tasks whose ignored pod template fields were logged
         self._limited: set[AttemptProc] = set()
         self._monitor: asyncio.Task | None = None
         self._bundle_cache = str(self.data_dir / "bundles")
@@ -221,24 +229,33 @@ class LocalProcessPlugin(ExecutorPlugin):
             if getattr(proc, "zygote", None) is zygote and not proc.exited.is_set():
                 asyncio.ensure_future(self._poll_orphan(proc))
 
-    def _exited(self, pid: int, code: int) -> None:
+    def _exited(self, pid: int, code: int, cpu_seconds: float | None = None,
+                maxrss_bytes: int | None = None) -> None:
+        """A process ended; its parent (the fork server) measured its CPU time and peak RSS."""
         if pid in self._workers_by_pid:
             self._worker_exits[pid] = code
         proc = self._procs.pop(pid, None)
         if proc is not None:
             self._limited.discard(proc)
-            proc.finish(code)
+            proc.finish(code, cpu_seconds=cpu_seconds, peak_memory_bytes=maxrss_bytes)
 
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         if self._closing:
             # The backend is stopping: start nothing. The executor records an attempt only when
             # its launch returns, so this one stays queued for the next start.
             await asyncio.Event().wait()
+        spec, ignored = podtemplate.apply(spec)
+        if ignored and (spec.task_name, spec.task_version) not in self._told_ignored:
+            self._told_ignored.add((spec.task_name, spec.task_version))
+            log.warning("task %s: %s", spec.task_name, podtemplate.notice(ignored))
         python = self._python_for(spec.image)
         # The fork server inherited the backend's environment: send only what the action adds.
-        env = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
-               "PYTHONUNBUFFERED": "1"}
-        stdout, stderr = _log_files(spec)
+        shared = {**self._image_env(spec.image), **spec.env, "FLYTE_JUPYTER_BUNDLE_CACHE": self._bundle_cache,
+                  "PYTHONUNBUFFERED": "1"}
+        if spec.secrets:
+            on_status = _removing_secrets(spec, on_status)
+        env = {**shared, **_secrets.secret_env(spec)} if spec.secrets else shared
+        stdout, stderr = log_files(spec)
         proc = AttemptProc(spec, on_status)
         if spec.reuse:
             worker = self._worker_for(python, spec)
@@ -253,7 +270,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                         self._monitor = asyncio.ensure_future(self._watch_memory())
                 worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr)
                 return f"{worker.pid}:{worker.start}"
-        zyg = self._template_for(python, spec.loader, env) or await self._zygote(python)
+        zyg = self._template_for(python, spec.loader, shared) or await self._zygote(python)
         tries = 0
         while zyg is not None:
             tries += 1
@@ -293,7 +310,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         """After `server` died with our spawn request unanswered: the handle of the child it forked
         (now watched by polling, or already ended: then its result is read), or None when it never
         forked (then the launch asks a new server)."""
-        stdout, stderr = _log_files(proc.spec)
+        stdout, stderr = log_files(proc.spec)
         if not os.path.exists(stdout):
             return None  # the server creates the stdout log right before it forks
         holders = [info for info in procfs.scan(os.path.dirname(stdout), all_fds=True)
@@ -383,14 +400,17 @@ class LocalProcessPlugin(ExecutorPlugin):
                 proc.finish(None, OutcomeKind.LOST, "the process did not exit after SIGKILL")
 
     async def recover(self, spec: LaunchSpec, handle: str, on_status: StatusCallback) -> bool:
+        spec, _ = podtemplate.apply(spec)  # the limits it ran under, a pod template's included
         try:
             pid_text, start = handle.split(":", 1)
             pid = int(pid_text)
         except ValueError:
             return False
         if start_time(pid) != start:
+            _secrets.remove_files(spec)  # the attempt is gone: so are the secret files it had
             return False
-        proc = AttemptProc(spec, on_status)
+        # The attempt outlived a backend restart: its secret files go when it ends, as they would have.
+        proc = AttemptProc(spec, _removing_secrets(spec, on_status))
         proc.pid = pid
         proc.start = start
         proc.pids.add(pid)
@@ -407,7 +427,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         stdout log (a session leader: the attempt, or the worker running it); else "" if it
         started and is gone (its stderr log exists: the child, the worker or the launch creates
         that), else None: it never started."""
-        stdout, stderr = _log_files(spec)
+        stdout, stderr = log_files(spec)
         if not os.path.exists(stdout):
             return self._locate_elsewhere(stdout)
         info = self._log_holders().get(stdout)
@@ -453,6 +473,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         template or worker). Processes this backend started, and every process in the session of
         a reattached attempt, are left alone."""
         self._holders = self._elsewhere = None
+        _secrets.remove_stale(str(self.data_dir / "work"), {p.spec.workdir for p in self._procs.values()})
         mine = int(start_time(os.getpid()) or 0)
         keep = set(self._procs) | set(self._workers_by_pid)
         keep |= {z.pid for z in self._zygotes.values()} | {t.pid for t in self._templates.values() if t is not None}
@@ -486,37 +507,26 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.finish(None, OutcomeKind.LOST)
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
-        out, err = _log_files(spec)
+        """stdout and stderr in the order written, partial lines included (see `logread`); a pod
+        template's ignored fields are said first. An attempt that ran on another replica (or
+        machine) has no local files: its logs come from storage (uploaded when it ended)."""
+        _, ignored = podtemplate.apply(spec)
+        if ignored:  # the attempt's log says it first, every time it is read
+            yield LogLine("stderr", f"flyte-jupyter: {podtemplate.notice(ignored)}", 0.0)
+        out, err = log_files(spec)
         if not os.path.exists(out) and not os.path.exists(err) and not _storage.is_local(spec.outputs_path):
-            async for stored in _stored_logs(spec):  # ran on another replica (or machine): its stored logs
+            async for stored in _stored_logs(spec):
                 yield stored
             return
-        paths = [("stdout", out), ("stderr", err)]
-        offsets = {name: 0 for name, _ in paths}
-        partial = {name: b"" for name, _ in paths}
+        reader = OrderedLogs({"stdout": out, "stderr": err}, order_path_of(out))
         pid = int(handle.split(":", 1)[0]) if handle else 0
         while True:
             running = follow and self._is_live(pid)
-            for name, path in paths:
-                try:
-                    with open(path, "rb") as fh:
-                        fh.seek(offsets[name])
-                        data = fh.read()
-                except OSError:
-                    continue
-                offsets[name] += len(data)
-                data = partial[name] + data
-                lines = data.split(b"\n")
-                partial[name] = lines.pop()
-                now = time.time()
-                for line in lines:
-                    yield LogLine(name, line.decode(errors="replace"), now)
+            for line in reader.poll(time.time(), final=not running):
+                yield line
             if not running:
-                for name, rest in partial.items():
-                    if rest:
-                        yield LogLine(name, rest.decode(errors="replace"), time.time())
                 return
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(_LOG_POLL)
 
     def _is_live(self, pid: int) -> bool:
         if pid in self._procs:
@@ -575,7 +585,11 @@ async def _stored_logs(spec: LaunchSpec) -> AsyncIterator[LogLine]:
             yield LogLine(stream, line, now)
 
 
-def _log_files(spec: LaunchSpec) -> tuple[str, str]:
-    """stdout/stderr of an attempt, beside its log directory's name (the run's log directory
-    exists after the first action, so an action creates no directory for its logs)."""
-    return f"{spec.log_dir}.stdout", f"{spec.log_dir}.stderr"
+def _removing_secrets(spec: LaunchSpec, on_status: StatusCallback) -> StatusCallback:
+    """`on_status` that first removes the attempt's secret files when it reports the end."""
+    def report(status: PluginStatus) -> None:
+        if status.terminal:
+            _secrets.remove_files(spec)
+        on_status(status)
+
+    return report

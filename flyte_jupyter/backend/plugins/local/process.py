@@ -14,6 +14,7 @@ from flyte_jupyter.backend.executor.plugin import (
     OutcomeKind,
     PluginStatus,
     StatusCallback,
+    oom_message,
 )
 
 log = logging.getLogger("flyte_jupyter.backend")
@@ -31,16 +32,18 @@ class AttemptProc:
         self.pids: set[int] = set()
         self.zygote: Any = None
 
-    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "") -> None:
+    def finish(self, code: int | None, kind: OutcomeKind | None = None, message: str = "",
+               cpu_seconds: float | None = None, peak_memory_bytes: int | None = None) -> None:
         if self.exited.is_set():
             return
         self.exited.set()
         if self.oom:
-            outcome = Outcome(OutcomeKind.OOM, code, message)
+            kind = OutcomeKind.OOM
+            # The limit this process ran under (a pod template may have set it, not the task).
+            message = message or oom_message(self.spec.action_name, self.spec.task_name, self.spec.memory_text)
         elif self.aborted:
-            outcome = Outcome(OutcomeKind.ABORTED, code, message)
-        else:
-            outcome = Outcome(kind or OutcomeKind.EXITED, code, message)
+            kind = OutcomeKind.ABORTED
+        outcome = Outcome(kind or OutcomeKind.EXITED, code, message, cpu_seconds, peak_memory_bytes)
         if not _storage.is_local(self.spec.outputs_path):
             _uploads.add(asyncio.ensure_future(asyncio.to_thread(upload_logs, self.spec)))
         self.on_status(PluginStatus(outcome=outcome))

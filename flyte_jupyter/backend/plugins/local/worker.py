@@ -26,7 +26,7 @@ import sys
 import traceback
 from typing import cast
 
-from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, preload, run_entrypoint
+from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, order_path_of, preload, run_entrypoint
 
 
 def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
@@ -52,7 +52,7 @@ def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tupl
     try:
         enter_attempt(req["cwd"], req["stdout"], req["stderr"])
         _set_env(base_env, req["env"])
-        code = run_entrypoint(req["argv"])
+        code = run_entrypoint(req["argv"], order_path_of(req["stdout"]))
     except BaseException:  # noqa: BLE001 - the attempt could not start: report it, keep serving
         traceback.print_exc()
         code = 1

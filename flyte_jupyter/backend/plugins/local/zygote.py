@@ -17,7 +17,9 @@ Protocol over the inherited socket (one JSON object per line):
                                                  bundle's task module (see `_template_child`)
   zygote -> backend  {"ready": true, "pid": P}            once, after the preloads
                      {"id": N, "pid": P} | {"id": N, "error": "..."}
-                     {"exit": P, "code": C}              C = exit code, or -signal
+                     {"exit": P, "code": C, "cpu": S, "maxrss": B}
+                                                 C = exit code, or -signal; S = CPU seconds
+                                                 (user + system), B = peak RSS in bytes (wait4)
 The zygote ends with the backend: it exits when the backend's end of the socket closes, and the
 kernel kills it when the backend process dies (PR_SET_PDEATHSIG; the backend's pid is its third
 argument, so a zygote whose backend died before the request took exits at once). A template ends
@@ -62,7 +64,7 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
     code = 1
     try:
         _detach(keep_closed)
-        from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, run_entrypoint
+        from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, order_path_of, run_entrypoint
 
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -73,7 +75,7 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
         cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
         argv = req["argv"]
         sys.argv = ["flyte_jupyter.entrypoint", *argv]
-        code = run_entrypoint(argv)
+        code = run_entrypoint(argv, order_path_of(req["stdout"]))
     except BaseException:  # noqa: BLE001 - the attempt could not start: report it, then exit
         traceback.print_exc()
         code = 1
@@ -200,12 +202,13 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
     def reap() -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+            send({"exit": pid, "code": os.waitstatus_to_exitcode(status),
+                  "cpu": usage.ru_utime + usage.ru_stime, "maxrss": usage.ru_maxrss * 1024})
 
     send({"ready": True, "pid": os.getpid()})
     buf = b""
