@@ -201,7 +201,7 @@ def test_a_database_from_before_attempt_records_opens_and_keeps_its_runs(backend
     step = next(m.version for m in schema.MIGRATIONS if any("ADD COLUMN attempts" in s for s in m.statements))
     first.execute("ALTER TABLE actions DROP COLUMN attempts")
     first.execute("DELETE FROM schema_version WHERE version >= ?", (step,))
-    second = backend_factory(data_dir=tmp_path / "old", port=first.port).start()
+    second = backend_factory(data_dir=tmp_path / "old", port=first.port, store_url=first.store_url).start()
     detail = asyncio.run(second.client().get_action("before-upgrade", "a0"))
     assert detail.info.phase is flyte.Phase.SUCCEEDED
     assert [a.number for a in detail.info.attempt_history] == [1]  # made from the action's own fields
