@@ -18,13 +18,6 @@ from flyte_jupyter.backend.store.factory import make_store
 from flyte_jupyter.backend.store.records import ActionRecord, RunRecord
 
 
-@pytest.fixture
-def store_url(request: pytest.FixtureRequest, backend_store: str, tmp_path: Path) -> str:
-    if backend_store == "sqlite":
-        return f"sqlite://{tmp_path / 'state.db'}"
-    return request.getfixturevalue("postgres_server").new_database()
-
-
 def _config(tmp_path: Path, url: str) -> Path:
     path = tmp_path / "backend.yaml"
     path.write_text(f"store: {{url: '{url}'}}\n")

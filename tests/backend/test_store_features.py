@@ -1,0 +1,115 @@
+"""The tables of resource attributes, secrets, triggers, attempt records and reruns behave alike
+on both stores (SQLite and a real PostgreSQL): what the services rely on when they write them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter.backend.store.factory import make_store
+from flyte_jupyter.backend.store.records import ActionRecord, RunRecord, SecretRecord, TickRecord, TriggerRecord
+
+
+def _on_store(store_url: str, body: Callable[[Any], Awaitable[None]]) -> None:
+    async def go() -> None:
+        store = make_store(store_url, Path("unused"))
+        await store.open()
+        try:
+            await body(store)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def _run(name: str) -> tuple[RunRecord, ActionRecord]:
+    return RunRecord("p", "d", name, 1.0, "t"), ActionRecord("p", "d", name, "a0", "", "t", "v", queued_at=1.0)
+
+
+def test_resource_attributes_are_replaced_and_removed_whole(store_url: str) -> None:
+    async def body(store: Any) -> None:
+        await store.put_resource_attributes("p", "d", {"cpu": "1"}, {"memory": "2Gi"})
+        await store.put_resource_attributes("p", "d", {"cpu": "2"}, {"memory": "4Gi"})
+        assert await store.all_resource_defaults() == {("p", "d"): {"cpu": "2"}}
+        assert await store.all_limits() == {("p", "d"): {"memory": "4Gi"}}
+        assert await store.delete_resource_attributes("p", "d") is True
+        assert await store.delete_resource_attributes("p", "d") is False
+        assert await store.all_resource_defaults() == {} and await store.all_limits() == {}
+
+    _on_store(store_url, body)
+
+
+def test_a_secret_is_refused_twice_unless_overwritten_and_an_overwrite_keeps_its_creation(store_url: str) -> None:
+    async def body(store: Any) -> None:
+        assert await store.put_secret(SecretRecord("p", "d", "k", b"\x00one", 1.0, 1.0), overwrite=False)
+        assert not await store.put_secret(SecretRecord("p", "d", "k", b"two", 2.0, 2.0), overwrite=False)
+        assert (await store.get_secret("p", "d", "k")).sealed == b"\x00one"
+        assert await store.put_secret(SecretRecord("p", "d", "k", b"three", 3.0, 3.0), overwrite=True)
+        got = await store.get_secret("p", "d", "k")
+        assert (got.sealed, got.created_at, got.updated_at) == (b"three", 1.0, 3.0)
+        await store.put_secret(SecretRecord("p", "d", "a", b"x", 1.0, 1.0), overwrite=False)
+        listed = await store.list_secrets("p", "d", 0)
+        assert [(s.name, s.sealed) for s in listed] == [("a", b""), ("k", b"")]  # by name, no values
+        assert [s.name for s in await store.list_secrets("p", "d", 1)] == ["a"]
+        assert await store.delete_secret("p", "d", "k") and not await store.delete_secret("p", "d", "k")
+        assert await store.get_secret("p", "d", "k") is None
+
+    _on_store(store_url, body)
+
+
+def test_a_trigger_keeps_its_pause_across_a_redeploy_and_a_tick_fires_once(store_url: str) -> None:
+    key = ("p", "d", "t", "hourly")
+
+    async def body(store: Any) -> None:
+        await store.put_triggers([TriggerRecord(*key, "v1", b"spec1", True, 1.0, 1.0)])
+        assert await store.set_trigger_active(key, False, 5.0)
+        await store.put_triggers([TriggerRecord(*key, "v2", b"spec2", True, 9.0, 9.0)])  # redeployed
+        [t] = await store.list_triggers("p", "d")
+        assert (t.task_version, t.spec, t.active, t.active_since) == ("v2", b"spec2", False, 1.0)
+        assert await store.set_trigger_active(key, True, 7.0)
+        assert await store.set_trigger_active(key, True, 8.0)  # active already: since stays
+        assert (await store.list_triggers())[0].active_since == 7.0
+        assert await store.put_triggered_run(*_run("hourly-1"), TickRecord(*key, 3600.0, "hourly-1", 2.0))
+        assert not await store.put_triggered_run(*_run("hourly-2"), TickRecord(*key, 3600.0, "hourly-2", 2.0))
+        assert [r.name for r in await store.list_runs("p", "d", 0)] == ["hourly-1"]
+        assert (await store.last_ticks())[key].run_name == "hourly-1"
+        assert await store.delete_trigger(key) and await store.list_triggers() == []
+        assert not await store.set_trigger_active(key, True, 9.0)
+
+    _on_store(store_url, body)
+
+
+def test_attempts_and_origins_come_back_and_a_deleted_run_leaves_nothing_to_a_new_one(store_url: str) -> None:
+    async def body(store: Any) -> None:
+        run, root = _run("r")
+        root.recovered_from = "old/a0"
+        root.attempts = [pb.AttemptRecord(attempt=1, phase=pb.PHASE_FAILED, started_at=1.0, ended_at=2.0)]
+        root.usage = [pb.AttemptUsage(attempt=1, cpu_seconds=0.5)]
+        await store.put_rerun_source("p", "d", "r", b"\x01source")
+        await store.put_run(run, root)
+        [got] = await store.get_actions("p", "d", "r")
+        assert got.recovered_from == "old/a0" and [a.attempt for a in got.attempts] == [1]
+        assert got.usage[0].cpu_seconds == 0.5
+        assert await store.get_rerun_source("p", "d", "r") == b"\x01source"
+        assert await store.delete_run("p", "d", "r") == 1
+        assert await store.get_run("p", "d", "r") is None and await store.get_rerun_source("p", "d", "r") is None
+        await store.put_run(*_run("r"))  # the name again (--overwrite)
+        [fresh] = await store.get_actions("p", "d", "r")
+        assert fresh.recovered_from == "" and fresh.attempts == [] and fresh.usage == []
+
+    _on_store(store_url, body)
+
+
+def test_of_two_replicas_leasing_one_new_run_only_the_first_gets_it(store_url: str) -> None:
+    async def body(store: Any) -> None:
+        key = ("p", "d", "r")
+        assert await store.put_lease("a", "h:1", 30.0, key)
+        assert not await store.put_lease("b", "h:2", 30.0, key)
+        assert await store.put_lease("a", "h:1", 30.0, key)  # its own: renewed
+        assert (await store.lease_of(key))[0] == "a"
+        assert await store.put_lease("b", "h:2", -1.0, ("p", "d", "s"))  # expired at once
+        assert await store.put_lease("a", "h:1", 30.0, ("p", "d", "s"))  # so another takes it
+
+    _on_store(store_url, body)
