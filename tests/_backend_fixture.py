@@ -76,18 +76,23 @@ class BackendProcess:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
-    def kill_actions(self) -> None:
-        """SIGKILL every action process group the backend recorded that is still alive."""
+    def recorded_handles(self) -> list[str]:
+        """The attempt handles the backend has written to its store (an attempt's handle is
+        recorded a moment after it starts: a crash before that leaves it unrecorded)."""
         db = self.data_dir / "state.db"
         if not db.exists():
-            return
+            return []
         try:
             conn = sqlite3.connect(str(db), timeout=5)
             handles = [r[0] for r in conn.execute("SELECT handle FROM actions WHERE handle != ''")]
             conn.close()
         except sqlite3.Error:
-            return
-        for handle in handles:
+            return []
+        return handles
+
+    def kill_actions(self) -> None:
+        """SIGKILL every action process group the backend recorded that is still alive."""
+        for handle in self.recorded_handles():
             parts = handle.split(":")  # "PID:START", or a plugin's "dask:SCHEDULER:PID:START"
             if len(parts) < 2 or not parts[-2].isdigit():
                 continue  # a handle of a plugin that runs no process of its own (sql)
