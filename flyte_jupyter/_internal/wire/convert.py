@@ -53,12 +53,12 @@ def _opt(value: float) -> float | None:
 
 def attempts_from_pb(msg: pb.Action) -> tuple[AttemptInfo, ...]:
     """Every attempt an Action message carries, oldest first."""
-    last = len(msg.usage) - 1
+    last = len(msg.attempts) - 1
     return tuple(
         AttemptInfo(number=a.attempt, phase=phase_from_pb(a.phase), started_at=_opt(a.started_at),
                     ended_at=_opt(a.ended_at), error=error_from_pb(a.error, a.HasField("error")),
                     backoff=a.backoff_seconds if i < last else None, outputs_uri=a.outputs_uri, log_ref=a.log_ref)
-        for i, a in enumerate(msg.usage))
+        for i, a in enumerate(msg.attempts))
 
 
 def attempt_usage(msg: pb.AttemptUsage) -> AttemptUsage:
