@@ -706,7 +706,13 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   );
   if (props.layout === 'main') {
     return (
-      <div className="jp-FlyteDetail jp-FlyteDetail-main" data-run={run.name}>
+      <div
+        className={
+          'jp-FlyteDetail jp-FlyteDetail-main' +
+          (shown === 'timeline' ? ' jp-mod-timeline' : '')
+        }
+        data-run={run.name}
+      >
         <div className="jp-FlyteDetail-left">
           {header}
           {tree}

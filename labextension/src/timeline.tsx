@@ -66,11 +66,12 @@ export function segmentTitle(
   );
 }
 
-function ticks(span: number): number[] {
+/** Round times along the axis, about one per 70 pixels of track. */
+function ticks(span: number, track: number): number[] {
   if (span <= 0) {
     return [0];
   }
-  const raw = span / 4;
+  const raw = span / Math.max(2, Math.min(6, Math.floor(track / 70)));
   const pow = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map(m => m * pow).find(s => s >= raw) ?? raw;
   const out: number[] = [];
@@ -253,7 +254,7 @@ export function TimelineView(props: {
             aria-label={`Timeline of run ${tl.run}`}
           >
             <g className="jp-FlyteTimeline-axis">
-              {ticks(span).map(t => (
+              {ticks(span, track).map(t => (
                 <g key={t}>
                   <line
                     x1={labelWidth + t * scale}

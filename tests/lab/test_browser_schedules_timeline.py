@@ -273,6 +273,19 @@ def test_failed_run_commands_recovered_rerun_and_timeline(lab_server: dict[str, 
     page.wait_for_timeout(300)  # the theme's CSS settles before the picture (not an assertion)
     _shot(page, "47-timeline")
 
+    # the main-area run view shares the component: the same bars, wide
+    detail.locator(".jp-FlyteOpenMain").click()
+    view = page.locator(".jp-FlyteRunView .jp-FlyteDetail-main")
+    view.wait_for()
+    view.locator(".jp-FlyteViewTabs .jp-FlyteTab[data-view='timeline']").click()
+    view.locator(f".jp-FlyteTimeline-bar[data-key='{flaky}'] .jp-FlyteTimeline-seg[data-attempt='2']").first.wait_for()
+    assert view.locator(".jp-FlyteTimeline-bar").count() == len(actions)
+    # the timeline fills its column, which is wider than the sidebar's while the timeline shows
+    column = view.locator(".jp-FlyteDetail-left").bounding_box()["width"]
+    assert view.locator(".jp-FlyteTimeline-svg").bounding_box()["width"] >= 0.9 * column - 20
+    assert column > panel.bounding_box()["width"]
+    _shot(page, "48-timeline-main-area")
+
     # a recovered row's link opens the run its outputs came from
     detail.locator(".jp-FlyteViewTabs .jp-FlyteTab[data-view='tree']").click()
     detail.locator(f".jp-FlyteTree-row[data-action='{recovered[0]}'] .jp-FlyteRecoveredLink").click()
