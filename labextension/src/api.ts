@@ -204,7 +204,7 @@ export interface ITimeline {
   span: number;
   bars: ITimelineBar[];
   total_actions: number;
-  /** Keys of the groups shown folded. */
+  /** The groups shown folded (a folded bar's key is `group:` and one of these). */
   folded: string[];
   cpu_seconds: number | null;
   peak_memory_bytes: number | null;
@@ -559,8 +559,15 @@ export class FlyteClient {
     );
   }
 
-  /** A run's timeline: bars per action (server_ext/_timeline.py); `expand` unfolds groups. */
-  async timeline(name: string, expand: string[] = []): Promise<ITimeline> {
+  /**
+   * A run's timeline: bars per action (server_ext/_timeline.py). Past `maxRows` actions, big groups
+   * fold into one row each; `expand` names groups (as `folded` lists them) to unfold.
+   */
+  async timeline(
+    name: string,
+    expand: string[] = [],
+    maxRows?: number
+  ): Promise<ITimeline> {
     return this.request<ITimeline>(
       withQuery(
         apiUrl(
@@ -569,7 +576,11 @@ export class FlyteClient {
           encodeURIComponent(name),
           'timeline'
         ),
-        { ...this.scope(), expand: expand.join(',') || undefined }
+        {
+          ...this.scope(),
+          expand: expand.join(',') || undefined,
+          max_rows: maxRows ? String(maxRows) : undefined
+        }
       )
     );
   }

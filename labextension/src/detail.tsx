@@ -32,6 +32,9 @@ import { TimelineView } from './timeline';
 import { ActionTree, RecoveredFrom, TaskTypeTag } from './tree';
 
 const MAX_LOG_CHARS = 500_000;
+/** Timeline rows before big groups fold: fewer in the narrow sidebar than in the main area. */
+const SIDE_ROWS = 60;
+const MAIN_ROWS = 200;
 
 /** A chatty action must not grow the page without bound: keep the newest part of its log. */
 function keepTail(text: string): string {
@@ -676,6 +679,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           selected={selected}
           onSelect={setSelected}
           labels={labels}
+          maxRows={props.layout === 'side' ? SIDE_ROWS : MAIN_ROWS}
         />
       ) : (
         <ActionTree

@@ -97,6 +97,11 @@ function useWidth(ref: React.RefObject<HTMLDivElement>): number {
   return width;
 }
 
+/** A folded bar's key is `group:KEY`; the endpoint's `expand` takes KEY. */
+export function groupOf(barKey: string): string {
+  return barKey.startsWith('group:') ? barKey.slice('group:'.length) : barKey;
+}
+
 /** SVG text does not ellipsize: cut a label to about what fits in `width` pixels. */
 function fit(text: string, width: number): string {
   const chars = Math.max(3, Math.floor(width / 6.5));
@@ -118,7 +123,12 @@ function BarRow(props: {
   const folded = bar.count > 1;
   const mid = y + ROW / 2;
   const indent = 8 + Math.min(bar.depth, 6) * 8;
-  const label = folded ? `▸ ${props.label} ×${bar.count}` : props.label;
+  const room = x0 - indent - 6;
+  // a folded row keeps its count whole (`▸ map:trial ×20`), its name gives way
+  const count = ` ×${bar.count}`;
+  const text = folded
+    ? `▸ ${fit(bar.label.endsWith(count) ? bar.label.slice(0, -count.length) : bar.label, room - (count.length + 2) * 6.5)}${count}`
+    : fit(props.label, room);
   return (
     <g
       className={
@@ -140,8 +150,14 @@ function BarRow(props: {
         height={ROW}
       />
       <text className="jp-FlyteTimeline-label" x={indent} y={mid + 4}>
-        <title>{`${props.label} (${folded ? `${bar.count} actions, click to unfold` : bar.key})`}</title>
-        {fit(label, x0 - indent - 6)}
+        <title>{`${props.label} (${
+          folded
+            ? `${bar.count} actions, ${Object.entries(bar.phases)
+                .map(([p, n]) => `${n} ${p}`)
+                .join(', ')}; click to unfold`
+            : bar.key
+        })`}</title>
+        {text}
       </text>
       {bar.segments.map((seg, i) => {
         const title = segmentTitle(bar, seg, props.origin);
@@ -191,6 +207,8 @@ export function TimelineView(props: {
   onSelect: (action: string) => void;
   /** Short labels of the run's actions (`part(i=2)`), by name. */
   labels: Record<string, string>;
+  /** Past this many actions, big groups fold into one row each. */
+  maxRows: number;
 }): JSX.Element {
   const [tl, setTl] = React.useState<ITimeline | null>(null);
   const [error, setError] = React.useState<string | null>(null);
@@ -201,7 +219,7 @@ export function TimelineView(props: {
   React.useEffect(() => {
     let current = true;
     props.client
-      .timeline(props.run, expand)
+      .timeline(props.run, expand, props.maxRows)
       .then(t => {
         if (current) {
           setTl(t);
@@ -212,7 +230,7 @@ export function TimelineView(props: {
     return () => {
       current = false;
     };
-  }, [props.run, props.version, expand.join(','), tick]);
+  }, [props.run, props.version, expand.join(','), tick, props.maxRows]);
   React.useEffect(() => {
     if (!props.live) {
       return;
@@ -280,7 +298,7 @@ export function TimelineView(props: {
                 selected={bar.key === props.selected}
                 onClick={() =>
                   bar.count > 1
-                    ? setExpand(old => [...old, bar.key])
+                    ? setExpand(old => [...old, groupOf(bar.key)])
                     : props.onSelect(bar.key)
                 }
               />

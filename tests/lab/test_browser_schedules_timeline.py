@@ -10,7 +10,8 @@ by headless Debian Chromium:
 - its re-run with `recover=True` shows the actions it reused as RECOVERED (success, not failure),
   each "recovered from" the source run with a link that opens it, the sql child tagged `sql`;
 - the re-run's timeline draws a bar per action, the retried action's attempts as separate
-  segments, the recovered ones as marks, and the critical path marked.
+  segments, the recovered ones as marks, and the critical path marked; in the main area too;
+- a map of 64 past the sidebar's 60 rows is one folded row, and a click unfolds it.
 
 Screenshots (light and dark) go to test-artifacts/lab/ as 4x-*.png.
 """
@@ -78,6 +79,16 @@ def flaky(marker_dir: str) -> int:
 
 
 @env.task
+def sq(i: int) -> int:
+    return i * i
+
+
+@env.task
+def wide(n: int) -> int:
+    return sum(flyte.map(sq, range(n)))
+
+
+@env.task
 async def fan(n: int, marker_dir: str) -> int:
     await count.aio(lo=0)
     parts = await asyncio.gather(*[part.aio(i) for i in range(n)])
@@ -94,6 +105,9 @@ def _wait(what: str, fn: Any, timeout: float) -> Any:
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.5)
 
+
+# each test opens its page in a workspace of its own: the layout an earlier test left (a notebook
+# and a run in the main area) is not restored over it
 
 def _notebook(path: Path) -> None:
     """A notebook to open the page on (with its kernelspec, so no kernel dialog covers the panel)."""
@@ -118,7 +132,7 @@ def test_schedules_tab_lists_pauses_and_resumes_triggers(lab_server: dict[str, A
     # the minutely trigger fires at the next minute: its run is the trigger's last run
     fired = _wait("the minutely trigger's first fire", lambda: _triggers(lab)["everymin"]["last_run"], 100)
 
-    page = _page(lab, browser, "lab/tree/sched.ipynb")
+    page = _page(lab, browser, "lab/workspaces/sched/tree/sched.ipynb")
     _open_panel(page)
     panel = page.locator("#flyte-jupyter-panel")
     # the runs list names the trigger that started a run
@@ -204,7 +218,7 @@ def test_failed_run_commands_recovered_rerun_and_timeline(lab_server: dict[str, 
     assert len(recovered) == 4, actions  # the sql child and parts 0, 1, 3
     _notebook(lab["root"] / "recov.ipynb")
 
-    page = _page(lab, browser, "lab/tree/recov.ipynb")
+    page = _page(lab, browser, "lab/workspaces/recov/tree/recov.ipynb")
     _open_panel(page)
     panel = page.locator("#flyte-jupyter-panel")
 
@@ -290,5 +304,39 @@ def test_failed_run_commands_recovered_rerun_and_timeline(lab_server: dict[str, 
     detail.locator(".jp-FlyteViewTabs .jp-FlyteTab[data-view='tree']").click()
     detail.locator(f".jp-FlyteTree-row[data-action='{recovered[0]}'] .jp-FlyteRecoveredLink").click()
     panel.locator(f".jp-FlyteDetail[data-run='{source}']").wait_for()
+    assert page.errors == []
+    page.close()
+
+
+def test_timeline_folds_a_wide_map_and_unfolds_it(lab_server: dict[str, Any], browser: Any, tmp_path: Path) -> None:
+    lab = lab_server
+    db = tmp_path / "unused.db"
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "recovmod.py").write_text(RECOVERABLE.format(db=str(db)))
+    name = _as_the_kernel(lab, work, """
+        import recovmod
+        run = flyte.with_runcontext(mode="remote", source="notebook").run(recovmod.wide, n=64)
+    """)
+    assert _until_done(lab, name)["phase"] == "SUCCEEDED"
+    _notebook(lab["root"] / "wide.ipynb")
+    page = _page(lab, browser, "lab/workspaces/wide/tree/wide.ipynb")
+    _open_panel(page)
+    detail = _open_run(page, name)
+    detail.locator(".jp-FlyteViewTabs .jp-FlyteTab[data-view='timeline']").click()
+    folded = detail.locator(".jp-FlyteTimeline-bar.jp-mod-folded")
+    folded.wait_for()
+    bars = detail.locator(".jp-FlyteTimeline-bar")
+    assert bars.count() == 2  # the root, and its 64 children as one row past the sidebar's 60
+    assert (folded.get_attribute("data-key") or "").startswith("group:")
+    assert (folded.locator(".jp-FlyteTimeline-label").text_content() or "").endswith(" ×64")
+    assert "64 SUCCEEDED" in (folded.locator(".jp-FlyteTimeline-label title").text_content() or "")
+    _shot(page, "49-timeline-folded")
+    folded.click()
+    page.wait_for_function(
+        "([run]) => document.querySelectorAll(`.jp-FlyteDetail[data-run='${run}'] .jp-FlyteTimeline-bar`).length === 65",
+        arg=[name])
+    assert detail.locator(".jp-FlyteTimeline-bar.jp-mod-folded").count() == 0
+    _shot(page, "50-timeline-unfolded")
     assert page.errors == []
     page.close()
