@@ -5,7 +5,8 @@
  *
  * Pause and resume go to the server (`POST /flyte/api/triggers/NAME/pause|resume`, with the task so
  * two tasks' triggers of one name stay apart); a refusal is shown on the trigger's row in the
- * backend's words, and the row shows what the server answered, not a guess.
+ * backend's words, and the row shows what the server answered, not a guess. The list is read again
+ * every 15 s while the tab shows, so new fires appear.
  */
 import * as React from 'react';
 import { Button } from '@jupyterlab/ui-components';
@@ -26,6 +27,8 @@ export interface ISchedulesHost {
   /** Show a run in the panel (a trigger's last run). */
   select(run: string): Promise<void>;
 }
+
+const POLL_MS = 15000;
 
 const keyOf = (t: ITrigger) => `${t.project}/${t.domain}/${t.task}/${t.name}`;
 
@@ -185,6 +188,9 @@ export function SchedulesView(props: {
   }, [host]);
   React.useEffect(() => {
     void load();
+    // fires happen while the tab is open: their last fire and run come in without a refresh
+    const timer = window.setInterval(() => void load(), POLL_MS);
+    return () => window.clearInterval(timer);
   }, [load]);
   if (error) {
     return <div className="jp-FlyteError jp-FlytePanel-error">{error}</div>;
