@@ -92,7 +92,9 @@ class BackendProcess:
         finally:
             conn.close()
 
-    def _handles(self) -> list[str]:
+    def recorded_handles(self) -> list[str]:
+        """The attempt handles the backend has written to its store (an attempt's handle is
+        recorded a moment after it starts: a crash before that leaves it unrecorded)."""
         if self.store_url:
             import psycopg
 
@@ -130,7 +132,7 @@ class BackendProcess:
 
     def kill_actions(self) -> None:
         """SIGKILL every action process group the backend recorded that is still alive."""
-        for handle in self._handles():
+        for handle in self.recorded_handles():
             parts = handle.split(":")  # "PID:START", or a plugin's "dask:SCHEDULER:PID:START"
             if len(parts) < 2 or not parts[-2].isdigit():
                 continue  # a handle of a plugin that runs no process of its own (sql)

@@ -14,7 +14,8 @@ export type Phase =
   | 'SUCCEEDED'
   | 'FAILED'
   | 'ABORTED'
-  | 'TIMED_OUT';
+  | 'TIMED_OUT'
+  | 'RECOVERED';
 
 export const PHASES: Phase[] = [
   'QUEUED',
@@ -23,18 +24,28 @@ export const PHASES: Phase[] = [
   'SUCCEEDED',
   'FAILED',
   'ABORTED',
-  'TIMED_OUT'
+  'TIMED_OUT',
+  'RECOVERED'
 ];
 
 const TERMINAL = new Set<string>([
   'SUCCEEDED',
   'FAILED',
   'ABORTED',
-  'TIMED_OUT'
+  'TIMED_OUT',
+  'RECOVERED'
 ]);
 
 export function isTerminal(phase: string): boolean {
   return TERMINAL.has(phase);
+}
+
+/**
+ * SUCCEEDED, or RECOVERED: a re-run with `recover=True` reused the outputs of an action that had
+ * succeeded before, so it counts as a success although it did not run again.
+ */
+export function isSuccess(phase: string): boolean {
+  return phase === 'SUCCEEDED' || phase === 'RECOVERED';
 }
 
 export interface IActionError {
@@ -60,6 +71,16 @@ export interface IOrigin {
   rerun_of: string | null;
   /** Submitted by this panel: re-runs start from the notebook as saved now. */
   panel: boolean;
+  /** The schedule that started this run, when a trigger did. */
+  trigger?: ITriggerOrigin | null;
+}
+
+/** The trigger a run was fired by (its labels, read by the server). */
+export interface ITriggerOrigin {
+  name: string;
+  task: string | null;
+  /** The scheduled fire time, as the label spells it. */
+  time: string | null;
 }
 
 export interface IRun {
@@ -80,6 +101,9 @@ export interface IRun {
   task_version?: string | null;
   /** The registered version the run ran (run detail only); null: a run of local code. */
   deployed?: IDeployedRef | null;
+  /** SUCCEEDED or RECOVERED. */
+  succeeded?: boolean;
+  rerun_of?: string | null;
 }
 
 /** A registered task version by name. */
@@ -129,6 +153,68 @@ export interface IAttempt {
   times_seen: boolean;
 }
 
+/** What one ended attempt cost, as the backend measured it. */
+export interface IAttemptUsage {
+  attempt: number;
+  cpu_seconds?: number | null;
+  peak_memory_bytes?: number | null;
+  [key: string]: unknown;
+}
+
+/** A part of a timeline bar: one attempt's wait, start-up or run (seconds from the run's start). */
+export interface ITimelineSegment {
+  kind: 'queued' | 'starting' | 'running' | 'recovered';
+  attempt: number;
+  /** How the attempt ended (its phase while it is going). */
+  phase: Phase;
+  start: number;
+  end: number;
+}
+
+/** One row: an action, or a folded group of them (`count` > 1, `key` "group:NAME"). */
+export interface ITimelineBar {
+  key: string;
+  label: string;
+  task: string;
+  group: string | null;
+  depth: number;
+  phase: Phase;
+  start: number;
+  end: number;
+  segments: ITimelineSegment[];
+  attempts: number;
+  count: number;
+  /** A folded row's members by phase. */
+  phases: Record<string, number>;
+  cpu_seconds: number | null;
+  peak_memory_bytes: number | null;
+  recovered_from: string | null;
+  critical: boolean;
+  /** Per measured attempt (keys are attempt numbers as text). */
+  usage: Record<
+    string,
+    { cpu_seconds?: number | null; peak_memory_bytes?: number | null }
+  >;
+}
+
+export interface ITimeline {
+  run: string;
+  /** Epoch seconds the bars count from. */
+  origin: number;
+  span: number;
+  bars: ITimelineBar[];
+  total_actions: number;
+  /** The groups shown folded (a folded bar's key is `group:` and one of these). */
+  folded: string[];
+  cpu_seconds: number | null;
+  peak_memory_bytes: number | null;
+  critical_path: string[];
+  window: [number, number] | null;
+  phase: Phase;
+  /** The critical path in words. */
+  text: string;
+}
+
 /** One input of a re-run's form: its stored value as JSON text. */
 export interface IRerunField {
   name: string;
@@ -171,6 +257,11 @@ export interface IAction {
   error: IActionError | null;
   cache_hit: boolean;
   group: string | null;
+  /** `python`, or a plugin's type: `sql`, `dask`, `raw-container`, ... */
+  task_type?: string;
+  /** A RECOVERED action: `RUN/ACTION` whose outputs it reused. */
+  recovered_from?: string | null;
+  usage?: IAttemptUsage[];
   inputs?: Record<string, string> | null;
   outputs?: Record<string, string> | null;
   max_attempts?: number;
@@ -181,6 +272,31 @@ export interface IAction {
     factor: number;
     max_backoff: number;
   };
+}
+
+/** A deployed task's schedule: a row of `GET /flyte/api/triggers` (server_ext/_triggers.py). */
+export interface ITrigger {
+  name: string;
+  task: string;
+  version: string;
+  /** The schedule in words: `cron 0 0 * * * (Europe/London)`, `every 10 minutes`. */
+  schedule: string;
+  cron: string | null;
+  timezone: string | null;
+  interval_minutes: number | null;
+  description: string;
+  active: boolean;
+  paused: boolean;
+  /** Epoch seconds; null while paused. */
+  next_fire: number | null;
+  last_fire: number | null;
+  /** The name of the run the last fire started. */
+  last_run: string | null;
+  created_at: number;
+  project: string;
+  domain: string;
+  trigger_time_input: string | null;
+  run_label: string;
 }
 
 export interface IRunDetail extends IRun {
@@ -415,6 +531,57 @@ export class FlyteClient {
         method: 'POST',
         body: JSON.stringify({ ...this.scope(), version, inputs })
       }
+    );
+  }
+
+  /** The triggers of the deployed tasks of the panel's project and domain. */
+  async listTriggers(): Promise<ITrigger[]> {
+    const body = await this.request<{ triggers: ITrigger[] }>(
+      withQuery(apiUrl(this.serverSettings, 'triggers'), this.scope())
+    );
+    return body.triggers;
+  }
+
+  /** Pause (`active` false) or resume a trigger; `task` tells apart two tasks' triggers of one name. */
+  async setTriggerActive(
+    name: string,
+    task: string,
+    active: boolean
+  ): Promise<ITrigger> {
+    return this.request<ITrigger>(
+      apiUrl(
+        this.serverSettings,
+        'triggers',
+        encodeURIComponent(name),
+        active ? 'resume' : 'pause'
+      ),
+      { method: 'POST', body: JSON.stringify({ ...this.scope(), task }) }
+    );
+  }
+
+  /**
+   * A run's timeline: bars per action (server_ext/_timeline.py). Past `maxRows` actions, big groups
+   * fold into one row each; `expand` names groups (as `folded` lists them) to unfold.
+   */
+  async timeline(
+    name: string,
+    expand: string[] = [],
+    maxRows?: number
+  ): Promise<ITimeline> {
+    return this.request<ITimeline>(
+      withQuery(
+        apiUrl(
+          this.serverSettings,
+          'runs',
+          encodeURIComponent(name),
+          'timeline'
+        ),
+        {
+          ...this.scope(),
+          expand: expand.join(',') || undefined,
+          max_rows: maxRows ? String(maxRows) : undefined
+        }
+      )
     );
   }
 

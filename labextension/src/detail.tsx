@@ -15,6 +15,7 @@ import {
   IActionError,
   IAttempt,
   IRunDetail,
+  isSuccess,
   isTerminal
 } from './api';
 import {
@@ -25,10 +26,15 @@ import {
   shortTask
 } from './format';
 import { FlyteModel } from './panel';
-import { OriginLink, PhaseBadge } from './runs';
-import { ActionTree } from './tree';
+import { OriginLink, PhaseBadge, TriggerTag } from './runs';
+import { KernelCommands } from './commands';
+import { TimelineView } from './timeline';
+import { ActionTree, RecoveredFrom, TaskTypeTag } from './tree';
 
 const MAX_LOG_CHARS = 500_000;
+/** Timeline rows before big groups fold: fewer in the narrow sidebar than in the main area. */
+const SIDE_ROWS = 60;
+const MAIN_ROWS = 200;
 
 /** A chatty action must not grow the page without bound: keep the newest part of its log. */
 function keepTail(text: string): string {
@@ -307,7 +313,7 @@ function AttemptRow(props: {
           {open ? 'hide log' : 'log'}
         </Button>
       </div>
-      {at.error && !(props.last && phase === 'SUCCEEDED') ? (
+      {at.error && !(props.last && isSuccess(phase)) ? (
         <ErrorBox error={at.error} className="jp-FlyteAttempt-error" />
       ) : null}
       {!props.last && at.backoff !== null ? (
@@ -377,13 +383,13 @@ function ActionPane(props: {
   action: IAction;
   now: number;
   labels: Record<string, string>;
+  onOpenRun: (run: string, action: string | null) => void;
 }): JSX.Element {
   const { action, model, run } = props;
   const extra = useActionDetail(model.client, run.name, action);
   const retried = action.attempts > 1;
   // a retried action that then succeeded shows no error of an earlier attempt here: its attempts do
-  const error =
-    action.error && action.phase !== 'SUCCEEDED' ? action.error : null;
+  const error = action.error && !isSuccess(action.phase) ? action.error : null;
   return (
     <div className="jp-FlyteAction" data-action={action.name}>
       <div className="jp-FlyteAction-header">
@@ -391,8 +397,19 @@ function ActionPane(props: {
           {props.labels[action.name] ?? shortTask(action.task)}
         </span>{' '}
         <span className="jp-FlyteMuted">{action.name}</span>{' '}
+        <TaskTypeTag type={action.task_type} />{' '}
         <PhaseBadge phase={action.phase} />
       </div>
+      {action.phase === 'RECOVERED' ? (
+        <div className="jp-FlyteMuted jp-FlyteAction-recovered">
+          <RecoveredFrom
+            origin={action.recovered_from}
+            onOpenRun={props.onOpenRun}
+            className="jp-FlyteAction-recoveredFrom"
+          />{' '}
+          (its outputs were reused; it did not run again)
+        </div>
+      ) : null}
       <div className="jp-FlyteMuted jp-FlyteAction-meta">
         attempt {Math.max(action.attempts, 1)}
         {extra?.max_attempts && extra.max_attempts > 1
@@ -461,11 +478,22 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
       setSelected(wanted);
     }
   });
+  const [shown, setShown] = React.useState<'tree' | 'timeline'>('tree');
   const action = run.actions.find(a => a.name === selected) ?? null;
+  // what the timeline is fetched again on: the actions' phases and attempts
+  const version = run.actions
+    .map(a => `${a.name}:${a.phase}:${a.attempts}`)
+    .join(',');
   const labels = model.labels.get(run.name) ?? {};
   const live = !isTerminal(run.phase);
   const queued = live && run.actions.some(a => a.phase === 'QUEUED');
   const reason = queued ? model.waitReason() : null;
+  const openRun = (name: string, at: string | null) => {
+    if (at) {
+      model.wantedAction.set(name, at);
+    }
+    props.onShow(name);
+  };
   const rerun = async () => {
     const next = await model.rerun(run.name);
     if (next) {
@@ -519,6 +547,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
             series {run.series}
           </span>
         ) : null}
+        <TriggerTag run={run} />
       </div>
       <div className="jp-FlyteDetail-meta jp-FlyteMuted">
         <OriginLink run={run} onOpen={r => void model.openOrigin(r)} />
@@ -609,19 +638,60 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
       {run.phase === 'FAILED' || run.phase === 'TIMED_OUT' ? (
         <Failure run={run} labels={labels} onSelect={setSelected} />
       ) : null}
+      {run.phase === 'FAILED' ||
+      run.phase === 'TIMED_OUT' ||
+      run.phase === 'ABORTED' ? (
+        <KernelCommands
+          run={run.name}
+          failedAction={failurePath(run.actions).pop()?.name ?? null}
+        />
+      ) : null}
     </>
+  );
+  const tab = (which: 'tree' | 'timeline', label: string, tip: string) => (
+    <button
+      className={'jp-FlyteTab' + (shown === which ? ' jp-mod-selected' : '')}
+      data-view={which}
+      role="tab"
+      aria-selected={shown === which}
+      title={tip}
+      onClick={() => setShown(which)}
+    >
+      {label}
+    </button>
   );
   const tree = (
     <>
-      <div className="jp-FlyteSection-title">Actions</div>
-      <ActionTree
-        actions={run.actions}
-        selected={selected}
-        now={props.now}
-        onSelect={setSelected}
-        labels={labels}
-        waitReason={reason}
-      />
+      <div className="jp-FlyteViewTabs" role="tablist">
+        {tab('tree', 'Actions', 'The live action tree')}
+        {tab(
+          'timeline',
+          'Timeline',
+          'When each action waited, started and ran, retries apart; the critical path outlined'
+        )}
+      </div>
+      {shown === 'timeline' ? (
+        <TimelineView
+          client={model.client}
+          run={run.name}
+          version={version}
+          live={live}
+          selected={selected}
+          onSelect={setSelected}
+          labels={labels}
+          maxRows={props.layout === 'side' ? SIDE_ROWS : MAIN_ROWS}
+        />
+      ) : (
+        <ActionTree
+          actions={run.actions}
+          selected={selected}
+          now={props.now}
+          onSelect={setSelected}
+          labels={labels}
+          waitReason={reason}
+          onOpenRun={openRun}
+        />
+      )}
     </>
   );
   const pane = action ? (
@@ -631,6 +701,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
       action={action}
       now={props.now}
       labels={labels}
+      onOpenRun={openRun}
     />
   ) : (
     <div className="jp-FlyteEmpty">
@@ -639,7 +710,13 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
   );
   if (props.layout === 'main') {
     return (
-      <div className="jp-FlyteDetail jp-FlyteDetail-main" data-run={run.name}>
+      <div
+        className={
+          'jp-FlyteDetail jp-FlyteDetail-main' +
+          (shown === 'timeline' ? ' jp-mod-timeline' : '')
+        }
+        data-run={run.name}
+      >
         <div className="jp-FlyteDetail-left">
           {header}
           {tree}

@@ -29,6 +29,7 @@ import {
 import { cloneRun } from './clone';
 import { RunDetail } from './detail';
 import { RunsList } from './runs';
+import { SchedulesView } from './schedules';
 import { TasksView } from './tasks';
 import { flyteIcon } from './icon';
 
@@ -45,6 +46,9 @@ export interface IOpener {
   showPanel(): void;
 }
 
+/** The sidebar's tabs. */
+export type PanelView = 'runs' | 'tasks' | 'schedules';
+
 /** Shared state of the panel and the main-area run views; views re-render on `changed`. */
 export class FlyteModel {
   readonly changed = new Signal<this, void>(this);
@@ -57,10 +61,10 @@ export class FlyteModel {
   wantedAction = new Map<string, string>();
   selected: string | null = null;
   /** Which tab the sidebar shows. */
-  view: 'runs' | 'tasks' = 'runs';
+  view: PanelView = 'runs';
   /** A deployed version the Tasks view should open at (a run's "task @ version" link). */
   wantedTask: IDeployedRef | null = null;
-  /** Bumped to make the Tasks view read the deployed tasks again. */
+  /** Bumped to make the Tasks (or Schedules) view read the deployed tasks (or triggers) again. */
   tasksEpoch = 0;
   filter = '';
   error: string | null = null;
@@ -258,8 +262,11 @@ export class FlyteModel {
   }
 
   /** Switch the sidebar's tab; the Tasks view opens at `task` when given. */
-  setView(view: 'runs' | 'tasks', task?: IDeployedRef | null): void {
+  setView(view: PanelView, task?: IDeployedRef | null): void {
     this.view = view;
+    if (view === 'schedules') {
+      this.tasksEpoch += 1;
+    }
     if (view === 'tasks') {
       this.wantedTask = task ?? null;
       this.tasksEpoch += 1;
@@ -525,7 +532,7 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
   const { model } = props;
   const now = useModel(model);
   const detail = model.detail;
-  const tab = (view: 'runs' | 'tasks', label: string, tooltip: string) => (
+  const tab = (view: PanelView, label: string, tooltip: string) => (
     <button
       className={
         'jp-FlyteTab' + (model.view === view ? ' jp-mod-selected' : '')
@@ -546,6 +553,11 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
         <span className="jp-FlyteTabs" role="tablist">
           {tab('runs', 'Runs', 'Runs of this project and domain')}
           {tab('tasks', 'Tasks', 'Deployed tasks: versions, interface, launch')}
+          {tab(
+            'schedules',
+            'Schedules',
+            'Triggers of deployed tasks: next and last fire, pause and resume'
+          )}
         </span>
         <span
           className={
@@ -560,12 +572,16 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
         <ToolbarButtonComponent
           icon={refreshIcon}
           onClick={() =>
-            model.view === 'tasks'
-              ? model.setView('tasks')
-              : void model.refresh()
+            model.view === 'runs'
+              ? void model.refresh()
+              : model.setView(model.view)
           }
           tooltip={
-            model.view === 'tasks' ? 'Refresh deployed tasks' : 'Refresh runs'
+            model.view === 'tasks'
+              ? 'Refresh deployed tasks'
+              : model.view === 'schedules'
+                ? 'Refresh schedules'
+                : 'Refresh runs'
           }
         />
       </div>
@@ -575,6 +591,8 @@ function FlyteView(props: { model: FlyteModel }): JSX.Element {
       ) : null}
       {model.view === 'tasks' ? (
         <TasksView key={model.tasksEpoch} host={model} />
+      ) : model.view === 'schedules' ? (
+        <SchedulesView key={model.tasksEpoch} host={model} now={now} />
       ) : model.selected ? (
         detail ? (
           <RunDetail

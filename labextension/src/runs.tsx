@@ -55,6 +55,27 @@ export function groupSeries(runs: IRun[]): IEntry[] {
   return [...entries.values()];
 }
 
+/** `⏱ nightly`: the schedule that started a run, when a trigger did. */
+export function TriggerTag(props: { run: IRun }): JSX.Element | null {
+  const trigger = props.run.origin?.trigger;
+  if (!trigger) {
+    return null;
+  }
+  return (
+    <span
+      className="jp-FlyteTag jp-FlyteRuns-trigger"
+      data-trigger={trigger.name}
+      title={
+        `Started by the trigger ${trigger.name}` +
+        (trigger.task ? ` of ${trigger.task}` : '') +
+        (trigger.time ? ` for its tick at ${trigger.time}` : '')
+      }
+    >
+      ⏱ {trigger.name}
+    </span>
+  );
+}
+
 /** The origin as a link that opens the notebook at the cell, when the server can open it. */
 export function OriginLink(props: {
   run: IRun;
@@ -145,6 +166,7 @@ function RunItem(props: {
               {series.count} runs
             </span>
           ) : null}
+          <TriggerTag run={run} />
         </span>
         <PhaseBadge phase={run.phase} />
       </div>

@@ -6,7 +6,7 @@
 import * as React from 'react';
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 
-import { IAction, isTerminal, Phase } from './api';
+import { IAction, isSuccess, isTerminal, Phase } from './api';
 import { durationOf, formatDuration, formatRate, shortTask } from './format';
 
 /** Groups larger than this start collapsed. */
@@ -91,9 +91,12 @@ export function buildTree(actions: IAction[]): TreeNode[] {
   return order(roots) as TreeNode[];
 }
 
-/** One phase for a group: failures first, then activity, then success. */
+/** One phase for a group: failures first, then activity, then success (RECOVERED when all were). */
 export function groupPhase(actions: IAction[]): Phase {
   const phases = new Set(actions.map(a => a.phase));
+  if (phases.size === 1 && phases.has('RECOVERED')) {
+    return 'RECOVERED';
+  }
   for (const p of [
     'FAILED',
     'TIMED_OUT',
@@ -117,6 +120,79 @@ interface IRowProps {
   labels: Record<string, string>;
   /** Why queued actions wait (`2 of 2 slots busy`), when the backend is full. */
   waitReason: string | null;
+  /** Open another run (a recovered action's source), at one of its actions. */
+  onOpenRun?: (run: string, action: string | null) => void;
+}
+
+/** `RUN/ACTION` -> [RUN, ACTION]: where a RECOVERED action's outputs came from. */
+export function recoveredSource(
+  origin: string | null | undefined
+): [string, string | null] | null {
+  if (!origin) {
+    return null;
+  }
+  const cut = origin.indexOf('/');
+  return cut < 0
+    ? [origin, null]
+    : [origin.slice(0, cut), origin.slice(cut + 1) || null];
+}
+
+/** `recovered from RUN`, RUN a link that opens it (at the action the outputs came from). */
+export function RecoveredFrom(props: {
+  origin: string | null | undefined;
+  onOpenRun?: (run: string, action: string | null) => void;
+  className: string;
+}): JSX.Element | null {
+  const source = recoveredSource(props.origin);
+  if (!source) {
+    return null;
+  }
+  const [run, action] = source;
+  const title = `Outputs reused from ${action ? `action ${action} of ` : ''}run ${run}`;
+  return (
+    <span
+      className={props.className}
+      data-recovered-from={props.origin ?? ''}
+      title={title}
+    >
+      recovered from{' '}
+      {props.onOpenRun ? (
+        <a
+          href="#"
+          className="jp-FlyteRecoveredLink"
+          data-run={run}
+          title={`${title}: open it`}
+          onClick={e => {
+            e.preventDefault();
+            e.stopPropagation();
+            props.onOpenRun!(run, action);
+          }}
+        >
+          {run}
+        </a>
+      ) : (
+        run
+      )}
+    </span>
+  );
+}
+
+/** A plugin task's type (`sql`, `dask`, `raw-container`); python tasks, the usual kind, show none. */
+export function TaskTypeTag(props: {
+  type: string | undefined;
+}): JSX.Element | null {
+  if (!props.type || props.type === 'python') {
+    return null;
+  }
+  return (
+    <span
+      className="jp-FlyteTag jp-FlyteTree-taskType"
+      data-task-type={props.type}
+      title={`A ${props.type} task`}
+    >
+      {props.type}
+    </span>
+  );
 }
 
 /** `(lr=0.05, i=4)` from the label `trial(lr=0.05, i=4)`: what tells this row from its siblings. */
@@ -141,7 +217,7 @@ export interface IGroupProgress {
 
 export function groupProgress(actions: IAction[], now: number): IGroupProgress {
   const total = actions.length;
-  const succeeded = actions.filter(a => a.phase === 'SUCCEEDED').length;
+  const succeeded = actions.filter(a => isSuccess(a.phase)).length;
   const finished = actions.filter(a => isTerminal(a.phase)).length;
   const failed = finished - succeeded;
   const started = Math.min(...actions.map(a => a.started_at ?? Infinity));
@@ -309,6 +385,14 @@ function ActionRow(props: IRowProps & { node: IActionNode }): JSX.Element {
           <span className="jp-FlyteTree-task">{shortTask(a.task)}</span>
           <span className="jp-FlyteTree-args">{args}</span>
         </span>
+        <TaskTypeTag type={a.task_type} />
+        {a.phase === 'RECOVERED' ? (
+          <RecoveredFrom
+            origin={a.recovered_from}
+            onOpenRun={props.onOpenRun}
+            className="jp-FlyteTree-recovered"
+          />
+        ) : null}
         {waiting ? (
           <span className="jp-FlyteTag jp-FlyteTree-waiting">waiting</span>
         ) : null}
@@ -348,6 +432,7 @@ export function ActionTree(props: {
   onSelect: (name: string) => void;
   labels?: Record<string, string>;
   waitReason?: string | null;
+  onOpenRun?: (run: string, action: string | null) => void;
 }): JSX.Element {
   const tree = React.useMemo(() => buildTree(props.actions), [props.actions]);
   return (
@@ -362,6 +447,7 @@ export function ActionTree(props: {
           onSelect={props.onSelect}
           labels={props.labels ?? {}}
           waitReason={props.waitReason ?? null}
+          onOpenRun={props.onOpenRun}
         />
       ))}
     </ul>

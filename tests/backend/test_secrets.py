@@ -205,8 +205,10 @@ def test_a_secret_file_does_not_outlive_its_attempt_across_a_backend_sigkill(bac
             time.sleep(0.1)
         files = list(work.glob("*/*/*/*/.flyte-secrets/tls.cert"))
         assert files and stat.S_IMODE(files[0].stat().st_mode) == 0o600
-        while time.monotonic() < deadline and not backend._handles():  # its process started and is recorded
-            time.sleep(0.05)
+        # The files are written before the attempt starts; kill_actions finds it by its recorded handle.
+        while time.monotonic() < deadline and not backend.recorded_handles():
+            time.sleep(0.1)
+        assert backend.recorded_handles()
         backend.kill()
         backend.kill_actions()  # the attempt dies while no backend watches it
         backend.start()

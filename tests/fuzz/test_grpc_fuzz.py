@@ -45,6 +45,9 @@ def target(x: int, label: str = "") -> int:
 
 LIVE = "fuzz-live"
 ABORTABLE = "fuzz-abortable"
+DELETABLE = "fuzz-deletable"
+ATTRS_PROJECT = "fuzz-attrs"  # the resource attributes' own project: SetLimits' limits stay apart
+TERMINAL = {pb.PHASE_SUCCEEDED, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT, pb.PHASE_RECOVERED}
 BAD_CODES = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 STREAM_END_CODES = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
@@ -177,6 +180,25 @@ def _base_enqueue(name: str = "fuzz-child") -> queue_pb.EnqueueActionRequest:
         task=_spec(), inputs=_inputs(2))
 
 
+def _base_delete(f: Fuzzed) -> run_pb.DeleteRunRequest:
+    """A finished run to delete: created, aborted and waited for (a live run is refused)."""
+    create = _base_create(f)
+    create.run_name = DELETABLE
+    assert f.call("/flyte_jupyter.v1.RunService/CreateRun", create.SerializeToString(), False) == grpc.StatusCode.OK
+    run = pb.ActionIdentifier(project="default", domain="development", run=DELETABLE)
+    abort = run_pb.AbortRunRequest(id=run)
+    assert f.call("/flyte_jupyter.v1.RunService/AbortRun", abort.SerializeToString(), False) == grpc.StatusCode.OK
+    get = f.channel.unary_unary("/flyte_jupyter.v1.RunService/GetRun")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        resp = run_pb.GetRunResponse.FromString(get(run_pb.GetRunRequest(id=run).SerializeToString(),
+                                                    metadata=f.admin, timeout=10))
+        if all(a.phase in TERMINAL for a in resp.actions):
+            break
+        time.sleep(0.1)
+    return run_pb.DeleteRunRequest(id=run)
+
+
 def _base(path: str, f: Fuzzed) -> Any:
     name = path.rsplit("/", 1)[-1]
     live = pb.ActionIdentifier(project="default", domain="development", run=LIVE, name="a0")
@@ -186,6 +208,7 @@ def _base(path: str, f: Fuzzed) -> Any:
         "ListRuns": lambda: run_pb.ListRunsRequest(project="default", domain="development", limit=5),
         "AbortRun": lambda: run_pb.AbortRunRequest(id=pb.ActionIdentifier(run=ABORTABLE)),
         "WatchRuns": lambda: run_pb.WatchRunsRequest(project="default"),
+        "DeleteRun": lambda: _base_delete(f),
         "EnqueueAction": lambda: _base_enqueue(),
         "EnqueueActions": lambda: queue_pb.EnqueueActionsRequest(actions=[_base_enqueue("fuzz-a"),
                                                                           _base_enqueue("fuzz-b")]),
@@ -200,6 +223,13 @@ def _base(path: str, f: Fuzzed) -> Any:
                                                        limits=pb.Resources(cpu="2")),
         "GetLimits": lambda: admin_pb.GetLimitsRequest(project="fuzz-proj"),
         "Status": lambda: admin_pb.BackendStatusRequest(),
+        "UpdateResourceAttributes": lambda: admin_pb.UpdateResourceAttributesRequest(
+            project=ATTRS_PROJECT, domain="development", attributes=admin_pb.ResourceAttributes(
+                defaults=pb.Resources(cpu="1", memory="256Mi"), limits=pb.Resources(cpu="2", memory="1Gi"))),
+        "GetResourceAttributes": lambda: admin_pb.GetResourceAttributesRequest(project=ATTRS_PROJECT,
+                                                                               domain="development"),
+        "DeleteResourceAttributes": lambda: admin_pb.DeleteResourceAttributesRequest(project=ATTRS_PROJECT,
+                                                                                     domain="development"),
     }
     return bases[name]()
 

@@ -75,6 +75,16 @@ def _post(lab: dict[str, Any], path: str, body: dict[str, Any]) -> dict[str, Any
         return json.loads(response.read())
 
 
+def use_this_build(home: Path) -> None:
+    """JupyterLab serves the first copy of the panel on its labextensions path, and the user data dir
+    (`XDG_DATA_HOME` of the test's own HOME) comes before the environment's, whose copy the install
+    made and a later `jlpm build:prod` does not refresh: a link to this tree's build goes first, so
+    the browser tests always load the panel just built."""
+    link = home / "data" / "jupyter" / "labextensions" / "@flyte-jupyter" / "labextension"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(ROOT / "flyte_jupyter" / "labextension", target_is_directory=True)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,6 +99,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     shutil.copy(ROOT / "examples" / "binder_demo.ipynb", root / "binder_demo.ipynb")
     _write_slow_notebook(root / "slow.ipynb")
     _write_failing_notebook(root / "failing.ipynb")
+    use_this_build(home)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), XDG_DATA_HOME=str(home / "data"))

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import nbformat
 import pytest
-from test_browser import _dismiss_news, _free_port, _open_panel, _post, _shot
+from test_browser import _dismiss_news, _free_port, _open_panel, _post, _shot, use_this_build
 from test_browser import browser as browser  # noqa: F401  (this module's own Chromium)
 from test_browser import pytestmark as pytestmark  # noqa: F401  (chromium and the built panel)
 
@@ -138,7 +138,7 @@ def _until_done(lab: dict[str, Any], name: str, timeout: float = 180) -> dict[st
     deadline = time.monotonic() + timeout
     while True:
         run = _get(lab, f"runs/{name}")
-        if run["phase"] in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
+        if run["phase"] in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "RECOVERED"):
             return run
         assert time.monotonic() < deadline, f"{name} stuck in {run['phase']}"
         time.sleep(0.3)
@@ -153,6 +153,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
 
     home = tmp_path_factory.mktemp("home")
     root = tmp_path_factory.mktemp("root")
+    use_this_build(home)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), XDG_DATA_HOME=str(home / "data"))

@@ -189,7 +189,7 @@ def test_backend_status_lists_the_task_types_served(flyte_backend) -> None:  # t
     done = subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", "backend", "status", "--data-dir",
                            str(flyte_backend.data_dir)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "task types: dask (dask), python (local), sql (sql)" in done.stdout, done.stdout
+    assert "task types: dask (dask), python (local), raw-container (raw-container), sql (sql)" in done.stdout, done.stdout
 
 
 def test_the_widget_tags_rows_of_other_types_than_python(tmp_path) -> None:

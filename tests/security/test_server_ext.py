@@ -16,11 +16,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import _jupyter_loop
 import nbformat
 import pytest
 from _backend_fixture import BackendProcess
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (jp_fetch, jp_ws_fetch, jp_serverapp, ...)
 from tornado.httpclient import HTTPClientError
+
+jp_asyncio_loop = _jupyter_loop.jp_asyncio_loop  # replaces pytest-jupyter's: the current loop (see there)
 
 TASK_CELLS = (
     "import flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name='sec')",
@@ -126,6 +129,16 @@ def _requests(notebook: str, endpoint: str) -> list[tuple[str, tuple[str, ...], 
         ("logs", ("runs", "r-1", "actions", "a0", "logs"), query),
         ("follow logs", ("runs", "r-1", "actions", "a0", "logs"), {"params": {"endpoint": endpoint, "follow": "1"}}),
         ("notebook tasks", ("notebook-tasks",), {"params": {"endpoint": endpoint, "path": notebook}}),
+        ("labels", ("runs", "r-1", "labels"), query),
+        ("timeline", ("runs", "r-1", "timeline"), query),
+        ("status", ("status",), query),
+        ("list tasks", ("tasks",), query),
+        ("get task", ("tasks", "square"), query),
+        ("launch task", ("tasks", "square", "runs"), {"method": "POST", "body": json.dumps(
+            {"version": "v1", "inputs": {"x": 3}, **body})}),
+        ("list triggers", ("triggers",), query),
+        ("pause trigger", ("triggers", "t-1", "pause"), {"method": "POST", "body": json.dumps(body)}),
+        ("resume trigger", ("triggers", "t-1", "resume"), {"method": "POST", "body": json.dumps(body)}),
     ]
 
 

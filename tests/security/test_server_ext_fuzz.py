@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import _jupyter_loop
 import nbformat
 import pytest
 from _backend_fixture import BackendProcess
@@ -25,6 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (jp_fetch, jp_ws_fetch, jp_serverapp, ...)
 from tornado.httpclient import HTTPClientError
+
+jp_asyncio_loop = _jupyter_loop.jp_asyncio_loop  # replaces pytest-jupyter's: the current loop (see there)
 
 FUZZ = settings(max_examples=50, derandomize=True, deadline=None, database=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

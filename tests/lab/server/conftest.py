@@ -12,9 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+import _jupyter_loop
 import nbformat
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (jp_fetch, jp_ws_fetch, jp_serverapp, ...)
+
+jp_asyncio_loop = _jupyter_loop.jp_asyncio_loop  # replaces pytest-jupyter's: the current loop (see there)
 
 DEMO_NOTEBOOK = Path(__file__).resolve().parents[3] / "examples" / "binder_demo.ipynb"
 
