@@ -94,6 +94,14 @@ def test_any_sqlalchemy_url_runs_when_sqlalchemy_is_installed(flyte_backend) -> 
     run = flyte.with_runcontext(mode="remote").run(broken)
     with pytest.raises(ActionFailedError, match="no such column: nope"):
         run.outputs()
+    from flyte_jupyter.plugins.sql import SQLAlchemyConfig, SQLAlchemyTask
+
+    nodriver = SQLAlchemyTask(name="plugin_tests.alchemy_nodriver", query_template="select 1",
+                              task_config=SQLAlchemyConfig(uri="nosuchdb://db/app"), retries=2)
+    run = flyte.with_runcontext(mode="remote").run(nodriver)
+    with pytest.raises(ActionFailedError, match="cannot use the SQLAlchemy URL of this task.*nosuchdb"):
+        run.outputs()
+    assert run.actions["a0"].attempts == 1  # the user's to fix: not retried
 
 
 def test_a_query_cannot_reach_the_backend_s_own_files(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
