@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from flyte_jupyter._internal.runtime.action_links import live_links
 from flyte_jupyter.errors import FlyteJupyterError
 from flyte_jupyter.server_ext import _notebook
 from flyte_jupyter.server_ext._origins import (
@@ -475,7 +476,8 @@ class BackendRunsManager(RunsManager):
         summary, actions = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         out = (await self._with_cells([self._run_json(summary)]))[0]
         out["deployed"] = await self._deployed(scope, out)
-        out["actions"] = [_action_json(a) for a in actions]
+        links = await asyncio.get_running_loop().run_in_executor(None, lambda: [live_links(a) for a in actions])
+        out["actions"] = [{**_action_json(a), "links": found} for a, found in zip(actions, links)]
         return out
 
     async def get_action(self, scope: Scope, run: str, action: str) -> dict[str, Any]:
@@ -486,7 +488,8 @@ class BackendRunsManager(RunsManager):
         out = detail.info.to_json()
         inputs, outputs = await asyncio.get_running_loop().run_in_executor(
             None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.succeeded)
-        out.update(inputs=inputs, outputs=outputs, max_attempts=detail.max_attempts)
+        links = await asyncio.get_running_loop().run_in_executor(None, live_links, detail.info)
+        out.update(inputs=inputs, outputs=outputs, max_attempts=detail.max_attempts, links=links)
         spec = None
         if detail.info.attempts > 1 or detail.max_attempts > 1:
             try:
@@ -752,7 +755,8 @@ class BackendRunsManager(RunsManager):
                 if isinstance(event, Synced):
                     continue
                 self._attempt_log.observe(key, event)  # type: ignore[arg-type]
-                yield _event_json(event)
+                links = await asyncio.get_running_loop().run_in_executor(None, live_links, event)
+                yield {**_event_json(event), "links": links}
         except BackendError as err:
             raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
 

@@ -261,6 +261,8 @@ export interface IAction {
   task_type?: string;
   /** A RECOVERED action: `RUN/ACTION` whose outputs it reused. */
   recovered_from?: string | null;
+  /** What the running attempt links to, name -> URL (a Dask action: `Dask dashboard`); `{}` once it ended. */
+  links?: Record<string, string>;
   usage?: IAttemptUsage[];
   inputs?: Record<string, string> | null;
   outputs?: Record<string, string> | null;

@@ -29,7 +29,7 @@ import { FlyteModel } from './panel';
 import { OriginLink, PhaseBadge, TriggerTag } from './runs';
 import { KernelCommands } from './commands';
 import { TimelineView } from './timeline';
-import { ActionTree, RecoveredFrom, TaskTypeTag } from './tree';
+import { ActionLinks, ActionTree, RecoveredFrom, TaskTypeTag } from './tree';
 
 const MAX_LOG_CHARS = 500_000;
 /** Timeline rows before big groups fold: fewer in the narrow sidebar than in the main area. */
@@ -398,7 +398,7 @@ function ActionPane(props: {
         </span>{' '}
         <span className="jp-FlyteMuted">{action.name}</span>{' '}
         <TaskTypeTag type={action.task_type} />{' '}
-        <PhaseBadge phase={action.phase} />
+        <PhaseBadge phase={action.phase} /> <ActionLinks action={action} />
       </div>
       {action.phase === 'RECOVERED' ? (
         <div className="jp-FlyteMuted jp-FlyteAction-recovered">

@@ -195,6 +195,39 @@ export function TaskTypeTag(props: {
   );
 }
 
+/**
+ * The links a running attempt offers (a Dask action's `Dask dashboard`), opened in a new tab; none
+ * once the action ended, since what they point at ended with it.
+ */
+export function ActionLinks(props: {
+  action: IAction;
+  className?: string;
+}): JSX.Element | null {
+  const links = Object.entries(props.action.links ?? {}).filter(([, url]) =>
+    /^https?:\/\//.test(url)
+  );
+  if (!links.length || isTerminal(props.action.phase)) {
+    return null;
+  }
+  return (
+    <span className={props.className ?? 'jp-FlyteActionLinks'}>
+      {links.map(([name, url]) => (
+        <a
+          key={name}
+          href={url}
+          target="_blank"
+          rel="noopener noreferrer"
+          className="jp-FlyteActionLink"
+          title={`${name}: ${url}`}
+          onClick={e => e.stopPropagation()}
+        >
+          {name}
+        </a>
+      ))}
+    </span>
+  );
+}
+
 /** `(lr=0.05, i=4)` from the label `trial(lr=0.05, i=4)`: what tells this row from its siblings. */
 export function argsOf(task: string, label: string | undefined): string {
   if (!label) {
@@ -386,6 +419,10 @@ function ActionRow(props: IRowProps & { node: IActionNode }): JSX.Element {
           <span className="jp-FlyteTree-args">{args}</span>
         </span>
         <TaskTypeTag type={a.task_type} />
+        <ActionLinks
+          action={a}
+          className="jp-FlyteActionLinks jp-FlyteTree-links"
+        />
         {a.phase === 'RECOVERED' ? (
           <RecoveredFrom
             origin={a.recovered_from}

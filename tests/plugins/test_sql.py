@@ -94,6 +94,14 @@ def test_any_sqlalchemy_url_runs_when_sqlalchemy_is_installed(flyte_backend) -> 
     run = flyte.with_runcontext(mode="remote").run(broken)
     with pytest.raises(ActionFailedError, match="no such column: nope"):
         run.outputs()
+    from flyte_jupyter.plugins.sql import SQLAlchemyConfig, SQLAlchemyTask
+
+    nodriver = SQLAlchemyTask(name="plugin_tests.alchemy_nodriver", query_template="select 1",
+                              task_config=SQLAlchemyConfig(uri="nosuchdb://db/app"), retries=2)
+    run = flyte.with_runcontext(mode="remote").run(nodriver)
+    with pytest.raises(ActionFailedError, match="cannot use the SQLAlchemy URL of this task.*nosuchdb"):
+        run.outputs()
+    assert run.actions["a0"].attempts == 1  # the user's to fix: not retried
 
 
 def test_a_query_cannot_reach_the_backend_s_own_files(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -108,3 +116,47 @@ def test_a_query_cannot_reach_the_backend_s_own_files(flyte_backend, tmp_path) -
     run = flyte.with_runcontext(mode="remote").run(attach)
     with pytest.raises(ActionFailedError, match="not authorized"):
         run.outputs()
+
+
+@pytest.fixture(scope="module")
+def pg_url(postgres_server) -> str:  # type: ignore[no-untyped-def]
+    """A database on the session's real PostgreSQL server with the table t; its SQLAlchemy URL."""
+    import psycopg
+
+    url = postgres_server.new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table t (x integer, name text, amount numeric(8, 2))")
+        conn.execute("insert into t select i, 'n' || i, i * 1.25 from generate_series(0, 9) i")
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.mark.postgres
+def test_a_sqlalchemy_task_runs_against_a_real_postgresql(flyte_backend, pg_url) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("sqlalchemy")
+    import psycopg
+
+    above, by_name, broken, slow = sqlflows.postgres_tasks(pg_url)
+    frame = flyte.with_runcontext(mode="remote").run(above, lo="7").outputs()
+    rows = frame.open(pd.DataFrame).all_sync()
+    assert rows["x"].tolist() == [7, 8, 9] and rows["name"].tolist() == ["n7", "n8", "n9"]
+    assert [float(a) for a in rows["amount"]] == [8.75, 10.0, 11.25] and set(rows["tag"]) == {":kept"}
+
+    hostile = "n1' or '1'='1'; drop table t; --"
+    assert len(flyte.with_runcontext(mode="remote").run(by_name, who=hostile).outputs()) == 0
+    assert flyte.with_runcontext(mode="remote").run(by_name, who="n4").outputs()["x"].tolist() == [4]
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:  # the table is still there, whole
+        assert conn.execute("select count(*) from t").fetchone()[0] == 10
+
+    run = flyte.with_runcontext(mode="remote").run(broken)
+    with pytest.raises(ActionFailedError, match='syntax error at or near "selec"'):
+        run.outputs()
+    assert run.actions["a0"].phase is flyte.Phase.FAILED and run.actions["a0"].attempts == 1
+
+    # The timeout cancels the statement on the server, not only the action.
+    run = flyte.with_runcontext(mode="remote").run(slow, s=60.0)
+    with pytest.raises(ActionFailedError):
+        run.outputs()
+    assert run.actions["a0"].phase is flyte.Phase.TIMED_OUT
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        sleeping = conn.execute("select count(*) from pg_stat_activity where query like 'select pg_sleep%'")
+        assert sleeping.fetchone()[0] == 0

@@ -46,23 +46,37 @@ def check_template(template: str, inputs: dict[str, Any]) -> None:
                              f"inputs: {sorted(inputs) or 'none'} (add it to inputs={{...}})")
 
 
-def bind(template: str, values: dict[str, Any], style: str) -> tuple[str, Any]:
-    """(statement, parameters): `qmark` gives `?` and a list (sqlite3), `named` gives `:p0` and a
-    dict (SQLAlchemy's text())."""
+def bind(template: str, values: dict[str, Any], paramstyle: str) -> tuple[str, Any]:
+    """(statement, parameters) in the driver's DB-API `paramstyle` (`qmark` for sqlite3, the
+    dialect's for SQLAlchemy): each `{{ .inputs.NAME }}` becomes a placeholder and the rest of the
+    template reaches the driver as written (with `%` doubled for the `format` styles, which read it)."""
+    if paramstyle not in _PLACEHOLDERS:
+        raise SQLError(f"the database driver uses paramstyle {paramstyle!r}, which SQL tasks do not support; "
+                       f"supported: {', '.join(_PLACEHOLDERS)}")
     params: list[Any] = []
-
-    def place(match: re.Match) -> str:
+    pieces: list[str] = []
+    last = 0
+    for match in _INPUT_REF.finditer(template):
         value = values[match.group(1)]
         if not isinstance(value, SCALARS):
             raise TypeError(f"input {match.group(1)!r} is a {type(value).__name__}; SQL inputs must be "
                             "int, float, str, bool, bytes, date, datetime or None")
+        pieces.append(template[last:match.start()])
+        pieces.append(_PLACEHOLDERS[paramstyle].format(n=len(params), n1=len(params) + 1))
         params.append(value)
-        return "?" if style == "qmark" else f":p{len(params) - 1}"
+        last = match.end()
+    pieces.append(template[last:])
+    if paramstyle in ("format", "pyformat"):  # these drivers read `%` in the statement itself
+        pieces = [p if i % 2 else p.replace("%", "%%") for i, p in enumerate(pieces)]
+    statement = "".join(pieces)
+    if paramstyle in ("named", "pyformat"):
+        return statement, {f"p{i}": v for i, v in enumerate(params)}
+    return statement, tuple(params)
 
-    text = _INPUT_REF.sub(place, template)
-    if style == "qmark":
-        return text, params
-    return text, {f"p{i}": v for i, v in enumerate(params)}
+
+# DB-API paramstyles (PEP 249): how each places parameter n (0-based; n1 = n + 1).
+_PLACEHOLDERS = {"qmark": "?", "numeric": ":{n1}", "numeric_dollar": "${n1}", "named": ":p{n}",
+                 "format": "%s", "pyformat": "%(p{n})s"}
 
 
 class QueryRun:
@@ -79,7 +93,8 @@ class QueryRun:
         return self._stopped.is_set()
 
     def stop(self) -> None:
-        """Interrupt the running statement (sqlite3's interrupt; SQLAlchemy: the connection closes)."""
+        """Interrupt the running statement (sqlite3's interrupt; through SQLAlchemy the driver's cancel).
+        It may wait on the network: call it off the event loop."""
         self._stopped.set()
         if self._interrupt is not None:
             try:
@@ -127,12 +142,21 @@ class QueryRun:
             import sqlalchemy
         except ImportError:
             raise SQLError("this SQL task needs SQLAlchemy where it runs: pip install sqlalchemy") from None
-        statement, params = bind(template, self.values, "named")
-        engine = sqlalchemy.create_engine(self.config["uri"], connect_args=self.config.get("connect_args") or {})
+        try:
+            engine = sqlalchemy.create_engine(self.config["uri"], connect_args=self.config.get("connect_args") or {},
+                                              poolclass=sqlalchemy.pool.NullPool)
+        except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
+            raise SQLError(f"cannot use the SQLAlchemy URL of this task: {exc} (install the driver where the "
+                           "backend runs, e.g. psycopg for postgresql+psycopg://)") from None
+        # The driver gets the statement as written (no text() parsing, which would take a `:name` in
+        # a string literal or a `::int` cast for parameters), with placeholders in its own style.
+        statement, params = bind(template, self.values, engine.dialect.paramstyle)
         try:
             with engine.connect() as conn:
-                self._interrupt = conn.close
-                result = conn.execute(sqlalchemy.text(statement), params)
+                self._interrupt = _interrupter(conn)
+                if self._stopped.is_set():
+                    raise SQLError("interrupted")
+                result = conn.exec_driver_sql(statement, params)
                 if not result.returns_rows:
                     conn.commit()
                     return [], []
@@ -145,6 +169,17 @@ class QueryRun:
         finally:
             self._interrupt = None
             engine.dispose()
+
+
+def _interrupter(conn: Any) -> Callable[[], None]:
+    """What stops the statement running on `conn` from another thread: the driver's cancel
+    (psycopg, psycopg2: a cancel request to the server) or interrupt (sqlite3); else closing it."""
+    raw = conn.connection.dbapi_connection
+    for name in ("cancel_safe", "cancel", "interrupt"):
+        method = getattr(raw, name, None)
+        if callable(method):
+            return method
+    return conn.close
 
 
 def _no_attach(action: int, *_: object) -> int:
@@ -165,11 +200,31 @@ def sqlite_path(uri: str) -> str:
 
 
 def to_table(columns: list[str], rows: list[tuple]) -> Any:
-    """The rows as a pyarrow Table (types inferred per column)."""
+    """The rows as a pyarrow Table (types inferred per column). A column whose values share no
+    Arrow type (a JSON column holding numbers and strings) is kept as text rather than failing; two
+    columns of one name (`select 1, 2` on PostgreSQL: both `?column?`) are refused, not merged."""
     import pyarrow as pa
 
-    data = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
-    return pa.table(data) if columns else pa.table({})
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise SQLError(f"the query returns more than one column named {name!r}; give each column a "
+                           "name of its own (select ... as NAME)")
+        seen.add(name)
+    arrays = [_column([row[i] for row in rows]) for i in range(len(columns))]
+    return pa.table(arrays, names=columns) if columns else pa.table({})
+
+
+def _column(values: list[Any]) -> Any:
+    import json
+
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else json.dumps(v, default=str) if isinstance(v, (dict, list))
+                         else str(v) for v in values], type=pa.string())
 
 
 def store_table(table: Any, prefix: str) -> str:

@@ -31,7 +31,7 @@ class SQLite3Config:
 
 @dataclasses.dataclass(frozen=True)
 class SQLAlchemyConfig:
-    """Any database SQLAlchemy reaches (`postgresql://...`, `mysql+pymysql://...`); SQLAlchemy and
+    """Any database SQLAlchemy reaches (`postgresql+psycopg://...`, `mysql+pymysql://...`); SQLAlchemy and
     the driver must be installed where the backend runs."""
 
     uri: str

@@ -288,3 +288,47 @@ async def test_inputs_and_outputs_read_as_short_text(jp_fetch, write_notebook):
     assert detail["inputs"]["day"] == "2026-11-24"
     assert detail["inputs"]["words"].startswith("['x', 'x'") and "(12 more)" in detail["inputs"]["words"]
     assert list(detail["outputs"].values()) == ["{'norm': 5.0, 'tags': 2.0}"]
+
+
+DASK_CELLS = (
+    "import time\nimport flyte_jupyter as flyte\nfrom flyte_jupyter.plugins.dask import Dask, WorkerGroup\n"
+    "denv = flyte.TaskEnvironment(name='lab_dask', plugin_config=Dask(workers=WorkerGroup(number_of_workers=1)))",
+    "@denv.task\nasync def crunch(seconds: float) -> int:\n    from distributed import Client\n"
+    "    with Client() as client:\n        client.submit(time.sleep, seconds, pure=False).result()\n    return 1",
+)
+
+
+@on_jupyter_loop
+async def test_a_running_dask_action_carries_its_dashboard_link(jp_fetch, jp_ws_fetch, write_notebook):
+    """The panel's action JSON (the run, the action, the websocket's events) links the Dask
+    dashboard while the action runs, and no longer once it ended."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("bokeh")  # the scheduler serves its dashboard only with bokeh
+    import urllib.request
+
+    path = write_notebook("lab_dask.ipynb", *DASK_CELLS)  # not dask.ipynb: its module would shadow dask
+    ws = await jp_ws_fetch("flyte", "api", "ws")
+    run = await _submit(jp_fetch, path, "crunch", {"seconds": 120.0})
+    name = run["name"]
+    ws.write_message(json.dumps({"watch": name}))
+    running = await _until(jp_fetch, name, lambda r: r["phase"] in TERMINAL or any(
+        a["name"] == "a0" and a["links"] for a in r.get("actions", [])))
+    a0 = next(a for a in running["actions"] if a["name"] == "a0")
+    assert a0["phase"] == "RUNNING" and a0["task_type"] == "dask", a0
+    url = a0["links"]["Dask dashboard"]
+    assert url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(url, timeout=10) as page:  # the scheduler's own dashboard answers
+        assert page.status == 200
+    detail = await _json(jp_fetch, "runs", name, "actions", "a0")
+    assert detail["links"] == {"Dask dashboard": url}
+    event = await _next(ws, lambda m: m["type"] == "action" and m["action"]["name"] == "a0"
+                        and m["action"]["phase"] == "RUNNING")
+    assert event["action"]["links"] == {"Dask dashboard": url}
+
+    await _json(jp_fetch, "runs", name, "abort", method="POST", body="{}")
+    end = await _next(ws, lambda m: m["type"] == "action" and m["action"]["name"] == "a0"
+                      and m["action"]["phase"] in TERMINAL)
+    assert end["action"]["phase"] == "ABORTED" and end["action"]["links"] == {}  # the panel drops the link
+    final = await _json(jp_fetch, "runs", name)
+    assert [a["links"] for a in final["actions"] if a["name"] == "a0"] == [{}]
+    ws.close()

@@ -44,3 +44,24 @@ def alchemy_tasks():  # type: ignore[no-untyped-def]
     broken = SQLAlchemyTask(name="plugin_tests.alchemy_broken", query_template="select nope from t",
                             task_config=SQLAlchemyConfig(uri=url))
     return above, broken
+
+
+def postgres_tasks(url: str):  # type: ignore[no-untyped-def]
+    """SQLAlchemyTasks on a PostgreSQL database (its URL known only once the test server runs).
+    The first uses what a driver-level statement must keep as written: a `::int` cast right after
+    an input, a `%` in a LIKE pattern and a `:word` inside a string literal."""
+    from flyte_jupyter.plugins.sql import SQLAlchemyConfig, SQLAlchemyTask
+
+    config = SQLAlchemyConfig(uri=url)
+    above = SQLAlchemyTask(name="plugin_tests.pg_above",
+                           query_template="select x, name, amount, ':kept' as tag from t "
+                                          "where x >= {{ .inputs.lo }}::int and name like 'n%' order by x",
+                           inputs={"lo": str}, task_config=config)
+    by_name = SQLAlchemyTask(name="plugin_tests.pg_by_name",
+                             query_template="select x from t where name = {{ .inputs.who }}",
+                             inputs={"who": str}, task_config=config, output_schema_type=pd.DataFrame)
+    broken = SQLAlchemyTask(name="plugin_tests.pg_broken", query_template="selec x frm t",
+                            task_config=config, retries=2)
+    slow = SQLAlchemyTask(name="plugin_tests.pg_slow", query_template="select pg_sleep({{ .inputs.s }}) as z",
+                          inputs={"s": float}, task_config=config, timeout=1)
+    return above, by_name, broken, slow

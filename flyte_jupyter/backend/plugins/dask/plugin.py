@@ -20,6 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter._internal.runtime.action_links import LINKS_FILE
 from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
 from flyte_jupyter.backend.executor.plugin import (
     BuildError,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flyte_jupyter.backend")
 MAX_WORKERS = 256
-LINKS_FILE = "links.json"
 
 
 @dataclasses.dataclass

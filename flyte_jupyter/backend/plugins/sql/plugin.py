@@ -1,7 +1,7 @@
 """Runs a "sql" attempt in a backend thread: reads its inputs, binds them into the query, writes
 the rows as parquet and `outputs.pb` (one io.DataFrame), or `error.pb` with the database's message.
 
-Abort and timeout interrupt the statement (sqlite3's interrupt). A query dies with the backend:
+Abort and timeout interrupt the statement (sqlite3's interrupt, the driver's cancel through SQLAlchemy). A query dies with the backend:
 after a restart an attempt that left no result is lost and retried by the task's policy.
 """
 
@@ -135,7 +135,7 @@ class SqlPlugin(ExecutorPlugin):
         if live is None:
             return
         runner, job = live
-        runner.stop()
+        await asyncio.to_thread(runner.stop)  # a PostgreSQL cancel is a round trip to the server
         await asyncio.wait([job], timeout=5.0)
 
     def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
@@ -144,7 +144,7 @@ class SqlPlugin(ExecutorPlugin):
 
     async def close(self) -> None:
         for runner, _ in list(self._live.values()):
-            runner.stop()
+            await asyncio.to_thread(runner.stop)
         jobs = [job for _, job in self._live.values()]
         if jobs:
             await asyncio.wait(jobs, timeout=5.0)
