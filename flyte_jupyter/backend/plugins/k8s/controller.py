@@ -538,7 +538,10 @@ class Controller:
         if att.log_dir is None or att.saved_log is not None:
             return
         try:
-            text = await self.call(self.core.read_namespaced_pod_log, att.key[1], att.key[0])
+            # The raw bytes, decoded here: some client versions turn the body into the repr of bytes.
+            resp = await self.call(self.core.read_namespaced_pod_log, att.key[1], att.key[0],
+                                   _preload_content=False)
+            text = resp.data.decode("utf-8", "replace")
         except ApiException:
             return
         path = os.path.join(att.log_dir, f"{att.key[1]}.log")
