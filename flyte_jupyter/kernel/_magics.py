@@ -363,6 +363,12 @@ def _run_command(shell: Any, ns: argparse.Namespace) -> Any:
     if not isinstance(task, TaskTemplate):
         raise CellError(f"{ns.task} is not a task (it is a {type(task).__name__}); declare it with @env.task")
     run = _submit.start(task, (), _task_inputs(task, ns.inputs), _target(ns))
+    return _show_started(shell, ns, run)
+
+
+def _show_started(shell: Any, ns: argparse.Namespace, run: Any) -> Any:
+    """Show a just-started run's widget; with --wait block and return its outputs, with --out bind
+    the run to VAR, else return the run (one ending for every magic that starts a run)."""
     _remember_last(shell, run)
     view = open_view(shell, run)
     if ns.wait:
@@ -399,18 +405,7 @@ def _resume_command(shell: Any, ns: argparse.Namespace) -> Any:
     run = resume(shell, ns.run, _submit.Target(
         name=ns.name, cell=current_cell_key(), capture_output=_has_widgets(),
         force_rerun_actions=tuple(ns.force_rerun_action or ())))
-    _remember_last(shell, run)
-    view = open_view(shell, run)
-    if ns.wait:
-        try:
-            _submit.wait_blocking(run)
-        finally:
-            view.finish()
-        return _bind(shell, ns, _submit.outputs(run))
-    if ns.out:
-        shell.user_ns[ns.out] = run
-        return None
-    return run
+    return _show_started(shell, ns, run)
 
 
 @magic_arguments.magic_arguments("flyte debug")
