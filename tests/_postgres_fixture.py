@@ -18,7 +18,6 @@ import glob
 import itertools
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 from _backend_fixture import free_port
+from _server_process import ServerProcess
 
 # `params=` of a `backend_store` fixture: the suites that run on both stores (tests/backend, tests/faults).
 BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -46,7 +46,11 @@ def _run_as() -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
-class PostgresServer:
+class PostgresServer(ServerProcess):
+    log_name = "server.log"
+    stop_signal = signal.SIGINT  # fast shutdown: clients are cut, nothing waits
+    stop_grace = 20.0
+
     def __init__(self) -> None:
         bindir = postgres_bin_dir()
         if bindir is None:
@@ -110,29 +114,3 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGINT)  # fast shutdown: clients are cut, nothing waits
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_text(self) -> str:
-        try:
-            return (self.dir / "server.log").read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def __enter__(self) -> "PostgresServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

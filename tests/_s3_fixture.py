@@ -21,9 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from _backend_fixture import free_port
+from _server_process import ServerProcess
 
 
-class S3Server:
+class S3Server(ServerProcess):
+    log_name = "moto.log"
+    stop_signal = signal.SIGTERM
+    stop_grace = 10.0
+
     def __init__(self) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="flyte-s3-"))
@@ -65,31 +70,3 @@ class S3Server:
     def create_bucket(self, name: str) -> str:
         self.filesystem().mkdir(name)
         return name
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        import shutil
-
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_text(self) -> str:
-        try:
-            return (self.dir / "moto.log").read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def __enter__(self) -> "S3Server":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
