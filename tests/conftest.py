@@ -16,6 +16,22 @@ from _backend_fixture import BackendProcess  # noqa: E402
 from _postgres_fixture import PostgresServer  # noqa: E402
 from _s3_fixture import S3Server  # noqa: E402
 
+# The kinds of test that share one costly server per session (the kube-apiserver, a private dockerd,
+# JupyterLab under Chromium): under pytest-xdist each kind stays on one worker, so it starts once.
+_SESSION_SERVER_KINDS = ("k8s", "docker", "browser")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests for `pytest -n N --dist loadgroup` (how .ci/run runs the suite): a module goes to
+    one worker whole, so its module-scoped backend starts once, and so does each session server kind.
+    Without xdist the marker is inert."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        kind = next((k for k in _SESSION_SERVER_KINDS if item.get_closest_marker(k)), None)
+        item.add_marker(pytest.mark.xdist_group(kind or item.nodeid.split("::")[0]))
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
