@@ -129,7 +129,7 @@ def test_nested_run_on_postgres_and_s3_every_action_a_pod_every_value_in_the_buc
     assert backend.execute("SELECT 1 FROM actions WHERE run=?", (run.name,)) == 6
     keys = [k.split("/", 1)[1] for k in s3_server.filesystem().find(bucket)]
     assert any(k.startswith("data/bundles/") for k in keys), keys
-    outputs = [k for k in keys if k.startswith(f"data/runs/") and run.name in k and k.endswith("/outputs.pb")]
+    outputs = [k for k in keys if k.startswith("data/runs/") and run.name in k and k.endswith("/outputs.pb")]
     assert len(outputs) >= 6, keys  # one per action, the flaky one's second attempt among them
     assert not (backend.data_dir / "data" / "runs").exists()
 
