@@ -88,6 +88,15 @@ class Replica:
         return RunElsewhere(f"run {key[2]} is driven by replica {owner} at {endpoint or '?'}; retry (another "
                             "replica takes it over if that one is gone)", "" if endpoint == self.endpoint else endpoint)
 
+    async def logs_elsewhere(self, key: RunKey) -> RunElsewhere | None:
+        """For a run that ended: its attempts' logs stay with the replica that drove it last (its
+        lease stays too, renewed while that replica lives). What to raise when that is another
+        live replica, so TailLogs goes there; None when they are here (or their keeper is gone)."""
+        lease = await self.store.lease_of(key)
+        if lease is None or lease[0] == self.id or lease[2] <= 0 or not lease[1] or lease[1] == self.endpoint:
+            return None
+        return RunElsewhere(f"the logs of run {key[2]} are kept by replica {lease[0]} at {lease[1]}", lease[1])
+
     def start(self, adopt: Callable[[list[RunRecord]], Awaitable[list[str]]]) -> None:
         self._tasks = [asyncio.ensure_future(self._renew_loop()), asyncio.ensure_future(self._scan_loop(adopt))]
 

@@ -136,7 +136,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None,
     if replica is not None:
         from flyte_jupyter.backend.forward import Forwarder
 
-        forwarder = Forwarder(config.tls_cert if config.tls else None)
+        forwarder = Forwarder(config.tls_cert if config.tls else None, replica.id)
     interceptor = AuthInterceptor(token, credentials, hub, config.project, config.domain, forwarder)
     server = grpc.aio.server(options=_OPTIONS, maximum_concurrent_rpcs=None, interceptors=[interceptor])
     address = f"{config.host}:{config.port}"

@@ -33,6 +33,11 @@ class TickFired(Exception):
     """A trigger's tick has its run already (see `StateHub.create_run`)."""
 
 
+class RunExists(Exception):
+    """A run of this name exists or is being created (by this replica or another one); the run
+    service answers ALREADY_EXISTS with the message."""
+
+
 @dataclasses.dataclass(eq=False)
 class Subscriber:
     """One watch stream: the run it watches, an optional parent filter, and its inbox."""
@@ -174,9 +179,11 @@ class StateHub:
     async def create_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord | None = None) -> RunEntry:
         """Store the run and its root action, then show it: whole or not at all. A run a trigger
         fires comes with its `tick`, written in the same transaction: a tick fired already raises
-        `TickFired` and stores nothing."""
+        `TickFired` and stores nothing; a name another replica is creating (it holds the new run's
+        lease) raises `RunExists`, as a name in use does."""
+        project, domain, name = run.key
         if run.key in self.runs:
-            raise KeyError(f"run {run.key} exists")
+            raise RunExists(f"run {name!r} already exists in {project}/{domain}; pick another run name")
         root.seq = self.next_seq()
         msg = root.to_pb()  # first: a record that cannot be sent is not kept
         entry = RunEntry(run)
@@ -186,7 +193,8 @@ class StateHub:
             # Another replica creates or drives a run of this name (a tick both fired at once).
             if tick is not None:
                 raise TickFired(fired)
-            raise KeyError(f"run {run.key} exists")
+            raise RunExists(f"run {name!r} already exists in {project}/{domain}: another backend replica is "
+                            "creating or driving a run of this name; pick another run name")
         if tick is None:
             await self.store.put_run(run, root)
         elif not await self.store.put_triggered_run(run, root, tick):

@@ -24,22 +24,45 @@ from k8s_flows import nested, secrets_flow, venv_image  # noqa: E402
 pytestmark = pytest.mark.k8s
 
 
-@pytest.fixture
-def k8s_backend(k8s_cluster, tmp_path):
+def _k8s_config(k8s_cluster) -> dict:
     instance = f"e2e-{uuid.uuid4().hex[:8]}"
-    cfg = tmp_path / "backend.yaml"
-    cfg.write_text(yaml.safe_dump({
+    return {
         "executor": "kubernetes",
         "executor_config": {"kubeconfig": k8s_cluster.kubeconfig, "python": sys.executable,
                             "default_image": "flyte-jupyter-test:1", "instance": instance,
                             "delete_succeeded_after_seconds": -1, "delete_failed_after_seconds": -1,
                             "abort_grace_seconds": 1},
-    }))
+    }
+
+
+@pytest.fixture
+def k8s_backend(k8s_cluster, tmp_path):
+    cfg = tmp_path / "backend.yaml"
+    cfg.write_text(yaml.safe_dump(_k8s_config(k8s_cluster)))
     backend = BackendProcess(tmp_path / "backend", extra_args=["--config", str(cfg)])
     backend.start()
     try:  # stopped by PID; its pods are the fake kubelet's processes, not the backend's
         backend.use()
         yield backend
+        flyte.init()
+    finally:
+        backend.stop()
+
+
+@pytest.fixture
+def k8s_scaled_backend(k8s_cluster, postgres_server, s3_server, tmp_path):
+    """The cluster deployment's parts: state in PostgreSQL, data in an S3 bucket (moto), actions
+    as pods; the pods reach the backend and the S3 server on loopback, as they reach the backend."""
+    bucket = s3_server.create_bucket(f"flyte-{uuid.uuid4().hex[:12]}")
+    cfg = tmp_path / "backend.yaml"
+    cfg.write_text(yaml.safe_dump({**_k8s_config(k8s_cluster),
+                                   "storage": {"root": f"s3://{bucket}/data", "options": s3_server.options}}))
+    backend = BackendProcess(tmp_path / "backend", extra_args=["--config", str(cfg)],
+                             store_url=postgres_server.new_database())
+    backend.start()
+    try:
+        backend.use()
+        yield backend, bucket
         flyte.init()
     finally:
         backend.stop()
@@ -86,6 +109,29 @@ def test_nested_run_every_action_a_pod_and_a_failed_pod_is_retried(k8s_backend, 
     value = base64.b64decode(secret.data[ref.key]).decode()
     assert value.startswith("fjr1.") and value != token  # a run credential, never the admin token
     assert all(base64.b64decode(v).decode() != token for v in secret.data.values())
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_nested_run_on_postgres_and_s3_every_action_a_pod_every_value_in_the_bucket(
+        k8s_scaled_backend, k8s_cluster, s3_server, tmp_path):
+    backend, bucket = k8s_scaled_backend
+    marker_dir = tmp_path / "markers"
+    marker_dir.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(nested.parent, n=3, marker_dir=str(marker_dir))
+    assert run.outputs() == [1000, 1, 4, "recovered"]
+    actions = run.actions
+    assert len(actions) == 6
+    by_action = {p.metadata.annotations["flyte-jupyter.io/action-name"] for p in _pods(k8s_cluster, run.name)}
+    assert by_action == set(actions)  # every action ran as a pod
+    # The run's state is PostgreSQL's, its values are the bucket's: inputs and outputs of every
+    # action, the bundle; the backend's data dir holds no storage of its own.
+    assert backend.execute("SELECT 1 FROM actions WHERE run=?", (run.name,)) == 6
+    keys = [k.split("/", 1)[1] for k in s3_server.filesystem().find(bucket)]
+    assert any(k.startswith("data/bundles/") for k in keys), keys
+    outputs = [k for k in keys if k.startswith("data/runs/") and run.name in k and k.endswith("/outputs.pb")]
+    assert len(outputs) >= 6, keys  # one per action, the flaky one's second attempt among them
+    assert not (backend.data_dir / "data" / "runs").exists()
 
 
 def test_oom_pod_fails_the_run_as_oom(k8s_backend):

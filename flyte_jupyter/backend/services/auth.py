@@ -39,6 +39,7 @@ import grpc
 import grpc.aio
 
 from flyte_jupyter.backend.catalog import VersionConflict
+from flyte_jupyter.backend.forward import was_forwarded
 from flyte_jupyter.backend.replicas import RunElsewhere
 from flyte_jupyter.backend.services.validation import (
     Invalid,
@@ -221,7 +222,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, token: str, credentials: RunCredentials, hub: "StateHub", project: str, domain: str,
                  forwarder: "Forwarder | None" = None) -> None:
         self._expected = f"Bearer {token}".encode()
-        self.forwarder = forwarder  # with replicas: an action's call about a run another one drives goes there
+        self.forwarder = forwarder  # with replicas: a call about a run another one drives goes there
         self.credentials = credentials
         self.hub = hub
         self.project = project
@@ -237,9 +238,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         try:
             scope = await self._authenticate(method, handler_call_details.invocation_metadata)
         except RunElsewhere as elsewhere:
-            if self.forwarder is not None and elsewhere.endpoint and not handler.request_streaming:
-                return self.forwarder.handler(handler, method, elsewhere.endpoint,
-                                              handler_call_details.invocation_metadata)
+            if self._forwardable(elsewhere, handler_call_details.invocation_metadata) and not handler.request_streaming:
+                return self.forwarder.handler(handler, method, elsewhere.endpoint)  # type: ignore[union-attr]
             return _refusal(handler, grpc.StatusCode.UNAVAILABLE, str(elsewhere))
         except Refuse as refused:
             if refused.code == grpc.StatusCode.UNAUTHENTICATED:
@@ -248,6 +248,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if handler.request_streaming:
             return handler  # no such method here; authenticated, parsed by grpc as it comes
         return self._parsing(handler, method, scope)
+
+    def _forwardable(self, elsewhere: RunElsewhere, metadata: Any) -> bool:
+        """Whether a call about a run another replica drives goes to it: not when this replica
+        does not forward, the owner's address is unknown, or the call was forwarded once already."""
+        return self.forwarder is not None and bool(elsewhere.endpoint) and not was_forwarded(metadata)
 
     async def _authenticate(self, method: str, metadata: Any) -> RunScope | None:
         """None for the admin token, the scope of a valid run credential, else Refuse."""
@@ -295,13 +300,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                              f"{key[0]}/{key[1]}: an action may only reach its own run")
 
     def _parsing(self, handler: Any, method: str, scope: RunScope | None) -> Any:
+        """`handler` with controlled parse errors and scope checks; a call whose method finds its
+        run driven by another replica (an admin client's: `RunElsewhere` from the method) goes to
+        that replica, its request serialized again and the answer passed back as bytes."""
         deserialize = handler.request_deserializer
+        serialize = handler.response_serializer
 
         def safe_deserialize(data: bytes) -> Any:
             try:
                 return deserialize(data) if deserialize is not None else data
             except Exception as exc:  # noqa: BLE001 - DecodeError, RecursionError, ...
                 return _Malformed(len(data), type(exc).__name__)
+
+        def passing_serialize(response: Any) -> bytes:
+            return response if isinstance(response, bytes) else serialize(response)  # bytes: forwarded
 
         async def admit(request: Any, context: grpc.aio.ServicerContext) -> None:
             if isinstance(request, _Malformed):
@@ -314,27 +326,50 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             except Refuse as refused:
                 await context.abort(refused.code, refused.message)
 
+        async def elsewhere_or_abort(elsewhere: RunElsewhere, context: grpc.aio.ServicerContext) -> None:
+            if not self._forwardable(elsewhere, context.invocation_metadata()):
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(elsewhere))
+
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 await admit(request, context)
-                return await inner(request, context)
+                try:
+                    return await inner(request, context)
+                except RunElsewhere as elsewhere:
+                    await elsewhere_or_abort(elsewhere, context)
+                    assert self.forwarder is not None
+                    return await self.forwarder.unary(elsewhere.endpoint, method, request.SerializeToString(),
+                                                      context)
 
-            return handler._replace(request_deserializer=safe_deserialize, unary_unary=unary)
+            return handler._replace(request_deserializer=safe_deserialize, response_serializer=passing_serialize,
+                                    unary_unary=unary)
 
         inner_stream = handler.unary_stream
 
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
             await admit(request, context)
             result = inner_stream(request, context)
-            if inspect.isasyncgen(result):
-                async for item in result:
-                    yield item
-            else:
+            if not inspect.isasyncgen(result):
                 await result
+                return
+            sent = False
+            try:
+                async for item in result:
+                    sent = True
+                    yield item
+            except RunElsewhere as elsewhere:
+                if sent:  # cannot happen (methods look their run up first); the client resumes
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, str(elsewhere))
+                await elsewhere_or_abort(elsewhere, context)
+                assert self.forwarder is not None
+                async for raw in self.forwarder.stream(elsewhere.endpoint, method, request.SerializeToString(),
+                                                       context):
+                    yield raw
 
-        return handler._replace(request_deserializer=safe_deserialize, unary_stream=stream)
+        return handler._replace(request_deserializer=safe_deserialize, response_serializer=passing_serialize,
+                                unary_stream=stream)
 
 
 # -- statuses ---------------------------------------------------------------------------------
@@ -352,7 +387,7 @@ def guard(method: Callable) -> Callable:
         if isinstance(exc, VersionConflict):
             return grpc.StatusCode.ALREADY_EXISTS, str(exc)
         if isinstance(exc, RunElsewhere):
-            return grpc.StatusCode.UNAVAILABLE, str(exc)
+            return grpc.StatusCode.UNAVAILABLE, str(exc)  # the owner's address unknown: the client retries
         log.exception("internal error in %s", method.__name__)
         return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
 
@@ -364,6 +399,11 @@ def guard(method: Callable) -> Callable:
                     yield item
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 raise
+            except RunElsewhere as exc:
+                if exc.endpoint:
+                    raise  # the interceptor passes the call on to the owner (`AuthInterceptor._parsing`)
+                code, message = status_of(exc)
+                await context.abort(code, message)
             except Exception as exc:  # noqa: BLE001
                 code, message = status_of(exc)
                 await context.abort(code, message)
@@ -376,6 +416,11 @@ def guard(method: Callable) -> Callable:
             return await method(self, request, context)
         except grpc.aio.AbortError:
             raise
+        except RunElsewhere as exc:
+            if exc.endpoint:
+                raise  # the interceptor passes the call on to the owner (`AuthInterceptor._parsing`)
+            code, message = status_of(exc)
+            await context.abort(code, message)
         except Exception as exc:  # noqa: BLE001
             code, message = status_of(exc)
             await context.abort(code, message)

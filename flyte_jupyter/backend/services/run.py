@@ -34,6 +34,7 @@ from flyte_jupyter.backend.services.context import (
     write_inputs,
 )
 from flyte_jupyter.backend.services.deletion import delete_run_data, run_folders
+from flyte_jupyter.backend.services.foreign_runs import POLL, ForeignRuns
 from flyte_jupyter.backend.services.rerun import plan_rerun
 from flyte_jupyter.backend.services.tasks import not_found
 from flyte_jupyter.backend.services.validation import (
@@ -44,6 +45,7 @@ from flyte_jupyter.backend.services.validation import (
     check_run_name,
     check_task_spec,
 )
+from flyte_jupyter.backend.state import RunExists
 from flyte_jupyter.backend.store.records import ActionRecord, RunRecord, TickRecord
 
 if TYPE_CHECKING:
@@ -119,16 +121,35 @@ class RunService(run_grpc.RunServiceServicer):
 
     @guard
     async def WatchRuns(self, request: run_pb.WatchRunsRequest, context: Any) -> Any:
+        """Root changes of the runs this backend drives as they are published; with replicas also
+        those of the runs the others drive, polled from the database (`foreign_runs`)."""
         hub = self.backend.hub
+        foreign = ForeignRuns(hub) if hub.replica is not None else None
+        loop = asyncio.get_running_loop()
         inbox = hub.watch_runs()
+
+        def wanted(run: pb.Run) -> bool:
+            return ((not request.project or run.id.project == request.project)
+                    and (not request.domain or run.id.domain == request.domain))
+
         try:
+            if foreign is not None:
+                await foreign.changes()  # the first look: what is there now is not a change
+            next_look = loop.time() + POLL
             while True:
-                entry = await inbox.get()
-                if request.project and entry.run.project != request.project:
+                if foreign is not None and loop.time() >= next_look:
+                    for msg in await foreign.changes():
+                        if wanted(msg):
+                            yield run_pb.WatchRunsResponse(run=msg)
+                    next_look = loop.time() + POLL
+                try:
+                    wait = max(0.0, next_look - loop.time()) if foreign is not None else None
+                    entry = await asyncio.wait_for(inbox.get(), wait)
+                except asyncio.TimeoutError:
                     continue
-                if request.domain and entry.run.domain != request.domain:
-                    continue
-                yield run_pb.WatchRunsResponse(run=run_msg(entry))
+                msg = run_msg(entry)
+                if wanted(msg):
+                    yield run_pb.WatchRunsResponse(run=msg)
         finally:
             hub.unwatch_runs(inbox)
 
@@ -201,7 +222,10 @@ async def _create(b: Backend, request: run_pb.CreateRunRequest, spec: pb.TaskSpe
         if recovered is not None:
             mark_recovered(rec, recovered)
         hit = recovered is not None or _cache_hit(b, rec, spec)
-        entry = await b.hub.create_run(run, rec, tick)
+        try:
+            entry = await b.hub.create_run(run, rec, tick)
+        except RunExists as taken:
+            raise Refuse(grpc.StatusCode.ALREADY_EXISTS, str(taken)) from None
         if source is not None:  # before a0 runs: its children are recovered from `source`
             await b.recoveries.keep(key, request.rerun, source)
     except BaseException:

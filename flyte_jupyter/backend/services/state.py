@@ -68,6 +68,10 @@ class StateService(state_grpc.StateServiceServicer):
     async def TailLogs(self, request: state_pb.TailLogsRequest, context: Any) -> Any:
         b = self.backend
         entry = await entry_of(b, request.id)
+        if b.hub.replica is not None:
+            elsewhere = await b.hub.replica.logs_elsewhere(entry.run.key)
+            if elsewhere is not None:  # an ended run another replica drove: its logs are there
+                raise elsewhere
         rec = entry.actions.get(request.id.name)
         if rec is None:
             raise Refuse(grpc.StatusCode.NOT_FOUND, f"action {request.id.name!r} does not exist in run {entry.run.name}")

@@ -123,6 +123,13 @@ class Store(abc.ABC):
         can claim it in between); False when another replica holds a live lease of it (two
         replicas creating one name: exactly one gets it)."""
 
+    @abc.abstractmethod
+    async def live_roots(self, keys: list[tuple[str, str, str]],
+                         created_after: float) -> list[tuple[RunRecord, ActionRecord, int]]:
+        """Every unfinished run, every run created after `created_after` and each run of `keys`,
+        with its root action and action count (WatchRuns on a replica: the runs other replicas
+        drive, read from the database)."""
+
     # -- task-resource attributes (issue 13): resource defaults per project and domain, stored beside
     # the limits of `put_limits` (the attributes' limits are those limits) ------------------------
 

@@ -511,6 +511,29 @@ class SqlStore(Store):
         row = await self._read(lambda c: c.execute(q, key).fetchone())
         return (row[0], row[1], float(row[2])) if row else None
 
+    async def live_roots(self, keys: list[tuple[str, str, str]],
+                         created_after: float) -> list[tuple[RunRecord, ActionRecord, int]]:
+        q_live = self._q(f"SELECT {_RUN_COLS} FROM runs WHERE done=0 OR created_at > ?")
+        q_run = self._q(f"SELECT {_RUN_COLS} FROM runs WHERE project=? AND domain=? AND name=?")
+        q_root = self._q(f"SELECT {_ACTION_COLS} FROM actions WHERE project=? AND domain=? AND run=? AND name='a0'")
+        q_count = self._q("SELECT COUNT(*) FROM actions WHERE project=? AND domain=? AND run=?")
+
+        def read(c: Any) -> list:
+            rows = {tuple(r[:3]): r for r in c.execute(q_live, (created_after,)).fetchall()}
+            for key in keys:
+                if key not in rows:
+                    row = c.execute(q_run, key).fetchone()
+                    if row is not None:
+                        rows[key] = row
+            out = []
+            for key, row in rows.items():
+                root = c.execute(q_root, key).fetchone()
+                if root is not None:
+                    out.append((_run_from_row(row), _action_from_row(root), c.execute(q_count, key).fetchone()[0]))
+            return out
+
+        return await self._read(read)
+
     # -- task-resource attributes (issue 13): defaults beside the limits of `put_limits` ----------
     # Each write below is one caller's write: the writer applies it whole or not at all (see
     # `_apply`), whatever else its batch holds.
