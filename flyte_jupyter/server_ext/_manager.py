@@ -832,7 +832,7 @@ def _event_json(event: Any) -> dict[str, Any]:
     info = ActionInfo(name=event.action, task=event.task, parent=event.parent, run_name=event.run_name,
                       phase=phase, attempts=event.attempt, started_at=started, ended_at=ended,
                       error=event.error, cache_hit=event.cache_hit, group=event.group,
-                      task_type=event.task_type,
+                      task_type=event.task_type, attempt_history=event.attempts, outputs_uri=event.outputs_uri,
                       recovered_from=event.recovered_from, usage=event.usage, queued_at=event.queued_at)
     out = info.to_json()
     # only the timestamps the event knows; the panel keeps the others it already has

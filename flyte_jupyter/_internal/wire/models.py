@@ -79,6 +79,20 @@ class AttemptInfo:
     outputs_uri: str = ""
     log_ref: str = ""
 
+    def to_json(self) -> dict[str, Any]:
+        """The REST shape of one attempt (the panel's `IAttempt`): `attempt` is its number."""
+        return {"attempt": self.number, "phase": self.phase.value, "started_at": self.started_at,
+                "ended_at": self.ended_at, "error": dataclasses.asdict(self.error) if self.error else None,
+                "backoff": self.backoff, "outputs_uri": self.outputs_uri, "log_ref": self.log_ref}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "AttemptInfo":
+        err = data.get("error")
+        return cls(number=int(data["attempt"]), phase=Phase(data["phase"]), started_at=data.get("started_at"),
+                   ended_at=data.get("ended_at"), error=ActionError(**err) if isinstance(err, dict) else None,
+                   backoff=data.get("backoff"), outputs_uri=data.get("outputs_uri") or "",
+                   log_ref=data.get("log_ref") or "")
+
 
 @dataclasses.dataclass(frozen=True)
 class AttemptUsage:
@@ -140,7 +154,8 @@ class ActionInfo:
         return (self.ended_at or time.time()) - self.started_at
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-safe summary; inputs and outputs as short reprs."""
+        """Every field but `inputs` and `outputs` (Python values: a caller that shows them adds
+        its own short text), JSON-safe; `from_json` reads each of them back."""
         return {
             "name": self.name,
             "task": self.task,
@@ -157,19 +172,24 @@ class ActionInfo:
             "queued_at": self.queued_at,
             "recovered_from": self.recovered_from,
             "usage": [u.to_json() for u in self.usage],
+            "attempt_history": [a.to_json() for a in self.attempt_history],
+            "inputs_uri": self.inputs_uri,
+            "outputs_uri": self.outputs_uri,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ActionInfo":
-        """The inverse of `to_json` (inputs and outputs, shown as text there, are not kept)."""
+        """The inverse of `to_json` (inputs and outputs are not in it)."""
         err = data.get("error")
         return cls(name=data["name"], task=data["task"], parent=data.get("parent"), run_name=data["run_name"],
                    phase=Phase(data["phase"]), attempts=int(data.get("attempts") or 0),
                    started_at=data.get("started_at"), ended_at=data.get("ended_at"),
                    error=ActionError(**err) if isinstance(err, dict) else None,
                    cache_hit=bool(data.get("cache_hit")), group=data.get("group"), queued_at=data.get("queued_at"),
-                   recovered_from=data.get("recovered_from"),
-                   usage=tuple(AttemptUsage.from_json(u) for u in data.get("usage") or ()))
+                   recovered_from=data.get("recovered_from"), task_type=data.get("task_type") or "python",
+                   usage=tuple(AttemptUsage.from_json(u) for u in data.get("usage") or ()),
+                   attempt_history=tuple(AttemptInfo.from_json(a) for a in data.get("attempt_history") or ()),
+                   inputs_uri=data.get("inputs_uri"), outputs_uri=data.get("outputs_uri"))
 
 
 @dataclasses.dataclass(frozen=True)
