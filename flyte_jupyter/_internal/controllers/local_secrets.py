@@ -12,10 +12,10 @@ set here stays in its environment: isolation between tasks is what remote mode g
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 from flyte_jupyter import _config
+from flyte_jupyter._internal.runtime.scratch import scratch_dir
 from flyte_jupyter._internal.runtime.secret_names import env_var_for, secret_list, stored_name
 from flyte_jupyter.errors import SecretNotFoundError
 
@@ -40,7 +40,7 @@ async def _from_backend(names: list[str]) -> dict[str, bytes]:
 def _write_file(name: str, value: bytes) -> str:
     global _folder
     if _folder is None or not os.path.isdir(_folder):
-        _folder = tempfile.mkdtemp(prefix="flyte-jupyter-secrets-")  # mode 0700
+        _folder = scratch_dir("secrets-")  # mode 0700
     path = os.path.join(_folder, name)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as fh:
