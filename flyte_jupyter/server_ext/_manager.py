@@ -570,7 +570,11 @@ class BackendRunsManager(RunsManager):
             raise ManagerError(400, f"{submission.path} defines no task named {submission.task!r} "
                                     f"(tasks: {known}); decorate it with @env.task and save the notebook")
         source = _notebook.module_source(cells, submission.path)
-        module = _notebook.module_name_for(submission.path)
+        module, renamed = _notebook.module_name_for(submission.path, submission.os_path.parent)
+        if renamed:
+            self.log.warning("flyte_jupyter: %s is bundled as module %s: a module named %s is installed or "
+                             "next to it, and the notebook's module would shadow it", submission.path, module,
+                             Path(submission.path).stem)
         # waits for the backend to start (or restarts a dead embedded one), explains a missing endpoint
         await self._call(scope, lambda c: c.status())
         client = await self._client(scope)
