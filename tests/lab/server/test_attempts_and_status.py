@@ -91,6 +91,9 @@ async def test_a_retried_action_shows_every_attempt_with_its_error_log_times_and
     recorded = await backend_client_history(backend, done["name"], child["name"])
     assert [(a["attempt"], a["started_at"], a["ended_at"]) for a in attempts] == recorded
     assert attempts[1]["started_at"] >= attempts[0]["ended_at"] + 0.4 - 0.05
+    # and what each attempt cost, on the attempt itself (the backend's usage record, joined)
+    assert [a["usage"]["attempt"] for a in attempts] == [1, 2, 3]
+    assert all(a["usage"]["cpu_seconds"] is not None and a["usage"]["peak_memory_bytes"] for a in attempts)
     assert detail["retry_policy"] == {"retries": 2, "backoff": 0.4, "factor": 2.0, "max_backoff": 300.0}
     for k in (1, 2, 3):
         text = await _log(jp_fetch, done["name"], child["name"], attempt=str(k))
