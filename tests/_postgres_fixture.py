@@ -57,7 +57,9 @@ class PostgresServer(ServerProcess):
             raise RuntimeError("PostgreSQL is not installed: run .ci/setup-postgres.sh (apt-get install postgresql)")
         self.bindir = bindir
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="flyte-pg-"))
+        # in /tmp itself, not $TMPDIR (a directory of pytest's base temp, mode 0700): the server runs as
+        # `postgres`, which must reach it; ServerProcess removes it at stop
+        self.dir = Path(tempfile.mkdtemp(prefix="flyte-pg-", dir="/tmp"))
         self.proc: subprocess.Popen | None = None
         self._names = itertools.count(1)
         self._as = _run_as()

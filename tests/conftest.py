@@ -4,7 +4,9 @@ backend suite runs on PostgreSQL too (a real server, tests/_postgres_fixture.py)
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -31,6 +33,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         kind = next((k for k in _SESSION_SERVER_KINDS if item.get_closest_marker(k)), None)
         item.add_marker(pytest.mark.xdist_group(kind or item.nodeid.split("::")[0]))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temp_files_in_pytests_base_temp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`$TMPDIR` (and so `tempfile` here and in every backend, action, kernel and program a test
+    starts) is a directory of this session's base temp, which pytest prunes: task code in the tests
+    that makes temp dirs (markers, files to upload) leaves nothing in /tmp."""
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp_path_factory.mktemp("tmp"))
+    tempfile.tempdir = None  # computed again from $TMPDIR
+    yield
+    if saved is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved
+    tempfile.tempdir = None
 
 
 @pytest.fixture(scope="session")

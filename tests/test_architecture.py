@@ -163,3 +163,24 @@ def test_architecture_md_names_every_module() -> None:
             missing.append(target)
     assert not missing, "ARCHITECTURE.md does not name (one line each: its job, what it may import):\n" + \
         "\n".join(missing)
+
+
+def _private_calls(tree: ast.AST) -> list[int]:
+    """Lines that call `X._call(...)` on anything but `self`, or fetch `_call` with getattr."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "_call" and not (
+                isinstance(node.value, ast.Name) and node.value.id == "self"):
+            lines.append(node.lineno)
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and node.args[1].value == "_call"):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_module_reaches_into_a_clients_or_managers_private_call() -> None:
+    """`BackendClient._call` and `RunsManager._call` are theirs: others use public methods (a
+    subclass of the manager, or a client for another backend, need not have them)."""
+    found = {name: lines for name, path in _modules().items()
+             if (lines := _private_calls(ast.parse(path.read_text())))}
+    assert not found, f"private _call used from outside its class (module: lines): {found}"

@@ -21,14 +21,20 @@ from flyte_jupyter._internal.types.input_words import parse_task_inputs
 
 
 def load_task(file: str, name: str) -> Any:
-    """Load TASK from FILE, a Python script: the file runs as a module named after itself."""
+    """Load TASK from FILE, a Python script: the file runs as a module named after itself, or
+    `script_<name>` when a module of its name is installed (a `json.py` must not pass for `json`)."""
+    from flyte_jupyter._internal.runtime.module_names import bundle_module_name
     from flyte_jupyter._task import TaskTemplate
 
     path = Path(file)
     if not path.exists():
         raise SystemExit(f"error: {file} does not exist")
+    module, renamed = bundle_module_name(path, "script_")
+    if renamed:
+        print(f"warning: {file} runs as module {module}: a module named {path.stem} is installed, and the "
+              "script would shadow it; rename the script to keep its own name", file=sys.stderr)
     sys.path.insert(0, str(path.resolve().parent))
-    namespace = runpy.run_path(str(path), run_name=path.stem)
+    namespace = runpy.run_path(str(path), run_name=module)
     task = namespace.get(name)
     if not isinstance(task, TaskTemplate):
         found = sorted(k for k, v in namespace.items() if isinstance(v, TaskTemplate))

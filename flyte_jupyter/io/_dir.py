@@ -130,9 +130,9 @@ class Dir(StorageRef):
         if local_path is None:
             if _storage.is_local(self.path):
                 return _storage.local_path(self.path)
-            import tempfile
+            from flyte_jupyter._internal.runtime.scratch import scratch_dir
 
-            local_path = os.path.join(tempfile.mkdtemp(prefix="flyte-dir-"), self.name or "dir")
+            local_path = os.path.join(scratch_dir("dir-"), self.name or "dir")
         return _storage.download_dir(self.path, os.fspath(local_path))
 
     async def download(self, local_path: str | os.PathLike[str] | None = None) -> str:

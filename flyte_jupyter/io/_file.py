@@ -104,9 +104,9 @@ class File(StorageRef):
         if local_path is None:
             if _storage.is_local(self.path):
                 return _storage.local_path(self.path)
-            import tempfile
+            from flyte_jupyter._internal.runtime.scratch import scratch_dir
 
-            local_path = os.path.join(tempfile.mkdtemp(prefix="flyte-file-"), self.name or "file")
+            local_path = os.path.join(scratch_dir("file-"), self.name or "file")
         target = os.fspath(local_path)
         if os.path.isdir(target):
             target = os.path.join(target, self.name or _storage.basename(self.path))

@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import tempfile
 from typing import Any
 
 from flyte_jupyter._internal.controllers.base import Controller
+from flyte_jupyter._internal.runtime.scratch import scratch_dir
 from flyte_jupyter.kernel._errors import CellError
 
 _BACKEND_ENV_PREFIX = "FLYTE_JUPYTER_"
@@ -60,7 +60,7 @@ def load(run: str, action: str) -> tuple[Any, dict[str, Any], dict[str, str]]:
     if not spec.args:
         raise CellError(f"action {action} of run {run} has no recorded task spec to load")
     args = parse_args(list(spec.args))
-    args.dest = tempfile.mkdtemp(prefix=f"flyte-debug-{run}-")
+    args.dest = scratch_dir(f"debug-{run}-")
     try:
         task, _ = load_task(args)
     except Exception as exc:  # noqa: BLE001 - the loader's failures carry their own message

@@ -192,6 +192,17 @@ class RunsManager(LoggingConfigurable):
         field and its type otherwise); the new run's dict."""
         raise NotImplementedError
 
+    # -- schedules (the panel's triggers) ---------------------------------------------------------
+
+    async def list_triggers(self, scope: Scope, task: str = "") -> list[Any]:
+        """The triggers (TriggerInfo messages) of the scope's deployed tasks, or of `task`'s."""
+        raise ManagerError(501, f"{type(self).__name__} has no backend to list triggers of")
+
+    async def set_trigger_active(self, scope: Scope, name: str, active: bool, task: str = "") -> Any:
+        """Pause (`active=False`) or resume a trigger; the trigger as it is now (a TriggerInfo).
+        `task` tells two tasks' triggers of one name apart."""
+        raise ManagerError(501, f"{type(self).__name__} has no backend to pause or resume triggers on")
+
     def logs(self, scope: Scope, run: str, action: str, follow: bool, attempt: int = 0) -> AsyncIterator[str]:
         """Chunks of log text of one attempt (0: the latest); with `follow`, until it ends."""
         raise NotImplementedError
@@ -270,9 +281,6 @@ class BackendRunsManager(RunsManager):
         self._atexit = False
         self._cells: CellIndex | None = None  # cell keys -> positions, per saved notebook
         self._labels: dict[tuple[str, str, str], dict[str, str]] = {}  # (project, domain, run) -> labels
-        from flyte_jupyter.server_ext._attempts import AttemptLog
-
-        self._attempt_log = AttemptLog()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -490,16 +498,8 @@ class BackendRunsManager(RunsManager):
             None, read_summaries, detail.inputs_uri, detail.outputs_uri, detail.info.phase.succeeded)
         links = await asyncio.get_running_loop().run_in_executor(None, live_links, detail.info)
         out.update(inputs=inputs, outputs=outputs, max_attempts=detail.max_attempts, links=links)
-        spec = None
-        if detail.info.attempts > 1 or detail.max_attempts > 1:
-            try:
-                spec = (await self._call(scope, lambda c: _action_spec(c, run, action, self._pd(scope))))[0]
-            except ManagerError:
-                spec = None
-        key = (*self._pd(scope).values(), run)
-        seen = self._attempt_log.seen(key, action)  # type: ignore[arg-type]
-        out["attempt_history"] = await asyncio.get_running_loop().run_in_executor(
-            None, _attempts.history, out, detail.outputs_uri, spec, seen)
+        out["attempt_history"] = _attempts.history(detail.info)
+        spec = detail.spec if detail.info.attempts > 1 or detail.max_attempts > 1 else None
         if spec is not None:
             r = spec.retries
             out["retry_policy"] = {"retries": r.count, "backoff": r.backoff_seconds, "factor": r.backoff_factor or 2.0,
@@ -522,7 +522,7 @@ class BackendRunsManager(RunsManager):
         wanted = set(actions) if actions is not None else None
         if wanted is not None and wanted <= known.keys():
             return {n: known[n] for n in wanted}
-        raw = await self._call(scope, lambda c: _raw_actions(c, run, pd))
+        raw = await self._call(scope, lambda c: c.get_run_actions(run, **pd))
         todo = [a for a in raw if a.id.name not in known and (wanted is None or a.id.name in wanted)]
         todo = todo[:_MAX_LABEL_READS]
         orders: dict[tuple[str, str], list[str]] = {}
@@ -530,7 +530,8 @@ class BackendRunsManager(RunsManager):
             task_key = (a.task_name, a.task_version)
             if task_key not in orders and a.task_name != "notebook.cell":
                 try:
-                    spec, _ = await self._call(scope, functools.partial(_action_spec, run=run, action=a.id.name, pd=pd))
+                    detail = await self._call(scope, functools.partial(_get_action, run=run, action=a.id.name, pd=pd))
+                    spec = detail.spec
                     orders[task_key] = [v.name for v in spec.interface.inputs] if spec is not None else []
                 except ManagerError:
                     orders[task_key] = []
@@ -570,7 +571,11 @@ class BackendRunsManager(RunsManager):
             raise ManagerError(400, f"{submission.path} defines no task named {submission.task!r} "
                                     f"(tasks: {known}); decorate it with @env.task and save the notebook")
         source = _notebook.module_source(cells, submission.path)
-        module = _notebook.module_name_for(submission.path)
+        module, renamed = _notebook.module_name_for(submission.path, submission.os_path.parent)
+        if renamed:
+            self.log.warning("flyte_jupyter: %s is bundled as module %s: a module named %s is installed or "
+                             "next to it, and the notebook's module would shadow it", submission.path, module,
+                             Path(submission.path).stem)
         # waits for the backend to start (or restarts a dead embedded one), explains a missing endpoint
         await self._call(scope, lambda c: c.status())
         client = await self._client(scope)
@@ -594,7 +599,8 @@ class BackendRunsManager(RunsManager):
 
         summary, _ = await self._call(scope, lambda c: c.get_run(name, **self._pd(scope)))
         labels = summary.labels or {}
-        spec, root = await self._call(scope, lambda c: _action_spec(c, name, "a0", self._pd(scope)))
+        root = await self._call(scope, lambda c: c.get_action(name, "a0", **self._pd(scope)))
+        spec = root.spec
         lm = await asyncio.get_running_loop().run_in_executor(None, _replay.read_inputs, root.inputs_uri)
         fields = _replay.input_fields(spec, lm)
         how = "stored"
@@ -634,7 +640,8 @@ class BackendRunsManager(RunsManager):
 
         pd = self._pd(scope)
         name = summary.name
-        spec, root = await self._call(scope, lambda c: _action_spec(c, name, "a0", pd))
+        root = await self._call(scope, lambda c: c.get_action(name, "a0", **pd))
+        spec = root.spec
         if spec is None:
             raise ManagerError(409, f"the backend keeps no task for run {name}, so it cannot be re-run from here; "
                                     "run its notebook or script again")
@@ -713,6 +720,17 @@ class BackendRunsManager(RunsManager):
             return None
         return {"name": reg.id.name, "version": reg.id.version, "project": reg.id.project, "domain": reg.id.domain}
 
+    async def list_triggers(self, scope: Scope, task: str = "") -> list[Any]:
+        from flyte_jupyter._internal.client import platform
+
+        return await self._call(scope, lambda c: platform.list_triggers(c, task_name=task, **self._pd(scope)))
+
+    async def set_trigger_active(self, scope: Scope, name: str, active: bool, task: str = "") -> Any:
+        from flyte_jupyter._internal.client import platform
+
+        return await self._call(scope, lambda c: platform.set_trigger_active(c, name, active, task_name=task,
+                                                                            **self._pd(scope)))
+
     async def abort(self, scope: Scope, name: str) -> dict[str, Any]:
         await self._call(scope, lambda c: c.abort_run(name, reason="aborted from the JupyterLab Flyte panel",
                                                       **self._pd(scope)))
@@ -743,18 +761,15 @@ class BackendRunsManager(RunsManager):
             raise ManagerError(_HTTP_STATUS.get(err.code, 502), err.message) from None
 
     async def watch(self, scope: Scope, run: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
-        """Action changes; each is also noted in the attempt log, so a retried action's history
-        (times, errors, real backoffs) is known to the panel."""
+        """Action changes, each in ActionInfo.to_json() shape with its live links."""
         client = await self._client(scope)
         from flyte_jupyter._internal.client.grpc_client import Synced
         from flyte_jupyter.errors import BackendError
 
-        key = (*self._pd(scope).values(), run)
         try:
             async for event in client.watch_run(run, **self._pd(scope)):
                 if isinstance(event, Synced):
                     continue
-                self._attempt_log.observe(key, event)  # type: ignore[arg-type]
                 links = await asyncio.get_running_loop().run_in_executor(None, live_links, event)
                 yield {**_event_json(event), "links": links}
         except BackendError as err:
@@ -770,30 +785,13 @@ def _is_panel_run(labels: dict[str, str]) -> bool:
                 and str(labels.get(SOURCE_LABEL)).endswith(".ipynb"))
 
 
-async def _action_spec(client: Any, run: str, action: str, pd: dict[str, str]) -> tuple[Any, Any]:
-    """(TaskSpec or None, Action message) of one action, from StateService.GetAction (the SDK's
-    `get_action` drops the spec)."""
-    from flyte_jupyter._internal.wire.proto import common_pb2, state_service_pb2
-
-    request = state_service_pb2.GetActionRequest(
-        id=common_pb2.ActionIdentifier(project=pd["project"], domain=pd["domain"], run=run, name=action))
-    resp = await client._call("state", "GetAction", request)
-    return (resp.task if resp.HasField("task") else None), resp.action
+async def _get_action(client: Any, *, run: str, action: str, pd: dict[str, str]) -> Any:
+    return await client.get_action(run, action, **pd)
 
 
 async def _create(client: Any, *, spec: Any, inputs: bytes, inputs_hash: str, run_name: str,
                   labels: dict[str, str], pd: dict[str, str]) -> Any:
     return await client.create_run(spec, inputs=inputs, inputs_hash=inputs_hash, run_name=run_name, labels=labels, **pd)
-
-
-async def _raw_actions(client: Any, run: str, pd: dict[str, str]) -> list[Any]:
-    """The run's Action messages (with where their inputs are), from RunService.GetRun."""
-    from flyte_jupyter._internal.wire.proto import common_pb2, run_service_pb2
-
-    request = run_service_pb2.GetRunRequest(id=common_pb2.ActionIdentifier(project=pd["project"],
-                                                                          domain=pd["domain"], run=run))
-    resp = await client._call("run", "GetRun", request)
-    return list(resp.actions)
 
 
 def _endpoint_key(endpoint: str) -> str:
@@ -832,7 +830,7 @@ def _event_json(event: Any) -> dict[str, Any]:
     info = ActionInfo(name=event.action, task=event.task, parent=event.parent, run_name=event.run_name,
                       phase=phase, attempts=event.attempt, started_at=started, ended_at=ended,
                       error=event.error, cache_hit=event.cache_hit, group=event.group,
-                      task_type=event.task_type,
+                      task_type=event.task_type, attempt_history=event.attempts, outputs_uri=event.outputs_uri,
                       recovered_from=event.recovered_from, usage=event.usage, queued_at=event.queued_at)
     out = info.to_json()
     # only the timestamps the event knows; the panel keeps the others it already has

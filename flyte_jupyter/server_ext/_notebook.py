@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import keyword
 import re
 from pathlib import Path
 from typing import Any
 
+from flyte_jupyter._internal.runtime.module_names import bundle_module_name
 from flyte_jupyter.errors import FlyteJupyterError
 
 _RUN_CALLS = frozenset({"run", "with_runcontext", "run_aio"})
@@ -312,9 +312,8 @@ def _first_line(node: ast.stmt) -> int:
     return min([node.lineno] + [d.lineno for d in decorators])
 
 
-def module_name_for(path: str) -> str:
-    """A valid, recognisable module name for a notebook: its stem, sanitised."""
-    stem = re.sub(r"\W", "_", Path(path).stem) or "notebook"
-    if stem[0].isdigit() or keyword.iskeyword(stem):
-        stem = f"nb_{stem}"
-    return stem
+def module_name_for(path: str, folder: Path | None = None) -> tuple[str, bool]:
+    """(a valid, recognisable module name for a notebook: its stem, sanitised, whether it had to
+    differ from the stem): `nb_<stem>` when an installed package or a module in the notebook's
+    `folder` has the stem's name, which the notebook's module would shadow in the run."""
+    return bundle_module_name(path, "nb_", folder)

@@ -26,7 +26,6 @@ from jupyter_server.utils import url_path_join
 
 from flyte_jupyter._internal.runtime.naming import TRIGGER_LABEL
 from flyte_jupyter.server_ext._handlers import _FlyteHandler
-from flyte_jupyter.server_ext._manager import ManagerError, Scope
 
 _TRIGGER = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._\-]{0,62})"
 
@@ -45,18 +44,6 @@ def trigger_json(t: Any) -> dict[str, Any]:
 
 
 class _TriggersBase(_FlyteHandler):
-    async def backend_call(self, scope: Scope, fn: Any) -> Any:
-        """`fn(client, project, domain)` on the backend the scope names (errors as JSON statuses)."""
-        call = getattr(self.manager, "_call", None)
-        if call is None:
-            raise tornado.web.HTTPError(501, f"{type(self.manager).__name__} has no backend to list triggers of")
-        project = scope.project or getattr(self.manager, "project", None) or None
-        domain = scope.domain or getattr(self.manager, "domain", None) or None
-        try:
-            return await call(scope, lambda client: fn(client, project, domain))
-        except ManagerError as err:
-            raise tornado.web.HTTPError(err.status, err.message) from None
-
     def task_of(self, body: dict[str, Any]) -> str:
         task = body.get("task") if "task" in body else self.get_query_argument("task", "")
         if task is not None and not isinstance(task, str):
@@ -70,12 +57,8 @@ class TriggersHandler(_TriggersBase):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        from flyte_jupyter._internal.client import platform
-
         scope = await self.scope()
-        task = self.task_of({})
-        found = await self.backend_call(scope, lambda c, p, d: platform.list_triggers(
-            c, task_name=task, project=p, domain=d))
+        found = await self.call(self.manager.list_triggers(scope, self.task_of({})))
         self.finish(json.dumps({"triggers": [trigger_json(t) for t in found]}))
 
 
@@ -85,14 +68,9 @@ class TriggerStateHandler(_TriggersBase):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str, verb: str) -> None:
-        from flyte_jupyter._internal.client import platform
-
         body = self.body()
         scope = await self.scope(body)
-        task = self.task_of(body)
-        active = verb == "resume"
-        t = await self.backend_call(scope, lambda c, p, d: platform.set_trigger_active(
-            c, name, active, task_name=task, project=p, domain=d))
+        t = await self.call(self.manager.set_trigger_active(scope, name, verb == "resume", self.task_of(body)))
         self.finish(json.dumps(trigger_json(t)))
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-import tempfile
 import uuid
 from typing import Any, AsyncIterable, AsyncIterator, Optional, Union
 
 from flyte_jupyter._internal.runtime import storage as _rs
+from flyte_jupyter._internal.runtime.scratch import scratch_dir
 from flyte_jupyter.storage._config import configured
 
 PathLike = Union[str, pathlib.Path]
@@ -33,7 +33,7 @@ def join(*paths: str) -> str:
 
 def get_random_local_path(file_path_or_file_name: Optional[PathLike] = None) -> pathlib.Path:
     """A fresh path in a new temporary directory; it ends in the given file name when there is one."""
-    folder = pathlib.Path(tempfile.mkdtemp(prefix="flyte-tmp-")) / uuid.uuid4().hex
+    folder = pathlib.Path(scratch_dir("tmp-")) / uuid.uuid4().hex
     tail = os.path.basename(str(file_path_or_file_name)) if file_path_or_file_name else ""
     if tail:
         folder.mkdir(parents=True, exist_ok=True)

@@ -136,12 +136,14 @@ def test_local_mode_reads_the_configured_backends_secrets(flyte_backend, monkeyp
     key_value, cert_value = "local-" + secrets.token_hex(8), "cert-" + secrets.token_hex(8)
     asyncio.run(platform.create_secret(client, "openai", key_value.encode(), overwrite=True))
     asyncio.run(platform.create_secret(client, "tls.cert", cert_value.encode(), overwrite=True))
-    for name in ("OPENAI_API_KEY", "TLS_CERT_FILE"):  # set by the local run: unset again afterwards
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
+    for name in ("OPENAI_API_KEY", "TLS_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
     seen = flyte.with_runcontext(mode="local").run(secret_tasks.reader).outputs()
     assert seen["env"] == hashlib.sha256(key_value.encode()).hexdigest()
     assert seen["file"] == hashlib.sha256(cert_value.encode()).hexdigest() and seen["mode"] == "0o600"
+    # the run set them for its own code only: the kernel's environment and disk are as before
+    assert "OPENAI_API_KEY" not in os.environ and "TLS_CERT_FILE" not in os.environ
+    assert not os.path.exists(seen["path"])
 
 
 def test_local_mode_without_a_backend_reads_environment_variables(monkeypatch, tmp_path: Path) -> None:
@@ -152,8 +154,7 @@ def test_local_mode_without_a_backend_reads_environment_variables(monkeypatch, t
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "from-env")
     monkeypatch.setenv("TLS_CERT", "cert-from-env")  # a mounted secret's value comes from its env var too
-    monkeypatch.setenv("TLS_CERT_FILE", "")  # set by the local run: unset again afterwards
-    monkeypatch.delenv("TLS_CERT_FILE")
+    monkeypatch.delenv("TLS_CERT_FILE", raising=False)
     seen = flyte.with_runcontext(mode="local").run(secret_tasks.reader).outputs()
     assert seen["env"] == hashlib.sha256(b"from-env").hexdigest()
     assert seen["file"] == hashlib.sha256(b"cert-from-env").hexdigest()

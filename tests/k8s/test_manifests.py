@@ -78,6 +78,11 @@ def test_rbac_limits_writes_to_action_namespaces(k8s_cluster, api_client):
     assert _can(api_client, "create", "pods", "rbacproj-development")
     assert _can(api_client, "get", "pods", "rbacproj-development", sub="log")
     assert _can(api_client, "patch", "taskactions", "rbacproj-development", sub="status", group=_crd.GROUP)
+    # a Dask cluster's scheduler Service (backend/plugins/dask/k8s.py), there only
+    assert _can(api_client, "create", "services", "rbacproj-development")
+    assert _can(api_client, "delete", "services", "rbacproj-development", name="dask-a0")
+    assert not _can(api_client, "create", "services", "kube-system")
+    assert not _can(api_client, "patch", "services", "rbacproj-development")
     assert not _can(api_client, "get", "secrets", "rbacproj-development")
     # secrets: only the token Secret may be read or updated; create cannot be limited by name
     ns, token = "rbacproj-development", "flyte-jupyter-token"

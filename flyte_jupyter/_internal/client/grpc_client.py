@@ -254,8 +254,16 @@ class BackendClient:
     async def get_run(self, name: str, project: str | None = None, domain: str | None = None) -> tuple[RunSummary, list[ActionInfo]]:
         """The run and every action of it (a flat list; `parent` links make the tree), each with
         where its inputs and outputs are stored (`inputs_uri`, `outputs_uri`) and every attempt."""
-        resp = await self._call("run", "GetRun", run_pb.GetRunRequest(id=self._aid(name, "", project, domain)))
+        resp = await self._get_run(name, project, domain)
         return run_summary(resp.run, self.run_url(name, project, domain)), [action_info(a) for a in resp.actions]
+
+    async def get_run_actions(self, name: str, project: str | None = None, domain: str | None = None) -> list[pb.Action]:
+        """Every action of the run as the backend recorded it (Action messages: with the task
+        version and fields `ActionInfo` leaves out), for callers that read the records themselves."""
+        return list((await self._get_run(name, project, domain)).actions)
+
+    async def _get_run(self, name: str, project: str | None, domain: str | None) -> run_pb.GetRunResponse:
+        return await self._call("run", "GetRun", run_pb.GetRunRequest(id=self._aid(name, "", project, domain)))
 
     async def list_runs(self, limit: int = 50, phase: str | None = None, project: str | None = None,
                         domain: str | None = None) -> list[RunSummary]:

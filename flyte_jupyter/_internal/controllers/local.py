@@ -279,9 +279,10 @@ async def _run_attempt(task: Any, inputs: dict[str, Any], tc: TaskContext, timeo
     async def body() -> Any:
         _context._current.set(tc)  # this coroutine runs in its own asyncio task, so its own context
         if getattr(task, "secrets", None):
-            from flyte_jupyter._internal.controllers.local_secrets import provide
+            from flyte_jupyter._internal.controllers.local_secrets import provided
 
-            await provide(task)  # before its code: a missing secret fails it without running it
+            async with provided(task):  # before its code: a missing secret fails it without running it
+                return await task.execute(**inputs)
         return await task.execute(**inputs)
 
     limit, kind = timeout, "TimeoutError"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
 import re
 import threading
 from typing import Any, Callable
@@ -192,9 +193,9 @@ def sqlite_path(uri: str) -> str:
     """A local database file from a path or `file://` URI (a remote one is downloaded first)."""
     if _storage.is_local(uri):
         return _storage.local_path(uri)
-    import tempfile
+    from flyte_jupyter._internal.runtime.scratch import scratch_dir
 
-    local = tempfile.NamedTemporaryFile(prefix="flyte-sql-", suffix=".db", delete=False).name
+    local = os.path.join(scratch_dir("sql-"), "copy.db")
     _storage.download_file(uri, local)
     return local
 

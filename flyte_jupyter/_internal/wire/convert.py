@@ -16,6 +16,7 @@ from flyte_jupyter._internal.wire.models import (
     AttemptInfo,
     AttemptUsage,
     Phase,
+    with_usage,
 )
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
@@ -52,13 +53,14 @@ def _opt(value: float) -> float | None:
 
 
 def attempts_from_pb(msg: pb.Action) -> tuple[AttemptInfo, ...]:
-    """Every attempt an Action message carries, oldest first."""
+    """Every attempt an Action message carries, oldest first, each with its usage record (the
+    message carries the two apart: `attempts` and `usage`)."""
     last = len(msg.attempts) - 1
-    return tuple(
+    return with_usage(tuple(
         AttemptInfo(number=a.attempt, phase=phase_from_pb(a.phase), started_at=_opt(a.started_at),
                     ended_at=_opt(a.ended_at), error=error_from_pb(a.error, a.HasField("error")),
                     backoff=a.backoff_seconds if i < last else None, outputs_uri=a.outputs_uri, log_ref=a.log_ref)
-        for i, a in enumerate(msg.attempts))
+        for i, a in enumerate(msg.attempts)), tuple(attempt_usage(u) for u in msg.usage))
 
 
 def attempt_usage(msg: pb.AttemptUsage) -> AttemptUsage:

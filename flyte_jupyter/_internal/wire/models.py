@@ -68,7 +68,13 @@ class ActionError:
 
 @dataclasses.dataclass(frozen=True)
 class AttemptInfo:
-    """One attempt of an action as the backend recorded it (remote runs: `ActionInfo.attempt_history`)."""
+    """One attempt of an action as the backend recorded it (remote runs: `ActionInfo.attempt_history`),
+    with what it cost once it ended (`usage`).
+
+    The backend keeps two records per attempt: the attempt itself (phase, error, times, backoff,
+    log) and its usage (queued/started/running/ended times, CPU, memory), stored apart. This is the
+    one view of both: `usage` is the attempt's entry of `ActionInfo.usage`, None while it runs or
+    when the backend recorded none."""
 
     number: int
     phase: Phase
@@ -78,6 +84,30 @@ class AttemptInfo:
     backoff: float | None = None  # seconds waited before the next attempt
     outputs_uri: str = ""
     log_ref: str = ""
+    usage: AttemptUsage | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The REST shape of one attempt (the panel's `IAttempt`): `attempt` is its number."""
+        return {"attempt": self.number, "phase": self.phase.value, "started_at": self.started_at,
+                "ended_at": self.ended_at, "error": dataclasses.asdict(self.error) if self.error else None,
+                "backoff": self.backoff, "outputs_uri": self.outputs_uri, "log_ref": self.log_ref,
+                "usage": self.usage.to_json() if self.usage is not None else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "AttemptInfo":
+        err, usage = data.get("error"), data.get("usage")
+        return cls(number=int(data["attempt"]), phase=Phase(data["phase"]), started_at=data.get("started_at"),
+                   ended_at=data.get("ended_at"), error=ActionError(**err) if isinstance(err, dict) else None,
+                   backoff=data.get("backoff"), outputs_uri=data.get("outputs_uri") or "",
+                   log_ref=data.get("log_ref") or "",
+                   usage=AttemptUsage.from_json(usage) if isinstance(usage, dict) else None)
+
+
+def with_usage(attempts: tuple[AttemptInfo, ...], usage: tuple[AttemptUsage, ...]) -> tuple[AttemptInfo, ...]:
+    """`attempts`, each with its usage record (matched by attempt number; the latest record of a
+    number wins)."""
+    by_number = {u.attempt: u for u in usage}
+    return tuple(dataclasses.replace(a, usage=by_number.get(a.number, a.usage)) for a in attempts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +161,8 @@ class ActionInfo:
     task_type: str = "python"  # the plugin's type: "sql", "dask", "raw-container", ...
     queued_at: float | None = None
     recovered_from: str | None = None  # RECOVERED: "RUN/ACTION" whose recorded outputs it reuses
-    usage: tuple[AttemptUsage, ...] = ()  # every ended attempt, oldest first
+    # every ended attempt's usage, oldest first (also on each of `attempt_history`, joined by number)
+    usage: tuple[AttemptUsage, ...] = ()
 
     @property
     def duration(self) -> float | None:
@@ -140,7 +171,8 @@ class ActionInfo:
         return (self.ended_at or time.time()) - self.started_at
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-safe summary; inputs and outputs as short reprs."""
+        """Every field but `inputs` and `outputs` (Python values: a caller that shows them adds
+        its own short text), JSON-safe; `from_json` reads each of them back."""
         return {
             "name": self.name,
             "task": self.task,
@@ -157,19 +189,24 @@ class ActionInfo:
             "queued_at": self.queued_at,
             "recovered_from": self.recovered_from,
             "usage": [u.to_json() for u in self.usage],
+            "attempt_history": [a.to_json() for a in self.attempt_history],
+            "inputs_uri": self.inputs_uri,
+            "outputs_uri": self.outputs_uri,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ActionInfo":
-        """The inverse of `to_json` (inputs and outputs, shown as text there, are not kept)."""
+        """The inverse of `to_json` (inputs and outputs are not in it)."""
         err = data.get("error")
         return cls(name=data["name"], task=data["task"], parent=data.get("parent"), run_name=data["run_name"],
                    phase=Phase(data["phase"]), attempts=int(data.get("attempts") or 0),
                    started_at=data.get("started_at"), ended_at=data.get("ended_at"),
                    error=ActionError(**err) if isinstance(err, dict) else None,
                    cache_hit=bool(data.get("cache_hit")), group=data.get("group"), queued_at=data.get("queued_at"),
-                   recovered_from=data.get("recovered_from"),
-                   usage=tuple(AttemptUsage.from_json(u) for u in data.get("usage") or ()))
+                   recovered_from=data.get("recovered_from"), task_type=data.get("task_type") or "python",
+                   usage=tuple(AttemptUsage.from_json(u) for u in data.get("usage") or ()),
+                   attempt_history=tuple(AttemptInfo.from_json(a) for a in data.get("attempt_history") or ()),
+                   inputs_uri=data.get("inputs_uri"), outputs_uri=data.get("outputs_uri"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,6 +55,18 @@ async def _flaky_run(jp_fetch: Any, backend: Any, workdir: Path) -> tuple[dict[s
     return done, child
 
 
+async def backend_client_history(backend: Any, run: str, action: str) -> list[tuple[int, float | None, float | None]]:
+    """(attempt, started_at, ended_at) of each attempt as the backend recorded it."""
+    from flyte_jupyter._internal.client.grpc_client import BackendClient
+
+    client = BackendClient.from_file(backend.client_yaml)
+    try:
+        info = (await client.get_action(run, action)).info
+    finally:
+        await client.close()
+    return [(a.number, a.started_at, a.ended_at) for a in info.attempt_history]
+
+
 def _check_history(attempts: list[dict[str, Any]]) -> None:
     assert [a["attempt"] for a in attempts] == [1, 2, 3]
     assert [a["phase"] for a in attempts] == ["FAILED", "FAILED", "SUCCEEDED"]
@@ -72,8 +84,16 @@ async def test_a_retried_action_shows_every_attempt_with_its_error_log_times_and
     assert detail["phase"] == "SUCCEEDED" and detail["attempts"] == 3
     attempts = detail["attempt_history"]
     _check_history(attempts)
-    # nobody watched this run: the backoff is the task's policy, 0.4 s then 0.8 s
+    # nobody watched this run: still every attempt's own times and the backoff the backend waited
+    # (0.4 s then 0.8 s), from its record of the action's attempts, none estimated
     assert [a["backoff"] for a in attempts[:2]] == [pytest.approx(0.4), pytest.approx(0.8)]
+    assert all(a["times_seen"] for a in attempts) and all(a["backoff_seen"] for a in attempts[:2])
+    recorded = await backend_client_history(backend, done["name"], child["name"])
+    assert [(a["attempt"], a["started_at"], a["ended_at"]) for a in attempts] == recorded
+    assert attempts[1]["started_at"] >= attempts[0]["ended_at"] + 0.4 - 0.05
+    # and what each attempt cost, on the attempt itself (the backend's usage record, joined)
+    assert [a["usage"]["attempt"] for a in attempts] == [1, 2, 3]
+    assert all(a["usage"]["cpu_seconds"] is not None and a["usage"]["peak_memory_bytes"] for a in attempts)
     assert detail["retry_policy"] == {"retries": 2, "backoff": 0.4, "factor": 2.0, "max_backoff": 300.0}
     for k in (1, 2, 3):
         text = await _log(jp_fetch, done["name"], child["name"], attempt=str(k))

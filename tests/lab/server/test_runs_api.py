@@ -265,6 +265,22 @@ async def test_modules_next_to_the_notebook_ship_with_the_run(jp_fetch, write_no
     assert logs.body.decode().strip() == "perimeter 12"
 
 
+@on_jupyter_loop
+async def test_a_notebook_named_like_a_module_beside_it_keeps_that_module(jp_fetch, write_notebook, jp_root_dir):
+    (jp_root_dir / "same").mkdir()
+    (jp_root_dir / "same" / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    path = write_notebook(
+        "same/helpers.ipynb",  # its module was helpers.py too, written over the real one
+        "import flyte_jupyter as flyte\nfrom helpers import double\nenv = flyte.TaskEnvironment(name='same')",
+        "@env.task\ndef twice(x: int) -> int:\n    print(f'twice {double(x)}')\n    return double(x)",
+    )
+    run = await _submit(jp_fetch, path, "twice", {"x": 4})
+    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
+    assert done["phase"] == "SUCCEEDED", done
+    logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
+    assert logs.body.decode().strip() == "twice 8"
+
+
 TYPED_CELLS = (
     "import dataclasses, datetime\nimport flyte_jupyter as flyte\nenv = flyte.TaskEnvironment(name='typed')",
     "@dataclasses.dataclass\nclass Point:\n    x: int\n    y: float",
@@ -306,7 +322,7 @@ async def test_a_running_dask_action_carries_its_dashboard_link(jp_fetch, jp_ws_
     pytest.importorskip("bokeh")  # the scheduler serves its dashboard only with bokeh
     import urllib.request
 
-    path = write_notebook("lab_dask.ipynb", *DASK_CELLS)  # not dask.ipynb: its module would shadow dask
+    path = write_notebook("dask.ipynb", *DASK_CELLS)  # bundled as nb_dask: `dask` stays the package
     ws = await jp_ws_fetch("flyte", "api", "ws")
     run = await _submit(jp_fetch, path, "crunch", {"seconds": 120.0})
     name = run["name"]
