@@ -13,6 +13,19 @@ from pathlib import Path
 
 import pytest
 
+import flyte_jupyter as flyte
+
+env = flyte.TaskEnvironment(name="scratch")
+
+
+@env.task
+def leaves_scratch() -> str:
+    import flyte_jupyter.storage as storage
+
+    path = storage.get_random_local_path("note.txt")
+    path.write_text("made by the action")
+    return str(path)
+
 _USE_AND_EXIT = textwrap.dedent('''
     import fsspec
     fsspec.filesystem("memory").pipe("/b/note.txt", b"hi")
@@ -41,6 +54,21 @@ def test_downloads_and_scratch_paths_are_gone_when_the_process_exits(tmp_path: P
     assert proc.returncode == 0, proc.stderr
     assert "USED ['flyte-jupyter-" in proc.stdout  # one root per process while it runs
     assert os.listdir(tmp) == []
+
+
+def test_an_actions_scratch_goes_when_the_action_ends(backend_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The backend's action processes end with os._exit (no atexit) or run the next action."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    backend = backend_factory(env={"TMPDIR": str(tmp)}).start()
+    backend.use()
+    try:
+        path = flyte.with_runcontext(mode="remote").run(leaves_scratch).outputs()
+    finally:
+        flyte.init()
+    assert Path(path).is_relative_to(tmp)  # the action made it in its scratch ...
+    assert not os.path.exists(path)  # ... which went with it
+    assert not [p for p in os.listdir(tmp) if p.startswith("flyte-jupyter-")]
 
 
 def test_the_suite_keeps_its_temp_files_under_pytests_base_temp(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -341,8 +341,15 @@ def _print_failure(failure: _Failure) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one action. Its scratch directories (downloads of its File and Dir inputs, ...) go when
+    it ends: the backend's processes end with `os._exit` (no atexit) or run the next action."""
+    from flyte_jupyter._internal.runtime.scratch import remove_all
+
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return run(args)
+    try:
+        return run(args)
+    finally:
+        remove_all()
 
 
 if __name__ == "__main__":

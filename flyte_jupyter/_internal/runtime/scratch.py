@@ -4,8 +4,10 @@ Downloads (`File.download()`, `Dir.download()`, `flyte.storage.get`), a debug se
 bundle, a SQL task's copy of a remote database and local-mode secret files all need a directory that
 lives as long as the process may still read it, and no longer. Each gets its own directory under one
 per-process root in the system temp directory (`$TMPDIR`), and the root goes at interpreter exit, so a
-notebook kernel or an action leaves nothing behind in /tmp. A process killed with SIGKILL cannot
-clean up: its root (`flyte-jupyter-<pid>-*`) is what remains.
+notebook kernel leaves nothing behind in /tmp. An action's process removes its root when the action
+ends (`remove_all`, from the entrypoint: the backend's processes exit without atexit handlers, and a
+reusable worker runs the next action). A process killed with SIGKILL cannot clean up: its root
+(`flyte-jupyter-<pid>-*`) is what remains.
 """
 
 from __future__ import annotations
@@ -40,3 +42,12 @@ def scratch_dir(prefix: str) -> str:
     """A new empty directory (mode 0700) that is removed, with everything in it, when this process
     exits. `prefix` says what it is for (`"file-"`, `"debug-RUN-"`)."""
     return tempfile.mkdtemp(prefix=prefix, dir=_root_dir())
+
+
+def remove_all() -> None:
+    """Remove this process's scratch directories now (a later `scratch_dir` makes a new root)."""
+    global _root
+    with _lock:
+        root, _root = _root, None
+    if root is not None:
+        _remove(*root)
