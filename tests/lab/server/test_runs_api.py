@@ -46,6 +46,15 @@ async def _until(jp_fetch: Any, name: str, done: Any, timeout: float = 120.0) ->
         await asyncio.sleep(0.2)
 
 
+async def _succeeded_root_log(jp_fetch: Any, path: str, task: str, inputs: dict[str, Any]) -> str:
+    """Submit, wait for the run to end, check it SUCCEEDED, and return its root action's log."""
+    run = await _submit(jp_fetch, path, task, inputs)
+    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
+    assert done["phase"] == "SUCCEEDED", done
+    logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
+    return logs.body.decode().strip()
+
+
 @on_jupyter_loop
 async def test_submit_notebook_runs_its_task_with_children(jp_fetch, demo_notebook):
     run = await _submit(jp_fetch, demo_notebook, "main", {"n": 3})
@@ -258,11 +267,7 @@ async def test_modules_next_to_the_notebook_ship_with_the_run(jp_fetch, write_no
         "@env.task\ndef perimeter(side: int) -> int:\n    p = double(side) * SIDES['square'] // 2\n"
         "    print(f'perimeter {p}')\n    return p",
     )
-    run = await _submit(jp_fetch, path, "perimeter", {"side": 3})
-    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
-    assert done["phase"] == "SUCCEEDED", done
-    logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
-    assert logs.body.decode().strip() == "perimeter 12"
+    assert await _succeeded_root_log(jp_fetch, path, "perimeter", {"side": 3}) == "perimeter 12"
 
 
 @on_jupyter_loop
@@ -274,11 +279,7 @@ async def test_a_notebook_named_like_a_module_beside_it_keeps_that_module(jp_fet
         "import flyte_jupyter as flyte\nfrom helpers import double\nenv = flyte.TaskEnvironment(name='same')",
         "@env.task\ndef twice(x: int) -> int:\n    print(f'twice {double(x)}')\n    return double(x)",
     )
-    run = await _submit(jp_fetch, path, "twice", {"x": 4})
-    done = await _until(jp_fetch, run["name"], lambda r: r["phase"] in TERMINAL)
-    assert done["phase"] == "SUCCEEDED", done
-    logs = await jp_fetch("flyte", "api", "runs", run["name"], "actions", "a0", "logs")
-    assert logs.body.decode().strip() == "twice 8"
+    assert await _succeeded_root_log(jp_fetch, path, "twice", {"x": 4}) == "twice 8"
 
 
 TYPED_CELLS = (
