@@ -157,3 +157,19 @@ def test_a_backend_restarted_with_actions_queued_keeps_admitting_within_the_capa
     spans = run.outputs()
     assert len(spans) == 4
     assert _most_at_once(spans) == 2, spans
+
+
+@pytest.mark.parametrize("config, says", [
+    ({"capacity": {"cpu": "lots"}}, "capacity: cpu 'lots' is not a quantity"),
+    ({"capacity": {"cpu": 0}}, "capacity: cpu '0' must be more than 0"),
+    ({"capacity": {"gpu": 1}}, "capacity must be a mapping with cpu and/or memory"),
+    ({"default_requests": {"memory": "-1Gi"}}, "default_requests: memory '-1Gi' is not a quantity"),
+    ({"max_parallelism": -1}, "max_parallelism must be 0"),
+])
+def test_a_bad_capacity_or_default_request_stops_the_backend_at_start_naming_it(backend_factory: Any, tmp_path: Path,
+                                                                                config: dict, says: str) -> None:
+    path = tmp_path / "backend.yaml"
+    path.write_text(json.dumps(config))
+    with pytest.raises(RuntimeError) as failed:
+        backend_factory(extra_args=["--config", str(path)]).start()
+    assert says in str(failed.value), str(failed.value)[-2000:]
