@@ -95,6 +95,15 @@ def test_memory_requests_are_admitted_against_the_memory_capacity(backend_factor
     assert _most_at_once(spans) == 2, spans
 
 
+def test_a_reusable_environment_runs_as_many_of_its_actions_at_once_as_it_has_replicas(backend_factory: Any,
+                                                                                      tmp_path: Path) -> None:
+    """Plenty of capacity, two replicas: the others wait for a warm worker instead of each being
+    forked (as Flyte 2 dispatches a reusable environment's actions to its replicas)."""
+    _backend(backend_factory, tmp_path)
+    spans = flyte.with_runcontext(mode="remote").run(admission.fan_warm, n=6, s=1.0).outputs()
+    assert len(spans) == 6 and _most_at_once(spans) == 2, spans
+
+
 def test_the_default_requests_and_the_project_defaults_decide_what_runs_at_once(backend_factory: Any,
                                                                                 tmp_path: Path) -> None:
     backend = _backend(backend_factory, tmp_path, {"capacity": {"cpu": 2}, "default_requests": {"cpu": "500m"}})

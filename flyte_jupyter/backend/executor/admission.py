@@ -12,7 +12,9 @@ The queue is first-come first-served among the requests that fit now: an action 
 the capacity free at the moment does not hold back a smaller one behind it (as pods that do not
 fit a node do not block the scheduling of others). Queued actions are kept in one FIFO per
 distinct request, so choosing the next costs a look at each distinct request, not at every action.
-An explicit `max_parallelism` bounds how many actions run at once on top of that.
+An explicit `max_parallelism` bounds how many actions run at once on top of that, and a reusable
+environment runs at most `replicas` of its actions at once (one per warm worker, as Flyte 2
+dispatches them to its replicas): the rest wait for a worker instead of each being forked.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from flyte_jupyter._internal.wire.quantities import format_memory, parse_cpu, pa
 
 @dataclasses.dataclass(frozen=True)
 class Request:
-    """CPU (in thousandths of a core, as Kubernetes counts "100m") and memory (bytes)."""
+    """CPU (in thousandths of a core, as Kubernetes counts "100m") and memory (bytes); for an action
+    of a reusable environment, that environment (`pool`) and its number of replicas."""
 
     millicpu: int = 0
     memory: int = 0
+    pool: tuple = ()
+    replicas: int = 0
 
     def __str__(self) -> str:
         return f"cpu {format_cpu(self.millicpu)}, memory {format_memory(self.memory)}"
@@ -66,8 +71,12 @@ def request_of(spec: pb.TaskSpec | None, defaults: Request) -> Request:
     res = spec.resources
     cpu = parse_cpu(res.cpu) if res.cpu else None
     memory = parse_memory(res.memory) if res.memory else None
+    pool: tuple = ()
+    replicas = 0
+    if spec.HasField("reuse") and spec.reuse.replicas > 0:  # the local plugin's pool: env and version
+        pool, replicas = (spec.id.project, spec.id.domain, spec.environment, spec.id.version), spec.reuse.replicas
     return Request(int(round(cpu * 1000)) if cpu is not None else defaults.millicpu,
-                   memory if memory is not None else defaults.memory)
+                   memory if memory is not None else defaults.memory, pool, replicas)
 
 
 class Admission:
@@ -80,6 +89,7 @@ class Admission:
         self.millicpu = 0
         self.memory = 0
         self.running = 0
+        self._pools: dict[tuple, int] = {}  # reusable environment -> its actions holding a request
 
     @property
     def used(self) -> Request:
@@ -87,6 +97,8 @@ class Admission:
 
     def fits(self, req: Request) -> bool:
         if self.max_running and self.running >= self.max_running:
+            return False
+        if req.pool and self._pools.get(req.pool, 0) >= req.replicas:
             return False
         return (self.millicpu + req.millicpu <= self.capacity.millicpu
                 and self.memory + req.memory <= self.capacity.memory)
@@ -97,11 +109,19 @@ class Admission:
         self.millicpu += req.millicpu
         self.memory += req.memory
         self.running += 1
+        if req.pool:
+            self._pools[req.pool] = self._pools.get(req.pool, 0) + 1
 
     def give(self, req: Request) -> None:
         self.millicpu -= req.millicpu
         self.memory -= req.memory
         self.running -= 1
+        if req.pool:
+            left = self._pools[req.pool] - 1
+            if left:
+                self._pools[req.pool] = left
+            else:
+                del self._pools[req.pool]
 
     def refusal(self, task: str, req: Request) -> str | None:
         """Why an action of `task` requesting `req` could never start here, or None when it can."""

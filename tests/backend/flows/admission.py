@@ -10,6 +10,7 @@ plain = flyte.TaskEnvironment(name="adm_plain")
 core = flyte.TaskEnvironment(name="adm_core", resources=flyte.Resources(cpu=1))
 roomy = flyte.TaskEnvironment(name="adm_roomy", resources=flyte.Resources(memory="400Mi"))
 huge = flyte.TaskEnvironment(name="adm_huge", resources=flyte.Resources(cpu=2))
+warm = flyte.TaskEnvironment(name="adm_warm", reusable=flyte.ReusePolicy(replicas=2, idle_ttl=30))
 
 
 @plain.task
@@ -46,6 +47,13 @@ def flaky_core_sleeper(s: float, marker_dir: str, first: bool) -> list[float]:
     return [start, time.time()]
 
 
+@warm.task
+def warm_sleeper(s: float) -> list[float]:
+    start = time.time()
+    time.sleep(s)
+    return [start, time.time()]
+
+
 @huge.task
 def huge_task() -> int:
     return 1
@@ -69,6 +77,11 @@ async def fan_roomy(n: int, s: float) -> list[list[float]]:
 @plain.task
 async def fan_flaky_core(n: int, s: float, marker_dir: str) -> list[list[float]]:
     return list(await asyncio.gather(*[flaky_core_sleeper.aio(s, marker_dir, i == 0) for i in range(n)]))
+
+
+@plain.task
+async def fan_warm(n: int, s: float) -> list[list[float]]:
+    return list(await asyncio.gather(*[warm_sleeper.aio(s) for _ in range(n)]))
 
 
 @plain.task
