@@ -88,6 +88,17 @@ def test_children_that_request_a_core_each_run_two_at_a_time_on_two_cores(backen
     assert "capacity: cpu 0 of 2 requested (2 free)" in status.stdout, status.stdout
 
 
+def test_a_request_that_does_not_fit_yet_lets_smaller_ones_behind_it_start(backend_factory: Any,
+                                                                           tmp_path: Path) -> None:
+    """One core taken, the whole two cores asked next, two small requests last: the small ones start
+    at once (they fit), the large one when the core is free, as pods that fit a node are bound
+    while one that does not waits."""
+    _backend(backend_factory, tmp_path, {"capacity": {"cpu": 2}})
+    core, whole, *small = flyte.with_runcontext(mode="remote").run(admission.mixed, s=3.0).outputs()
+    assert all(start < core[1] for start, _ in small), (core, small)
+    assert whole[0] >= core[1] and all(whole[0] >= end for _, end in small), (core, whole, small)
+
+
 def test_memory_requests_are_admitted_against_the_memory_capacity(backend_factory: Any, tmp_path: Path) -> None:
     """400Mi each in 1Gi: two fit, a third does not (the CPU, 100m each of 8, is no bound here)."""
     _backend(backend_factory, tmp_path, {"capacity": {"cpu": 8, "memory": "1Gi"}})

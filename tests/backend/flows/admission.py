@@ -55,6 +55,13 @@ def warm_sleeper(s: float) -> list[float]:
 
 
 @huge.task
+def huge_sleeper(s: float) -> list[float]:
+    start = time.time()
+    time.sleep(s)
+    return [start, time.time()]
+
+
+@huge.task
 def huge_task() -> int:
     return 1
 
@@ -82,6 +89,13 @@ async def fan_flaky_core(n: int, s: float, marker_dir: str) -> list[list[float]]
 @plain.task
 async def fan_warm(n: int, s: float) -> list[list[float]]:
     return list(await asyncio.gather(*[warm_sleeper.aio(s) for _ in range(n)]))
+
+
+@plain.task
+async def mixed(s: float) -> list[list[float]]:
+    """In this order: one core, the whole two cores, two small ones."""
+    return list(await asyncio.gather(core_sleeper.aio(s), huge_sleeper.aio(0.2), sleeper.aio(0.5),
+                                     sleeper.aio(0.5)))
 
 
 @plain.task
