@@ -220,8 +220,9 @@ class Executor:
             self._requests[rec.task_key] = req
         return req
 
-    def _hold(self, att: Attempt) -> None:
-        att.request = self._request_of(att.rec)
+    def _hold(self, att: Attempt, request: Request | None = None) -> None:
+        """`att` holds `request` (the one admission checked; by default its task's) of the capacity."""
+        att.request = request if request is not None else self._request_of(att.rec)
         att.holds_slot = True
         self.admission.take(att.request)
 
@@ -314,12 +315,12 @@ class Executor:
             picked = self.ready.pop_fitting(self.admission)
             if picked is None:
                 return
-            _, (entry, name) = picked
+            req, (entry, name) = picked
             rec = entry.actions.get(name)
             if rec is None or rec.phase != pb.PHASE_QUEUED or rec.key in self.attempts:
                 continue
             att = Attempt(entry, rec, rec.attempt + 1)
-            self._hold(att)
+            self._hold(att, req)
             self.attempts[rec.key] = att
             self._background.spawn(self._launch(att))
 
