@@ -143,6 +143,28 @@ def test_a_request_over_the_whole_capacity_is_refused_at_once_with_the_fix(backe
     assert [a for a in run.actions.values() if a.name != "a0"] == []  # the child was never stored
 
 
+def test_a_queued_action_over_a_capacity_shrunk_by_a_restart_fails_naming_it(backend_factory: Any,
+                                                                            tmp_path: Path) -> None:
+    backend = _backend(backend_factory, tmp_path, {"capacity": {"cpu": 2}})
+    run = flyte.with_runcontext(mode="remote").run(admission.mixed, s=4.0)
+    facts: dict[str, Any] = {}
+
+    def the_whole_machine_request_waits() -> bool:
+        facts.update(asyncio.run(backend.client().status()))
+        return facts["queued_actions"] == 1 and facts["cpu_requested"] == 1.0
+
+    assert _wait_until(the_whole_machine_request_waits, 60), facts
+    time.sleep(0.5)  # the running one's handle is recorded
+    backend.kill()
+    (tmp_path / "backend.yaml").write_text(json.dumps({"capacity": {"cpu": 1}}))
+    backend.start()
+    run.wait(timeout=60)
+    assert run.phase is flyte.Phase.FAILED
+    whole = [a for a in run.actions.values() if a.task.endswith("huge_sleeper")]
+    assert len(whole) == 1 and whole[0].phase is flyte.Phase.FAILED, run.actions
+    assert whole[0].error is not None and "capacity (cpu 1," in whole[0].error.message, whole[0].error
+
+
 def test_a_backend_restarted_with_actions_queued_keeps_admitting_within_the_capacity(backend_factory: Any,
                                                                                     tmp_path: Path) -> None:
     """SIGKILL while two one-core children run and two wait, one of them a retry queued again

@@ -307,7 +307,17 @@ class Executor:
 
     def _make_ready(self, entry: RunEntry, name: str) -> None:
         rec = entry.actions.get(name)
-        self.ready.push(self._request_of(rec) if rec is not None else NOTHING, (entry, name))
+        req = self._request_of(rec) if rec is not None else NOTHING
+        refusal = self.admission.refusal(rec.task_name, req) if rec is not None else None
+        if rec is not None and refusal is not None and rec.key not in self.attempts:
+            # Queued before the capacity shrank (a restart with a smaller one): it would wait forever.
+            att = Attempt(entry, rec, rec.attempt + 1)
+            att.failure = pb.ActionError(kind="InsufficientCapacity", message=refusal, retryable=False, origin="system")
+            self.attempts[rec.key] = att
+            rec.attempt = att.number
+            self._background.spawn(self._complete(att, Outcome(OutcomeKind.LOST, message="over the capacity")))
+            return
+        self.ready.push(req, (entry, name))
         self._pump()
 
     def _pump(self) -> None:
