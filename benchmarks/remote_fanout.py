@@ -1,26 +1,31 @@
-"""Submit-to-result latency and fan-out wall time through a real backend, beside local mode and Ray.
+"""Remote speed in one run: trivial runs, fan-outs and nested chains through a real backend, beside
+local mode and Ray, each ratio printed next to its goal from issue 15.
 
-    python benchmarks/remote_fanout.py [--sizes 100 1000] [--repeat 5] [--max-parallelism N]
-                                       [--store postgresql://user@host:5432/db]
+    python benchmarks/remote_fanout.py [--sizes 100 1000] [--depth 20] [--repeat 5]
+                                       [--max-parallelism N] [--store postgresql://user@host:5432/db]
 
 Starts its own backend (a temporary data dir, a free loopback port), runs:
   - a trivial one-action run, `--repeat` times: submit-to-result latency (median, best);
-  - a parent fanning out to N trivial children, for each N in --sizes;
-and the same work in local mode, then prints one table. Every remote action is its own process.
-With `--store URL` the remote figures are measured twice, on SQLite and on that database (a fresh
-backend each), and printed side by side.
+  - a parent fanning out to N trivial children, for each N in --sizes, with every child forked
+    (its own process) and in a reusable environment (warm workers);
+  - a chain of `--depth` nested calls (each level awaits the next; the tasks of
+    benchmarks/remote_chain.py), forked and reusable: the time per level;
+and the same work in local mode, then prints one table and the goals. With `--store URL` the
+remote figures are measured twice, on SQLite and on that database (a fresh backend each), and
+printed side by side.
 
-The anchor: Ray's local fan-out (N trivial `@ray.remote` tasks gathered with `ray.get`, after a
-warm-up, on a local Ray started with as many CPUs as the machine has), measured in the same run
-when a Python with `ray` is found ($RAY_PYTHON, or ~/ray-venv/bin/python; create one with
-`python -m venv ~/ray-venv && ~/ray-venv/bin/pip install ray`). Ray is never a dependency of this
-project; it runs in its own interpreter as a subprocess. Note that Ray runs tasks in warm worker
-processes it reuses (like a `reusable=` environment here), not one process per task.
+The anchor: Ray, measured in the same run when a Python with `ray` is found ($RAY_PYTHON, or
+~/ray-venv/bin/python; create one with `python -m venv ~/ray-venv && ~/ray-venv/bin/pip install
+ray`). Ray is never a dependency of this project; it runs in its own interpreter as a subprocess,
+after a warm-up: its driver gathering N trivial tasks, a *parent task* that launches N children and
+gathers them (the same shape as ours), and a chain of `--depth` nested remote calls. Ray runs tasks
+in warm worker processes it reuses (like a reusable environment here), not one process per task.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -29,27 +34,64 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-RAY_FANOUT = """
+# The fan-outs run on a Ray started with the machine's CPUs (as the anchor always was). The chain
+# runs on a Ray started with depth + 2 CPUs: every level is a task blocked in ray.get on the next,
+# and although Ray lends a blocked task's CPU back, a level can start only on an idle worker; with
+# CPUs for every level the warm-up leaves a worker per level, so the measured chains never wait for
+# Ray to start a worker process (~1 s each here), which would measure Ray's start-up, not its calls.
+RAY_SCRIPT = """
 import json, os, time
 import ray
-ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-@ray.remote
-def noop(x):
-    return x + 1
-ray.get([noop.remote(i) for i in range(200)])  # warm up: start the workers
-out = {{}}
-for n in {sizes}:
+
+def fanouts(sizes, repeat):
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+
+    @ray.remote
+    def noop(x):
+        return x + 1
+
+    @ray.remote
+    def parent(n):
+        return sum(ray.get([noop.remote(i) for i in range(n)]))
+
+    ray.get([noop.remote(i) for i in range(200)])  # warm up: start the workers
+    ray.get(parent.remote(200))
+    out = {{"driver": {{}}, "parent": {{}}}}
+    for n in sizes:
+        for kind, go in (("driver", lambda: sum(ray.get([noop.remote(i) for i in range(n)]))),
+                         ("parent", lambda: ray.get(parent.remote(n)))):
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                assert go() == sum(range(1, n + 1))
+                times.append(time.perf_counter() - t)
+            out[kind][str(n)] = times
+    ray.shutdown()
+    return out
+
+def chains(depth, repeat):
+    ray.init(num_cpus=depth + 2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+
+    @ray.remote
+    def chain(n):
+        return 0 if n <= 0 else 1 + ray.get(chain.remote(n - 1))
+
+    for _ in range(2):  # warm up: a worker per level
+        assert ray.get(chain.remote(depth)) == depth
     times = []
-    for _ in range({repeat}):
+    for _ in range(repeat):
         t = time.perf_counter()
-        assert sum(ray.get([noop.remote(i) for i in range(n)])) == sum(range(1, n + 1))
+        assert ray.get(chain.remote(depth)) == depth
         times.append(time.perf_counter() - t)
-    out[str(n)] = times
-ray.shutdown()
+    ray.shutdown()
+    return times
+
+out = fanouts({sizes}, {repeat})
+out["chain"] = chains({depth}, {repeat})
 print(json.dumps(out))
 """
 
@@ -62,18 +104,20 @@ def _ray_python() -> str | None:
     return None
 
 
-def ray_fanout(sizes: list[int], repeat: int) -> dict[int, list[float]] | str:
-    """Wall times of Ray's local fan-out per size, or why it could not be measured."""
+def ray_figures(sizes: list[int], depth: int, repeat: int) -> dict[str, Any] | str:
+    """Ray's wall times ({"driver": {n: [s]}, "parent": {n: [s]}, "chain": [s]}), or why not."""
     python = _ray_python()
     if python is None:
         return "not measured: no Python with ray (set RAY_PYTHON or create ~/ray-venv)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_JUPYTER_")}
     with tempfile.TemporaryDirectory(prefix="fj-ray-") as tmp:
-        proc = subprocess.run([python, "-c", RAY_FANOUT.format(sizes=sizes, repeat=repeat)], capture_output=True,
-                              text=True, env=env, cwd=tmp, timeout=600)
+        proc = subprocess.run([python, "-c", RAY_SCRIPT.format(sizes=sizes, depth=depth, repeat=repeat)],
+                              capture_output=True, text=True, env=env, cwd=tmp, timeout=900)
     if proc.returncode != 0:
         return "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
-    return {int(k): v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"driver": {int(k): v for k, v in out["driver"].items()},
+            "parent": {int(k): v for k, v in out["parent"].items()}, "chain": out["chain"]}
 
 
 def _tree_cpu(pid: int) -> float:
@@ -100,87 +144,83 @@ def _tree_cpu(pid: int) -> float:
     return sum(sum(int(f) for f in stats[p][1][11:15]) for p in tree if p in stats) / tick
 
 
-def _fanout(run, fn, n: int, repeat: int, pid: int | None) -> str:  # type: ignore[no-untyped-def]
-    """Median (best) wall time of `repeat` fan-outs, and the CPU per action of the backend's tree."""
-    expected = sum(range(1, n + 1))
+@dataclasses.dataclass
+class Figure:
+    """Wall times of repeated runs of one piece of work of `units` actions (children, levels)."""
+
+    times: list[float]
+    units: int
+    cpu_ms: float | None = None  # median CPU per unit of the backend's process tree
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def rate(self) -> float:
+        return self.units / self.median
+
+    @property
+    def per_unit_ms(self) -> float:
+        return self.median / self.units * 1000
+
+    def as_rate(self) -> str:
+        cpu = f", {self.cpu_ms:.1f} ms CPU/action" if self.cpu_ms is not None else ""
+        return f"{self.rate:.0f}/s (best {self.units / min(self.times):.0f}{cpu})"
+
+    def as_latency(self) -> str:
+        cpu = f", {self.cpu_ms:.1f} ms CPU" if self.cpu_ms is not None else ""
+        return f"{self.per_unit_ms:.1f} ms (best {min(self.times) / self.units * 1000:.1f}{cpu})"
+
+
+def measure(go: Callable[[], Any], expected: Any, units: int, repeat: int, pid: int | None) -> Figure:
+    """`repeat` runs of `go` (each must return `expected`), with the CPU of `pid`'s tree per unit."""
     times, cpus = [], []
     for _ in range(repeat):
         cpu0 = _tree_cpu(pid) if pid else 0.0
-        t, value = _timed(lambda: run.run(fn, n=n).outputs())
+        start = time.perf_counter()
+        value = go()
+        times.append(time.perf_counter() - start)
         assert value == expected, value
-        times.append(t)
         if pid:
-            cpus.append((_tree_cpu(pid) - cpu0) / n * 1000)
-    t = statistics.median(times)
-    cpu = f", {statistics.median(cpus):.1f} ms CPU/action" if cpus else ""
-    return f"{t:.2f} s ({n / t:.0f}/s, best {n / min(times):.0f}{cpu})"
+            cpus.append((_tree_cpu(pid) - cpu0) / units * 1000)
+    return Figure(times, units, statistics.median(cpus) if cpus else None)
 
 
-def _timed(fn):  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+def chain_per_level(run: Any, fn: Any, depth: int, repeat: int, pid: int | None) -> Figure:
+    """A chain of `depth` nested calls after a warm-up run (templates, warm workers): per level."""
+    assert run.run(fn, n=depth).outputs() == depth
+    return measure(lambda: run.run(fn, n=depth).outputs(), depth, depth + 1, repeat, pid)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--max-parallelism", type=int, default=None,
-                        help="backend concurrency bound (default: the core count)")
-    parser.add_argument("--fanout-repeat", type=int, default=3, help="runs of each fan-out (median, best)")
-    parser.add_argument("--kinds", nargs="+", choices=["forked", "reusable"], default=["forked", "reusable"],
-                        help="which fan-outs to run (one kind alone is measured before sustained load "
-                             "slows a shared host down)")
-    parser.add_argument("--no-ray", action="store_true", help="skip the Ray anchor")
-    parser.add_argument("--store", default=None,
-                        help="also measure on this state database (postgresql://...), beside SQLite")
-    args = parser.parse_args()
-    ray = "skipped (--no-ray)" if args.no_ray else ray_fanout(args.sizes, 3)
-
+def _work(run: Any, args: argparse.Namespace, pid: int | None) -> dict[str, Figure]:
+    """Every figure of one mode (remote on one store, or local): name -> Figure."""
     import _fanout_tasks as tasks
+    import remote_chain as chains  # the chain's tasks, as benchmarks/remote_chain.py runs them
 
-    import flyte_jupyter as flyte
-
-    stores = [("sqlite", None)] + ([(args.store.split("://", 1)[0], args.store)] if args.store else [])
-    columns: list[dict[str, str]] = []
-    for _, url in stores:
-        remote_rows, status = _remote(args, tasks, url)
-        columns.append(remote_rows)
-    local = flyte.with_runcontext(mode="local")
-    lat_local = [_timed(lambda: local.run(tasks.noop, x=1).outputs())[0] for _ in range(args.repeat)]
-    local_rows = {"trivial run, submit to result": f"{statistics.median(lat_local) * 1000:.1f} ms"}
-    for n in args.sizes if "forked" in args.kinds else []:
-        local_rows[f"parent + {n} children"] = _fanout(local, tasks.fanout, n, args.fanout_repeat, None)
-    for n in args.sizes if "reusable" in args.kinds else []:
-        local_rows[f"parent + {n} children, reusable env"] = _fanout(local, tasks.fanout_warm, n, args.fanout_repeat, None)
-
-    print(f"\nremote: every action its own process (fork server), backend parallelism {status['max_parallelism']}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CPU = backend and all its processes")
-    names = list(columns[0])
-    width = max(len(n) for n in names)
-    widths = [max(len(c[n]) for n in names) for c in columns]
-    head = "  ".join(f"{'remote, ' + label + ' (actions/s)':<{w}}" for (label, _), w in zip(stores, widths))
-    print(f"{'':<{width}}  {head}  local")
-    for name in names:
-        cells = "  ".join(f"{c[name]:<{w}}" for c, w in zip(columns, widths))
-        print(f"{name:<{width}}  {cells}  {local_rows[name]}")
-    if isinstance(ray, str):
-        print(f"\nanchor, Ray local fan-out: {ray}")
-    else:
-        print(f"\nanchor, Ray local fan-out ({os.cpu_count()} CPUs, warm workers, median of 3):")
-        for n, times in ray.items():
-            t = statistics.median(times)
-            print(f"{f'ray: {n} tasks gathered':<{width}}  {t:.2f} s ({n / t:.0f}/s, best {n / min(times):.0f})")
-    return 0
+    figures: dict[str, Figure] = {}
+    run.run(tasks.noop, x=0).outputs()  # warm up: fork server, bundle upload, channel
+    figures["trivial"] = measure(lambda: run.run(tasks.noop, x=1).outputs(), 2, 1, args.repeat, pid)
+    for n in args.sizes:
+        figures[f"forked {n}"] = measure(lambda: run.run(tasks.fanout, n=n).outputs(), sum(range(1, n + 1)), n,
+                                         args.fanout_repeat, pid)
+    run.run(tasks.fanout_warm, n=4).outputs()  # start the warm workers
+    for n in args.sizes:
+        figures[f"reusable {n}"] = measure(lambda: run.run(tasks.fanout_warm, n=n).outputs(), sum(range(1, n + 1)),
+                                           n, args.fanout_repeat, pid)
+    figures["chain forked"] = chain_per_level(run, chains.chain, args.depth, args.chain_repeat, pid)
+    figures["chain reusable"] = chain_per_level(run, chains.chain_warm, args.depth, args.chain_repeat, pid)
+    return figures
 
 
-def _remote(args, tasks, store_url):  # type: ignore[no-untyped-def]
-    """The remote figures on a fresh backend whose state is in `store_url` (None: SQLite)."""
+def _remote(args: argparse.Namespace, store_url: str | None) -> tuple[dict[str, Figure], dict[str, Any]]:
+    """The remote figures on a fresh backend whose state is in `store_url` (None: SQLite), and its status."""
+    import asyncio
+
     import flyte_jupyter as flyte
     from flyte_jupyter._internal.client import embedded as _embedded
+    from flyte_jupyter._internal.client.grpc_client import BackendClient
 
-    rows: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="fj-bench-") as tmp:
         os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
         extra = ["--max-parallelism", str(args.max_parallelism)] if args.max_parallelism else []
@@ -191,31 +231,103 @@ def _remote(args, tasks, store_url):  # type: ignore[no-untyped-def]
         info = _embedded.start_backend(Path(tmp) / "backend", port=0, extra_args=extra)
         try:
             flyte.init_from_config(str(info.client_yaml))
-            remote = flyte.with_runcontext(mode="remote")
-            remote.run(tasks.noop, x=0).outputs()  # warm up: fork server, bundle upload, channel
-            lat = []
-            for i in range(args.repeat):
-                t, value = _timed(lambda: remote.run(tasks.noop, x=i).outputs())
-                assert value == i + 1
-                lat.append(t)
-            rows["trivial run, submit to result"] = f"{statistics.median(lat) * 1000:.0f} ms (best {min(lat) * 1000:.0f})"
             pid = info.pid if sys.platform.startswith("linux") else None
-            for n in args.sizes if "forked" in args.kinds else []:
-                rows[f"parent + {n} children"] = _fanout(remote, tasks.fanout, n, args.fanout_repeat, pid)
-            remote.run(tasks.fanout_warm, n=4).outputs()  # start the warm workers
-            for n in args.sizes if "reusable" in args.kinds else []:
-                rows[f"parent + {n} children, reusable env"] = _fanout(remote, tasks.fanout_warm, n, args.fanout_repeat, pid)
-            status = __import__("asyncio").run(flyte_jupyter_client(info.client_yaml).status())
+            figures = _work(flyte.with_runcontext(mode="remote"), args, pid)
+            status = asyncio.run(BackendClient.from_file(str(info.client_yaml)).status())
         finally:
             _embedded.stop_backend(Path(tmp) / "backend")
             flyte.init()
-    return rows, status
+    return figures, status
 
 
-def flyte_jupyter_client(path):  # type: ignore[no-untyped-def]
-    from flyte_jupyter._internal.client.grpc_client import BackendClient
+def _goals(label: str, f: dict[str, Figure], ray: dict[str, Any] | str, n: int, depth: int) -> list[tuple[str, str, str]]:
+    """(goal, what this run measured, met / not met) for each goal of issue 15 this benchmark covers."""
+    rows: list[tuple[str, str, str]] = []
 
-    return BackendClient.from_file(path)
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    if isinstance(ray, dict):
+        ray_chain = Figure(ray["chain"], depth + 1)
+        for kind, bound in (("reusable", 1.0), ("forked", 2.0)):
+            ratio = f[f"chain {kind}"].per_unit_ms / ray_chain.per_unit_ms
+            rows.append((f"{label}: chain, {kind}, per level <= {bound:g}x Ray's",
+                         f"{f[f'chain {kind}'].per_unit_ms:.1f} / {ray_chain.per_unit_ms:.1f} ms = {ratio:.1f}x",
+                         verdict(ratio <= bound)))
+        if n in ray["parent"]:
+            ray_parent = Figure(ray["parent"][n], n)
+            ratio = f[f"reusable {n}"].rate / ray_parent.rate
+            rows.append((f"{label}: parent + {n} children, reusable >= 2x Ray's parent-task rate",
+                         f"{f[f'reusable {n}'].rate:.0f} / {ray_parent.rate:.0f} per s = {ratio:.2f}x",
+                         verdict(ratio >= 2.0)))
+    rows.append((f"{label}: parent + {n} children, forked >= 700/s", f"{f[f'forked {n}'].rate:.0f}/s",
+                 verdict(f[f"forked {n}"].rate >= 700)))
+    rows.append((f"{label}: trivial run, submit to result <= 5 ms", f"{f['trivial'].per_unit_ms:.1f} ms",
+                 verdict(f["trivial"].per_unit_ms <= 5.0)))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--depth", type=int, default=20, help="nested calls in the chain")
+    parser.add_argument("--repeat", type=int, default=5, help="trivial runs (median, best)")
+    parser.add_argument("--fanout-repeat", type=int, default=3, help="runs of each fan-out (median, best)")
+    parser.add_argument("--chain-repeat", type=int, default=3, help="runs of each chain (median, best)")
+    parser.add_argument("--max-parallelism", type=int, default=None,
+                        help="an explicit bound on running actions (default: admission by requests only)")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray anchor")
+    parser.add_argument("--store", default=None,
+                        help="also measure on this state database (postgresql://...), beside SQLite")
+    args = parser.parse_args()
+    n = max(args.sizes)
+    ray = "skipped (--no-ray)" if args.no_ray else ray_figures(args.sizes, args.depth, 3)
+
+    import flyte_jupyter as flyte
+
+    stores = [("SQLite", None)] + ([(args.store.split("://", 1)[0], args.store)] if args.store else [])
+    remote = [(label, *_remote(args, url)) for label, url in stores]
+    local = _work(flyte.with_runcontext(mode="local"), args, None)
+
+    status = remote[0][2]
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}; remote: every forked action its own process, admitted by requests "
+          f"(capacity cpu {status['cpu_capacity']:g}"
+          + (f", at most {status['max_parallelism']} at once" if status.get("max_parallelism") else "")
+          + "); CPU = the backend and all its processes, per action or level")
+    rows: list[tuple[str, list[str]]] = [("trivial run, submit to result", [f["trivial"].as_latency() for _, f, _ in remote]
+                                          + [local["trivial"].as_latency()])]
+    for size in args.sizes:
+        for kind in ("forked", "reusable"):
+            rows.append((f"parent + {size} children, {kind}",
+                         [f[f"{kind} {size}"].as_rate() for _, f, _ in remote] + [local[f"{kind} {size}"].as_rate()]))
+    for kind in ("forked", "reusable"):
+        rows.append((f"chain of {args.depth}, {kind}, per level",
+                     [f[f"chain {kind}"].as_latency() for _, f, _ in remote] + [local[f"chain {kind}"].as_latency()]))
+    heads = [f"remote, {label}" for label, _, _ in remote] + ["local mode"]
+    _table(["work", *heads], [[name, *cells] for name, cells in rows])
+
+    if isinstance(ray, str):
+        print(f"\nRay: {ray}")
+    else:
+        print("\nRay (its own venv, warm workers, median of 3):")
+        ray_rows = []
+        for size in args.sizes:
+            ray_rows.append([f"driver gathers {size} tasks", Figure(ray["driver"][size], size).as_rate()])
+            ray_rows.append([f"parent task + {size} children", Figure(ray["parent"][size], size).as_rate()])
+        ray_rows.append([f"chain of {args.depth}, per level", Figure(ray["chain"], args.depth + 1).as_latency()])
+        _table(["work", "Ray"], ray_rows)
+
+    print("\ngoals (issue 15), ratios from this run:")
+    goals = [goal for label, f, _ in remote for goal in _goals(label, f, ray, n, args.depth)]
+    _table(["goal", "measured", ""], [list(g) for g in goals])
+    return 0
+
+
+def _table(head: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for row in [head, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
 if __name__ == "__main__":

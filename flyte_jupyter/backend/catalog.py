@@ -112,6 +112,12 @@ class TaskCatalog:
             "change the code or pick a new version"
         )
 
+    def cached(self, key: TaskKey) -> pb.TaskSpec | None:
+        """The spec of a version this process has seen (stored, registered or loaded), without a
+        look at the store: for the executor's admission, which cannot wait."""
+        known = self._specs.get(key)
+        return known[1] if known is not None else None
+
     async def get(self, key: TaskKey) -> pb.TaskSpec | None:
         known = self._specs.get(key)
         if known is None:

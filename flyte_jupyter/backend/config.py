@@ -1,7 +1,11 @@
 """Backend configuration: command-line flags over an optional YAML file over defaults.
 
 YAML keys (all optional): host, port, executor ("local" | "docker" | "kubernetes" | "module:factory"),
-executor_config (dict for the plugin), max_parallelism, storage_root (fsspec URI for data;
+executor_config (dict for the plugin), max_parallelism (an upper bound on the actions running at
+once; default none but the capacity), capacity ({cpu, memory}: what the running actions' requests may
+add up to, as a Kubernetes node's allocatable; default the machine's cores and memory),
+default_requests ({cpu, memory}: the request of a task that asks for nothing and whose project and
+domain set no default; default Flyte's sandbox defaults, cpu 100m and memory 200Mi), storage_root (fsspec URI for data;
 default file://DIR/data), endpoint_for_actions (how actions dial back, default the bound address),
 tls_cert, tls_key, limits ({cpu, memory, gpu, disk}: the default platform limits; default the
 machine's own cores and memory), run_credential_ttl (seconds a run's actions may call back at most,
@@ -26,6 +30,33 @@ from typing import Any
 DEFAULT_PORT = 8090
 
 
+#: Flyte's sandbox defaults: what a task that requests nothing is admitted with.
+DEFAULT_REQUESTS = {"cpu": "100m", "memory": "200Mi"}
+
+
+def _quantities(key: str, value: Any) -> dict[str, str]:
+    """A {cpu, memory} mapping of backend.yaml, checked: SystemExit naming the key and the fix."""
+    from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
+
+    example = f"{key}: {{cpu: 2, memory: 16Gi}}"
+    if not isinstance(value, dict) or set(value) - {"cpu", "memory"}:
+        raise SystemExit(f"backend config: {key} must be a mapping with cpu and/or memory, e.g. {example}; "
+                         f"got {value!r}")
+    out: dict[str, str] = {}
+    for kind, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+        if value.get(kind) in (None, ""):
+            continue
+        text = str(value[kind])
+        try:
+            amount = parse(text)
+        except ValueError as exc:
+            raise SystemExit(f"backend config: {key}: {exc}") from None
+        if amount is None or amount < 0 or (key == "capacity" and amount == 0):
+            raise SystemExit(f"backend config: {key}: {kind} {text!r} must be more than 0, e.g. {example}")
+        out[kind] = text
+    return out
+
+
 def _machine_limits() -> dict[str, str]:
     cores = os.cpu_count() or 1
     try:
@@ -45,12 +76,14 @@ class BackendConfig:
     port: int = DEFAULT_PORT
     executor: str = "local"
     executor_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    max_parallelism: int = 0  # 0 = the core count
+    max_parallelism: int = 0  # 0 = no bound on running actions but the capacity
     storage_root: str = ""
     endpoint_for_actions: str = ""
     tls_cert: str | None = None
     tls_key: str | None = None
     limits: dict[str, str] = dataclasses.field(default_factory=_machine_limits)
+    capacity: dict[str, str] = dataclasses.field(default_factory=dict)  # {} = the machine's (admission)
+    default_requests: dict[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_REQUESTS))
     project: str = "default"
     domain: str = "development"
     run_credential_ttl: float = 7 * 86400.0
@@ -60,8 +93,11 @@ class BackendConfig:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
-        if not self.max_parallelism:
-            self.max_parallelism = os.cpu_count() or 1
+        if self.max_parallelism < 0:
+            raise SystemExit(f"backend config: max_parallelism must be 0 (no bound but the capacity) or more, "
+                             f"got {self.max_parallelism}")
+        self.capacity = {**_machine_limits(), **_quantities("capacity", self.capacity)}
+        self.default_requests = {**DEFAULT_REQUESTS, **_quantities("default_requests", self.default_requests)}
         if not isinstance(self.store, dict) or set(self.store) - {"url"} or not isinstance(self.store.get("url", ""), str):
             raise SystemExit(f"backend config: store must be a mapping {{url: postgresql://user@host:5432/db}}, "
                              f"got {self.store!r}")

@@ -178,7 +178,9 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None,
     config.pid_path.write_text(f"{os.getpid()}\n")
     _write_private(config.client_yaml, _client_yaml(config, endpoint, token))
     print(f"flyte-jupyter backend listening on {endpoint} (data {config.data_dir}, executor {config.executor}, "
-          f"parallelism {executor.max_parallelism})", flush=True)
+          f"capacity {executor.admission.capacity}"
+          + (f", at most {executor.max_parallelism} actions at once" if executor.max_parallelism else "") + ")",
+          flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -269,7 +271,8 @@ def add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 needs TLS)")
     p.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
     p.add_argument("--executor", default=None, help="local (default), docker, kubernetes, or module:factory")
-    p.add_argument("--max-parallelism", type=int, default=None, help="concurrent actions (default: cores)")
+    p.add_argument("--max-parallelism", type=int, default=None,
+                   help="at most this many actions at once (default: no bound but the capacity, see `capacity`)")
     p.add_argument("--config", default=None, help="backend YAML config file")
     p.add_argument("--tls-cert", default=None)
     p.add_argument("--tls-key", default=None)

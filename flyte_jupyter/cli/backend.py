@@ -62,11 +62,26 @@ def _backend_status(args: argparse.Namespace) -> int:
     else:
         print(f"backend running: pid {info.pid}, endpoint {info.endpoint}, data {info.data_dir}")
         if "executor" in out:
-            print(f"executor {out['executor']}, parallelism {out['max_parallelism']}, "
-                  f"running {out['running_actions']}, queued {out['queued_actions']}")
+            bound = f", at most {out['max_parallelism']} at once" if out.get("max_parallelism") else ""
+            print(f"executor {out['executor']}, running {out['running_actions']}, queued {out['queued_actions']}, "
+                  f"waiting on children {out['waiting_parents']}{bound}")
+            if out.get("cpu_capacity"):
+                print(capacity_line(out))
             if out.get("task_types"):
                 print("task types: " + ", ".join(f"{t} ({p})" for t, p in sorted(out["task_types"].items())))
     return 0
+
+
+def _size(num_bytes: float) -> str:
+    return f"{num_bytes / (1 << 30):.1f}Gi" if num_bytes >= 1 << 30 else f"{num_bytes / (1 << 20):.0f}Mi"
+
+
+def capacity_line(facts: dict) -> str:
+    """What running actions request of the capacity, and what is free (`backend status`)."""
+    cpu, cpu_used = facts["cpu_capacity"], facts["cpu_requested"]
+    mem, mem_used = facts["memory_capacity"], facts["memory_requested"]
+    return (f"capacity: cpu {cpu_used:g} of {cpu:g} requested ({max(0.0, cpu - cpu_used):g} free), "
+            f"memory {_size(mem_used)} of {_size(mem)} requested ({_size(max(0, mem - mem_used))} free)")
 
 
 def _backend_migrate(args: argparse.Namespace) -> int:

@@ -456,9 +456,13 @@ class RunView:
         slots = int(facts.get("max_parallelism") or 0)
         busy = int(facts.get("running_actions") or 0)
         waiting = int(facts.get("queued_actions") or 0)
+        cpu, cpu_used = float(facts.get("cpu_capacity") or 0), float(facts.get("cpu_requested") or 0)
         if slots and busy >= slots:
             self._wait_note = (f"{queued} waiting: {busy} of {slots} slots busy on the backend"
                                + (f", {waiting} queued there" if waiting else ""))
+        elif not slots and cpu and waiting:  # admitted by requests: say how much of the capacity is taken
+            self._wait_note = (f"{queued} waiting: cpu {cpu_used:g} of {cpu:g} requested on the backend, "
+                               f"{waiting} queued there")
         else:
             self._wait_note = f"{queued} queued" + (f" ({busy} of {slots} slots busy)" if slots else "")
 

@@ -554,7 +554,9 @@ class BackendRunsManager(RunsManager):
             "endpoint": facts.get("endpoint"),
             "embedded": embedded,
             "started_by_server": embedded and self._started_embedded,
-            "max_parallelism": facts.get("max_parallelism") or None,
+            "max_parallelism": facts.get("max_parallelism") or None,  # None: no bound but the capacity
+            "cpu_capacity": facts.get("cpu_capacity"), "cpu_requested": facts.get("cpu_requested"),
+            "memory_capacity": facts.get("memory_capacity"), "memory_requested": facts.get("memory_requested"),
             "running": facts.get("running_actions"),
             "queued": facts.get("queued_actions"),
             "version": facts.get("version"),

@@ -542,7 +542,9 @@ class BackendClient:
     async def status(self) -> dict[str, Any]:
         """Backend facts: version, executor, max_parallelism, running_actions (busy slots), queued_actions,
         waiting_parents (running but without a slot: waiting on children), data_dir,
-        storage_root, pid, endpoint, task_types (type -> the plugin serving it)."""
+        storage_root, pid, endpoint, task_types (type -> the plugin serving it), and the capacity
+        actions are admitted by: cpu_capacity and cpu_requested (cores), memory_capacity and
+        memory_requested (bytes), what running actions request of it."""
         resp = await self._call("admin", "Status", admin_pb.BackendStatusRequest(), timeout=10)
         return {
             "version": resp.version, "executor": resp.executor, "max_parallelism": resp.max_parallelism,
@@ -550,6 +552,8 @@ class BackendClient:
             "waiting_parents": resp.waiting_parents, "data_dir": resp.data_dir,
             "storage_root": resp.storage_root, "pid": resp.pid, "endpoint": self.endpoint,
             "task_types": dict(resp.task_types),
+            "cpu_capacity": resp.cpu_capacity, "cpu_requested": resp.cpu_requested,
+            "memory_capacity": resp.memory_capacity, "memory_requested": resp.memory_requested,
         }
 
 

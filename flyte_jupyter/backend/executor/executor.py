@@ -1,8 +1,10 @@
 """The executor: launches queued actions through plugins, with bounded concurrency, retries with
 backoff, timeouts, aborts, the backend-owned cache, and recovery after a restart.
 
-Concurrency: at most `max_parallelism` attempts hold a *slot*. A parent that enqueues children
-gives its slot up (it is now waiting on them), so a tree deeper than the bound cannot deadlock.
+Concurrency: an attempt is admitted when its CPU and memory requests fit the capacity the
+running attempts leave free (`admission.py`, as the kube-scheduler binds pods to a node), and no
+more than an explicit `max_parallelism` run at once. A parent that enqueues children gives what it
+holds back (it is now waiting on them), so a tree deeper than the capacity cannot deadlock.
 
 Ends and crashes: an action's end is recorded only after its live descendants have ended (they
 are aborted first), so a run recorded as ended has nothing running under it. After a restart
@@ -14,7 +16,6 @@ attempt the crash kept from being recorded is found by the plugin (`locate`), so
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import functools
 import json
@@ -31,6 +32,7 @@ from flyte_jupyter._internal.runtime.loops import BackgroundTasks
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.catalog import TaskCatalog
 from flyte_jupyter.backend.config import BackendConfig
+from flyte_jupyter.backend.executor.admission import NOTHING, Admission, ReadyQueue, Request, parse_request, request_of
 from flyte_jupyter.backend.executor.plugin import (
     BuildError,
     LaunchSpec,
@@ -56,7 +58,8 @@ class Attempt:
     launch: LaunchSpec | None = None
     plugin: Any = None
     handle: str = ""
-    holds_slot: bool = True
+    holds_slot: bool = False  # it holds `request` of the capacity (`_hold`; given back while it waits on children)
+    request: Request = NOTHING
     timer: asyncio.TimerHandle | None = None
     abort_reason: str = ""  # "", "abort" or "timeout"
     done: bool = False
@@ -142,10 +145,17 @@ class Executor:
         self.cache = cache
         self.token = token
         self.endpoint = endpoint
-        self.max_parallelism = max(1, config.max_parallelism)
-        self.ready: collections.deque[tuple[RunEntry, str]] = collections.deque()
+        self.max_parallelism = config.max_parallelism  # 0: no bound but the capacity
+        capacity = parse_request(config.capacity.get("cpu"), config.capacity.get("memory"), "capacity")
+        self.admission = Admission(
+            Request(capacity.millicpu, capacity.memory or _UNBOUNDED_MEMORY),
+            parse_request(config.default_requests.get("cpu"), config.default_requests.get("memory"),
+                          "default_requests"),
+            config.max_parallelism)
+        self.ready = ReadyQueue()  # (entry, action name), by request
         self.attempts: dict[tuple, Attempt] = {}
-        self.busy = 0
+        self._requests: dict[tuple, Request] = {}  # task key -> its request (from the catalog's spec)
+        self._recovering = 0  # admission waits while recovery counts what already runs
         self._background = BackgroundTasks(log, "executor")
         self._inflight: dict[tuple, tuple] = {}  # serialized cache key -> the action computing it
         self._waiting: dict[tuple, list[tuple[RunEntry, ActionRecord]]] = {}
@@ -161,6 +171,11 @@ class Executor:
         return len(self.attempts)
 
     @property
+    def busy(self) -> int:
+        """Attempts that hold their request (running, not waiting on children)."""
+        return self.admission.running
+
+    @property
     def queued(self) -> int:
         return len(self.ready)
 
@@ -174,6 +189,47 @@ class Executor:
         return inputs_uri(self.config.storage_root, project, domain, run, action)
 
     # -- admission --------------------------------------------------------------------------------
+
+    def request_for(self, spec: pb.TaskSpec | None) -> Request:
+        """What one attempt of `spec` holds of the capacity (nothing when its plugin runs it
+        elsewhere: a Kubernetes cluster admits pods itself)."""
+        if spec is None:
+            return self.admission.defaults
+        try:
+            plugin = self.registry.get(spec.type or "python")
+        except LookupError:
+            plugin = None
+        if plugin is not None and not getattr(plugin, "runs_on_backend_machine", True):
+            return NOTHING
+        return request_of(spec, self.admission.defaults)
+
+    def refusal(self, spec: pb.TaskSpec) -> str | None:
+        """Why actions of `spec` could never be admitted here (a request over the whole
+        capacity), or None: checked before an action is stored, so none waits forever."""
+        return self.admission.refusal(spec.id.name, self.request_for(spec))
+
+    def _request_of(self, rec: ActionRecord) -> Request:
+        req = self._requests.get(rec.task_key)
+        if req is None:
+            spec = self.catalog.cached(rec.task_key)
+            req = self.request_for(spec)
+            if spec is None:  # not loaded yet: its launch loads it (or reports it missing)
+                return req
+            if len(self._requests) >= 4096:
+                self._requests.clear()
+            self._requests[rec.task_key] = req
+        return req
+
+    def _hold(self, att: Attempt, request: Request | None = None) -> None:
+        """`att` holds `request` (the one admission checked; by default its task's) of the capacity."""
+        att.request = request if request is not None else self._request_of(att.rec)
+        att.holds_slot = True
+        self.admission.take(att.request)
+
+    def _release(self, att: Attempt) -> None:
+        if att.holds_slot:
+            att.holds_slot = False
+            self.admission.give(att.request)
 
     def admit(self, entry: RunEntry, rec: ActionRecord, spec: pb.TaskSpec) -> "asyncio.Future":
         """Record a new action: a cache hit ends it at once, anything else is queued.
@@ -239,8 +295,7 @@ class Executor:
         """The parent now waits on children: it stops counting against the concurrency bound."""
         att = self.attempts.get((entry.run.project, entry.run.domain, entry.run.name, parent))
         if att is not None and att.holds_slot:
-            att.holds_slot = False
-            self.busy -= 1
+            self._release(att)
             self._pump()
 
     def schedule(self, entry: RunEntry, rec: ActionRecord) -> None:
@@ -251,17 +306,31 @@ class Executor:
             self._make_ready(entry, rec.name)
 
     def _make_ready(self, entry: RunEntry, name: str) -> None:
-        self.ready.append((entry, name))
+        rec = entry.actions.get(name)
+        req = self._request_of(rec) if rec is not None else NOTHING
+        refusal = self.admission.refusal(rec.task_name, req) if rec is not None else None
+        if rec is not None and refusal is not None and rec.key not in self.attempts:
+            # Queued before the capacity shrank (a restart with a smaller one): it would wait forever.
+            att = Attempt(entry, rec, rec.attempt + 1)
+            att.failure = pb.ActionError(kind="InsufficientCapacity", message=refusal, retryable=False, origin="system")
+            self.attempts[rec.key] = att
+            rec.attempt = att.number
+            self._background.spawn(self._complete(att, Outcome(OutcomeKind.LOST, message="over the capacity")))
+            return
+        self.ready.push(req, (entry, name))
         self._pump()
 
     def _pump(self) -> None:
-        while self.ready and self.busy < self.max_parallelism:
-            entry, name = self.ready.popleft()
+        while not self._recovering and self.ready:
+            picked = self.ready.pop_fitting(self.admission)
+            if picked is None:
+                return
+            req, (entry, name) = picked
             rec = entry.actions.get(name)
             if rec is None or rec.phase != pb.PHASE_QUEUED or rec.key in self.attempts:
                 continue
-            self.busy += 1
             att = Attempt(entry, rec, rec.attempt + 1)
+            self._hold(att, req)
             self.attempts[rec.key] = att
             self._background.spawn(self._launch(att))
 
@@ -510,9 +579,7 @@ class Executor:
             att.timer.cancel()
         if self.attempts.get(att.rec.key) is att:
             del self.attempts[att.rec.key]
-        if att.holds_slot:
-            att.holds_slot = False
-            self.busy -= 1
+        self._release(att)
         self._pump()
         rec, entry = att.rec, att.entry
         if rec.terminal:
@@ -631,7 +698,16 @@ class Executor:
 
     async def adopt(self, entries: list[RunEntry]) -> None:
         """Recover these runs' unfinished actions (see `recover`), without the plugins' clean-up: a
-        replica taking over runs of a dead one while driving its own."""
+        replica taking over runs of a dead one while driving its own. Nothing queued is admitted
+        until every attempt still running has been counted against the capacity."""
+        self._recovering += 1
+        try:
+            await self._adopt(entries)
+        finally:
+            self._recovering -= 1
+            self._pump()
+
+    async def _adopt(self, entries: list[RunEntry]) -> None:
         for entry in entries:
             for rec in sorted(entry.actions.values(), key=lambda a: a.seq):
                 if rec.terminal:
@@ -643,7 +719,7 @@ class Executor:
                     if rec.key not in self.attempts and not rec.terminal:
                         att = Attempt(entry, rec, max(rec.attempt, 1))
                         self.attempts[rec.key] = att
-                        self.busy += 1
+                        self._hold(att)
                         await self._complete(att, Outcome(OutcomeKind.LOST, message=f"could not recover the action: {exc}"))
             # A parent that ended before the crash took its children with it (as in Flyte).
             orphans = [a for a in entry.actions.values() if not a.terminal and a.parent
@@ -660,7 +736,7 @@ class Executor:
                 return
             att = Attempt(entry, rec, max(rec.attempt, 1))
             self.attempts[rec.key] = att
-            self.busy += 1
+            self._hold(att)
             await self._complete(att, Outcome(OutcomeKind.LOST, message=f"task {rec.task_name} is not registered"))
             return
         plugin = self.registry.get(spec.type or "python")
@@ -682,7 +758,7 @@ class Executor:
             return
         att = Attempt(entry, rec, number, launch=launch, plugin=plugin)
         self.attempts[rec.key] = att
-        self.busy += 1
+        self._hold(att)
         unrecorded = number != rec.attempt or not running
         if rec.attempts and rec.attempts[-1].attempt != number:
             rec.end_attempt(pb.PHASE_FAILED, None, time.time())  # a later attempt ran: this one ended
@@ -710,8 +786,7 @@ class Executor:
             rec.handle = handle
             self.hub.record(entry, [rec])
         if entry.children.get(rec.name):
-            att.holds_slot = False
-            self.busy -= 1
+            self._release(att)
         if launch.timeout:
             left = max(0.0, rec.started_at + launch.timeout - time.time()) if not unrecorded else launch.timeout
             att.timer = asyncio.get_running_loop().call_later(left, self._on_timeout, att)
@@ -735,6 +810,9 @@ class Executor:
         except Exception:  # noqa: BLE001 - remote stores raise their own types
             log.exception("reading the result of %s", prefix)
         return None
+
+
+_UNBOUNDED_MEMORY = 1 << 62  # a machine whose memory size could not be read: memory is not counted
 
 
 def _record_usage(att: Attempt, outcome: Outcome, phase: int) -> None:

@@ -206,6 +206,10 @@ class ExecutorPlugin(abc.ABC):
     #: True when the plugin reports Phase.RUNNING itself (e.g. once a pod's container starts): the
     #: executor then records INITIALIZING when launch() returns. False: RUNNING at once.
     reports_progress: ClassVar[bool] = False
+    #: True when attempts run on the backend's machine, so their CPU and memory requests count
+    #: against its capacity (executor/admission.py). False: they run elsewhere, where something
+    #: else admits them (a Kubernetes cluster's scheduler).
+    runs_on_backend_machine: ClassVar[bool] = True
 
     def build(self, spec: LaunchSpec) -> Any:
         """Flyte's BuildResource: what will run for this attempt, from ``spec`` and ``spec.custom``.

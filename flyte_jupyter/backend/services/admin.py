@@ -77,11 +77,14 @@ class AdminService(admin_grpc.AdminServiceServicer):
     @guard
     async def Status(self, request: admin_pb.BackendStatusRequest, context: Any) -> admin_pb.BackendStatusResponse:
         b = self.backend
+        admission = b.executor.admission
         return admin_pb.BackendStatusResponse(
             version=b.version, executor=b.config.executor, max_parallelism=b.executor.max_parallelism,
             running=b.executor.busy, queued=b.executor.queued,
             waiting_parents=max(0, b.executor.running - b.executor.busy), data_dir=str(b.config.data_dir),
             storage_root=b.config.storage_root, pid=os.getpid(), task_types=b.registry.task_types(),
+            cpu_capacity=admission.capacity.millicpu / 1000, cpu_requested=admission.millicpu / 1000,
+            memory_capacity=admission.capacity.memory, memory_requested=admission.memory,
         )
 
     # -- task-resource attributes (issue 13) ------------------------------------------------------

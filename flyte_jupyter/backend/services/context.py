@@ -148,7 +148,11 @@ def check_inputs_of(backend: Backend, project: str, domain: str, run: str, inlin
 
 def check_executor(b: Backend, spec: pb.TaskSpec) -> None:
     """Let the plugin that will run the task refuse it now, not at launch (e.g. the Kubernetes
-    executor and a local venv image): a plugin may define ``check_task(spec)`` raising ValueError."""
+    executor and a local venv image): a plugin may define ``check_task(spec)`` raising ValueError.
+    A request larger than the backend's whole capacity is refused here too: it would wait forever."""
+    refusal = b.executor.refusal(spec)
+    if refusal is not None:
+        raise Invalid(refusal)
     try:
         plugin = b.registry.get(spec.type or "python")
     except LookupError as exc:

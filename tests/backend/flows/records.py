@@ -9,6 +9,7 @@ import flyte_jupyter as flyte
 
 env = flyte.TaskEnvironment(name="records")
 warm = flyte.TaskEnvironment(name="records_warm", reusable=flyte.ReusePolicy(replicas=1, idle_ttl=10))
+core = flyte.TaskEnvironment(name="records_core", resources=flyte.Resources(cpu=1))
 
 
 @env.task
@@ -58,6 +59,13 @@ def nap(s: float) -> float:
     return s
 
 
+@core.task
+def core_nap(s: float) -> float:
+    time.sleep(s)
+    return s
+
+
 @env.task
 async def waits_on_naps(n: int, s: float) -> float:
-    return sum(await asyncio.gather(*[nap.aio(s) for _ in range(n)]))
+    """`n` children of one core each: more than the cores wait in the queue."""
+    return sum(await asyncio.gather(*[core_nap.aio(s) for _ in range(n)]))

@@ -88,7 +88,7 @@ class BackendStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class BackendStatusResponse(_message.Message):
-    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid", "waiting_parents", "task_types")
+    __slots__ = ("version", "executor", "max_parallelism", "running", "queued", "data_dir", "storage_root", "pid", "waiting_parents", "task_types", "cpu_capacity", "cpu_requested", "memory_capacity", "memory_requested")
     class TaskTypesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,10 @@ class BackendStatusResponse(_message.Message):
     PID_FIELD_NUMBER: _ClassVar[int]
     WAITING_PARENTS_FIELD_NUMBER: _ClassVar[int]
     TASK_TYPES_FIELD_NUMBER: _ClassVar[int]
+    CPU_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    CPU_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     version: str
     executor: str
     max_parallelism: int
@@ -116,7 +120,11 @@ class BackendStatusResponse(_message.Message):
     pid: int
     waiting_parents: int
     task_types: _containers.ScalarMap[str, str]
-    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ..., waiting_parents: _Optional[int] = ..., task_types: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    cpu_capacity: float
+    cpu_requested: float
+    memory_capacity: int
+    memory_requested: int
+    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., max_parallelism: _Optional[int] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., data_dir: _Optional[str] = ..., storage_root: _Optional[str] = ..., pid: _Optional[int] = ..., waiting_parents: _Optional[int] = ..., task_types: _Optional[_Mapping[str, str]] = ..., cpu_capacity: _Optional[float] = ..., cpu_requested: _Optional[float] = ..., memory_capacity: _Optional[int] = ..., memory_requested: _Optional[int] = ...) -> None: ...
 
 class ResourceAttributes(_message.Message):
     __slots__ = ("defaults", "limits")

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 class KubernetesPlugin(ExecutorPlugin):
     name = "kubernetes"
     task_types = ("python", raw.TASK_TYPE)
+    runs_on_backend_machine = False  # the cluster's scheduler admits the pods
 
     def __init__(self, config: PluginConfig, settings: K8sSettings | None = None, api_client: Any = None) -> None:
         self.config = config
