@@ -5,7 +5,7 @@ executor_config (dict for the plugin), max_parallelism (an upper bound on the ac
 once; default none but the capacity), capacity ({cpu, memory}: what the running actions' requests may
 add up to, as a Kubernetes node's allocatable; default the machine's cores and memory),
 default_requests ({cpu, memory}: the request of a task that asks for nothing and whose project and
-domain set no default; default Flyte's sandbox defaults, cpu 100m and memory 200Mi), storage_root (fsspec URI for data;
+domain set no default; default cpu 50m (half Flyte's sandbox default) and memory 200Mi), storage_root (fsspec URI for data;
 default file://DIR/data), endpoint_for_actions (how actions dial back, default the bound address),
 tls_cert, tls_key, limits ({cpu, memory, gpu, disk}: the default platform limits; default the
 machine's own cores and memory), run_credential_ttl (seconds a run's actions may call back at most,
@@ -31,7 +31,9 @@ DEFAULT_PORT = 8090
 
 
 #: Flyte's sandbox defaults: what a task that requests nothing is admitted with.
-DEFAULT_REQUESTS = {"cpu": "100m", "memory": "200Mi"}
+# Half of Flyte's sandbox CPU default (100m): thirty default actions then fit on a two-core machine at
+# once, as they would on the cluster a user pictures, while a task asking for a core still gets one.
+DEFAULT_REQUESTS = {"cpu": "50m", "memory": "200Mi"}
 
 
 def _quantities(key: str, value: Any) -> dict[str, str]:

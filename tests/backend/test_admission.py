@@ -54,12 +54,12 @@ def _wait_until(predicate: Any, timeout: float = 60.0) -> bool:
 
 def test_thirty_children_that_request_nothing_run_as_many_at_once_as_their_defaults_fit(backend_factory: Any,
                                                                                        tmp_path: Path) -> None:
-    """The machine's own capacity and Flyte's sandbox defaults (cpu 100m, memory 200Mi): ten
-    children per core run at once (20 on two cores), not one per core as before, so thirty
-    sleeping children take two sleeps here, not fifteen."""
+    """The machine's own capacity and the default requests (cpu 50m, memory 200Mi): twenty
+    children per core run at once (all thirty on two cores), not one per core as before, so thirty
+    sleeping children take one sleep here, not fifteen."""
     backend = _backend(backend_factory, tmp_path)
     cores = asyncio.run(backend.client().status())["cpu_capacity"]
-    fit = min(30, int(round(cores * 1000)) // 100)
+    fit = min(30, int(round(cores * 1000)) // 50)
     waves = -(-30 // fit)
     started = time.monotonic()
     spans = flyte.with_runcontext(mode="remote").run(admission.fan, n=30, s=5.0).outputs()
@@ -79,7 +79,7 @@ def test_children_that_request_a_core_each_run_two_at_a_time_on_two_cores(backen
         return facts["queued_actions"] >= 1 and facts["cpu_requested"] == 2.0
 
     assert _wait_until(queued_while_two_run, 60), facts
-    assert facts["cpu_capacity"] == 2.0 and facts["waiting_parents"] == 1  # the parent gave its 100m back
+    assert facts["cpu_capacity"] == 2.0 and facts["waiting_parents"] == 1  # the parent gave its 50m back
     spans = run.outputs()
     assert _most_at_once(spans) == 2, spans
     status = subprocess.run([sys.executable, "-m", "flyte_jupyter.cli", "backend", "status", "--data-dir",
@@ -100,7 +100,7 @@ def test_a_request_that_does_not_fit_yet_lets_smaller_ones_behind_it_start(backe
 
 
 def test_memory_requests_are_admitted_against_the_memory_capacity(backend_factory: Any, tmp_path: Path) -> None:
-    """400Mi each in 1Gi: two fit, a third does not (the CPU, 100m each of 8, is no bound here)."""
+    """400Mi each in 1Gi: two fit, a third does not (the CPU, 50m each of 8, is no bound here)."""
     _backend(backend_factory, tmp_path, {"capacity": {"cpu": 8, "memory": "1Gi"}})
     spans = flyte.with_runcontext(mode="remote").run(admission.fan_roomy, n=6, s=1.0).outputs()
     assert _most_at_once(spans) == 2, spans

@@ -3,7 +3,7 @@
 The embedded backend is one node: its *capacity* is the machine's cores and memory (backend.yaml
 `capacity: {cpu: 2, memory: 16Gi}` overrides it). An action is admitted when its CPU and memory
 *requests* fit what the running actions have not requested yet, so thirty children that request
-the defaults (cpu 100m, memory 200Mi, as Flyte's sandbox gives a task that asks for nothing) run
+the defaults (cpu 50m, memory 200Mi; Flyte's sandbox asks 100m of CPU, see config.py) run
 at once on two cores, while thirty that request `cpu=1` run two at a time. A task's request is
 what its spec asks for (the project-domain defaults are filled into the spec when it is stored,
 see services/context.py), else `default_requests` of backend.yaml.
