@@ -205,6 +205,19 @@ def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None,
     return lm.SerializeToString(deterministic=True), full, cache_hash
 
 
+def name_hash_of_inputs(data: bytes) -> str:
+    """The full inputs hash a child's name is made from (`encode_inputs`' second value), from the
+    inputs.pb bytes it was sent with: the backend re-derives names with it when a rerun is rooted
+    at a child (the record keeps only the cache hash)."""
+    from flyte_jupyter._internal.types import literal_map_hash
+    from flyte_jupyter._internal.wire.proto import literals_pb2
+
+    lm = literals_pb2.LiteralMap.FromString(data)
+    if CUSTOM_CONTEXT_KEY in lm.literals:
+        del lm.literals[CUSTOM_CONTEXT_KEY]
+    return literal_map_hash(lm)
+
+
 def decode_output(task: Any, data: bytes) -> Any:
     """The task's return value from outputs.pb (a LiteralMap with the value under "o0")."""
     from flyte_jupyter._internal.types import from_literal
