@@ -644,6 +644,9 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         <KernelCommands
           run={run.name}
           failedAction={failurePath(run.actions).pop()?.name ?? null}
+          runner={
+            model.opener ? code => model.opener!.runInNotebook(code) : null
+          }
         />
       ) : null}
     </>
