@@ -157,10 +157,15 @@ def secret_requests(secrets: Any) -> list[pb.SecretRequest]:
 
 
 def _code_digest(task: Any) -> str:
-    """The task's own code (its function's source) as a digest: a resumed run recovers an action
-    only when this is unchanged. Code the body calls is not part of it."""
+    """The task's code as a digest: its own source and the module code it reaches
+    (`runtime/code_digest`); a resumed run recovers an action only when this is unchanged."""
+    from flyte_jupyter._internal.runtime.code_digest import code_digest
+
     source = getattr(task, "_source_hash", "")
-    return source[:32] if isinstance(source, str) else ""
+    func = getattr(task, "func", None)
+    if not isinstance(source, str) or not source:
+        return ""
+    return code_digest(func, source) if callable(func) else source[:32]
 
 
 def _pod_template_dict(template: Any) -> dict[str, Any] | None:
