@@ -391,7 +391,7 @@ export function TimelineView(props: {
               {win
                 ? `${formatDuration(win[0]) || '0ms'} – ${formatDuration(win[1])} of ${formatDuration(full)}` +
                   ` · ${tl.bars.length} row${tl.bars.length === 1 ? '' : 's'} in view`
-                : 'drag across the bars to zoom'}
+                : 'drag to zoom'}
             </span>
           </div>
           <svg

@@ -241,6 +241,29 @@ def test_timeline_of_200_actions_in_the_widget_and_the_panel(lab_server: dict[st
     view.locator(".jp-FlyteTimeline-bar").nth(150).wait_for()
     assert view.locator(".jp-FlyteTimeline-bar").count() == 200  # the main area's 200 rows: none folded
     _shot(page, "73-main-timeline-200")
+
+    # zoom: + halves the window, a drag across the track picks one, "whole run" goes back
+    window = view.locator(".jp-FlyteTimeline-window")
+    full = float(window.get_attribute("data-hi") or 0)
+    assert full > 0 and window.get_attribute("data-lo") == "0"
+    view.locator(".jp-FlyteTimeline-zoomIn").click()
+    page.wait_for_function("(el) => el.innerText.includes(' of ')", arg=window.element_handle())
+    lo, hi = float(window.get_attribute("data-lo") or 0), float(window.get_attribute("data-hi") or 0)
+    assert abs((hi - lo) - full / 2) < 1e-3 * full + 1e-6, (lo, hi, full)
+    box = view.locator(".jp-FlyteTimeline-svg").bounding_box()
+    root = view.locator(".jp-FlyteTimeline-bar[data-key='a0'] .jp-FlyteTimeline-seg").last.bounding_box()
+    page.mouse.move(root["x"] + 0.1 * root["width"], box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(root["x"] + 0.3 * root["width"], box["y"] + 60, steps=5)
+    page.mouse.up()
+    page.wait_for_function("([el, hi]) => Number(el.dataset.hi) < hi", arg=[window.element_handle(), hi])
+    lo2, hi2 = float(window.get_attribute("data-lo") or 0), float(window.get_attribute("data-hi") or 0)
+    assert lo <= lo2 < hi2 < hi and (hi2 - lo2) < (hi - lo) / 2, (lo, hi, lo2, hi2)
+    assert view.locator(".jp-FlyteTimeline-bar").count() < 200  # only what the window shows
+    _shot(page, "73b-main-timeline-200-zoomed")
+    view.locator(".jp-FlyteTimeline-zoomReset").click()
+    page.wait_for_function("(el) => el.dataset.lo === '0'", arg=window.element_handle())
+    view.locator(".jp-FlyteTimeline-bar").nth(199).wait_for()
     _dark(page)
     _shot(page, "74-main-timeline-200-dark")
     assert page.errors == []

@@ -342,7 +342,12 @@ def _print_failure(failure: _Failure) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return run(args)
+    try:
+        return run(args)
+    finally:
+        from flyte_jupyter._internal.runtime import usage
+
+        usage.report(args.outputs_path)  # only where the executor asked (its pods run elsewhere)
 
 
 if __name__ == "__main__":
