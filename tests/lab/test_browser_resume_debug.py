@@ -160,6 +160,13 @@ def _widget_and_panel(lab: dict[str, Any], page: Any) -> None:
     panel_resume = detail.locator(".jp-FlyteCommand[data-kind='resume'] .jp-FlyteCommand-run")
     panel_debug = detail.locator(".jp-FlyteCommand[data-kind='debug'] .jp-FlyteCommand-run")
     assert panel_resume.inner_text() == "Resume" and panel_debug.inner_text() == "Debug"
+    # what the run cost: its totals, and per attempt in the action's details
+    total = detail.locator(".jp-FlyteDetail-cost").inner_text()
+    assert total.startswith("total CPU ") and "peak memory" in total and "MiB" in total, total
+    detail.locator(f".jp-FlyteTree-row[data-action='{failed}']").click()
+    cost = detail.locator(f".jp-FlyteAction[data-action='{failed}'] .jp-FlyteAction-cost")
+    cost.wait_for()
+    assert cost.inner_text().startswith("CPU ") and "peak memory" in cost.inner_text(), cost.inner_text()
     _shot(page, "64-panel-resume-debug-buttons")
     cells_before = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count()
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 1; }")
