@@ -15,6 +15,7 @@ import typing
 from typing import Any, Callable
 
 from flyte_jupyter._context import ctx
+from flyte_jupyter._internal.runtime.code_digest import code_text as _code_text
 from flyte_jupyter._resources import (
     Cache,
     Resources,
@@ -72,11 +73,6 @@ def _source_of(func: Callable) -> str:
     return "\n".join(lines)
 
 
-def _code_text(code: Any) -> str:
-    """Bytecode as text that is the same in every process: nested code objects (comprehensions,
-    inner functions) by their own content, not by their repr, which holds a memory address."""
-    consts = tuple(_code_text(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts)
-    return repr((code.co_code, consts, code.co_names))
 
 
 def _as_tuple(value: Any) -> tuple:

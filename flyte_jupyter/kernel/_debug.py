@@ -86,8 +86,6 @@ class _RunPerCall(Controller):
 def debug_action(shell: Any, run: str, action: str, *, apply_env: bool = False, remote: bool = False) -> Any:
     """Load the action, bind its inputs in the notebook, print what was bound, run the task's
     body here and return its value (or raise what it raises, for `%debug`)."""
-    from flyte_jupyter._internal.controllers.base import run_sync
-
     task, inputs, env = load(run, action)
     namespace = shell.user_ns if shell is not None else {}
     namespace.update(inputs)
@@ -110,6 +108,25 @@ def debug_action(shell: Any, run: str, action: str, *, apply_env: bool = False, 
         func = twin
     else:
         print("  the notebook's cells no longer hold this code: it runs as recorded (pdb may show no source lines)")
+    try:
+        return _call(func, inputs, action, run, task, remote)
+    except BaseException as exc:
+        tb = _from_task_frame(exc.__traceback__, func.__code__)
+        if tb is None:
+            raise
+        raise exc.with_traceback(tb)  # the event loop's frames cut: the traceback starts in the task
+
+
+def _from_task_frame(tb: Any, code: Any) -> Any:
+    """The part of a traceback from the task body's own frame on (None: it is not in it)."""
+    while tb is not None and tb.tb_frame.f_code is not code:
+        tb = tb.tb_next
+    return tb
+
+
+def _call(func: Any, inputs: dict[str, Any], action: str, run: str, task: Any, remote: bool) -> Any:
+    from flyte_jupyter._internal.controllers.base import run_sync
+
     if not remote:
         return run_sync(lambda: func(**inputs)) if _is_async(func) else func(**inputs)
     from flyte_jupyter._context import ActionID, TaskContext, task_context

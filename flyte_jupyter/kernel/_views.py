@@ -149,7 +149,7 @@ class RunView:
         self.timeline = TimelinePane(run)
         self.tabs = widgets.ToggleButtons(options=[("tree", "tree"), ("timeline", "timeline")], value="tree",
                                           tooltips=["the action tree", "when each action waited, started and ran"],
-                                          style={"button_width": "72px"})
+                                          style={"button_width": "84px"})
         self.tabs.add_class("flyte-view-tabs")
         self.tabs.observe(lambda change: self.show_tab(change["new"]), "value")
         bar = widgets.HBox([self.progress, self.counts, self.note, self.abort_button, self.resume.button, self.tabs],
@@ -393,7 +393,9 @@ class RunView:
         self._request_render()
 
     def _request_render(self) -> None:
-        if self._task is not None and self._wake is not None:
+        # once the follow loop has ended (the run is over), a click (a row opened) renders by itself
+        task = self._task
+        if task is not None and not task.done() and self._wake is not None:
             self._dirty = True
             _loop.call_soon(self._wake.set)
         else:

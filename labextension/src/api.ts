@@ -201,7 +201,10 @@ export interface ITimeline {
   run: string;
   /** Epoch seconds the bars count from. */
   origin: number;
+  /** Seconds the layout covers: the window's width when zoomed. */
   span: number;
+  /** Seconds the whole run covers. */
+  full_span: number;
   bars: ITimelineBar[];
   total_actions: number;
   /** The groups shown folded (a folded bar's key is `group:` and one of these). */
@@ -568,7 +571,8 @@ export class FlyteClient {
   async timeline(
     name: string,
     expand: string[] = [],
-    maxRows?: number
+    maxRows?: number,
+    window?: [number, number] | null
   ): Promise<ITimeline> {
     return this.request<ITimeline>(
       withQuery(
@@ -581,7 +585,8 @@ export class FlyteClient {
         {
           ...this.scope(),
           expand: expand.join(',') || undefined,
-          max_rows: maxRows ? String(maxRows) : undefined
+          max_rows: maxRows ? String(maxRows) : undefined,
+          window: window ? `${window[0]},${window[1]}` : undefined
         }
       )
     );

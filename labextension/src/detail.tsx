@@ -14,6 +14,7 @@ import {
   IAction,
   IActionError,
   IAttempt,
+  IAttemptUsage,
   IRunDetail,
   isSuccess,
   isTerminal
@@ -28,7 +29,7 @@ import {
 import { FlyteModel } from './panel';
 import { OriginLink, PhaseBadge, TriggerTag } from './runs';
 import { KernelCommands } from './commands';
-import { TimelineView } from './timeline';
+import { memoryText, TimelineView } from './timeline';
 import { ActionLinks, ActionTree, RecoveredFrom, TaskTypeTag } from './tree';
 
 const MAX_LOG_CHARS = 500_000;
@@ -377,6 +378,61 @@ function Attempts(props: {
   );
 }
 
+/** The measured attempts of `usage` (CPU seconds or peak memory known). */
+function measured(usage: IAttemptUsage[] | undefined): IAttemptUsage[] {
+  return (usage ?? []).filter(
+    u =>
+      (u.cpu_seconds !== null && u.cpu_seconds !== undefined) ||
+      (u.peak_memory_bytes !== null && u.peak_memory_bytes !== undefined)
+  );
+}
+
+function costText(cpu: number | null, peak: number | null): string {
+  return [
+    cpu !== null ? `CPU ${formatDuration(cpu) || '0ms'}` : '',
+    peak !== null ? `peak memory ${memoryText(peak)}` : ''
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** What an action's attempts cost: CPU seconds and peak memory, a line per measured attempt. */
+function ActionCost(props: { action: IAction }): JSX.Element | null {
+  const rows = measured(props.action.usage);
+  if (!rows.length) {
+    return null;
+  }
+  return (
+    <div className="jp-FlyteMuted jp-FlyteAction-cost">
+      {rows.map(u => (
+        <div key={u.attempt} data-attempt={u.attempt}>
+          {rows.length > 1 || props.action.attempts > 1
+            ? `attempt ${u.attempt}: `
+            : ''}
+          {costText(u.cpu_seconds ?? null, u.peak_memory_bytes ?? null)}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** The run's totals over every measured attempt: CPU summed, the largest peak. */
+export function runCost(run: IRunDetail): string {
+  let cpu: number | null = null;
+  let peak: number | null = null;
+  for (const a of run.actions) {
+    for (const u of measured(a.usage)) {
+      if (u.cpu_seconds !== null && u.cpu_seconds !== undefined) {
+        cpu = (cpu ?? 0) + u.cpu_seconds;
+      }
+      if (u.peak_memory_bytes !== null && u.peak_memory_bytes !== undefined) {
+        peak = Math.max(peak ?? 0, u.peak_memory_bytes);
+      }
+    }
+  }
+  return cpu === null && peak === null ? '' : costText(cpu, peak);
+}
+
 function ActionPane(props: {
   model: FlyteModel;
   run: IRunDetail;
@@ -424,6 +480,7 @@ function ActionPane(props: {
           ? ` · waiting: ${model.waitReason()}`
           : ''}
       </div>
+      <ActionCost action={action} />
       {error ? <ErrorBox error={error} /> : null}
       {retried ? (
         <Attempts
@@ -486,6 +543,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
     .join(',');
   const labels = model.labels.get(run.name) ?? {};
   const live = !isTerminal(run.phase);
+  const cost = runCost(run);
   const queued = live && run.actions.some(a => a.phase === 'QUEUED');
   const reason = queued ? model.waitReason() : null;
   const openRun = (name: string, at: string | null) => {
@@ -556,6 +614,14 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
           {formatDuration(durationOf(run.started_at, run.ended_at, props.now))}
         </span>
       </div>
+      {cost ? (
+        <div
+          className="jp-FlyteMuted jp-FlyteDetail-cost"
+          title="The run's totals over every measured attempt: CPU seconds summed, the largest peak memory"
+        >
+          total {cost}
+        </div>
+      ) : null}
       {run.deployed ? (
         <div
           className="jp-FlyteMuted jp-FlyteDetail-deployed"
@@ -644,6 +710,9 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
         <KernelCommands
           run={run.name}
           failedAction={failurePath(run.actions).pop()?.name ?? null}
+          runner={
+            model.opener ? code => model.opener!.runInNotebook(code) : null
+          }
         />
       ) : null}
     </>

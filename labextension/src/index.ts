@@ -19,6 +19,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { FlyteClient, IFlyteSettings, IOrigin } from './api';
 import { flyteIcon } from './icon';
+import { runInNotebook } from './kernelrun';
 import { RunView } from './mainarea';
 import { FlyteModel, FlytePanel } from './panel';
 import { runNotebookOnFlyte } from './submit';
@@ -142,7 +143,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     model.opener = {
       openCell: origin => openCell(app, origin),
       openMain: (run, action) => void openMain(run, action),
-      showPanel: () => app.shell.activateById(panel.id)
+      showPanel: () => app.shell.activateById(panel.id),
+      runInNotebook: code => runInNotebook(app, notebooks, code)
     };
 
     if (!settingRegistry) {

@@ -44,6 +44,11 @@ export interface IOpener {
   openMain(run: string, action?: string | null): void;
   /** Bring the sidebar panel into view (a link in a main-area run view leads to it). */
   showPanel(): void;
+  /**
+   * Run a line (`%flyte resume RUN`) in a new cell of the current notebook, in its kernel:
+   * resolves to the notebook's name, rejects with what the user must do (no notebook, no kernel).
+   */
+  runInNotebook(code: string): Promise<string>;
 }
 
 /** The sidebar's tabs. */

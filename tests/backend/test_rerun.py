@@ -105,6 +105,41 @@ def test_action_name_roots_the_new_run_at_a_child_with_its_inputs(flyte_backend,
     assert tripled.outputs() == 13 * 13 * 3
 
 
+def test_action_name_with_recover_recovers_the_succeeded_descendants_of_that_action(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(rerunnable.top, n=16, marker_dir=str(markers))
+    with pytest.raises(ActionFailedError):
+        run.outputs()
+    source = run.name
+    _, listed = asyncio.run(flyte_backend.client().get_run(source))
+    fan = next(a for a in listed if a.parent == "a0" and a.task == "rerunnable.fan")
+    source_squares = {a.name for a in listed if a.parent == fan.name}
+    assert len(source_squares) == 16
+    first = {p.name for p in _markers(markers)}
+
+    rerun = flyte.with_runcontext(env_vars={"RERUN_FIXED": "1"}).rerun(source, action_name=fan.name, recover=True)
+    assert rerun.outputs() == sum(i * i for i in range(16))
+    actions = rerun.actions
+    assert actions["a0"].task == "rerunnable.fan" and actions["a0"].phase is flyte.Phase.SUCCEEDED
+    children = [a for a in actions.values() if a.parent == "a0"]
+    recovered = [a for a in children if a.phase is flyte.Phase.RECOVERED]
+    assert len(children) == 16 and len(recovered) == 15
+    # only child 13 ran again; the others came from the source's children of the fan, re-rooted
+    again = {p.name for p in _markers(markers)} - first
+    assert len(again) == 1 and next(iter(again)).startswith("square-13-")
+    _, new_listed = asyncio.run(flyte_backend.client().get_run(rerun.name))
+    origins = {a.recovered_from for a in new_listed if a.recovered_from}
+    assert len(origins) == 15 and all(o.split("/")[0] == source for o in origins)
+    assert {o.split("/")[1] for o in origins} < source_squares
+    # force_rerun_actions names the source's action: it runs again too
+    forced_name = sorted(o.split("/")[1] for o in origins)[0]
+    forced = flyte.with_runcontext(env_vars={"RERUN_FIXED": "1"}).rerun(
+        source, action_name=fan.name, recover=True, force_rerun_actions=[forced_name])
+    assert forced.outputs() == sum(i * i for i in range(16))
+    assert sum(a.phase is flyte.Phase.RECOVERED for a in forced.actions.values()) == 14
+
+
 def test_rerun_errors_name_the_problem(flyte_backend) -> None:  # type: ignore[no-untyped-def]
     from flyte_jupyter.errors import BackendError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import sys
@@ -147,6 +148,23 @@ def _wait(pred, what: str, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def test_a_pods_attempt_records_its_cpu_and_peak_memory(k8s_backend):
+    """The entrypoint in the pod reports its own rusage (and a container's memory.peak) beside its
+    outputs; the backend records them on the attempt, so the details and the timeline show them."""
+    from flyte_jupyter._internal.display.timeline import layout
+
+    run = flyte.with_runcontext(mode="remote").run(nested.allocate, mb=200)
+    assert run.outputs() == 200
+    _, listed = asyncio.run(k8s_backend.client().get_run(run.name))
+    usage = listed[0].usage
+    assert len(usage) == 1 and usage[0].attempt == 1
+    assert usage[0].cpu_seconds is not None and usage[0].cpu_seconds > 0.05
+    assert usage[0].peak_memory_bytes is not None and usage[0].peak_memory_bytes >= 200 << 20
+    tl = layout(run.name, {a.name: a for a in listed})  # the numbers the panel's timeline and tooltips draw
+    assert tl.cpu_seconds == usage[0].cpu_seconds and tl.peak_memory_bytes == usage[0].peak_memory_bytes
+    assert tl.bars[0].usage["1"]["peak_memory_bytes"] >= 200 << 20
 
 
 def test_abort_deletes_the_pods(k8s_backend, k8s_cluster):

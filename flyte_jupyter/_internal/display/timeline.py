@@ -79,9 +79,11 @@ class Timeline:
     peak_memory_bytes: int | None  # the largest peak of any attempt
     critical_path: list[str]  # action names from the root to the action that ended last
     window: tuple[float, float] | None = None
+    full_span: float = 0.0  # seconds the whole run covers (the span when not zoomed)
 
     def to_json(self) -> dict[str, Any]:
-        return {"run": self.run, "origin": self.origin, "span": self.span, "total_actions": self.total_actions,
+        return {"run": self.run, "origin": self.origin, "span": self.span, "full_span": self.full_span,
+                "total_actions": self.total_actions,
                 "folded": self.folded, "cpu_seconds": self.cpu_seconds, "peak_memory_bytes": self.peak_memory_bytes,
                 "critical_path": self.critical_path, "window": list(self.window) if self.window else None,
                 "bars": [b.to_json() for b in self.bars]}
@@ -229,7 +231,7 @@ def layout(run: str, actions: dict[str, ActionInfo], *, now: float | None = None
     cpu, peak = _usage_totals(infos)
     return Timeline(run=run, origin=origin, span=max(end - origin, 0.0) if window is None else window[1] - window[0],
                     bars=bars, total_actions=len(infos), folded=sorted(fold), cpu_seconds=cpu,
-                    peak_memory_bytes=peak, critical_path=critical, window=window)
+                    peak_memory_bytes=peak, critical_path=critical, window=window, full_span=max(end - origin, 0.0))
 
 
 def _folded(key: str, members: list[ActionInfo], bar_of: Any, depth: dict[str, int]) -> Bar:

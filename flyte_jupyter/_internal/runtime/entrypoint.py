@@ -349,6 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     finally:
+        from flyte_jupyter._internal.runtime import usage
+
+        usage.report(args.outputs_path)  # only where the executor asked (its pods run elsewhere)
         remove_all()
 
 

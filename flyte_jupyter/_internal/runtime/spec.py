@@ -157,10 +157,15 @@ def secret_requests(secrets: Any) -> list[pb.SecretRequest]:
 
 
 def _code_digest(task: Any) -> str:
-    """The task's own code (its function's source) as a digest: a resumed run recovers an action
-    only when this is unchanged. Code the body calls is not part of it."""
+    """The task's code as a digest: its own source and the module code it reaches
+    (`runtime/code_digest`); a resumed run recovers an action only when this is unchanged."""
+    from flyte_jupyter._internal.runtime.code_digest import code_digest
+
     source = getattr(task, "_source_hash", "")
-    return source[:32] if isinstance(source, str) else ""
+    func = getattr(task, "func", None)
+    if not isinstance(source, str) or not source:
+        return ""
+    return code_digest(func, source) if callable(func) else source[:32]
 
 
 def _pod_template_dict(template: Any) -> dict[str, Any] | None:
@@ -203,6 +208,19 @@ def encode_inputs(task: Any, inputs: dict[str, Any], offload_prefix: str | None,
 
         lm.literals[CUSTOM_CONTEXT_KEY].CopyFrom(to_literal(dict(custom_context), dict[str, str]))
     return lm.SerializeToString(deterministic=True), full, cache_hash
+
+
+def name_hash_of_inputs(data: bytes) -> str:
+    """The full inputs hash a child's name is made from (`encode_inputs`' second value), from the
+    inputs.pb bytes it was sent with: the backend re-derives names with it when a rerun is rooted
+    at a child (the record keeps only the cache hash)."""
+    from flyte_jupyter._internal.types import literal_map_hash
+    from flyte_jupyter._internal.wire.proto import literals_pb2
+
+    lm = literals_pb2.LiteralMap.FromString(data)
+    if CUSTOM_CONTEXT_KEY in lm.literals:
+        del lm.literals[CUSTOM_CONTEXT_KEY]
+    return literal_map_hash(lm)
 
 
 def decode_output(task: Any, data: bytes) -> Any:

@@ -57,3 +57,9 @@ async def slow_fan(n: int, marker_dir: str) -> int:
     Path(marker_dir, f"slow-fan-started-{os.getpid()}").write_text("1")
     time.sleep(float(os.environ.get("SLOW_FAN_PAUSE", "0")))
     return sum(await asyncio.gather(*[square.aio(i, 1, marker_dir) for i in range(n)]))
+
+
+@env.task
+async def top(n: int, marker_dir: str) -> int:
+    """`fan` one level down: a rerun rooted at the fan recovers its succeeded children."""
+    return await fan.aio(n, marker_dir) + 1

@@ -63,3 +63,14 @@ def too_slow() -> int:
     time.sleep(60)
     return 0
 
+
+
+@env.task
+def allocate(mb: int) -> int:
+    """Touch `mb` MiB and burn a little CPU: its pod's attempt reports both."""
+    data = bytearray(mb << 20)
+    data[::4096] = b"1" * len(data[::4096])
+    total = 0
+    for k in range(3_000_000):
+        total += k
+    return len(data) >> 20

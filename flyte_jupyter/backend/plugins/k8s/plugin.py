@@ -12,6 +12,7 @@ as a second line in case the backend is down when a timeout passes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import threading
 from typing import Any, AsyncIterator
 
 from flyte_jupyter._internal.runtime import raw_container as raw
+from flyte_jupyter._internal.runtime import usage as _usage
 from flyte_jupyter.backend.executor.plugin import (
     ExecutorPlugin,
     LaunchSpec,
@@ -111,6 +113,8 @@ class KubernetesPlugin(ExecutorPlugin):
             inputs_uri = raw.launch_arg(spec.args, "--inputs")
             raw_task = (config, await asyncio.to_thread(raw.input_texts, config, inputs_uri))
             on_status = _collecting_output(spec, config, on_status)
+        else:
+            on_status = _with_usage(spec, on_status)
         pod = build_pod(spec, self.settings, ns, self.config.endpoint, raw_task)  # first: a bad image fails here
         await ctl.ensure_namespace(ns)
         await self._ensure_secret(ns, spec)
@@ -164,7 +168,7 @@ class KubernetesPlugin(ExecutorPlugin):
             ctl.register(key, on_status, spec.log_dir)
             await ctl.reconcile(ta)  # the backend stopped between TaskAction and pod: create it now
             return True
-        ctl.register(key, on_status, spec.log_dir)
+        ctl.register(key, _with_usage(spec, on_status) if spec.task_type != raw.TASK_TYPE else on_status, spec.log_dir)
         return True
 
     async def logs(self, spec: LaunchSpec, handle: str | None, follow: bool = False) -> AsyncIterator[LogLine]:
@@ -224,6 +228,28 @@ def _collecting_output(spec: LaunchSpec, config: raw.RawConfig, on_status: Statu
 
     def wrapped(status: PluginStatus) -> None:
         if status.outcome is not None and status.outcome.succeeded:
+            asyncio.ensure_future(finish(status))
+        else:
+            on_status(status)
+
+    return wrapped
+
+
+def _with_usage(spec: LaunchSpec, on_status: StatusCallback) -> StatusCallback:
+    """The pod's CPU seconds and peak memory, which its entrypoint wrote as `usage.json` beside its
+    outputs (`runtime/usage`), join the outcome before the executor records the attempt."""
+
+    async def finish(status: PluginStatus) -> None:
+        assert status.outcome is not None
+        cpu, peak = await asyncio.to_thread(_usage.read, spec.outputs_path)
+        outcome = dataclasses.replace(status.outcome, cpu_seconds=cpu if status.outcome.cpu_seconds is None
+                                      else status.outcome.cpu_seconds,
+                                      peak_memory_bytes=peak if status.outcome.peak_memory_bytes is None
+                                      else status.outcome.peak_memory_bytes)
+        on_status(PluginStatus(outcome=outcome, message=status.message))
+
+    def wrapped(status: PluginStatus) -> None:
+        if status.outcome is not None:
             asyncio.ensure_future(finish(status))
         else:
             on_status(status)

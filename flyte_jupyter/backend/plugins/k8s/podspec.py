@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from flyte_jupyter._internal.runtime import raw_container as raw
+from flyte_jupyter._internal.runtime import usage
 from flyte_jupyter.backend.plugins.k8s import names as n
 from flyte_jupyter.backend.plugins.k8s import secret as _secret
 from flyte_jupyter.backend.plugins.k8s import user_secrets as _user_secrets
@@ -154,6 +155,7 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str,
 
     env = dict(settings.env)
     env.update(spec.env or {})
+    env[usage.REPORT_ENV] = "1"  # the attempt reports its CPU and peak memory: the backend cannot see it
     if settings.backend_endpoint:  # pods may need another address than local processes
         env["FLYTE_JUPYTER_ENDPOINT"] = settings.backend_endpoint
     env, secret_keys = _secret.split_env(env)  # the run's credential: by reference to the namespace's Secret
