@@ -57,6 +57,20 @@ def run_notebook(cells: list[str], workdir: Path, env: dict[str, str], *, allow_
     return nb
 
 
+def run_notebook_on_backend(cells: list[str], tmp: Path, *, timeout: int = 240) -> Any:
+    """Execute the cells (errors allowed) in a fresh kernel whose data directory's embedded backend
+    is started first on a free port (the kernel would start it on first use, on 8090 when free;
+    examples/ and the browser tests cover that path), and stopped afterwards."""
+    from flyte_jupyter._internal.client.embedded import start_backend, stop_backend
+
+    env = make_kernel_env(tmp)
+    backend_dir = Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend"
+    start_backend(backend_dir, port=0)
+    try:
+        return run_notebook(cells, tmp, env, allow_errors=True, timeout=timeout)
+    finally:
+        stop_backend(backend_dir)
+
 def cell_text(cell: Any) -> str:
     """Everything a cell showed as text: streams, text/plain results, errors (ANSI stripped)."""
     parts: list[str] = []

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook, tree_models
+from kernel_helpers import cell_text, errors, run_notebook_on_backend, tree_models
 
 TASKS = '''
 import flyte_jupyter as flyte
@@ -93,18 +92,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from flyte_jupyter._internal.client.embedded import start_backend, stop_backend
-
-    tmp = tmp_path_factory.mktemp("remote-nb")
-    env = make_kernel_env(tmp)
-    backend_dir = Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend"
-    # The embedded backend of the kernel's data directory, on a free port (the kernel would start
-    # it on first use, on 8090 when free; examples/ and the browser test cover that path).
-    start_backend(backend_dir, port=0)
-    try:
-        yield run_notebook(CELLS, tmp, env, allow_errors=True, timeout=240)
-    finally:
-        stop_backend(backend_dir)
+    return run_notebook_on_backend(CELLS, tmp_path_factory.mktemp("remote-nb"))
 
 
 def test_remote_cell_binds_the_value(nb: Any) -> None:

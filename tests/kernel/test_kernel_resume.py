@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook
+from kernel_helpers import cell_text, errors, run_notebook_on_backend
 
 TASKS = '''
 import asyncio
@@ -149,16 +148,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from flyte_jupyter._internal.client.embedded import start_backend, stop_backend
-
-    tmp = tmp_path_factory.mktemp("resume-nb")
-    env = make_kernel_env(tmp)
-    backend_dir = Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend"
-    start_backend(backend_dir, port=0)
-    try:
-        yield run_notebook(CELLS, tmp, env, allow_errors=True, timeout=240)
-    finally:
-        stop_backend(backend_dir)
+    return run_notebook_on_backend(CELLS, tmp_path_factory.mktemp("resume-nb"))
 
 
 def test_the_source_run_fails(nb: Any) -> None:

@@ -3,11 +3,10 @@ the embedded backend): the steps that call the changed helper run again, the oth
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import cell_text, errors, make_kernel_env, run_notebook
+from kernel_helpers import cell_text, errors, run_notebook_on_backend
 
 TASKS = '''
 import asyncio
@@ -59,16 +58,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from flyte_jupyter._internal.client.embedded import start_backend, stop_backend
-
-    tmp = tmp_path_factory.mktemp("resume-helpers-nb")
-    env = make_kernel_env(tmp)
-    backend_dir = Path(env["FLYTE_JUPYTER_DATA_DIR"]) / "backend"
-    start_backend(backend_dir, port=0)
-    try:
-        yield run_notebook(CELLS, tmp, env, allow_errors=True, timeout=240)
-    finally:
-        stop_backend(backend_dir)
+    return run_notebook_on_backend(CELLS, tmp_path_factory.mktemp("resume-helpers-nb"))
 
 
 def test_a_changed_helper_makes_the_tasks_that_call_it_run_again(nb: Any) -> None:
