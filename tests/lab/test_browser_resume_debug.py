@@ -23,7 +23,7 @@ import nbformat
 from test_browser import _open_panel, _shot
 from test_browser import browser as browser  # noqa: F401  (this module's own Chromium)
 from test_browser import pytestmark as pytestmark  # noqa: F401  (chromium and the built panel)
-from test_browser_runs import _client_yaml, _dark, _get, _open_run, _page, _until_done
+from test_browser_runs import _client_yaml, _dark, _get, _light, _open_run, _page, _until_done
 from test_browser_runs import lab_server as lab_server  # noqa: F401  (this module's own JupyterLab)
 
 TASKS = '''
@@ -237,9 +237,7 @@ def test_timeline_of_200_actions_in_the_widget_and_the_panel(lab_server: dict[st
     folded.wait_for()  # 199 children past the sidebar's 60 rows: one row
     assert "×199" in (folded.locator(".jp-FlyteTimeline-label").text_content() or "")
     _shot(page, "71-panel-timeline-200-dark")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
-    page.wait_for_timeout(300)  # the theme's CSS settles before the picture (not an assertion)
+    _light(page)
     _shot(page, "72-panel-timeline-200")
     detail.locator(".jp-FlyteOpenMain").click()
     view = page.locator(".jp-FlyteRunView .jp-FlyteDetail-main")

@@ -259,6 +259,12 @@ def _dark(page: Any) -> None:
     page.wait_for_timeout(300)  # the theme's CSS settles before the picture (not an assertion)
 
 
+def _light(page: Any) -> None:
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    page.wait_for_timeout(300)  # the theme's CSS settles before the picture (not an assertion)
+
+
 def test_series_origin_jump_rerun_and_clone(lab: dict[str, Any], browser: Any) -> None:
     page = _page(lab, browser)
     _open_panel(page)

@@ -31,7 +31,7 @@ from server.lab_helpers import deploy
 from test_browser import _open_panel, _shot
 from test_browser import browser as browser  # noqa: F401  (this module's own Chromium)
 from test_browser import pytestmark as pytestmark  # noqa: F401  (chromium and the built panel)
-from test_browser_runs import _as_the_kernel, _client_yaml, _dark, _get, _open_run, _page, _until_done
+from test_browser_runs import _as_the_kernel, _client_yaml, _dark, _get, _light, _open_run, _page, _until_done
 from test_browser_runs import lab_server as lab_server  # noqa: F401  (this module's own JupyterLab)
 
 SCHEDULED = '''
@@ -282,9 +282,7 @@ def test_failed_run_commands_recovered_rerun_and_timeline(lab_server: dict[str, 
     flaky_bar.click()
     detail.locator(f".jp-FlyteAction[data-action='{flaky}']").wait_for()
     _shot(page, "46-timeline-dark")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
-    page.wait_for_timeout(300)  # the theme's CSS settles before the picture (not an assertion)
+    _light(page)
     _shot(page, "47-timeline")
 
     # the main-area run view shares the component: the same bars, wide
