@@ -24,6 +24,7 @@ _PRELOAD = (
     "flyte_jupyter._internal.runtime.entrypoint",
     "flyte_jupyter.backend.plugins.local.worker",
     "flyte_jupyter._internal.runtime.spec",
+    "flyte_jupyter._internal.runtime.secret_names",  # a nested call's child spec lists its secrets
     "flyte_jupyter._internal.controllers.remote.lazy",
     "flyte_jupyter._internal.controllers.base",
     "flyte_jupyter._group",
