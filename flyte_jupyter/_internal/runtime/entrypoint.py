@@ -24,6 +24,9 @@ import traceback
 from typing import Any, Sequence
 
 _PARSER: argparse.ArgumentParser | None = None
+# Set by the backend for a task it has seen calling other tasks (the local plugin's templates
+# import grpc for it; the action starts connecting before its body runs).
+PRELOAD_GRPC_ENV = "FLYTE_JUPYTER_PRELOAD_GRPC"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,8 +232,14 @@ def run(args: argparse.Namespace) -> int:
     from flyte_jupyter._context import ActionID, TaskContext, task_context
     from flyte_jupyter._internal.controllers import create_controller
 
+    project = os.environ.get("FLYTE_JUPYTER_PROJECT", "default")
+    domain = os.environ.get("FLYTE_JUPYTER_DOMAIN", "development")
     try:
         task, code = load_task(args)
+        controller = create_controller("remote", run_name=args.run_name, project=project, domain=domain, code=code,
+                                       raw_data_path=args.raw_data_path)
+        if os.environ.get(PRELOAD_GRPC_ENV) == "1":  # this task calls others: connect while reading inputs
+            controller.warm(args.name)
         from flyte_jupyter._internal.runtime import storage as _storage
         from flyte_jupyter._internal.runtime.spec import CUSTOM_CONTEXT_ENV, CUSTOM_CONTEXT_KEY
         from flyte_jupyter._internal.types import decode_inputs
@@ -250,11 +259,7 @@ def run(args: argparse.Namespace) -> int:
         _print_failure(failure)
         return 1
 
-    project = os.environ.get("FLYTE_JUPYTER_PROJECT", "default")
-    domain = os.environ.get("FLYTE_JUPYTER_DOMAIN", "development")
     attempt = int(os.environ.get("FLYTE_JUPYTER_ATTEMPT", "1") or 1)
-    controller = create_controller("remote", run_name=args.run_name, project=project, domain=domain, code=code,
-                                   raw_data_path=args.raw_data_path)
     report = None
     if getattr(task, "report", False):
         from flyte_jupyter._internal.runtime import storage as _storage
