@@ -4,7 +4,7 @@
 
 Starts its own backend (a temporary data dir, a free loopback port) and runs `chain(depth)`, where
 each level calls `chain(n - 1)` and waits for it: one action per level, each its own process
-(forked) or, for `reusable`, a warm worker per level (replicas = depth + 1, started by a warm-up).
+(forked) or, for `reusable`, a warm worker per level (replicas = depth + 1, started by --warmups runs).
 Prints the median and best per-level time and the CPU per level of the backend and its processes.
 Ray's figure (3.1-3.4 ms per level on this 2-core machine, from issue 15) is printed as the anchor.
 """
@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--depth", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kinds", nargs="+", choices=["forked", "reusable"], default=["forked", "reusable"])
+    parser.add_argument("--warmups", type=int, default=5, help="warm-up runs before a reusable chain is timed")
     args = parser.parse_args()
 
     import remote_chain as tasks  # the module, not __main__: actions import it from the bundle
@@ -61,7 +62,12 @@ def main() -> int:
             pid = info.pid if sys.platform.startswith("linux") else None
             for kind in args.kinds:
                 fn = tasks.chain if kind == "forked" else tasks.chain_warm
-                assert remote.run(fn, n=args.depth).outputs() == args.depth  # warm-up (workers, templates)
+                # Warm-up: the fork server's templates; for `reusable`, the pool. A level that
+                # finds no idle worker is forked while the pool grows by one, and workers started
+                # in one run serve deeper levels of it, so the pool reaches a worker per level
+                # only after a few runs (each level holds its worker while it awaits the next).
+                for _ in range(1 if kind == "forked" else args.warmups):
+                    assert remote.run(fn, n=args.depth).outputs() == args.depth
                 times, cpus = [], []
                 for _ in range(args.repeat):
                     cpu0 = _tree_cpu(pid) if pid else 0.0

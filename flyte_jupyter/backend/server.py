@@ -31,6 +31,13 @@ from flyte_jupyter.backend.config import (
 
 log = logging.getLogger("flyte_jupyter.backend")
 
+# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). The
+# event loop gives the GIL up at every system call (a socket write to a fork server, a gRPC
+# send, epoll) and, while the store's writer thread runs Python code, waited up to a whole
+# interval to get it back: a few ms on every hop of a nested call and of a watch. 0.5 ms bounds
+# that wait at a small cost in switches.
+_SWITCH_INTERVAL = 0.0005
+
 _OPTIONS = [
     ("grpc.max_send_message_length", 32 * 1024 * 1024),
     ("grpc.max_receive_message_length", 32 * 1024 * 1024),
@@ -290,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("FLYTE_JUPYTER_LOG", "WARNING"),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = config_from_args(args)
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     try:
         asyncio.run(serve(config, clock=_scheduler_clock()))
     except KeyboardInterrupt:

@@ -183,7 +183,10 @@ class RemoteRun(Run):
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.done:
+        while True:
+            seen = self.state.version
+            if self.done:
+                break
             if follower.done():
                 if self._follow_error is not None:
                     raise self._follow_error
@@ -191,7 +194,7 @@ class RemoteRun(Run):
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TimeoutError(f"run {self.name} still {self.phase.value} after {timeout} s")
-            self.state.wait_for_change(0.25 if left is None else min(left, 0.25))
+            self.state.wait_for_change(0.25 if left is None else min(left, 0.25), seen)
         # The root has ended; children it took down end a moment later: let the tree settle.
         try:
             follower.result(timeout=10 if deadline is None else max(0.0, min(10, deadline - time.monotonic())))

@@ -23,6 +23,7 @@ class RunState:
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        self.version = 0  # counts changes: see `wait_for_change`
 
     def apply(self, event: ActionEvent) -> ActionInfo:
         with self._lock:
@@ -59,6 +60,7 @@ class RunState:
             if event.queued_at is not None and info.queued_at is None:
                 info.queued_at = event.queued_at
             listeners = list(self._listeners)
+            self.version += 1
             self._changed.notify_all()
         for listener in listeners:
             try:
@@ -87,8 +89,13 @@ class RunState:
 
         return unsubscribe
 
-    def wait_for_change(self, timeout: float) -> None:
+    def wait_for_change(self, timeout: float, seen: int | None = None) -> None:
+        """Wait up to `timeout` seconds for the next change; with `seen` (a `version` read before
+        the caller looked at the state), return at once if a change came since, which a caller
+        checking first and then waiting would otherwise sleep through."""
         with self._changed:
+            if seen is not None and self.version != seen:
+                return
             self._changed.wait(timeout)
 
     @property

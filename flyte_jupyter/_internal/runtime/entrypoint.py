@@ -24,6 +24,9 @@ import traceback
 from typing import Any, Sequence
 
 _PARSER: argparse.ArgumentParser | None = None
+# Set by the backend for a task it has seen calling other tasks (the local plugin's templates
+# import grpc for it; the action starts connecting before its body runs).
+PRELOAD_GRPC_ENV = "FLYTE_JUPYTER_PRELOAD_GRPC"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +143,32 @@ def load_task(args: argparse.Namespace) -> tuple[Any, Any]:
     return task, code
 
 
+def warm_tasks(task: Any, code: Any) -> None:
+    """Compute once what each action of this bundle would compute for itself: the interface and
+    the code digest of the task and of every other task its module (or pickle bundle) holds. A
+    nested call builds its child's TaskSpec, whose code digest reads the child function's source
+    with `inspect.getsource` (tokenizing the module: ~10 ms of CPU per process, a quarter of a
+    nested call); a fork-server template calls this after loading the bundle, so every action
+    forked from it inherits the results instead."""
+    from flyte_jupyter._task import TaskTemplate
+
+    if code.kind == "pkl":
+        from flyte_jupyter._internal.runtime import bundle as _bundle
+
+        candidates: list[Any] = list(_bundle.load_pickle_bundle(code.uri).values())
+    else:
+        module = sys.modules.get(getattr(getattr(task, "func", None), "__module__", "") or "")
+        candidates = list(vars(module).values()) if module is not None else []
+    for obj in [task, *candidates]:
+        if not isinstance(obj, TaskTemplate):
+            continue
+        try:
+            obj.interface  # noqa: B018 - cached on the task
+            obj._source_hash  # noqa: B018
+        except Exception:  # noqa: BLE001 - a task that cannot be described fails when it is called
+            continue
+
+
 def _write_error(outputs_path: str, failure: _Failure) -> None:
     from flyte_jupyter._internal.runtime import storage as _storage
     from flyte_jupyter._internal.wire.proto import common_pb2
@@ -203,8 +232,14 @@ def run(args: argparse.Namespace) -> int:
     from flyte_jupyter._context import ActionID, TaskContext, task_context
     from flyte_jupyter._internal.controllers import create_controller
 
+    project = os.environ.get("FLYTE_JUPYTER_PROJECT", "default")
+    domain = os.environ.get("FLYTE_JUPYTER_DOMAIN", "development")
     try:
         task, code = load_task(args)
+        controller = create_controller("remote", run_name=args.run_name, project=project, domain=domain, code=code,
+                                       raw_data_path=args.raw_data_path)
+        if os.environ.get(PRELOAD_GRPC_ENV) == "1":  # this task calls others: connect while reading inputs
+            controller.warm(args.name)
         from flyte_jupyter._internal.runtime import storage as _storage
         from flyte_jupyter._internal.runtime.spec import CUSTOM_CONTEXT_ENV, CUSTOM_CONTEXT_KEY
         from flyte_jupyter._internal.types import decode_inputs
@@ -224,11 +259,7 @@ def run(args: argparse.Namespace) -> int:
         _print_failure(failure)
         return 1
 
-    project = os.environ.get("FLYTE_JUPYTER_PROJECT", "default")
-    domain = os.environ.get("FLYTE_JUPYTER_DOMAIN", "development")
     attempt = int(os.environ.get("FLYTE_JUPYTER_ATTEMPT", "1") or 1)
-    controller = create_controller("remote", run_name=args.run_name, project=project, domain=domain, code=code,
-                                   raw_data_path=args.raw_data_path)
     report = None
     if getattr(task, "report", False):
         from flyte_jupyter._internal.runtime import storage as _storage

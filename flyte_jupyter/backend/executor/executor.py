@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from flyte_jupyter._internal.runtime import storage as _storage
-from flyte_jupyter._internal.runtime.entrypoint import loader_args
+from flyte_jupyter._internal.runtime.entrypoint import PRELOAD_GRPC_ENV, loader_args
 from flyte_jupyter._internal.runtime.loops import BackgroundTasks
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.catalog import TaskCatalog
@@ -395,7 +395,7 @@ class Executor:
         env["FLYTE_JUPYTER_ATTEMPT"] = str(att.number)
         env["FLYTE_JUPYTER_PARENT"] = rec.parent
         if rec.task_key in self._nesting:
-            env["FLYTE_JUPYTER_PRELOAD_GRPC"] = "1"
+            env[PRELOAD_GRPC_ENV] = "1"
         # Flat per-attempt names: a directory level costs a mkdir per action (~0.1 ms on ext4).
         rel = os.path.join(rec.project, rec.domain, rec.run, f"{rec.name}-{att.number}")
         data_dir = str(self.config.data_dir)

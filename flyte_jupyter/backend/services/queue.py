@@ -55,6 +55,25 @@ class _Checked:
     identity: str = ""  # the digest of the spec as sent: the version's identity
 
 
+# Children checked, or stored, between two yields to the event loop: while a large batch is
+# checked and stored (500 children held the loop for 0.2-1 s on a loaded 2-core machine), the
+# changes already made are committed, launched and sent to watchers instead of waiting for it.
+_YIELD_EVERY = 32
+
+
+def _refuse_if_ended(entry: RunEntry, parent_name: str) -> None:
+    """A run or a parent that has ended takes no new children."""
+    run = entry.run
+    root = entry.actions.get(ROOT_ACTION)
+    if root is not None and root.terminal:
+        raise Refuse(grpc.StatusCode.FAILED_PRECONDITION,
+                     f"run {run.name} has ended ({PHASE_NAMES[root.phase]}); it takes no new actions")
+    parent = entry.actions.get(parent_name)
+    if parent is not None and parent.terminal:
+        raise Refuse(grpc.StatusCode.FAILED_PRECONDITION,
+                     f"parent action {parent.name} has ended ({PHASE_NAMES[parent.phase]}); it takes no new children")
+
+
 class QueueService(queue_grpc.QueueServiceServicer):
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -72,13 +91,7 @@ class QueueService(queue_grpc.QueueServiceServicer):
         parent = entry.actions.get(req.parent)
         if parent is None and (run.key, req.parent) not in batch:
             raise Invalid(f"parent action {req.parent!r} does not exist in run {run.name}")
-        root = entry.actions.get(ROOT_ACTION)
-        if root is not None and root.terminal:
-            raise Refuse(grpc.StatusCode.FAILED_PRECONDITION,
-                         f"run {run.name} has ended ({PHASE_NAMES[root.phase]}); it takes no new actions")
-        if parent is not None and parent.terminal:
-            raise Refuse(grpc.StatusCode.FAILED_PRECONDITION,
-                         f"parent action {parent.name} has ended ({PHASE_NAMES[parent.phase]}); it takes no new children")
+        _refuse_if_ended(entry, req.parent)
         if req.HasField("task_ref"):
             spec, identity = await self._registered(req, run.project, run.domain)
         else:
@@ -146,13 +159,23 @@ class QueueService(queue_grpc.QueueServiceServicer):
         return queue_pb.EnqueueActionResponse(action=rec.to_pb(), existed=False)
 
     async def _enqueue_all(self, reqs: list[queue_pb.EnqueueActionRequest]) -> list[queue_pb.EnqueueActionResponse]:
-        """Check every request, then store them: a call with one bad request stores none."""
+        """Check every request, then store them: a call with one bad request stores none. A large
+        batch is stored in slices with the loop free in between (`_YIELD_EVERY`); a run or parent
+        that ended meanwhile (aborted) refuses the rest, as it would a new call."""
         batch: dict[tuple, str] = {}
-        checked = [await self._check(req, batch) for req in reqs]
+        checked = []
+        for i, req in enumerate(reqs):
+            if i and i % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # checking 500 children holds the loop for 0.2-1 s otherwise
+            checked.append(await self._check(req, batch))
         pending: list = []
         results = []
         try:
-            for item in checked:
+            for i, item in enumerate(checked):
+                if i and i % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                    if item.existing is None:
+                        _refuse_if_ended(item.entry, item.req.parent)
                 results.append(await self._store(item, pending))
         finally:
             if pending:

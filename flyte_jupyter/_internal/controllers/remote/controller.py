@@ -102,7 +102,7 @@ class RemoteController:
     """Launches child actions of the actions running in this process (see the module docstring)."""
 
     def __init__(self, *, run_name: str, project: str, domain: str, code: CodeRef, raw_data_path: str,
-                 client: BackendClient | None = None) -> None:
+                 client: BackendClient | None = None, owns_client: bool = True) -> None:
         self.run_name = run_name
         self.project = project
         self.domain = domain
@@ -115,6 +115,7 @@ class RemoteController:
             insecure=os.environ.get("FLYTE_JUPYTER_INSECURE", "1") == "1", project=project, domain=domain,
             ca_cert=os.environ.get("FLYTE_JUPYTER_CA_CERT") or None,
         )
+        self._owns_client = owns_client or client is None  # a shared client outlives this controller
         self._informers: dict[str, Informer] = {}
         self._batcher = _Batcher(self.client)
         self._seq: dict[str, itertools.count] = {}
@@ -133,6 +134,11 @@ class RemoteController:
         if informer is None:
             informer = self._informers[parent] = Informer(self.client, self.run_name, parent, self.project, self.domain)
         return informer
+
+    def warm(self, parent: str) -> None:
+        """Open the watch on `parent`'s children now (connecting the channel), before its first
+        call needs it; on this controller's loop."""
+        self._informer(parent)
 
     def _code_for(self, task: Any) -> CodeRef:
         """The bundle a child loads: the run's own, or (a task outside a pickle bundle) its own pickle."""
@@ -254,7 +260,8 @@ class RemoteController:
         for informer in list(self._informers.values()):
             await informer.close()
         self._informers.clear()
-        await self.client.close()
+        if self._owns_client:
+            await self.client.close()
 
 
 __all__ = ["RemoteController", "Informer"]

@@ -128,9 +128,10 @@ class ForkServer:
         self._pending[self._next] = (fut, proc)
         return await fut
 
-    async def spawn_worker(self, worker_sock: socket.socket) -> int:
-        """Fork a reusable worker serving `worker_sock` (passed to the zygote by SCM_RIGHTS)."""
-        return await self.spawn_on_socket(worker_sock, {"worker": True})
+    async def spawn_worker(self, worker_sock: socket.socket, grpc: bool = False) -> int:
+        """Fork a reusable worker serving `worker_sock` (passed to the zygote by SCM_RIGHTS); with
+        `grpc`, one that imports grpc before it says it is ready."""
+        return await self.spawn_on_socket(worker_sock, {"worker": True, "grpc": grpc})
 
     async def spawn_on_socket(self, sock: socket.socket, req: dict) -> int:
         """Fork a long-lived server (worker or template) on `sock`, passed by SCM_RIGHTS."""

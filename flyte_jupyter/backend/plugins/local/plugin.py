@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from flyte_jupyter._internal.runtime import storage as _storage
+from flyte_jupyter._internal.runtime.entrypoint import PRELOAD_GRPC_ENV
 from flyte_jupyter.backend.executor.plugin import (
     ExecutorPlugin,
     LaunchSpec,
@@ -338,7 +339,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                 self._reaper = asyncio.ensure_future(self._reap())
         worker = pool.idle()
         if worker is None:
-            pool.grow()
+            pool.grow(grpc=spec.env.get(PRELOAD_GRPC_ENV) == "1")
         return worker
 
     async def _reap(self) -> None:

@@ -26,7 +26,13 @@ import sys
 import traceback
 from typing import cast
 
-from flyte_jupyter.backend.plugins.local.attempt import enter_attempt, order_path_of, preload, run_entrypoint
+from flyte_jupyter.backend.plugins.local.attempt import (
+    enter_attempt,
+    order_path_of,
+    preload,
+    preload_grpc,
+    run_entrypoint,
+)
 
 
 def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
@@ -63,9 +69,17 @@ def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tupl
     return code
 
 
-def serve(fd: int, warm: bool = True) -> None:
+def serve(fd: int, warm: bool = True, grpc: bool = False) -> None:
+    """Serve actions on `fd`; `warm`: import the SDK first (a worker not forked from the fork
+    server); `grpc`: import grpc and the remote controller too, before saying ready (its actions
+    call other tasks)."""
     if warm:
         preload()
+    if grpc:
+        try:
+            preload_grpc()
+        except Exception:  # noqa: BLE001 - only speed is lost: the first nested call imports it
+            traceback.print_exc()
     sock = socket.socket(fileno=fd)
     reader = sock.makefile("rb")
     base_env = dict(os.environ._data)  # type: ignore[attr-defined]

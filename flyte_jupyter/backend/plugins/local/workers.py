@@ -35,10 +35,10 @@ class Worker:
         self.idle_since = time.monotonic()
         self._next = 0
 
-    async def spawn(self, python: str, log_path: Path) -> None:
+    async def spawn(self, python: str, log_path: Path, grpc: bool = False) -> None:
         ours, theirs = socket.socketpair()
         try:
-            await self._spawn(python, log_path, ours, theirs)
+            await self._spawn(python, log_path, ours, theirs, grpc)
         except BaseException:
             # A worker that did start sees EOF and exits.
             if self.writer is not None:
@@ -47,11 +47,12 @@ class Worker:
                 ours.close()
             raise
 
-    async def _spawn(self, python: str, log_path: Path, ours: socket.socket, theirs: socket.socket) -> None:
+    async def _spawn(self, python: str, log_path: Path, ours: socket.socket, theirs: socket.socket,
+                     grpc: bool) -> None:
         zygote = await self.pool.plugin._zygote(python)
         if zygote is not None:
             try:
-                self.pid = await zygote.spawn_worker(theirs)  # a fork: ready in milliseconds
+                self.pid = await zygote.spawn_worker(theirs, grpc)  # a fork: ready in milliseconds
             finally:
                 theirs.close()
         else:
@@ -125,8 +126,9 @@ class WorkerPool:
                 return w
         return None
 
-    def grow(self) -> None:
-        """Start one more worker in the background (until `replicas`)."""
+    def grow(self, grpc: bool = False) -> None:
+        """Start one more worker in the background (until `replicas`); `grpc`: the environment's
+        tasks call other tasks, so the worker imports grpc before it takes its first action."""
         if len(self.workers) >= self.replicas:
             return
         worker = Worker(self)
@@ -134,7 +136,7 @@ class WorkerPool:
 
         async def start() -> None:
             try:
-                await worker.spawn(self.python, self.plugin.data_dir / "workers.log")
+                await worker.spawn(self.python, self.plugin.data_dir / "workers.log", grpc)
             except Exception:  # noqa: BLE001 - actions fall back to the fork server
                 log.exception("reusable worker failed to start")
                 self.remove(worker)

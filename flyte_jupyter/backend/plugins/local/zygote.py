@@ -11,6 +11,7 @@ Protocol over the inherited socket (one JSON object per line):
   backend -> zygote  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
                      {"id": N, "worker": true}  after passing a socket on the control socket
                                                  (SCM_RIGHTS): fork a reusable worker on it
+                                                 ("grpc": true: it imports grpc before it is ready)
                      {"id": N, "template": true, "argv": [...], "env": {...}, "cwd": D}
                                                  likewise: fork a *template* on the passed socket,
                                                  a fork server of its own that has loaded one code
@@ -40,7 +41,8 @@ import sys
 import traceback
 from typing import cast
 
-from flyte_jupyter.backend.plugins.local.attempt import open_log, preload
+from flyte_jupyter._internal.runtime.entrypoint import PRELOAD_GRPC_ENV
+from flyte_jupyter.backend.plugins.local.attempt import open_log, preload, preload_grpc
 from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
 
 
@@ -83,14 +85,15 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
         os._exit(code)
 
 
-def _worker_child(worker_fd: int, keep_closed: list[int]) -> None:
-    """In a forked child: become a reusable worker on the socket the backend passed. Never returns."""
+def _worker_child(worker_fd: int, keep_closed: list[int], grpc: bool = False) -> None:
+    """In a forked child: become a reusable worker on the socket the backend passed (with `grpc`,
+    for an environment whose tasks call other tasks, grpc imported first). Never returns."""
     code = 0
     try:
         _detach(keep_closed)
         from flyte_jupyter.backend.plugins.local import worker as _worker
 
-        _worker.serve(worker_fd, warm=False)
+        _worker.serve(worker_fd, warm=False, grpc=grpc)
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         code = 1
@@ -109,9 +112,6 @@ def _check_fork_safe() -> None:
         raise RuntimeError("the task module imported grpc at import time; not forking from it")
 
 
-PRELOAD_GRPC_ENV = "FLYTE_JUPYTER_PRELOAD_GRPC"
-
-
 def _preload_grpc() -> None:
     """For a template of a task that calls other tasks (the executor sets PRELOAD_GRPC_ENV once it
     has seen one of the task's actions enqueue a child): import grpc, the client and the remote
@@ -119,14 +119,7 @@ def _preload_grpc() -> None:
     nested call's cost). Import only: no channel, no thread, no grpc_init (that happens on the
     first channel, in the child after the fork), so nothing of grpc's state crosses the fork. It
     makes the template ~10 MiB bigger (fork ~0.4 ms dearer), so leaf tasks never get it."""
-    import importlib
-
-    import grpc.aio  # noqa: F401
-
-    # By name, as attempt.preload() loads the rest of what a child imports: this process runs the
-    # actions' code, the backend itself never imports the SDK's controllers.
-    importlib.import_module("flyte_jupyter._internal.controllers.remote.controller")
-
+    preload_grpc()
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
     if threads > 1:
         raise RuntimeError(f"importing grpc started {threads - 1} thread(s); not forking from it")
@@ -153,8 +146,8 @@ def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int], zygote: int
         os.chdir(req["cwd"])
         from flyte_jupyter._internal.runtime import entrypoint
 
-        task, _ = entrypoint.load_task(entrypoint.parse_args(req["argv"]))
-        task.interface  # noqa: B018 - computed once here, inherited by every child
+        task, code = entrypoint.load_task(entrypoint.parse_args(req["argv"]))
+        entrypoint.warm_tasks(task, code)  # computed once here, inherited by every child
         _check_fork_safe()
         if os.environ.get(PRELOAD_GRPC_ENV) == "1":
             _preload_grpc()
@@ -258,7 +251,7 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                     if worker_fd >= 0 and req.get("template"):
                         _template_child(req, worker_fd, closing, me)
                     if worker_fd >= 0:
-                        _worker_child(worker_fd, closing)
+                        _worker_child(worker_fd, closing, bool(req.get("grpc")))
                     _child(req, closing, out_fd if out_fd >= 0 else None)
                 if worker_fd >= 0:
                     os.close(worker_fd)
