@@ -559,6 +559,7 @@ class BackendRunsManager(RunsManager):
             "memory_capacity": facts.get("memory_capacity"), "memory_requested": facts.get("memory_requested"),
             "running": facts.get("running_actions"),
             "queued": facts.get("queued_actions"),
+            "waiting_parents": facts.get("waiting_parents"),  # running, their request given back
             "version": facts.get("version"),
             "executor": facts.get("executor"),
             "data_dir": facts.get("data_dir") if embedded else None,

@@ -244,6 +244,13 @@ export interface IStatus {
   max_parallelism: number | null;
   running: number | null;
   queued: number | null;
+  /** Admission by requested resources: cores and bytes, all and what running actions request. */
+  cpu_capacity?: number | null;
+  cpu_requested?: number | null;
+  memory_capacity?: number | null;
+  memory_requested?: number | null;
+  /** Parents waiting on their children (their request given back). */
+  waiting_parents?: number | null;
   data_dir?: string | null;
   version?: string | null;
 }

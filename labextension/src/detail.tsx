@@ -697,8 +697,7 @@ export function RunDetail(props: IRunDetailProps): JSX.Element {
       </div>
       {reason ? (
         <div className="jp-FlyteWaiting" role="status">
-          Actions wait: {reason} (the backend runs{' '}
-          {model.status?.max_parallelism} actions at a time).
+          Actions wait: {reason} ({model.waitRule()}).
         </div>
       ) : null}
       {run.phase === 'FAILED' || run.phase === 'TIMED_OUT' ? (

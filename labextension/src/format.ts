@@ -145,3 +145,16 @@ export function formatRate(perSecond: number): string {
   }
   return `${Math.max(1, Math.round(perSecond * 60))}/min`;
 }
+
+/** Cores as `backend status` writes them: `1.5`, `0.05` (no trailing zeros). */
+export function formatCores(cores: number): string {
+  return String(Number(cores.toFixed(3)));
+}
+
+/** Bytes as `backend status` writes them: `600Mi`, `16Gi`, `1.5Gi`. */
+export function formatMemory(bytes: number): string {
+  const gi = 1 << 30;
+  return bytes >= gi
+    ? `${Number((bytes / gi).toFixed(1))}Gi`
+    : `${Math.round(bytes / (1 << 20))}Mi`;
+}

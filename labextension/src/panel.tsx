@@ -26,6 +26,7 @@ import {
   IUpdate,
   isTerminal
 } from './api';
+import { formatCores, formatMemory } from './format';
 import { cloneRun } from './clone';
 import { RunDetail } from './detail';
 import { RunsList } from './runs';
@@ -36,6 +37,7 @@ import { flyteIcon } from './icon';
 const RECONNECT_MS = 2000;
 const STATUS_BUSY_MS = 2000; // status polls while a run is live
 const STATUS_IDLE_MS = 30000;
+const STATUS_SOON_MS = 250; // a run-list event (a run or action started or ended) asks again
 const LABELS_MS = 600; // labels of new actions are asked for at most this often per run
 
 /** What the model asks of the application: open a notebook at a cell, a run in the main area. */
@@ -84,6 +86,7 @@ export class FlyteModel {
   private _frame: number | null = null;
   private _statusTimer: number | null = null;
   private _statusAt = 0;
+  private _statusSoonTimer: number | null = null;
   private _labelTimers = new Map<string, number>();
   private _labelBusy = new Set<string>();
 
@@ -114,6 +117,9 @@ export class FlyteModel {
     }
     if (this._statusTimer !== null) {
       window.clearInterval(this._statusTimer);
+    }
+    if (this._statusSoonTimer !== null) {
+      window.clearTimeout(this._statusSoonTimer);
     }
     this._labelTimers.forEach(t => window.clearTimeout(t));
     this._socket?.close();
@@ -294,32 +300,89 @@ export class FlyteModel {
   }
 
   /**
-   * Why queued actions wait, when the backend is full: `2 of 2 slots busy`. The backend counts
-   * running parents too, though a parent waiting on its children gives its slot up: the busy
-   * slots are at most all of them.
+   * Why queued actions wait, when the backend is full: `2 of 2 slots busy` under a
+   * max_parallelism bound, else what the running actions request of the capacity (`cpu 2 of 2
+   * requested, memory 400Mi of 16Gi`): a queued action starts when its request fits. The backend
+   * counts running parents too, though a parent waiting on its children gives its slot (and its
+   * request) up: the busy slots are at most all of them.
    */
   waitReason(): string | null {
     const s = this.status;
-    if (!s || !s.max_parallelism || s.running === null) {
+    const waiting = s?.queued ?? 0;
+    if (!s || s.running === null || !waiting) {
       return null;
     }
-    const waiting = s.queued ?? 0;
-    if (s.running < s.max_parallelism || !waiting) {
+    const actions = `${waiting} action${waiting === 1 ? '' : 's'} waiting`;
+    if (s.max_parallelism && s.running >= s.max_parallelism) {
+      return `${s.max_parallelism} of ${s.max_parallelism} slots busy, ${actions}`;
+    }
+    const requested = this._requestedText();
+    return requested ? `${requested}; ${actions}` : null;
+  }
+
+  /** What admits a queued action, beside `waitReason()`: the slots bound, or the capacity. */
+  waitRule(): string {
+    const s = this.status;
+    return s?.max_parallelism && (s.running ?? 0) >= s.max_parallelism
+      ? `the backend runs ${s.max_parallelism} actions at a time`
+      : 'an action starts when its CPU and memory requests fit';
+  }
+
+  /**
+   * How busy the backend is, as `backend status` says it: `cpu 1.5 of 2 requested, memory 600Mi
+   * of 16Gi; 3 queued, 1 waiting parent`, and `1/2 slots busy` first under a max_parallelism bound.
+   */
+  loadText(): string | null {
+    const s = this.status;
+    if (!s) {
+      return null;
+    }
+    const parts: string[] = [];
+    if (s.max_parallelism) {
+      parts.push(
+        `${Math.min(s.running ?? 0, s.max_parallelism)}/${s.max_parallelism} slots busy`
+      );
+    }
+    const requested = this._requestedText();
+    if (requested) {
+      parts.push(requested);
+    }
+    if (!parts.length) {
+      return null;
+    }
+    const counts: string[] = [];
+    if (s.queued) {
+      counts.push(`${s.queued} queued`);
+    }
+    if (s.waiting_parents) {
+      counts.push(
+        `${s.waiting_parents} waiting parent${s.waiting_parents === 1 ? '' : 's'}`
+      );
+    }
+    return parts.join(', ') + (counts.length ? `; ${counts.join(', ')}` : '');
+  }
+
+  /** `cpu 1.5 of 2 requested, memory 600Mi of 16Gi`, when the backend admits by requests. */
+  private _requestedText(): string | null {
+    const s = this.status;
+    if (!s || !s.cpu_capacity || !s.memory_capacity) {
       return null;
     }
     return (
-      `${s.max_parallelism} of ${s.max_parallelism} slots busy, ` +
-      `${waiting} action${waiting === 1 ? '' : 's'} waiting`
+      `cpu ${formatCores(s.cpu_requested ?? 0)} of ${formatCores(s.cpu_capacity)} requested, ` +
+      `memory ${formatMemory(s.memory_requested ?? 0)} of ${formatMemory(s.memory_capacity)}`
     );
   }
 
-  /** `1/2 slots busy`. */
-  slotsText(): string | null {
-    const s = this.status;
-    if (!s || !s.max_parallelism) {
-      return null;
+  /** Ask for the status soon after runs or actions start or end (at most every STATUS_SOON_MS). */
+  private _statusSoon(): void {
+    if (this._statusSoonTimer !== null || this._disposed) {
+      return;
     }
-    return `${Math.min(s.running ?? 0, s.max_parallelism)}/${s.max_parallelism} slots busy`;
+    this._statusSoonTimer = window.setTimeout(() => {
+      this._statusSoonTimer = null;
+      void this._pollStatus(true);
+    }, STATUS_SOON_MS);
   }
 
   private _active(): boolean {
@@ -450,6 +513,9 @@ export class FlyteModel {
   private _onUpdate(update: IUpdate): void {
     if (update.run) {
       const old = this.runs.get(update.run.name);
+      if (update.type === 'run' && old?.phase !== update.run.phase) {
+        this._statusSoon(); // a run started or ended: what the backend holds changed
+      }
       // action updates carry the run as the watch began: keep what the list knows of its origin
       this.runs.set(update.run.name, { ...old, ...update.run });
     }
@@ -463,6 +529,9 @@ export class FlyteModel {
       if (update.type === 'action' && update.action) {
         const name = update.action.name;
         const old = current.actions.find(a => a.name === name);
+        if (old?.phase !== update.action.phase) {
+          this._statusSoon(); // an action was admitted or ended
+        }
         // events carry no inputs/outputs summaries; keep the ones a full fetch brought
         detail.actions = [
           ...current.actions.filter(a => a.name !== name),
@@ -506,18 +575,22 @@ export function useModel(model: FlyteModel): number {
 
 function BackendLine(props: { model: FlyteModel }): JSX.Element | null {
   const s = props.model.status;
-  if (!s || !s.max_parallelism) {
+  const load = props.model.loadText();
+  if (!s || !load) {
     return null;
   }
   const where = s.embedded ? 'embedded backend' : `backend ${s.endpoint ?? ''}`;
   const reason = props.model.waitReason();
+  const admits = s.max_parallelism
+    ? `it runs at most ${s.max_parallelism} actions at a time, each when its CPU and memory requests fit.`
+    : 'it starts an action when its CPU and memory requests fit what the running actions leave free.';
   return (
     <div
       className={
         'jp-FlyteBackend jp-FlyteMuted' + (reason ? ' jp-mod-full' : '')
       }
       title={
-        `Runs go to the ${where} at ${s.endpoint ?? '?'}; it runs ${s.max_parallelism} actions at a time.` +
+        `Runs go to the ${where} at ${s.endpoint ?? '?'}; ${admits}` +
         (s.embedded
           ? s.started_by_server
             ? ' JupyterLab started it and stops it when it exits.'
@@ -526,8 +599,12 @@ function BackendLine(props: { model: FlyteModel }): JSX.Element | null {
       }
     >
       <span className="jp-FlyteBackend-where">{where}</span>
-      <span className="jp-FlyteBackend-load" data-running={s.running ?? ''}>
-        {reason ?? props.model.slotsText()}
+      <span
+        className="jp-FlyteBackend-load"
+        data-running={s.running ?? ''}
+        title={reason ?? load}
+      >
+        {load}
       </span>
     </div>
   );

@@ -8,7 +8,8 @@ twice then succeeds, a failure nested three actions deep) and what the panel sho
 - every attempt of a retried action: its error, log, times and backoff (item 6);
 - rows labelled by their inputs, a map group's progress bar with throughput and ETA (item 7);
 - the submit dialog naming tasks `live.slow` and saying why Run is off (item 8);
-- the embedded backend and why actions wait, "2 of 2 slots busy" (item 9);
+- the embedded backend, the capacity in use ("cpu 2 of 2 requested, memory 400Mi of 16Gi; 18 queued")
+  and why actions wait (item 9);
 - a run opened in the main area, beside the notebook (item 10).
 
 Screenshots (light and dark) go to test-artifacts/lab/ as 2x-*.png.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -41,7 +43,7 @@ import flyte_jupyter as flyte
 env = flyte.TaskEnvironment(name="sweep")
 
 
-@env.task
+@env.task(resources=flyte.Resources(cpu=1))  # a core each: the trials wait for capacity
 def trial(lr: float, i: int) -> float:
     print(f"trial {i} with lr={lr}", flush=True)
     time.sleep(1.5)
@@ -219,7 +221,7 @@ def lab(lab_server: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
     yield {**lab_server, "runs": runs, "work": work}
 
 
-def _light(lab: dict[str, Any]) -> None:
+def _light_setting(lab: dict[str, Any]) -> None:
     """Each test starts in the light theme (an earlier one may have left the dark one set)."""
     request = urllib.request.Request(
         f"{lab['url']}/lab/api/settings/@jupyterlab/apputils-extension:themes",
@@ -229,7 +231,7 @@ def _light(lab: dict[str, Any]) -> None:
 
 
 def _page(lab: dict[str, Any], browser: Any, path: str = "lab/tree/sweep.ipynb") -> Any:
-    _light(lab)
+    _light_setting(lab)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(60_000)
     page.errors = []  # type: ignore[attr-defined]
@@ -276,9 +278,10 @@ def test_series_origin_jump_rerun_and_clone(lab: dict[str, Any], browser: Any) -
     assert "3 runs" in entry.inner_text()
     # where it came from: the notebook by name and the cell's place in it (not "notebook · cell")
     assert "sweep.ipynb · cell 3" in entry.inner_text()
-    # the backend: the embedded one, how many slots it has
+    # the backend: the embedded one, and what the running actions request of its capacity
     panel.locator(".jp-FlyteBackend", has_text="embedded backend").wait_for()
-    assert "slots busy" in panel.locator(".jp-FlyteBackend").inner_text()
+    load = panel.locator(".jp-FlyteBackend-load").inner_text()
+    assert re.match(r"cpu \d+(\.\d+)? of \d+(\.\d+)? requested, memory \d+(\.\d)?[MG]i of \d+(\.\d)?[MG]i", load), load
     entry.locator(".jp-FlyteRuns-seriesToggle").click()
     earlier = panel.locator(".jp-FlyteRuns-earlier")
     page.wait_for_function("() => document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteRuns-earlier').length === 2")
@@ -390,10 +393,14 @@ def test_sweep_progress_wait_reason_main_area_and_widget_click(lab: dict[str, An
         "() => document.querySelector('#flyte-jupyter-panel .jp-FlyteTree-groupRow .jp-FlyteTree-eta')", timeout=90_000)
     assert group.locator(".jp-FlyteProgress").count() == 1
     assert "/20" in group.inner_text()
-    # the backend runs two actions at a time here: queued ones say why they wait
+    # each trial requests a core: the queued ones say why they wait, and the status line shows the
+    # cores in use within moments of the trials starting (not at the next 30 s idle poll)
     page.wait_for_function(
-        "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteWaiting')?.textContent || '').includes('slots busy')",
+        "() => /cpu \\d+ of \\d+ requested, memory \\d+(\\.\\d)?[MG]i of .*; \\d+ actions? waiting/.test("
+        "document.querySelector('#flyte-jupyter-panel .jp-FlyteWaiting')?.textContent || '')",
         timeout=60_000)
+    load = page.locator("#flyte-jupyter-panel .jp-FlyteBackend-load").inner_text()
+    assert not load.startswith("cpu 0 of ") and "queued" in load, load
     group.click()  # 20 calls: folded at first
     page.wait_for_function(
         "() => [...document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteTree-args')]"
@@ -415,6 +422,10 @@ def test_sweep_progress_wait_reason_main_area_and_widget_click(lab: dict[str, An
     assert page.locator(".lm-DockPanel .lm-TabBar-tab", has_text=name).count() == 1  # a tab: drag it anywhere
     _shot(page, "26-run-in-main-area")
     view.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=180_000)
+    # the run's end asks for the status again: the cores are free at once, not at the next idle poll (30 s)
+    page.wait_for_function(
+        "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteBackend-load')?.textContent || '')"
+        ".startsWith('cpu 0 of ')", timeout=8_000)
     _dark(page)
     _shot(page, "27-run-in-main-area-dark")
 

@@ -131,7 +131,7 @@ async def test_status_says_how_many_actions_run_at_once_and_how_busy_the_backend
     status = await _json(jp_fetch, "status")
     assert status["max_parallelism"] is None  # no bound but the capacity (actions admitted by requests)
     assert status["cpu_capacity"] > 0 and status["memory_capacity"] > 0 and status["cpu_requested"] >= 0
-    assert status["running"] >= 0 and status["queued"] >= 0
+    assert status["running"] >= 0 and status["queued"] >= 0 and status["waiting_parents"] >= 0
     assert status["embedded"] is False and status["started_by_server"] is False
     assert status["endpoint"]
 
