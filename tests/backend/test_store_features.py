@@ -7,9 +7,18 @@ import asyncio
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+import pytest
+
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.store.factory import make_store
-from flyte_jupyter.backend.store.records import ActionRecord, RunRecord, SecretRecord, TickRecord, TriggerRecord
+from flyte_jupyter.backend.store.records import (
+    ActionRecord,
+    LeaseTerms,
+    RunRecord,
+    SecretRecord,
+    TickRecord,
+    TriggerRecord,
+)
 
 
 def _on_store(store_url: str, body: Callable[[Any], Awaitable[None]]) -> None:
@@ -102,14 +111,36 @@ def test_attempts_and_origins_come_back_and_a_deleted_run_leaves_nothing_to_a_ne
     _on_store(store_url, body)
 
 
-def test_of_two_replicas_leasing_one_new_run_only_the_first_gets_it(store_url: str) -> None:
+def test_of_two_replicas_creating_one_run_only_the_first_gets_it_and_a_refused_run_leaves_no_lease(
+        store_url: str) -> None:
     async def body(store: Any) -> None:
         key = ("p", "d", "r")
-        assert await store.put_lease("a", "h:1", 30.0, key)
-        assert not await store.put_lease("b", "h:2", 30.0, key)
-        assert await store.put_lease("a", "h:1", 30.0, key)  # its own: renewed
-        assert (await store.lease_of(key))[0] == "a"
-        assert await store.put_lease("b", "h:2", -1.0, ("p", "d", "s"))  # expired at once
-        assert await store.put_lease("a", "h:1", 30.0, ("p", "d", "s"))  # so another takes it
+        assert await store.put_run(*_run("r"), LeaseTerms("a", "h:1", 30.0))
+        run, root = _run("r")
+        root.task_name = "other"
+        assert not await store.put_run(run, root, LeaseTerms("b", "h:2", 30.0))  # a's lease is live
+        assert [a.task_name for a in await store.get_actions(*key)] == ["t"]  # nothing of b's written
+        assert (await store.lease_of(key))[:2] == ("a", "h:1")
+        assert await store.put_run(*_run("s"), LeaseTerms("b", "h:2", -1.0))  # expired at once
+        with pytest.raises(store.dialect.error):  # the lease is free, but the name is taken: refused whole
+            await store.put_run(*_run("s"), LeaseTerms("a", "h:1", 30.0))
+        assert (await store.lease_of(("p", "d", "s")))[0] == "b"
+
+    _on_store(store_url, body)
+
+
+def test_a_tick_whose_run_another_replica_leased_is_not_recorded(store_url: str) -> None:
+    key = ("p", "d", "t", "hourly")
+
+    async def body(store: Any) -> None:
+        await store.put_triggers([TriggerRecord(*key, "v1", b"spec1", True, 1.0, 1.0)])
+        assert await store.put_run(*_run("hourly-1"), LeaseTerms("b", "h:2", 30.0))
+        tick = TickRecord(*key, 3600.0, "hourly-1", 2.0)
+        assert not await store.put_triggered_run(*_run("hourly-1"), tick, LeaseTerms("a", "h:1", 30.0))
+        assert await store.last_ticks() == {}
+        again = TickRecord(*key, 3600.0, "hourly-1b", 3.0)  # the tick is still free to fire
+        assert await store.put_triggered_run(*_run("hourly-1b"), again, LeaseTerms("a", "h:1", 30.0))
+        assert (await store.last_ticks())[key].run_name == "hourly-1b"
+        assert (await store.lease_of(("p", "d", "hourly-1b")))[0] == "a"
 
     _on_store(store_url, body)
