@@ -144,3 +144,23 @@ def test_a_tick_whose_run_another_replica_leased_is_not_recorded(store_url: str)
         assert (await store.lease_of(("p", "d", "hourly-1b")))[0] == "a"
 
     _on_store(store_url, body)
+
+
+def test_writes_that_read_their_result_are_right_beside_pipelined_writes_in_one_batch(store_url: str) -> None:
+    """On PostgreSQL a batch's writes travel in a pipeline, except those that read a row count:
+    every caller still gets its own write's answer, and a write sees the ones queued before it."""
+    async def body(store: Any) -> None:
+        await store.put_secret(SecretRecord("p", "d", "k", b"x", 1.0, 1.0), overwrite=False)
+        child = ActionRecord("p", "d", "r", "c1", "a0", "t", "v", seq=2, phase=pb.PHASE_RUNNING)
+        results = await asyncio.gather(
+            store.put_run(*_run("r"), LeaseTerms("a", "h:1", 30.0)),
+            store.delete_secret("p", "d", "k"),
+            store.put_actions([child]),
+            store.delete_secret("p", "d", "missing"),
+            store.put_run(*_run("r"), LeaseTerms("b", "h:2", 30.0)),  # a's lease, written just before
+            return_exceptions=True)
+        assert results == [True, True, None, False, False]
+        assert sorted(a.name for a in await store.get_actions("p", "d", "r")) == ["a0", "c1"]
+        assert await store.get_secret("p", "d", "k") is None
+
+    _on_store(store_url, body)

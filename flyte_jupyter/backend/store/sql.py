@@ -5,7 +5,9 @@ write queued so far, applies them in one transaction and commits, then resolves 
 A thousand children enqueued at once cost a handful of commits, and a caller is only told "done"
 after its write is durable. When one caller's write fails, the batch is rolled back and applied
 again with a savepoint around each write, so the failure is that caller's alone (PostgreSQL aborts
-a whole transaction on an error; SQLite would keep half a write).
+a whole transaction on an error; SQLite would keep half a write). Over a network the round trips
+are the cost: the writes that need no answer midway (`_Pipelined`: the hot ones, a new run and
+action changes) go with BEGIN and COMMIT in one pipeline, so a batch of them is one round trip.
 
 Subclasses say how to connect (`_connect`) and in which dialect; the schema comes from `schema.py`.
 """
@@ -255,7 +257,7 @@ class SqlStore(Store):
     def _apply(self, conn: Any, batch: list[tuple[_Write | None, asyncio.Future]]
                ) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
         """The batch in one transaction, rolled back whole when anything in it fails (the caller
-        then applies it `_apply_isolated`). Consecutive `_pipelined` writes, with BEGIN before
+        then applies it `_apply_isolated`). Consecutive `_Pipelined` writes, with BEGIN before
         them and COMMIT after, travel in one pipeline: a batch of them costs one round trip to
         PostgreSQL, not one per statement. Either way a result is handed back only once COMMIT's
         own answer came back: durable as before."""
