@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from flyte_jupyter.backend.store.base import Store
-from flyte_jupyter.backend.store.records import RunKey, RunRecord
+from flyte_jupyter.backend.store.records import LeaseTerms, RunKey, RunRecord
 
 log = logging.getLogger("flyte_jupyter.backend.replicas")
 
@@ -77,9 +77,9 @@ class Replica:
         """Take one run over now (a client asked about it) if no live replica owns it."""
         return bool(await self.store.claim_runs(self.id, self.endpoint, TTL, key))
 
-    async def lease_new(self, key: RunKey) -> bool:
-        """Whether this replica got the lease of a run it is about to create."""
-        return await self.store.put_lease(self.id, self.endpoint, TTL, key)
+    def lease_terms(self) -> LeaseTerms:
+        """The lease of a run this replica creates, written with the run (`Store.put_run`)."""
+        return LeaseTerms(self.id, self.endpoint, TTL)
 
     async def elsewhere(self, key: RunKey) -> RunElsewhere:
         """What to raise for a run another replica drives."""

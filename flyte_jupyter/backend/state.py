@@ -189,15 +189,14 @@ class StateHub:
         entry = RunEntry(run)
         entry.add(root)
         fired = f"trigger {tick.name} of {tick.task_name} fired its tick {tick.tick} already" if tick else ""
-        if self.replica is not None and not await self.replica.lease_new(run.key):
-            # Another replica creates or drives a run of this name (a tick both fired at once).
-            if tick is not None:
-                raise TickFired(fired)
-            raise RunExists(f"run {name!r} already exists in {project}/{domain}: another backend replica is "
-                            "creating or driving a run of this name; pick another run name")
+        # With replicas the run is leased to this one in the same transaction; False: another
+        # replica creates or drives a run of this name (a tick both fired at once).
+        lease = self.replica.lease_terms() if self.replica is not None else None
         if tick is None:
-            await self.store.put_run(run, root)
-        elif not await self.store.put_triggered_run(run, root, tick):
+            if not await self.store.put_run(run, root, lease):
+                raise RunExists(f"run {name!r} already exists in {project}/{domain}: another backend replica is "
+                                "creating or driving a run of this name; pick another run name")
+        elif not await self.store.put_triggered_run(run, root, tick, lease):
             raise TickFired(fired)
         self.runs[run.key] = entry  # visible only once committed (`get` skips reserved names)
         self._publish(entry, [msg])

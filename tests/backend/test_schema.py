@@ -117,7 +117,7 @@ def test_one_failing_write_in_a_batch_fails_alone(store_url: str) -> None:
             await store.close()
 
     results, names = asyncio.run(go())
-    assert results[0] is None and results[2] is None
+    assert results[0] is True and results[2] is None
     assert isinstance(results[1], Exception)
     assert names == ["r1/a0@1", "r1/c1@4", "r2/a0@2"]
 

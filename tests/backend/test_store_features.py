@@ -7,9 +7,18 @@ import asyncio
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+import pytest
+
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.store.factory import make_store
-from flyte_jupyter.backend.store.records import ActionRecord, RunRecord, SecretRecord, TickRecord, TriggerRecord
+from flyte_jupyter.backend.store.records import (
+    ActionRecord,
+    LeaseTerms,
+    RunRecord,
+    SecretRecord,
+    TickRecord,
+    TriggerRecord,
+)
 
 
 def _on_store(store_url: str, body: Callable[[Any], Awaitable[None]]) -> None:
@@ -102,14 +111,56 @@ def test_attempts_and_origins_come_back_and_a_deleted_run_leaves_nothing_to_a_ne
     _on_store(store_url, body)
 
 
-def test_of_two_replicas_leasing_one_new_run_only_the_first_gets_it(store_url: str) -> None:
+def test_of_two_replicas_creating_one_run_only_the_first_gets_it_and_a_refused_run_leaves_no_lease(
+        store_url: str) -> None:
     async def body(store: Any) -> None:
         key = ("p", "d", "r")
-        assert await store.put_lease("a", "h:1", 30.0, key)
-        assert not await store.put_lease("b", "h:2", 30.0, key)
-        assert await store.put_lease("a", "h:1", 30.0, key)  # its own: renewed
-        assert (await store.lease_of(key))[0] == "a"
-        assert await store.put_lease("b", "h:2", -1.0, ("p", "d", "s"))  # expired at once
-        assert await store.put_lease("a", "h:1", 30.0, ("p", "d", "s"))  # so another takes it
+        assert await store.put_run(*_run("r"), LeaseTerms("a", "h:1", 30.0))
+        run, root = _run("r")
+        root.task_name = "other"
+        assert not await store.put_run(run, root, LeaseTerms("b", "h:2", 30.0))  # a's lease is live
+        assert [a.task_name for a in await store.get_actions(*key)] == ["t"]  # nothing of b's written
+        assert (await store.lease_of(key))[:2] == ("a", "h:1")
+        assert await store.put_run(*_run("s"), LeaseTerms("b", "h:2", -1.0))  # expired at once
+        with pytest.raises(store.dialect.error):  # the lease is free, but the name is taken: refused whole
+            await store.put_run(*_run("s"), LeaseTerms("a", "h:1", 30.0))
+        assert (await store.lease_of(("p", "d", "s")))[0] == "b"
+
+    _on_store(store_url, body)
+
+
+def test_a_tick_whose_run_another_replica_leased_is_not_recorded(store_url: str) -> None:
+    key = ("p", "d", "t", "hourly")
+
+    async def body(store: Any) -> None:
+        await store.put_triggers([TriggerRecord(*key, "v1", b"spec1", True, 1.0, 1.0)])
+        assert await store.put_run(*_run("hourly-1"), LeaseTerms("b", "h:2", 30.0))
+        tick = TickRecord(*key, 3600.0, "hourly-1", 2.0)
+        assert not await store.put_triggered_run(*_run("hourly-1"), tick, LeaseTerms("a", "h:1", 30.0))
+        assert await store.last_ticks() == {}
+        again = TickRecord(*key, 3600.0, "hourly-1b", 3.0)  # the tick is still free to fire
+        assert await store.put_triggered_run(*_run("hourly-1b"), again, LeaseTerms("a", "h:1", 30.0))
+        assert (await store.last_ticks())[key].run_name == "hourly-1b"
+        assert (await store.lease_of(("p", "d", "hourly-1b")))[0] == "a"
+
+    _on_store(store_url, body)
+
+
+def test_writes_that_read_their_result_are_right_beside_pipelined_writes_in_one_batch(store_url: str) -> None:
+    """On PostgreSQL a batch's writes travel in a pipeline, except those that read a row count:
+    every caller still gets its own write's answer, and a write sees the ones queued before it."""
+    async def body(store: Any) -> None:
+        await store.put_secret(SecretRecord("p", "d", "k", b"x", 1.0, 1.0), overwrite=False)
+        child = ActionRecord("p", "d", "r", "c1", "a0", "t", "v", seq=2, phase=pb.PHASE_RUNNING)
+        results = await asyncio.gather(
+            store.put_run(*_run("r"), LeaseTerms("a", "h:1", 30.0)),
+            store.delete_secret("p", "d", "k"),
+            store.put_actions([child]),
+            store.delete_secret("p", "d", "missing"),
+            store.put_run(*_run("r"), LeaseTerms("b", "h:2", 30.0)),  # a's lease, written just before
+            return_exceptions=True)
+        assert results == [True, True, None, False, False]
+        assert sorted(a.name for a in await store.get_actions("p", "d", "r")) == ["a0", "c1"]
+        assert await store.get_secret("p", "d", "k") is None
 
     _on_store(store_url, body)

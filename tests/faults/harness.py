@@ -190,15 +190,18 @@ def kill(pid: int) -> bool:
 
 @dataclasses.dataclass
 class Starts:
-    """What `faults.flows.fan.note` wrote: per action name, its starts and ends (pid, attempt)."""
+    """What `faults.flows.fan.note` wrote: per action name, its starts and ends (pid, attempt),
+    and when each body on a pid last ended."""
 
     starts: dict[str, list[tuple[int, int]]]
     ends: dict[str, list[tuple[int, int]]]
+    ended_at: dict[tuple[str, int], float] = dataclasses.field(default_factory=dict)  # (name, pid) -> time
 
     @classmethod
     def read(cls, log_dir: Path) -> "Starts":
         starts: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
         ends: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
+        ended_at: dict[tuple[str, int], float] = {}
         try:
             text = (log_dir / "starts.log").read_text()
         except OSError:
@@ -209,7 +212,16 @@ class Starts:
                 continue
             what, name, pid, attempt = parts[0], parts[1], int(parts[2]), int(parts[3])
             (starts if what == "start" else ends)[name].append((pid, attempt))
-        return cls(starts, ends)
+            if what == "end":
+                ended_at[(name, pid)] = float(parts[4])
+        return cls(starts, ends, ended_at)
+
+    def hit_by(self, pid: int, killed_at: float, grace: float = 2.0) -> list[str]:
+        """The bodies a SIGKILL of `pid` at `killed_at` may make run again: those open on it, and
+        those that ended on it less than `grace` seconds before (a body notes its end before its
+        process stores the outputs: killed in between, the attempt is lost and retried)."""
+        recent = [name for (name, on), at in self.ended_at.items() if on == pid and killed_at - grace <= at]
+        return list(dict.fromkeys([*self.open_on(pid), *recent]))
 
     def open_on(self, pid: int) -> list[str]:
         """The bodies that started in process `pid` and have not ended there."""

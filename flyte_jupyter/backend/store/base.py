@@ -12,6 +12,7 @@ from typing import Any
 from flyte_jupyter.backend.store.records import (
     ActionRecord,
     CacheRecord,
+    LeaseTerms,
     RegistrationRecord,
     RunRecord,
     SecretRecord,
@@ -42,7 +43,10 @@ class Store(abc.ABC):
         transaction: all of them or none."""
 
     @abc.abstractmethod
-    async def put_run(self, run: RunRecord, root: ActionRecord) -> None: ...
+    async def put_run(self, run: RunRecord, root: ActionRecord, lease: LeaseTerms | None = None) -> bool:
+        """Store a new run and its root action; with `lease`, lease the run to that replica in the
+        same transaction. False, nothing written, when another replica holds a live lease of it
+        (two replicas creating one name: exactly one gets it)."""
 
     @abc.abstractmethod
     async def put_actions(self, actions: list[ActionRecord]) -> None: ...
@@ -118,12 +122,6 @@ class Store(abc.ABC):
         """(owner, endpoint, seconds left; negative once expired) of a run's lease, None if none."""
 
     @abc.abstractmethod
-    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> bool:
-        """Lease a run about to be created to `owner` (before its row exists, so no other replica
-        can claim it in between); False when another replica holds a live lease of it (two
-        replicas creating one name: exactly one gets it)."""
-
-    @abc.abstractmethod
     async def live_roots(self, keys: list[tuple[str, str, str]],
                          created_after: float) -> list[tuple[RunRecord, ActionRecord, int]]:
         """Every unfinished run, every run created after `created_after` and each run of `keys`,
@@ -176,9 +174,11 @@ class Store(abc.ABC):
     async def delete_trigger(self, key: TriggerKey) -> bool: ...
 
     @abc.abstractmethod
-    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord) -> bool:
+    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord,
+                                lease: LeaseTerms | None = None) -> bool:
         """`put_run` and the tick's record in one transaction; False (nothing written) when the
-        tick has fired already (by this process before a restart, or by another replica)."""
+        tick has fired already (by this process before a restart, or by another replica) or
+        another replica holds a live lease of the run."""
 
     @abc.abstractmethod
     async def last_ticks(self) -> dict[TriggerKey, TickRecord]:

@@ -1,7 +1,8 @@
 """The PostgreSQL store (psycopg 3): state for a backend that scales out (`store: {url: ...}`).
 
 The queries and group commit are `sql.py`'s, shared with SQLite: one writer thread commits every
-write queued so far in one transaction (psycopg pipelines the batch's statements), and a caller is
+write queued so far in one transaction (in psycopg's pipeline mode: BEGIN, the batch's statements
+and COMMIT in one round trip where no write needs a result midway), and a caller is
 told "done" only after PostgreSQL committed it (`synchronous_commit` as the server sets it; its
 default, on, survives a crash of the database server as well as of the backend). A connection that
 broke (the server restarted) is replaced before the next batch; the writes of the failed batch get
@@ -10,7 +11,7 @@ the error, as a failed commit would.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ContextManager
 from urllib.parse import urlsplit, urlunsplit
 
 from flyte_jupyter.backend.store.dialect import postgres_dialect
@@ -42,6 +43,9 @@ class PostgresStore(SqlStore):
                                    application_name="flyte-jupyter-backend")
         except psycopg.OperationalError as exc:
             raise ConnectionError(f"cannot connect to the PostgreSQL store {self.where}: {exc}".strip()) from exc
+
+    def _pipeline(self, conn: Any) -> ContextManager[Any]:
+        return conn.pipeline()
 
     def _usable(self, conn: Any) -> Any:
         if conn.closed or conn.broken:

@@ -136,6 +136,16 @@ class RunRecord:
         return (self.project, self.domain, self.name)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaseTerms:
+    """The lease a replica takes of a run it creates (backend/replicas.py): written with the
+    run, so no other replica can claim the run in between and one name has one creator."""
+
+    owner: str
+    endpoint: str
+    ttl: float  # seconds, in the database's clock
+
+
 @dataclasses.dataclass(slots=True)
 class CacheRecord:
     project: str

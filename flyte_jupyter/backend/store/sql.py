@@ -5,7 +5,9 @@ write queued so far, applies them in one transaction and commits, then resolves 
 A thousand children enqueued at once cost a handful of commits, and a caller is only told "done"
 after its write is durable. When one caller's write fails, the batch is rolled back and applied
 again with a savepoint around each write, so the failure is that caller's alone (PostgreSQL aborts
-a whole transaction on an error; SQLite would keep half a write).
+a whole transaction on an error; SQLite would keep half a write). Over a network the round trips
+are the cost: the writes that need no answer midway (`_Pipelined`: the hot ones, a new run and
+action changes) go with BEGIN and COMMIT in one pipeline, so a batch of them is one round trip.
 
 Subclasses say how to connect (`_connect`) and in which dialect; the schema comes from `schema.py`.
 """
@@ -15,10 +17,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import concurrent.futures
+import contextlib
+import itertools
 import json
 import queue
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.store import schema
@@ -27,6 +31,7 @@ from flyte_jupyter.backend.store.dialect import Dialect
 from flyte_jupyter.backend.store.records import (
     ActionRecord,
     CacheRecord,
+    LeaseTerms,
     RegistrationRecord,
     RunRecord,
     SecretRecord,
@@ -136,6 +141,32 @@ def _registration(row: tuple) -> RegistrationRecord:
 _Write = Callable[[Any], Any]
 
 
+class _Pipelined:
+    """A write that may travel in a pipeline with the statements before and after it: it issues
+    statements and reads results only through `fetch*()` (which waits for them), never
+    `rowcount` (not known yet in a pipeline), and does not catch a statement's error itself
+    (it surfaces later in a pipeline). Writes not wrapped run statement by statement."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: _Write) -> None:
+        self.write = write
+
+    def __call__(self, conn: Any) -> Any:
+        return self.write(conn)
+
+
+_begin = _Pipelined(lambda conn: conn.execute("BEGIN"))
+_commit = _Pipelined(lambda conn: conn.execute("COMMIT"))
+
+
+def _rollback(conn: Any, errors: tuple[type[Exception], ...]) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except errors:  # the connection is gone, or nothing was begun: nothing to undo
+        pass
+
+
 class SqlStore(Store):
     """One group-committing writer thread and one reader thread, each with its own connection."""
 
@@ -195,6 +226,11 @@ class SqlStore(Store):
 
     # -- the writer -----------------------------------------------------------------------------
 
+    def _pipeline(self, conn: Any) -> ContextManager[Any]:
+        """A block whose statements go to the database together, their results read at its end
+        (PostgreSQL's pipeline mode); a plain block where there is no network to save."""
+        return contextlib.nullcontext()
+
     def _write_loop(self, conn: Any) -> None:
         loop = self._open_loop()
         while True:
@@ -207,9 +243,10 @@ class SqlStore(Store):
             stop = any(fn is None for fn, _ in batch)
             try:
                 conn = self._usable(conn)
-                results = self._apply(conn, batch, isolated=False)
-                if any(exc is not None for _, _, exc in results):
-                    results = self._apply(conn, batch, isolated=True)
+                try:
+                    results = self._apply(conn, batch)
+                except self.dialect.error:  # one write failed, or the commit: each in a savepoint of its own
+                    results = self._apply_isolated(conn, batch)
             except Exception as exc:  # noqa: BLE001 - the database is gone: these writes failed, the writer lives
                 results = [(fut, None, exc) for _, fut in batch]
             loop.call_soon_threadsafe(self._committed, results)
@@ -217,10 +254,32 @@ class SqlStore(Store):
                 conn.close()
                 return
 
-    def _apply(self, conn: Any, batch: list[tuple[_Write | None, asyncio.Future]],
-               isolated: bool) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
-        """One transaction for the batch. Not `isolated`: the first failing write rolls it all back
-        (the caller retries isolated). `isolated`: each write in a savepoint of its own."""
+    def _apply(self, conn: Any, batch: list[tuple[_Write | None, asyncio.Future]]
+               ) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
+        """The batch in one transaction, rolled back whole when anything in it fails (the caller
+        then applies it `_apply_isolated`). Consecutive `_Pipelined` writes, with BEGIN before
+        them and COMMIT after, travel in one pipeline: a batch of them costs one round trip to
+        PostgreSQL, not one per statement. Either way a result is handed back only once COMMIT's
+        own answer came back: durable as before."""
+        steps: list[tuple[_Write | None, asyncio.Future | None]] = [(_begin, None), *batch, (_commit, None)]
+        results: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+        try:
+            for piped, group in itertools.groupby(steps, key=lambda step: isinstance(step[0], (_Pipelined, type(None)))):
+                with self._pipeline(conn) if piped else contextlib.nullcontext():
+                    for fn, fut in group:
+                        value = fn(conn) if fn is not None else None
+                        if fut is not None:
+                            results.append((fut, value, None))
+        except BaseException:
+            _rollback(conn, self.dialect.error)
+            raise
+        return results
+
+    def _apply_isolated(self, conn: Any, batch: list[tuple[_Write | None, asyncio.Future]]
+                        ) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
+        """The batch in one transaction with a savepoint around each write, so a failing write
+        fails alone (PostgreSQL aborts a whole transaction on an error; SQLite would keep half
+        a write). Statement by statement: each write's error must surface at that write."""
         errors = self.dialect.error
         results: list[tuple[asyncio.Future, Any, BaseException | None]] = []
         conn.execute("BEGIN")
@@ -228,13 +287,6 @@ class SqlStore(Store):
             for fn, fut in batch:
                 if fn is None:
                     results.append((fut, None, None))
-                    continue
-                if not isolated:
-                    try:
-                        results.append((fut, fn(conn), None))
-                    except errors as exc:
-                        conn.execute("ROLLBACK")
-                        return [(fut, None, exc)]
                     continue
                 conn.execute("SAVEPOINT one_write")
                 try:
@@ -245,11 +297,8 @@ class SqlStore(Store):
                     conn.execute("RELEASE one_write")
                     results.append((fut, None, exc))
             conn.execute("COMMIT")
-        except errors:
-            try:
-                conn.execute("ROLLBACK")
-            except errors:
-                pass
+        except BaseException:
+            _rollback(conn, errors)
             raise
         return results
 
@@ -297,7 +346,7 @@ class SqlStore(Store):
 
     async def put_task(self, key: TaskKey, digest: str, spec: bytes) -> None:
         q = self._q(_INSERT_TASK)
-        await self._submit(lambda c: c.execute(q, (*key, digest, spec)))
+        await self._submit(_Pipelined(lambda c: c.execute(q, (*key, digest, spec))))
 
     async def put_registrations(self, tasks: list[tuple[TaskKey, str, bytes]],
                                 registrations: list[RegistrationRecord]) -> None:
@@ -324,8 +373,9 @@ class SqlStore(Store):
 
         await self._submit(write)
 
-    def _run_writer(self, run: RunRecord, root: ActionRecord) -> _Write:
-        """The write of a new run and its root action (rows captured now, as every write's are)."""
+    def _run_writer(self, run: RunRecord, root: ActionRecord, lease: LeaseTerms | None) -> _Pipelined:
+        """The write of a new run and its root action, leased to `lease`'s replica first (False,
+        nothing written, when another holds it); rows captured now, as every write's are."""
         row = (run.project, run.domain, run.name, run.created_at, run.task_name, json.dumps(run.labels),
                json.dumps(run.env_vars), run.raw_data_path, int(run.overwrite_cache))
         arow = _action_row(root)
@@ -333,17 +383,26 @@ class SqlStore(Store):
         q_run = self._q(f"INSERT INTO runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?)")
         q_action = self._q(_UPSERT_ACTION)
         q_extras = self._q(_UPSERT_EXTRAS)
+        now = self.dialect.now
+        q_lease = self._q("INSERT INTO run_leases (project, domain, run, owner, endpoint, expires_at) "
+                          f"VALUES (?,?,?,?,?,{now} + ?) ON CONFLICT (project, domain, run) DO UPDATE SET "
+                          "owner=excluded.owner, endpoint=excluded.endpoint, expires_at=excluded.expires_at "
+                          f"WHERE run_leases.expires_at < {now} OR run_leases.owner=excluded.owner RETURNING owner")
+        lease_row = (*run.key, lease.owner, lease.endpoint, lease.ttl) if lease is not None else ()
 
-        def write(c: Any) -> None:
+        def write(c: Any) -> bool:
+            if lease_row and not c.execute(q_lease, lease_row).fetchall():
+                return False
             c.execute(q_run, row)
             c.execute(q_action, arow)
             if extras:
                 c.cursor().executemany(q_extras, extras)
+            return True
 
-        return write
+        return _Pipelined(write)
 
-    async def put_run(self, run: RunRecord, root: ActionRecord) -> None:
-        await self._submit(self._run_writer(run, root))
+    async def put_run(self, run: RunRecord, root: ActionRecord, lease: LeaseTerms | None = None) -> bool:
+        return bool(await self._submit(self._run_writer(run, root, lease)))
 
     def put_actions_nowait(self, actions: list[ActionRecord]) -> "asyncio.Future[Any]":
         """Queue action upserts; the returned future resolves once they are committed."""
@@ -361,7 +420,7 @@ class SqlStore(Store):
             if done_runs:
                 c.cursor().executemany(q_done, done_runs)
 
-        return self._submit(write)
+        return self._submit(_Pipelined(write))
 
     async def put_actions(self, actions: list[ActionRecord]) -> None:
         await self.put_actions_nowait(actions)
@@ -369,7 +428,7 @@ class SqlStore(Store):
     async def put_cache(self, entry: CacheRecord) -> None:
         row = (*entry.key, entry.outputs_uri, entry.created_at, entry.source_run, entry.source_action)
         q = self._q(_UPSERT_CACHE)
-        await self._submit(lambda c: c.execute(q, row))
+        await self._submit(_Pipelined(lambda c: c.execute(q, row)))
 
     async def delete_cache(self, task_name: str | None) -> int:
         q = self._q("DELETE FROM cache WHERE task_name=?")
@@ -383,7 +442,7 @@ class SqlStore(Store):
 
     async def put_limits(self, project: str, domain: str, limits: dict[str, str]) -> None:
         q = self._q(_UPSERT_LIMITS)
-        await self._submit(lambda c: c.execute(q, (project, domain, json.dumps(limits))))
+        await self._submit(_Pipelined(lambda c: c.execute(q, (project, domain, json.dumps(limits)))))
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -493,14 +552,6 @@ class SqlStore(Store):
                 runs.append(run)
         return runs
 
-    async def put_lease(self, owner: str, endpoint: str, ttl: float, key: tuple[str, str, str]) -> bool:
-        now = self.dialect.now
-        q = self._q("INSERT INTO run_leases (project, domain, run, owner, endpoint, expires_at) "
-                    f"VALUES (?,?,?,?,?,{now} + ?) ON CONFLICT (project, domain, run) DO UPDATE SET "
-                    "owner=excluded.owner, endpoint=excluded.endpoint, expires_at=excluded.expires_at "
-                    f"WHERE run_leases.expires_at < {now} OR run_leases.owner=excluded.owner")
-        return await self._submit(lambda c: c.execute(q, (*key, owner, endpoint, ttl)).rowcount > 0)
-
     async def renew_leases(self, owner: str, ttl: float, endpoint: str) -> int:
         q = self._q(f"UPDATE run_leases SET expires_at={self.dialect.now} + ?, endpoint=? WHERE owner=?")
         return await self._submit(lambda c: c.execute(q, (ttl, endpoint, owner)).rowcount)
@@ -548,7 +599,7 @@ class SqlStore(Store):
             c.execute(q_defaults, (*key, json.dumps(defaults)))
             c.execute(q_limits, (*key, json.dumps(limits)))
 
-        await self._submit(write)
+        await self._submit(_Pipelined(write))
 
     async def delete_resource_attributes(self, project: str, domain: str) -> bool:
         q_defaults = self._q("DELETE FROM resource_defaults WHERE project=? AND domain=?")
@@ -601,7 +652,7 @@ class SqlStore(Store):
                     "active_since) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (project, domain, task_name, name) "
                     "DO UPDATE SET task_version=excluded.task_version, spec=excluded.spec")
         if rows:
-            await self._submit(lambda c: c.cursor().executemany(q, rows))
+            await self._submit(_Pipelined(lambda c: c.cursor().executemany(q, rows)))
 
     async def list_triggers(self, project: str | None = None, domain: str | None = None) -> list[TriggerRecord]:
         where, params = [], []
@@ -631,20 +682,25 @@ class SqlStore(Store):
 
         return await self._submit(write)
 
-    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord) -> bool:
+    async def put_triggered_run(self, run: RunRecord, root: ActionRecord, tick: TickRecord,
+                                lease: LeaseTerms | None = None) -> bool:
         trow = (tick.project, tick.domain, tick.task_name, tick.name, tick.tick, tick.run_name, tick.fired_at)
         q_tick = self._q("INSERT INTO trigger_ticks (project, domain, task_name, name, tick, run_name, fired_at) "
                          "VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING")
+        q_untick = self._q("DELETE FROM trigger_ticks WHERE project=? AND domain=? AND task_name=? AND name=? "
+                           "AND tick=?")
         q_last = self._q("UPDATE triggers SET last_tick=?, last_run=?, last_fired_at=? WHERE project=? AND "
                          "domain=? AND task_name=? AND name=? AND last_tick < ?")
-        put_run = self._run_writer(run, root)
+        put_run = self._run_writer(run, root, lease)
 
         def write(c: Any) -> bool:
             # The tick's row first: its primary key makes a second fire of the tick (after a
             # restart, or by another replica) a no-op; the run is written in the same transaction.
             if c.execute(q_tick, trow).rowcount == 0:
                 return False
-            put_run(c)
+            if not put_run(c):  # another replica holds the run's name: the tick is not ours either
+                c.execute(q_untick, trow[:5])
+                return False
             c.execute(q_last, (tick.tick, tick.run_name, tick.fired_at, *trow[:4], tick.tick))
             return True
 
@@ -680,7 +736,7 @@ class SqlStore(Store):
 
     async def put_rerun_source(self, project: str, domain: str, run: str, source: bytes) -> None:
         q = self._q(_upsert("rerun_sources", "project, domain, run, source", "project, domain, run"))
-        await self._submit(lambda c: c.execute(q, (project, domain, run, source)))
+        await self._submit(_Pipelined(lambda c: c.execute(q, (project, domain, run, source))))
 
     async def get_rerun_source(self, project: str, domain: str, run: str) -> bytes | None:
         q = self._q("SELECT source FROM rerun_sources WHERE project=? AND domain=? AND run=?")

@@ -4,7 +4,8 @@ Every task body appends `start NAME PID ATTEMPT TIME` to `LOG_DIR/starts.log` wh
 `end NAME PID ATTEMPT TIME` when its work is done (one small O_APPEND write each: lines from many
 processes never interleave), so the matrix counts how often each action's body ran.
 Children: `leaf` (a forked process each) and `warm_leaf` (reusable workers), each with and without
-retries; the parent `fan` likewise.
+retries; the parent `fan` likewise. A child whose `LOG_DIR/hold-NAME` exists does not end its work
+until that file is gone: the matrix holds one child so that its run outlives every fault it injects.
 """
 
 import asyncio
@@ -33,6 +34,8 @@ def note(log_dir: str, what: str, name: str) -> None:
 def _work(i: int, seconds: float, log_dir: str) -> int:
     note(log_dir, "start", f"c{i}")
     time.sleep(seconds)
+    while os.path.exists(os.path.join(log_dir, f"hold-c{i}")):
+        time.sleep(0.05)
     note(log_dir, "end", f"c{i}")
     return i * i
 
