@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import threading
 import time
@@ -18,7 +17,6 @@ from typing import Any, Iterator
 import grpc
 import grpc.aio
 import pytest
-import yaml
 from flows import gated, slow
 
 import flyte_jupyter as flyte
@@ -38,32 +36,10 @@ PROJECT, DOMAIN = "default", "development"
 def replicas(postgres_server, tmp_path: Path) -> Iterator[tuple[Any, Any]]:  # type: ignore[no-untyped-def]
     """Replicas A and B on one fresh database, sharing one storage root and admin token; actions
     reach them through one address (a proxy to the first replica up, as a Service would)."""
-    from _backend_fixture import BackendProcess, free_port
-    from faults.harness import TcpProxy
+    from _replica_pair import replica_pair
 
-    url = postgres_server.new_database()
-    token = secrets.token_urlsafe(32)
-    ports = [free_port(), free_port()]
-    proxy = TcpProxy(*ports)
-    cfg = tmp_path / "replica.yaml"
-    cfg.write_text(yaml.safe_dump({"storage_root": (tmp_path / "shared").as_uri(),
-                                   "endpoint_for_actions": f"127.0.0.1:{proxy.port}"}))
-    made = []
-    for i, port in enumerate(ports):
-        data = tmp_path / f"replica{i}"
-        data.mkdir(mode=0o700)
-        (data / "token").write_text(token + "\n")
-        made.append(BackendProcess(data, port=port, store_url=url, extra_args=["--config", str(cfg)]))
-    try:
-        for replica in made:
-            replica.start()
-        yield made[0], made[1]
-    finally:
-        proxy.close()
-        flyte.init()
-        for replica in made:
-            replica.stop()
-            replica.kill_actions()
+    with replica_pair(postgres_server, tmp_path) as (a, b, _proxy):
+        yield a, b
 
 
 def _run_on(a: Any, task: Any, **inputs: Any) -> Any:

@@ -4,13 +4,11 @@ other takes the run over within the lease time and finishes it, every child run 
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path
 
 import pytest
-import yaml
-from faults.harness import TcpProxy
+from _replica_pair import replica_pair
 from flows import slow
 
 import flyte_jupyter as flyte
@@ -31,27 +29,7 @@ def _started(pid_dir: Path) -> dict[str, int]:
 @pytest.mark.timeout(240)
 def test_killing_the_owning_replica_mid_fan_out_the_other_finishes_the_run(
         postgres_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    url = postgres_server.new_database()
-    token = secrets.token_urlsafe(32)
-    from _backend_fixture import BackendProcess, free_port
-
-    ports = [free_port(), free_port()]
-    proxy = TcpProxy(*ports)
-    cfg = tmp_path / "replica.yaml"
-    cfg.write_text(yaml.safe_dump({"endpoint_for_actions": f"127.0.0.1:{proxy.port}",  # the service's address
-                                   "storage_root": (tmp_path / "shared").as_uri()}))  # one store for all replicas
-    replicas = []
-    for i, port in enumerate(ports):
-        data = tmp_path / f"replica{i}"
-        data.mkdir()
-        (data / "token").write_text(token + "\n")  # one admin secret for the service, as a Secret would give
-        data.chmod(0o700)
-        replicas.append(BackendProcess(data, port=port, store_url=url,
-                                       extra_args=["--config", str(cfg), "--max-parallelism", "4"]))
-    a, b = replicas
-    try:
-        a.start()
-        b.start()
+    with replica_pair(postgres_server, tmp_path, extra_args=["--max-parallelism", "4"]) as (a, b, proxy):
         flyte.init_from_config(str(a.client_yaml), endpoint=f"127.0.0.1:{proxy.port}")
         pid_dir = tmp_path / "pids"
         run = flyte.with_runcontext(mode="remote").run(slow.sleepy_parent, n=N, seconds=2.0, pid_dir=str(pid_dir))
@@ -68,12 +46,6 @@ def test_killing_the_owning_replica_mid_fan_out_the_other_finishes_the_run(
         assert _started(pid_dir) == {f"child{i}": 1 for i in range(N)}, "a child ran twice or never"
         assert "taking over 1 run(s)" in b.log_text(), b.log_text()[-3000:]
         assert time.monotonic() - killed_at < 45  # a lease (10 s), a scan (2 s), the children left
-    finally:
-        proxy.close()
-        flyte.init()
-        for replica in replicas:
-            replica.stop()
-            replica.kill_actions()
 
 
 @pytest.mark.timeout(120)
@@ -81,24 +53,7 @@ def test_an_actions_call_on_the_replica_that_does_not_drive_its_run_is_forwarded
         postgres_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Every action dials replica B (as a Service may route it) while A drives the run: B passes
     each call on to A, and the run ends as on one backend."""
-    from _backend_fixture import BackendProcess, free_port
-
-    url = postgres_server.new_database()
-    token = secrets.token_urlsafe(32)
-    ports = [free_port(), free_port()]
-    cfg = tmp_path / "replica.yaml"
-    cfg.write_text(yaml.safe_dump({"endpoint_for_actions": f"127.0.0.1:{ports[1]}",
-                                   "storage_root": (tmp_path / "shared").as_uri()}))
-    replicas = []
-    for i, port in enumerate(ports):
-        data = tmp_path / f"replica{i}"
-        data.mkdir(mode=0o700)
-        (data / "token").write_text(token + "\n")
-        replicas.append(BackendProcess(data, port=port, store_url=url, extra_args=["--config", str(cfg)]))
-    a, b = replicas
-    try:
-        a.start()
-        b.start()
+    with replica_pair(postgres_server, tmp_path, actions_dial_b=True) as (a, b, _proxy):
         a.use()  # the notebook talks to A, so A drives the run
         run = flyte.with_runcontext(mode="remote").run(slow.sleepy_parent, n=4, seconds=0.2, pid_dir=str(tmp_path / "p"))
         run.wait(timeout=90)
@@ -106,8 +61,3 @@ def test_an_actions_call_on_the_replica_that_does_not_drive_its_run_is_forwarded
                                                     a.log_text()[-2000:], b.log_text()[-2000:])
         assert run.outputs() == [0, 1, 2, 3]
         assert "taking over" not in a.log_text() + b.log_text()  # nobody died: nothing changed hands
-    finally:
-        flyte.init()
-        for replica in replicas:
-            replica.stop()
-            replica.kill_actions()
