@@ -57,6 +57,7 @@ class Attempt:
     plugin: Any = None
     handle: str = ""
     holds_slot: bool = True
+    weight: float = 1.0  # the share of a slot it holds: 1/concurrency in a shared reusable worker
     timer: asyncio.TimerHandle | None = None
     abort_reason: str = ""  # "", "abort" or "timeout"
     done: bool = False
@@ -145,7 +146,7 @@ class Executor:
         self.max_parallelism = max(1, config.max_parallelism)
         self.ready: collections.deque[tuple[RunEntry, str]] = collections.deque()
         self.attempts: dict[tuple, Attempt] = {}
-        self.busy = 0
+        self.busy: float = 0  # slots held (an action of a shared reusable worker holds a share)
         self._background = BackgroundTasks(log, "executor")
         self._inflight: dict[tuple, tuple] = {}  # serialized cache key -> the action computing it
         self._waiting: dict[tuple, list[tuple[RunEntry, ActionRecord]]] = {}
@@ -153,6 +154,9 @@ class Executor:
         # Tasks seen calling other tasks: their actions are forked from a template that has
         # imported grpc already (FLYTE_JUPYTER_PRELOAD_GRPC; see plugins/local/zygote.py).
         self._nesting: set[tuple] = set()
+        # Tasks of reusable environments with `concurrency` > 1: the share of a slot each action
+        # holds (1/concurrency), so that a worker's concurrent actions are admitted together.
+        self._share: dict[tuple, float] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -204,6 +208,10 @@ class Executor:
     def queue_new(self, entry: RunEntry, rec: ActionRecord, spec: pb.TaskSpec) -> None:
         """Queue a new action. With Cache(serialize=True), an action whose cache key is already
         being computed waits for that one and then takes its outputs as a cache hit."""
+        if spec.reuse.replicas and spec.reuse.concurrency > 1 and rec.task_key not in self._share:
+            if len(self._share) >= 4096:
+                self._share.clear()
+            self._share[rec.task_key] = 1.0 / spec.reuse.concurrency
         key = cache_key(rec, spec)
         if key is not None and spec.cache.serialize and not rec.overwrite_cache:
             if key in self._inflight:
@@ -240,7 +248,7 @@ class Executor:
         att = self.attempts.get((entry.run.project, entry.run.domain, entry.run.name, parent))
         if att is not None and att.holds_slot:
             att.holds_slot = False
-            self.busy -= 1
+            self.busy -= att.weight
             self._pump()
 
     def schedule(self, entry: RunEntry, rec: ActionRecord) -> None:
@@ -255,13 +263,14 @@ class Executor:
         self._pump()
 
     def _pump(self) -> None:
-        while self.ready and self.busy < self.max_parallelism:
+        while self.ready and self.busy < self.max_parallelism - 1e-9:
             entry, name = self.ready.popleft()
             rec = entry.actions.get(name)
             if rec is None or rec.phase != pb.PHASE_QUEUED or rec.key in self.attempts:
                 continue
-            self.busy += 1
-            att = Attempt(entry, rec, rec.attempt + 1)
+            weight = self._share.get(rec.task_key, 1.0)
+            self.busy += weight
+            att = Attempt(entry, rec, rec.attempt + 1, weight=weight)
             self.attempts[rec.key] = att
             self._background.spawn(self._launch(att))
 
@@ -512,7 +521,7 @@ class Executor:
             del self.attempts[att.rec.key]
         if att.holds_slot:
             att.holds_slot = False
-            self.busy -= 1
+            self.busy -= att.weight
         self._pump()
         rec, entry = att.rec, att.entry
         if rec.terminal:

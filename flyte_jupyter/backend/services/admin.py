@@ -79,8 +79,8 @@ class AdminService(admin_grpc.AdminServiceServicer):
         b = self.backend
         return admin_pb.BackendStatusResponse(
             version=b.version, executor=b.config.executor, max_parallelism=b.executor.max_parallelism,
-            running=b.executor.busy, queued=b.executor.queued,
-            waiting_parents=max(0, b.executor.running - b.executor.busy), data_dir=str(b.config.data_dir),
+            running=round(b.executor.busy), queued=b.executor.queued,
+            waiting_parents=max(0, b.executor.running - round(b.executor.busy)), data_dir=str(b.config.data_dir),
             storage_root=b.config.storage_root, pid=os.getpid(), task_types=b.registry.task_types(),
         )
 
