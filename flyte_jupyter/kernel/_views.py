@@ -55,6 +55,8 @@ DETAIL_REFRESH_S = 1.0
 STREAM_LINES = 60  # the latest output lines the widget shows
 STREAM_EVERY_S = 0.5  # while the run is live, the output box changes at most this often
 STALE_AFTER_S = 6  # no render for this long while the run is live: the view says it is not updating
+ACTIONS_PER_SECOND_OF_SPACING = 10_000  # a live run of N actions renders at most every N/10,000 s
+MAX_SPACING_S = 2.0  # ... and at least every 2 s (well below STALE_AFTER_S)
 STATUS_EVERY_S = 2.0  # how often a remote run with queued actions asks the backend how busy it is
 # stderr as Jupyter shows it (a tinted background); the stream's own marker lines dimmed
 _STREAM_STYLES = {"stderr": "background:var(--jp-rendermime-error-background,#fdd)",
@@ -269,6 +271,12 @@ class RunView:
             if await self.labels.read_pending():
                 self._render()
 
+    def _spacing(self) -> float:
+        """The pause between two renders of a live run: the interval, longer for a big run (a
+        render reads every action, ~1.5 us each: 10,000 actions cost ~15 ms a render), so the
+        widget of a run of any size costs the kernel about the same small share of its time."""
+        return max(self.interval, min(self.run.state.size() / ACTIONS_PER_SECOND_OF_SPACING, MAX_SPACING_S))
+
     def _render(self) -> None:
         """Render, and never let a view's bug break the run or the cell: the first failure is
         logged (and kept in `render_error`), later ones are counted."""
@@ -326,7 +334,7 @@ class RunView:
                 await self._refresh_details()
                 self._render()
                 break
-            await _pause(self._halt, self.interval)  # coalesce: at most one render per interval
+            await _pause(self._halt, self._spacing())  # coalesce: at most one render per interval
         self._finished.set()
         if not self._stop:
             await asyncio.to_thread(self._end_streams)
