@@ -247,7 +247,10 @@ def owning_task_factory(loop: Any, coro: Any, context: Any = None) -> Any:
     with the action that started it, so an action that returns cancels only its own leftovers."""
     import asyncio
 
-    task = asyncio.Task(coro, loop=loop, context=context) if context is not None else asyncio.Task(coro, loop=loop)
+    if context is not None:
+        task = asyncio.Task(coro, loop=loop, context=context)  # type: ignore[call-arg]  # 3.11+
+    else:
+        task = asyncio.Task(coro, loop=loop)
     action = (context.get(CURRENT) if context is not None else CURRENT.get())
     if action is not None:
         action.tasks.add(task)

@@ -473,7 +473,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         or any fd of a warm worker running actions concurrently (each has its log open as a file)."""
         now = time.monotonic()
         if self._holders is None or now - self._holders[0] > 1.0:
-            holders = {}
+            holders: dict[str, procfs.ProcInfo] = {}
             for info in procfs.scan(str(self.data_dir / "logs"), all_fds=True):
                 if not info.leader:
                     continue
