@@ -39,6 +39,7 @@ from flyte_jupyter.kernel._tree import (
     ROOT,
     ActionTree,
     Entry,
+    LiveSummary,
     MoreRow,
     Progress,
     Row,
@@ -47,7 +48,6 @@ from flyte_jupyter.kernel._tree import (
     group_html,
     node_data,
     row_html,
-    summarize,
     visible_entries,
 )
 
@@ -112,6 +112,8 @@ class RunView:
         self._wait_note = ""
         self._cell_loop = cell_loop
         self.renders = 0
+        self._summary = LiveSummary()  # counts and progress, kept up to date by `_on_event`
+        self._summary_stale = True  # rebuilt from every action at the next render
         self.render_failures = 0
         self.render_error: str | None = None
 
@@ -166,6 +168,7 @@ class RunView:
     def start(self) -> "RunView":
         """Render now and follow the run until it ends."""
         self._unsubscribe = self.run.state.subscribe(self._on_event)
+        self._summary_stale = True  # changes before the subscription were not seen one by one
         self._unsubscribe_output = self.output.subscribe(self._on_output)
         if getattr(self.run, "mode", "") == "remote" and getattr(self.run, "client", None) is not None:
             from flyte_jupyter.kernel._echo import LogFollower
@@ -294,8 +297,10 @@ class RunView:
 
     # -- events ------------------------------------------------------------------------------------
 
-    def _on_event(self, _event: Any, _info: ActionInfo | None) -> None:
+    def _on_event(self, _event: Any, info: ActionInfo | None) -> None:
         # Called on the producer's thread for every phase change: O(1), no rendering here.
+        if info is not None:
+            self._summary.update(info, self.run.state.get)
         if not self._dirty:
             self._dirty = True
             wake = self._wake
@@ -520,7 +525,10 @@ class RunView:
             limits = dict(self._limits)
             full = set(self._full_log_wanted)
         entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows)
-        summary_of = summarize(actions)
+        if self._summary_stale or self._summary.size() < len(actions):
+            self._summary_stale = False
+            self._summary.sync(actions)
+        summary_of = self._summary.summary()
         done = summary_of.done
         total = len(actions)
         root = actions.get(ROOT)
