@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("flyte_jupyter.backend.state")
 
 
+#: Finished runs keep at most this many actions in memory together (see `StateHub._evict`).
+FINISHED_ACTIONS = 20_000
+
+
 class TickFired(Exception):
     """A trigger's tick has its run already (see `StateHub.create_run`)."""
 
@@ -52,13 +56,69 @@ class Subscriber:
         return not self.parent or msg.parent == self.parent
 
 
+class Published:
+    """A run's published view: each action's committed state as a message (name -> pb.Action).
+
+    The message of an action still live is kept. One that has ended changes no more (its record is
+    never written again), so only its change number is kept and the message is rebuilt from the
+    record when asked for: a run of 10,000 children would otherwise hold each action twice, ~3 KB
+    as a message beside ~2.7 KB as a record."""
+
+    def __init__(self, actions: dict[str, ActionRecord]) -> None:
+        self._actions = actions
+        self._live: dict[str, pb.Action] = {}
+        self._ended: dict[str, int] = {}  # name -> the change number of its final state
+
+    def __len__(self) -> int:
+        return len(self._live) + len(self._ended)
+
+    def seq_of(self, name: str) -> int | None:
+        msg = self._live.get(name)
+        if msg is not None:
+            return msg.seq
+        return self._ended.get(name)
+
+    def get(self, name: str) -> pb.Action | None:
+        msg = self._live.get(name)
+        if msg is not None or name not in self._ended:
+            return msg
+        return self._actions[name].to_pb()
+
+    def put(self, msg: pb.Action) -> None:
+        name = msg.id.name
+        rec = self._actions.get(name)
+        if msg.phase in _TERMINAL and rec is not None and rec.seq == msg.seq:
+            self._live.pop(name, None)
+            self._ended[name] = msg.seq
+        else:
+            self._ended.pop(name, None)
+            self._live[name] = msg
+
+    def after(self, since_seq: int, wants: Callable[[pb.Action], bool] = lambda _m: True) -> list[pb.Action]:
+        """The messages newer than `since_seq` that `wants` takes, in change order."""
+        out = [m for m in self._live.values() if m.seq > since_seq and wants(m)]
+        for name, seq in self._ended.items():
+            if seq > since_seq:
+                msg = self._actions[name].to_pb()
+                if wants(msg):
+                    out.append(msg)
+        out.sort(key=lambda m: m.seq)
+        return out
+
+    def values(self) -> list[pb.Action]:
+        return self.after(0)
+
+
 @dataclasses.dataclass(eq=False)
 class RunEntry:
     run: RunRecord
     actions: dict[str, ActionRecord] = dataclasses.field(default_factory=dict)
-    published: dict[str, pb.Action] = dataclasses.field(default_factory=dict)
+    published: Published = dataclasses.field(init=False)
     children: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     subscribers: set[Subscriber] = dataclasses.field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.published = Published(self.actions)
 
     def add(self, rec: ActionRecord) -> None:
         if rec.name not in self.actions and rec.parent:
@@ -113,7 +173,7 @@ class StateHub:
         entry = RunEntry(run)
         for rec in sorted(await self.store.get_actions(run.project, run.domain, run.name), key=lambda a: a.seq):
             entry.add(rec)
-            entry.published[rec.name] = rec.to_pb()
+            entry.published.put(rec.to_pb())
             self._seq = max(self._seq, rec.seq)  # a run taken over: its next change after its last one
         return self.runs.setdefault(run.key, entry)  # a concurrent load of the same run wins once
 
@@ -137,16 +197,31 @@ class StateHub:
         root = next((a for a in await self.store.get_actions(*run.key) if a.name == "a0"), None)
         return root is not None and root.terminal
 
-    def _evict(self, keep: int = 256, settle: float = 60.0) -> None:
-        """Drop finished runs nobody watches from memory (oldest first) beyond `keep`; they load
-        again from the store when asked for."""
+    def _evict(self, keep: int = 256, settle: float = 60.0, budget: int = FINISHED_ACTIONS,
+               quiet: float = 5.0) -> None:
+        """Drop finished runs nobody watches from memory, oldest first: beyond `keep` runs those
+        that ended `settle` seconds ago, and, while the finished runs hold more than `budget`
+        actions, those that ended `quiet` seconds ago (a backend that ran a few runs of 10,000
+        children would otherwise hold them all). They load again from the store when asked for.
+        A run is finished when its root is: the executor ends a root only after everything
+        under it."""
         import time
 
-        finished = [k for k, e in self.runs.items() if not e.subscribers and e.actions
-                    and all(a.terminal for a in e.actions.values())
-                    and time.time() - max(a.ended_at for a in e.actions.values()) > settle]
-        for key in finished[: max(0, len(finished) - keep)]:
+        now = time.time()
+        finished = []
+        for key, entry in self.runs.items():
+            root = entry.actions.get("a0")
+            if root is not None and root.terminal and not entry.subscribers:
+                finished.append((root.ended_at, key, len(entry.actions)))
+        finished.sort()
+        held = sum(n for _, _, n in finished)
+        extra = len(finished) - keep
+        for ended, key, count in finished:
+            if now - ended <= quiet or (held <= budget and (extra <= 0 or now - ended <= settle)):
+                break
             del self.runs[key]
+            held -= count
+            extra -= 1
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -199,6 +274,7 @@ class StateHub:
         elif not await self.store.put_triggered_run(run, root, tick, lease):
             raise TickFired(fired)
         self.runs[run.key] = entry  # visible only once committed (`get` skips reserved names)
+        self._evict()
         self._publish(entry, [msg])
         return entry
 
@@ -216,16 +292,18 @@ class StateHub:
 
     def _publish(self, entry: RunEntry, msgs: list[pb.Action]) -> None:
         for msg in msgs:
-            current = entry.published.get(msg.id.name)
-            if current is not None and current.seq >= msg.seq:
+            current = entry.published.seq_of(msg.id.name)
+            if current is not None and current >= msg.seq:
                 continue
-            entry.published[msg.id.name] = msg
+            entry.published.put(msg)
             for sub in entry.subscribers:
                 if sub.wants(msg):
                     sub.inbox.put_nowait(msg)
             if msg.id.name == "a0":
                 for inbox in self._run_watchers:
                     inbox.put_nowait(entry)
+                if msg.phase in _TERMINAL:
+                    self._evict()
 
     # -- watching -------------------------------------------------------------------------------
 
@@ -234,9 +312,7 @@ class StateHub:
         """Register a watcher and return its snapshot (changes after since_seq), atomically."""
         sub = Subscriber(parent, asyncio.Queue(), terminal_only)
         entry.subscribers.add(sub)
-        snapshot = sorted((m for m in entry.published.values() if m.seq > since_seq and sub.wants(m)),
-                          key=lambda m: m.seq)
-        return sub, snapshot
+        return sub, entry.published.after(since_seq, sub.wants)
 
     def unsubscribe(self, entry: RunEntry, sub: Subscriber) -> None:
         entry.subscribers.discard(sub)

@@ -11,6 +11,7 @@ the frontend a few dozen widgets.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from typing import Any, Callable
 
@@ -208,6 +209,89 @@ def summarize(actions: dict[str, ActionInfo], minimum: int = 2) -> Summary:
         prog.add(info)
     return Summary(done, {p.value: n for p, n in by_phase.items()},
                    {k: v for k, v in progress.items() if v.total >= minimum}, failed)
+
+
+class LiveSummary:
+    """`summarize` kept up to date change by change, so that a render of a big run does not read
+    every action again: the view feeds it each changed action (`update`), and `summary()` costs
+    what the parents and the failed actions cost, not what the actions do. `sync` rebuilds it from
+    all actions (when the view may have missed changes). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[Phase, str | None, bool]] = {}  # name -> (phase, progress key, failed)
+        self._done = 0
+        self._by_phase: dict[Phase, int] = {}
+        self._progress: dict[str, Progress] = {}
+        self._failed: dict[str, dict[str, ActionInfo]] = {}
+
+    def sync(self, actions: dict[str, ActionInfo]) -> None:
+        with self._lock:
+            self._seen.clear()
+            self._done = 0
+            self._by_phase.clear()
+            self._progress.clear()
+            self._failed.clear()
+            for info in actions.values():
+                self._update(info, actions.get)
+
+    def size(self) -> int:
+        return len(self._seen)
+
+    def update(self, info: ActionInfo, lookup: Callable[[str], ActionInfo | None]) -> None:
+        with self._lock:
+            self._update(info, lookup)
+
+    def _update(self, info: ActionInfo, lookup: Callable[[str], ActionInfo | None]) -> None:
+        phase = info.phase
+        before = self._seen.get(info.name)
+        parent_name = info.parent if info.name != ROOT else None
+        if before is None:
+            key = parent_name
+            if key is not None and info.group:
+                parent = lookup(key)
+                if parent is None or info.group != parent.group:
+                    key = None  # shown by its group's line
+            if key is not None:
+                prog = self._progress.get(key)
+                if prog is None:
+                    prog = self._progress[key] = Progress()
+                prog.total += 1
+        else:
+            old, key, was_failed = before
+            self._by_phase[old] -= 1
+            if old in _ENDED:
+                self._done -= 1
+                if key is not None:
+                    self._progress[key].done -= 1
+                    if not old.succeeded:
+                        self._progress[key].failed -= 1
+            if was_failed and parent_name is not None:
+                self._failed.get(parent_name, {}).pop(info.name, None)
+        self._by_phase[phase] = self._by_phase.get(phase, 0) + 1
+        failed = parent_name is not None and (phase is Phase.FAILED or phase is Phase.TIMED_OUT) \
+            and info.error is not None
+        if failed and parent_name is not None:
+            self._failed.setdefault(parent_name, {})[info.name] = info
+        if phase in _ENDED:
+            self._done += 1
+        if key is not None:
+            prog = self._progress[key]
+            if phase in _ENDED:
+                prog.done += 1
+                if not phase.succeeded:
+                    prog.failed += 1
+                if info.ended_at is not None and (prog.last_end is None or info.ended_at > prog.last_end):
+                    prog.last_end = info.ended_at
+            if info.started_at is not None and (prog.first_start is None or info.started_at < prog.first_start):
+                prog.first_start = info.started_at
+        self._seen[info.name] = (phase, key, failed)
+
+    def summary(self, minimum: int = 2) -> Summary:
+        with self._lock:
+            return Summary(self._done, {p.value: n for p, n in self._by_phase.items() if n},
+                           {k: dataclasses.replace(v) for k, v in self._progress.items() if v.total >= minimum},
+                           {k: list(v.values()) for k, v in self._failed.items() if v})
 
 
 def children_progress(actions: dict[str, ActionInfo], minimum: int = 2) -> dict[str, Progress]:

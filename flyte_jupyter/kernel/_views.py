@@ -39,6 +39,7 @@ from flyte_jupyter.kernel._tree import (
     ROOT,
     ActionTree,
     Entry,
+    LiveSummary,
     MoreRow,
     Progress,
     Row,
@@ -47,7 +48,6 @@ from flyte_jupyter.kernel._tree import (
     group_html,
     node_data,
     row_html,
-    summarize,
     visible_entries,
 )
 
@@ -55,6 +55,8 @@ DETAIL_REFRESH_S = 1.0
 STREAM_LINES = 60  # the latest output lines the widget shows
 STREAM_EVERY_S = 0.5  # while the run is live, the output box changes at most this often
 STALE_AFTER_S = 6  # no render for this long while the run is live: the view says it is not updating
+ACTIONS_PER_SECOND_OF_SPACING = 10_000  # a live run of N actions renders at most every N/10,000 s
+MAX_SPACING_S = 2.0  # ... and at least every 2 s (well below STALE_AFTER_S)
 STATUS_EVERY_S = 2.0  # how often a remote run with queued actions asks the backend how busy it is
 # stderr as Jupyter shows it (a tinted background); the stream's own marker lines dimmed
 _STREAM_STYLES = {"stderr": "background:var(--jp-rendermime-error-background,#fdd)",
@@ -110,6 +112,8 @@ class RunView:
         self._wait_note = ""
         self._cell_loop = cell_loop
         self.renders = 0
+        self._summary = LiveSummary()  # counts and progress, kept up to date by `_on_event`
+        self._summary_stale = True  # rebuilt from every action at the next render
         self.render_failures = 0
         self.render_error: str | None = None
 
@@ -164,6 +168,7 @@ class RunView:
     def start(self) -> "RunView":
         """Render now and follow the run until it ends."""
         self._unsubscribe = self.run.state.subscribe(self._on_event)
+        self._summary_stale = True  # changes before the subscription were not seen one by one
         self._unsubscribe_output = self.output.subscribe(self._on_output)
         if getattr(self.run, "mode", "") == "remote" and getattr(self.run, "client", None) is not None:
             from flyte_jupyter.kernel._echo import LogFollower
@@ -269,6 +274,12 @@ class RunView:
             if await self.labels.read_pending():
                 self._render()
 
+    def _spacing(self) -> float:
+        """The pause between two renders of a live run: the interval, longer for a big run (a
+        render reads every action, ~1.5 us each: 10,000 actions cost ~15 ms a render), so the
+        widget of a run of any size costs the kernel about the same small share of its time."""
+        return max(self.interval, min(self.run.state.size() / ACTIONS_PER_SECOND_OF_SPACING, MAX_SPACING_S))
+
     def _render(self) -> None:
         """Render, and never let a view's bug break the run or the cell: the first failure is
         logged (and kept in `render_error`), later ones are counted."""
@@ -286,8 +297,10 @@ class RunView:
 
     # -- events ------------------------------------------------------------------------------------
 
-    def _on_event(self, _event: Any, _info: ActionInfo | None) -> None:
+    def _on_event(self, _event: Any, info: ActionInfo | None) -> None:
         # Called on the producer's thread for every phase change: O(1), no rendering here.
+        if info is not None:
+            self._summary.update(info, self.run.state.get)
         if not self._dirty:
             self._dirty = True
             wake = self._wake
@@ -326,7 +339,7 @@ class RunView:
                 await self._refresh_details()
                 self._render()
                 break
-            await _pause(self._halt, self.interval)  # coalesce: at most one render per interval
+            await _pause(self._halt, self._spacing())  # coalesce: at most one render per interval
         self._finished.set()
         if not self._stop:
             await asyncio.to_thread(self._end_streams)
@@ -518,7 +531,10 @@ class RunView:
             limits = dict(self._limits)
             full = set(self._full_log_wanted)
         entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows)
-        summary_of = summarize(actions)
+        if self._summary_stale or self._summary.size() < len(actions):
+            self._summary_stale = False
+            self._summary.sync(actions)
+        summary_of = self._summary.summary()
         done = summary_of.done
         total = len(actions)
         root = actions.get(ROOT)

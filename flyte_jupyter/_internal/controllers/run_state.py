@@ -103,6 +103,10 @@ class RunState:
         with self._lock:
             return dict(self._actions)
 
+    def size(self) -> int:
+        """How many actions the run has (without copying them, as `actions` does)."""
+        return len(self._actions)
+
     def get(self, name: str) -> ActionInfo | None:
         with self._lock:
             return self._actions.get(name)

@@ -226,26 +226,26 @@ def _user_failure(exc: BaseException) -> _Failure:
     return _Failure(error_code(exc), str(exc), format_traceback(exc), "user", retryable)
 
 
-def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from flyte_jupyter._context import ActionID, TaskContext, task_context
+def _prepare(args: argparse.Namespace, environ: Any) -> "int | tuple[Any, dict[str, Any], Any, Any, Any]":
+    """Load the task and its inputs and make the action's context: (task, inputs, controller,
+    context, report), or the exit code when that failed (its error.pb is written)."""
+    from flyte_jupyter._context import ActionID, TaskContext
     from flyte_jupyter._internal.controllers import create_controller
 
-    project = os.environ.get("FLYTE_JUPYTER_PROJECT", "default")
-    domain = os.environ.get("FLYTE_JUPYTER_DOMAIN", "development")
+    project = environ.get("FLYTE_JUPYTER_PROJECT", "default")
+    domain = environ.get("FLYTE_JUPYTER_DOMAIN", "development")
     try:
         task, code = load_task(args)
         controller = create_controller("remote", run_name=args.run_name, project=project, domain=domain, code=code,
                                        raw_data_path=args.raw_data_path)
-        if os.environ.get(PRELOAD_GRPC_ENV) == "1":  # this task calls others: connect while reading inputs
+        if environ.get(PRELOAD_GRPC_ENV) == "1":  # this task calls others: connect while reading inputs
             controller.warm(args.name)
         from flyte_jupyter._internal.runtime import storage as _storage
         from flyte_jupyter._internal.runtime.spec import CUSTOM_CONTEXT_ENV, CUSTOM_CONTEXT_KEY
         from flyte_jupyter._internal.types import decode_inputs
 
         inputs = decode_inputs(_storage.get_bytes(args.inputs), task.interface.input_types)
-        custom = _custom_context(os.environ.get(CUSTOM_CONTEXT_ENV, ""), inputs.pop(CUSTOM_CONTEXT_KEY, None))
+        custom = _custom_context(environ.get(CUSTOM_CONTEXT_ENV, ""), inputs.pop(CUSTOM_CONTEXT_KEY, None))
         for key, (_, default) in task.interface.inputs.items():
             if key not in inputs and default is not _empty():
                 inputs[key] = default
@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         _print_failure(failure)
         return 1
 
-    attempt = int(os.environ.get("FLYTE_JUPYTER_ATTEMPT", "1") or 1)
+    attempt = int(environ.get("FLYTE_JUPYTER_ATTEMPT", "1") or 1)
     report = None
     if getattr(task, "report", False):
         from flyte_jupyter._internal.runtime import storage as _storage
@@ -272,6 +272,38 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_path=args.checkpoint_path, task_name=task.name, attempt=attempt, controller=controller,
         env_vars=dict(task.env_vars or {}), report=report, custom_context=custom,
     )
+    return task, inputs, controller, tc, report
+
+
+def _finish(args: argparse.Namespace, task: Any, result: Any, report: Any) -> int:
+    _flush_report(report)
+    _write_outputs(args.outputs_path, task, result, args.raw_data_path)
+    return 0
+
+
+def _failed(args: argparse.Namespace, exc: BaseException, report: Any) -> int:
+    _flush_report(report)
+    if isinstance(exc, KeyboardInterrupt):
+        failure = _Failure("Aborted", "the action was interrupted", "", "system", False)
+    else:
+        failure = _user_failure(exc)
+    try:
+        _write_error(args.outputs_path, failure)
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+    _print_failure(failure)
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flyte_jupyter._context import task_context
+
+    prepared = _prepare(args, os.environ)
+    if isinstance(prepared, int):
+        return prepared
+    task, inputs, controller, tc, report = prepared
     try:
         with task_context(tc):
             if task.is_async or hasattr(task, "pre"):  # a plugin task's pre/post hooks are async
@@ -283,33 +315,49 @@ def run(args: argparse.Namespace) -> int:
                     result = task.func(**inputs)
                 finally:
                     _close_sync(controller)
-        _flush_report(report)
-        _write_outputs(args.outputs_path, task, result, args.raw_data_path)
+        return _finish(args, task, result, report)
     except BaseException as exc:  # noqa: BLE001 - report anything the task raised
-        _flush_report(report)
-        if isinstance(exc, KeyboardInterrupt):
-            failure = _Failure("Aborted", "the action was interrupted", "", "system", False)
-        else:
-            failure = _user_failure(exc)
-        try:
-            _write_error(args.outputs_path, failure)
-        except Exception:  # noqa: BLE001
-            traceback.print_exc()
-        _print_failure(failure)
-        return 1
-    return 0
+        return _failed(args, exc, report)
 
 
-async def _execute(task: Any, inputs: dict[str, Any], controller: Any) -> Any:
+async def run_async(argv: Sequence[str], environ: Any, leftovers: Any) -> int:
+    """One action on a loop it shares with other actions (a reusable worker with `concurrency` > 1):
+    `environ` holds its own variables (its attempt number), `leftovers()` the tasks it started and
+    left running (only its own: the loop's other tasks belong to its neighbours). A sync body runs
+    on a thread of its own. Cancelling the coroutine ends the action as interrupted."""
+    import asyncio
+
+    from flyte_jupyter._context import task_context
+
+    args = parse_args(argv)
+    prepared = _prepare(args, environ)
+    if isinstance(prepared, int):
+        return prepared
+    task, inputs, controller, tc, report = prepared
+    try:
+        with task_context(tc):
+            if task.is_async or hasattr(task, "pre"):
+                result = await _execute(task, inputs, controller, leftovers)
+            else:
+                try:
+                    result = await asyncio.to_thread(task.func, **inputs)
+                finally:
+                    await controller.aclose()
+        return _finish(args, task, result, report)
+    except BaseException as exc:  # noqa: BLE001 - report anything the task raised
+        return _failed(args, exc, report)
+
+
+async def _execute(task: Any, inputs: dict[str, Any], controller: Any, leftovers: Any = None) -> Any:
     try:
         result = await task.execute(**inputs)
-        await _cancel_leftovers()
+        await _cancel_leftovers(leftovers)
         return result
     finally:
         await controller.aclose()
 
 
-async def _cancel_leftovers() -> None:
+async def _cancel_leftovers(leftovers: Any = None) -> None:
     """The body returned: cancel what it left running on its loop (asyncio.run would, a moment
     later), so children it started and never awaited are aborted on the backend now, before this
     action reports success. (A failed attempt leaves them to the backend, which aborts them only
@@ -317,7 +365,8 @@ async def _cancel_leftovers() -> None:
     import asyncio
 
     me = asyncio.current_task()
-    others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    tasks = leftovers() if leftovers is not None else asyncio.all_tasks()
+    others = [t for t in tasks if t is not me and not t.done()]
     for t in others:
         t.cancel()
     if others:

@@ -139,7 +139,10 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
     if reuse is not None:
         replicas = reuse.replicas[-1] if isinstance(reuse.replicas, tuple) else reuse.replicas
         ttl = reuse.idle_ttl.total_seconds() if hasattr(reuse.idle_ttl, "total_seconds") else float(reuse.idle_ttl)
-        spec.reuse.CopyFrom(pb.ReuseSpec(replicas=int(replicas), idle_ttl_seconds=ttl, concurrency=reuse.concurrency))
+        # Several actions at once in one worker only for async tasks (they share its event loop);
+        # a sync task's actions run one at a time.
+        concurrency = reuse.concurrency if getattr(task, "is_async", False) else 1
+        spec.reuse.CopyFrom(pb.ReuseSpec(replicas=int(replicas), idle_ttl_seconds=ttl, concurrency=concurrency))
     return spec
 
 

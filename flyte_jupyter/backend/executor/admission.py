@@ -31,7 +31,8 @@ from flyte_jupyter._internal.wire.quantities import format_memory, parse_cpu, pa
 @dataclasses.dataclass(frozen=True)
 class Request:
     """CPU (in thousandths of a core, as Kubernetes counts "100m") and memory (bytes); for an action
-    of a reusable environment, that environment (`pool`) and its number of replicas."""
+    of a reusable environment, that environment (`pool`) and how many of its actions may run at once
+    (`replicas`: its replicas times each worker's concurrency)."""
 
     millicpu: int = 0
     memory: int = 0
@@ -71,12 +72,17 @@ def request_of(spec: pb.TaskSpec | None, defaults: Request) -> Request:
     res = spec.resources
     cpu = parse_cpu(res.cpu) if res.cpu else None
     memory = parse_memory(res.memory) if res.memory else None
+    millicpu = int(round(cpu * 1000)) if cpu is not None else defaults.millicpu
+    memory = memory if memory is not None else defaults.memory
     pool: tuple = ()
     replicas = 0
     if spec.HasField("reuse") and spec.reuse.replicas > 0:  # the local plugin's pool: env and version
-        pool, replicas = (spec.id.project, spec.id.domain, spec.environment, spec.id.version), spec.reuse.replicas
-    return Request(int(round(cpu * 1000)) if cpu is not None else defaults.millicpu,
-                   memory if memory is not None else defaults.memory, pool, replicas)
+        # A worker runs up to `concurrency` actions at once within the environment's resources: each
+        # action holds that share of them, and the pool takes replicas x concurrency actions.
+        share = max(1, spec.reuse.concurrency)
+        millicpu, memory = -(-millicpu // share), -(-memory // share)
+        pool, replicas = (spec.id.project, spec.id.domain, spec.environment, spec.id.version), spec.reuse.replicas * share
+    return Request(millicpu, memory, pool, replicas)
 
 
 class Admission:

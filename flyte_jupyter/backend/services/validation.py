@@ -13,6 +13,7 @@ refused now instead of failing at launch.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -182,12 +183,31 @@ def check_inputs_uri(uri: str, storage_root: str, project: str, domain: str, run
         raise Invalid(refusal)
     if _storage.is_local(uri):
         try:
-            base = os.path.realpath(_storage.local_path(prefix))
-            target = os.path.realpath(_storage.local_path(uri))
+            base = _real_folder(_storage.local_path(prefix))
+            if not _stays_inside(base, rest.split("/")):
+                raise Invalid(refusal)
         except (ValueError, OSError):
             raise Invalid(refusal) from None
-        if not target.startswith(base.rstrip("/") + "/"):
-            raise Invalid(refusal)
+
+
+@functools.lru_cache(maxsize=256)
+def _real_folder(path: str) -> str:
+    """Where a run's storage folder really is (its own path, resolved once per run: a fan-out's
+    thousand children would otherwise each resolve every component of the storage root)."""
+    return os.path.realpath(path).rstrip("/")
+
+
+def _stays_inside(base: str, segments: list[str]) -> bool:
+    """Whether the plain path `segments` under the real folder `base` stays inside it: each
+    component below it is looked at (a symlink is followed and must land inside)."""
+    path = base
+    for seg in segments:
+        path = os.path.join(path, seg)
+        if os.path.islink(path):
+            path = os.path.realpath(path)
+            if not path.startswith(base + "/"):
+                return False
+    return True
 
 
 # -- secrets a task declares (issue 19) -------------------------------------------------------------

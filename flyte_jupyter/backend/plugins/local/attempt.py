@@ -4,8 +4,10 @@ how an attempt takes over its process (working directory, stdout/stderr to its l
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
+import weakref
 from typing import Any
 
 _PRELOAD = (
@@ -117,8 +119,9 @@ class OrderBook:
     two streams in the order they were written (`logread.OrderedLogs`). It sees what Python code
     writes through `sys.stdout` / `sys.stderr`; a switch costs a flush, an lseek and one write."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fds: tuple[int, int] = (1, 2)) -> None:
         self.path = path
+        self.fds = fds  # the stdout and stderr log files' descriptors (1 and 2 in a process of its own)
         self.fd: int | None = None  # opened on the first write: a silent attempt costs no file
         self.current = ""
         self.streams: dict[str, Any] = {}
@@ -133,7 +136,7 @@ class OrderBook:
                 self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             if stream is not None:
                 stream.flush()
-            end = os.lseek(2 if other == "e" else 1, 0, os.SEEK_CUR)
+            end = os.lseek(self.fds[1] if other == "e" else self.fds[0], 0, os.SEEK_CUR)
             os.write(self.fd, f"{tag}{end}\n".encode())
         except OSError:
             pass  # a closed stream: the order of what follows is not recorded, nothing is lost
@@ -199,3 +202,97 @@ def run_entrypoint(argv: list[str], order_path: str | None = None) -> int:
             sys.stdout, sys.stderr = saved
             book.close()
     return code if isinstance(code, int) else 1
+
+
+class ActionStreams:
+    """What one of several actions sharing a worker's loop writes to: its own stdout and stderr log
+    files (with the order of switches between them), and the tasks it started on the loop."""
+
+    def __init__(self, stdout: str, stderr: str) -> None:
+        out_fd, err_fd = open_log(stdout), open_log(stderr)
+        self.files = (open(out_fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace"),
+                      open(err_fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace"))
+        self.book = OrderBook(order_path_of(stdout), (out_fd, err_fd))
+        self.streams = {"o": _OrderedStream(self.files[0], "o", self.book),
+                        "e": _OrderedStream(self.files[1], "e", self.book)}
+        self.tasks: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+    def close(self) -> None:
+        for f in self.files:
+            try:
+                f.close()
+            except OSError:
+                pass
+        self.book.close()
+
+
+#: The action whose code runs now, on a worker running several at once (None: the worker's own).
+CURRENT: "contextvars.ContextVar[ActionStreams | None]" = contextvars.ContextVar("flyte_jupyter_action", default=None)
+
+
+class RoutedStream:
+    """`sys.stdout` / `sys.stderr` of a worker running several actions at once: each write goes to
+    the log of the action whose context is current (a contextvar, so a task's own tasks and threads
+    started with `asyncio.to_thread` follow it), anything else to the worker's own stream. Output
+    written below Python (a C library, a subprocess sharing fd 1) lands in the worker's log."""
+
+    def __init__(self, default: Any, tag: str) -> None:
+        self._default, self._tag = default, tag
+
+    def _target(self) -> Any:
+        action = CURRENT.get()
+        return action.streams[self._tag] if action is not None else self._default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def writelines(self, lines: Any) -> None:
+        self._target().writelines(lines)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
+def owning_task_factory(loop: Any, coro: Any, context: Any = None) -> Any:
+    """The loop's task factory on a worker running several actions at once: each task is recorded
+    with the action that started it, so an action that returns cancels only its own leftovers."""
+    import asyncio
+
+    if context is not None:
+        task = asyncio.Task(coro, loop=loop, context=context)  # type: ignore[call-arg]  # 3.11+
+    else:
+        task = asyncio.Task(coro, loop=loop)
+    action = (context.get(CURRENT) if context is not None else CURRENT.get())
+    if action is not None:
+        action.tasks.add(task)
+    return task
+
+
+async def run_entrypoint_shared(req: dict, environ: dict[str, str]) -> int:
+    """One action on a loop it shares with others (see `RoutedStream`): its output to its own log
+    files, its own environment variables in `environ` (the process's are its neighbours' too). Its
+    working directory is made, but the process's stays the worker's (one for all its actions)."""
+    import traceback
+
+    try:
+        os.makedirs(req["cwd"], exist_ok=True)
+        action = ActionStreams(req["stdout"], req["stderr"])
+    except OSError:
+        traceback.print_exc()
+        return 1
+    token = CURRENT.set(action)
+    code = 1
+    try:
+        from flyte_jupyter._internal.runtime import entrypoint
+
+        code = await entrypoint.run_async(req["argv"], environ, lambda: set(action.tasks))
+    except BaseException:  # noqa: BLE001 - report anything on the action's own stderr
+        action.streams["e"].write(traceback.format_exc())
+        code = 1
+    finally:
+        CURRENT.reset(token)
+        action.close()
+    return code

@@ -259,7 +259,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         stdout, stderr = log_files(spec)
         proc = AttemptProc(spec, on_status)
         if spec.reuse:
-            worker = self._worker_for(python, spec)
+            worker = self._worker_for(python, spec, env)
             if worker is not None:
                 proc.pid = worker.pid
                 proc.start = worker.start
@@ -269,7 +269,8 @@ class LocalProcessPlugin(ExecutorPlugin):
                     self._limited.add(proc)
                     if self._monitor is None or self._monitor.done():
                         self._monitor = asyncio.ensure_future(self._watch_memory())
-                worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr)
+                worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr,
+                           concurrent=_concurrency(spec) > 1)
                 return f"{worker.pid}:{worker.start}"
         zyg = self._template_for(python, spec.loader, shared) or await self._zygote(python)
         tries = 0
@@ -325,8 +326,9 @@ class LocalProcessPlugin(ExecutorPlugin):
         asyncio.ensure_future(self._poll_orphan(proc))  # gone already: reads its result, or lost
         return f"{proc.pid}:{proc.start or 0}"
 
-    def _worker_for(self, python: str, spec: LaunchSpec) -> Worker | None:
-        """An idle warm worker for the spec's environment, or None (then the fork server runs the
+    def _worker_for(self, python: str, spec: LaunchSpec, env: dict[str, str]) -> Worker | None:
+        """A warm worker for the spec's environment with room for the action (idle, or with
+        `concurrency` > 1 running fewer than that), or None (then the fork server runs the
         action, and the pool grows in the background: a parent waiting on children in the same
         environment can never starve them)."""
         key = (python, spec.environment, spec.task_version)
@@ -337,9 +339,9 @@ class LocalProcessPlugin(ExecutorPlugin):
                                             float(reuse.get("idle_ttl") or 30.0))
             if self._reaper is None or self._reaper.done():
                 self._reaper = asyncio.ensure_future(self._reap())
-        worker = pool.idle()
-        if worker is None:
-            pool.grow(grpc=spec.env.get(PRELOAD_GRPC_ENV) == "1")
+        worker = pool.idle(env, _concurrency(spec))
+        if worker is None or worker.running:
+            pool.grow(grpc=spec.env.get(PRELOAD_GRPC_ENV) == "1")  # every worker has work: one more, up to `replicas`
         return worker
 
     async def _reap(self) -> None:
@@ -369,10 +371,21 @@ class LocalProcessPlugin(ExecutorPlugin):
     async def abort(self, handle: str, spec: LaunchSpec, reason: str = "") -> None:
         pid = int(handle.split(":", 1)[0])
         worker = self._workers_by_pid.get(pid)
-        if worker is not None and worker.alive and worker.busy is not None:
-            # The action shares its process with nothing else at this moment: stop the worker.
-            busy = worker.busy
+        if worker is not None and worker.alive:
+            busy = next((p for p in worker.running.values() if _same_attempt(p.spec, spec)), None)
+            if busy is None:
+                return  # it ended already: the worker is idle or runs other actions
             busy.aborted = True
+            if worker.cancel(busy):
+                # It shares the worker with other actions: cancel it alone. An action that does
+                # not give its loop back (a blocking call) gets the worker killed after a grace.
+                try:
+                    await asyncio.wait_for(busy.exited.wait(), _KILL_GRACE)
+                    return
+                except asyncio.TimeoutError:
+                    log.warning("action %s/%s did not stop when cancelled; killing its worker %d (its other "
+                                "actions are retried as lost)", spec.run_name, spec.action_name, pid)
+            # The action shares its process with nothing else at this moment: stop the worker.
             killpg(pid, signal.SIGKILL)
             try:
                 await asyncio.wait_for(busy.exited.wait(), 5)
@@ -457,14 +470,17 @@ class LocalProcessPlugin(ExecutorPlugin):
         return f"{holder.pid}:{holder.start}" if holder is not None else None
 
     def _log_holders(self) -> dict[str, procfs.ProcInfo]:
-        """Attempt log file -> the session leader whose stdout it is (one /proc scan a second)."""
+        """Attempt log file -> the session leader writing it (one /proc scan a second): its stdout,
+        or any fd of a warm worker running actions concurrently (each has its log open as a file)."""
         now = time.monotonic()
         if self._holders is None or now - self._holders[0] > 1.0:
-            holders = {}
-            for info in procfs.scan(str(self.data_dir / "logs")):
-                path = info.fds.get(1)
-                if path is not None and info.leader:
-                    holders[path] = info
+            holders: dict[str, procfs.ProcInfo] = {}
+            for info in procfs.scan(str(self.data_dir / "logs"), all_fds=True):
+                if not info.leader:
+                    continue
+                for fd, path in sorted(info.fds.items()):
+                    if fd == 1 or path.endswith(".stdout"):
+                        holders.setdefault(path, info)
             self._holders = (now, holders)
         return self._holders[1]
 
@@ -533,7 +549,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         if pid in self._procs:
             return True
         worker = self._workers_by_pid.get(pid)
-        return worker is not None and worker.alive and worker.busy is not None
+        return worker is not None and worker.alive and bool(worker.running)
 
     async def close(self) -> None:
         """Stop the infrastructure and wait until it is gone: idle workers and templates exit on
@@ -543,7 +559,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         infra: list[tuple[int, str]] = []
         for pool in self._pools.values():
             for worker in pool.workers:
-                if worker.busy is None and worker.pid:
+                if not worker.running and worker.pid:
                     infra.append((worker.pid, worker.start or start_time(worker.pid) or ""))
                 worker.close()
         self._pools.clear()
@@ -572,6 +588,17 @@ class LocalProcessPlugin(ExecutorPlugin):
         return {"name": self.name, "fork_server": self.use_fork_server, "running": len(self._procs),
                 "templates": sum(1 for t in self._templates.values() if t is not None),
                 "workers": sum(len(p.workers) for p in self._pools.values())}
+
+
+def _concurrency(spec: LaunchSpec) -> int:
+    """How many actions of this spec's environment one warm worker runs at once (the SDK sends
+    more than 1 only for async tasks)."""
+    return max(1, int((spec.reuse or {}).get("concurrency") or 1))
+
+
+def _same_attempt(a: LaunchSpec, b: LaunchSpec) -> bool:
+    return (a.run_name, a.action_name, a.attempt, a.project, a.domain) == (b.run_name, b.action_name, b.attempt,
+                                                                         b.project, b.domain)
 
 
 async def _stored_logs(spec: LaunchSpec) -> AsyncIterator[LogLine]:

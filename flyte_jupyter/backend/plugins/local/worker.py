@@ -1,7 +1,9 @@
 """A warm, reusable worker process: runs one action after another for a reusable environment.
 
 An environment declared with `reusable=flyte.ReusePolicy(replicas=..., idle_ttl=...)` keeps up to
-`replicas` of these per (interpreter, environment, version). A worker has imported the SDK and, after
+`replicas` of these per (interpreter, environment, version). With `concurrency` > 1 (async tasks),
+a worker runs up to that many actions at once on one event loop of its own (a thread), as Flyte 2
+does: see `SharedLoop`. A worker has imported the SDK and, after
 its first action, the task's module, so an action costs what the task body costs: no fork, no
 import. Each action starts from the worker's own environment variables plus its own, and the worker
 restores its working directory and stdout/stderr after it (each action's output goes to its own
@@ -10,6 +12,8 @@ worker, and the pool starts a fresh one.
 
 Protocol over the inherited socket (JSON lines):
   backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
+                     the same with "concurrent": true: run it beside the others (`SharedLoop`)
+                     {"cancel": N}: cancel the concurrent action N (an abort or a timeout)
   worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
 The worker exits when the backend's end closes (after finishing the action it runs): an idle
 worker is infrastructure and ends with the backend; a busy one is an attempt, which a restarted
@@ -18,21 +22,35 @@ backend reattaches to (its handle is the worker's pid) and whose result it reads
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
 import socket
 import sys
+import threading
 import traceback
-from typing import cast
+from typing import Any, Callable, cast
 
 from flyte_jupyter.backend.plugins.local.attempt import (
+    RoutedStream,
     enter_attempt,
     order_path_of,
+    owning_task_factory,
     preload,
     preload_grpc,
     run_entrypoint,
+    run_entrypoint_shared,
 )
+
+# The variables that differ between actions that may share the worker at once (the rest of their
+# environment must be equal: it is the process's).
+PER_ACTION_ENV = ("FLYTE_JUPYTER_ATTEMPT", "FLYTE_JUPYTER_PARENT")
+
+
+def shared_env(env: dict[str, str]) -> dict[str, str]:
+    """The part of an action's environment that concurrent actions of one worker must share."""
+    return {k: v for k, v in env.items() if k not in PER_ACTION_ENV}
 
 
 def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
@@ -69,6 +87,60 @@ def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tupl
     return code
 
 
+class SharedLoop:
+    """Actions of one worker running at once (`concurrency` > 1): each an asyncio task on one loop
+    in a thread of its own, writing to its own log files (`attempt.RoutedStream`), reading its own
+    attempt number (the rest of the environment is the process's and equal for all of them: an
+    action with another one waits until the running ones are done). Cancelling one (an abort or a
+    timeout) ends only that one; it reports as its neighbours do."""
+
+    def __init__(self, reply: Callable[[dict], None], base_env: dict[bytes, bytes]) -> None:
+        self.reply = reply
+        self.base_env = base_env
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_task_factory(owning_task_factory)
+        self.running: dict[int, Any] = {}
+        self.env: dict[str, str] | None = None
+        self.idle = threading.Condition()
+        sys.stdout = RoutedStream(sys.stdout, "o")  # type: ignore[assignment]
+        sys.stderr = RoutedStream(sys.stderr, "e")  # type: ignore[assignment]
+        threading.Thread(target=self.loop.run_forever, name="flyte-actions", daemon=True).start()
+
+    def start(self, req: dict) -> None:
+        env = shared_env(req["env"])
+        if self.env != env:
+            self.drain()  # another run's (or environment's) actions: after the running ones
+            _set_env(self.base_env, req["env"])
+            self.env = env
+        environ = {**os.environ, **req["env"]}
+        with self.idle:
+            self.running[req["id"]] = None
+        fut = asyncio.run_coroutine_threadsafe(self._one(req, environ), self.loop)
+        with self.idle:
+            if req["id"] in self.running:
+                self.running[req["id"]] = fut
+
+    async def _one(self, req: dict, environ: dict[str, str]) -> None:
+        code = 1
+        try:
+            code = await run_entrypoint_shared(req, environ)
+        finally:
+            with self.idle:
+                self.running.pop(req["id"], None)
+                self.idle.notify_all()
+            self.reply({"id": req["id"], "code": code})
+
+    def cancel(self, action_id: int) -> None:
+        with self.idle:
+            fut = self.running.get(action_id)
+        if fut is not None:
+            self.loop.call_soon_threadsafe(fut.cancel)
+
+    def drain(self) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: not self.running)
+
+
 def serve(fd: int, warm: bool = True, grpc: bool = False) -> None:
     """Serve actions on `fd`; `warm`: import the SDK first (a worker not forked from the fork
     server); `grpc`: import grpc and the remote controller too, before saying ready (its actions
@@ -87,14 +159,38 @@ def serve(fd: int, warm: bool = True, grpc: bool = False) -> None:
     saved = (os.dup(1), os.dup(2))
     cast(io.TextIOWrapper, sys.stdout).reconfigure(line_buffering=True)  # the interpreter's own streams
     cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
-    sock.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
+    sending = threading.Lock()
+    gone = threading.Event()
+
+    def reply(msg: dict) -> None:
+        try:
+            with sending:
+                sock.sendall(json.dumps(msg).encode() + b"\n")
+        except OSError:
+            gone.set()  # the backend is gone (its next start reads the action's result from storage)
+
+    reply({"ready": True, "pid": os.getpid()})
+    shared: SharedLoop | None = None
     for line in reader:
         req = json.loads(line)
+        if "cancel" in req:
+            if shared is not None:
+                shared.cancel(req["cancel"])
+            continue
+        if req.get("concurrent"):
+            shared = shared or SharedLoop(reply, base_env)
+            shared.start(req)
+            continue
+        if shared is not None:
+            shared.drain()
+            shared.env = None
+            _set_env(base_env, {})
         code = _run_one(req, base_env, base_cwd, saved)
-        try:
-            sock.sendall(json.dumps({"id": req["id"], "code": code}).encode() + b"\n")
-        except OSError:
-            return  # the backend is gone (its next start reads this action's result from storage)
+        reply({"id": req["id"], "code": code})
+        if gone.is_set():
+            return
+    if shared is not None:
+        shared.drain()  # the backend's end closed: finish the actions running, then exit
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Reusable workers: the backend's end of one warm worker process (`worker.py`) and the pool
-per (interpreter, environment, version) that grows to `replicas` and reaps idle ones."""
+per (interpreter, environment, version) that grows to `replicas` and reaps idle ones. A worker runs
+one action at a time, or up to `concurrency` at once for async tasks (`ReusePolicy.concurrency`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from flyte_jupyter.backend.plugins.local.process import AttemptProc
 from flyte_jupyter.backend.plugins.local.procfs import start_time
+from flyte_jupyter.backend.plugins.local.worker import shared_env
 
 if TYPE_CHECKING:  # the plugin owns these; imported only for the type hints
     from flyte_jupyter.backend.plugins.local.plugin import LocalProcessPlugin
@@ -29,7 +31,9 @@ class Worker:
         self.start = ""
         self.proc: asyncio.subprocess.Process | None = None
         self.writer: asyncio.StreamWriter | None = None
-        self.busy: AttemptProc | None = None
+        self.running: dict[int, AttemptProc] = {}  # request id -> the attempt it runs
+        self.concurrent = False  # the running actions share the worker (concurrency > 1)
+        self.env: dict[str, str] | None = None  # their shared environment (see worker.shared_env)
         self.ready = False
         self.alive = True
         self.idle_since = time.monotonic()
@@ -82,28 +86,54 @@ class Worker:
                 if not line:
                     break
                 msg = json.loads(line)
-                proc, self.busy = self.busy, None
+                proc = self.running.pop(msg.get("id"), None)
                 self.idle_since = time.monotonic()
                 if proc is not None:
                     self.pool.plugin._limited.discard(proc)
                     proc.finish(msg.get("code", 1))
-                self.pool.released()
         finally:
             self.alive = False
-            proc, self.busy = self.busy, None
-            if proc is not None:
+            procs, self.running = list(self.running.values()), {}
+            code = self.proc.returncode if self.proc is not None else self.pool.plugin._worker_exits.pop(self.pid, None)
+            for proc in procs:
                 self.pool.plugin._limited.discard(proc)
-                code = self.proc.returncode if self.proc is not None else self.pool.plugin._worker_exits.pop(self.pid, None)
                 proc.finish(code if code is not None else -9)
             self.pool.remove(self)
 
-    def run(self, proc: AttemptProc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
-        self._next += 1
-        self.busy = proc
-        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+    def run(self, proc: AttemptProc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str,
+            concurrent: bool = False) -> None:
+        """Send the worker one action (`concurrent`: beside those it runs, see worker.SharedLoop)."""
         if self.writer is None:  # set by spawn(); the pool hands out only workers that are ready
             raise RuntimeError(f"reusable worker {self.pid} is not connected")
+        self._next += 1
+        if not self.running:
+            self.concurrent, self.env = concurrent, shared_env(env)
+        self.running[self._next] = proc
+        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        if concurrent:
+            req["concurrent"] = True
         self.writer.write(json.dumps(req).encode() + b"\n")
+
+    def request_of(self, proc: AttemptProc) -> int | None:
+        return next((n for n, p in self.running.items() if p is proc), None)
+
+    def cancel(self, proc: AttemptProc) -> bool:
+        """Ask the worker to cancel one of the actions it runs at once; False if it runs alone
+        (then it is stopped by killing the worker, which shares it with nothing)."""
+        number = self.request_of(proc)
+        if not self.concurrent or number is None or self.writer is None:
+            return False
+        self.writer.write(json.dumps({"cancel": number}).encode() + b"\n")
+        return True
+
+    def takes(self, env: dict[str, str], concurrency: int) -> bool:
+        """Whether this worker can start an action with this environment now."""
+        if not (self.ready and self.alive):
+            return False
+        if not self.running:
+            return True
+        return (concurrency > 1 and self.concurrent and len(self.running) < concurrency
+                and self.env == shared_env(env))
 
     def close(self) -> None:
         if self.writer is not None:
@@ -120,11 +150,19 @@ class WorkerPool:
         self.idle_ttl = idle_ttl
         self.workers: list[Worker] = []
 
-    def idle(self) -> Worker | None:
+    def idle(self, env: dict[str, str] | None = None, concurrency: int = 1) -> Worker | None:
+        """The least busy worker that can take an action now (one running nothing, or with
+        `concurrency` > 1 one running fewer than that with the same environment)."""
+        best = None
         for w in self.workers:
-            if w.ready and w.alive and w.busy is None:
-                return w
-        return None
+            if w.takes(env or {}, concurrency) and (best is None or len(w.running) < len(best.running)):
+                best = w
+                if not w.running:
+                    break
+        return best
+
+    def all_busy(self) -> bool:
+        return all(w.running for w in self.workers)
 
     def grow(self, grpc: bool = False) -> None:
         """Start one more worker in the background (until `replicas`); `grpc`: the environment's
@@ -143,9 +181,6 @@ class WorkerPool:
 
         asyncio.ensure_future(start())
 
-    def released(self) -> None:
-        pass
-
     def remove(self, worker: Worker) -> None:
         if worker in self.workers:
             self.workers.remove(worker)
@@ -155,6 +190,6 @@ class WorkerPool:
     def reap_idle(self) -> None:
         now = time.monotonic()
         for w in list(self.workers):
-            if w.ready and w.busy is None and now - w.idle_since > self.idle_ttl:
+            if w.ready and not w.running and now - w.idle_since > self.idle_ttl:
                 w.close()
                 self.remove(w)

@@ -1,0 +1,157 @@
+"""One run of 10,000 children on the embedded backend, against the goals of issue 15.
+
+    python benchmarks/scale_10k.py [--kind reusable|forked] [--small 1000] [--large 10000]
+                                   [--repeat 3] [--no-widget]
+
+Starts its own backend (a temporary data dir, a free loopback port) and measures:
+  - a parent fanning out to `--small` trivial children, `--repeat` times: rate and CPU per action
+    (CPU of the backend and every process it started), the median;
+  - the same with `--large` children, once: it must complete, at a rate within 10% of the small
+    one, with the backend's peak RSS (VmHWM) at most 150 MiB;
+  - unless --no-widget: the `--large` run once more from a real ipykernel, twice: with the run's
+    live widget (`open_view`, as a cell showing a run does) and without (only `run.wait()`); the
+    widget's cost is the difference of the kernel's CPU (goal: at most 0.5 s).
+Prints each figure beside its goal. `--kind reusable` (default) runs the children in a reusable
+environment's warm workers; `--kind forked` forks one process per child; `--kind concurrent` runs
+async children 8 at a time in each of 2 warm workers (`ReusePolicy(concurrency=8)`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from remote_fanout import _tree_cpu  # noqa: E402 - the CPU of a process tree, measured one way
+
+KINDS = {"reusable": ("_fanout_tasks", "fanout_warm"), "forked": ("_fanout_tasks", "fanout"),
+         "concurrent": ("_scale_tasks", "fanout_shared")}
+KERNEL_SETUP = """
+import sys, time
+sys.path.insert(0, {here!r})
+import flyte_jupyter as flyte
+import {module} as tasks
+flyte.init_from_config({client_yaml!r})
+"""
+WITH_VIEW = """
+from IPython import get_ipython
+from flyte_jupyter.kernel._registry import open_view
+_r = flyte.with_runcontext(mode="remote").run(tasks.{task}, n={n})
+_v = open_view(get_ipython(), _r)
+_r.wait(); _v.finish()
+assert _r.outputs() == {expected}
+"""
+WITHOUT_VIEW = """
+_r = flyte.with_runcontext(mode="remote").run(tasks.{task}, n={n})
+_r.wait()
+assert _r.outputs() == {expected}
+"""
+
+
+def _rss_mib(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _fanout(task: Any, n: int, pid: int) -> tuple[float, float]:
+    """(actions per second, ms of CPU per action) of one fan-out."""
+    import flyte_jupyter as flyte
+
+    cpu0, t0 = _tree_cpu(pid), time.perf_counter()
+    value = flyte.with_runcontext(mode="remote").run(task, n=n).outputs()
+    wall = time.perf_counter() - t0
+    assert value == sum(range(1, n + 1)), value
+    return n / wall, (_tree_cpu(pid) - cpu0) / n * 1000
+
+
+def _kernel_cpu(client_yaml: Path, kind: str, n: int) -> tuple[float, float]:
+    """Kernel CPU seconds of one `n`-child run (with the widget, without it)."""
+    import psutil
+    from jupyter_client.manager import start_new_kernel
+    from widget_throttle import _execute
+
+    km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ))
+    try:
+        proc = psutil.Process(km.provisioner.process.pid)
+        _execute(kc, "%load_ext flyte_jupyter")
+        _execute(kc, KERNEL_SETUP.format(here=str(HERE), client_yaml=str(client_yaml), module=KINDS[kind][0]))
+        expected = sum(range(1, n + 1))
+        task = KINDS[kind][1]
+        _execute(kc, WITHOUT_VIEW.format(task=task, n=10, expected=sum(range(1, 11))))  # warm up
+        out = []
+        for template in (WITH_VIEW, WITHOUT_VIEW):
+            before = sum(proc.cpu_times()[:2])
+            _execute(kc, template.format(task=task, n=n, expected=expected), timeout=1800)
+            out.append(sum(proc.cpu_times()[:2]) - before)
+        return out[0], out[1]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=sorted(KINDS), default="reusable")
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=10000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the small fan-out (median)")
+    parser.add_argument("--no-widget", action="store_true", help="skip the kernel's widget figures")
+    args = parser.parse_args()
+
+    import importlib
+
+    import flyte_jupyter as flyte
+    from flyte_jupyter._internal.client import embedded as _embedded
+
+    module, task_name = KINDS[args.kind]
+    task = getattr(importlib.import_module(module), task_name)
+    with tempfile.TemporaryDirectory(prefix="fj-scale-") as tmp:
+        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
+        info = _embedded.start_backend(Path(tmp) / "backend", port=0)
+        try:
+            pid = info.pid
+            if pid is None or info.client_yaml is None:
+                raise RuntimeError("the backend did not start")
+            flyte.init_from_config(str(info.client_yaml))
+            flyte.with_runcontext(mode="remote").run(task, n=4).outputs()  # warm up: workers, templates
+            small = [_fanout(task, args.small, pid) for _ in range(args.repeat)]
+            rate_small = statistics.median(r for r, _ in small)
+            cpu_small = statistics.median(c for _, c in small)
+            rate_large, cpu_large = _fanout(task, args.large, pid)
+            peak, now = _rss_mib(pid, "VmHWM"), _rss_mib(pid, "VmRSS")
+            widget = None if args.no_widget else _kernel_cpu(info.client_yaml, args.kind, args.large)
+            peak = max(peak, _rss_mib(pid, "VmHWM"))
+        finally:
+            _embedded.stop_backend(Path(tmp) / "backend")
+            flyte.init()
+
+    ratio = rate_large / rate_small
+    print(f"\n{args.kind} children; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'figure':<44} {'measured':>22}  goal")
+    print(f"{f'parent + {args.small} children (median of {args.repeat})':<44} "
+          f"{f'{rate_small:.0f}/s, {cpu_small:.2f} ms CPU':>22}")
+    print(f"{f'parent + {args.large} children':<44} {f'{rate_large:.0f}/s, {cpu_large:.2f} ms CPU':>22}  completes")
+    print(f"{'rate, large / small':<44} {ratio:>22.2f}  >= 0.90 {'met' if ratio >= 0.9 else 'NOT met'}")
+    print(f"{'backend peak RSS (VmHWM)':<44} {f'{peak:.0f} MiB (now {now:.0f})':>22}  <= 150 MiB "
+          f"{'met' if peak <= 150 else 'NOT met'}")
+    if widget is not None:
+        with_view, without = widget
+        cost = with_view - without
+        print(f"{'kernel CPU of the run, with / without widget':<44} {f'{with_view:.2f} / {without:.2f} s':>22}")
+        print(f"{'the widget own cost':<44} {f'{cost:.2f} s':>22}  <= 0.5 s {'met' if cost <= 0.5 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The run widget's counts and progress, kept up to date change by change (`LiveSummary`), say
+what a full pass over the actions (`summarize`) says, for any order of changes."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from flyte_jupyter._internal.controllers.run_state import RunState
+from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, Phase
+from flyte_jupyter.kernel._tree import LiveSummary, summarize
+
+
+def _event(name: str, parent: str | None, phase: Phase, group: str | None = None, attempt: int = 1) -> ActionEvent:
+    error = ActionError(kind="ValueError", message="bad") if phase in (Phase.FAILED, Phase.TIMED_OUT) else None
+    return ActionEvent(action=name, task="t.leaf" if parent else "t.main", parent=parent, run_name="r",
+                       phase=phase, timestamp=time.time(), attempt=attempt, group=group, error=error)
+
+
+def _same(live: LiveSummary, state: RunState) -> None:
+    want, got = summarize(state.actions), live.summary()
+    assert got.done == want.done and got.by_phase == want.by_phase
+    assert {k: (p.done, p.total, p.failed) for k, p in got.progress.items()} == \
+        {k: (p.done, p.total, p.failed) for k, p in want.progress.items()}
+    assert {k: sorted(i.name for i in v) for k, v in got.failed.items()} == \
+        {k: sorted(i.name for i in v) for k, v in want.failed.items()}
+
+
+def test_a_summary_kept_change_by_change_matches_a_full_pass() -> None:
+    rng = random.Random(7)
+    state, live = RunState("r"), LiveSummary()
+    state.subscribe(lambda _e, info: live.update(info, state.get))
+    state.apply(_event("a0", None, Phase.RUNNING))
+    names = []
+    for step in range(3000):
+        if not names or rng.random() < 0.3:
+            parent = rng.choice(["a0", *names[:20]])
+            name = f"c{len(names)}"
+            names.append(name)
+            state.apply(_event(name, parent, Phase.QUEUED, group=rng.choice([None, None, "g"])))
+        else:
+            name = rng.choice(names)
+            info = state.get(name)
+            assert info is not None
+            phase = rng.choice([Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT, Phase.QUEUED,
+                                Phase.ABORTED])
+            state.apply(_event(name, info.parent, phase, group=info.group, attempt=info.attempts + 1))
+        if step % 500 == 0:
+            _same(live, state)
+    state.apply(_event("a0", None, Phase.SUCCEEDED))
+    _same(live, state)
+    fresh = LiveSummary()
+    fresh.sync(state.actions)  # what a view that subscribed late rebuilds
+    assert fresh.summary().by_phase == live.summary().by_phase
