@@ -25,7 +25,7 @@ class TimelinePane:
                                              layout=widgets.Layout(width="320px"))
         self.unfold = widgets.Dropdown(options=[("no group to unfold", _ALL)], value=_ALL, description="unfold",
                                        layout=widgets.Layout(width="320px"))
-        self.svg = widgets.HTML("", layout=widgets.Layout(max_height="420px", overflow="auto"))
+        self.svg = widgets.HTML("", layout=widgets.Layout(width="100%", max_height="420px", overflow="auto"))
         self.svg.add_class("flyte-timeline")
         self.widget = widgets.VBox([widgets.HBox([self.zoom, self.unfold]), self.legend, self.svg],
                                    layout=widgets.Layout(display="none"))

@@ -227,6 +227,26 @@ def test_timeline_of_200_actions_in_the_widget_and_the_panel(lab_server: dict[st
     assert segs.count() >= 200, segs.count()
     _cell(page, 2).scroll_into_view_if_needed()
     _shot(page, "69-widget-timeline-200")
+    # as wide as the output area: the bars end at its right edge, in a wide and a narrow notebook,
+    # while the labels keep their size (11 px text in a 230 px column)
+    area = widget.locator(".flyte-timeline")
+    for width in (1400, 1000):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(300)  # the layout settles (not an assertion)
+        box, plot = area.bounding_box(), svg.bounding_box()
+        assert box and plot and plot["x"] + plot["width"] <= box["x"] + box["width"] + 1, (width, box, plot)
+        assert plot["width"] > 0.5 * (box["width"] - 240), (width, box, plot)  # it fills the area
+        root = widget.locator(".flyte-timeline-row[data-action='a0'] .flyte-seg").last.bounding_box()
+        assert root and root["x"] + root["width"] <= box["x"] + box["width"] + 1, (width, box, root)
+        label = widget.locator(".flyte-timeline-row[data-action='a0'] text").first.bounding_box()
+        assert label and box["x"] <= label["x"] and 8 <= label["height"] <= 16, (width, label)
+    _cell(page, 2).scroll_into_view_if_needed()
+    _shot(page, "69b-widget-timeline-200-narrow")
+    # narrower than the label column and a minimal bar area: it scrolls sideways, nothing is cut off
+    page.set_viewport_size({"width": 700, "height": 900})
+    page.wait_for_function("(el) => el.scrollWidth > el.clientWidth && el.scrollWidth >= 470",
+                           arg=area.element_handle())
+    page.set_viewport_size({"width": 1400, "height": 900})
     _dark(page)
     _shot(page, "70-widget-timeline-200-dark")
 

@@ -25,7 +25,9 @@ from flyte_jupyter._internal.display.timeline import (
 )
 
 ROW = 16
-LABEL_W = 230
+LABEL_W = 230  # CSS px: the label column, never scaled
+RIGHT_PAD = 10
+PLOT_MIN_W = 240  # CSS px: narrower than this, the output area scrolls sideways
 AXIS_H = 22
 _OPACITY = {QUEUED: 0.28, STARTING: 0.55}
 
@@ -64,40 +66,53 @@ def _title(bar: Bar, seg: Any) -> str:
             f"({seconds_text(seg.end - seg.start)}){_usage_text(bar, seg.attempt)}")
 
 
-def timeline_svg(tl: Timeline, width: int = 900) -> str:
-    """The SVG of `tl`: `width` pixels wide, one row per bar, scrolled by its container."""
-    plot_w = max(width - LABEL_W - 10, 100)
+def _pct(t: float, span: float) -> str:
+    """A time as a share of the plot's width: the bars scale with the output area, the text does not."""
+    return f"{100 * t / span:.3f}%"
+
+
+def timeline_svg(tl: Timeline) -> str:
+    """The SVG of `tl`, one row per bar, as wide as the output area (never narrower than
+    `PLOT_MIN_W` for the bars: below that its container scrolls sideways).
+
+    The SVG element is the bar area: it is `LABEL_W` CSS px narrower than its container and sits
+    that far to the right, and the labels are drawn to its left (overflow visible), so they keep
+    their size; bars, grid and tick positions are percentages of its width, so only they stretch.
+    """
     span = tl.span if tl.span > 0 else 1.0
-    scale = plot_w / span
     height = AXIS_H + ROW * max(len(tl.bars), 1) + 4
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="flyte-timeline-svg" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" font-family="var(--jp-code-font-family,monospace)" '
-             f'font-size="11" style="color:var(--jp-ui-font-color1,currentColor)">']
-    for t in _ticks(span):
-        x = LABEL_W + t * scale
-        parts.append(f'<line x1="{x:.1f}" y1="{AXIS_H - 4}" x2="{x:.1f}" y2="{height}" stroke="currentColor" '
-                     f'stroke-opacity="0.12"/><text x="{x:.1f}" y="12" fill="currentColor" fill-opacity="0.7" '
-                     f'text-anchor="middle">{_esc(seconds_text(t))}</text>')
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="flyte-timeline-svg" height="{height}" '
+             f'font-family="var(--jp-code-font-family,monospace)" font-size="11" '
+             f'style="display:block;overflow:visible;margin-left:{LABEL_W}px;width:calc(100% - {LABEL_W + RIGHT_PAD}px);'
+             f'min-width:{PLOT_MIN_W}px;color:var(--jp-ui-font-color1,currentColor)">']
+    ticks = _ticks(span)
+    for t in ticks:
+        x = _pct(t, span)
+        anchor = "end" if t == ticks[-1] and t > 0 and t >= span * 0.95 else "middle"
+        parts.append(f'<line x1="{x}" y1="{AXIS_H - 4}" x2="{x}" y2="{height}" stroke="currentColor" '
+                     f'stroke-opacity="0.12"/><text x="{x}" y="12" fill="currentColor" fill-opacity="0.7" '
+                     f'text-anchor="{anchor}">{_esc(seconds_text(t))}</text>')
     for i, bar in enumerate(tl.bars):
         y = AXIS_H + i * ROW
         weight = ' font-weight="700"' if bar.critical else ""
         label = bar.label if len(bar.label) <= 32 else bar.label[:31] + "…"
-        indent = 6 + 8 * min(bar.depth, 6)
+        indent = 6 + 8 * min(bar.depth, 6) - LABEL_W  # left of the bar area
         parts.append(f'<g class="flyte-timeline-row" data-action="{_esc(bar.key)}" data-phase="{_esc(bar.phase)}">'
                      f'<text x="{indent}" y="{y + 11}" fill="currentColor"{weight}>{_esc(label)}'
                      f'<title>{_esc(bar.task)} [{_esc(bar.key)}] {_esc(bar.phase)}</title></text>')
         for seg in bar.segments:
             color = PHASE_COLORS.get(seg.phase, "#757575")
-            x = LABEL_W + seg.start * scale
+            x = _pct(seg.start, span)
             if seg.kind == RECOVERED:
-                cy = y + ROW / 2
-                parts.append(f'<path class="flyte-seg flyte-seg-recovered" d="M{x:.1f} {cy - 5:.1f} l5 5 l-5 5 l-5 -5 z" '
-                             f'fill="{color}"><title>{_esc(_title(bar, seg))}</title></path>')
+                cy = y + ROW / 2  # a nested viewport at the time, so the diamond keeps its shape
+                parts.append(f'<svg x="{x}" y="{cy - 5:.1f}" width="1" height="1" overflow="visible">'
+                             f'<path class="flyte-seg flyte-seg-recovered" d="M0 0 l5 5 l-5 5 l-5 -5 z" '
+                             f'fill="{color}"><title>{_esc(_title(bar, seg))}</title></path></svg>')
                 continue
-            w = max((seg.end - seg.start) * scale, 1.0)
             opacity = _OPACITY.get(seg.kind, 1.0)
             edge = f' stroke="{color}" stroke-opacity="0.8" stroke-width="0.6"' if seg.kind == QUEUED else ""
-            parts.append(f'<rect class="flyte-seg flyte-seg-{seg.kind}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" '
+            width = _pct(max(seg.end - seg.start, span / 800), span)  # an instant one stays a sliver
+            parts.append(f'<rect class="flyte-seg flyte-seg-{seg.kind}" x="{x}" y="{y + 3}" width="{width}" '
                          f'height="{ROW - 6}" rx="2" fill="{color}" fill-opacity="{opacity}"{edge} '
                          f'data-attempt="{seg.attempt}">'
                          f'<title>{_esc(_title(bar, seg))}</title></rect>')
