@@ -132,6 +132,10 @@ class Progress:
 
     def add(self, info: ActionInfo) -> None:
         self.total += 1
+        self.count(info)
+
+    def count(self, info: ActionInfo) -> None:
+        """Count where one of the actions (already in `total`) now is: ended, failed, its times."""
         phase = info.phase
         if phase in _ENDED:
             self.done += 1
@@ -276,15 +280,7 @@ class LiveSummary:
         if phase in _ENDED:
             self._done += 1
         if key is not None:
-            prog = self._progress[key]
-            if phase in _ENDED:
-                prog.done += 1
-                if not phase.succeeded:
-                    prog.failed += 1
-                if info.ended_at is not None and (prog.last_end is None or info.ended_at > prog.last_end):
-                    prog.last_end = info.ended_at
-            if info.started_at is not None and (prog.first_start is None or info.started_at < prog.first_start):
-                prog.first_start = info.started_at
+            self._progress[key].count(info)
         self._seen[info.name] = (phase, key, failed)
 
     def summary(self, minimum: int = 2) -> Summary:
