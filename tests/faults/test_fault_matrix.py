@@ -300,7 +300,10 @@ def _check_run(trial: Trial, run: Any, backend: BackendProcess, log_dir: Path) -
         if missing:
             problems.append(f"children succeeded without their body running: {missing}")
     assert backend.proc is not None
-    zygotes = [p for p in infrastructure_of(backend.data_dir) if p.ppid == backend.proc.pid]
+    # One fork server per backend at most (a worker the backend spawned itself while its fork
+    # server was down is a worker, not a second fork server).
+    zygotes = [p for p in infrastructure_of(backend.data_dir)
+               if p.ppid == backend.proc.pid and "plugins.local.zygote" in p.cmdline]
     if len(zygotes) > 1:
         problems.append(f"{len(zygotes)} fork servers: {[p.describe() for p in zygotes]}")
 
