@@ -25,7 +25,7 @@ _SESSION_SERVER_KINDS = ("k8s", "docker", "browser")
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group tests for `pytest -n N --dist loadgroup` (how .ci/run runs the suite): a module goes to
+    """Group tests for `pytest -n N --dist loadgroup` (`FLYTE_JUPYTER_TEST_WORKERS=2 bash .ci/run`): a module goes to
     one worker whole, so its module-scoped backend starts once, and so does each session server kind.
     Without xdist the marker is inert."""
     for item in items:
