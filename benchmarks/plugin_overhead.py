@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _embedded_backend import embedded_backend  # noqa: E402
+
 import flyte_jupyter as flyte  # noqa: E402
 from flyte_jupyter.plugins.dask import Dask, WorkerGroup  # noqa: E402
 from flyte_jupyter.plugins.sql import SQLite3Config, SQLite3Task  # noqa: E402
@@ -69,22 +71,13 @@ def main() -> int:
 
     import plugin_overhead as tasks  # the module, not __main__: actions import it from the bundle
 
-    from flyte_jupyter._internal.client import embedded as _embedded
-
     rows = []
-    with tempfile.TemporaryDirectory(prefix="fj-plugins-") as tmp:
-        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
-        info = _embedded.start_backend(Path(tmp) / "backend", port=0)
-        try:
-            flyte.init_from_config(str(info.client_yaml))
-            remote = flyte.with_runcontext(mode="remote")
-            for kind in ("python", "sql", "dask"):
-                remote.run(tasks.timed, kind=kind, calls=1).outputs()  # warm-up (templates, imports)
-                times = remote.run(tasks.timed, kind=kind, calls=args.calls).outputs()
-                rows.append((kind, statistics.median(times), min(times)))
-        finally:
-            _embedded.stop_backend(Path(tmp) / "backend")
-            flyte.init()
+    with embedded_backend("fj-plugins-"):
+        remote = flyte.with_runcontext(mode="remote")
+        for kind in ("python", "sql", "dask"):
+            remote.run(tasks.timed, kind=kind, calls=1).outputs()  # warm-up (templates, imports)
+            times = remote.run(tasks.timed, kind=kind, calls=args.calls).outputs()
+            rows.append((kind, statistics.median(times), min(times)))
     base = rows[0][1]
     print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.calls} calls each, from a parent task")
     for kind, median, best in rows:

@@ -15,11 +15,12 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _embedded_backend import embedded_backend  # noqa: E402
 
 import flyte_jupyter as flyte  # noqa: E402
 
@@ -50,38 +51,29 @@ def main() -> int:
     import remote_chain as tasks  # the module, not __main__: actions import it from the bundle
     from remote_fanout import _tree_cpu
 
-    from flyte_jupyter._internal.client import embedded as _embedded
-
     rows = []
-    with tempfile.TemporaryDirectory(prefix="fj-chain-") as tmp:
-        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
-        info = _embedded.start_backend(Path(tmp) / "backend", port=0)
-        try:
-            flyte.init_from_config(str(info.client_yaml))
-            remote = flyte.with_runcontext(mode="remote")
-            pid = info.pid if sys.platform.startswith("linux") else None
-            for kind in args.kinds:
-                fn = tasks.chain if kind == "forked" else tasks.chain_warm
-                # Warm-up: the fork server's templates; for `reusable`, the pool. A level that
-                # finds no idle worker is forked while the pool grows by one, and workers started
-                # in one run serve deeper levels of it, so the pool reaches a worker per level
-                # only after a few runs (each level holds its worker while it awaits the next).
-                for _ in range(1 if kind == "forked" else args.warmups):
-                    assert remote.run(fn, n=args.depth).outputs() == args.depth
-                times, cpus = [], []
-                for _ in range(args.repeat):
-                    cpu0 = _tree_cpu(pid) if pid else 0.0
-                    t = time.perf_counter()
-                    assert remote.run(fn, n=args.depth).outputs() == args.depth
-                    times.append((time.perf_counter() - t) / (args.depth + 1) * 1000)
-                    if pid:
-                        cpus.append((_tree_cpu(pid) - cpu0) / (args.depth + 1) * 1000)
-                cpu = f", {statistics.median(cpus):.1f} ms CPU/level" if cpus else ""
-                rows.append((f"chain of {args.depth}, {kind}",
-                             f"{statistics.median(times):.1f} ms/level (best {min(times):.1f}{cpu})"))
-        finally:
-            _embedded.stop_backend(Path(tmp) / "backend")
-            flyte.init()
+    with embedded_backend("fj-chain-") as info:
+        remote = flyte.with_runcontext(mode="remote")
+        pid = info.pid if sys.platform.startswith("linux") else None
+        for kind in args.kinds:
+            fn = tasks.chain if kind == "forked" else tasks.chain_warm
+            # Warm-up: the fork server's templates; for `reusable`, the pool. A level that
+            # finds no idle worker is forked while the pool grows by one, and workers started
+            # in one run serve deeper levels of it, so the pool reaches a worker per level
+            # only after a few runs (each level holds its worker while it awaits the next).
+            for _ in range(1 if kind == "forked" else args.warmups):
+                assert remote.run(fn, n=args.depth).outputs() == args.depth
+            times, cpus = [], []
+            for _ in range(args.repeat):
+                cpu0 = _tree_cpu(pid) if pid else 0.0
+                t = time.perf_counter()
+                assert remote.run(fn, n=args.depth).outputs() == args.depth
+                times.append((time.perf_counter() - t) / (args.depth + 1) * 1000)
+                if pid:
+                    cpus.append((_tree_cpu(pid) - cpu0) / (args.depth + 1) * 1000)
+            cpu = f", {statistics.median(cpus):.1f} ms CPU/level" if cpus else ""
+            rows.append((f"chain of {args.depth}, {kind}",
+                         f"{statistics.median(times):.1f} ms/level (best {min(times):.1f}{cpu})"))
     print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     for name, value in rows:
         print(f"{name:<28} {value}")

@@ -38,6 +38,8 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _embedded_backend import embedded_backend  # noqa: E402 - beside this file, on the path just set
+
 # The fan-outs run on a Ray started with the machine's CPUs (as the anchor always was). The chain
 # runs on a Ray started with depth + 2 CPUs: every level is a task blocked in ray.get on the next,
 # and although Ray lends a blocked task's CPU back, a level can start only on an idle worker; with
@@ -218,25 +220,20 @@ def _remote(args: argparse.Namespace, store_url: str | None) -> tuple[dict[str, 
     import asyncio
 
     import flyte_jupyter as flyte
-    from flyte_jupyter._internal.client import embedded as _embedded
     from flyte_jupyter._internal.client.grpc_client import BackendClient
 
-    with tempfile.TemporaryDirectory(prefix="fj-bench-") as tmp:
-        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
+    def flags(tmp: Path) -> list[str]:
         extra = ["--max-parallelism", str(args.max_parallelism)] if args.max_parallelism else []
         if store_url:
-            cfg = Path(tmp) / "backend.yaml"
+            cfg = tmp / "backend.yaml"
             cfg.write_text(json.dumps({"store": {"url": store_url}}))  # JSON is YAML
             extra += ["--config", str(cfg)]
-        info = _embedded.start_backend(Path(tmp) / "backend", port=0, extra_args=extra)
-        try:
-            flyte.init_from_config(str(info.client_yaml))
-            pid = info.pid if sys.platform.startswith("linux") else None
-            figures = _work(flyte.with_runcontext(mode="remote"), args, pid)
-            status = asyncio.run(BackendClient.from_file(str(info.client_yaml)).status())
-        finally:
-            _embedded.stop_backend(Path(tmp) / "backend")
-            flyte.init()
+        return extra
+
+    with embedded_backend("fj-bench-", flags) as info:
+        pid = info.pid if sys.platform.startswith("linux") else None
+        figures = _work(flyte.with_runcontext(mode="remote"), args, pid)
+        status = asyncio.run(BackendClient.from_file(str(info.client_yaml)).status())
     return figures, status
 
 

@@ -22,7 +22,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _embedded_backend import embedded_backend  # noqa: E402
 from remote_fanout import _tree_cpu  # noqa: E402 - the CPU of a process tree, measured one way
 
 KINDS = {"reusable": ("_fanout_tasks", "fanout_warm"), "forked": ("_fanout_tasks", "fanout"),
@@ -112,29 +112,20 @@ def main() -> int:
     import importlib
 
     import flyte_jupyter as flyte
-    from flyte_jupyter._internal.client import embedded as _embedded
-
     module, task_name = KINDS[args.kind]
     task = getattr(importlib.import_module(module), task_name)
-    with tempfile.TemporaryDirectory(prefix="fj-scale-") as tmp:
-        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
-        info = _embedded.start_backend(Path(tmp) / "backend", port=0)
-        try:
-            pid = info.pid
-            if pid is None or info.client_yaml is None:
-                raise RuntimeError("the backend did not start")
-            flyte.init_from_config(str(info.client_yaml))
-            flyte.with_runcontext(mode="remote").run(task, n=4).outputs()  # warm up: workers, templates
-            small = [_fanout(task, args.small, pid) for _ in range(args.repeat)]
-            rate_small = statistics.median(r for r, _ in small)
-            cpu_small = statistics.median(c for _, c in small)
-            rate_large, cpu_large = _fanout(task, args.large, pid)
-            peak, now = _rss_mib(pid, "VmHWM"), _rss_mib(pid, "VmRSS")
-            widget = None if args.no_widget else _kernel_cpu(info.client_yaml, args.kind, args.large)
-            peak = max(peak, _rss_mib(pid, "VmHWM"))
-        finally:
-            _embedded.stop_backend(Path(tmp) / "backend")
-            flyte.init()
+    with embedded_backend("fj-scale-") as info:
+        pid = info.pid
+        if pid is None or info.client_yaml is None:
+            raise RuntimeError("the backend did not start")
+        flyte.with_runcontext(mode="remote").run(task, n=4).outputs()  # warm up: workers, templates
+        small = [_fanout(task, args.small, pid) for _ in range(args.repeat)]
+        rate_small = statistics.median(r for r, _ in small)
+        cpu_small = statistics.median(c for _, c in small)
+        rate_large, cpu_large = _fanout(task, args.large, pid)
+        peak, now = _rss_mib(pid, "VmHWM"), _rss_mib(pid, "VmRSS")
+        widget = None if args.no_widget else _kernel_cpu(info.client_yaml, args.kind, args.large)
+        peak = max(peak, _rss_mib(pid, "VmHWM"))
 
     ratio = rate_large / rate_small
     print(f"\n{args.kind} children; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")

@@ -20,12 +20,13 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _embedded_backend import embedded_backend  # noqa: E402
 
 import flyte_jupyter as flyte  # noqa: E402
 
@@ -105,49 +106,41 @@ def main() -> int:
 
     import _fanout_tasks as tasks  # a module, not __main__: actions import it from the bundle
 
-    from flyte_jupyter._internal.client import embedded as _embedded
     from flyte_jupyter._internal.client.grpc_client import BackendClient
     from flyte_jupyter._internal.wire.proto import run_service_pb2 as run_pb
 
     fn = tasks.fanout_warm if args.warm else tasks.fanout
     p95s: list[float] = []
     rows: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="fj-watch-") as tmp:
-        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
-        info = _embedded.start_backend(Path(tmp) / "backend", port=0)
-        try:
-            flyte.init_from_config(str(info.client_yaml))
-            remote = flyte.with_runcontext(mode="remote")
-            assert remote.run(fn, n=20).outputs() == sum(range(1, 21))  # warm-up (fork server, templates)
-            for i in range(args.repeat):
-                run = remote.run(fn, n=args.children)
-                watcher = _Watcher(str(info.client_yaml), run.name)
-                watcher.synced.wait(30)
-                assert run.outputs() == sum(range(1, args.children + 1))
-                time.sleep(0.5)  # the last changes reach the watcher
-                watcher.stop()
+    with embedded_backend("fj-watch-") as info:
+        remote = flyte.with_runcontext(mode="remote")
+        assert remote.run(fn, n=20).outputs() == sum(range(1, 21))  # warm-up (fork server, templates)
+        for i in range(args.repeat):
+            run = remote.run(fn, n=args.children)
+            watcher = _Watcher(str(info.client_yaml), run.name)
+            watcher.synced.wait(30)
+            assert run.outputs() == sum(range(1, args.children + 1))
+            time.sleep(0.5)  # the last changes reach the watcher
+            watcher.stop()
 
-                async def actions(name: str = run.name) -> list:
-                    client = BackendClient.from_file(str(info.client_yaml))
-                    try:
-                        resp = await client._call("run", "GetRun", run_pb.GetRunRequest(id=client._aid(name, "")))
-                        return list(resp.actions)
-                    finally:
-                        await client.close()
+            async def actions(name: str = run.name) -> list:
+                client = BackendClient.from_file(str(info.client_yaml))
+                try:
+                    resp = await client._call("run", "GetRun", run_pb.GetRunRequest(id=client._aid(name, "")))
+                    return list(resp.actions)
+                finally:
+                    await client.close()
 
-                lat = _latencies(watcher.arrivals, asyncio.run(actions()))
-                every = [v for values in lat.values() for v in values]
-                if not every:
-                    rows.append(f"run {i + 1}: no changes arrived after the watch synced")
-                    continue
-                p95s.append(_percentile(every, 0.95))
-                parts = [f"{kind} n={len(v)} p50 {statistics.median(v):.1f} p95 {_percentile(v, 0.95):.1f} "
-                         f"max {max(v):.1f}" for kind, v in lat.items() if v]
-                rows.append(f"run {i + 1}: all n={len(every)} p50 {statistics.median(every):.1f} "
-                            f"p95 {p95s[-1]:.1f} max {max(every):.1f} ms | " + " | ".join(parts))
-        finally:
-            _embedded.stop_backend(Path(tmp) / "backend")
-            flyte.init()
+            lat = _latencies(watcher.arrivals, asyncio.run(actions()))
+            every = [v for values in lat.values() for v in values]
+            if not every:
+                rows.append(f"run {i + 1}: no changes arrived after the watch synced")
+                continue
+            p95s.append(_percentile(every, 0.95))
+            parts = [f"{kind} n={len(v)} p50 {statistics.median(v):.1f} p95 {_percentile(v, 0.95):.1f} "
+                     f"max {max(v):.1f}" for kind, v in lat.items() if v]
+            rows.append(f"run {i + 1}: all n={len(every)} p50 {statistics.median(every):.1f} "
+                        f"p95 {p95s[-1]:.1f} max {max(every):.1f} ms | " + " | ".join(parts))
     kind = "reusable" if args.warm else "forked"
     print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.children} {kind} children")
     for row in rows:
