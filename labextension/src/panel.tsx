@@ -27,6 +27,7 @@ import {
   isTerminal
 } from './api';
 import { formatCores, formatMemory } from './format';
+import { applyUpdate, mergeFetched } from './merge';
 import { cloneRun } from './clone';
 import { RunDetail } from './detail';
 import { RunsList } from './runs';
@@ -89,6 +90,8 @@ export class FlyteModel {
   private _statusSoonTimer: number | null = null;
   private _labelTimers = new Map<string, number>();
   private _labelBusy = new Set<string>();
+  /** Updates of watched runs whose first fetch is in flight, applied when it lands. */
+  private _held = new Map<string, IUpdate[]>();
 
   constructor(readonly client: FlyteClient) {}
 
@@ -131,6 +134,7 @@ export class FlyteModel {
     this.details.clear();
     this.labels.clear();
     this._refs.clear();
+    this._held.clear();
     this.selected = null;
     this.error = null;
     this.status = null;
@@ -192,21 +196,43 @@ export class FlyteModel {
       return;
     }
     this._refs.delete(name);
+    this._held.delete(name);
     this._send({ unwatch: name });
     this.details.delete(name);
   }
 
+  /**
+   * Fetch a watched run's detail. Its websocket updates travel apart from this GET: those that
+   * come before the run has a detail are held and applied after, and the answer never takes the
+   * view back from a state the updates already showed (see `merge.ts`).
+   */
   private async _fetch(name: string): Promise<void> {
+    const first = !this.details.has(name);
+    if (first) {
+      this._held.set(name, this._held.get(name) ?? []);
+    }
     try {
-      const detail = await this.client.getRun(name);
+      const fetched = await this.client.getRun(name);
       if (this._refs.has(name)) {
+        let detail = mergeFetched(this.details.get(name), fetched);
+        for (const update of this._held.get(name) ?? []) {
+          detail = applyUpdate(detail, update, false);
+        }
+        this._held.delete(name);
         this.details.set(name, detail);
         this.runs.set(name, { ...detail, actions: undefined } as IRun);
         this._wantLabels(name, true);
+        if (isTerminal(detail.phase) && !isTerminal(fetched.phase)) {
+          void this._fetch(name); // it ended meanwhile: once more for its outputs and final errors
+        }
       }
       this.error = null;
     } catch (e) {
       this.error = (e as Error).message;
+    } finally {
+      if (first && !this.details.has(name)) {
+        this._held.delete(name);
+      }
     }
   }
 
@@ -520,33 +546,27 @@ export class FlyteModel {
       this.runs.set(update.run.name, { ...old, ...update.run });
     }
     const current = update.run ? this.details.get(update.run.name) : undefined;
+    if (update.run && !current) {
+      this._held.get(update.run.name)?.push(update); // its first fetch is in flight
+    }
     if (current && update.run) {
-      const detail: IRunDetail = {
-        ...current,
-        ...update.run,
-        actions: current.actions
-      };
       if (update.type === 'action' && update.action) {
         const name = update.action.name;
         const old = current.actions.find(a => a.name === name);
         if (old?.phase !== update.action.phase) {
           this._statusSoon(); // an action was admitted or ended
         }
-        // events carry no inputs/outputs summaries; keep the ones a full fetch brought
-        detail.actions = [
-          ...current.actions.filter(a => a.name !== name),
-          { ...old, ...update.action }
-        ];
         if (!old) {
           this._wantLabels(update.run.name);
         }
       }
+      const detail = applyUpdate(current, update, true);
       this.details.set(detail.name, detail);
       if (isTerminal(detail.phase) && update.type === 'run') {
         // fetch once more so outputs and final errors are complete
         void this.client.getRun(detail.name).then(d => {
           if (this.details.has(d.name)) {
-            this.details.set(d.name, d);
+            this.details.set(d.name, mergeFetched(this.details.get(d.name), d));
             this._wantLabels(d.name, true);
             this.changed.emit();
           }

@@ -75,6 +75,35 @@ def _post(lab: dict[str, Any], path: str, body: dict[str, Any]) -> dict[str, Any
         return json.loads(response.read())
 
 
+def _get(lab: dict[str, Any], path: str) -> Any:
+    """A GET as a script would send it (token auth)."""
+    import json
+
+    request = urllib.request.Request(f"{lab['url']}/flyte/api/{path}",
+                                     headers={"Authorization": f"token {lab['token']}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def wait_run_succeeded(detail: Any, lab: dict[str, Any], timeout: float = 120) -> None:
+    """Wait until a run view's header shows SUCCEEDED. On a timeout the failure says what the
+    server knows of that run too: a view left behind a run that ended reads differently from a
+    run that never finished."""
+    try:
+        detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=timeout * 1000)
+    except Exception as err:
+        name = detail.get_attribute("data-run", timeout=5_000)
+        try:
+            run = _get(lab, f"runs/{name}")
+            server = f"the server says {run['phase']}, actions " + ", ".join(
+                f"{a['name']}:{a['phase']}" for a in run.get("actions", []))
+        except Exception as get_err:  # the diagnosis must not hide the failure
+            server = f"the server could not be asked ({get_err})"
+        shown = detail.locator(".jp-FlyteDetail-header").inner_text(timeout=5_000)
+        raise AssertionError(f"run {name} did not show SUCCEEDED in {timeout:.0f} s: the view shows "
+                             f"{shown!r}; {server}") from err
+
+
 def use_this_build(home: Path) -> None:
     """JupyterLab serves the first copy of the panel on its labextensions path, and the user data dir
     (`XDG_DATA_HOME` of the test's own HOME) comes before the environment's, whose copy the install
@@ -196,7 +225,7 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     # the panel opens the new run; its tree fills in live and the run succeeds
     detail = panel.locator(".jp-FlyteDetail")
     detail.wait_for()
-    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    wait_run_succeeded(detail, lab, 120)
     rows = detail.locator(".jp-FlyteTree-row[data-action]")
     page.wait_for_function(
         "() => document.querySelectorAll('#flyte-jupyter-panel .jp-FlyteTree-row[data-phase=SUCCEEDED]').length === 5")
@@ -227,7 +256,7 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     page.wait_for_function(
         "(old) => { const d = document.querySelector('#flyte-jupyter-panel .jp-FlyteDetail');"
         " return d && d.dataset.run && d.dataset.run !== old; }", arg=first_name)
-    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    wait_run_succeeded(detail, lab, 120)
     second_name = detail.get_attribute("data-run")
 
     # back to the list: both runs, newest first, with their notebook; the phase filter narrows it
@@ -252,7 +281,7 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     page.wait_for_function(
         "(old) => { const d = document.querySelector('#flyte-jupyter-panel .jp-FlyteDetail');"
         " return d && d.dataset.run && d.dataset.run !== old; }", arg=second_name)
-    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    wait_run_succeeded(detail, lab, 120)
     rows.first.click()
     action.locator(".jp-FlyteKV-outputs td", has_text="144").wait_for()
     detail.locator(".jp-FlyteBack").click()
@@ -272,6 +301,49 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     page.wait_for_timeout(300)  # let the theme's CSS settle before the picture (not an assertion)
     _shot(page, "06-dark-theme")
     assert errors == []
+    page.close()
+
+
+def test_a_rerun_that_ends_while_the_panel_fetches_it_shows_its_end(lab: dict[str, Any], browser: Any) -> None:
+    """The panel's first GET of a run and the run's websocket updates travel apart: here the GET of
+    a re-run is answered while it still runs, and that answer reaches the page only after the run
+    ended (its last updates came first). The view must still show the end, not the GET's state."""
+    import re
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(f"{lab['url']}/lab?token={lab['token']}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('flyte-jupyter:open-panel')")
+    _dismiss_news(page)
+    source = _post(lab, "runs", {"path": "slow.ipynb", "task": "sleepy", "inputs": {"ticks": 6}})["name"]
+    page.evaluate("(run) => window.jupyterapp.commands.execute('flyte-jupyter:open-panel', {run})", source)
+    detail = page.locator(f"#flyte-jupyter-panel .jp-FlyteDetail[data-run='{source}']")
+    wait_run_succeeded(detail, lab, 120)
+    held: list[str] = []
+
+    def answer_late(route: Any) -> None:
+        response = route.fetch()  # the re-run's state now, while it runs
+        if route.request.method != "GET" or held:
+            route.fulfill(response=response)
+            return
+        body = response.json()
+        held.append(body["phase"])
+        deadline = time.monotonic() + 90
+        while _get(lab, f"runs/{body['name']}")["phase"] != "SUCCEEDED" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # the run's last websocket updates reach the page first
+        route.fulfill(response=response)
+
+    page.route(re.compile(rf"/flyte/api/runs/(?!{source})[^/?]+(\?.*)?$"), answer_late)
+    detail.locator(".jp-FlyteRerun").click()
+    page.wait_for_function(
+        "(old) => { const d = document.querySelector('#flyte-jupyter-panel .jp-FlyteDetail');"
+        " return d && d.dataset.run && d.dataset.run !== old; }", arg=source, timeout=120_000)
+    assert held and held[0] in ("QUEUED", "INITIALIZING", "RUNNING"), held  # the late answer was a live state
+    rerun = page.locator("#flyte-jupyter-panel .jp-FlyteDetail")
+    wait_run_succeeded(rerun, lab, 30)
+    rerun.locator(".jp-FlyteTree-row[data-action][data-phase='SUCCEEDED']").first.wait_for(timeout=10_000)
+    assert rerun.locator(".jp-FlyteTree-row[data-phase='RUNNING']").count() == 0
     page.close()
 
 
@@ -316,7 +388,7 @@ def test_follow_a_running_action_and_abort_the_run(lab: dict[str, Any], browser:
     big = _post(lab, "runs", {"path": "binder_demo.ipynb", "task": "main", "inputs": {"n": 200}})
     page.evaluate("(run) => window.jupyterapp.commands.execute('flyte-jupyter:open-panel', {run})", big["name"])
     detail = panel.locator(f".jp-FlyteDetail[data-run='{big['name']}']")
-    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=180_000)
+    wait_run_succeeded(detail, lab, 180)
     group = detail.locator(".jp-FlyteTree-groupRow")
     page.wait_for_function(
         "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteTree-groupRow')?.textContent || '')"
@@ -355,7 +427,7 @@ def test_project_setting_scopes_the_panel(lab: dict[str, Any], browser: Any) -> 
         dialog.locator("[data-input='x'] input").fill("3")
         dialog.locator(".jp-mod-accept").click()
         detail = panel.locator(".jp-FlyteDetail")
-        detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+        wait_run_succeeded(detail, lab, 120)
         name = detail.get_attribute("data-run")
         page.close()
     finally:

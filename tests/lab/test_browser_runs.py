@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 import nbformat
 import pytest
-from test_browser import _dismiss_news, _free_port, _open_panel, _post, _shot, use_this_build
+from test_browser import _dismiss_news, _free_port, _get, _open_panel, _post, _shot, use_this_build, wait_run_succeeded
 from test_browser import browser as browser  # noqa: F401  (this module's own Chromium)
 from test_browser import pytestmark as pytestmark  # noqa: F401  (chromium and the built panel)
 
@@ -127,13 +127,6 @@ def _as_the_kernel(lab: dict[str, Any], workdir: Path, code: str) -> str:
                           timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])["name"]
-
-
-def _get(lab: dict[str, Any], path: str) -> Any:
-    request = urllib.request.Request(f"{lab['url']}/flyte/api/{path}",
-                                     headers={"Authorization": f"token {lab['token']}"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 def _until_done(lab: dict[str, Any], name: str, timeout: float = 180) -> dict[str, Any]:
@@ -302,7 +295,7 @@ def test_series_origin_jump_rerun_and_clone(lab: dict[str, Any], browser: Any) -
     rerun.click()
     page.wait_for_selector("#flyte-jupyter-panel .jp-FlyteDetail[data-run='sweep-4']")
     detail = panel.locator(".jp-FlyteDetail[data-run='sweep-4']")
-    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    wait_run_succeeded(detail, lab, 120)
     assert "sweep.ipynb · cell 3" in detail.locator(".jp-FlyteDetail-meta").inner_text()
 
     # Clone of a task run: a form prefilled with its inputs; a bad value says why Run is off
@@ -323,7 +316,7 @@ def test_series_origin_jump_rerun_and_clone(lab: dict[str, Any], browser: Any) -
         "(old) => { const d = document.querySelector('#flyte-jupyter-panel .jp-FlyteDetail');"
         " return d && d.dataset.run && d.dataset.run !== old; }", arg=lab["runs"]["steady"])
     clone = panel.locator(".jp-FlyteDetail")
-    clone.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    wait_run_succeeded(clone, lab, 120)
     clone.locator(".jp-FlyteTree-row[data-action='a0']").click()
     clone.locator(".jp-FlyteKV-inputs td", has_text="7").wait_for()
     assert page.errors == []
@@ -421,7 +414,7 @@ def test_sweep_progress_wait_reason_main_area_and_widget_click(lab: dict[str, An
         timeout=60_000)
     assert page.locator(".lm-DockPanel .lm-TabBar-tab", has_text=name).count() == 1  # a tab: drag it anywhere
     _shot(page, "26-run-in-main-area")
-    view.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=180_000)
+    wait_run_succeeded(view, lab, 180)
     # the run's end asks for the status again: the cores are free at once, not at the next idle poll (30 s)
     page.wait_for_function(
         "() => (document.querySelector('#flyte-jupyter-panel .jp-FlyteBackend-load')?.textContent || '')"
@@ -469,7 +462,7 @@ def test_submit_dialog_names_tasks_as_runs_do_and_says_why_run_is_off(lab: dict[
     assert not accept.is_disabled() and dialog.locator(".jp-FlyteFieldError").count() == 0
     accept.click()
     detail = page.locator("#flyte-jupyter-panel .jp-FlyteDetail")
-    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    wait_run_succeeded(detail, lab, 120)
     assert "live.ipynb · live.slow" in detail.locator(".jp-FlyteDetail-meta").inner_text()
     assert page.errors == []
     page.close()

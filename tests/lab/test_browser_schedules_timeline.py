@@ -28,7 +28,7 @@ from typing import Any
 
 import nbformat
 from server.lab_helpers import deploy
-from test_browser import _open_panel, _shot
+from test_browser import _open_panel, _shot, wait_run_succeeded
 from test_browser import browser as browser  # noqa: F401  (this module's own Chromium)
 from test_browser import pytestmark as pytestmark  # noqa: F401  (chromium and the built panel)
 from test_browser_runs import _as_the_kernel, _client_yaml, _dark, _get, _light, _open_run, _page, _until_done
@@ -234,7 +234,7 @@ def test_failed_run_commands_recovered_rerun_and_timeline(lab_server: dict[str, 
 
     # the re-run: RECOVERED rows are successes with their source, the sql child tagged
     detail = _open_run(page, rerun)
-    detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for()
+    wait_run_succeeded(detail, lab, 60)
     assert detail.locator(".jp-FlyteCommands").count() == 0  # nothing to resume
     rows = detail.locator(".jp-FlyteTree-row[data-phase='RECOVERED']")
     rows.first.wait_for()

@@ -17,7 +17,7 @@ from typing import Any
 
 import nbformat
 from server.lab_helpers import deploy
-from test_browser import _open_panel, _shot
+from test_browser import _open_panel, _shot, wait_run_succeeded
 from test_browser import browser as browser  # noqa: F401  (this module's own Chromium)
 from test_browser import pytestmark as pytestmark  # noqa: F401  (chromium and the built panel)
 from test_browser_runs import _client_yaml, _dark, _get, _page, _until_done
@@ -128,7 +128,7 @@ def test_tasks_view_lists_versions_and_launches_with_typed_inputs(lab_server: di
     run_detail.wait_for()
     run_name = run_detail.get_attribute("data-run")
     assert run_name and run_name not in names_before
-    run_detail.locator(".jp-FlyteDetail-header [data-phase='SUCCEEDED']").wait_for(timeout=120_000)
+    wait_run_succeeded(run_detail, lab, 120)
     deployed = run_detail.locator(".jp-FlyteDetail-deployed")
     assert deployed.inner_text().strip() == "deployed task launch.greet @ v1 in default / development"
     assert _until_done(lab, run_name)["phase"] == "SUCCEEDED"
