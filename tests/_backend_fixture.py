@@ -52,12 +52,12 @@ class BackendProcess:
         log = open(self.data_dir / "backend-test.log", "ab")
         cmd = [sys.executable, "-m", "flyte_jupyter.backend", "--data-dir", str(self.data_dir),
                "--port", str(self.port), *self._args()]
-        from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
+        from _server_process import dies_with_this_process
 
-        parent = os.getpid()  # a killed test run (even by SIGKILL) takes its backends, and so their actions, along
+        # a killed test run (even by SIGKILL) takes its backends, and so their actions, along
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                      env={**os.environ, **(self.env or {})}, start_new_session=True,
-                                     preexec_fn=lambda: die_with_parent(parent))
+                                     preexec_fn=dies_with_this_process())
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

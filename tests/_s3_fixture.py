@@ -10,7 +10,6 @@ when the test process ends, so a pytest killed with SIGKILL leaves no server beh
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from _backend_fixture import free_port
-from _server_process import ServerProcess
+from _server_process import ServerProcess, dies_with_this_process
 
 
 class S3Server(ServerProcess):
@@ -43,13 +42,10 @@ class S3Server(ServerProcess):
         return {"endpoint_url": self.endpoint, "key": "testing", "secret": "testing"}
 
     def start(self, timeout: float = 60.0) -> "S3Server":
-        from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
-
-        parent = os.getpid()
         log = open(self.dir / "moto.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=lambda: die_with_parent(parent))
+                                     preexec_fn=dies_with_this_process())
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

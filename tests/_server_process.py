@@ -9,7 +9,16 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+
+def dies_with_this_process() -> Callable[[], None]:
+    """A `preexec_fn` for a server a test starts: the kernel SIGKILLs the server when this process
+    ends, even by SIGKILL (PR_SET_PDEATHSIG), so a killed test run leaves no server behind."""
+    from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
+
+    parent = os.getpid()
+    return lambda: die_with_parent(parent)
 
 
 class ServerProcess:
