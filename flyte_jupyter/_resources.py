@@ -9,16 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Dict, Literal, Optional, Union, cast
+from typing import Any, Callable, Dict, Literal, Optional, Union, cast
 
 from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
 
 ResourceValue = Union[str, int, float, None, tuple]
 
 
+_PARSERS: dict[str, Callable[[Any], float | int | None]] = {"cpu": parse_cpu, "memory": parse_memory}
+
+
+def _check_pair(kind: str, value: tuple, parse: Callable[[Any], float | int | None] | None) -> None:
+    """A (request, limit) pair: two quantities, the request not above the limit."""
+    if len(value) != 2:
+        raise ValueError(f"Resources({kind}={value!r}): a pair is (request, limit), e.g. cpu=('500m', '1') "
+                         "or memory=('1Gi', '2Gi')")
+    if parse is None:
+        return
+    request, limit = parse(value[0]), parse(value[1])
+    if request is not None and limit is not None and request > limit:
+        raise ValueError(f"Resources({kind}={value!r}): the request {value[0]!r} is more than the limit "
+                         f"{value[1]!r}; give the smaller quantity first, as (request, limit)")
+
+
 @dataclasses.dataclass(frozen=True)
 class Resources:
-    """Requests (and, as a (request, limit) tuple, limits) for one action."""
+    """What one action may use: each kind a quantity (its request and its limit), or a
+    (request, limit) pair, as Kubernetes schedules a pod by its request and caps it at its limit."""
 
     cpu: ResourceValue = None
     memory: ResourceValue = None
@@ -28,8 +45,13 @@ class Resources:
 
     def __post_init__(self) -> None:
         # Validate eagerly so a typo fails at decoration time, not when the run starts.
-        self.cpu_cores()
-        self.memory_bytes()
+        for kind in ("cpu", "memory", "gpu", "disk"):
+            value = getattr(self, kind)
+            parse = _PARSERS.get(kind)  # a GPU count and a disk size are checked by the backend
+            if isinstance(value, tuple):
+                _check_pair(kind, value, parse)
+            elif parse is not None:
+                parse(value)
 
     @staticmethod
     def _limit(value: ResourceValue) -> Union[str, int, float, None]:

@@ -88,6 +88,31 @@ def test_children_that_request_a_core_each_run_two_at_a_time_on_two_cores(backen
     assert "capacity: cpu 0 of 2 requested (2 free)" in status.stdout, status.stdout
 
 
+def test_a_request_below_its_limit_is_what_admission_charges(backend_factory: Any, tmp_path: Path) -> None:
+    """`Resources(cpu=("500m", "1"))`: each child is charged its request, half a core, so four run
+    at once on two cores (a limit of one core each would allow two), as the kube-scheduler binds
+    pods by their requests."""
+    backend = _backend(backend_factory, tmp_path, {"capacity": {"cpu": 2}})
+    run = flyte.with_runcontext(mode="remote").run(admission.fan_burst, n=8, s=1.5)
+    facts: dict[str, Any] = {}
+
+    def four_running() -> bool:
+        facts.update(asyncio.run(backend.client().status()))
+        return facts["cpu_requested"] == 2.0 and facts["queued_actions"] >= 1
+
+    assert _wait_until(four_running, 60), facts
+    spans = run.outputs()
+    assert _most_at_once(spans) == 4, spans
+
+    async def child_spec() -> Any:
+        client = backend.client()
+        child = next(a for a in await client.get_run_actions(run.name) if a.parent)
+        return (await client.get_action_spec(run.name, child.id.name))[1]
+
+    spec = asyncio.run(child_spec())  # the request and the limit travel apart
+    assert (spec.requests.cpu, spec.resources.cpu) == ("500m", "1"), spec
+
+
 def test_a_request_that_does_not_fit_yet_lets_smaller_ones_behind_it_start(backend_factory: Any,
                                                                            tmp_path: Path) -> None:
     """One core taken, the whole two cores asked next, two small requests last: the small ones start

@@ -121,6 +121,52 @@ def test_oversized_inline_inputs_are_refused(flyte_backend) -> None:  # type: ig
     assert info.value.code == "INVALID_ARGUMENT" and "inline limit" in info.value.message
 
 
+def test_a_request_over_its_own_limit_or_the_platforms_is_refused_and_nothing_stored(flyte_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A client that bypasses `flyte.Resources`' own check (a hand-made spec): the backend refuses a
+    request above its limit, and a request alone above the platform limit, before storing a run."""
+    from flyte_jupyter._internal.runtime.spec import CodeRef, task_spec
+
+    client = flyte_backend.client()
+    over = task_spec(basic.leaf, CodeRef("tgz", "file:///nowhere.tar.gz", "req1"), "default", "development")
+    over.resources.cpu, over.requests.cpu = "1", "1500m"
+    with pytest.raises(BackendError) as info:
+        asyncio.run(client.create_run(over, inputs=b"", run_name="request-over-limit"))
+    assert info.value.code == "INVALID_ARGUMENT"
+    assert "cpu request [1500m] is more than its limit [1]" in info.value.message, info.value.message
+    before = asyncio.run(client.get_limits())
+    assert _set_limits(flyte_backend, tmp_path, "memory: 1Gi\n").returncode == 0
+    alone = task_spec(basic.leaf, CodeRef("tgz", "file:///nowhere.tar.gz", "req2"), "default", "development")
+    alone.requests.memory = "2Gi"
+    with pytest.raises(BackendError) as info:
+        asyncio.run(client.create_run(alone, inputs=b"", run_name="request-over-platform"))
+    assert "Requested MEMORY request [2Gi] is greater than current limit" in info.value.message, info.value.message
+    names = [r.name for r in asyncio.run(client.list_runs(limit=100))]
+    assert "request-over-limit" not in names and "request-over-platform" not in names
+    restore = "".join(f"{k}: {v}\n" for k, v in before.items()) or "{}\n"  # the module's backend is shared
+    assert _set_limits(flyte_backend, tmp_path, restore).returncode == 0
+    assert asyncio.run(client.get_limits()) == before
+
+
+def test_flyte_resources_pairs_are_checked_where_the_task_is_declared_and_travel_as_request_and_limit() -> None:
+    from flyte_jupyter._internal.runtime.spec import CodeRef, task_spec
+
+    with pytest.raises(ValueError, match=r"the request '2' is more than the limit '1'; give the smaller quantity first"):
+        flyte.Resources(cpu=("2", "1"))
+    with pytest.raises(ValueError, match=r"a pair is \(request, limit\)"):
+        flyte.Resources(memory=("1Gi",))
+    env = flyte.TaskEnvironment(name="pairs", resources=flyte.Resources(cpu=("250m", "2"), memory="1Gi"))
+
+    @env.task
+    def paired() -> int:
+        return 1
+
+    spec = task_spec(paired, CodeRef("tgz", "file:///nowhere.tar.gz", "p1"), "default", "development")
+    assert (spec.requests.cpu, spec.resources.cpu) == ("250m", "2")
+    assert (spec.requests.memory, spec.resources.memory) == ("", "1Gi")  # a single quantity is both
+    plain = task_spec(basic.leaf, CodeRef("tgz", "file:///nowhere.tar.gz", "p2"), "default", "development")
+    assert not plain.HasField("requests")  # a task without pairs keeps its spec bytes
+
+
 def test_backend_cli_start_status_stop(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 

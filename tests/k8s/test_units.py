@@ -63,6 +63,15 @@ def test_pod_template_merge_keeps_sidecars_and_lets_the_task_win():
     assert "activeDeadlineSeconds" not in spec
 
 
+def test_a_request_below_its_limit_is_the_pods_request_and_a_single_quantity_is_both():
+    pair = build_pod(_spec(cpu=1.0, cpu_request=0.25, memory_bytes=1 << 30, memory_request=256 << 20),
+                     K8sSettings(), "p-d", "h:1")["spec"]["containers"][0]["resources"]
+    assert pair == {"limits": {"cpu": "1000m", "memory": str(1 << 30)},
+                    "requests": {"cpu": "250m", "memory": str(256 << 20)}}
+    single = build_pod(_spec(cpu=0.5, memory_bytes=1 << 29), K8sSettings(), "p-d", "h:1")["spec"]["containers"][0]
+    assert single["resources"]["requests"] == single["resources"]["limits"] == {"cpu": "500m", "memory": str(1 << 29)}
+
+
 def test_a_local_venv_image_is_refused_naming_the_image_and_the_docker_builder():
     venv = "/home/me/.local/share/flyte-jupyter/images/venvs/0123abcd"
     for image in (venv, "file:///tmp/venv", "./venv"):

@@ -73,11 +73,17 @@ def loader_args(task: Any, code: CodeRef) -> list[str]:
 
 
 def _quantity(value: Any) -> str:
+    """The limit of a Resources value: the quantity, or the second of a (request, limit) pair."""
     if value is None:
         return ""
     if isinstance(value, tuple):
         value = value[-1]
     return "" if value is None else str(value)
+
+
+def _request(value: Any) -> str:
+    """The request of a (request, limit) pair; "" for a single quantity (its request is its limit)."""
+    return "" if not isinstance(value, tuple) or value[0] is None else str(value[0])
 
 
 def _type_name(tp: Any) -> str:
@@ -91,10 +97,12 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         args += ["--image-cache", code.image_cache]
     args += loader_args(task, code)
     res = task.resources
-    resources = pb.Resources()
+    resources, requests = pb.Resources(), pb.Resources()
     if res is not None:
         resources = pb.Resources(cpu=_quantity(res.cpu), memory=_quantity(res.memory), gpu=_quantity(res.gpu),
                                  disk=_quantity(res.disk))
+        requests = pb.Resources(cpu=_request(res.cpu), memory=_request(res.memory), gpu=_request(res.gpu),
+                                disk=_request(res.disk))
     if task.timeout is not None and task.timeout.deadline_seconds:
         from flyte_jupyter.errors import NotSupportedHereError
 
@@ -128,6 +136,8 @@ def task_spec(task: Any, code: CodeRef, project: str, domain: str, image: str = 
         interruptible=bool(task.interruptible),
         code_digest=_code_digest(task),
     )
+    if requests.ListFields():  # only pairs set it: a task of single quantities keeps the same bytes
+        spec.requests.CopyFrom(requests)
     custom = dict(task.custom_config(SerializationContext(project, domain, code.version, image)) or {})
     pod_template = _pod_template_dict(getattr(task, "pod_template", None))
     if pod_template is not None:

@@ -64,14 +64,16 @@ def parse_request(cpu: Any, memory: Any, what: str) -> Request:
 
 
 def request_of(spec: pb.TaskSpec | None, defaults: Request) -> Request:
-    """What one attempt of `spec` requests: each of cpu and memory as its spec asks (a task's
-    Resources; Kubernetes takes the limit as the request when only a limit is given), else the
-    backend's default request. A spec the catalog no longer has requests the defaults."""
+    """What one attempt of `spec` requests: each of cpu and memory as its spec asks (the request of
+    a (request, limit) pair, else the quantity: Kubernetes takes the limit as the request when only
+    a limit is given), else the backend's default request. A spec the catalog no longer has
+    requests the defaults."""
     if spec is None:
         return defaults
-    res = spec.resources
-    cpu = parse_cpu(res.cpu) if res.cpu else None
-    memory = parse_memory(res.memory) if res.memory else None
+    res, asked = spec.resources, spec.requests
+    cpu_text, memory_text = asked.cpu or res.cpu, asked.memory or res.memory
+    cpu = parse_cpu(cpu_text) if cpu_text else None
+    memory = parse_memory(memory_text) if memory_text else None
     millicpu = int(round(cpu * 1000)) if cpu is not None else defaults.millicpu
     memory = memory if memory is not None else defaults.memory
     pool: tuple = ()

@@ -127,6 +127,8 @@ class _TaskLaunch:
     custom: dict[str, Any]
     environment: str
     reuse: dict[str, Any] | None
+    cpu_request: float | None
+    memory_request: int | None
 
 
 #: Opens the named secrets of a project and domain: name -> value, for the names that exist.
@@ -358,7 +360,7 @@ class Executor:
             env["FLYTE_JUPYTER_CA_CERT"] = str(Path(self.config.tls_cert).resolve())
         from flyte_jupyter._internal.wire.quantities import parse_cpu, parse_memory
 
-        res = spec.resources
+        res, asked = spec.resources, spec.requests
         custom: dict[str, Any] = {}
         if spec.custom_json:
             custom = json.loads(spec.custom_json)
@@ -372,6 +374,8 @@ class Executor:
             memory_bytes=parse_memory(res.memory) if res.memory else None,
             memory_text=res.memory or None, gpu=int(float(res.gpu)) if res.gpu else None,
             timeout=spec.timeout_seconds or None, custom=custom, environment=spec.environment, reuse=reuse,
+            cpu_request=parse_cpu(asked.cpu) if asked.cpu else None,
+            memory_request=parse_memory(asked.memory) if asked.memory else None,
         )
         if len(self._task_launch) >= 4096:
             self._task_launch.clear()
@@ -408,6 +412,7 @@ class Executor:
             image=shared.image, cpu=shared.cpu, memory_bytes=shared.memory_bytes, memory_text=shared.memory_text,
             gpu=shared.gpu, timeout=shared.timeout, custom=dict(shared.custom), environment=shared.environment,
             reuse=dict(shared.reuse) if shared.reuse is not None else None,
+            cpu_request=shared.cpu_request, memory_request=shared.memory_request,
         )
 
     async def _launch(self, att: Attempt) -> None:

@@ -103,6 +103,8 @@ class LaunchSpec:
     image: str = ""  # "" = the backend's own environment; a venv path or a container image
     cpu: float | None = None  # cores (limit)
     memory_bytes: int | None = None  # memory limit in bytes; exceeding it must end as OOM
+    cpu_request: float | None = None  # cores requested, where less than the limit (None: the limit)
+    memory_request: int | None = None  # bytes requested, where less than the limit (None: the limit)
     memory_text: str | None = None  # the limit as the user wrote it, e.g. "200Mi", for messages
     gpu: int | None = None
     timeout: float | None = None  # seconds; the executor enforces it by calling abort()

@@ -261,17 +261,26 @@ def _amount(kind: str, value: str) -> float:
 
 def check_resources(spec: pb.TaskSpec, limits: dict[str, str]) -> None:
     """Refuse a request over a platform limit, in Flyte's words:
-    "Requested MEMORY limit [4Gi] is greater than current limit set in the platform configuration [1Gi]"."""
+    "Requested MEMORY limit [4Gi] is greater than current limit set in the platform configuration [1Gi]",
+    and a request (`spec.requests`) that is not a quantity or is above the task's own limit."""
     for kind in ("cpu", "memory", "gpu", "disk"):
         requested = getattr(spec.resources, kind)
+        asked = getattr(spec.requests, kind)
         limit = limits.get(kind)
-        if not requested:
-            continue
         try:
-            amount = _amount(kind, requested)
+            amount = _amount(kind, requested) if requested else None
+            ask = _amount(kind, asked) if asked else None
         except ValueError as exc:
             raise Invalid(f"task {spec.id.name}: {exc}") from None
-        if not limit:
+        if ask is not None and amount is not None and ask > amount:
+            raise Invalid(f"task {spec.id.name}: the {kind} request [{asked}] is more than its limit [{requested}]; "
+                          f"a request is at most the limit (Resources({kind}=(request, limit)))")
+        if not limit or (amount is None and ask is None):
+            continue
+        if amount is None:  # a request with no limit of its own (no cap, as on Kubernetes)
+            if ask is not None and ask > _amount(kind, limit):
+                raise Invalid(f"Requested {_RESOURCE_WORD[kind]} request [{asked}] is greater than current limit set "
+                              f"in the platform configuration [{limit}]")
             continue
         if amount > _amount(kind, limit):
             raise Invalid(

@@ -10,6 +10,8 @@ plain = flyte.TaskEnvironment(name="adm_plain")
 core = flyte.TaskEnvironment(name="adm_core", resources=flyte.Resources(cpu=1))
 roomy = flyte.TaskEnvironment(name="adm_roomy", resources=flyte.Resources(memory="400Mi"))
 huge = flyte.TaskEnvironment(name="adm_huge", resources=flyte.Resources(cpu=2))
+# requests a quarter core, may use a whole one (a (request, limit) pair)
+burst = flyte.TaskEnvironment(name="adm_burst", resources=flyte.Resources(cpu=("500m", "1")))
 warm = flyte.TaskEnvironment(name="adm_warm", reusable=flyte.ReusePolicy(replicas=2, idle_ttl=30))
 
 
@@ -101,3 +103,15 @@ async def mixed(s: float) -> list[list[float]]:
 @plain.task
 async def calls_huge() -> int:
     return await huge_task.aio()
+
+
+@burst.task
+def burst_sleeper(s: float) -> list[float]:
+    start = time.time()
+    time.sleep(s)
+    return [start, time.time()]
+
+
+@plain.task
+async def fan_burst(n: int, s: float) -> list[list[float]]:
+    return list(await asyncio.gather(*[burst_sleeper.aio(s) for _ in range(n)]))

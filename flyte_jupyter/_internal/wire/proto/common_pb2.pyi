@@ -117,7 +117,7 @@ class TaskInterface(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[InterfaceVariable, _Mapping]]] = ..., output_type: _Optional[str] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("id", "type", "interface", "resources", "retries", "timeout_seconds", "max_queued_seconds", "cache", "args", "env", "custom_json", "image", "reuse", "environment", "interruptible", "secrets", "code_digest")
+    __slots__ = ("id", "type", "interface", "resources", "retries", "timeout_seconds", "max_queued_seconds", "cache", "args", "env", "custom_json", "image", "reuse", "environment", "interruptible", "secrets", "code_digest", "requests")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +142,7 @@ class TaskSpec(_message.Message):
     INTERRUPTIBLE_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
     CODE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
     id: TaskIdentifier
     type: str
     interface: TaskInterface
@@ -159,7 +160,8 @@ class TaskSpec(_message.Message):
     interruptible: bool
     secrets: _containers.RepeatedCompositeFieldContainer[SecretRequest]
     code_digest: str
-    def __init__(self, id: _Optional[_Union[TaskIdentifier, _Mapping]] = ..., type: _Optional[str] = ..., interface: _Optional[_Union[TaskInterface, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., retries: _Optional[_Union[RetryStrategy, _Mapping]] = ..., timeout_seconds: _Optional[float] = ..., max_queued_seconds: _Optional[float] = ..., cache: _Optional[_Union[CacheSpec, _Mapping]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., custom_json: _Optional[str] = ..., image: _Optional[str] = ..., reuse: _Optional[_Union[ReuseSpec, _Mapping]] = ..., environment: _Optional[str] = ..., interruptible: _Optional[bool] = ..., secrets: _Optional[_Iterable[_Union[SecretRequest, _Mapping]]] = ..., code_digest: _Optional[str] = ...) -> None: ...
+    requests: Resources
+    def __init__(self, id: _Optional[_Union[TaskIdentifier, _Mapping]] = ..., type: _Optional[str] = ..., interface: _Optional[_Union[TaskInterface, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., retries: _Optional[_Union[RetryStrategy, _Mapping]] = ..., timeout_seconds: _Optional[float] = ..., max_queued_seconds: _Optional[float] = ..., cache: _Optional[_Union[CacheSpec, _Mapping]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., custom_json: _Optional[str] = ..., image: _Optional[str] = ..., reuse: _Optional[_Union[ReuseSpec, _Mapping]] = ..., environment: _Optional[str] = ..., interruptible: _Optional[bool] = ..., secrets: _Optional[_Iterable[_Union[SecretRequest, _Mapping]]] = ..., code_digest: _Optional[str] = ..., requests: _Optional[_Union[Resources, _Mapping]] = ...) -> None: ...
 
 class SecretRequest(_message.Message):
     __slots__ = ("key", "group", "mount", "as_env_var")

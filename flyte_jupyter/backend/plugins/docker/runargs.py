@@ -25,11 +25,17 @@ def settings_network(settings: dict[str, Any]) -> str:
 
 
 def resource_args(spec: LaunchSpec) -> list[str]:
+    """Limits as hard caps; a request below its limit as the kubelet maps it: CPU shares (1024 per
+    core) and a memory reservation."""
     args: list[str] = []
     if spec.cpu:
         args += ["--cpus", f"{spec.cpu:g}"]
+    if spec.cpu_request:
+        args += ["--cpu-shares", str(max(2, int(spec.cpu_request * 1024)))]
     if spec.memory_bytes:
         args += ["--memory", str(int(spec.memory_bytes)), "--memory-swap", str(int(spec.memory_bytes))]
+    if spec.memory_request:
+        args += ["--memory-reservation", str(int(spec.memory_request))]
     if spec.gpu:
         args += ["--gpus", str(int(spec.gpu))]
     return args

@@ -163,10 +163,12 @@ def build_pod(spec: Any, settings: K8sSettings, namespace: str, endpoint: str,
     resources: dict[str, dict[str, str]] = {}
     if spec.cpu:
         resources.setdefault("limits", {})["cpu"] = _cpu(spec.cpu)
-        resources.setdefault("requests", {})["cpu"] = _cpu(spec.cpu)
+    if spec.cpu_request or spec.cpu:  # a pod's request: the task's, else its limit
+        resources.setdefault("requests", {})["cpu"] = _cpu(spec.cpu_request or spec.cpu)
     if spec.memory_bytes:
         resources.setdefault("limits", {})["memory"] = str(int(spec.memory_bytes))
-        resources.setdefault("requests", {})["memory"] = str(int(spec.memory_bytes))
+    if spec.memory_request or spec.memory_bytes:
+        resources.setdefault("requests", {})["memory"] = str(int(spec.memory_request or spec.memory_bytes or 0))
     if spec.gpu:
         resources.setdefault("limits", {})["nvidia.com/gpu"] = str(int(spec.gpu))
     raw_volumes: list[dict[str, Any]] = []
