@@ -46,12 +46,12 @@ from flyte_jupyter.backend.plugins.local.attempt import order_path_of
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
 from flyte_jupyter.backend.plugins.local.logread import OrderedLogs
 from flyte_jupyter.backend.plugins.local.process import AttemptProc, stored_log
-from flyte_jupyter.backend.plugins.local.reports import Reports
 from flyte_jupyter.backend.plugins.local.procfs import (
     group_rss,
     killpg,
     start_time,
 )
+from flyte_jupyter.backend.plugins.local.reports import Reports
 from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
 from flyte_jupyter.backend.plugins.logfiles import log_files
 
