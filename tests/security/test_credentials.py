@@ -19,6 +19,7 @@ import pytest
 import flyte_jupyter as flyte
 
 env = flyte.TaskEnvironment(name="creds")
+warm = flyte.TaskEnvironment(name="creds_warm", reusable=flyte.ReusePolicy(replicas=1, idle_ttl=120))
 
 
 @env.task
@@ -99,6 +100,21 @@ async def probe(other_run: str) -> dict[str, str]:
     return results
 
 
+@warm.task
+async def warm_nested(x: int) -> dict[str, Any]:
+    """In a warm worker: one nested call, then the run credentials of the process's live clients
+    other than this action's own (an earlier run's action in this worker made nested calls too)."""
+    import gc
+
+    from flyte_jupyter._internal.client.grpc_client import BackendClient
+
+    assert await leaf.aio(x) == x + 1
+    gc.collect()
+    own = os.environ["FLYTE_JUPYTER_TOKEN"]
+    others = {o.token for o in gc.get_objects() if isinstance(o, BackendClient) and o.token and o.token != own}
+    return {"pid": os.getpid(), "other credentials": sorted(others)}
+
+
 # -- helpers ----------------------------------------------------------------------------------------
 
 
@@ -173,6 +189,15 @@ def test_the_credential_reaches_only_its_own_run(flyte_backend) -> None:  # type
         assert "intruder" not in {a.name for a in actions}
     finally:
         victim.abort()
+
+
+def test_a_warm_worker_keeps_no_earlier_runs_credential(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    """A warm worker serves one run after another over one connection to the backend, each call
+    with its own run's credential: an action finds no client of an earlier run in its process."""
+    _remote().run(warm_nested, x=0).outputs()  # the pool is warm from here on
+    seen = [_remote().run(warm_nested, x=i).outputs() for i in range(1, 4)]
+    assert len({out["pid"] for out in seen}) == 1, f"the runs did not share the warm worker: {seen}"
+    assert [out["other credentials"] for out in seen] == [[], [], []]
 
 
 def test_a_credential_is_bound_to_the_backend_and_the_run(flyte_backend) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,9 @@ It speaks the generated stubs and hands back the SDK's plain models (`RunSummary
 
 A grpc.aio channel belongs to the event loop it was made on; the client keeps one channel per loop,
 so one client object may be used from a server's loop and from `asyncio.run` in a helper thread.
+A client made with `channels_of=other` calls over `other`'s channels with its own token: a warm
+worker serving one run after another keeps one connection to the backend and sends each run's
+credential with each call (the backend checks the token of every call, never the connection's).
 
 Every call carries the backend's token (`authorization: Bearer <token>` metadata). Errors arrive as
 `BackendError` with the gRPC status name in `.code` ("INVALID_ARGUMENT", "ALREADY_EXISTS", ...).
@@ -128,6 +131,7 @@ class BackendClient:
         ca_cert: str | None = None,
         project: str = "default",
         domain: str = "development",
+        channels_of: "BackendClient | None" = None,
     ) -> None:
         self.endpoint = endpoint
         self.token = token
@@ -137,6 +141,11 @@ class BackendClient:
         self.domain = domain
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._channels: dict[int, tuple[asyncio.AbstractEventLoop, grpc.aio.Channel, dict[str, Any]]] = {}
+        self._borrowed = channels_of is not None  # the channels are another client's: it closes them
+        if channels_of is not None:
+            if (channels_of.endpoint, channels_of.insecure, channels_of.ca_cert) != (endpoint, insecure, ca_cert):
+                raise ValueError("a client can share channels only with a client of the same endpoint and TLS settings")
+            self._channels = channels_of._channels
 
     # -- construction -------------------------------------------------------------------------
 
@@ -209,7 +218,10 @@ class BackendClient:
             raise _translate(err, self.endpoint) from None
 
     async def close(self) -> None:
-        """Close the channel of the current loop (others close with their loops)."""
+        """Close the channel of the current loop (others close with their loops); a client using
+        another's channels (`channels_of`) leaves them to it."""
+        if self._borrowed:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -7,7 +7,9 @@ more than an explicit `max_parallelism` run at once. A parent that enqueues chil
 holds back (it is now waiting on them), so a tree deeper than the capacity cannot deadlock.
 
 Ends and crashes: an action's end is recorded only after its live descendants have ended (they
-are aborted first), so a run recorded as ended has nothing running under it. After a restart
+are aborted first), so a run recorded as ended has nothing running under it. An attempt's
+outputs.pb is its commit: once it is in place the attempt succeeded, whether the process then
+exits, is killed or is lost, here and in recovery alike. After a restart
 (`recover`) an attempt's result in storage wins over everything else: one that finished while the
 backend was down is collected as it ended, never launched again; a running one is reattached; an
 attempt the crash kept from being recorded is found by the plugin (`locate`), so none starts twice.
@@ -576,6 +578,19 @@ class Executor:
                               message=outcome.message or "the action's process was lost (killed from outside, or the "
                                                          "backend restarted while it ran)"), pb.PHASE_FAILED
 
+    def _committed(self, att: Attempt) -> bool:
+        """An attempt that did not end well by its own account (killed, lost, timed out) but whose
+        outputs.pb is in place had finished: it succeeded, as a restart's recovery decides from
+        the same file (`_recorded_end`), so a SIGKILL between writing its result and exiting is
+        never retried. An abort stays an abort."""
+        if att.launch is None or att.failure is not None or att.abort_reason not in ("", "timeout"):
+            return False
+        try:
+            return _storage.exists(_storage.join(att.launch.outputs_path, "outputs.pb"))
+        except Exception:  # noqa: BLE001 - remote stores raise their own types; then it did not finish
+            log.exception("reading the result of %s", att.launch.outputs_path)
+            return False
+
     async def _complete(self, att: Attempt, outcome: Outcome) -> None:
         if att.done:
             return
@@ -594,7 +609,7 @@ class Executor:
         if att.abort_reason == "abort":
             phase = pb.PHASE_ABORTED
             error = pb.ActionError(kind="Aborted", message="the action was aborted", retryable=False, origin="user")
-        elif outcome.succeeded:
+        elif outcome.succeeded or self._committed(att):
             phase, error = pb.PHASE_SUCCEEDED, None
         else:
             error, phase = self._error_for(att, outcome)

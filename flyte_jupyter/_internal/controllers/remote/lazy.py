@@ -6,12 +6,14 @@ thread, so a sync task call made from async code (which blocks the action's loop
 ends) and calls from sync tasks on worker threads all share one channel and one watch stream per
 parent without deadlocking.
 
-That loop and its client (with its connected channel) belong to the process, not to one action
-(`_Engine`): a reusable worker's next action calls the backend over the channel its previous one
-opened, instead of paying a new connection (~5-10 ms, most of a nested call's time on a warm
-worker). An action of a task known to call other tasks (the backend says so with
-FLYTE_JUPYTER_PRELOAD_GRPC) starts connecting, and its watch on its own children, before its body
-runs (`warm`), so the connection overlaps reading its inputs.
+That loop and its connection belong to the process, not to one action (`_Engine`): a reusable
+worker's next action calls the backend over the channel an earlier one opened, whichever run it
+belongs to, instead of paying a new connection (~5-10 ms, most of a nested call's time on a warm
+worker). Each action's client carries its own run's credential on every call (the channel holds
+none), so an action still reaches only its own run and no earlier run's credential is kept. An
+action of a task known to call other tasks (the backend says so with FLYTE_JUPYTER_PRELOAD_GRPC)
+starts connecting, and its watch on its own children, before its body runs (`warm`), so the
+connection overlaps reading its inputs.
 """
 
 from __future__ import annotations
@@ -25,33 +27,30 @@ from flyte_jupyter._internal.controllers.base import Controller
 
 
 class _Engine:
-    """The controllers' loop (in a daemon thread) and their clients, one per connection settings:
-    shared by every action this process runs (see the module docstring). A forked child makes its
-    own: an engine is never used across a fork (`pid`)."""
-
-    _MAX_CLIENTS = 4  # a worker serves runs one after another; each run has its own credential
+    """The controllers' loop (in a daemon thread) and one connection per backend (endpoint and
+    TLS settings): shared by every action this process runs (see the module docstring). A forked
+    child makes its own: an engine is never used across a fork (`pid`)."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
-        self.clients: dict[tuple, Any] = {}
+        self.connections: dict[tuple, Any] = {}  # (endpoint, insecure, ca_cert) -> the client owning the channel
         threading.Thread(target=self.loop.run_forever, name="flyte-controller", daemon=True).start()
 
     def client(self, project: str, domain: str) -> Any:
-        """The client for this action's backend and credential (from its environment), made once."""
+        """A client with this action's credential (from its environment) over the process's one
+        connection to its backend."""
         from flyte_jupyter._internal.client.grpc_client import BackendClient
 
         env = os.environ
-        key = (env["FLYTE_JUPYTER_ENDPOINT"], env.get("FLYTE_JUPYTER_TOKEN"), env.get("FLYTE_JUPYTER_INSECURE", "1"),
-               env.get("FLYTE_JUPYTER_CA_CERT") or None, project, domain)
-        client = self.clients.get(key)
-        if client is None:
-            while len(self.clients) >= self._MAX_CLIENTS:  # the oldest run's credential: close its channel
-                old = self.clients.pop(next(iter(self.clients)))
-                asyncio.run_coroutine_threadsafe(old.close(), self.loop)
-            client = self.clients[key] = BackendClient(key[0], key[1], insecure=key[2] == "1", project=project,
-                                                       domain=domain, ca_cert=key[3])
-        return client
+        endpoint, insecure = env["FLYTE_JUPYTER_ENDPOINT"], env.get("FLYTE_JUPYTER_INSECURE", "1") == "1"
+        ca_cert = env.get("FLYTE_JUPYTER_CA_CERT") or None
+        key = (endpoint, insecure, ca_cert)
+        owner = self.connections.get(key)
+        if owner is None:  # holds the channel only: no credential
+            owner = self.connections[key] = BackendClient(endpoint, None, insecure=insecure, ca_cert=ca_cert)
+        return BackendClient(endpoint, env.get("FLYTE_JUPYTER_TOKEN"), insecure=insecure, ca_cert=ca_cert,
+                             project=project, domain=domain, channels_of=owner)
 
 
 _ENGINE: _Engine | None = None

@@ -55,10 +55,12 @@ class ForkServer:
         ours, theirs = socket.socketpair()
         self.ctl, ctl_theirs = socket.socketpair()
         log_path = self.plugin.data_dir / "zygote.log"
+        report = self.plugin.report_fd()  # where attempts say they ended (see `zygote`)
         with open(log_path, "ab") as logf:
             self.proc = await asyncio.create_subprocess_exec(
                 self.python, "-m", "flyte_jupyter.backend.plugins.local.zygote", str(theirs.fileno()),
-                str(ctl_theirs.fileno()), str(os.getpid()), pass_fds=(theirs.fileno(), ctl_theirs.fileno()),
+                str(ctl_theirs.fileno()), str(os.getpid()), str(report),
+                pass_fds=(theirs.fileno(), ctl_theirs.fileno()) + ((report,) if report >= 0 else ()),
                 stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
             )
         theirs.close()

@@ -51,6 +51,7 @@ from flyte_jupyter.backend.plugins.local.procfs import (
     killpg,
     start_time,
 )
+from flyte_jupyter.backend.plugins.local.reports import Reports
 from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
 from flyte_jupyter.backend.plugins.logfiles import log_files
 
@@ -98,6 +99,7 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._template_reaper: asyncio.Task | None = None
         self._holders: tuple[float, dict[str, procfs.ProcInfo]] | None = None  # a recent /proc scan
         self._elsewhere: tuple[float, dict[str, procfs.ProcInfo]] | None = None  # the same, machine-wide
+        self._reports: Reports | None = None  # forked attempts say they ended here (`reports`)
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -139,6 +141,30 @@ class LocalProcessPlugin(ExecutorPlugin):
                 return None
             self._zygotes[python] = zyg
             return zyg
+
+    def report_fd(self) -> int:
+        """The socket forked attempts report their end on (made on the first fork server's start)."""
+        if self._reports is None:
+            self._reports = Reports(self._reported)
+        return self._reports.fd
+
+    def _reported(self, pid: int, msg: dict) -> bool:
+        """A forked attempt's result is in place (see `reports`): end it now, not at its exit.
+        False if `pid` is not known yet (the report waits for its spawn's answer)."""
+        proc = self._procs.get(pid)
+        if proc is None:
+            return False
+        if msg.get("outputs") == proc.spec.outputs_path and isinstance(msg.get("code"), int):
+            cpu, rss = msg.get("cpu"), msg.get("maxrss")
+            proc.finish(msg["code"], cpu_seconds=float(cpu) if isinstance(cpu, (int, float)) else None,
+                        peak_memory_bytes=int(rss) if isinstance(rss, (int, float)) else None)
+        return True
+
+    def _claim_early_report(self, proc: AttemptProc) -> None:
+        """A report that came before the fork server's answer with the attempt's pid."""
+        early = self._reports.take(proc.pid) if self._reports is not None and proc.pid else None
+        if early is not None and self._procs.get(proc.pid) is proc:
+            self._reported(proc.pid, early)
 
     def _register(self, proc: AttemptProc) -> None:
         self._procs[proc.pid] = proc
@@ -235,10 +261,12 @@ class LocalProcessPlugin(ExecutorPlugin):
         """A process ended; its parent (the fork server) measured its CPU time and peak RSS."""
         if pid in self._workers_by_pid:
             self._worker_exits[pid] = code
+        if self._reports is not None:
+            self._reports.forget(pid)
         proc = self._procs.pop(pid, None)
         if proc is not None:
             self._limited.discard(proc)
-            proc.finish(code, cpu_seconds=cpu_seconds, peak_memory_bytes=maxrss_bytes)
+            proc.finish(code, cpu_seconds=cpu_seconds, peak_memory_bytes=maxrss_bytes)  # no-op if it reported
 
     async def launch(self, spec: LaunchSpec, on_status: StatusCallback) -> str:
         if self._closing:
@@ -279,6 +307,8 @@ class LocalProcessPlugin(ExecutorPlugin):
             proc.zygote = zyg
             try:
                 await zyg.spawn(proc, list(spec.args), env, spec.workdir, stdout, stderr)
+                # After the executor has recorded the launch (this task's next step), not before.
+                asyncio.get_running_loop().call_soon(self._claim_early_report, proc)
                 return f"{proc.pid}:{proc.start}"
             except ForkServerLost as lost:
                 # The fork server (or template) died under this request. If it forked the
@@ -570,6 +600,9 @@ class LocalProcessPlugin(ExecutorPlugin):
         self._templates.clear()
         for zyg in list(self._zygotes.values()):
             await zyg.close()
+        if self._reports is not None:
+            self._reports.close()
+            self._reports = None
         for task in (self._monitor, self._reaper, self._template_reaper):
             if task is not None:
                 task.cancel()

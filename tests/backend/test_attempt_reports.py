@@ -1,0 +1,53 @@
+"""A forked attempt ends when its result is in place and reported, not when its exit is reaped;
+an attempt's outputs.pb is its commit, so a SIGKILL after it is not retried and one before it is."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from flows import reports
+
+import flyte_jupyter as flyte
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[-1].split()[0]
+
+
+def test_an_attempt_ends_on_its_report_while_its_forking_process_is_frozen(flyte_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    remote = flyte.with_runcontext(mode="remote")
+    remote.run(reports.says_who, marker_dir=str(tmp_path), seconds=0.0).outputs()  # the bundle's template
+    (tmp_path / "who").unlink()
+    run = remote.run(reports.says_who, marker_dir=str(tmp_path), seconds=1.0)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "who").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pid, forker = (int(v) for v in (tmp_path / "who").read_text().split())
+    os.kill(forker, signal.SIGSTOP)  # it can reap no exit now, nor tell the backend of one
+    try:
+        run.wait(timeout=20)
+        assert run.phase is flyte.Phase.SUCCEEDED and run.outputs() == 7
+        assert _state(forker) == "T", "the forking process was not frozen the whole time"
+    finally:
+        os.kill(forker, signal.SIGCONT)
+    deadline = time.monotonic() + 10  # still reaped once it runs again
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}"), "the attempt's process was never reaped"
+
+
+def test_a_sigkill_after_the_outputs_are_in_place_is_a_success_not_a_retry(flyte_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = flyte.with_runcontext(mode="remote").run(reports.commits_then_dies, marker_dir=str(tmp_path))
+    assert run.outputs() == 5
+    assert sorted(p.name for p in tmp_path.glob("attempt-*")) == ["attempt-1"]
+    assert run.actions["a0"].attempts == 1
+
+
+def test_a_sigkill_before_the_result_is_retried(flyte_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = flyte.with_runcontext(mode="remote").run(reports.dies_before_its_result, marker_dir=str(tmp_path))
+    assert run.outputs() == 2
+    assert sorted(p.name for p in tmp_path.glob("attempt-*")) == ["attempt-1", "attempt-2"]
