@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flyte_jupyter.backend.store.dialect import postgres_dialect
 from flyte_jupyter.backend.store.pg_pipeline import ActionPipeline
-from flyte_jupyter.backend.store.sql import ACTION_WRITES, SqlStore
+from flyte_jupyter.backend.store.sql import ACTION_WRITES, ActionRows, SqlStore
 
 
 def redact(url: str) -> str:
@@ -59,5 +59,6 @@ class PostgresStore(SqlStore):
             return self._connect()
         return conn
 
-    def _commit_action_rows(self, conn: Any, rows: list[tuple], extras: list[tuple], done_runs: list[tuple]) -> bool:
-        return self._action_pipeline.commit(conn, rows, extras, done_runs)
+    def _commit_action_rows(self, conn: Any, writes: list[ActionRows]) -> bool:
+        rows = ActionRows.merged(writes)
+        return self._action_pipeline.commit(conn, rows.rows, rows.extras, rows.done_runs)

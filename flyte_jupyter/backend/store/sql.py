@@ -8,6 +8,8 @@ again with a savepoint around each write, so the failure is that caller's alone 
 a whole transaction on an error; SQLite would keep half a write). Over a network the round trips
 are the cost: the writes that need no answer midway (`_Pipelined`: the hot ones, a new run and
 action changes) go with BEGIN and COMMIT in one pipeline, so a batch of them is one round trip.
+A batch's consecutive action changes are merged into one statement (`ActionRows`), and a store may
+commit a batch of nothing else a faster way (`_commit_action_rows`: PostgreSQL's `pg_pipeline.py`).
 
 Subclasses say how to connect (`_connect`) and in which dialect; the schema comes from `schema.py`.
 """
@@ -159,7 +161,7 @@ class _Pipelined:
         return self.write(conn)
 
 
-class _ActionRows(_Pipelined):
+class ActionRows(_Pipelined):
     """Action upserts (with their extras rows and runs marked done), kept as rows so that the
     writer merges consecutive ones of a batch into one statement each (`merged`): a fan-out's
     hundreds of state changes cost a few statements per group commit, not a few per change.
@@ -174,7 +176,7 @@ class _ActionRows(_Pipelined):
         self.rows, self.extras, self.done_runs, self.apply = rows, extras, done_runs, apply
 
     @staticmethod
-    def merged(writes: list["_ActionRows"]) -> "_ActionRows":
+    def merged(writes: list["ActionRows"]) -> "ActionRows":
         if len(writes) == 1:
             return writes[0]
         rows: dict[tuple, tuple] = {}
@@ -184,17 +186,17 @@ class _ActionRows(_Pipelined):
             rows.update((r[:4], r) for r in w.rows)
             extras.update((r[:4], r) for r in w.extras)
             done.update((r, r) for r in w.done_runs)
-        return _ActionRows(list(rows.values()), list(extras.values()), list(done.values()), writes[0].apply)
+        return ActionRows(list(rows.values()), list(extras.values()), list(done.values()), writes[0].apply)
 
 
 def _merge_action_rows(group: Iterable[tuple[_Write | None, "asyncio.Future | None"]]
                        ) -> Iterator[tuple[_Write | None, list["asyncio.Future | None"]]]:
-    """The steps of a pipelined group with each run of consecutive `_ActionRows` as one step (all
+    """The steps of a pipelined group with each run of consecutive `ActionRows` as one step (all
     their futures resolved by it)."""
-    for is_rows, steps in itertools.groupby(group, key=lambda step: isinstance(step[0], _ActionRows)):
+    for is_rows, steps in itertools.groupby(group, key=lambda step: isinstance(step[0], ActionRows)):
         if is_rows:
             run = list(steps)
-            yield _ActionRows.merged([fn for fn, _ in run]), [fut for _, fut in run]  # type: ignore[misc]
+            yield ActionRows.merged([fn for fn, _ in run]), [fut for _, fut in run]  # type: ignore[misc]
         else:
             for fn, fut in steps:
                 yield fn, [fut]
@@ -275,9 +277,10 @@ class SqlStore(Store):
         (PostgreSQL's pipeline mode); a plain block where there is no network to save."""
         return contextlib.nullcontext()
 
-    def _commit_action_rows(self, conn: Any, rows: list[tuple], extras: list[tuple], done_runs: list[tuple]) -> bool:
-        """Commit a batch of nothing but action writes in one transaction by a faster way than the
-        general one, returning only once COMMIT succeeded (False: no faster way here, nothing done).
+    def _commit_action_rows(self, conn: Any, writes: list[ActionRows]) -> bool:
+        """Commit a batch of nothing but action writes (`ActionRows.merged` makes them one) in one
+        transaction by a faster way than the general one, returning only once COMMIT succeeded
+        (False: no faster way here, nothing done).
         A failure raises `dialect.error` with the transaction rolled back or left for `_apply`
         to roll back."""
         return False
@@ -315,9 +318,8 @@ class SqlStore(Store):
         steps: list[tuple[_Write | None, asyncio.Future | None]] = [(_begin, None), *batch, (_commit, None)]
         results: list[tuple[asyncio.Future, Any, BaseException | None]] = []
         try:
-            if all(isinstance(fn, _ActionRows) for fn, _ in batch):  # the hot batch: only action changes
-                rows = _ActionRows.merged([fn for fn, _ in batch])  # type: ignore[misc]
-                if self._commit_action_rows(conn, rows.rows, rows.extras, rows.done_runs):
+            if all(isinstance(fn, ActionRows) for fn, _ in batch):  # the hot batch: only action changes
+                if self._commit_action_rows(conn, [fn for fn, _ in batch]):  # type: ignore[misc]
                     return [(fut, None, None) for _, fut in batch]
             for piped, group in itertools.groupby(steps, key=lambda step: isinstance(step[0], (_Pipelined, type(None)))):
                 with self._pipeline(conn) if piped else contextlib.nullcontext():
@@ -463,7 +465,7 @@ class SqlStore(Store):
         rows = [_action_row(a) for a in actions]
         extras = _extras_rows(actions)
         done_runs = [(a.project, a.domain, a.run) for a in actions if a.name == "a0" and a.terminal]
-        return self._submit(_ActionRows(rows, extras, done_runs, self._write_action_rows))
+        return self._submit(ActionRows(rows, extras, done_runs, self._write_action_rows))
 
     @functools.cached_property
     def _action_queries(self) -> tuple[str, str, str]:
