@@ -3,6 +3,7 @@ local mode and Ray, each ratio printed next to its goal from issue 15.
 
     python benchmarks/remote_fanout.py [--sizes 100 1000] [--depth 20] [--repeat 5]
                                        [--max-parallelism N] [--store postgresql://user@host:5432/db]
+    python benchmarks/remote_fanout.py --store postgresql:local    # a PostgreSQL started for the run
 
 Starts its own backend (a temporary data dir, a free loopback port), runs:
   - a trivial one-action run, `--repeat` times: submit-to-result latency (median, best);
@@ -12,7 +13,10 @@ Starts its own backend (a temporary data dir, a free loopback port), runs:
     benchmarks/remote_chain.py), forked and reusable: the time per level;
 and the same work in local mode, then prints one table and the goals. With `--store URL` the
 remote figures are measured twice, on SQLite and on that database (a fresh backend each), and
-printed side by side.
+printed side by side. `--store postgresql:local` starts a PostgreSQL for the run from the
+Debian package's binaries (`/usr/lib/postgresql/*/bin`, as the tests do: `tests/_postgres_fixture.py`,
+initdb into a temp dir, a free loopback port, fsync off as SQLite's WAL with synchronous=NORMAL
+skips the fsync at commit too; `synchronous_commit` stays on) and stops it by its PID at the end.
 
 The anchor: Ray, measured in the same run when a Python with `ray` is found ($RAY_PYTHON, or
 ~/ray-venv/bin/python; create one with `python -m venv ~/ray-venv && ~/ray-venv/bin/pip install
@@ -25,6 +29,7 @@ in warm worker processes it reuses (like a reusable environment here), not one p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -267,6 +272,21 @@ def _goals(label: str, f: dict[str, Figure], ray: dict[str, Any] | str, n: int, 
     return rows
 
 
+LOCAL_POSTGRES = "postgresql:local"
+
+
+def _local_postgres(stack: contextlib.ExitStack) -> str:
+    """A fresh database on a PostgreSQL server started for this run (the tests' fixture), stopped
+    by its PID when `stack` closes (and with this process, should it be killed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from _postgres_fixture import PostgresServer
+
+    server = stack.enter_context(PostgresServer())
+    print(f"PostgreSQL from {server.bindir} on 127.0.0.1:{server.port} (pid {server.proc.pid}) for this run",
+          file=sys.stderr)
+    return server.new_database()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
@@ -280,15 +300,18 @@ def main() -> int:
                         help="an explicit bound on running actions (default: admission by requests only)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray anchor")
     parser.add_argument("--store", default=None,
-                        help="also measure on this state database (postgresql://...), beside SQLite")
+                        help="also measure on this state database (postgresql://...), beside SQLite; "
+                             f"{LOCAL_POSTGRES}: on a PostgreSQL started for the run")
     args = parser.parse_args()
     n = max(args.sizes)
     ray = "skipped (--no-ray)" if args.no_ray else ray_figures(args.sizes, args.depth, 3)
 
     import flyte_jupyter as flyte
 
-    stores = [("SQLite", None)] + ([(args.store.split("://", 1)[0], args.store)] if args.store else [])
-    remote = [(label, *_remote(args, url)) for label, url in stores]
+    with contextlib.ExitStack() as stack:
+        store = _local_postgres(stack) if args.store == LOCAL_POSTGRES else args.store
+        stores = [("SQLite", None)] + ([(store.split("://", 1)[0], store)] if store else [])
+        remote = [(label, *_remote(args, url)) for label, url in stores]
     local = _work(flyte.with_runcontext(mode="local"), args, None)
 
     status = remote[0][2]
@@ -297,16 +320,17 @@ def main() -> int:
           f"(capacity cpu {status['cpu_capacity']:g}"
           + (f", at most {status['max_parallelism']} at once" if status.get("max_parallelism") else "")
           + "); CPU = the backend and all its processes, per action or level")
-    rows: list[tuple[str, list[str]]] = [("trivial run, submit to result", [f["trivial"].as_latency() for _, f, _ in remote]
-                                          + [local["trivial"].as_latency()])]
-    for size in args.sizes:
-        for kind in ("forked", "reusable"):
-            rows.append((f"parent + {size} children, {kind}",
-                         [f[f"{kind} {size}"].as_rate() for _, f, _ in remote] + [local[f"{kind} {size}"].as_rate()]))
-    for kind in ("forked", "reusable"):
-        rows.append((f"chain of {args.depth}, {kind}, per level",
-                     [f[f"chain {kind}"].as_latency() for _, f, _ in remote] + [local[f"chain {kind}"].as_latency()]))
+    keys = [("trivial run, submit to result", "trivial", Figure.as_latency)]
+    keys += [(f"parent + {size} children, {kind}", f"{kind} {size}", Figure.as_rate)
+             for size in args.sizes for kind in ("forked", "reusable")]
+    keys += [(f"chain of {args.depth}, {kind}, per level", f"chain {kind}", Figure.as_latency)
+             for kind in ("forked", "reusable")]
+    rows = [(name, [show(f[key]) for _, f, _ in remote] + [show(local[key])]
+             # the time of the work on the other store against SQLite's, in this run (the goal: <= 1.5x)
+             + ([f"{remote[1][1][key].median / remote[0][1][key].median:.2f}x"] if len(remote) > 1 else []))
+            for name, key, show in keys]
     heads = [f"remote, {label}" for label, _, _ in remote] + ["local mode"]
+    heads += [f"{remote[1][0]} / SQLite (time)"] if len(remote) > 1 else []
     _table(["work", *heads], [[name, *cells] for name, cells in rows])
 
     if isinstance(ray, str):

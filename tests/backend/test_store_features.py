@@ -164,3 +164,75 @@ def test_writes_that_read_their_result_are_right_beside_pipelined_writes_in_one_
         assert await store.get_secret("p", "d", "k") is None
 
     _on_store(store_url, body)
+
+
+def test_a_batch_of_action_changes_keeps_the_last_change_of_each_action_with_every_column(store_url: str) -> None:
+    """A fan-out's state changes are group-committed as one merged batch (on PostgreSQL through
+    libpq's pipeline directly): every caller is answered, the last change of an action wins, and
+    every column (errors and attempts as bytes, times, empty strings, NULLs) comes back as written."""
+    async def body(store: Any) -> None:
+        await store.put_run(*_run("r"))
+        queued = [ActionRecord("p", "d", "r", f"c{i}", "a0", "t", "v", seq=10 + i, phase=pb.PHASE_QUEUED,
+                               queued_at=2.5) for i in range(50)]
+        failed = ActionRecord("p", "d", "r", "c0", "a0", "t", "v", seq=100, phase=pb.PHASE_FAILED, attempt=2,
+                              queued_at=2.5, started_at=3.25, ended_at=1e-05, inputs_uri="s3://b/in.pb",
+                              error=pb.ActionError(kind="ValueError", message="b\u00e4d \x01 'quoted'"),
+                              attempts=[pb.AttemptRecord(attempt=1, phase=pb.PHASE_FAILED)], handle="")
+        root_done = ActionRecord("p", "d", "r", "a0", "", "t", "v", seq=101, phase=pb.PHASE_SUCCEEDED, queued_at=1.0)
+        assert await asyncio.gather(*(store.put_actions([a]) for a in queued), store.put_actions([failed]),
+                                    store.put_actions([root_done])) == [None] * 52
+        got = {a.name: a for a in await store.get_actions("p", "d", "r")}
+        assert len(got) == 51 and got["c1"].phase == pb.PHASE_QUEUED and got["c49"].seq == 59
+        c0 = got["c0"]
+        assert (c0.phase, c0.attempt, c0.seq, c0.started_at, c0.ended_at) == (pb.PHASE_FAILED, 2, 100, 3.25, 1e-05)
+        assert c0.error.message == "b\u00e4d \x01 'quoted'" and [r.attempt for r in c0.attempts] == [1]
+        assert c0.inputs_uri == "s3://b/in.pb" and c0.outputs_uri == "" and got["c1"].error is None
+        assert got["c1"].attempts == [] and got["c1"].queued_at == 2.5
+        assert [r.name for r in await store.unfinished_runs()] == []  # the root's end marked the run done
+
+    _on_store(store_url, body)
+
+
+@pytest.mark.postgres
+def test_a_failing_action_change_fails_alone_and_a_cut_connection_fails_its_batch_then_recovers(
+        postgres_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL only: SQLite stores any integer an action row holds. A value PostgreSQL refuses
+    (a seq past BIGINT) fails its own caller only; a connection the server cut fails the batch in
+    flight (never a false "done") and the next batch runs on a new connection."""
+    import psycopg
+
+    from flyte_jupyter.backend.store.pg_pipeline import ActionPipeline
+
+    url = postgres_server.new_database()
+    committed = []  # batches that went the fast way and committed
+    send = ActionPipeline._send_and_wait
+
+    def counted(conn: Any, encoded: Any) -> None:
+        send(conn, encoded)
+        committed.append(len(encoded))
+
+    monkeypatch.setattr(ActionPipeline, "_send_and_wait", staticmethod(counted))
+
+    async def body(store: Any) -> None:
+        await store.put_run(*_run("r"))
+        await asyncio.gather(*(store.put_actions([ActionRecord("p", "d", "r", "c0", "a0", "t", "v", seq=i)])
+                               for i in range(20)))
+        assert committed and sum(committed) <= 20  # merged: the last change of c0, once per batch
+        good = ActionRecord("p", "d", "r", "c1", "a0", "t", "v", seq=2, phase=pb.PHASE_RUNNING)
+        bad = ActionRecord("p", "d", "r", "c2", "a0", "t", "v", seq=2**63, phase=pb.PHASE_RUNNING)
+        results = await asyncio.gather(store.put_actions([good]), store.put_actions([bad]), return_exceptions=True)
+        assert results[0] is None and isinstance(results[1], psycopg.Error)
+        assert [a.name for a in await store.get_actions("p", "d", "r")] == ["a0", "c0", "c1"]
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND application_name = 'flyte-jupyter-backend' AND query NOT LIKE 'SELECT%'")  # the writer's
+        cut = ActionRecord("p", "d", "r", "c3", "a0", "t", "v", seq=3, phase=pb.PHASE_RUNNING)
+        with pytest.raises(psycopg.Error):
+            await store.put_actions([cut])
+        before = len(committed)
+        await store.put_actions([cut])  # a new connection, its statements prepared again
+        assert len(committed) == before + 1
+        names = {a.name for a in await store.get_actions("p", "d", "r")}
+        assert names == {"a0", "c0", "c1", "c3"}
+
+    _on_store(url, body)

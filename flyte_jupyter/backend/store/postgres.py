@@ -2,7 +2,8 @@
 
 The queries and group commit are `sql.py`'s, shared with SQLite: one writer thread commits every
 write queued so far in one transaction (in psycopg's pipeline mode: BEGIN, the batch's statements
-and COMMIT in one round trip where no write needs a result midway), and a caller is
+and COMMIT in one round trip where no write needs a result midway; a batch of nothing but action
+state changes, the hot one, through libpq's pipeline directly, `pg_pipeline.py`), and a caller is
 told "done" only after PostgreSQL committed it (`synchronous_commit` as the server sets it; its
 default, on, survives a crash of the database server as well as of the backend). A connection that
 broke (the server restarted) is replaced before the next batch; the writes of the failed batch get
@@ -15,7 +16,8 @@ from typing import Any, ContextManager
 from urllib.parse import urlsplit, urlunsplit
 
 from flyte_jupyter.backend.store.dialect import postgres_dialect
-from flyte_jupyter.backend.store.sql import SqlStore
+from flyte_jupyter.backend.store.pg_pipeline import ActionPipeline
+from flyte_jupyter.backend.store.sql import ACTION_WRITES, ActionRows, SqlStore
 
 
 def redact(url: str) -> str:
@@ -34,6 +36,7 @@ class PostgresStore(SqlStore):
         super().__init__(redact(url))
         self.url = url
         self.dialect = postgres_dialect()
+        self._action_pipeline = ActionPipeline(ACTION_WRITES)
 
     def _connect(self) -> Any:
         import psycopg
@@ -55,3 +58,7 @@ class PostgresStore(SqlStore):
                 pass
             return self._connect()
         return conn
+
+    def _commit_action_rows(self, conn: Any, writes: list[ActionRows]) -> bool:
+        rows = ActionRows.merged(writes)
+        return self._action_pipeline.commit(conn, rows.rows, rows.extras, rows.done_runs)

@@ -8,6 +8,8 @@ again with a savepoint around each write, so the failure is that caller's alone 
 a whole transaction on an error; SQLite would keep half a write). Over a network the round trips
 are the cost: the writes that need no answer midway (`_Pipelined`: the hot ones, a new run and
 action changes) go with BEGIN and COMMIT in one pipeline, so a batch of them is one round trip.
+A batch's consecutive action changes are merged into one statement (`ActionRows`), and a store may
+commit a batch of nothing else a faster way (`_commit_action_rows`: PostgreSQL's `pg_pipeline.py`).
 
 Subclasses say how to connect (`_connect`) and in which dialect; the schema comes from `schema.py`.
 """
@@ -18,11 +20,12 @@ import abc
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import itertools
 import json
 import queue
 import threading
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterable, Iterator
 
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 from flyte_jupyter.backend.store import schema
@@ -65,6 +68,8 @@ _UPSERT_CACHE = _upsert("cache", _CACHE_COLS, "project, domain, task_name, cache
 _UPSERT_LIMITS = _upsert("limits", "project, domain, limits", "project, domain")
 _UPSERT_EXTRAS = _upsert("action_extras", "project, domain, run, name, recovered_from, usage",
                          "project, domain, run, name")
+MARK_DONE = "UPDATE runs SET done=1 WHERE project=? AND domain=? AND name=?"
+ACTION_WRITES = (_UPSERT_ACTION, _UPSERT_EXTRAS, MARK_DONE)  # what `_commit_action_rows` runs, in `?` style
 _INSERT_TASK = ("INSERT INTO tasks (project, domain, name, version, digest, spec) VALUES (?,?,?,?,?,?) "
                 "ON CONFLICT DO NOTHING")
 
@@ -156,6 +161,47 @@ class _Pipelined:
         return self.write(conn)
 
 
+class ActionRows(_Pipelined):
+    """Action upserts (with their extras rows and runs marked done), kept as rows so that the
+    writer merges consecutive ones of a batch into one statement each (`merged`): a fan-out's
+    hundreds of state changes cost a few statements per group commit, not a few per change.
+    Merging keeps the last row of each key: in one transaction a later full-row upsert of a key
+    overwrites an earlier one whole, so the committed state is the same."""
+
+    __slots__ = ("rows", "extras", "done_runs", "apply")
+
+    def __init__(self, rows: list[tuple], extras: list[tuple], done_runs: list[tuple],
+                 apply: Callable[[Any, list[tuple], list[tuple], list[tuple]], None]) -> None:
+        super().__init__(lambda conn: apply(conn, rows, extras, done_runs))
+        self.rows, self.extras, self.done_runs, self.apply = rows, extras, done_runs, apply
+
+    @staticmethod
+    def merged(writes: list["ActionRows"]) -> "ActionRows":
+        if len(writes) == 1:
+            return writes[0]
+        rows: dict[tuple, tuple] = {}
+        extras: dict[tuple, tuple] = {}
+        done: dict[tuple, tuple] = {}
+        for w in writes:
+            rows.update((r[:4], r) for r in w.rows)
+            extras.update((r[:4], r) for r in w.extras)
+            done.update((r, r) for r in w.done_runs)
+        return ActionRows(list(rows.values()), list(extras.values()), list(done.values()), writes[0].apply)
+
+
+def _merge_action_rows(group: Iterable[tuple[_Write | None, "asyncio.Future | None"]]
+                       ) -> Iterator[tuple[_Write | None, list["asyncio.Future | None"]]]:
+    """The steps of a pipelined group with each run of consecutive `ActionRows` as one step (all
+    their futures resolved by it)."""
+    for is_rows, steps in itertools.groupby(group, key=lambda step: isinstance(step[0], ActionRows)):
+        if is_rows:
+            run = list(steps)
+            yield ActionRows.merged([fn for fn, _ in run]), [fut for _, fut in run]  # type: ignore[misc]
+        else:
+            for fn, fut in steps:
+                yield fn, [fut]
+
+
 _begin = _Pipelined(lambda conn: conn.execute("BEGIN"))
 _commit = _Pipelined(lambda conn: conn.execute("COMMIT"))
 
@@ -231,6 +277,14 @@ class SqlStore(Store):
         (PostgreSQL's pipeline mode); a plain block where there is no network to save."""
         return contextlib.nullcontext()
 
+    def _commit_action_rows(self, conn: Any, writes: list[ActionRows]) -> bool:
+        """Commit a batch of nothing but action writes (`ActionRows.merged` makes them one) in one
+        transaction by a faster way than the general one, returning only once COMMIT succeeded
+        (False: no faster way here, nothing done).
+        A failure raises `dialect.error` with the transaction rolled back or left for `_apply`
+        to roll back."""
+        return False
+
     def _write_loop(self, conn: Any) -> None:
         loop = self._open_loop()
         while True:
@@ -264,12 +318,14 @@ class SqlStore(Store):
         steps: list[tuple[_Write | None, asyncio.Future | None]] = [(_begin, None), *batch, (_commit, None)]
         results: list[tuple[asyncio.Future, Any, BaseException | None]] = []
         try:
+            if all(isinstance(fn, ActionRows) for fn, _ in batch):  # the hot batch: only action changes
+                if self._commit_action_rows(conn, [fn for fn, _ in batch]):  # type: ignore[misc]
+                    return [(fut, None, None) for _, fut in batch]
             for piped, group in itertools.groupby(steps, key=lambda step: isinstance(step[0], (_Pipelined, type(None)))):
                 with self._pipeline(conn) if piped else contextlib.nullcontext():
-                    for fn, fut in group:
+                    for fn, futs in _merge_action_rows(group):
                         value = fn(conn) if fn is not None else None
-                        if fut is not None:
-                            results.append((fut, value, None))
+                        results.extend((fut, value, None) for fut in futs if fut is not None)
         except BaseException:
             _rollback(conn, self.dialect.error)
             raise
@@ -409,18 +465,22 @@ class SqlStore(Store):
         rows = [_action_row(a) for a in actions]
         extras = _extras_rows(actions)
         done_runs = [(a.project, a.domain, a.run) for a in actions if a.name == "a0" and a.terminal]
-        q_action = self._q(_UPSERT_ACTION)
-        q_extras = self._q(_UPSERT_EXTRAS)
-        q_done = self._q("UPDATE runs SET done=1 WHERE project=? AND domain=? AND name=?")
+        return self._submit(ActionRows(rows, extras, done_runs, self._write_action_rows))
 
-        def write(c: Any) -> None:
-            c.cursor().executemany(q_action, rows)
-            if extras:
-                c.cursor().executemany(q_extras, extras)
-            if done_runs:
-                c.cursor().executemany(q_done, done_runs)
+    @functools.cached_property
+    def _action_queries(self) -> tuple[str, str, str]:
+        q_action, q_extras, q_done = (self._q(q) for q in ACTION_WRITES)
+        return q_action, q_extras, q_done
 
-        return self._submit(_Pipelined(write))
+    def _write_action_rows(self, c: Any, rows: list[tuple], extras: list[tuple], done_runs: list[tuple]) -> None:
+        """Upsert action rows (`_action_row`), their `action_extras` rows, and mark runs done."""
+        q_action, q_extras, q_done = self._action_queries
+        cur = c.cursor()
+        cur.executemany(q_action, rows)
+        if extras:
+            cur.executemany(q_extras, extras)
+        if done_runs:
+            cur.executemany(q_done, done_runs)
 
     async def put_actions(self, actions: list[ActionRecord]) -> None:
         await self.put_actions_nowait(actions)
