@@ -3,7 +3,7 @@
 The simulated day runs a real backend (gRPC server, SQLite, the local-process executor) in this
 process with a clock the test moves; the restart tests SIGKILL a backend process and start it again
 with its scheduler's clock moved on (`FLYTE_JUPYTER_SCHEDULER_CLOCK_OFFSET`); one test waits for a
-real `Trigger.minutely` tick.
+real `Trigger.minutely` tick (of a backend clock shifted so that its next minute comes in seconds).
 """
 
 from __future__ import annotations
@@ -163,6 +163,16 @@ def test_a_tick_missed_while_the_backend_was_down_fires_once_after_sigkill_and_r
         flyte.init()
 
 
+MINUTE_LEAD = 12.0  # seconds from the backend's start to its scheduler's next whole minute
+
+
+def _offset_to_a_minute_in(lead: float) -> float:
+    """Seconds to add to a scheduler's clock started now for its next whole minute to fall `lead`
+    seconds from now (between -lead and 60 - lead)."""
+    now = time.time()
+    return (now // 60 + 1) * 60 - now - lead
+
+
 def test_a_real_minutely_trigger_runs_on_the_embedded_backend_and_the_cli_pauses_it(backend_factory) -> None:  # type: ignore[no-untyped-def]
     import os
     import subprocess
@@ -170,18 +180,25 @@ def test_a_real_minutely_trigger_runs_on_the_embedded_backend_and_the_cli_pauses
 
     from flows import minutely
 
-    backend = backend_factory()
+    from flyte_jupyter.backend.server import CLOCK_OFFSET_ENV
+
+    # The scheduler runs on its own real clock, shifted so that its next whole minute falls
+    # MINUTE_LEAD seconds after this start (not up to a minute later): time passes for real and the
+    # trigger fires by itself, only sooner. A deploy slower than the lead still sees the following
+    # minute fire, just later.
+    offset = _offset_to_a_minute_in(MINUTE_LEAD)
+    backend = backend_factory(env={CLOCK_OFFSET_ENV: str(offset)})
     backend.start()
     backend.use()
     try:
         flyte.deploy(minutely.env, version="m1")
         project = backend.client_values()["project"]
-        runs = _wait_for(lambda: _trigger_runs(backend, project).get("minutely"), 75)  # the next whole minute
+        runs = _wait_for(lambda: _trigger_runs(backend, project).get("minutely"), 75)  # its next whole minute
         assert runs, backend.log_text()[-2000:]
         run = flyte.remote.Run.get(runs[0].name)
         out = _wait_for(lambda: run.outputs() if flyte.remote.Run.get(runs[0].name).phase.terminal else None, 60)
         fire = dt.datetime.fromisoformat(out)
-        assert fire.second == 0 and fire.microsecond == 0 and abs(fire.timestamp() - time.time()) < 180
+        assert fire.second == 0 and fire.microsecond == 0 and abs(fire.timestamp() - (time.time() + offset)) < 180
         assert runs[0].labels[TRIGGER_LABEL] == "minutely"
         listed = list(flyte.remote.Trigger.listall())
         assert [(t.name, t.task_name, t.schedule) for t in listed] == [("minutely", "minutely.tick",

@@ -63,7 +63,8 @@ def _clean_env(**extra: str) -> dict[str, str]:
     """The environment minus whatever would point pip or Jupyter elsewhere than the venv under test."""
     drop = ("PYTHONPATH", "VIRTUAL_ENV", "PIP_NO_BUILD_ISOLATION", "PIP_USER", "PIP_TARGET", "PIP_PREFIX",
             "SKIP_JUPYTER_BUILDER", "HATCH_JUPYTER_BUILDER_SKIP_NPM", "JUPYTER_PATH", "JUPYTER_DATA_DIR",
-            "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH")
+            "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH",
+            "PYTHONPYCACHEPREFIX")  # .ci/run's bytecode cache: the venv keeps its own, as on a newcomer's machine
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(extra)
     return env
