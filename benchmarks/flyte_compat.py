@@ -26,6 +26,7 @@ import argparse
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,8 @@ def run(python: str, program: Path, impl: str, mode: str, data_dir: Path, config
     if config is not None:
         cmd += ["--config", str(config)]
     env = {k: v for k, v in os.environ.items() if k not in ("FLYTE_JUPYTER_CONFIG", "PYTHONPATH")}
+    env["TMPDIR"] = str(data_dir / "tmp")  # what the programs' own mkdtemp() make goes with the work dir
+    (data_dir / "tmp").mkdir(exist_ok=True)
     if impl == "ours":
         env["FLYTE_JUPYTER_DATA_DIR"] = str(data_dir)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -156,7 +159,8 @@ def main() -> int:
         shim_path = os.pathsep.join(p for p in (str(COMPAT / "shim"), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         # As the conformance tests do: enough slots that no program waits on the core count (a program
         # whose children sleep would otherwise measure our default of one slot per core, not Flyte semantics).
-        backend = BackendProcess(work / "backend", env={"PYTHONPATH": shim_path},
+        (work / "tmp").mkdir()
+        backend = BackendProcess(work / "backend", env={"PYTHONPATH": shim_path, "TMPDIR": str(work / "tmp")},
                                  extra_args=["--max-parallelism", "16"])
         backend.start()
     results: dict[str, dict[str, Any]] = {}
@@ -180,6 +184,7 @@ def main() -> int:
         if backend is not None:
             backend.stop()
             backend.kill_actions()
+        shutil.rmtree(work, ignore_errors=True)
 
     header = ["program", "Flyte 2", "ours local", "ours remote"]
     rows = []
