@@ -374,12 +374,13 @@ def test_failures_attempts_and_labels(lab: dict[str, Any], browser: Any) -> None
 
 
 def test_sweep_progress_wait_reason_main_area_and_widget_click(lab: dict[str, Any], browser: Any) -> None:
+    page = _page(lab, browser)
+    _open_panel(page)
+    # submitted once the page is up: the sweep runs ~15 s, a loaded machine can take longer to load the page
     name = _as_the_kernel(lab, lab["work"], '''
         import flows
         run = flyte.with_runcontext(mode="remote", source="notebook").run(flows.sweep, n=20)
     ''')
-    page = _page(lab, browser)
-    _open_panel(page)
     detail = _open_run(page, name)
     group = detail.locator(".jp-FlyteTree-groupRow")
     group.wait_for(timeout=60_000)
