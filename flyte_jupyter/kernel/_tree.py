@@ -62,16 +62,13 @@ def group_key(parent: str | None, group: str) -> str:
 
 
 def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: dict[str, int],
-                    max_children: int, max_rows: int, open_depth: int = 2) -> tuple[list[Entry], int]:
+                    max_children: int, max_rows: int, open_depth: int = 2,
+                    children_index: dict[str | None, list[ActionInfo]] | None = None) -> tuple[list[Entry], int]:
     """The lines to show, depth first, children in the order they were started, and how many
     actions stay hidden. Siblings started in one `flyte.group` (or `flyte.map`) fold into one
-    group line, closed until it is opened."""
-    children: dict[str | None, list[ActionInfo]] = {}
-    for info in actions.values():
-        parent = info.parent if info.parent in actions else None
-        if info.name == ROOT:
-            parent = None
-        children.setdefault(parent, []).append(info)
+    group line, closed until it is opened. `children_index` (`RunState.snapshot`'s, the same
+    actions') saves indexing every action again; it is used when every parent it names is known."""
+    children = _children_of(actions, children_index)
     out: list[Entry] = []
 
     def items_of(parent: str | None) -> list[ActionInfo | tuple[str, list[ActionInfo]]]:
@@ -118,6 +115,23 @@ def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: 
     walk(None, items_of(None), 0, "")
     shown = sum(1 for e in out if e.info is not None)
     return out, len(actions) - shown
+
+
+def _children_of(actions: dict[str, ActionInfo],
+                 index: dict[str | None, list[ActionInfo]] | None) -> dict[str | None, list[ActionInfo]]:
+    """Per parent (None: the top), its children in the order they appeared; an action whose
+    parent is not known (yet) shows at the top."""
+    root = actions.get(ROOT)
+    if index is not None and (root is None or root.parent is None) and \
+            all(parent is None or parent in actions for parent in index):
+        return index
+    children: dict[str | None, list[ActionInfo]] = {}
+    for info in actions.values():
+        parent = info.parent if info.parent in actions else None
+        if info.name == ROOT:
+            parent = None
+        children.setdefault(parent, []).append(info)
+    return children
 
 
 @dataclasses.dataclass
@@ -241,6 +255,11 @@ class LiveSummary:
 
     def size(self) -> int:
         return len(self._seen)
+
+    def count(self, phase: Phase) -> int:
+        """How many actions are in `phase` now (without reading them)."""
+        with self._lock:
+            return self._by_phase.get(phase, 0)
 
     def update(self, info: ActionInfo, lookup: Callable[[str], ActionInfo | None]) -> None:
         with self._lock:
