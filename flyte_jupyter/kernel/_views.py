@@ -39,6 +39,7 @@ from flyte_jupyter.kernel._tree import (
     ROOT,
     ActionTree,
     Entry,
+    FoldCache,
     LiveSummary,
     MoreRow,
     Progress,
@@ -114,6 +115,7 @@ class RunView:
         self.renders = 0
         self._summary = LiveSummary()  # counts and progress, kept up to date by `_on_event`
         self._summary_stale = True  # rebuilt from every action at the next render
+        self._folds = FoldCache()  # the tree's children folded so far (views loop only)
         self.render_failures = 0
         self.render_error: str | None = None
         self._plain: tuple[Any, str] | None = None  # (what it was made from, the plain text)
@@ -534,7 +536,7 @@ class RunView:
             limits = dict(self._limits)
             full = set(self._full_log_wanted)
         entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows,
-                                          children_index=children)
+                                          children_index=children, cache=self._folds)
         if self._summary_stale or self._summary.size() < len(actions):
             self._summary_stale = False
             self._summary.sync(actions)
