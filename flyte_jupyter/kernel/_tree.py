@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import ipywidgets as widgets
 import traitlets
@@ -61,32 +61,68 @@ def group_key(parent: str | None, group: str) -> str:
     return f"group:{parent or ''}:{group}"
 
 
+Item = Union[ActionInfo, "tuple[str, list[ActionInfo]]"]  # an action's line, or a group's: (name, members)
+
+
+def _fold(kids: list[ActionInfo], parent_group: str | None, items: list[Item],
+          groups: dict[str, list[ActionInfo]]) -> None:
+    """Add children to a parent's items: each in a group of its own folds into that group's item."""
+    for info in kids:
+        # a group a parent itself belongs to is inherited by what it starts: no fold for that
+        if info.group and info.group != parent_group:
+            members = groups.get(info.group)
+            if members is None:
+                members = groups[info.group] = []
+                items.append((info.group, members))
+            members.append(info)
+        else:
+            items.append(info)
+
+
+class FoldCache:
+    """Per parent, its children folded into items so far. A view keeps one: the children lists of
+    `RunState.snapshot` only grow, so a render folds only the children that came since the last
+    one (folding a parent's 10,000 children again took a few ms a render)."""
+
+    def __init__(self) -> None:
+        self._by_parent: dict[str | None, tuple[str | None, int, ActionInfo | None, list[Item],
+                                                dict[str, list[ActionInfo]]]] = {}
+
+    def items(self, parent: str | None, parent_group: str | None, kids: list[ActionInfo]) -> list[Item]:
+        kept = self._by_parent.get(parent)
+        seen = 0
+        items: list[Item] = []
+        groups: dict[str, list[ActionInfo]] = {}
+        if kept is not None:
+            group, n, last, old_items, old_groups = kept
+            if group == parent_group and n <= len(kids) and (n == 0 or kids[n - 1] is last):
+                seen, items, groups = n, old_items, old_groups
+        _fold(kids[seen:], parent_group, items, groups)
+        self._by_parent[parent] = (parent_group, len(kids), kids[-1] if kids else None, items, groups)
+        return items
+
+
 def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: dict[str, int],
-                    max_children: int, max_rows: int, open_depth: int = 2) -> tuple[list[Entry], int]:
+                    max_children: int, max_rows: int, open_depth: int = 2,
+                    children_index: dict[str | None, list[ActionInfo]] | None = None,
+                    cache: FoldCache | None = None) -> tuple[list[Entry], int]:
     """The lines to show, depth first, children in the order they were started, and how many
     actions stay hidden. Siblings started in one `flyte.group` (or `flyte.map`) fold into one
-    group line, closed until it is opened."""
-    children: dict[str | None, list[ActionInfo]] = {}
-    for info in actions.values():
-        parent = info.parent if info.parent in actions else None
-        if info.name == ROOT:
-            parent = None
-        children.setdefault(parent, []).append(info)
+    group line, closed until it is opened. `children_index` (`RunState.snapshot`'s, the same
+    actions') saves indexing every action again; it is used when every parent it names is known,
+    and then `cache` (the view's) saves folding every child again."""
+    children = _children_of(actions, children_index)
+    if children is not children_index:
+        cache = None  # a pass of its own: its lists are no prefixes of the next render's
     out: list[Entry] = []
 
-    def items_of(parent: str | None) -> list[ActionInfo | tuple[str, list[ActionInfo]]]:
+    def items_of(parent: str | None) -> list[Item]:
         parent_group = actions[parent].group if parent in actions else None
-        items: list[ActionInfo | tuple[str, list[ActionInfo]]] = []
-        groups: dict[str, list[ActionInfo]] = {}
-        for info in children.get(parent, []):
-            # a group a parent itself belongs to is inherited by what it starts: no fold for that
-            if info.group and info.group != parent_group:
-                if info.group not in groups:
-                    groups[info.group] = []
-                    items.append((info.group, groups[info.group]))
-                groups[info.group].append(info)
-            else:
-                items.append(info)
+        kids = children.get(parent, [])
+        if cache is not None:
+            return cache.items(parent, parent_group, kids)
+        items: list[Item] = []
+        _fold(kids, parent_group, items, {})
         return items
 
     def walk_action(info: ActionInfo, depth: int, in_group: bool) -> None:
@@ -118,6 +154,23 @@ def visible_entries(actions: dict[str, ActionInfo], expanded: set[str], limits: 
     walk(None, items_of(None), 0, "")
     shown = sum(1 for e in out if e.info is not None)
     return out, len(actions) - shown
+
+
+def _children_of(actions: dict[str, ActionInfo],
+                 index: dict[str | None, list[ActionInfo]] | None) -> dict[str | None, list[ActionInfo]]:
+    """Per parent (None: the top), its children in the order they appeared; an action whose
+    parent is not known (yet) shows at the top."""
+    root = actions.get(ROOT)
+    if index is not None and (root is None or root.parent is None) and \
+            all(parent is None or parent in actions for parent in index):
+        return index
+    children: dict[str | None, list[ActionInfo]] = {}
+    for info in actions.values():
+        parent = info.parent if info.parent in actions else None
+        if info.name == ROOT:
+            parent = None
+        children.setdefault(parent, []).append(info)
+    return children
 
 
 @dataclasses.dataclass
@@ -241,6 +294,11 @@ class LiveSummary:
 
     def size(self) -> int:
         return len(self._seen)
+
+    def count(self, phase: Phase) -> int:
+        """How many actions are in `phase` now (without reading them)."""
+        with self._lock:
+            return self._by_phase.get(phase, 0)
 
     def update(self, info: ActionInfo, lookup: Callable[[str], ActionInfo | None]) -> None:
         with self._lock:

@@ -27,7 +27,7 @@ import ipywidgets as widgets
 import traitlets
 
 from flyte_jupyter._internal.display.timeline import layout, timeline_text
-from flyte_jupyter._internal.wire.models import ActionInfo
+from flyte_jupyter._internal.wire.models import ActionInfo, Phase
 from flyte_jupyter.kernel import _loop, _streams
 from flyte_jupyter.kernel._attempts import book_for
 from flyte_jupyter.kernel._details import Details, details_html, fetch, fetch_full_log
@@ -39,6 +39,7 @@ from flyte_jupyter.kernel._tree import (
     ROOT,
     ActionTree,
     Entry,
+    FoldCache,
     LiveSummary,
     MoreRow,
     Progress,
@@ -114,8 +115,10 @@ class RunView:
         self.renders = 0
         self._summary = LiveSummary()  # counts and progress, kept up to date by `_on_event`
         self._summary_stale = True  # rebuilt from every action at the next render
+        self._folds = FoldCache()  # the tree's children folded so far (views loop only)
         self.render_failures = 0
         self.render_error: str | None = None
+        self._plain: tuple[Any, str] | None = None  # (what it was made from, the plain text)
 
         self.labels = Labels(run)
         self.attempts = book_for(run)
@@ -455,7 +458,9 @@ class RunView:
         client = getattr(self.run, "client", None)
         if client is None or getattr(self.run, "mode", "") != "remote":
             return
-        queued = sum(1 for a in self.run.state.actions.values() if a.phase.value == "QUEUED")
+        if self._summary_stale or self._summary.size() < self.run.state.size():
+            return  # the counts are rebuilt at the next render; the note waits for them
+        queued = self._summary.count(Phase.QUEUED)
         if not queued:
             self._wait_note = ""
             return
@@ -525,12 +530,13 @@ class RunView:
         self.renders += 1
         run = self.run
         now = time.time()
-        actions = run.state.actions
+        actions, children = run.state.snapshot()
         with self._lock:
             expanded = set(self._expanded)
             limits = dict(self._limits)
             full = set(self._full_log_wanted)
-        entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows)
+        entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows,
+                                          children_index=children, cache=self._folds)
         if self._summary_stale or self._summary.size() < len(actions):
             self._summary_stale = False
             self._summary.sync(actions)
@@ -706,22 +712,33 @@ class RunView:
     # -- display -------------------------------------------------------------------------------------
 
     def _bundle(self) -> dict[str, Any]:
+        return {
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id,
+            },
+            "text/plain": self._plain_text(),
+        }
+
+    def _plain_text(self) -> str:
+        """The text a frontend without widgets shows (nbconvert): the tree, the latest output and,
+        once the run is done, where the time went. Made again only when something changed: the
+        end of a run asks for it more than once, and its timeline reads every action."""
         from flyte_jupyter.kernel._text_view import tree_text
 
+        key = (self.run.state.version, self.labels.version, self.output.version, self.run.done)
+        if self._plain is not None and self._plain[0] == key:
+            return self._plain[1]
         text = tree_text(self.run, self.labels)
         recent = self.output.recent(20)
         if recent:
             actions = self.run.state.actions
             named = {a: self.labels.label(actions[a]) if a in actions else a for a, _s, _t, _n in recent}
             text += "\n\noutput (latest lines):\n" + "\n".join(f"[{named[a]}] {t}" for a, _s, t, _n in recent)
-        if self.run.done and len(self.run.state.actions) > 1:  # nbconvert's text: where the time went
-            text += "\n\n" + timeline_text(layout(self.run.name, self.run.state.actions), top=3)
-        return {
-            "application/vnd.jupyter.widget-view+json": {
-                "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id,
-            },
-            "text/plain": text,
-        }
+        if self.run.done and self.run.state.size() > 1:  # nbconvert's text: where the time went
+            tl = layout(self.run.name, self.run.state.actions, member_segments=False)
+            text += "\n\n" + timeline_text(tl, top=3)
+        self._plain = (key, text)
+        return text
 
     def close(self) -> None:
         self.finish()

@@ -8,7 +8,7 @@ import time
 
 from flyte_jupyter._internal.controllers.run_state import RunState
 from flyte_jupyter._internal.wire.models import ActionError, ActionEvent, Phase
-from flyte_jupyter.kernel._tree import LiveSummary, summarize
+from flyte_jupyter.kernel._tree import FoldCache, LiveSummary, summarize
 
 
 def _event(name: str, parent: str | None, phase: Phase, group: str | None = None, attempt: int = 1) -> ActionEvent:
@@ -52,3 +52,53 @@ def test_a_summary_kept_change_by_change_matches_a_full_pass() -> None:
     fresh = LiveSummary()
     fresh.sync(state.actions)  # what a view that subscribed late rebuilds
     assert fresh.summary().by_phase == live.summary().by_phase
+
+
+def _entries(state: RunState, cache: FoldCache | None = None, **kw: object) -> list[tuple]:
+    from flyte_jupyter.kernel._tree import visible_entries
+
+    actions, children = state.snapshot()
+    by_index = visible_entries(actions, set(), {}, 20, 150, children_index=children, cache=cache,  # type: ignore[arg-type]
+                               **kw)
+    by_pass = visible_entries(actions, set(), {}, 20, 150, **kw)  # type: ignore[arg-type]
+    rows = [[(e.key, e.depth, e.more, e.group) for e in entries] for entries, _hidden in (by_index, by_pass)]
+    assert rows[0] == rows[1] and by_index[1] == by_pass[1]
+    return rows[0]
+
+
+def test_the_tree_drawn_from_the_kept_children_index_is_the_tree_of_a_full_pass() -> None:
+    """A render walks `RunState.snapshot`'s children index instead of indexing every action, and
+    folds only the children that came since its last render (`FoldCache`): the same rows, groups,
+    "more" lines and hidden count as a full pass, render after render, also while a parent is
+    not known yet."""
+    rng = random.Random(11)
+    state, cache = RunState("r"), FoldCache()
+    state.apply(_event("c-orphan", "p-unknown", Phase.RUNNING))  # its parent comes later (or never)
+    state.apply(_event("a0", None, Phase.RUNNING))
+    names: list[str] = []
+    for i in range(600):
+        parent = rng.choice(["a0", "a0", *names[:5]])
+        names.append(f"c{i}")
+        state.apply(_event(f"c{i}", parent, Phase.QUEUED, group=rng.choice([None, None, "g", "h"])))
+        if i % 97 == 0:
+            _entries(state, cache)
+    rows = _entries(state, cache)
+    assert rows[0][0] == "c-orphan" and any(key.startswith("more:") for key, *_ in rows)
+    state.apply(_event("p-unknown", "a0", Phase.RUNNING))
+    for i in range(600, 700):  # the index is complete now: the cache takes over from here
+        state.apply(_event(f"c{i}", rng.choice(["a0", "c1", "p-unknown"]), Phase.QUEUED, group=rng.choice([None, "g"])))
+        if i % 13 == 0:
+            _entries(state, cache)
+    _entries(state, cache)
+    assert [a.name for a in state.children("a0")][:3] == [n for n in names if state.get(n).parent == "a0"][:3]
+
+
+def test_the_queued_count_is_kept_without_reading_the_actions() -> None:
+    state, live = RunState("r"), LiveSummary()
+    state.subscribe(lambda _e, info: live.update(info, state.get))
+    state.apply(_event("a0", None, Phase.RUNNING))
+    for i in range(50):
+        state.apply(_event(f"c{i}", "a0", Phase.QUEUED))
+    for i in range(20):
+        state.apply(_event(f"c{i}", "a0", Phase.SUCCEEDED))
+    assert live.count(Phase.QUEUED) == 30 and live.count(Phase.SUCCEEDED) == 20 and live.count(Phase.FAILED) == 0

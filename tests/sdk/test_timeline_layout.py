@@ -102,3 +102,25 @@ def test_a_live_action_without_attempt_records_is_drawn_from_its_own_times() -> 
 def test_action_info_round_trips_through_json() -> None:
     for info in _run().values():
         assert ActionInfo.from_json(info.to_json()) == info
+
+
+def test_a_folded_row_says_what_its_members_rows_say_together() -> None:
+    """A folded group is laid out from its members' segments without a row per member: its span,
+    running segments, attempts, CPU, peak memory and critical mark are those of the members."""
+    actions = {"a0": _info("a0", None, task="m.main", usage=(_att(1, Phase.SUCCEEDED, 0, 0, 0, 60),))}
+    for i in range(300):
+        usage = (_att(1, Phase.SUCCEEDED, i * 0.1, i * 0.1 + 0.05, i * 0.1 + 0.2, i * 0.1 + 1, 0.01 * i, i << 20),)
+        if i == 5:  # retried once
+            usage = (_att(1, Phase.FAILED, 0.5, 0.6, 0.7, 0.9, 0.2, 1 << 30), _att(2, Phase.SUCCEEDED, 1, 1.1, 1.2, 2))
+        actions[f"x{i}"] = _info(f"x{i}", "a0", group="sweep", usage=usage)
+    folded = next(b for b in layout("r1", actions, max_rows=50).bars if b.key == "group:sweep")
+    members = [b for b in layout("r1", actions, max_rows=50, expand=["sweep"]).bars if b.key.startswith("x")]
+    assert folded.count == len(members) == 300
+    assert (folded.start, folded.end) == (min(b.start for b in members), max(b.end for b in members))
+    assert folded.segments == [s for b in members for s in b.segments if s.kind in ("running", "recovered")]
+    assert folded.attempts == 2 and folded.peak_memory_bytes == 1 << 30
+    assert abs((folded.cpu_seconds or 0) - sum(b.cpu_seconds or 0 for b in members)) < 1e-9
+    assert folded.critical == any(b.critical for b in members) is True
+    text_only = layout("r1", actions, max_rows=50, member_segments=False)
+    assert next(b for b in text_only.bars if b.key == "group:sweep").segments == []
+    assert timeline_text(text_only) == timeline_text(layout("r1", actions, max_rows=50))

@@ -20,6 +20,9 @@ class RunState:
     def __init__(self, run_name: str) -> None:
         self.run_name = run_name
         self._actions: dict[str, ActionInfo] = {}
+        # per parent name (None: none), its children in the order they appeared: kept here so a
+        # tree view of a big run does not index every action again at each render
+        self._children: dict[str | None, list[ActionInfo]] = {}
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -32,6 +35,7 @@ class RunState:
                 info = ActionInfo(name=event.action, task=event.task, parent=event.parent,
                                   run_name=event.run_name, group=event.group, task_type=event.task_type)
                 self._actions[event.action] = info
+                self._children.setdefault(event.parent, []).append(info)
             if event.outputs_uri:
                 info.outputs_uri = event.outputs_uri
             info.phase = event.phase
@@ -107,13 +111,19 @@ class RunState:
         """How many actions the run has (without copying them, as `actions` does)."""
         return len(self._actions)
 
+    def snapshot(self) -> tuple[dict[str, ActionInfo], dict[str | None, list[ActionInfo]]]:
+        """The actions and, per parent name, its children in the order they appeared, copied
+        under one lock (so the two agree): what a tree view walks."""
+        with self._lock:
+            return dict(self._actions), {parent: list(kids) for parent, kids in self._children.items()}
+
     def get(self, name: str) -> ActionInfo | None:
         with self._lock:
             return self._actions.get(name)
 
     def children(self, parent: str) -> list[ActionInfo]:
         with self._lock:
-            return [a for a in self._actions.values() if a.parent == parent]
+            return list(self._children.get(parent, ()))
 
     def counts(self) -> tuple[int, int]:
         """(finished, total) actions: what a progress bar shows."""
