@@ -22,6 +22,7 @@ is capped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import hashlib
 import importlib
@@ -60,7 +61,10 @@ class Bundle:
 # -- source bundles --------------------------------------------------------------------------------
 
 
-def _site_dirs() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _site_dirs() -> tuple[str, ...]:
+    """The interpreter's site and stdlib directories (fixed for a process; ~0.1 ms each to ask
+    sysconfig, which every run's bundle would otherwise pay)."""
     import site
     import sysconfig
 
@@ -68,7 +72,7 @@ def _site_dirs() -> list[str]:
     dirs.add(site.getusersitepackages() if hasattr(site, "getusersitepackages") else "")
     for key in ("purelib", "platlib", "stdlib", "platstdlib"):
         dirs.add(sysconfig.get_paths().get(key, ""))
-    return [os.path.realpath(d) for d in dirs if d]
+    return tuple(os.path.realpath(d) for d in dirs if d)
 
 
 def source_root(module_name: str) -> Path:
