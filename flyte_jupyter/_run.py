@@ -52,10 +52,7 @@ class RunOptions:
             return _run_sync_or_bridge(lambda: submit(self._for_remote(), args, kwargs))
         _check_task(task)
         if self.resolved_mode() == "remote":
-            from flyte_jupyter._internal.client.submit import submit_run
-
-            options = self._for_remote()
-            return _run_sync_or_bridge(lambda: submit_run(options, task, args, kwargs))
+            return _submit_remote_sync(self._for_remote(), task, args, kwargs)
         run = self.start_local(task, args, kwargs)
         run.wait()
         if run.phase in (Phase.FAILED, Phase.TIMED_OUT):
@@ -137,6 +134,24 @@ def _check_task(task: Any) -> None:
     if not isinstance(task, TaskTemplate):
         raise TypeError(f"flyte.run() takes a task declared with @env.task, got {type(task).__name__}: "
                         "decorate the function with @env.task first")
+
+
+def _submit_remote_sync(options: RunOptions, task: Any, args: tuple, kwargs: dict) -> Run:
+    """A remote run from sync code. Without a running loop in this thread (a script, a worker
+    thread) it is submitted right here over the process's backend loop, with no event loop or
+    thread of its own per run; under a running loop (a cell's), through the bridge as before, so
+    image builds and bundling never run on the caller's loop."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        from flyte_jupyter._internal.client.submit import submit_run_sync
+
+        return submit_run_sync(options, task, args, kwargs)
+    from flyte_jupyter._internal.client.submit import submit_run
+
+    return _run_sync_or_bridge(lambda: submit_run(options, task, args, kwargs))
 
 
 def _run_sync_or_bridge(make_coro: Callable[[], Any]) -> Any:

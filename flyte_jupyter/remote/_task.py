@@ -27,7 +27,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 from flyte_jupyter._internal.wire.proto import task_service_pb2 as task_pb
 from flyte_jupyter.remote._common import _Bound, client_for, syncified_classmethod
@@ -410,7 +410,7 @@ def _function_name(d: task_pb.RegisteredTask) -> str:
     return d.id.name.split(".", 1)[-1]
 
 
-def _user_module(name: str, module: Any, site_dirs: list[str]) -> bool:
+def _user_module(name: str, module: Any, site_dirs: Sequence[str]) -> bool:
     if name == "__main__":
         return True
     if name.split(".", 1)[0] == "flyte_jupyter":

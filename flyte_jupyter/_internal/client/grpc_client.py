@@ -132,6 +132,7 @@ class BackendClient:
         project: str = "default",
         domain: str = "development",
         channels_of: "BackendClient | None" = None,
+        closes_shared: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.token = token
@@ -141,7 +142,9 @@ class BackendClient:
         self.domain = domain
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._channels: dict[int, tuple[asyncio.AbstractEventLoop, grpc.aio.Channel, dict[str, Any]]] = {}
-        self._borrowed = channels_of is not None  # the channels are another client's: it closes them
+        # the channels are another client's: it closes them, unless this client may (`closes_shared`:
+        # the process-wide clients of `resolve`, whose close() means "reconnect on the next call")
+        self._borrowed = channels_of is not None and not closes_shared
         if channels_of is not None:
             if (channels_of.endpoint, channels_of.insecure, channels_of.ca_cert) != (endpoint, insecure, ca_cert):
                 raise ValueError("a client can share channels only with a client of the same endpoint and TLS settings")
@@ -219,7 +222,7 @@ class BackendClient:
 
     async def close(self) -> None:
         """Close the channel of the current loop (others close with their loops); a client using
-        another's channels (`channels_of`) leaves them to it."""
+        another's channels (`channels_of`) leaves them to it unless made with `closes_shared`."""
         if self._borrowed:
             return
         try:

@@ -7,12 +7,17 @@ The order is the same for every caller:
 4. the embedded backend of the data directory: started on demand when the caller runs work
    (`start=True`), used only when already running when the caller only looks (`start=False`).
 
-Clients are shared per (endpoint, token, project, domain): one channel per process and loop.
+Clients are shared per (endpoint, token, project, domain), and every client of one backend (endpoint
+and TLS settings) calls over one channel per loop, owned by a client that holds no credential (each
+client sends its own token with each call): a `flyte.init` that changes the token, project or
+domain opens no new connection, and the many runs a script or kernel submits share one. A forked
+child drops its parent's clients (their channels belong to the parent's loops) and makes its own.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +27,32 @@ from flyte_jupyter._internal.client.grpc_client import BackendClient
 from flyte_jupyter.errors import NoBackendError
 
 _clients: dict[tuple, BackendClient] = {}
-
-
-
+_channel_owners: dict[tuple, BackendClient] = {}  # (endpoint, insecure, ca_cert) -> the channels' client
+_pid = os.getpid()
+_lock = threading.Lock()
 
 
 def _shared(client: BackendClient) -> BackendClient:
-    key = (client.endpoint, client.token, client.project, client.domain)
-    return _clients.setdefault(key, client)
+    global _pid
+    key = (client.endpoint, client.token, client.project, client.domain, client.insecure, client.ca_cert)
+    with _lock:
+        if _pid != os.getpid():  # a forked child: the parent's channels are not ours
+            _clients.clear()
+            _channel_owners.clear()
+            _pid = os.getpid()
+        known = _clients.get(key)
+        if known is not None:
+            return known
+        where = (client.endpoint, client.insecure, client.ca_cert)
+        owner = _channel_owners.get(where)
+        if owner is None:
+            owner = _channel_owners[where] = BackendClient(client.endpoint, None, insecure=client.insecure,
+                                                           ca_cert=client.ca_cert)
+        shared = BackendClient(client.endpoint, client.token, insecure=client.insecure, ca_cert=client.ca_cert,
+                               project=client.project, domain=client.domain, channels_of=owner,
+                               closes_shared=True)
+        _clients[key] = shared
+        return shared
 
 
 def resolve_client(

@@ -99,9 +99,11 @@ async def submit_run(options: Any, task: Any, args: tuple, kwargs: dict) -> Remo
 
 
 def submit_run_sync(options: Any, task: Any, args: tuple, kwargs: dict) -> RemoteRun:
-    """`submit_run` for sync callers."""
+    """`submit_run` for sync callers: built in the caller's thread, sent over the process's one
+    backend loop and channel, with no event loop or thread of its own (a trivial run's submit
+    costs one crossing to that loop once the storage root is known)."""
     client = resolve_client()
-    storage_root = call(lambda: storage_root_of(client))
+    storage_root = _storage_roots.get((client.endpoint, client.token)) or call(lambda: storage_root_of(client))
     request = prepare(options, task, args, kwargs, storage_root)
     summary = call(lambda: client.create_run(**request))
     return RemoteRun(summary.name, task, client, summary.project, summary.domain, summary.url)

@@ -49,15 +49,22 @@ def builder_names() -> tuple:
 
 def get_builder(name: Optional[str] = None, *, home: Union[str, Path, None] = None) -> ImageBuilder:
     """A builder by name ("local" or "docker"); default from `$FLYTE_JUPYTER_IMAGE_BUILDER` or "local"."""
-    chosen = (name or os.environ.get(ENV_BUILDER) or DEFAULT_BUILDER).strip().lower()
-    if chosen in ("local", "venv", "local_venv"):
+    if _builder_kind(name) == "local":
         from flyte_jupyter._internal.imagebuild.local_venv import LocalVenvBuilder
 
         return LocalVenvBuilder(home=home)
-    if chosen == "docker":
-        from flyte_jupyter._internal.imagebuild.docker import DockerBuilder
+    from flyte_jupyter._internal.imagebuild.docker import DockerBuilder
 
-        return DockerBuilder(home=home)
+    return DockerBuilder(home=home)
+
+
+def _builder_kind(name: Optional[str]) -> str:
+    """"local" or "docker" for a builder name (default as `get_builder`); an unknown name is refused."""
+    chosen = (name or os.environ.get(ENV_BUILDER) or DEFAULT_BUILDER).strip().lower()
+    if chosen in ("local", "venv", "local_venv"):
+        return "local"
+    if chosen == "docker":
+        return "docker"
     raise ValueError(f"unknown image builder {chosen!r}: choose one of {', '.join(builder_names())}")
 
 
@@ -107,13 +114,18 @@ def resolve_images(
     """`{Image.identifier: reference}` for every non-"auto" image, building only what is missing.
 
     Every spec is checked against the builder before anything is built, so an unsupported spec
-    fails the whole call up front instead of after minutes of building the others."""
-    b = builder if builder is not None and not isinstance(builder, str) else get_builder(builder)
+    fails the whole call up front instead of after minutes of building the others. Only "auto"
+    images (most runs) make no builder: a builder name is still checked."""
     unique: Dict[str, Image] = {}
     for value in images:
         img = as_image(value)
         if img is not None:
             unique.setdefault(img.identifier, img)
+    if not unique:
+        if builder is None or isinstance(builder, str):
+            _builder_kind(builder)
+        return {}
+    b = builder if builder is not None and not isinstance(builder, str) else get_builder(builder)
     for img in unique.values():
         b.check(img)
     return {ident: resolve_image(img, builder=b, cache=cache).reference for ident, img in unique.items()}  # type: ignore[union-attr]

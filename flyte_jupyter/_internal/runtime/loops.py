@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 from typing import Any, Coroutine
 
 _loops: dict[str, asyncio.AbstractEventLoop] = {}
 _lock = threading.Lock()
+_pid = os.getpid()  # a forked child has none of its parent's loop threads: it starts its own
 
 
 def background_loop(name: str, *, executor_threads: int | None = None) -> asyncio.AbstractEventLoop:
@@ -19,7 +21,11 @@ def background_loop(name: str, *, executor_threads: int | None = None) -> asynci
     `executor_threads` sizes the loop's default executor, which runs sync task bodies: Python's
     default (cores + 4) would cap a local fan-out of sync tasks at six on these machines.
     """
+    global _pid
     with _lock:
+        if _pid != os.getpid():
+            _loops.clear()
+            _pid = os.getpid()
         loop = _loops.get(name)
         if loop is None or loop.is_closed():
             loop = asyncio.new_event_loop()
