@@ -23,11 +23,13 @@ from _s3_fixture import S3Server  # noqa: E402
 _SESSION_SERVER_KINDS = ("k8s", "docker", "browser")
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group tests for `pytest -n N --dist loadgroup` (`FLYTE_JUPYTER_TEST_WORKERS=2 bash .ci/run`): a module goes to
-    one worker whole, so its module-scoped backend starts once, and so does each session server kind.
-    Without xdist the marker is inert."""
+    """Group tests for `pytest -n N --dist loadgroup` (what `.ci/run` runs): a module goes to one worker
+    whole, so its module-scoped backend starts once, and so does each session server kind. Without
+    xdist the marker is inert. It runs first: xdist's own hook (at normal priority) reads the groups
+    into the test ids, so a group added after it is ignored and tests/k8s/conftest.py's hook (also
+    first, and called before this one) must have marked the Kubernetes tests by then."""
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue

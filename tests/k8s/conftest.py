@@ -33,6 +33,7 @@ _FAKE_KUBELET = Path(__file__).resolve().parent / "fake_kubelet.py"
 _START_TIMEOUT = 90.0
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py groups them by this marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).resolve().parent
     for item in items:
