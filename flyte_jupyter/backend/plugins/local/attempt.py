@@ -273,12 +273,13 @@ def owning_task_factory(loop: Any, coro: Any, context: Any = None) -> Any:
 
 async def run_entrypoint_shared(req: dict, environ: dict[str, str]) -> int:
     """One action on a loop it shares with others (see `RoutedStream`): its output to its own log
-    files, its own environment variables in `environ` (the process's are its neighbours' too). Its
-    working directory is made, but the process's stays the worker's (one for all its actions)."""
+    files, its own environment variables in `environ` (the process's are its neighbours' too). The
+    process's working directory stays the worker's (one for all its actions), so the action's own
+    is not made: a directory costs ~0.25 ms of CPU here, a sixth of such an action's filesystem work
+    (a mounted secret's folder under it is made by the backend when there is one)."""
     import traceback
 
     try:
-        os.makedirs(req["cwd"], exist_ok=True)
         action = ActionStreams(req["stdout"], req["stderr"])
     except OSError:
         traceback.print_exc()

@@ -15,6 +15,8 @@ Protocol over the inherited socket (JSON lines):
                      the same with "concurrent": true: run it beside the others (`SharedLoop`)
                      {"cancel": N}: cancel the concurrent action N (an abort or a timeout)
   worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
+Either side may write several lines at once (the requests of one turn of the backend's loop, the
+results of one turn of a worker's shared loop): one system call and one wake-up for several actions.
 The worker exits when the backend's end closes (after finishing the action it runs): an idle
 worker is infrastructure and ends with the backend; a busy one is an attempt, which a restarted
 backend reattaches to (its handle is the worker's pid) and whose result it reads from storage.
@@ -94,8 +96,9 @@ class SharedLoop:
     action with another one waits until the running ones are done). Cancelling one (an abort or a
     timeout) ends only that one; it reports as its neighbours do."""
 
-    def __init__(self, reply: Callable[[dict], None], base_env: dict[bytes, bytes]) -> None:
-        self.reply = reply
+    def __init__(self, send: Callable[[bytes], None], base_env: dict[bytes, bytes]) -> None:
+        self.send = send
+        self.replies: list[bytes] = []  # results of this turn of the loop, not yet sent (see `_reply`)
         self.base_env = base_env
         self.loop = asyncio.new_event_loop()
         self.loop.set_task_factory(owning_task_factory)
@@ -128,7 +131,19 @@ class SharedLoop:
             with self.idle:
                 self.running.pop(req["id"], None)
                 self.idle.notify_all()
-            self.reply({"id": req["id"], "code": code})
+            self._reply({"id": req["id"], "code": code})
+
+    def _reply(self, msg: dict) -> None:
+        """Send one action's result with the others that end in the same turn of the loop: one
+        write for several actions. Its outputs.pb or error.pb is already in place (the result
+        itself), so a worker killed before the write loses nothing: the backend reads it there."""
+        if not self.replies:
+            self.loop.call_soon(self._flush)
+        self.replies.append(json.dumps(msg).encode() + b"\n")
+
+    def _flush(self) -> None:
+        data, self.replies = b"".join(self.replies), []
+        self.send(data)
 
     def cancel(self, action_id: int) -> None:
         with self.idle:
@@ -162,12 +177,15 @@ def serve(fd: int, warm: bool = True, grpc: bool = False) -> None:
     sending = threading.Lock()
     gone = threading.Event()
 
-    def reply(msg: dict) -> None:
+    def send(data: bytes) -> None:
         try:
             with sending:
-                sock.sendall(json.dumps(msg).encode() + b"\n")
+                sock.sendall(data)
         except OSError:
             gone.set()  # the backend is gone (its next start reads the action's result from storage)
+
+    def reply(msg: dict) -> None:
+        send(json.dumps(msg).encode() + b"\n")
 
     reply({"ready": True, "pid": os.getpid()})
     shared: SharedLoop | None = None
@@ -178,7 +196,7 @@ def serve(fd: int, warm: bool = True, grpc: bool = False) -> None:
                 shared.cancel(req["cancel"])
             continue
         if req.get("concurrent"):
-            shared = shared or SharedLoop(reply, base_env)
+            shared = shared or SharedLoop(send, base_env)
             shared.start(req)
             continue
         if shared is not None:

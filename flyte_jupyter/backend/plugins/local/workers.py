@@ -38,6 +38,7 @@ class Worker:
         self.alive = True
         self.idle_since = time.monotonic()
         self._next = 0
+        self._out: list[bytes] = []  # request lines not yet written (see `_send`)
 
     async def spawn(self, python: str, log_path: Path, grpc: bool = False) -> None:
         ours, theirs = socket.socketpair()
@@ -112,7 +113,20 @@ class Worker:
         req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
         if concurrent:
             req["concurrent"] = True
-        self.writer.write(json.dumps(req).encode() + b"\n")
+        self._send(json.dumps(req).encode() + b"\n")
+
+    def _send(self, line: bytes) -> None:
+        """Queue one line for the worker, written with the others queued in the same turn of the
+        loop: a slice of admitted children costs one write (a system call and one wake-up of the
+        worker), not one per action. Order is kept, so a cancel never overtakes its request."""
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(line)
+
+    def _flush(self) -> None:
+        data, self._out = b"".join(self._out), []
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(data)
 
     def request_of(self, proc: AttemptProc) -> int | None:
         return next((n for n, p in self.running.items() if p is proc), None)
@@ -123,7 +137,7 @@ class Worker:
         number = self.request_of(proc)
         if not self.concurrent or number is None or self.writer is None:
             return False
-        self.writer.write(json.dumps({"cancel": number}).encode() + b"\n")
+        self._send(json.dumps({"cancel": number}).encode() + b"\n")
         return True
 
     def takes(self, env: dict[str, str], concurrency: int) -> bool:
@@ -137,6 +151,8 @@ class Worker:
 
     def close(self) -> None:
         if self.writer is not None:
+            if self._out:  # requests sent this turn go first: the worker finishes them, then exits
+                self._flush()
             self.writer.close()
 
 
