@@ -7,7 +7,7 @@ order), on the remote side's loop, into the run's `RunOutput` (see `_streams`): 
 them as one capped stream, each line prefixed with its action, the same as for a local run, with a
 marker line before each retry's output. One stream per run, not one per action: at 10,000 actions
 a stream per action cost the kernel more than the widget's renders. The stream ends when the run
-has ended and its logs are read; a broken stream is resumed where it broke (`_RETRIES` times).
+has ended and its logs are read; a stream broken by a backend restart is resumed where it broke.
 
 The root action of a `%%flyte run` cell is the cell's own code: its first lines go to the cell's
 output, written from the kernel's own loop so they land under the right cell, as any cell's
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sys
+import time
 from typing import Any
 
 from flyte_jupyter._internal.wire.models import ActionInfo
@@ -27,7 +28,7 @@ from flyte_jupyter.errors import BackendError
 from flyte_jupyter.kernel._streams import RUN_ACTIONS, RunOutput
 
 ROOT = "a0"
-_RETRIES = 5
+_RESUME_FOR = 60.0  # seconds a broken stream is retried (a backend restart): then the view says so
 _ENTRYPOINT_PREFIX = "[flyte-jupyter] "
 _STARTED = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")  # not RECOVERED: it never ran, has no log
 
@@ -64,13 +65,13 @@ class LogFollower:
         run = self.run
         received: dict[str, tuple[int, int]] = {}  # action -> (its latest attempt, lines of it received)
         mid_line: set[tuple[str, int, str]] = set()  # (action, attempt, stream) whose line came in part so far
-        failures = 0
+        broken_since: float | None = None
         while True:
             try:
                 async for name, line in run.client.tail_run_logs(
                         run.name, RUN_ACTIONS, resume=received, project=getattr(run, "project", None),
                         domain=getattr(run, "domain", None)):
-                    failures = 0
+                    broken_since = None
                     attempt, count = received.get(name, (line.attempt, 0))
                     received[name] = (line.attempt, count + 1 if attempt == line.attempt else 1)
                     key = (name, line.attempt, line.stream)
@@ -83,10 +84,11 @@ class LogFollower:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the log is a convenience; the run's result does not depend on it
-                failures += 1
-                if isinstance(exc, BackendError) and exc.code == "UNAVAILABLE" and failures <= _RETRIES \
-                        and not self._closed:
-                    await asyncio.sleep(0.2 * failures)  # the backend restarts, the network blips: resume
+                now = time.monotonic()
+                broken_since = now if broken_since is None else broken_since
+                if isinstance(exc, BackendError) and exc.code == "UNAVAILABLE" and not self._closed \
+                        and now - broken_since < _RESUME_FOR:
+                    await asyncio.sleep(0.5)  # the backend restarts, the network blips: resume
                     continue
                 self._deliver(ROOT, "stderr", f"(the output of run {run.name} could not be followed: {exc})", 1)
                 return

@@ -125,3 +125,33 @@ def test_a_killed_reader_leaves_the_run_and_other_readers_whole(flyte_backend, t
         texts = [t for _, t in _of(lines, name)]
         i = int(texts[0].split()[0][1:])
         assert texts == [f"c{i} line {k}" for k in range(30)]
+
+
+def test_the_widgets_follower_resumes_across_a_backend_sigkill_without_losing_or_repeating(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The run widget's log follower reads one stream per run; the backend is SIGKILLed and
+    restarted mid-run: the follower resumes where the stream broke and ends with the run."""
+    from flyte_jupyter.kernel._echo import LogFollower
+    from flyte_jupyter.kernel._streams import RunOutput
+
+    backend = backend_factory().start()
+    backend.use()
+    run = _run(tmp_path, n=2, lines=40, delay=0.1)
+    output = RunOutput(run.name)
+    follower = LogFollower(run, output)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(len(output.lines_of(a)) >= 5 for a in list(output.counts())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        backend.kill()
+        time.sleep(0.5)
+        backend.start()
+        run.wait(timeout=180)
+        assert run.outputs() == 0 + 1 + 1
+        assert follower.drain(60), "the follower did not end with the run"
+        for name in _by_task(run)["chatty_child"]:
+            texts = [t.rstrip("\n") for t in output.lines_of(name)]
+            i = int(texts[0].split()[0][1:])
+            assert texts == [f"c{i} line {k}" for k in range(40)], "a line was lost or repeated across the restart"
+        assert [t.rstrip("\n") for t in output.lines_of("a0")] == ["parent start", "parent end"]
+    finally:
+        follower.close(cancel=True)

@@ -29,7 +29,7 @@ from flyte_jupyter.backend.state import RunEntry, Subscriber
 from flyte_jupyter.backend.store.base import ActionRecord
 
 MAX_ACTIONS = 1000
-_READERS = 16  # attempts whose log is read at once, per stream
+_READERS = 8  # attempts whose log is read at once, per stream (as many as the widget used to open)
 _BUFFERED = 2000  # lines read and not sent yet, per stream
 _BATCH = 200
 _ROOT = "a0"
@@ -99,6 +99,7 @@ class RunLogStream:
         self.readers = asyncio.Semaphore(_READERS)
         self.lines: asyncio.Queue = asyncio.Queue(_BUFFERED)
         self.ended = False
+        self.closing = False  # the stream is going away: no reader starts again
         self.wake = asyncio.Event()
 
     async def stream(self) -> AsyncIterator[state_pb.TailRunLogsResponse]:
@@ -121,6 +122,7 @@ class RunLogStream:
                     await watcher
         finally:
             hub.unsubscribe(self.entry, sub)
+            self.closing = True
             for task in list(self.active.values()):
                 task.cancel()
             for task in list(self.active.values()):
@@ -163,7 +165,7 @@ class RunLogStream:
                 self.wanted[name] = msg.attempt
                 if name not in self.active and name not in self.waiting:
                     self.waiting.append(name)
-        while self.waiting:
+        while self.waiting and not self.closing:
             name = self.waiting.pop(0)
             self.active[name] = asyncio.ensure_future(self._read_action(name))
         self.wake.set()
