@@ -1,12 +1,13 @@
 """A remote run's output, followed into the run widget (and the cell, for the cell's own code).
 
 Every action of a remote run prints on the backend, which keeps each attempt's log. While a view
-follows the run, `LogFollower` tails (`TailLogs`, follow) the log of every attempt of every action
-as it starts, on the remote side's loop, at most `MAX_STREAMS` actions at a time and at most
-`RUN_ACTIONS` actions per run, into the run's `RunOutput` (see `_streams`): the widget shows them
-as one capped stream, each line prefixed with its action, the same as for a local run. An attempt
-that has already ended when its turn comes is read once (the backend ends a follow at once then).
-One action's attempts are read in order, with a marker line before each retry's output.
+follows the run, `LogFollower` reads the logs of the run's first `RUN_ACTIONS` actions to start in
+one stream (`TailRunLogs`: each line tagged with its action and attempt, one action's attempts in
+order), on the remote side's loop, into the run's `RunOutput` (see `_streams`): the widget shows
+them as one capped stream, each line prefixed with its action, the same as for a local run, with a
+marker line before each retry's output. One stream per run, not one per action: at 10,000 actions
+a stream per action cost the kernel more than the widget's renders. The stream ends when the run
+has ended and its logs are read; a stream broken by a backend restart is resumed where it broke.
 
 The root action of a `%%flyte run` cell is the cell's own code: its first lines go to the cell's
 output, written from the kernel's own loop so they land under the right cell, as any cell's
@@ -19,14 +20,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sys
-import threading
+import time
 from typing import Any
 
 from flyte_jupyter._internal.wire.models import ActionInfo
+from flyte_jupyter.errors import BackendError
 from flyte_jupyter.kernel._streams import RUN_ACTIONS, RunOutput
 
 ROOT = "a0"
-MAX_STREAMS = 8
+_RESUME_FOR = 60.0  # seconds a broken stream is retried (a backend restart): then the view says so
 _ENTRYPOINT_PREFIX = "[flyte-jupyter] "
 _STARTED = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")  # not RECOVERED: it never ran, has no log
 
@@ -39,91 +41,57 @@ class LogFollower:
 
         self.run = run
         self.output = output
-        self.skipped = 0  # actions beyond RUN_ACTIONS: not followed
         self._cell_loop = cell_loop
-        self._loop = background_loop()
-        self._lock = threading.Lock()
-        self._wanted: dict[str, int] = {}  # action -> the latest attempt seen started
-        self._done: dict[str, int] = {}  # action -> the last attempt read
-        self._queue: list[str] = []
-        self._active: dict[str, concurrent.futures.Future] = {}
-        self._followed: set[str] = set()
+        self._started: set[str] = set()  # actions seen started: those beyond RUN_ACTIONS are not followed
         self._in_traceback: dict[tuple[str, int], bool] = {}
         self._closed = False
-        self._idle = threading.Event()
-        self._idle.set()
         self._unsubscribe = run.state.subscribe(lambda _e, info: self._seen(info))
-        for info in run.state.actions.values():
+        for info in list(run.state.actions.values()):
             self._seen(info)
+        self._future: concurrent.futures.Future = asyncio.run_coroutine_threadsafe(self._follow(), background_loop())
 
-    # -- which attempts to read (called on the thread that feeds the run's state) -----------------
+    @property
+    def skipped(self) -> int:
+        """Actions that started beyond the first RUN_ACTIONS: their output is not followed."""
+        return max(0, len(self._started) - RUN_ACTIONS)
 
     def _seen(self, info: ActionInfo) -> None:
-        if info.attempts < 1 or info.phase.value not in _STARTED or self._closed:
-            return
-        name = info.name
-        with self._lock:
-            if self._wanted.get(name, 0) >= info.attempts:
-                return
-            if name not in self._followed:
-                if len(self._followed) >= RUN_ACTIONS:
-                    if name not in self._wanted:
-                        self.skipped += 1
-                        self._wanted[name] = 0
-                    return
-                self._followed.add(name)
-            self._wanted[name] = info.attempts
-            if name not in self._active and name not in self._queue:
-                self._queue.append(name)
-                self._idle.clear()
-        try:
-            self._loop.call_soon_threadsafe(self._pump)
-        except RuntimeError:  # the loop is gone (interpreter exit)
-            pass
+        if info.attempts >= 1 and info.phase.value in _STARTED:
+            self._started.add(info.name)
 
-    def _pump(self) -> None:
-        """Start readers while there are free streams (on the remote loop)."""
-        with self._lock:
-            while self._queue and len(self._active) < MAX_STREAMS and not self._closed:
-                name = self._queue.pop(0)
-                self._active[name] = asyncio.run_coroutine_threadsafe(self._read_action(name), self._loop)
-            if not self._queue and not self._active:
-                self._idle.set()
+    # -- the run's one log stream (on the remote loop) ---------------------------------------------
 
-    async def _read_action(self, name: str) -> None:
-        try:
-            while not self._closed:
-                with self._lock:
-                    attempt = self._done.get(name, 0) + 1
-                    if attempt > self._wanted.get(name, 0):
-                        break
-                await self._read(name, attempt)
-                with self._lock:
-                    self._done[name] = attempt
-        finally:
-            with self._lock:
-                self._active.pop(name, None)
-                again = self._wanted.get(name, 0) > self._done.get(name, 0) and not self._closed
-                if again and name not in self._queue:
-                    self._queue.append(name)
-            self._pump()
-
-    async def _read(self, name: str, attempt: int) -> None:
+    async def _follow(self) -> None:
         run = self.run
-        try:
-            mid_line: set[str] = set()  # streams whose line arrived in part so far
-            async for line in run.client.tail_logs(run.name, name, attempt=attempt, follow=True,
-                                                   project=getattr(run, "project", None),
-                                                   domain=getattr(run, "domain", None), partial_lines=True):
-                whole = line.stream not in mid_line and not line.partial
-                (mid_line.add if line.partial else mid_line.discard)(line.stream)
-                if whole and line.stream == "stderr" and self._traceback_line((name, attempt), line.text):
+        received: dict[str, tuple[int, int]] = {}  # action -> (its latest attempt, lines of it received)
+        mid_line: set[tuple[str, int, str]] = set()  # (action, attempt, stream) whose line came in part so far
+        broken_since: float | None = None
+        while True:
+            try:
+                async for name, line in run.client.tail_run_logs(
+                        run.name, RUN_ACTIONS, resume=received, project=getattr(run, "project", None),
+                        domain=getattr(run, "domain", None)):
+                    broken_since = None
+                    attempt, count = received.get(name, (line.attempt, 0))
+                    received[name] = (line.attempt, count + 1 if attempt == line.attempt else 1)
+                    key = (name, line.attempt, line.stream)
+                    whole = key not in mid_line and not line.partial
+                    (mid_line.add if line.partial else mid_line.discard)(key)
+                    if whole and line.stream == "stderr" and self._traceback_line((name, line.attempt), line.text):
+                        continue
+                    self._deliver(name, line.stream, line.text, line.attempt, ended=not line.partial)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the log is a convenience; the run's result does not depend on it
+                now = time.monotonic()
+                broken_since = now if broken_since is None else broken_since
+                if isinstance(exc, BackendError) and exc.code == "UNAVAILABLE" and not self._closed \
+                        and now - broken_since < _RESUME_FOR:
+                    await asyncio.sleep(0.5)  # the backend restarts, the network blips: resume
                     continue
-                self._deliver(name, line.stream, line.text, attempt, ended=not line.partial)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the log is a convenience; the run's result does not depend on it
-            self._deliver(name, "stderr", f"(the output of {name} could not be followed: {exc})", attempt)
+                self._deliver(ROOT, "stderr", f"(the output of run {run.name} could not be followed: {exc})", 1)
+                return
 
     def _deliver(self, name: str, stream: str, text: str, attempt: int, ended: bool = True) -> None:
         """One line (`ended`), or a piece of one still being written (a progress bar's state)."""
@@ -156,31 +124,24 @@ class LogFollower:
     # -- the end -----------------------------------------------------------------------------------
 
     def drain(self, timeout: float) -> bool:
-        """Block until every started reader is done (the run has ended), at most `timeout` s."""
-        return self._idle.wait(timeout)
+        """Block until the run's log stream is read to its end (the run has ended), at most `timeout` s."""
+        done, _ = concurrent.futures.wait([self._future], timeout)
+        return bool(done)
 
     async def settle_root(self, timeout: float = 10.0) -> None:
-        """Await the root's log (the cell's own output) before the cell ends."""
-        with self._lock:
-            fut = self._active.get(ROOT)
-        if fut is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
-            except (asyncio.TimeoutError, Exception):
-                pass
+        """Await the run's logs (the root's lines are the cell's own output) before the cell ends."""
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._future)), timeout)
+        except (asyncio.TimeoutError, Exception):
+            pass
         await asyncio.sleep(0)  # let the last scheduled writes run before the cell ends
 
     def close(self, cancel: bool = False) -> None:
-        """Stop watching for new attempts; with `cancel`, stop the readers too."""
+        """Stop counting started actions; with `cancel`, stop reading the run's logs too."""
         self._closed = True
         self._unsubscribe()
         if cancel:
-            with self._lock:
-                active = list(self._active.values())
-                self._queue.clear()
-            for fut in active:
-                fut.cancel()
-            self._idle.set()
+            self._future.cancel()
 
 
 def _write_to_cell(stream: str, text: str) -> None:

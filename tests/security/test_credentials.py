@@ -65,6 +65,12 @@ async def probe(other_run: str) -> dict[str, str]:
         async for _ in client.watch_raw(run, reconnect=False):
             return
 
+    async def first_log_line(run: str) -> None:
+        async for _ in client.tail_run_logs(run, 10):
+            return
+
+    print("probing", flush=True)  # the own run's log has a line to read
+
     other_child = queue_pb.EnqueueActionRequest(
         id=pb.ActionIdentifier(project="default", domain="development", run=other_run, name="intruder"),
         parent="a0", task=pb.TaskSpec(id=pb.TaskIdentifier(name="x", version="v"), args=["a0"]))
@@ -78,6 +84,8 @@ async def probe(other_run: str) -> dict[str, str]:
         "get other run": lambda: client.get_run(other_run),
         "get other action": lambda: client.get_action(other_run, "a0"),
         "watch other run": lambda: first_batch(other_run),
+        "tail own run logs": lambda: first_log_line(own),
+        "tail other run logs": lambda: first_log_line(other_run),
         "abort other run": lambda: client.abort_run(other_run),
         "abort other action": lambda: client.abort_queued_action(other_run, "a0", project="default",
                                                                  domain="development"),
@@ -179,8 +187,9 @@ def test_the_credential_reaches_only_its_own_run(flyte_backend) -> None:  # type
         results = _remote().run(probe, other_run=victim.name).outputs()
         assert results["get own run"] == "OK" and results["watch own run"] == "OK"
         assert results["get own action"] == "OK" and results["get own inputs"] == "OK"
+        assert results["tail own run logs"] == "OK"
         for what in ("get other run", "get other action", "get other inputs", "rerun other run",
-                     "watch other run", "abort other run", "delete other run", "delete own run",
+                     "watch other run", "tail other run logs", "abort other run", "delete other run", "delete own run",
                      "abort other action", "enqueue into other run", "list runs", "create run",
                      "admin status", "admin set limits", "admin clear cache"):
             assert results[what] == "PERMISSION_DENIED", (what, results)

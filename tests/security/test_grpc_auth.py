@@ -13,7 +13,7 @@ import pytest
 _UNARY = ["/flyte_jupyter.v1.RunService/CreateRun", "/flyte_jupyter.v1.RunService/GetRun",
           "/flyte_jupyter.v1.QueueService/EnqueueActions", "/flyte_jupyter.v1.AdminService/SetLimits"]
 _STREAM = ["/flyte_jupyter.v1.StateService/Watch", "/flyte_jupyter.v1.RunService/WatchRuns",
-           "/flyte_jupyter.v1.StateService/TailLogs"]
+           "/flyte_jupyter.v1.StateService/TailLogs", "/flyte_jupyter.v1.StateService/TailRunLogs"]
 # Not a valid message of any of these types: field 1 as a varint, then a truncated length prefix.
 _MALFORMED = b"\x08\x96\x01\x12\xff\xff\xff\xff\x0f"
 

@@ -429,6 +429,27 @@ class BackendClient:
         finally:
             call.cancel()
 
+    async def tail_run_logs(self, run: str, max_actions: int, resume: "dict[str, tuple[int, int]] | None" = None,
+                            project: str | None = None, domain: str | None = None,
+                            ) -> AsyncIterator[tuple[str, LogLine]]:
+        """Every started action's lines of a run in one stream, as (action, line), pieces of a line
+        still being written included (`partial`), until the run has ended and its logs are read:
+        at most `max_actions` actions, each action's attempts oldest first. `resume` (action ->
+        (attempt, lines received of it)) continues a broken stream without repeating a line."""
+        request = state_pb.TailRunLogsRequest(run=self._aid(run, "", project, domain), max_actions=max_actions)
+        for action, (attempt, lines) in (resume or {}).items():
+            request.resume.add(action=action, attempt=attempt, lines=lines)
+        call = self._stubs()["state"].TailRunLogs(request, metadata=self._metadata)
+        try:
+            async for msg in call:
+                for tagged in msg.lines:
+                    line = tagged.line
+                    yield tagged.action, LogLine(line.stream, line.text, line.timestamp, line.attempt, line.partial)
+        except grpc.aio.AioRpcError as err:
+            raise _translate(err, self.endpoint) from None
+        finally:
+            call.cancel()
+
     # -- registered tasks (TaskService) -------------------------------------------------------
 
     async def call_service(self, name: str, stub_class: Any, method: str, request: Any,

@@ -8,7 +8,7 @@ Two kinds of credential arrive as ``authorization: Bearer <credential>`` metadat
   run (project, domain, name, creation time) and an expiry; the signature is an HMAC-SHA256 over it
   with a key derived from the admin token, so the backend checks it without storing anything, and
   it stays valid across backend restarts. It allows only what a nested call needs, and only on
-  its own run: EnqueueAction(s), AbortQueuedAction, Watch, GetAction, TailLogs and GetRun, and
+  its own run: EnqueueAction(s), AbortQueuedAction, Watch, GetAction, TailLogs, TailRunLogs and GetRun, and
   GetTask in the run's own project and domain (a deployed task called from a task). It is
   refused once the run has ended (its root action is terminal), after its expiry, and for
   any other run, CreateRun, ListRuns, WatchRuns, AbortRun, DeleteRun and the admin service.
@@ -159,6 +159,7 @@ RUN_SCOPED: dict[str, Callable[[Any], Iterable[Any]]] = {
     f"{_PKG}StateService/Watch": _ids("run"),
     f"{_PKG}StateService/GetAction": _ids("id"),
     f"{_PKG}StateService/TailLogs": _ids("id"),
+    f"{_PKG}StateService/TailRunLogs": _ids("run"),
     f"{_PKG}RunService/GetRun": _ids("id"),
 }
 

@@ -1,4 +1,5 @@
-"""StateService: watch a run's actions, read one action, and stream its logs."""
+"""StateService: watch a run's actions, read one action, and stream its logs (one action's, or a
+run's every action's: `run_logs`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import grpc.aio
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.wire.proto import state_service_pb2 as state_pb
 from flyte_jupyter._internal.wire.proto import state_service_pb2_grpc as state_grpc
-from flyte_jupyter.backend.executor.executor import Attempt
 from flyte_jupyter.backend.executor.plugin import LogLine
 from flyte_jupyter.backend.services.auth import Refuse, guard
 from flyte_jupyter.backend.services.context import Backend, entry_of
+from flyte_jupyter.backend.services.run_logs import RunLogStream, attempt_lines, check_request
 
 _WATCH_CHUNK = 2000
 _LOG_BATCH = 200
@@ -78,17 +79,22 @@ class StateService(state_grpc.StateServiceServicer):
         number = request.attempt or rec.attempt
         if number <= 0:
             return
-        spec = await b.catalog.get(rec.task_key)
-        if spec is None:
-            return
-        current = b.executor.attempts.get(rec.key)
-        handle = current.handle if current is not None and current.number == number else None
-        launch = await b.executor._launch_spec(Attempt(entry, rec, number), spec)
-        plugin = b.registry.get(launch.task_type)
-        async for batch in _batches(plugin.logs(launch, handle, follow=request.follow)):
+        async for batch in _batches(attempt_lines(b, entry, rec, number, follow=request.follow)):
             yield state_pb.TailLogsResponse(lines=[
                 state_pb.LogLine(stream=line.stream, text=line.text, timestamp=line.timestamp, attempt=number,
                                  partial=line.partial) for line in batch])
+
+    @guard
+    async def TailRunLogs(self, request: state_pb.TailRunLogsRequest, context: Any) -> Any:
+        check_request(request)
+        b = self.backend
+        entry = await entry_of(b, request.run)
+        if b.hub.replica is not None:
+            elsewhere = await b.hub.replica.logs_elsewhere(entry.run.key)
+            if elsewhere is not None:  # an ended run another replica drove: its logs are there
+                raise elsewhere
+        async for msg in RunLogStream(b, entry, request).stream():
+            yield msg
 
 
 async def _batches(lines: AsyncIterator[LogLine]) -> AsyncIterator[list[LogLine]]:

@@ -76,3 +76,37 @@ class TailLogsResponse(_message.Message):
     LINES_FIELD_NUMBER: _ClassVar[int]
     lines: _containers.RepeatedCompositeFieldContainer[LogLine]
     def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
+
+class TailRunLogsRequest(_message.Message):
+    __slots__ = ("run", "max_actions", "resume")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    run: _common_pb2.ActionIdentifier
+    max_actions: int
+    resume: _containers.RepeatedCompositeFieldContainer[LogCursor]
+    def __init__(self, run: _Optional[_Union[_common_pb2.ActionIdentifier, _Mapping]] = ..., max_actions: _Optional[int] = ..., resume: _Optional[_Iterable[_Union[LogCursor, _Mapping]]] = ...) -> None: ...
+
+class LogCursor(_message.Message):
+    __slots__ = ("action", "attempt", "lines")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    attempt: int
+    lines: int
+    def __init__(self, action: _Optional[str] = ..., attempt: _Optional[int] = ..., lines: _Optional[int] = ...) -> None: ...
+
+class RunLogLine(_message.Message):
+    __slots__ = ("action", "line")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    line: LogLine
+    def __init__(self, action: _Optional[str] = ..., line: _Optional[_Union[LogLine, _Mapping]] = ...) -> None: ...
+
+class TailRunLogsResponse(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[RunLogLine]
+    def __init__(self, lines: _Optional[_Iterable[_Union[RunLogLine, _Mapping]]] = ...) -> None: ...

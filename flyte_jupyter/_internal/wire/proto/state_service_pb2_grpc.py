@@ -49,6 +49,11 @@ class StateServiceStub:
                 request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailLogsRequest.SerializeToString,
                 response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailLogsResponse.FromString,
                 _registered_method=True)
+        self.TailRunLogs = channel.unary_stream(
+                '/flyte_jupyter.v1.StateService/TailRunLogs',
+                request_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailRunLogsRequest.SerializeToString,
+                response_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailRunLogsResponse.FromString,
+                _registered_method=True)
 
 
 class StateServiceServicer:
@@ -72,6 +77,12 @@ class StateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TailRunLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +100,11 @@ def add_StateServiceServicer_to_server(servicer, server):
                     servicer.TailLogs,
                     request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailLogsRequest.FromString,
                     response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailLogsResponse.SerializeToString,
+            ),
+            'TailRunLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.TailRunLogs,
+                    request_deserializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailRunLogsRequest.FromString,
+                    response_serializer=flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailRunLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +188,33 @@ class StateService:
             '/flyte_jupyter.v1.StateService/TailLogs',
             flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailLogsRequest.SerializeToString,
             flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TailRunLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/flyte_jupyter.v1.StateService/TailRunLogs',
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailRunLogsRequest.SerializeToString,
+            flyte__jupyter_dot___internal_dot_wire_dot_proto_dot_state__service__pb2.TailRunLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,
