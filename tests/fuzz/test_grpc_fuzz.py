@@ -217,6 +217,8 @@ def _base(path: str, f: Fuzzed) -> Any:
         "Watch": lambda: state_pb.WatchRequest(run=live),
         "GetAction": lambda: state_pb.GetActionRequest(id=live),
         "TailLogs": lambda: state_pb.TailLogsRequest(id=live),
+        "TailRunLogs": lambda: state_pb.TailRunLogsRequest(run=live, max_actions=5,
+                                                           resume=[state_pb.LogCursor(action="a0", attempt=1, lines=1)]),
         "ListCache": lambda: admin_pb.ListCacheRequest(limit=3),
         "ClearCache": lambda: admin_pb.ClearCacheRequest(task_name="nothing.cached"),
         "SetLimits": lambda: admin_pb.SetLimitsRequest(project="fuzz-proj", domain="development",
