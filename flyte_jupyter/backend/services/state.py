@@ -68,11 +68,7 @@ class StateService(state_grpc.StateServiceServicer):
     @guard
     async def TailLogs(self, request: state_pb.TailLogsRequest, context: Any) -> Any:
         b = self.backend
-        entry = await entry_of(b, request.id)
-        if b.hub.replica is not None:
-            elsewhere = await b.hub.replica.logs_elsewhere(entry.run.key)
-            if elsewhere is not None:  # an ended run another replica drove: its logs are there
-                raise elsewhere
+        entry = await _entry_with_logs_here(b, request.id)
         rec = entry.actions.get(request.id.name)
         if rec is None:
             raise Refuse(grpc.StatusCode.NOT_FOUND, f"action {request.id.name!r} does not exist in run {entry.run.name}")
@@ -88,13 +84,20 @@ class StateService(state_grpc.StateServiceServicer):
     async def TailRunLogs(self, request: state_pb.TailRunLogsRequest, context: Any) -> Any:
         check_request(request)
         b = self.backend
-        entry = await entry_of(b, request.run)
-        if b.hub.replica is not None:
-            elsewhere = await b.hub.replica.logs_elsewhere(entry.run.key)
-            if elsewhere is not None:  # an ended run another replica drove: its logs are there
-                raise elsewhere
+        entry = await _entry_with_logs_here(b, request.run)
         async for msg in RunLogStream(b, entry, request).stream():
             yield msg
+
+
+async def _entry_with_logs_here(b: Any, id_: Any) -> Any:
+    """The run's entry, when this replica's disk holds its logs: an ended run another replica drove
+    is refused with where its logs are (the interceptor forwards the call there)."""
+    entry = await entry_of(b, id_)
+    if b.hub.replica is not None:
+        elsewhere = await b.hub.replica.logs_elsewhere(entry.run.key)
+        if elsewhere is not None:
+            raise elsewhere
+    return entry
 
 
 async def _batches(lines: AsyncIterator[LogLine]) -> AsyncIterator[list[LogLine]]:
