@@ -537,7 +537,9 @@ class RunView:
             full = set(self._full_log_wanted)
         entries, hidden = visible_entries(actions, expanded, limits, self.max_children, self.max_rows,
                                           children_index=children, cache=self._folds)
-        if self._summary_stale or self._summary.size() < len(actions):
+        # Not subscribed (before `start`, after `finish`): changes are not seen one by one, so the
+        # counts are rebuilt; a finished run's last events may land after `finish` unsubscribed.
+        if self._summary_stale or self._unsubscribe is None or self._summary.size() < len(actions):
             self._summary_stale = False
             self._summary.sync(actions)
         summary_of = self._summary.summary()

@@ -178,7 +178,7 @@ def test_a_nested_failure_is_shown_once_with_its_path_and_cell_line(nb: Any) -> 
     nodes = tree_of(nb, "ux-nested")["nodes"]
     assert {n["error"] for n in nodes} == {"ZeroDivisionError: integer division or modulo by zero"}
     facts = json.loads(stream_text(nb.cells[19]))
-    assert "came up from top(x=3) › middle(x=3) › broken(x=3)" in facts["nested"]
+    assert "came up from top(x=3) › middle(x=3) › broken(x=3)" in facts["nested"], facts["nested"]
     assert "<b>error</b> ZeroDivisionError: integer division or modulo by zero</div>" in facts["nested"]
     assert "failed: ZeroDivisionError" not in facts["nested"]
 

@@ -222,6 +222,47 @@ def test_widget_coalesces_event_storms() -> None:
     assert len(view.tree.nodes) == 21 and view.tree.hidden == 980
 
 
+def test_a_run_that_ends_between_the_first_render_and_the_subscription_shows_its_end() -> None:
+    """`show()` renders once, then subscribes only if the run has not ended. A local run can end in
+    between (under load it did): no change reached the view one by one, so its counts and failure
+    paths must come from the actions themselves, not from what the first render saw."""
+    from flyte_jupyter._internal.wire.models import ActionError
+    from flyte_jupyter.kernel._views import RunView
+
+    class EndedRun:
+        name, mode, task, url = "raced", "local", None, None
+
+        def __init__(self) -> None:
+            self.state = RunState("raced")
+
+        @property
+        def done(self) -> bool:
+            root = self.state.get("a0")
+            return root is not None and root.phase.terminal
+
+        def tree_text(self) -> str:
+            return "raced"
+
+    run = EndedRun()
+
+    def emit(name: str, parent: str | None, phase: Phase) -> None:
+        error = ActionError("ZeroDivisionError", "division by zero") if phase is Phase.FAILED else None
+        run.state.apply(ActionEvent("raced", name, "t", parent, phase, 1, time.time(), error=error))
+
+    emit("a0", None, Phase.RUNNING)
+    emit("c0", "a0", Phase.RUNNING)
+    view = RunView(run)
+    view.render_now()  # what show() draws before it checks whether the run is done
+    emit("c0", "a0", Phase.FAILED)
+    emit("a0", None, Phase.FAILED)
+    view.finish()  # the run had ended: show() never subscribed
+    assert view.render_error is None
+    assert view.progress.value == 2 and "2/2 finished" in view.counts.value and "2 failed" in view.counts.value
+    view.toggle("a0")
+    view.render_now()
+    assert "came up from t" in view._rows["a0"].details.value
+
+
 def test_a_cell_named_by_its_source_shows_as_its_cell_with_its_lines(tmp_path: Any, monkeypatch: Any) -> None:
     """An action names a notebook cell `<notebook cell DIGEST>` (see `code_origins`): this kernel
     shows it as the cell it ran, and a later kernel session from the copy kept on disk."""
