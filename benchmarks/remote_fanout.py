@@ -12,8 +12,8 @@ Starts its own backend (a temporary data dir, a free loopback port), runs:
   - a chain of `--depth` nested calls (each level awaits the next; the tasks of
     benchmarks/remote_chain.py), forked and reusable: the time per level;
 and the same work in local mode, then prints one table and the goals. With `--store URL` the
-remote figures are measured twice, on SQLite and on that database (a fresh backend each), and
-printed side by side. `--store postgresql:local` starts a PostgreSQL for the run from the
+remote figures are measured on SQLite and on that database (a fresh backend each, both running,
+taking turns at every repetition), and printed side by side. `--store postgresql:local` starts a PostgreSQL for the run from the
 Debian package's binaries (`/usr/lib/postgresql/*/bin`, as the tests do: `tests/_postgres_fixture.py`,
 initdb into a temp dir, a free loopback port, fsync off as SQLite's WAL with synchronous=NORMAL
 skips the fsync at commit too; `synchronous_commit` stays on) and stops it by its PID at the end.
@@ -180,68 +180,102 @@ class Figure:
         return f"{self.per_unit_ms:.1f} ms (best {min(self.times) / self.units * 1000:.1f}{cpu})"
 
 
-def measure(go: Callable[[], Any], expected: Any, units: int, repeat: int, pid: int | None) -> Figure:
-    """`repeat` runs of `go` (each must return `expected`), with the CPU of `pid`'s tree per unit."""
-    times, cpus = [], []
-    for _ in range(repeat):
-        cpu0 = _tree_cpu(pid) if pid else 0.0
-        start = time.perf_counter()
-        value = go()
-        times.append(time.perf_counter() - start)
-        assert value == expected, value
-        if pid:
-            cpus.append((_tree_cpu(pid) - cpu0) / units * 1000)
-    return Figure(times, units, statistics.median(cpus) if cpus else None)
+@dataclasses.dataclass
+class Target:
+    """Where one column of figures is measured: `run` (a run context) after `select()` (which
+    points the SDK at that column's backend), with `pid` the process tree whose CPU is counted."""
+
+    run: Any
+    pid: int | None = None
+    select: Callable[[], None] = lambda: None
 
 
-def chain_per_level(run: Any, fn: Any, depth: int, repeat: int, pid: int | None, warmups: int = 1) -> Figure:
-    """A chain of `depth` nested calls after `warmups` runs (templates; a reusable pool reaches a
-    warm worker per level only after a few, as `remote_chain.py` says): per level."""
-    for _ in range(warmups):
-        assert run.run(fn, n=depth).outputs() == depth
-    return measure(lambda: run.run(fn, n=depth).outputs(), depth, depth + 1, repeat, pid)
+def measure(targets: list[Target], go: Callable[[Any], Any], expected: Any, units: int,
+            repeat: int) -> list[Figure]:
+    """`repeat` runs of `go(run)` on each target (each must return `expected`), with the CPU of
+    the target's tree per unit. The targets take turns within each repetition, in an order that
+    reverses every time (A B, B A, ...): what this machine costs drifts by 2x within a minute
+    (ext4's file creation, which every attempt does, went from ~150 to ~700 us of system CPU
+    between two runs here), so columns measured one after the other compare the drift, not
+    the stores."""
+    times: list[list[float]] = [[] for _ in targets]
+    cpus: list[list[float]] = [[] for _ in targets]
+    for i in range(repeat):
+        order = list(enumerate(targets))
+        for k, target in order if i % 2 == 0 else order[::-1]:
+            target.select()
+            cpu0 = _tree_cpu(target.pid) if target.pid else 0.0
+            start = time.perf_counter()
+            value = go(target.run)
+            times[k].append(time.perf_counter() - start)
+            assert value == expected, value
+            if target.pid:
+                cpus[k].append((_tree_cpu(target.pid) - cpu0) / units * 1000)
+    return [Figure(t, units, statistics.median(c) if c else None) for t, c in zip(times, cpus)]
 
 
-def _work(run: Any, args: argparse.Namespace, pid: int | None) -> dict[str, Figure]:
-    """Every figure of one mode (remote on one store, or local): name -> Figure."""
+def _work(targets: list[Target], args: argparse.Namespace) -> list[dict[str, Figure]]:
+    """Every figure of each target (remote on one store, or local), measured in turns: per target,
+    name -> Figure."""
     import _fanout_tasks as tasks
     import remote_chain as chains  # the chain's tasks, as benchmarks/remote_chain.py runs them
 
-    figures: dict[str, Figure] = {}
-    run.run(tasks.noop, x=0).outputs()  # warm up: fork server, bundle upload, channel
-    figures["trivial"] = measure(lambda: run.run(tasks.noop, x=1).outputs(), 2, 1, args.repeat, pid)
+    figures: list[dict[str, Figure]] = [{} for _ in targets]
+
+    def record(name: str, measured: list[Figure]) -> None:
+        for column, figure in zip(figures, measured):
+            column[name] = figure
+
+    def warm(go: Callable[[Any], Any], times: int = 1) -> None:
+        for target in targets:
+            target.select()
+            for _ in range(times):
+                go(target.run)
+
+    warm(lambda run: run.run(tasks.noop, x=0).outputs())  # fork server, bundle upload, channel
+    record("trivial", measure(targets, lambda run: run.run(tasks.noop, x=1).outputs(), 2, 1, args.repeat))
     for n in args.sizes:
-        figures[f"forked {n}"] = measure(lambda: run.run(tasks.fanout, n=n).outputs(), sum(range(1, n + 1)), n,
-                                         args.fanout_repeat, pid)
-    run.run(tasks.fanout_warm, n=4).outputs()  # start the warm workers
+        record(f"forked {n}", measure(targets, lambda run: run.run(tasks.fanout, n=n).outputs(),
+                                      sum(range(1, n + 1)), n, args.fanout_repeat))
+    warm(lambda run: run.run(tasks.fanout_warm, n=4).outputs())  # start the warm workers
     for n in args.sizes:
-        figures[f"reusable {n}"] = measure(lambda: run.run(tasks.fanout_warm, n=n).outputs(), sum(range(1, n + 1)),
-                                           n, args.fanout_repeat, pid)
-    figures["chain forked"] = chain_per_level(run, chains.chain, args.depth, args.chain_repeat, pid)
-    figures["chain reusable"] = chain_per_level(run, chains.chain_warm, args.depth, args.chain_repeat, pid,
-                                                warmups=args.warmups)
+        record(f"reusable {n}", measure(targets, lambda run: run.run(tasks.fanout_warm, n=n).outputs(),
+                                        sum(range(1, n + 1)), n, args.fanout_repeat))
+    # a chain of `depth` nested calls after warm-ups (templates; a reusable pool reaches a worker
+    # per level); per level: depth + 1 actions
+    for kind, fn, warmups in (("forked", chains.chain, 1), ("reusable", chains.chain_warm, args.warmups)):
+        warm(lambda run: run.run(fn, n=args.depth).outputs(), warmups)
+        record(f"chain {kind}", measure(targets, lambda run: run.run(fn, n=args.depth).outputs(), args.depth,
+                                        args.depth + 1, args.chain_repeat))
     return figures
 
 
-def _remote(args: argparse.Namespace, store_url: str | None) -> tuple[dict[str, Figure], dict[str, Any]]:
-    """The remote figures on a fresh backend whose state is in `store_url` (None: SQLite), and its status."""
+def _remote(args: argparse.Namespace, stores: list[str | None]) -> tuple[list[dict[str, Figure]], dict[str, Any]]:
+    """The remote figures on a fresh backend per state database in `stores` (None: SQLite), all
+    running at once and measured in turns, and the first backend's status."""
     import asyncio
 
     import flyte_jupyter as flyte
     from flyte_jupyter._internal.client.grpc_client import BackendClient
 
-    def flags(tmp: Path) -> list[str]:
-        extra = ["--max-parallelism", str(args.max_parallelism)] if args.max_parallelism else []
-        if store_url:
-            cfg = tmp / "backend.yaml"
-            cfg.write_text(json.dumps({"store": {"url": store_url}}))  # JSON is YAML
-            extra += ["--config", str(cfg)]
+    def flags(store_url: str | None) -> Callable[[Path], list[str]]:
+        def extra(tmp: Path) -> list[str]:
+            out = ["--max-parallelism", str(args.max_parallelism)] if args.max_parallelism else []
+            if store_url:
+                cfg = tmp / "backend.yaml"
+                cfg.write_text(json.dumps({"store": {"url": store_url}}))  # JSON is YAML
+                out += ["--config", str(cfg)]
+            return out
         return extra
 
-    with embedded_backend("fj-bench-", flags) as info:
-        pid = info.pid if sys.platform.startswith("linux") else None
-        figures = _work(flyte.with_runcontext(mode="remote"), args, pid)
-        status = asyncio.run(BackendClient.from_file(str(info.client_yaml)).status())
+    with contextlib.ExitStack() as stack:
+        infos = [stack.enter_context(embedded_backend("fj-bench-", flags(url))) for url in stores]
+        linux = sys.platform.startswith("linux")
+        targets = [Target(flyte.with_runcontext(mode="remote"), info.pid if linux else None,
+                          lambda path=str(info.client_yaml): flyte.init_from_config(path))  # type: ignore[misc]
+                   for info in infos]
+        figures = _work(targets, args)
+        status = asyncio.run(BackendClient.from_file(str(infos[0].client_yaml)).status())
     return figures, status
 
 
@@ -311,10 +345,10 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         store = _local_postgres(stack) if args.store == LOCAL_POSTGRES else args.store
         stores = [("SQLite", None)] + ([(store.split("://", 1)[0], store)] if store else [])
-        remote = [(label, *_remote(args, url)) for label, url in stores]
-    local = _work(flyte.with_runcontext(mode="local"), args, None)
+        columns, status = _remote(args, [url for _, url in stores])
+        remote = [(label, f) for (label, _), f in zip(stores, columns)]
+    local = _work([Target(flyte.with_runcontext(mode="local"))], args)[0]
 
-    status = remote[0][2]
     print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}; remote: every forked action its own process, admitted by requests "
           f"(capacity cpu {status['cpu_capacity']:g}"
@@ -325,11 +359,11 @@ def main() -> int:
              for size in args.sizes for kind in ("forked", "reusable")]
     keys += [(f"chain of {args.depth}, {kind}, per level", f"chain {kind}", Figure.as_latency)
              for kind in ("forked", "reusable")]
-    rows = [(name, [show(f[key]) for _, f, _ in remote] + [show(local[key])]
+    rows = [(name, [show(f[key]) for _, f in remote] + [show(local[key])]
              # the time of the work on the other store against SQLite's, in this run (the goal: <= 1.5x)
              + ([f"{remote[1][1][key].median / remote[0][1][key].median:.2f}x"] if len(remote) > 1 else []))
             for name, key, show in keys]
-    heads = [f"remote, {label}" for label, _, _ in remote] + ["local mode"]
+    heads = [f"remote, {label}" for label, _ in remote] + ["local mode"]
     heads += [f"{remote[1][0]} / SQLite (time)"] if len(remote) > 1 else []
     _table(["work", *heads], [[name, *cells] for name, cells in rows])
 
@@ -345,7 +379,7 @@ def main() -> int:
         _table(["work", "Ray"], ray_rows)
 
     print("\ngoals (issue 15), ratios from this run:")
-    goals = [goal for label, f, _ in remote for goal in _goals(label, f, ray, n, args.depth)]
+    goals = [goal for label, f in remote for goal in _goals(label, f, ray, n, args.depth)]
     _table(["goal", "measured", ""], [list(g) for g in goals])
     return 0
 
