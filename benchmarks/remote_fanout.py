@@ -326,7 +326,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--depth", type=int, default=20, help="nested calls in the chain")
     parser.add_argument("--repeat", type=int, default=5, help="trivial runs (median, best)")
-    parser.add_argument("--fanout-repeat", type=int, default=3, help="runs of each fan-out (median, best)")
+    parser.add_argument("--fanout-repeat", type=int, default=5, help="runs of each fan-out (median, best)")
     parser.add_argument("--chain-repeat", type=int, default=3, help="runs of each chain (median, best)")
     parser.add_argument("--warmups", type=int, default=5,
                         help="warm-up runs before the reusable chain is timed (Ray's chain is timed warm too)")
