@@ -201,12 +201,19 @@ def test_a_backend_restarted_with_actions_queued_keeps_admitting_within_the_capa
     markers.mkdir()
     run = flyte.with_runcontext(mode="remote").run(admission.fan_flaky_core, n=4, s=4.0, marker_dir=str(markers))
     facts: dict[str, Any] = {}
+    seen: list[tuple[bool, int, float, int]] = []  # what each poll saw, for the failure message
 
     def two_running_two_queued_one_a_retry() -> bool:
         facts.update(asyncio.run(backend.client().status()))
-        return (markers / "failed-once").exists() and facts["queued_actions"] == 2 and facts["cpu_requested"] == 2.0
+        sample = ((markers / "failed-once").exists(), facts["queued_actions"], facts["cpu_requested"],
+                  facts["running_actions"])
+        if not seen or seen[-1] != sample:
+            seen.append(sample)
+        return sample[0] and sample[1] == 2 and sample[2] == 2.0
 
-    assert _wait_until(two_running_two_queued_one_a_retry, 60), facts
+    assert _wait_until(two_running_two_queued_one_a_retry, 60), (
+        "(failed once, queued, cpu requested, running) as the polls saw them:", seen,
+        [(a.name, a.phase, a.attempts) for a in run.actions.values()])
     time.sleep(0.5)  # the running ones' handles are recorded
     backend.kill()
     backend.start()

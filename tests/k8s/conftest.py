@@ -8,6 +8,7 @@ command that builds it. Everything listens on free loopback ports and is stopped
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import os
@@ -64,13 +65,25 @@ class Cluster:
     apiserver_argv: list[str] = dataclasses.field(default_factory=list)
     procs: dict[str, subprocess.Popen] = dataclasses.field(default_factory=dict)
 
-    def restart_apiserver(self) -> None:
-        """Stop and start kube-apiserver (same port, same etcd): every watch drops, old versions are gone."""
+    def restart_apiserver(self, spawn_on: asyncio.AbstractEventLoop | None = None) -> None:
+        """Stop and start kube-apiserver (same port, same etcd): every watch drops, old versions are gone.
+
+        The new server gets the parent-death signal like the first one. The kernel sends it when
+        the *thread* that started the server ends, so a caller in a worker thread (a test's
+        `asyncio.to_thread`) passes its event loop: the server is started on the loop's thread,
+        which lives as long as the test session."""
         _stop(self.procs["kube-apiserver"])
         log = self.workdir / "kube-apiserver.log"
-        self.procs["kube-apiserver"] = subprocess.Popen(
-            # no parent-death signal here: this may run in a worker thread, whose exit would send it
-            self.apiserver_argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+        def spawn() -> subprocess.Popen:
+            return subprocess.Popen(self.apiserver_argv, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                                    preexec_fn=_die_with_parent)
+
+        async def spawn_there() -> subprocess.Popen:
+            return spawn()
+
+        self.procs["kube-apiserver"] = (
+            asyncio.run_coroutine_threadsafe(spawn_there(), spawn_on).result(30) if spawn_on else spawn())
         _wait("kube-apiserver", lambda: _api_ready(self.host, self.token, self.ca_file),
               self.procs["kube-apiserver"], log)
 

@@ -47,7 +47,7 @@ async def test_api_server_restart_relists_on_410(make_plugin, k8s_cluster, proje
     for r in recs:
         await r.running()
     # A fresh API server has an empty watch cache: resuming from an old resourceVersion gets 410 Gone.
-    await asyncio.to_thread(k8s_cluster.restart_apiserver)
+    await asyncio.to_thread(k8s_cluster.restart_apiserver, asyncio.get_running_loop())
     for r in recs:
         outcome = await r.done()
         assert outcome.succeeded, outcome
