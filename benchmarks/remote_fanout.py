@@ -13,8 +13,8 @@ Starts its own backend (a temporary data dir, a free loopback port), runs:
     benchmarks/remote_chain.py), forked and reusable: the time per level;
 and the same work in local mode, then prints one table and the goals. With `--store URL` the
 remote figures are measured on SQLite and on that database (a fresh backend each, both running,
-taking turns at every repetition), and printed side by side. `--store postgresql:local` starts a PostgreSQL for the run from the
-Debian package's binaries (`/usr/lib/postgresql/*/bin`, as the tests do: `tests/_postgres_fixture.py`,
+taking turns at every repetition), and printed side by side. `--store postgresql:local` starts a
+PostgreSQL for the run from the Debian package's binaries (`/usr/lib/postgresql/*/bin`, as the tests do: `tests/_postgres_fixture.py`,
 initdb into a temp dir, a free loopback port, fsync off as SQLite's WAL with synchronous=NORMAL
 skips the fsync at commit too; `synchronous_commit` stays on) and stops it by its PID at the end.
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import statistics
@@ -272,7 +273,7 @@ def _remote(args: argparse.Namespace, stores: list[str | None]) -> tuple[list[di
         infos = [stack.enter_context(embedded_backend("fj-bench-", flags(url))) for url in stores]
         linux = sys.platform.startswith("linux")
         targets = [Target(flyte.with_runcontext(mode="remote"), info.pid if linux else None,
-                          lambda path=str(info.client_yaml): flyte.init_from_config(path))  # type: ignore[misc]
+                          functools.partial(flyte.init_from_config, str(info.client_yaml)))
                    for info in infos]
         figures = _work(targets, args)
         status = asyncio.run(BackendClient.from_file(str(infos[0].client_yaml)).status())
