@@ -153,7 +153,7 @@ class RunView:
         self.actions_out = widgets.Output()  # what Resume and Debug print, and the resumed run's widget
         self.resume = ResumeButton(run, self.actions_out, lambda new: type(self)(new).show())
         self._debug_buttons: dict[str, widgets.Button] = {}
-        self.timeline = TimelinePane(run)
+        self.timeline = TimelinePane(run, self.labels.label)
         self.tabs = widgets.ToggleButtons(options=[("tree", "tree"), ("timeline", "timeline")], value="tree",
                                           tooltips=["the action tree", "when each action waited, started and ran"],
                                           style={"button_width": "84px"})

@@ -4,6 +4,7 @@ reads them back from there; nothing is written to the local data directory's sto
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -70,3 +71,28 @@ def test_a_storage_root_that_cannot_be_written_stops_the_start_with_the_reason(b
     with pytest.raises(RuntimeError, match=r"cannot write to storage s3://flyte/data: .*Check storage.options"):
         backend.start()
     assert not backend.client_yaml.exists()
+
+
+def test_debug_loads_a_failed_actions_bundle_and_inputs_from_the_bucket(s3_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`%flyte debug` against a backend whose data lives in S3: the code bundle and the typed
+    inputs come from the bucket, and the body raises on the same line it raised on the backend."""
+    from flows import rerunnable
+
+    from flyte_jupyter.errors import ActionFailedError
+    from flyte_jupyter.kernel._debug import load
+
+    backend, bucket = s3_backend
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    run = flyte.with_runcontext(mode="remote").run(rerunnable.square, i=13, factor=2, marker_dir=str(markers))
+    with pytest.raises(ActionFailedError, match="child 13 needs RERUN_FIXED=1"):
+        run.outputs()
+    _, spec, _ = asyncio.run(backend.client().get_action_spec(run.name, "a0"))
+    assert any(arg.startswith(f"s3://{bucket}/") for arg in spec.args), list(spec.args)  # the bundle is in the bucket
+
+    task, inputs, _ = load(run.name, "a0")
+    assert task.name.endswith("square") and inputs == {"i": 13, "factor": 2, "marker_dir": str(markers)}
+    with pytest.raises(RuntimeError, match="child 13 needs RERUN_FIXED=1") as raised:
+        task.func(**inputs)
+    assert raised.traceback[-1].statement.lines[0].strip().startswith("raise RuntimeError")
+    assert len(list(markers.iterdir())) == 2  # one execution on the backend, one here

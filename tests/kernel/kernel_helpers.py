@@ -72,9 +72,16 @@ def run_notebook_on_backend(cells: list[str], tmp: Path, *, timeout: int = 240) 
         stop_backend(backend_dir)
 
 def cell_text(cell: Any) -> str:
-    """Everything a cell showed as text: streams, text/plain results, errors (ANSI stripped)."""
+    """Everything a cell showed as text: streams, text/plain results, errors (ANSI stripped).
+    Consecutive pieces of one stream are joined as the notebook shows them: a `print` can reach
+    the kernel's client as two stream messages (its text, then the rest of the line)."""
     parts: list[str] = []
+    last_stream = None
     for out in cell.get("outputs", []):
+        if out.output_type == "stream" and out.name == last_stream:
+            parts[-1] += out.text
+            continue
+        last_stream = out.name if out.output_type == "stream" else None
         if out.output_type == "stream":
             parts.append(out.text)
         elif out.output_type in ("execute_result", "display_data"):

@@ -83,6 +83,21 @@ def _setup(lab: dict[str, Any]) -> str:
     return f"import flyte_jupyter as flyte\n%load_ext flyte_jupyter\n%flyte connect {_client_yaml(lab)}"
 
 
+def _wait_view(page: Any, lab: dict[str, Any], view: Any, condition: str, timeout: float = 120) -> None:
+    """Wait until a run widget's text meets `condition` (JavaScript over `el`). On a timeout the
+    failure says what the widget shows and what the server knows of every run, so a run that never
+    ended reads differently from a widget left behind a run that did."""
+    try:
+        page.wait_for_function(f"(el) => {condition}", arg=view.element_handle(), timeout=timeout * 1000)
+    except Exception as err:
+        try:
+            runs = ", ".join(f"{r['name']}:{r['phase']}" for r in _get(lab, "runs")["runs"])
+        except Exception as get_err:  # the diagnosis must not hide the failure
+            runs = f"(the server could not be asked: {get_err})"
+        raise AssertionError(f"the widget did not meet {condition!r} in {timeout:.0f} s; it shows "
+                             f"{view.inner_text(timeout=5_000)[:3000]!r}; the server's runs: {runs}") from err
+
+
 def test_resume_and_debug_from_the_widget_and_the_panel(lab_server: dict[str, Any], browser: Any) -> None:
     lab = lab_server
     _notebook(lab["root"] / "resume.ipynb", [
@@ -141,8 +156,7 @@ def _widget_and_panel(lab: dict[str, Any], page: Any) -> None:
     resume.click()
     resumed = widget.locator(".flyte-run-view").first  # the new run's widget, under the old one
     resumed.wait_for(timeout=120_000)
-    page.wait_for_function(
-        "(el) => el.innerText.includes('SUCCEEDED')", arg=resumed.element_handle(), timeout=120_000)
+    _wait_view(page, lab, resumed, "el.innerText.includes('SUCCEEDED')")
     names = [r["name"] for r in _get(lab, "runs")["runs"] if r["name"] != "wsrc"]
     new = next(n for n in names if (_get(lab, f"runs/{n}").get("origin") or {}).get("rerun_of") == "wsrc"
                or any((a.get("recovered_from") or "").startswith("wsrc/") for a in _get(lab, f"runs/{n}")["actions"]))
@@ -189,9 +203,8 @@ def _widget_and_panel(lab: dict[str, Any], page: Any) -> None:
     assert "%flyte resume wsrc" in added.locator(".jp-InputArea").inner_text()
     view = added.locator(".flyte-run-view").first
     view.wait_for(timeout=120_000)
-    page.wait_for_function("(el) => el.innerText.includes('SUCCEEDED') && "
-                           "(el.innerText.match(/recovered from wsrc/g) || []).length >= 6",
-                           arg=view.element_handle(), timeout=120_000)
+    _wait_view(page, lab, view, "el.innerText.includes('SUCCEEDED') && "
+               "(el.innerText.match(/recovered from wsrc/g) || []).length >= 6")
     _shot(page, "66-panel-resume-ran-in-notebook")
     _dark(page)
     _shot(page, "67-panel-resume-ran-in-notebook-dark")

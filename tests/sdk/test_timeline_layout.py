@@ -124,3 +124,26 @@ def test_a_folded_row_says_what_its_members_rows_say_together() -> None:
     text_only = layout("r1", actions, max_rows=50, member_segments=False)
     assert next(b for b in text_only.bars if b.key == "group:sweep").segments == []
     assert timeline_text(text_only) == timeline_text(layout("r1", actions, max_rows=50))
+
+
+def test_the_widget_pane_labels_its_rows_as_the_tree_does_and_only_the_rows_it_draws() -> None:
+    """The widget's Timeline tab tells twenty rows of one task apart by their inputs (the tree's
+    labels); a label may cost a read of the action's inputs, so only drawn rows ask for one."""
+    from types import SimpleNamespace
+
+    from flyte_jupyter.kernel._timeline_view import TimelinePane
+
+    actions = _run()
+    actions.update({f"m{i}": _info(f"m{i}", "a0", task="m.sq", group="map-sq", queued=2) for i in range(300)})
+    asked: list[str] = []
+
+    def label(info: ActionInfo) -> str:
+        asked.append(info.name)
+        return f"{info.task.rsplit('.', 1)[-1]}(id={info.name})"
+
+    pane = TimelinePane(SimpleNamespace(name="r1", state=SimpleNamespace(actions=actions), done=True), label)
+    pane.show(True)
+    assert "child(id=ab)" in pane.svg.value and "child(id=ac)" in pane.svg.value
+    assert not any(name.startswith("m") for name in asked), "a folded member's label was asked for"
+    pane.unfold.value = pane.unfold.options[1][1]  # the 300-wide map, unfolded
+    assert "sq(id=m7)" in pane.svg.value

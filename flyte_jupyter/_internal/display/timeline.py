@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from flyte_jupyter._internal.wire.models import ActionInfo, Phase
 
@@ -179,7 +179,7 @@ def _bucket_of(info: ActionInfo) -> str:
 
 def layout(run: str, actions: dict[str, ActionInfo], *, now: float | None = None, max_rows: int = 200,
            bucket: int = 5, expand: Iterable[str] = (), window: tuple[float, float] | None = None,
-           labels: dict[str, str] | None = None, member_segments: bool = True) -> Timeline:
+           labels: Mapping[str, str] | None = None, member_segments: bool = True) -> Timeline:
     """The timeline of `actions` (see the module docstring for folding and the window).
     `member_segments=False`: folded rows without their members' running segments (what
     `timeline_text` does not show, and most of what a fan-out of thousands costs to lay out)."""
