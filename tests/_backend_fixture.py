@@ -52,12 +52,11 @@ class BackendProcess:
         log = open(self.data_dir / "backend-test.log", "ab")
         cmd = [sys.executable, "-m", "flyte_jupyter.backend", "--data-dir", str(self.data_dir),
                "--port", str(self.port), *self._args()]
-        from _server_process import dies_with_this_process
+        from _server_process import dying_with_this_process
 
         # a killed test run (even by SIGKILL) takes its backends, and so their actions, along
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                     env={**os.environ, **(self.env or {})}, start_new_session=True,
-                                     preexec_fn=dies_with_this_process())
+        self.proc = subprocess.Popen(dying_with_this_process(cmd), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, **(self.env or {})}, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from _backend_fixture import free_port
-from _server_process import ServerProcess, dies_with_this_process
+from _server_process import ServerProcess, dying_with_this_process
 
 # `params=` of a `backend_store` fixture: the suites that run on both stores (tests/backend, tests/faults).
 BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -83,14 +83,13 @@ class PostgresServer(ServerProcess):
             raise RuntimeError(f"initdb failed:\n{(self.dir / 'initdb.log').read_text()[-3000:]}") from None
         finally:
             log.close()
-        import ctypes  # noqa: F401 - imported here: the child, as `postgres`, may not read our site-packages
-
         log = open(self.dir / "server.log", "wb")
         self.proc = subprocess.Popen(
-            [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-h", "127.0.0.1",
-             "-k", str(self.dir), "-c", "fsync=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
+            dying_with_this_process([
+                str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-h", "127.0.0.1",
+                "-k", str(self.dir), "-c", "fsync=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"]),
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=dies_with_this_process(), **self._as)  # after setuid: the kernel keeps it
+            **self._as)  # setpriv runs after the switch to `postgres`: the death signal is kept
         log.close()
         deadline = time.monotonic() + timeout
         import psycopg

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from _backend_fixture import free_port
-from _server_process import ServerProcess, dies_with_this_process
+from _server_process import ServerProcess, dying_with_this_process
 
 
 class S3Server(ServerProcess):
@@ -43,9 +43,9 @@ class S3Server(ServerProcess):
 
     def start(self, timeout: float = 60.0) -> "S3Server":
         log = open(self.dir / "moto.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=dies_with_this_process())
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self.proc = subprocess.Popen(dying_with_this_process(cmd),
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

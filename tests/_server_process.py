@@ -9,16 +9,22 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
-def dies_with_this_process() -> Callable[[], None]:
-    """A `preexec_fn` for a server a test starts: the kernel SIGKILLs the server when this process
-    ends, even by SIGKILL (PR_SET_PDEATHSIG), so a killed test run leaves no server behind."""
-    from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
+def dying_with_this_process(argv: list[str], signal_name: str = "KILL") -> list[str]:
+    """`argv` for a server a test starts, made to end with this process, even by SIGKILL: the
+    kernel sends it SIGKILL (or `signal_name`) when this process ends (PR_SET_PDEATHSIG, set by util-linux's `setpriv`,
+    which then execs the server under the same pid), so a killed test run leaves no server behind.
 
-    parent = os.getpid()
-    return lambda: die_with_parent(parent)
+    Not a `preexec_fn`: Python code between fork and exec, in a test process that holds gRPC's
+    threads, now and then crashed the child (SIGSEGV in an at-fork handler, the server never
+    started). The backend starts its own helpers the same way (`docker.engine.dying_with_us`)."""
+    from flyte_jupyter.backend.plugins.docker.engine import dying_with_us
+
+    if shutil.which("setpriv") is None:
+        raise RuntimeError("setpriv (Debian's util-linux) is needed to tie a test's servers to the test run")
+    return dying_with_us(argv, signal_name)
 
 
 class ServerProcess:

@@ -400,7 +400,7 @@ def wait_blocking(run: Any) -> None:
     """The same for sync callers; Ctrl-C (kernel interrupt) aborts the run."""
     try:
         while not run.done:
-            run.state.wait_for_change(0.5)
+            run.state.wait_for_root_change(0.5)
         run.wait(60.0)
     except KeyboardInterrupt:
         _abort_quietly(run, "the cell was interrupted")

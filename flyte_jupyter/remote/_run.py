@@ -167,9 +167,9 @@ class RemoteRun(Run):
                     return
         except BaseException as exc:  # noqa: BLE001 - surfaced by wait()/outputs()
             self._follow_error = exc
-            self.state.wait_for_change(0)
         finally:
             self._synced.set()
+            self.state.wake()  # a wait() sees the end of the feed (or its error) at once
 
     def wait(self, timeout: float | None = None, quiet: bool = True, wait_for: str = "terminal") -> "RemoteRun":
         """Block until the run ends (or `timeout` seconds pass); `quiet=False` prints progress;
@@ -184,7 +184,7 @@ class RemoteRun(Run):
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            seen = self.state.version
+            seen = self.state.root_version
             if self.done:
                 break
             if follower.done():
@@ -194,7 +194,7 @@ class RemoteRun(Run):
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TimeoutError(f"run {self.name} still {self.phase.value} after {timeout} s")
-            self.state.wait_for_change(0.25 if left is None else min(left, 0.25), seen)
+            self.state.wait_for_root_change(0.25 if left is None else min(left, 0.25), seen)
         # The root has ended; children it took down end a moment later: let the tree settle.
         try:
             follower.result(timeout=10 if deadline is None else max(0.0, min(10, deadline - time.monotonic())))
@@ -210,7 +210,7 @@ class RemoteRun(Run):
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TimeoutError(f"run {self.name} still {self.phase.value} after {timeout} s")
-            self.state.wait_for_change(0.25 if left is None else min(left, 0.25))
+            self.state.wait_for_root_change(0.25 if left is None else min(left, 0.25))
         return self
 
     def watch(self, callback: Any) -> Any:

@@ -25,7 +25,6 @@ engine left mounted there and deletes it. Tests reach the engine through `DOCKER
 from __future__ import annotations
 
 import atexit
-import ctypes
 import dataclasses
 import hashlib
 import json
@@ -60,12 +59,12 @@ def base_image_cache() -> Path:
     return cache / "flyte-jupyter" / "docker-base" / digest
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+def _dying(argv: list[str]) -> list[str]:
+    """`argv` sent SIGTERM when this test process dies (even by SIGKILL): no dockerd or registry
+    outlives a killed test run."""
+    from _server_process import dying_with_this_process
+
+    return dying_with_this_process(argv, "TERM")
 
 
 def _free_port() -> int:
@@ -254,8 +253,8 @@ def _start_dockerd(storage_driver: str) -> Engine:
         "--log-level", "warn",
     ]
     try:
-        dockerd = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   preexec_fn=_die_with_parent, start_new_session=True)
+        dockerd = subprocess.Popen(_dying(argv), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
     except OSError as exc:
         shutil.rmtree(root, ignore_errors=True)
         raise EngineUnavailable(f"cannot start dockerd: {exc}") from None
@@ -288,8 +287,8 @@ def _start_registry(engine: Engine) -> None:
     )
     log = engine.root / "registry.log"
     engine.registry_proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, start_new_session=True,
+        _dying(["docker-registry", "serve", str(config)]), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True,
     )
     engine.registry = f"127.0.0.1:{port}"
 

@@ -76,8 +76,8 @@ class Cluster:
         log = self.workdir / "kube-apiserver.log"
 
         def spawn() -> subprocess.Popen:
-            return subprocess.Popen(self.apiserver_argv, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                                    preexec_fn=_die_with_parent)
+            return subprocess.Popen(_dying(self.apiserver_argv), stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                                    start_new_session=True)
 
         async def spawn_there() -> subprocess.Popen:
             return spawn()
@@ -117,16 +117,12 @@ def _api_ready(host: str, token: str, ca_file: str) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """Runs in each child before exec: new session, and SIGTERM when pytest dies (even by SIGKILL),
-    so that a killed test run leaves no etcd, API server or kubelet behind."""
-    import ctypes
+def _dying(argv: list[str]) -> list[str]:
+    """`argv` sent SIGTERM when pytest dies (even by SIGKILL), so that a killed test run leaves no
+    etcd, API server or kubelet behind (each also starts in a session of its own)."""
+    from _server_process import dying_with_this_process
 
-    os.setsid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    return dying_with_this_process(argv, "TERM")
 
 
 def _free_port() -> int:
@@ -202,13 +198,13 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
         etcd_log = d / "etcd.log"
         procs.append(subprocess.Popen(
-            [etcd, "--data-dir", str(d / "etcd"), "--name", "default",
+            _dying([etcd, "--data-dir", str(d / "etcd"), "--name", "default",
              "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
              "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
              "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
              "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-             "--initial-cluster", f"default=http://127.0.0.1:{peer_port}"],
-            stdout=etcd_log.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
+             "--initial-cluster", f"default=http://127.0.0.1:{peer_port}"]),
+            stdout=etcd_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
 
         def etcd_ok() -> bool:
             with urllib.request.urlopen(f"http://127.0.0.1:{etcd_port}/health", timeout=2) as r:
@@ -225,8 +221,8 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "--api-audiences=https://kubernetes.default.svc", "--service-cluster-ip-range=10.0.0.0/24",
                 "--disable-admission-plugins=ServiceAccount", "--kubelet-preferred-address-types=InternalIP",
                 f"--cert-dir={d}/certs"]
-        procs.append(subprocess.Popen(argv, stdout=api_log.open("wb"), stderr=subprocess.STDOUT,
-                                      preexec_fn=_die_with_parent))
+        procs.append(subprocess.Popen(_dying(argv), stdout=api_log.open("wb"), stderr=subprocess.STDOUT,
+                                      start_new_session=True))
         host = f"https://127.0.0.1:{api_port}"
         _wait("kube-apiserver", lambda: _api_ready(host, token, str(d / "ca.crt")), procs[-1], api_log)
         cluster = Cluster(host=host, token=token, ca_file=str(d / "ca.crt"), kubeconfig="", workdir=d,
@@ -235,9 +231,9 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         kubeconfig = cluster.kubeconfig
         kubelet_log = d / "fake-kubelet.log"
         procs.append(subprocess.Popen(
-            [sys.executable, str(_FAKE_KUBELET), "--kubeconfig", str(kubeconfig), "--cert",
-             str(d / "server.crt"), "--key", str(d / "server.key"), "--workdir", str(d / "kubelet")],
-            stdout=kubelet_log.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
+            _dying([sys.executable, str(_FAKE_KUBELET), "--kubeconfig", str(kubeconfig), "--cert",
+                    str(d / "server.crt"), "--key", str(d / "server.key"), "--workdir", str(d / "kubelet")]),
+            stdout=kubelet_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
         _wait("fake kubelet", lambda: b"fake kubelet ready" in kubelet_log.read_bytes(), procs[-1],
               kubelet_log)
         cluster.procs = {"etcd": procs[0], "kube-apiserver": procs[1], "fake-kubelet": procs[2]}

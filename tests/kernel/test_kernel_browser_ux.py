@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from _server_process import dies_with_this_process
+from _server_process import dying_with_this_process
 from kernel_helpers import REPO, make_kernel_env
 from test_kernel_browser import CHROMIUM, _free_port, _outputs_text, _run_cell, _wait_http, _wait_phase
 
@@ -87,11 +87,11 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     port, token = _free_port(), secrets.token_hex(16)
     log = open(tmp_path / "lab.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--expose-app-in-browser", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
-        preexec_fn=dies_with_this_process())  # the server goes when a killed test run does
+        dying_with_this_process([  # the server goes when a killed test run does
+            sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", f"--port={port}",
+            "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            "--expose-app-in-browser", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]),
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
     try:
         _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", 90)
         yield {"url": f"http://127.0.0.1:{port}", "token": token, "env": env, "log": tmp_path / "lab.log"}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from _server_process import dies_with_this_process
+from _server_process import dying_with_this_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "lab"
@@ -135,12 +135,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), XDG_DATA_HOME=str(home / "data"))
     log = open(home / "lab.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-         f"--BackendRunsManager.data_dir={home / 'backend'}", "--LabApp.news_url=None",
-         "--LabApp.expose_app_in_browser=True"],
+        dying_with_this_process([  # the server goes when a killed test run does
+            sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+            f"--BackendRunsManager.data_dir={home / 'backend'}", "--LabApp.news_url=None",
+            "--LabApp.expose_app_in_browser=True"]),
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        preexec_fn=dies_with_this_process(),  # the server goes when a killed test run does
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

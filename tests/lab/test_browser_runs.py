@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 import nbformat
 import pytest
-from _server_process import dies_with_this_process
+from _server_process import dying_with_this_process
 from test_browser import _dismiss_news, _free_port, _get, _open_panel, _post, _shot, use_this_build, wait_run_succeeded
 from test_browser import browser as browser  # noqa: F401  (this module's own Chromium)
 from test_browser import pytestmark as pytestmark  # noqa: F401  (chromium and the built panel)
@@ -156,12 +156,12 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     env.pop("FLYTE_JUPYTER_CONFIG", None)
     log = open(home / "lab.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-         f"--BackendRunsManager.data_dir={home / 'backend'}", "--LabApp.news_url=None",
-         "--LabApp.expose_app_in_browser=True"],
+        dying_with_this_process([  # the server goes when a killed test run does
+            sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+            f"--BackendRunsManager.data_dir={home / 'backend'}", "--LabApp.news_url=None",
+            "--LabApp.expose_app_in_browser=True"]),
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        preexec_fn=dies_with_this_process(),  # the server goes when a killed test run does
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

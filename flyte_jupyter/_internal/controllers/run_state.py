@@ -25,8 +25,11 @@ class RunState:
         self._children: dict[str | None, list[ActionInfo]] = {}
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self.version = 0  # counts changes: see `wait_for_change`
+        # Waiters (`Run.wait`, `outputs()`) care about the root action only: they are woken by its
+        # changes alone, not by each of a fan-out's thousands (a thread switch each, ~0.1 ms).
+        self._root_changed = threading.Condition(self._lock)
+        self.version = 0  # counts changes of any action (views compare it)
+        self.root_version = 0  # counts changes of the root: see `wait_for_root_change`
 
     def apply(self, event: ActionEvent) -> ActionInfo:
         with self._lock:
@@ -65,7 +68,9 @@ class RunState:
                 info.queued_at = event.queued_at
             listeners = list(self._listeners)
             self.version += 1
-            self._changed.notify_all()
+            if info.parent is None:
+                self.root_version += 1
+                self._root_changed.notify_all()
         for listener in listeners:
             try:
                 listener(event, info)
@@ -93,14 +98,21 @@ class RunState:
 
         return unsubscribe
 
-    def wait_for_change(self, timeout: float, seen: int | None = None) -> None:
-        """Wait up to `timeout` seconds for the next change; with `seen` (a `version` read before
-        the caller looked at the state), return at once if a change came since, which a caller
-        checking first and then waiting would otherwise sleep through."""
-        with self._changed:
-            if seen is not None and self.version != seen:
+    def wait_for_root_change(self, timeout: float, seen: int | None = None) -> None:
+        """Wait up to `timeout` seconds for the root action's next change (or a `wake`); with
+        `seen` (a `root_version` read before the caller looked at the root), return at once if a
+        change came since, which a caller checking first and then waiting would otherwise sleep
+        through."""
+        with self._root_changed:
+            if seen is not None and self.root_version != seen:
                 return
-            self._changed.wait(timeout)
+            self._root_changed.wait(timeout)
+
+    def wake(self) -> None:
+        """Wake every `wait_for_root_change` now (the feed of events has ended or failed)."""
+        with self._root_changed:
+            self.root_version += 1
+            self._root_changed.notify_all()
 
     @property
     def actions(self) -> dict[str, ActionInfo]:

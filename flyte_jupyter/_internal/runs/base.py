@@ -67,7 +67,7 @@ class Run:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TimeoutError(f"run {self.name} still {self.phase.value} after {timeout} s")
-            self.state.wait_for_change(0.5 if left is None else min(left, 0.5))
+            self.state.wait_for_root_change(0.5 if left is None else min(left, 0.5))
         return self
 
     def outputs(self) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _server_process import dies_with_this_process
+from _server_process import dying_with_this_process
 
 from flyte_jupyter._internal.client import embedded as _embedded
 
@@ -45,10 +45,11 @@ def _start_server(tmp_path: Path, data_dir: Path) -> tuple[subprocess.Popen[byte
     env.pop("FLYTE_JUPYTER_CONFIG", None)
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}", f"--BackendRunsManager.data_dir={data_dir}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        preexec_fn=dies_with_this_process())  # the server goes when a killed test run does
+        dying_with_this_process([  # the server goes when a killed test run does
+            sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}",
+            f"--BackendRunsManager.data_dir={data_dir}"]),
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return proc, f"http://127.0.0.1:{port}", token, log
 
 

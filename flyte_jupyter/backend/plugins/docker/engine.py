@@ -123,10 +123,11 @@ class DockerEngine:
         await self.run("rm", "-f", name, check=False)
 
 
-def dying_with_us(argv: list[str]) -> list[str]:
-    """``argv`` under `setpriv --pdeathsig KILL` (util-linux), so it dies with this process.
+def dying_with_us(argv: list[str], signal_name: str = "KILL") -> list[str]:
+    """``argv`` under `setpriv --pdeathsig KILL` (util-linux), so it dies with this process (or is
+    sent `signal_name`, e.g. TERM for a server that should shut down cleanly).
 
     Not a `preexec_fn`: Python code between fork and exec in a process with gRPC's threads can
     crash the child (gRPC skips its fork handlers then). Without setpriv, ``argv`` as it is."""
     setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else list(argv)
+    return [setpriv, "--pdeathsig", signal_name, "--", *argv] if setpriv else list(argv)
