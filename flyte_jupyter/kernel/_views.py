@@ -59,6 +59,7 @@ STALE_AFTER_S = 6  # no render for this long while the run is live: the view say
 ACTIONS_PER_SECOND_OF_SPACING = 10_000  # a live run of N actions renders at most every N/10,000 s
 MAX_SPACING_S = 2.0  # ... and at least every 2 s (well below STALE_AFTER_S)
 STATUS_EVERY_S = 2.0  # how often a remote run with queued actions asks the backend how busy it is
+MAX_LABEL_BATCHES_PER_RENDER = 10  # an ended run's view reads at most this many batches of labels a render
 # stderr as Jupyter shows it (a tinted background); the stream's own marker lines dimmed
 _STREAM_STYLES = {"stderr": "background:var(--jp-rendermime-error-background,#fdd)",
                   "flyte": "opacity:.6;font-style:italic"}
@@ -273,9 +274,12 @@ class RunView:
     async def _render_async(self) -> None:
         await self._refresh_details()
         self._render()
-        if self.labels.pending:
-            if await self.labels.read_pending():
-                self._render()
+        # the labels the render asked for (rows opened, a timeline tab shown after the run ended),
+        # a batch at a time, each batch shown as it comes
+        for _ in range(MAX_LABEL_BATCHES_PER_RENDER):
+            if not (self.labels.pending and await self.labels.read_pending()):
+                break
+            self._render()
 
     def _spacing(self) -> float:
         """The pause between two renders of a live run: the interval, longer for a big run (a
@@ -383,6 +387,7 @@ class RunView:
         """The tree or the timeline (a tab beside the tree)."""
         self.tree.layout.display = "none" if name == "timeline" else ""
         self.timeline.show(name == "timeline")
+        self._request_render()  # the rows' labels it asked for are read on the views loop
 
     def toggle_output(self) -> None:
         self._output_open = not self._output_open

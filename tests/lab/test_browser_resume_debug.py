@@ -239,6 +239,9 @@ def test_timeline_of_200_actions_in_the_widget_and_the_panel(lab_server: dict[st
     svg.wait_for()
     segs = widget.locator(".flyte-timeline svg .flyte-seg")
     assert segs.count() >= 200, segs.count()
+    # each row says which call it is, as the tree does (the inputs are read once the tab is shown)
+    page.wait_for_function("(el) => el.textContent.includes('sq(i=0)') && el.textContent.includes('sq(i=198)')",
+                           arg=widget.locator(".flyte-timeline").element_handle(), timeout=60_000)
     _cell(page, 2).scroll_into_view_if_needed()
     _shot(page, "69-widget-timeline-200")
     # as wide as the output area: the bars end at its right edge, in a wide and a narrow notebook,
