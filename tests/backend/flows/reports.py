@@ -42,3 +42,14 @@ def dies_before_its_result(marker_dir: str) -> int:
     if tc.attempt == 1:
         os.kill(os.getpid(), signal.SIGKILL)
     return tc.attempt
+
+
+@env.task
+def not_yet_imported() -> list[str]:
+    """The modules an action's end needs that its process has not imported yet (a forked action
+    inherits what its template imported: each one missing is imported again in every action)."""
+    import sys
+
+    wanted = ("flyte_jupyter._internal.runtime.scratch", "flyte_jupyter._internal.runtime.usage",
+              "flyte_jupyter._internal.runtime.storage", "flyte_jupyter._internal.types")
+    return [name for name in wanted if name not in sys.modules]

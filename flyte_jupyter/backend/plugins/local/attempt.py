@@ -24,6 +24,10 @@ _PRELOAD = (
     "flyte_jupyter._internal.wire.proto.common_pb2",
     "flyte_jupyter._internal.runtime.bundle",
     "flyte_jupyter._internal.runtime.entrypoint",
+    # what the entrypoint imports as an action ends: imported in every forked child otherwise
+    # (compiled from source each time where bytecode is not written, ~1-2 ms of CPU an action)
+    "flyte_jupyter._internal.runtime.scratch",
+    "flyte_jupyter._internal.runtime.usage",
     "flyte_jupyter.backend.plugins.local.worker",
     "flyte_jupyter._internal.runtime.spec",
     "flyte_jupyter._internal.runtime.secret_names",  # a nested call's child spec lists its secrets

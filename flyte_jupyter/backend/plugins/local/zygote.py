@@ -175,8 +175,8 @@ def _template_child(req: dict, tmpl_fd: int, keep_closed: list[int], zygote: int
         os.chdir(req["cwd"])
         from flyte_jupyter._internal.runtime import entrypoint
 
-        task, code = entrypoint.load_task(entrypoint.parse_args(req["argv"]))
-        entrypoint.warm_tasks(task, code)  # computed once here, inherited by every child
+        task, code_ref = entrypoint.load_task(entrypoint.parse_args(req["argv"]))
+        entrypoint.warm_tasks(task, code_ref)  # computed once here, inherited by every child
         _check_fork_safe()
         if os.environ.get(PRELOAD_GRPC_ENV) == "1":
             _preload_grpc()
