@@ -14,8 +14,9 @@ from typing import Any
 
 def dying_with_this_process(argv: list[str], signal_name: str = "KILL") -> list[str]:
     """`argv` for a server a test starts, made to end with this process, even by SIGKILL: the
-    kernel sends it SIGKILL (or `signal_name`) when this process ends (PR_SET_PDEATHSIG, set by util-linux's `setpriv`,
-    which then execs the server under the same pid), so a killed test run leaves no server behind.
+    kernel sends it SIGKILL (or `signal_name`) when this process ends (PR_SET_PDEATHSIG, set by
+    util-linux's `setpriv`, which then execs the server under the same pid), so a killed test run
+    leaves no server behind.
 
     Not a `preexec_fn`: Python code between fork and exec, in a test process that holds gRPC's
     threads, now and then crashed the child (SIGSEGV in an at-fork handler, the server never

@@ -5,7 +5,7 @@ the tab is shown, at most once a second while the run is live."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -15,23 +15,6 @@ from flyte_jupyter._internal.display.timeline_svg import legend_html, timeline_s
 
 REDRAW_EVERY_S = 1.0
 _ALL = ""
-
-
-class _LabelsOf(Mapping[str, str]):
-    """Each action's row label (`sq(i=3)`), made only for the rows the layout draws: a label may
-    ask the backend for the action's inputs, so a folded fan-out of thousands asks for none."""
-
-    def __init__(self, actions: Mapping[str, Any], label: Callable[[Any], str]) -> None:
-        self._actions, self._label = actions, label
-
-    def __getitem__(self, name: str) -> str:
-        return self._label(self._actions[name])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._actions)
-
-    def __len__(self) -> int:
-        return len(self._actions)
 
 
 class TimelinePane:
@@ -76,12 +59,11 @@ class TimelinePane:
 
     def draw(self) -> None:
         actions = self.run.state.actions
-        labels = _LabelsOf(actions, self.label) if self.label is not None else None
-        full = layout(self.run.name, actions, expand=self.expanded, labels=labels)
+        full = layout(self.run.name, actions, expand=self.expanded, label=self.label)
         lo, hi = self.zoom.value
         window = None if (lo, hi) == (0.0, 1.0) or full.span <= 0 else (lo * full.span, hi * full.span)
         tl = full if window is None else layout(self.run.name, actions, expand=self.expanded, window=window,
-                                                labels=labels)
+                                                label=self.label)
         self.last = tl
         self._drawn_at = time.monotonic()
         legend = legend_html(tl)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable
 
 from flyte_jupyter._internal.wire.models import ActionInfo, Phase
 
@@ -179,8 +179,9 @@ def _bucket_of(info: ActionInfo) -> str:
 
 def layout(run: str, actions: dict[str, ActionInfo], *, now: float | None = None, max_rows: int = 200,
            bucket: int = 5, expand: Iterable[str] = (), window: tuple[float, float] | None = None,
-           labels: Mapping[str, str] | None = None, member_segments: bool = True) -> Timeline:
+           label: Callable[[ActionInfo], str] | None = None, member_segments: bool = True) -> Timeline:
     """The timeline of `actions` (see the module docstring for folding and the window).
+    `label(info)`: a drawn row's label (asked only for the rows drawn); else the task's short name.
     `member_segments=False`: folded rows without their members' running segments (what
     `timeline_text` does not show, and most of what a fan-out of thousands costs to lay out)."""
     now = time.time() if now is None else now
@@ -192,7 +193,6 @@ def layout(run: str, actions: dict[str, ActionInfo], *, now: float | None = None
     depth = _depths(actions)
     critical = critical_path(actions)
     on_path = set(critical)
-    labels = labels or {}
 
     def rel(t: float) -> float:
         return round(t - origin, 6)
@@ -200,7 +200,8 @@ def layout(run: str, actions: dict[str, ActionInfo], *, now: float | None = None
     def bar_of(info: ActionInfo) -> Bar:
         segs = [Segment(k, att, ph, rel(s), rel(e)) for k, att, ph, s, e in raw[info.name]]
         cpu, peak = _usage_totals([info])
-        return Bar(key=info.name, label=labels.get(info.name, info.task.rsplit(".", 1)[-1]), task=info.task,
+        text = label(info) if label is not None else info.task.rsplit(".", 1)[-1]
+        return Bar(key=info.name, label=text, task=info.task,
                    group=info.group, depth=depth.get(info.name, 0), phase=info.phase.value,
                    start=min((s.start for s in segs), default=0.0), end=max((s.end for s in segs), default=0.0),
                    segments=segs, attempts=max(info.attempts, 1), cpu_seconds=cpu, peak_memory_bytes=peak,
