@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -72,6 +75,28 @@ def test_a_bundle_template_ends_cleanly_with_its_backend(backend_factory, tmp_pa
     assert not os.path.exists(f"/proc/{template}"), "the template outlived its backend"
     log = (backend.data_dir / "zygote.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_a_fork_server_whose_backend_left_its_messages_unread_ends_quietly() -> None:
+    """A backend that stops with the fork server's last messages still unread closes its end with a
+    reset, not an end of file: the fork server must take that as "the backend is gone" too, and
+    exit cleanly rather than print a traceback at every backend stop."""
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flyte_jupyter.backend.plugins.local.zygote", str(theirs.fileno()), "-1",
+         str(os.getpid()), "-1"],
+        pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        theirs.close()
+        assert b'"ready": true' in ours.recv(4096, socket.MSG_PEEK)  # seen, left unread
+        ours.close()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err.decode(errors="replace")
+        assert b"Traceback" not in err, err.decode(errors="replace")
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_a_forked_action_finds_what_its_end_needs_already_imported(flyte_backend) -> None:  # type: ignore[no-untyped-def]

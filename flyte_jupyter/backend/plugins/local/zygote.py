@@ -232,63 +232,66 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
             send({"exit": pid, "code": os.waitstatus_to_exitcode(status),
                   "cpu": usage.ru_utime + usage.ru_stime, "maxrss": usage.ru_maxrss * 1024})
 
-    send({"ready": True, "pid": os.getpid()})
-    buf = b""
-    while True:
-        for key, _ in sel.select():
-            if key.data == "wake":
-                try:
-                    while os.read(wake_r, 4096):
-                        pass
-                except BlockingIOError:
-                    pass
-                continue
-            try:
-                chunk = sock.recv(1 << 20)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                return  # the backend is gone
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                req = json.loads(line)
-                worker_fd = -1
-                out_fd = -1
-                if req.get("worker") or req.get("template"):
-                    # The worker's socket was passed on the control socket before this request.
-                    if ctl is None:
-                        raise RuntimeError("a worker or template request, but the fork server has no control socket")
-                    _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
-                    worker_fd = fds[0] if fds else -1
-                else:
+    try:
+        send({"ready": True, "pid": os.getpid()})
+        buf = b""
+        while True:
+            for key, _ in sel.select():
+                if key.data == "wake":
                     try:
-                        out_fd = open_log(req["stdout"])
-                    except OSError as exc:
-                        send({"id": req["id"], "error": f"cannot create the attempt's log file: {exc}"})
-                        continue
-                me = os.getpid()
+                        while os.read(wake_r, 4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
                 try:
-                    pid = os.fork()
-                except OSError as exc:
+                    chunk = sock.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    return  # the backend is gone
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    req = json.loads(line)
+                    worker_fd = -1
+                    out_fd = -1
+                    if req.get("worker") or req.get("template"):
+                        # The worker's socket was passed on the control socket before this request.
+                        if ctl is None:
+                            raise RuntimeError("a worker or template request, but the fork server has no control socket")
+                        _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
+                        worker_fd = fds[0] if fds else -1
+                    else:
+                        try:
+                            out_fd = open_log(req["stdout"])
+                        except OSError as exc:
+                            send({"id": req["id"], "error": f"cannot create the attempt's log file: {exc}"})
+                            continue
+                    me = os.getpid()
+                    try:
+                        pid = os.fork()
+                    except OSError as exc:
+                        if out_fd >= 0:
+                            os.close(out_fd)
+                        send({"id": req["id"], "error": str(exc)})
+                        continue
+                    if pid == 0:
+                        closing = [fd, wake_r, wake_w, sel.fileno()] + ([ctl_fd] if ctl_fd >= 0 else [])
+                        if worker_fd >= 0 and req.get("template"):
+                            _template_child(req, worker_fd, closing, me)
+                        if worker_fd >= 0:  # a worker reports on its own socket: not on the attempts'
+                            _worker_child(worker_fd, closing + ([_REPORT_FD] if _REPORT_FD >= 0 else []),
+                                          bool(req.get("grpc")))
+                        _child(req, closing, out_fd if out_fd >= 0 else None)
+                    if worker_fd >= 0:
+                        os.close(worker_fd)
                     if out_fd >= 0:
                         os.close(out_fd)
-                    send({"id": req["id"], "error": str(exc)})
-                    continue
-                if pid == 0:
-                    closing = [fd, wake_r, wake_w, sel.fileno()] + ([ctl_fd] if ctl_fd >= 0 else [])
-                    if worker_fd >= 0 and req.get("template"):
-                        _template_child(req, worker_fd, closing, me)
-                    if worker_fd >= 0:  # a worker reports on its own socket: not on the attempts'
-                        _worker_child(worker_fd, closing + ([_REPORT_FD] if _REPORT_FD >= 0 else []),
-                                      bool(req.get("grpc")))
-                    _child(req, closing, out_fd if out_fd >= 0 else None)
-                if worker_fd >= 0:
-                    os.close(worker_fd)
-                if out_fd >= 0:
-                    os.close(out_fd)
-                send({"id": req["id"], "pid": pid})
-        reap()
+                    send({"id": req["id"], "pid": pid})
+            reap()
+    except (ConnectionResetError, BrokenPipeError):
+        return  # the backend is gone, and closed its end with our messages unread
 
 
 def main() -> None:
