@@ -101,7 +101,7 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None,
     from flyte_jupyter.backend.executor.executor import CacheIndex, Executor
     from flyte_jupyter.backend.executor.plugin import PluginConfig, default_registry
     from flyte_jupyter.backend.scheduler import Scheduler
-    from flyte_jupyter.backend.services import Backend, add_services
+    from flyte_jupyter.backend.services import Backend, ChildGateway, add_services
     from flyte_jupyter.backend.services.auth import AuthInterceptor, RunCredentials
     from flyte_jupyter.backend.state import StateHub
     from flyte_jupyter.backend.store.factory import make_store
@@ -169,6 +169,9 @@ async def serve(config: BackendConfig, ready: asyncio.Event | None = None,
                       resource_defaults, vault)
     backend.scheduler = Scheduler(backend, clock or time.time)
     add_services(server, backend)
+    gateway = ChildGateway(backend)
+    for plugin in registry.plugins():
+        plugin.children = gateway
     health_servicer = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
 

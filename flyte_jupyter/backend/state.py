@@ -49,6 +49,9 @@ class Subscriber:
     parent: str
     inbox: asyncio.Queue
     terminal_only: bool = False
+    #: Instead of the inbox: hand each change to this as it is published, with no queue or task
+    #: between (a warm worker's link, `services/children.py`); it must not block.
+    deliver: Callable[[pb.Action], None] | None = None
 
     def wants(self, msg: pb.Action) -> bool:
         if self.terminal_only and msg.phase not in _TERMINAL:
@@ -297,7 +300,11 @@ class StateHub:
                 continue
             entry.published.put(msg)
             for sub in entry.subscribers:
-                if sub.wants(msg):
+                if not sub.wants(msg):
+                    continue
+                if sub.deliver is not None:
+                    sub.deliver(msg)
+                else:
                     sub.inbox.put_nowait(msg)
             if msg.id.name == "a0":
                 for inbox in self._run_watchers:
@@ -307,10 +314,10 @@ class StateHub:
 
     # -- watching -------------------------------------------------------------------------------
 
-    def subscribe(self, entry: RunEntry, parent: str, since_seq: int,
-                  terminal_only: bool = False) -> tuple[Subscriber, list[pb.Action]]:
+    def subscribe(self, entry: RunEntry, parent: str, since_seq: int, terminal_only: bool = False,
+                  deliver: Callable[[pb.Action], None] | None = None) -> tuple[Subscriber, list[pb.Action]]:
         """Register a watcher and return its snapshot (changes after since_seq), atomically."""
-        sub = Subscriber(parent, asyncio.Queue(), terminal_only)
+        sub = Subscriber(parent, asyncio.Queue(), terminal_only, deliver)
         entry.subscribers.add(sub)
         return sub, entry.published.after(since_seq, sub.wants)
 

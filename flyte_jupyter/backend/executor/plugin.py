@@ -53,9 +53,13 @@ import enum
 import importlib
 import logging
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Protocol
 
 from flyte_jupyter._internal.wire.models import Phase
+
+if TYPE_CHECKING:
+    from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+    from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
 
 log = logging.getLogger("flyte_jupyter.backend")
 
@@ -198,6 +202,33 @@ class BuildError(Exception):
         self.kind = kind
 
 
+class ChildRefused(Exception):
+    """A nested call through the `ChildGateway` was refused: `code` is the gRPC status name the same
+    request would get from the queue or state service, `message` says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ChildGateway(Protocol):
+    """What the backend offers a plugin whose attempts run on its machine: their nested calls
+    (enqueue a child, watch a parent's children end) without the network, with every check of
+    EnqueueActions and Watch (`services/children.py`). Whether the asker may act for that parent
+    is the plugin's to check: only for an action it runs now. Failures raise `ChildRefused`."""
+
+    async def enqueue(self, requests: list["queue_pb.EnqueueActionRequest"]) -> list["queue_pb.EnqueueActionResponse"]:
+        """EnqueueActions: check every request, then store them (none if one is bad)."""
+        ...
+
+    async def watch(self, parent: "pb.ActionIdentifier",
+                    deliver: Callable[["pb.Action"], None]) -> tuple[list["pb.Action"], Callable[[], None]]:
+        """Watch `parent`'s children end (terminal changes only): the ended ones now, then
+        `deliver` for each one that ends later (after its state is durable); and how to stop."""
+        ...
+
+
 class ExecutorPlugin(abc.ABC):
     """Starts, watches, aborts and reads the logs of attempts. See the module docstring."""
 
@@ -212,6 +243,10 @@ class ExecutorPlugin(abc.ABC):
     #: against its capacity (executor/admission.py). False: they run elsewhere, where something
     #: else admits them (a Kubernetes cluster's scheduler).
     runs_on_backend_machine: ClassVar[bool] = True
+    #: Set by the backend once its services exist, before any launch (`ChildGateway`): nested
+    #: calls of this plugin's attempts without the network, for a plugin with a private channel to
+    #: them (the local plugin's warm workers). None in a plugin used outside a backend.
+    children: "ChildGateway | None" = None
 
     def build(self, spec: LaunchSpec) -> Any:
         """Flyte's BuildResource: what will run for this attempt, from ``spec`` and ``spec.custom``.

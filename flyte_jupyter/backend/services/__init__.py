@@ -14,6 +14,7 @@ from flyte_jupyter._internal.wire.proto import state_service_pb2_grpc as state_g
 from flyte_jupyter._internal.wire.proto import task_service_pb2_grpc as task_grpc
 from flyte_jupyter._internal.wire.proto import trigger_service_pb2_grpc as trigger_grpc
 from flyte_jupyter.backend.services.admin import AdminService
+from flyte_jupyter.backend.services.children import ChildGateway
 from flyte_jupyter.backend.services.context import Backend
 from flyte_jupyter.backend.services.queue import QueueService
 from flyte_jupyter.backend.services.run import RunService
@@ -34,4 +35,4 @@ def add_services(server: grpc.aio.Server, backend: Backend) -> None:
     trigger_grpc.add_TriggerServiceServicer_to_server(TriggerService(backend), server)
 
 
-__all__ = ["Backend", "add_services"]
+__all__ = ["Backend", "ChildGateway", "add_services"]

@@ -376,22 +376,24 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 # -- statuses ---------------------------------------------------------------------------------
 
 
+def status_of(exc: Exception, where: str) -> tuple[grpc.StatusCode, str]:
+    """The status a caller gets for what a method (`where`, for the log) raised: refusals,
+    validation errors and version conflicts say what to fix; anything else is logged as internal."""
+    if isinstance(exc, Refuse):
+        return exc.code, exc.message
+    if isinstance(exc, Invalid):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, VersionConflict):
+        return grpc.StatusCode.ALREADY_EXISTS, str(exc)
+    if isinstance(exc, RunElsewhere):
+        return grpc.StatusCode.UNAVAILABLE, str(exc)  # the owner's address unknown: the client retries
+    log.exception("internal error in %s", where)
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+
+
 def guard(method: Callable) -> Callable:
     """Turn what a method raises (refusals, validation errors, version conflicts) into gRPC statuses;
     authentication happened before (`AuthInterceptor`)."""
-
-    def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
-        if isinstance(exc, Refuse):
-            return exc.code, exc.message
-        if isinstance(exc, Invalid):
-            return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-        if isinstance(exc, VersionConflict):
-            return grpc.StatusCode.ALREADY_EXISTS, str(exc)
-        if isinstance(exc, RunElsewhere):
-            return grpc.StatusCode.UNAVAILABLE, str(exc)  # the owner's address unknown: the client retries
-        log.exception("internal error in %s", method.__name__)
-        return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
-
     if inspect.isasyncgenfunction(method):
         @functools.wraps(method)
         async def stream(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -403,10 +405,10 @@ def guard(method: Callable) -> Callable:
             except RunElsewhere as exc:
                 if exc.endpoint:
                     raise  # the interceptor passes the call on to the owner (`AuthInterceptor._parsing`)
-                code, message = status_of(exc)
+                code, message = status_of(exc, method.__name__)
                 await context.abort(code, message)
             except Exception as exc:  # noqa: BLE001
-                code, message = status_of(exc)
+                code, message = status_of(exc, method.__name__)
                 await context.abort(code, message)
 
         return stream
@@ -420,10 +422,10 @@ def guard(method: Callable) -> Callable:
         except RunElsewhere as exc:
             if exc.endpoint:
                 raise  # the interceptor passes the call on to the owner (`AuthInterceptor._parsing`)
-            code, message = status_of(exc)
+            code, message = status_of(exc, method.__name__)
             await context.abort(code, message)
         except Exception as exc:  # noqa: BLE001
-            code, message = status_of(exc)
+            code, message = status_of(exc, method.__name__)
             await context.abort(code, message)
 
     return unary

@@ -191,7 +191,7 @@ class QueueService(queue_grpc.QueueServiceServicer):
             raise
         return queue_pb.EnqueueActionResponse(action=rec.to_pb(), existed=False)
 
-    async def _enqueue_all(self, reqs: list[queue_pb.EnqueueActionRequest]) -> list[queue_pb.EnqueueActionResponse]:
+    async def enqueue_all(self, reqs: list[queue_pb.EnqueueActionRequest]) -> list[queue_pb.EnqueueActionResponse]:
         """Check every request, then store them: a call with one bad request stores none. A large
         batch is stored in slices with the loop free in between (`_Slices`); a run or parent
         that ended meanwhile (aborted) refuses the rest, as it would a new call."""
@@ -224,11 +224,11 @@ class QueueService(queue_grpc.QueueServiceServicer):
 
     @guard
     async def EnqueueAction(self, request: queue_pb.EnqueueActionRequest, context: Any) -> queue_pb.EnqueueActionResponse:
-        return (await self._enqueue_all([request]))[0]
+        return (await self.enqueue_all([request]))[0]
 
     @guard
     async def EnqueueActions(self, request: queue_pb.EnqueueActionsRequest, context: Any) -> queue_pb.EnqueueActionsResponse:
-        return queue_pb.EnqueueActionsResponse(results=await self._enqueue_all(list(request.actions)))
+        return queue_pb.EnqueueActionsResponse(results=await self.enqueue_all(list(request.actions)))
 
     @guard
     async def AbortQueuedAction(self, request: queue_pb.AbortQueuedActionRequest, context: Any) -> queue_pb.AbortQueuedActionResponse:

@@ -8,6 +8,9 @@ child of a parent shares that one stream, however many there are.
 Concurrent calls (asyncio.gather, flyte.map) are enqueued in batches: the calls made within one
 loop iteration go out as one EnqueueActions call.
 
+In a warm worker both go over the worker's link to the backend instead of gRPC (`link.py`): the
+same requests and answers without the transport, and over gRPC again if the link closes.
+
 A deployed task (`flyte.remote.Task`) awaited here is enqueued by reference (`task_ref`, the version
 read once with GetTask): the child runs the registered spec, with its inputs encoded and its output
 decoded as the registration typed them.
@@ -34,6 +37,7 @@ from typing import Any
 from flyte_jupyter import _context
 from flyte_jupyter._internal.client.grpc_client import BackendClient
 from flyte_jupyter._internal.controllers.remote.informer import SUCCESS, TERMINAL, Informer
+from flyte_jupyter._internal.controllers.remote.link import Link, LinkClosed
 from flyte_jupyter._internal.runtime import storage as _storage
 from flyte_jupyter._internal.runtime.naming import child_action_name
 from flyte_jupyter._internal.runtime.spec import (
@@ -53,8 +57,9 @@ _BATCH = 500
 class _Batcher:
     """Collects EnqueueAction requests made in one loop iteration into one EnqueueActions call."""
 
-    def __init__(self, client: BackendClient) -> None:
+    def __init__(self, client: BackendClient, link: Link | None = None) -> None:
         self.client = client
+        self.link = link
         self._pending: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]] = []
         self._scheduled = False
 
@@ -74,35 +79,41 @@ class _Batcher:
             asyncio.ensure_future(self._send(pending[i:i + _BATCH]))
 
     async def _send(self, items: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]]) -> None:
+        try:
+            results = await self._enqueue([req for req, _ in items])
+        except BaseException as exc:  # noqa: BLE001
+            for _, fut in items:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (_, fut), result in zip(items, results):
+            if not fut.done():
+                fut.set_result(result)
+
+    async def _enqueue(self, reqs: list[queue_pb.EnqueueActionRequest]) -> list[queue_pb.EnqueueActionResponse]:
+        if self.link is not None and not self.link.closed:
+            try:
+                return await self.link.enqueue_actions(reqs)
+            except LinkClosed:
+                pass  # the backend restarted: over gRPC (the same names, so nothing is enqueued twice)
         delay = 0.2
         for attempt in range(60):
             try:
-                results = await self.client.enqueue_actions([req for req, _ in items])
+                return await self.client.enqueue_actions(reqs)
             except BackendError as exc:
                 if exc.code == "UNAVAILABLE" and attempt < 59:  # the backend restarts: try again
                     await asyncio.sleep(delay)
                     delay = min(delay * 1.5, 2.0)
                     continue
-                for _, fut in items:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                return
-            except BaseException as exc:  # noqa: BLE001
-                for _, fut in items:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                return
-            for (_, fut), result in zip(items, results):
-                if not fut.done():
-                    fut.set_result(result)
-            return
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class RemoteController:
     """Launches child actions of the actions running in this process (see the module docstring)."""
 
     def __init__(self, *, run_name: str, project: str, domain: str, code: CodeRef, raw_data_path: str,
-                 client: BackendClient | None = None, owns_client: bool = True) -> None:
+                 client: BackendClient | None = None, owns_client: bool = True, link: Link | None = None) -> None:
         self.run_name = run_name
         self.project = project
         self.domain = domain
@@ -117,7 +128,8 @@ class RemoteController:
         )
         self._owns_client = owns_client or client is None  # a shared client outlives this controller
         self._informers: dict[str, Informer] = {}
-        self._batcher = _Batcher(self.client)
+        self.link = link  # a warm worker's link to its backend (see the module docstring)
+        self._batcher = _Batcher(self.client, link)
         self._seq: dict[str, itertools.count] = {}
         self._lock = threading.Lock()
         self._specs: dict[str, pb.TaskSpec] = {}
@@ -132,7 +144,8 @@ class RemoteController:
     def _informer(self, parent: str) -> Informer:
         informer = self._informers.get(parent)
         if informer is None:
-            informer = self._informers[parent] = Informer(self.client, self.run_name, parent, self.project, self.domain)
+            informer = self._informers[parent] = Informer(self.client, self.run_name, parent, self.project, self.domain,
+                                                          self.link)
         return informer
 
     def warm(self, parent: str) -> None:

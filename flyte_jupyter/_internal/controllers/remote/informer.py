@@ -1,11 +1,14 @@
 """The informer: a live copy of one parent action's children, fed by one watch stream on the state
-service, however many children there are; a nested call waits on it for its child's end."""
+service (in a warm worker, by a watch on its link: `link.py`), however many children there are; a
+nested call waits on it for its child's end."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Iterable
 
 from flyte_jupyter._internal.client.grpc_client import BackendClient
+from flyte_jupyter._internal.controllers.remote.link import Link, LinkClosed
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
 SUCCESS = {pb.PHASE_SUCCEEDED, pb.PHASE_RECOVERED}  # RECOVERED: outputs reused from an earlier run
@@ -15,8 +18,10 @@ TERMINAL = {*SUCCESS, pb.PHASE_FAILED, pb.PHASE_ABORTED, pb.PHASE_TIMED_OUT}
 class Informer:
     """A live copy of one parent's children, fed by one watch stream."""
 
-    def __init__(self, client: BackendClient, run: str, parent: str, project: str, domain: str) -> None:
+    def __init__(self, client: BackendClient, run: str, parent: str, project: str, domain: str,
+                 link: Link | None = None) -> None:
         self.client = client
+        self.link = link
         self.run = run
         self.parent = parent
         self.project = project
@@ -27,18 +32,28 @@ class Informer:
         self._failure: BaseException | None = None
         self._task = asyncio.ensure_future(self._run())
 
+    def _take(self, actions: Iterable[pb.Action], synced: bool) -> None:
+        for action in actions:
+            self.actions[action.id.name] = action
+            if action.phase in TERMINAL:
+                for fut in self._waiters.pop(action.id.name, ()):
+                    if not fut.done():
+                        fut.set_result(action)
+        if synced:
+            self.synced.set()
+
     async def _run(self) -> None:
         try:
+            if self.link is not None and not self.link.closed:
+                parent = pb.ActionIdentifier(project=self.project, domain=self.domain, run=self.run, name=self.parent)
+                try:
+                    async for msg in self.link.watch(parent):
+                        self._take(msg.actions, msg.synced)
+                except LinkClosed:
+                    pass  # the backend restarted: watch over gRPC (its snapshot repeats what we saw)
             async for batch in self.client.watch_raw(self.run, self.parent, project=self.project, domain=self.domain,
                                                      terminal_only=True):
-                for action in batch.actions:
-                    self.actions[action.id.name] = action
-                    if action.phase in TERMINAL:
-                        for fut in self._waiters.pop(action.id.name, ()):
-                            if not fut.done():
-                                fut.set_result(action)
-                if batch.synced:
-                    self.synced.set()
+                self._take(batch.actions, batch.synced)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - hand the failure to every waiter

@@ -35,6 +35,7 @@ class _Engine:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self.connections: dict[tuple, Any] = {}  # (endpoint, insecure, ca_cert) -> the client owning the channel
+        self._link: Any = None
         threading.Thread(target=self.loop.run_forever, name="flyte-controller", daemon=True).start()
 
     def client(self, project: str, domain: str) -> Any:
@@ -51,6 +52,14 @@ class _Engine:
             owner = self.connections[key] = BackendClient(endpoint, None, insecure=insecure, ca_cert=ca_cert)
         return BackendClient(endpoint, env.get("FLYTE_JUPYTER_TOKEN"), insecure=insecure, ca_cert=ca_cert,
                              project=project, domain=domain, channels_of=owner)
+
+    def link(self) -> Any:
+        """A warm worker's link to its backend (`link.py`), or None in any other process."""
+        from flyte_jupyter._internal.controllers.remote import link
+
+        if self._link is None and link.attached() >= 0:
+            self._link = link.Link(link.attached())
+        return self._link
 
 
 _ENGINE: _Engine | None = None
@@ -87,7 +96,7 @@ class LazyRemoteController(Controller):
                 self._loop = engine.loop
                 self._real = RemoteController(**self._kwargs, client=engine.client(self._kwargs["project"],
                                                                                    self._kwargs["domain"]),
-                                              owns_client=False)
+                                              owns_client=False, link=engine.link())
             if self._loop is None:  # set together with _real above
                 raise RuntimeError("the remote controller has no loop")
             return self._real, self._loop

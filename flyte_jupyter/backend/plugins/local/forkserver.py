@@ -130,16 +130,18 @@ class ForkServer:
         self._pending[self._next] = (fut, proc)
         return await fut
 
-    async def spawn_worker(self, worker_sock: socket.socket, grpc: bool = False) -> int:
-        """Fork a reusable worker serving `worker_sock` (passed to the zygote by SCM_RIGHTS); with
-        `grpc`, one that imports grpc before it says it is ready."""
-        return await self.spawn_on_socket(worker_sock, {"worker": True, "grpc": grpc})
+    async def spawn_worker(self, worker_sock: socket.socket, link: socket.socket, grpc: bool = False) -> int:
+        """Fork a reusable worker serving `worker_sock`, its actions' nested calls on `link` (both
+        passed to the zygote by SCM_RIGHTS); with `grpc`, one that imports grpc before it says it
+        is ready."""
+        return await self.spawn_on_socket(worker_sock, {"worker": True, "grpc": grpc}, link)
 
-    async def spawn_on_socket(self, sock: socket.socket, req: dict) -> int:
-        """Fork a long-lived server (worker or template) on `sock`, passed by SCM_RIGHTS."""
+    async def spawn_on_socket(self, sock: socket.socket, req: dict, link: socket.socket | None = None) -> int:
+        """Fork a long-lived server (worker or template) on `sock` (and a worker's `link`), passed
+        by SCM_RIGHTS."""
         if self.ctl is None or not self.alive:
             raise ForkServerLost(f"the fork server for {self.python} stopped")
-        socket.send_fds(self.ctl, [b"w"], [sock.fileno()])
+        socket.send_fds(self.ctl, [b"w"], [sock.fileno()] + ([link.fileno()] if link is not None else []))
         self._next += 1
         self._send({"id": self._next, **req})
         fut = asyncio.get_running_loop().create_future()

@@ -15,7 +15,9 @@ Protocol over the inherited socket (JSON lines):
                      the same with "concurrent": true: run it beside the others (`SharedLoop`)
                      {"cancel": N}: cancel the concurrent action N (an abort or a timeout)
   worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
-Either side may write several lines at once (the requests of one turn of the backend's loop, the
+A second socket, the worker's *link*, carries its actions' nested calls (enqueue a child, watch a
+parent's children end) instead of gRPC: `_internal/controllers/remote/link.py` is this end, the
+backend's is `link.py` here, which says the protocol. Either side may write several lines at once (the requests of one turn of the backend's loop, the
 results of one turn of a worker's shared loop): one system call and one wake-up for several actions.
 The worker exits when the backend's end closes (after finishing the action it runs): an idle
 worker is infrastructure and ends with the backend; a busy one is an attempt, which a restarted
@@ -156,10 +158,15 @@ class SharedLoop:
             self.idle.wait_for(lambda: not self.running)
 
 
-def serve(fd: int, warm: bool = True, grpc: bool = False) -> None:
+def serve(fd: int, warm: bool = True, grpc: bool = False, link_fd: int = -1) -> None:
     """Serve actions on `fd`; `warm`: import the SDK first (a worker not forked from the fork
     server); `grpc`: import grpc and the remote controller too, before saying ready (its actions
-    call other tasks)."""
+    call other tasks); `link_fd`: the socket its actions' nested calls go over (see the module
+    docstring), -1 for none."""
+    if link_fd >= 0:
+        from flyte_jupyter._internal.controllers.remote import link
+
+        link.attach(link_fd)
     if warm:
         preload()
     if grpc:
@@ -212,4 +219,4 @@ def serve(fd: int, warm: bool = True, grpc: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), link_fd=int(sys.argv[2]) if len(sys.argv) > 2 else -1)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flyte_jupyter.backend.plugins.local.link import LINE_LIMIT, BatchedLines, WorkerLink
 from flyte_jupyter.backend.plugins.local.process import AttemptProc
 from flyte_jupyter.backend.plugins.local.procfs import start_time
 from flyte_jupyter.backend.plugins.local.worker import shared_env
@@ -38,43 +39,56 @@ class Worker:
         self.alive = True
         self.idle_since = time.monotonic()
         self._next = 0
-        self._out: list[bytes] = []  # request lines not yet written (see `_send`)
+        self._lines = BatchedLines()  # the requests of one turn of the loop go out in one write
+        self.link: WorkerLink | None = None  # its actions' nested calls (see `link`)
+        self.retired = False  # takes no more actions, and goes once those it runs end (`retire`)
 
     async def spawn(self, python: str, log_path: Path, grpc: bool = False) -> None:
         ours, theirs = socket.socketpair()
+        link_ours, link_theirs = socket.socketpair()  # its actions' nested calls (see `link`)
         try:
-            await self._spawn(python, log_path, ours, theirs, grpc)
+            await self._spawn(python, log_path, ours, theirs, link_ours, link_theirs, grpc)
         except BaseException:
             # A worker that did start sees EOF and exits.
             if self.writer is not None:
                 self.writer.close()
             else:
                 ours.close()
+            if self.link is None:
+                link_ours.close()
             raise
+        finally:
+            theirs.close()
+            link_theirs.close()
 
     async def _spawn(self, python: str, log_path: Path, ours: socket.socket, theirs: socket.socket,
-                     grpc: bool) -> None:
+                     link_ours: socket.socket, link_theirs: socket.socket, grpc: bool) -> None:
         zygote = await self.pool.plugin._zygote(python)
         if zygote is not None:
-            try:
-                self.pid = await zygote.spawn_worker(theirs, grpc)  # a fork: ready in milliseconds
-            finally:
-                theirs.close()
+            self.pid = await zygote.spawn_worker(theirs, link_theirs, grpc)  # a fork: ready in milliseconds
         else:
+            fds = (theirs.fileno(), link_theirs.fileno())
             with open(log_path, "ab") as logf:
                 self.proc = await asyncio.create_subprocess_exec(
-                    python, "-m", "flyte_jupyter.backend.plugins.local.worker", str(theirs.fileno()),
-                    pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
+                    python, "-m", "flyte_jupyter.backend.plugins.local.worker", *map(str, fds),
+                    pass_fds=fds, stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=logf,
                     start_new_session=True,
                 )
-            theirs.close()
             self.pid = self.proc.pid
         self.pool.plugin._workers_by_pid[self.pid] = self
         reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
+        self._lines.writer = self.writer
         line = await asyncio.wait_for(reader.readline(), 60)
         if not line or not json.loads(line).get("ready"):
             raise RuntimeError(f"a reusable worker for {python} did not start; see {log_path}")
         self.start = start_time(self.pid) or "0"
+        gateway = self.pool.plugin.children
+        if gateway is not None:  # else (a plugin used without the backend's services) its calls go over gRPC
+            self.link = WorkerLink(self, gateway)
+            link_reader, link_writer = await asyncio.open_unix_connection(sock=link_ours, limit=LINE_LIMIT)
+            asyncio.ensure_future(self.link.serve(link_reader, link_writer))
+        else:
+            link_ours.close()
         self.ready = True
         asyncio.ensure_future(self._read(reader))
         if self.pool.plugin._closing:  # the backend began to stop while this worker started
@@ -91,7 +105,12 @@ class Worker:
                 self.idle_since = time.monotonic()
                 if proc is not None:
                     self.pool.plugin._limited.discard(proc)
+                    if self.link is not None:
+                        s = proc.spec
+                        self.link.ended(s.project, s.domain, s.run_name, s.action_name)
                     proc.finish(msg.get("code", 1))
+                if self.retired and not self.running:
+                    self.close()
         finally:
             self.alive = False
             procs, self.running = list(self.running.values()), {}
@@ -113,20 +132,7 @@ class Worker:
         req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
         if concurrent:
             req["concurrent"] = True
-        self._send(json.dumps(req).encode() + b"\n")
-
-    def _send(self, line: bytes) -> None:
-        """Queue one line for the worker, written with the others queued in the same turn of the
-        loop: a slice of admitted children costs one write (a system call and one wake-up of the
-        worker), not one per action. Order is kept, so a cancel never overtakes its request."""
-        if not self._out:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._out.append(line)
-
-    def _flush(self) -> None:
-        data, self._out = b"".join(self._out), []
-        if self.writer is not None and not self.writer.is_closing():
-            self.writer.write(data)
+        self._lines.send(json.dumps(req).encode() + b"\n")
 
     def request_of(self, proc: AttemptProc) -> int | None:
         return next((n for n, p in self.running.items() if p is proc), None)
@@ -137,22 +143,29 @@ class Worker:
         number = self.request_of(proc)
         if not self.concurrent or number is None or self.writer is None:
             return False
-        self._send(json.dumps({"cancel": number}).encode() + b"\n")
+        self._lines.send(json.dumps({"cancel": number}).encode() + b"\n")  # after its request: order is kept
         return True
 
     def takes(self, env: dict[str, str], concurrency: int) -> bool:
         """Whether this worker can start an action with this environment now."""
-        if not (self.ready and self.alive):
+        if not (self.ready and self.alive) or self.retired:
             return False
         if not self.running:
             return True
         return (concurrency > 1 and self.concurrent and len(self.running) < concurrency
                 and self.env == shared_env(env))
 
+    def retire(self) -> None:
+        """Take no more actions and go once those running end: a worker whose link closed would
+        make every later nested call over gRPC; the pool starts a fresh one instead."""
+        self.retired = True
+        if not self.running:
+            self.close()
+        self.pool.remove(self)
+
     def close(self) -> None:
         if self.writer is not None:
-            if self._out:  # requests sent this turn go first: the worker finishes them, then exits
-                self._flush()
+            self._lines.flush()  # requests sent this turn go first: the worker finishes them, then exits
             self.writer.close()
 
 

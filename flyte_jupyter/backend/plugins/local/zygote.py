@@ -9,8 +9,9 @@ the fork. Other children that need gRPC import it themselves.
 
 Protocol over the inherited socket (one JSON object per line):
   backend -> zygote  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
-                     {"id": N, "worker": true}  after passing a socket on the control socket
-                                                 (SCM_RIGHTS): fork a reusable worker on it
+                     {"id": N, "worker": true}  after passing two sockets on the control socket
+                                                 (SCM_RIGHTS): fork a reusable worker on them
+                                                 (its own, and its actions' link: see `worker`)
                                                  ("grpc": true: it imports grpc before it is ready)
                      {"id": N, "template": true, "argv": [...], "env": {...}, "cwd": D}
                                                  likewise: fork a *template* on the passed socket,
@@ -114,15 +115,16 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
         os._exit(code)
 
 
-def _worker_child(worker_fd: int, keep_closed: list[int], grpc: bool = False) -> None:
-    """In a forked child: become a reusable worker on the socket the backend passed (with `grpc`,
-    for an environment whose tasks call other tasks, grpc imported first). Never returns."""
+def _worker_child(worker_fd: int, keep_closed: list[int], grpc: bool = False, link_fd: int = -1) -> None:
+    """In a forked child: become a reusable worker on the socket the backend passed, with its
+    link (`link_fd`, see `worker`; with `grpc`, for an environment whose tasks call other tasks,
+    grpc imported first). Never returns."""
     code = 0
     try:
         _detach(keep_closed)
         from flyte_jupyter.backend.plugins.local import worker as _worker
 
-        _worker.serve(worker_fd, warm=False, grpc=grpc)
+        _worker.serve(worker_fd, warm=False, grpc=grpc, link_fd=link_fd)
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         code = 1
@@ -254,14 +256,16 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     req = json.loads(line)
-                    worker_fd = -1
+                    worker_fd = link_fd = -1
                     out_fd = -1
                     if req.get("worker") or req.get("template"):
-                        # The worker's socket was passed on the control socket before this request.
+                        # The worker's sockets (its own, its link) were passed on the control
+                        # socket before this request.
                         if ctl is None:
                             raise RuntimeError("a worker or template request, but the fork server has no control socket")
-                        _, fds, _, _ = socket.recv_fds(ctl, 16, 1)
+                        _, fds, _, _ = socket.recv_fds(ctl, 16, 2)
                         worker_fd = fds[0] if fds else -1
+                        link_fd = fds[1] if len(fds) > 1 else -1
                     else:
                         try:
                             out_fd = open_log(req["stdout"])
@@ -282,10 +286,11 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                             _template_child(req, worker_fd, closing, me)
                         if worker_fd >= 0:  # a worker reports on its own socket: not on the attempts'
                             _worker_child(worker_fd, closing + ([_REPORT_FD] if _REPORT_FD >= 0 else []),
-                                          bool(req.get("grpc")))
+                                          bool(req.get("grpc")), link_fd)
                         _child(req, closing, out_fd if out_fd >= 0 else None)
-                    if worker_fd >= 0:
-                        os.close(worker_fd)
+                    for passed in (worker_fd, link_fd):
+                        if passed >= 0:
+                            os.close(passed)
                     if out_fd >= 0:
                         os.close(out_fd)
                     send({"id": req["id"], "pid": pid})

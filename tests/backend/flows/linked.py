@@ -1,0 +1,107 @@
+"""A reusable environment whose actions call other tasks: their nested calls go over the warm
+worker's link to the backend, not gRPC (`_internal/controllers/remote/link.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import flyte_jupyter as flyte
+
+linked = flyte.TaskEnvironment(name="linked", reusable=flyte.ReusePolicy(replicas=2, idle_ttl=60))
+outside = flyte.TaskEnvironment(name="linked_outside")
+
+
+def _grpc_channels() -> int:
+    """The gRPC channels this process has opened to the backend (none until a call needs one)."""
+    from flyte_jupyter._internal.controllers.remote import lazy
+
+    engine = lazy._ENGINE
+    return sum(len(c._channels) for c in engine.connections.values()) if engine is not None else 0
+
+
+def _on_link(coro_of_link):  # type: ignore[no-untyped-def]
+    """Run a coroutine made from this process's link on the controllers' loop; its result or the
+    error's gRPC status name."""
+    from flyte_jupyter._internal.controllers.remote import lazy
+    from flyte_jupyter.errors import BackendError
+
+    engine = lazy._engine()
+    try:
+        return asyncio.run_coroutine_threadsafe(coro_of_link(engine.link()), engine.loop).result(30)
+    except BackendError as exc:
+        return exc.code
+
+
+@linked.task
+def double(i: int) -> int:
+    return 2 * i
+
+
+def _in_a_worker() -> bool:
+    """Whether this action runs in a warm worker with a link that is open: not forked while the
+    pool grows, nor in the worker whose link `garbles_then_calls` broke."""
+    from flyte_jupyter._internal.controllers.remote import lazy, link
+
+    engine = lazy._ENGINE
+    opened = engine.link() if engine is not None and engine.pid == os.getpid() else None
+    return link.attached() >= 0 and not (opened is not None and opened.closed)
+
+
+@linked.task
+async def fan(n: int) -> tuple[bool, list[int], int]:
+    """n children at once, then how many gRPC channels this worker opened for them."""
+    results = await asyncio.gather(*(double.aio(i) for i in range(n)))
+    return _in_a_worker(), list(results), _grpc_channels()
+
+
+@linked.task
+async def garbles_then_calls() -> tuple[bool, int, int, int, int]:
+    """A child over the link; then a line that is not the link's protocol (the backend closes the
+    link); then a child again, over gRPC. The children's results and the channels after each."""
+    from flyte_jupyter._internal.controllers.remote import link
+
+    if not _in_a_worker():
+        return False, 0, 0, 0, 0
+    first = await double.aio(1)
+    before = _grpc_channels()
+    os.write(link.attached(), b"this is not the link's protocol\n")
+    second = await double.aio(2)
+    return True, first, before, second, _grpc_channels()
+
+
+@linked.task
+def intrudes(other_run: str) -> list[str]:
+    """Asks the backend over the link for what this action may not do: a child of its parent (an
+    action this worker does not run), a child in another run, a watch on its parent. The status
+    names of the refusals, then the result of what it may do (a watch on its own children)."""
+    from flyte_jupyter import _context
+    from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+    from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
+
+    if not _in_a_worker():
+        return []
+    me = _context.ctx().action
+    def child_of(run: str, parent: str) -> queue_pb.EnqueueActionRequest:
+        return queue_pb.EnqueueActionRequest(
+            id=pb.ActionIdentifier(project=me.project, domain=me.domain, run=run, name=f"{parent}-intruder"),
+            parent=parent)
+
+    async def first_of(watch) -> str:  # type: ignore[no-untyped-def]
+        async for msg in watch:
+            return "synced" if msg.synced else "changes"
+        return "ended"
+
+    parent = pb.ActionIdentifier(project=me.project, domain=me.domain, run=me.run_name, name="a0")
+    own = pb.ActionIdentifier(project=me.project, domain=me.domain, run=me.run_name, name=me.name)
+    return [
+        _on_link(lambda link: link.enqueue_actions([child_of(me.run_name, "a0")])),
+        _on_link(lambda link: link.enqueue_actions([child_of(other_run, "a0")])),
+        _on_link(lambda link: first_of(link.watch(parent))),
+        _on_link(lambda link: first_of(link.watch(own))),
+    ]
+
+
+@outside.task
+async def calls_intruder(other_run: str) -> list[str]:
+    return await intrudes.aio(other_run)

@@ -1,0 +1,45 @@
+"""A warm worker's nested calls go over its link to the backend (no gRPC), with the authority of
+the actions it runs and no more; a broken link falls back to gRPC."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flows import linked
+
+import flyte_jupyter as flyte
+
+
+def _in_a_worker(run: Callable[[], Any], ran_there: Callable[[Any], bool]) -> Any:
+    """The outputs of the first of up to 20 runs whose action ran in a warm worker: while the pool
+    grows, the backend forks an action instead of waiting for a worker."""
+    for _ in range(20):
+        outputs = run().outputs()
+        if ran_there(outputs):
+            return outputs
+    raise AssertionError("no run of 20 got a warm worker")
+
+
+def test_a_warm_workers_children_go_over_its_link_not_grpc(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    remote = flyte.with_runcontext(mode="remote")
+    _, results, channels = _in_a_worker(lambda: remote.run(linked.fan, n=20), lambda out: out[0])
+    assert results == [2 * i for i in range(20)]
+    assert channels == 0, "the worker opened a gRPC channel for its children"
+
+
+def test_a_link_that_gets_a_line_it_cannot_read_closes_and_calls_go_over_grpc(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    remote = flyte.with_runcontext(mode="remote")
+    _, first, before, second, after = _in_a_worker(lambda: remote.run(linked.garbles_then_calls), lambda out: out[0])
+    assert (first, second) == (2, 4)
+    assert before == 0 and after == 1, (before, after)
+    log = (flyte_backend.data_dir / "backend-test.log").read_text(errors="replace")
+    assert "not its link's protocol; link closed" in log
+
+
+def test_a_worker_acts_over_its_link_only_for_the_actions_it_runs(flyte_backend) -> None:  # type: ignore[no-untyped-def]
+    remote = flyte.with_runcontext(mode="remote")
+    other = remote.run(linked.double, i=0)
+    other.wait()
+    answers = _in_a_worker(lambda: remote.run(linked.calls_intruder, other_run=other.name), bool)
+    assert answers == ["PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED", "synced"]
+    assert other.actions.keys() == {"a0"}  # nothing was added to the other run
