@@ -10,7 +10,12 @@ Measures, each in CPU per operation (user + system, from /proc and os.times) and
     watch for its child's end costs);
   - one more message on a stream already open (what each phase change costs each watcher);
   - a one-row upsert committed in SQLite in WAL mode with synchronous=NORMAL (the store's setting),
-    the unit of the three durable state changes an action makes (batched when many land at once).
+    the unit of the three durable state changes an action makes (batched when many land at once);
+  - a line sent to another process over a Unix socket and answered, asyncio streams on both ends
+    (what a warm worker's link costs per request, `_internal/controllers/remote/link.py`): the
+    price of waking another process, which every hop of a nested call pays;
+  - a callback handed to an event loop in another thread and answered the same way
+    (`call_soon_threadsafe` both ways: an action's loop and the controllers' loop in one worker).
 Byte payloads with no serialization: these are the transport's and the database's own costs.
 """
 
@@ -50,6 +55,17 @@ async def main():
     await server.start()
     print(port, flush=True)
     await server.wait_for_termination()
+
+asyncio.run(main())
+"""
+
+ECHO = r"""
+import asyncio, socket, sys
+
+async def main():
+    reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=int(sys.argv[1])))
+    while line := await reader.readline():
+        writer.write(line)
 
 asyncio.run(main())
 """
@@ -100,6 +116,56 @@ async def _grpc(port: int, calls: int, server_pid: int) -> dict[str, tuple[float
     return out
 
 
+async def _socket_round_trips(calls: int) -> tuple[float, float, float]:
+    """A line to another process and its answer: (client CPU, server CPU, wall) per round trip."""
+    import socket
+
+    ours, theirs = socket.socketpair()
+    echo = subprocess.Popen([sys.executable, "-c", ECHO, str(theirs.fileno())], pass_fds=(theirs.fileno(),))
+    theirs.close()
+    try:
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        line = b'{"q": 1, "ok": "' + b"x" * 200 + b'"}\n'
+        for _ in range(200):  # warm-up
+            writer.write(line)
+            await reader.readline()
+        s0, c0, w0 = _cpu_of(echo.pid), _own_cpu(), time.perf_counter()
+        for _ in range(calls):
+            writer.write(line)
+            await reader.readline()
+        wall = time.perf_counter() - w0
+        figure = ((_own_cpu() - c0) / calls, (_cpu_of(echo.pid) - s0) / calls, wall / calls)
+        writer.close()
+        return figure
+    finally:
+        echo.kill()
+        echo.wait()
+
+
+def _thread_round_trips(calls: int) -> tuple[float, float]:
+    """A callback to another thread's event loop and one back: (CPU of both threads, wall) each."""
+    import threading
+
+    other = asyncio.new_event_loop()
+    threading.Thread(target=other.run_forever, daemon=True).start()
+
+    async def trips() -> float:
+        here = asyncio.get_running_loop()
+        w0 = time.perf_counter()
+        for _ in range(calls):
+            fut = here.create_future()
+            other.call_soon_threadsafe(here.call_soon_threadsafe, fut.set_result, None)
+            await fut
+        return time.perf_counter() - w0
+
+    try:
+        c0 = _own_cpu()
+        wall = asyncio.run(trips())
+        return (_own_cpu() - c0) / calls, wall / calls
+    finally:
+        other.call_soon_threadsafe(other.stop)
+
+
 def _sqlite(calls: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="rpc-floor-") as tmp:
         conn = sqlite3.connect(os.path.join(tmp, "floor.db"), isolation_level=None)
@@ -127,6 +193,7 @@ def main() -> int:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         figures = asyncio.run(_grpc(port, args.calls, server.pid))
+        figures["a line to another process and back"] = asyncio.run(_socket_round_trips(args.calls))
     finally:
         server.kill()
         server.wait()
@@ -136,6 +203,8 @@ def main() -> int:
     for name, (client, srv, wall) in figures.items():
         print(f"{name:38} {client * 1e3:8.3f} ms {srv * 1e3:8.3f} ms {(client + srv) * 1e3:5.2f} ms "
               f"{wall * 1e3:5.2f} ms")
+    cpu, wall = _thread_round_trips(args.calls)
+    print(f"{'a callback to another thread and back':38} {cpu * 1e3:8.3f} ms {'':>11} {cpu * 1e3:5.2f} ms {wall * 1e3:5.2f} ms")
     cpu, wall = _sqlite(args.calls)
     print(f"{'SQLite upsert + commit (WAL, NORMAL)':38} {cpu * 1e3:8.3f} ms {'':>11} {cpu * 1e3:5.2f} ms {wall * 1e3:5.2f} ms")
     return 0

@@ -61,6 +61,7 @@ class Link:
         self._opening: asyncio.Future | None = None
         self._calls: dict[int, asyncio.Future | asyncio.Queue] = {}
         self._next = 0
+        self._reader: asyncio.Future | None = None
         self.closed = False
 
     async def _open(self) -> asyncio.StreamWriter:
@@ -80,7 +81,7 @@ class Link:
         except OSError:
             self.closed = True
             return
-        asyncio.ensure_future(self._read(reader))
+        self._reader = asyncio.ensure_future(self._read(reader))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:

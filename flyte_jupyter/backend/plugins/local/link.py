@@ -75,6 +75,7 @@ class WorkerLink:
         self.lines = BatchedLines()
         self._watches: dict[int, tuple[tuple[str, str, str, str], Callable[[], None]]] = {}
         self._pushes: dict[int, list[pb.Action]] = {}  # changes of this turn of the loop, per watch
+        self._serving: set[asyncio.Future] = set()  # requests in progress (the loop keeps weak references)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.lines.writer = writer
@@ -110,11 +111,13 @@ class WorkerLink:
         if not isinstance(q, int):
             return False
         if isinstance(msg.get("enqueue"), str):
-            asyncio.ensure_future(self._enqueue(q, msg["enqueue"]))
+            task = asyncio.ensure_future(self._enqueue(q, msg["enqueue"]))
         elif isinstance(msg.get("watch"), str):
-            asyncio.ensure_future(self._watch(q, msg["watch"]))
+            task = asyncio.ensure_future(self._watch(q, msg["watch"]))
         else:
             return False
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
         return True
 
     def _runs(self, project: str, domain: str, run: str, parent: str) -> bool:
