@@ -165,6 +165,8 @@ class LazyRemoteController(Controller):
         """Start connecting to the backend and watching `parent`'s children now, without waiting:
         for an action that will call other tasks (see the module docstring)."""
         real, loop = self._start()
+        if real.link is not None:
+            return  # a warm worker's link is open already: its watch goes out with the first call
         loop.call_soon_threadsafe(real.warm, parent)
 
     def submit_sync(self, task: Any, args: tuple, kwargs: dict) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import json
 import os
 import socket
@@ -68,7 +69,9 @@ class Link:
         if self._writer is not None:
             return self._writer
         if self._opening is None:
-            self._opening = asyncio.ensure_future(self._connect())
+            # In a context of its own: the link outlives the action whose call opened it, and
+            # must not keep that action's context (its controller, its run's credential) alive.
+            self._opening = contextvars.Context().run(asyncio.ensure_future, self._connect())
         await asyncio.shield(self._opening)
         if self._writer is None:
             raise LinkClosed("the link to the backend did not open")
