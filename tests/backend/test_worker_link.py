@@ -43,3 +43,31 @@ def test_a_worker_acts_over_its_link_only_for_the_actions_it_runs(flyte_backend)
     answers = _in_a_worker(lambda: remote.run(linked.calls_intruder, other_run=other.name), bool)
     assert answers == ["PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED", "synced"]
     assert other.actions.keys() == {"a0"}  # nothing was added to the other run
+
+
+def test_a_warm_parent_whose_backend_is_killed_finishes_its_call_over_grpc(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL of the backend while a warm worker's action waits for its child: the link is gone,
+    so the wait goes on over gRPC against the restarted backend, and the run succeeds."""
+    import time
+
+    backend = backend_factory().start()
+    backend.use()
+    try:
+        remote = flyte.with_runcontext(mode="remote")
+        for _ in range(20):
+            marker = tmp_path / "napping"
+            run = remote.run(linked.waits_on_a_nap, marker_dir=str(tmp_path))
+            deadline = time.monotonic() + 30
+            while not marker.exists() and not run.done and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if marker.exists():
+                break
+            assert run.outputs() == (False, 0)  # forked while the pool grew: try again
+        else:
+            raise AssertionError("no run of 20 got a warm worker")
+        backend.kill()
+        backend.start()
+        assert run.outputs() == (True, 8)
+        assert run.actions["a0"].attempts == 1, "the parent was run again instead of going on over gRPC"
+    finally:
+        flyte.init()

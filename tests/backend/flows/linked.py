@@ -105,3 +105,22 @@ def intrudes(other_run: str) -> list[str]:
 @outside.task
 async def calls_intruder(other_run: str) -> list[str]:
     return await intrudes.aio(other_run)
+
+
+@linked.task
+def naps(marker_dir: str) -> int:
+    import time
+
+    with open(os.path.join(marker_dir, "napping"), "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(3)
+    return 7
+
+
+@linked.task
+async def waits_on_a_nap(marker_dir: str) -> tuple[bool, int]:
+    """In a warm worker (else at once, without calling): one child that naps while the test kills
+    and restarts the backend."""
+    if not _in_a_worker():
+        return False, 0
+    return True, await naps.aio(marker_dir) + 1
