@@ -41,11 +41,12 @@ def double(i: int) -> int:
 def _in_a_worker() -> bool:
     """Whether this action runs in a warm worker with a link that is open: not forked while the
     pool grows, nor in the worker whose link `garbles_then_calls` broke."""
-    from flyte_jupyter._internal.controllers.remote import lazy, link
+    from flyte_jupyter._internal.controllers.remote import lazy
+    from flyte_jupyter._internal.runtime.worker_link import attached
 
     engine = lazy._ENGINE
     opened = engine.link() if engine is not None and engine.pid == os.getpid() else None
-    return link.attached() >= 0 and not (opened is not None and opened.closed)
+    return attached() >= 0 and not (opened is not None and opened.closed)
 
 
 @linked.task
@@ -59,13 +60,13 @@ async def fan(n: int) -> tuple[bool, list[int], int]:
 async def garbles_then_calls() -> tuple[bool, int, int, int, int]:
     """A child over the link; then a line that is not the link's protocol (the backend closes the
     link); then a child again, over gRPC. The children's results and the channels after each."""
-    from flyte_jupyter._internal.controllers.remote import link
+    from flyte_jupyter._internal.runtime.worker_link import attached
 
     if not _in_a_worker():
         return False, 0, 0, 0, 0
     first = await double.aio(1)
     before = _grpc_channels()
-    os.write(link.attached(), b"this is not the link's protocol\n")
+    os.write(attached(), b"this is not the link's protocol\n")
     second = await double.aio(2)
     return True, first, before, second, _grpc_channels()
 

@@ -55,10 +55,11 @@ class _Engine:
 
     def link(self) -> Any:
         """A warm worker's link to its backend (`link.py`), or None in any other process."""
-        from flyte_jupyter._internal.controllers.remote import link
+        from flyte_jupyter._internal.controllers.remote.link import Link
+        from flyte_jupyter._internal.runtime.worker_link import attached
 
-        if self._link is None and link.attached() >= 0:
-            self._link = link.Link(link.attached())
+        if self._link is None and attached() >= 0:
+            self._link = Link(attached())
         return self._link
 
 

@@ -19,7 +19,6 @@ import asyncio
 import base64
 import contextvars
 import json
-import os
 import socket
 from typing import Any, AsyncIterator
 
@@ -28,25 +27,11 @@ from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
 from flyte_jupyter._internal.wire.proto import state_service_pb2 as state_pb
 from flyte_jupyter.errors import BackendError
 
-_FD = -1  # the link's socket, as the warm worker was given it (`attach`)
-_PID = 0  # the process it belongs to: a process forked from the worker has none
 _LINE_LIMIT = 1 << 26
 
 
 class LinkClosed(ConnectionError):
     """The link is gone: send this call over gRPC (see the module docstring)."""
-
-
-def attach(fd: int) -> None:
-    """In a warm worker: its actions' nested calls go over the socket `fd` (kept from children)."""
-    global _FD, _PID
-    os.set_inheritable(fd, False)
-    _FD, _PID = fd, os.getpid()
-
-
-def attached() -> int:
-    """The link's socket in this process, or -1."""
-    return _FD if _PID == os.getpid() else -1
 
 
 def _b64(msg: Any) -> str:

@@ -164,9 +164,9 @@ def serve(fd: int, warm: bool = True, grpc: bool = False, link_fd: int = -1) -> 
     call other tasks); `link_fd`: the socket its actions' nested calls go over (see the module
     docstring), -1 for none."""
     if link_fd >= 0:
-        from flyte_jupyter._internal.controllers.remote import link
+        from flyte_jupyter._internal.runtime import worker_link
 
-        link.attach(link_fd)
+        worker_link.attach(link_fd)
     if warm:
         preload()
     if grpc:
