@@ -41,7 +41,8 @@ def test_a_worker_acts_over_its_link_only_for_the_actions_it_runs(flyte_backend)
     other = remote.run(linked.double, i=0)
     other.wait()
     answers = _in_a_worker(lambda: remote.run(linked.calls_intruder, other_run=other.name), bool)
-    assert answers == ["PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED", "synced"]
+    assert answers == ["PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED", "synced",
+                       "INVALID_ARGUMENT", "synced"]
     assert other.actions.keys() == {"a0"}  # nothing was added to the other run
 
 

@@ -75,7 +75,8 @@ async def garbles_then_calls() -> tuple[bool, int, int, int, int]:
 def intrudes(other_run: str) -> list[str]:
     """Asks the backend over the link for what this action may not do: a child of its parent (an
     action this worker does not run), a child in another run, a watch on its parent. The status
-    names of the refusals, then the result of what it may do (a watch on its own children)."""
+    names of the refusals, then the result of what it may do (a watch on its own children), then
+    the refusal of a request that does not parse, then that watch again."""
     from flyte_jupyter import _context
     from flyte_jupyter._internal.wire.proto import common_pb2 as pb
     from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
@@ -93,6 +94,11 @@ def intrudes(other_run: str) -> list[str]:
             return "synced" if msg.synced else "changes"
         return "ended"
 
+    async def unreadable(link) -> str:  # type: ignore[no-untyped-def]
+        fut = asyncio.get_running_loop().create_future()
+        await link._send({"enqueue": "not base64 at all!"}, fut)
+        return await fut
+
     parent = pb.ActionIdentifier(project=me.project, domain=me.domain, run=me.run_name, name="a0")
     own = pb.ActionIdentifier(project=me.project, domain=me.domain, run=me.run_name, name=me.name)
     return [
@@ -100,6 +106,8 @@ def intrudes(other_run: str) -> list[str]:
         _on_link(lambda link: link.enqueue_actions([child_of(other_run, "a0")])),
         _on_link(lambda link: first_of(link.watch(parent))),
         _on_link(lambda link: first_of(link.watch(own))),
+        _on_link(unreadable),
+        _on_link(lambda link: first_of(link.watch(own))),  # the link is still open
     ]
 
 

@@ -13,7 +13,8 @@ worker). Each action's client carries its own run's credential on every call (th
 none), so an action still reaches only its own run and no earlier run's credential is kept. An
 action of a task known to call other tasks (the backend says so with FLYTE_JUPYTER_PRELOAD_GRPC)
 starts connecting, and its watch on its own children, before its body runs (`warm`), so the
-connection overlaps reading its inputs.
+connection overlaps reading its inputs. In a warm worker the calls go over the worker's link to the
+backend instead (`link.py`; the engine holds it), and over gRPC only once that link is gone.
 """
 
 from __future__ import annotations

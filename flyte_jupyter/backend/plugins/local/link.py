@@ -66,6 +66,14 @@ def _encode(msg: Any) -> str:
     return base64.b64encode(msg.SerializeToString()).decode()
 
 
+def _decode(cls: Any, data: str, what: str) -> Any:
+    """The protobuf message `cls` a request carries as base64, or a refusal that says why not."""
+    try:
+        return cls.FromString(base64.b64decode(data, validate=True))
+    except (binascii.Error, DecodeError) as exc:
+        raise ChildRefused("INVALID_ARGUMENT", f"the {what} request does not parse: {exc}") from None
+
+
 class WorkerLink:
     """The backend's end of one worker's link (see the module docstring)."""
 
@@ -135,10 +143,7 @@ class WorkerLink:
 
     async def _enqueue(self, q: int, data: str) -> None:
         try:
-            try:
-                request = queue_pb.EnqueueActionsRequest.FromString(base64.b64decode(data, validate=True))
-            except (binascii.Error, DecodeError) as exc:
-                raise ChildRefused("INVALID_ARGUMENT", f"the enqueue request does not parse: {exc}") from None
+            request = _decode(queue_pb.EnqueueActionsRequest, data, "enqueue")
             for req in request.actions:
                 self._refuse_unless_running(req.id.project, req.id.domain, req.id.run, req.parent)
             results = await self.gateway.enqueue(list(request.actions))
@@ -149,10 +154,7 @@ class WorkerLink:
 
     async def _watch(self, q: int, data: str) -> None:
         try:
-            try:
-                parent = pb.ActionIdentifier.FromString(base64.b64decode(data, validate=True))
-            except (binascii.Error, DecodeError) as exc:
-                raise ChildRefused("INVALID_ARGUMENT", f"the watch request does not parse: {exc}") from None
+            parent = _decode(pb.ActionIdentifier, data, "watch")
             key = (parent.project, parent.domain, parent.run, parent.name)
             self._refuse_unless_running(*key)
             if q in self._watches:
