@@ -17,6 +17,7 @@ Screenshots go to test-artifacts/lab/ as 6x-*.png (light and dark).
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,19 @@ def _widget_and_panel(lab: dict[str, Any], page: Any) -> None:
     page.close()
 
 
+def _widest_box(segments: Any, timeout: float = 10.0) -> dict[str, float]:
+    """The box of the widest drawn segment among `segments` (a re-render may replace them between
+    a look and the next, so it looks again until one is drawn, up to `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        boxes = [b for b in (segments.nth(i).bounding_box() for i in range(segments.count())) if b and b["width"] > 4]
+        if boxes:
+            return max(boxes, key=lambda b: b["width"])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no segment of {segments.count()} is drawn wider than 4 px")
+        time.sleep(0.1)
+
+
 def test_timeline_of_200_actions_in_the_widget_and_the_panel(lab_server: dict[str, Any], browser: Any) -> None:
     lab = lab_server
     _notebook(lab["root"] / "wide.ipynb", [_setup(lab), TASKS, "%flyte run --name wide200 wide --n 199"])
@@ -293,7 +307,7 @@ def test_timeline_of_200_actions_in_the_widget_and_the_panel(lab_server: dict[st
     lo, hi = float(window.get_attribute("data-lo") or 0), float(window.get_attribute("data-hi") or 0)
     assert abs((hi - lo) - full / 2) < 1e-3 * full + 1e-6, (lo, hi, full)
     box = view.locator(".jp-FlyteTimeline-svg").bounding_box()
-    root = view.locator(".jp-FlyteTimeline-bar[data-key='a0'] .jp-FlyteTimeline-seg").last.bounding_box()
+    root = _widest_box(view.locator(".jp-FlyteTimeline-bar[data-key='a0'] .jp-FlyteTimeline-seg"))
     page.mouse.move(root["x"] + 0.1 * root["width"], box["y"] + 40)
     page.mouse.down()
     page.mouse.move(root["x"] + 0.3 * root["width"], box["y"] + 60, steps=5)
