@@ -105,4 +105,6 @@ def test_waiting_for_a_fan_out_sleeps_through_its_childrens_changes(flyte_backen
     assert run.outputs() == sum(range(1, 101))
     woken = _thread_switches() - before
     assert len(run.actions) == 101 and all(a.phase.terminal for a in run.actions.values())
-    assert woken < 60, f"the waiting thread woke {woken} times for 300 changes of children"
+    # Woken once per change it was 385; the GIL's handoffs alone block it a few dozen times, more
+    # on a loaded machine (64 once in CI): a margin below one wake-up per change, not a tight count.
+    assert woken < 120, f"the waiting thread woke {woken} times for 300 changes of children"
