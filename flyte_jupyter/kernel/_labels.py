@@ -29,6 +29,8 @@ class Labels:
         self._words: dict[str, dict[str, str]] = {}
         self._wanted: list[str] = []
         self._reading = False
+        self._read_done = asyncio.Event()  # set while no read runs (renders on the views loop may overlap)
+        self._read_done.set()
 
     def words(self, info: Any) -> dict[str, str] | None:
         name = info.name
@@ -53,15 +55,18 @@ class Labels:
 
     @property
     def pending(self) -> bool:
-        return bool(self._wanted) and not self._reading
+        return bool(self._wanted)
 
     async def read_pending(self) -> bool:
         """Read the inputs of (some of) the actions asked about since the last call; True if any
         label changed. Runs on the views loop; the storage reads happen in a thread."""
-        if not self._wanted or self._reading:
+        while self._reading:  # another render's batch first; then this one's, not none (an ended
+            await self._read_done.wait()  # run's view renders no more: what it skipped stayed unread)
+        if not self._wanted:
             return False
         batch, self._wanted = self._wanted[:READS_PER_RENDER], self._wanted[READS_PER_RENDER:]
         self._reading = True
+        self._read_done.clear()
         try:
             uris = await self._inputs_uris(batch)
             found = await asyncio.to_thread(_read_words, uris)
@@ -69,6 +74,9 @@ class Labels:
             found = {}
         finally:
             self._reading = False
+            self._read_done.set()
+        self._read_done = asyncio.Event()  # set while no read runs (renders on the views loop may overlap)
+        self._read_done.set()
         actions = self.run.state.actions
         for name in batch:
             words = found.get(name, {})
