@@ -223,12 +223,20 @@ def _widget_and_panel(lab: dict[str, Any], page: Any) -> None:
     page.close()
 
 
+def _box_now(element: Any) -> dict[str, float] | None:
+    """Its box, or None when a re-render removed it (not a wait for one that comes back)."""
+    try:
+        return element.bounding_box(timeout=500)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: gone meanwhile
+        return None
+
+
 def _widest_box(segments: Any, timeout: float = 10.0) -> dict[str, float]:
     """The box of the widest drawn segment among `segments` (a re-render may replace them between
     a look and the next, so it looks again until one is drawn, up to `timeout` seconds)."""
     deadline = time.monotonic() + timeout
     while True:
-        boxes = [b for b in (segments.nth(i).bounding_box() for i in range(segments.count())) if b and b["width"] > 4]
+        boxes = [b for b in (_box_now(segments.nth(i)) for i in range(segments.count())) if b and b["width"] > 4]
         if boxes:
             return max(boxes, key=lambda b: b["width"])
         if time.monotonic() > deadline:

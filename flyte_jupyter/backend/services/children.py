@@ -1,8 +1,8 @@
 """The `ChildGateway`: nested calls of the actions that run on this machine, without the network.
 
 Why: a warm worker's nested call over gRPC costs one EnqueueActions call, one Watch stream opened
-and cancelled per parent and the interceptors of both: about 3 ms of CPU per call here, more than
-the rest of what a warm worker's child costs (README, "Where issue 15 stands"). The local plugin
+and cancelled per parent and the interceptors of both: a third of a reusable chain level's CPU here
+(README, "Where issue 15 stands"). The local plugin
 hands its warm workers a private socket instead (`plugins/local/link.py`), and their requests
 arrive here.
 

@@ -22,9 +22,12 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from flyte_jupyter._internal.controllers.base import Controller
+
+if TYPE_CHECKING:  # imported when a worker's link is first used (`_Engine.link`)
+    from flyte_jupyter._internal.controllers.remote.link import Link
 
 
 class _Engine:
@@ -36,7 +39,7 @@ class _Engine:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self.connections: dict[tuple, Any] = {}  # (endpoint, insecure, ca_cert) -> the client owning the channel
-        self._link: Any = None
+        self._link: Link | None = None
         threading.Thread(target=self.loop.run_forever, name="flyte-controller", daemon=True).start()
 
     def client(self, project: str, domain: str) -> Any:
@@ -54,7 +57,7 @@ class _Engine:
         return BackendClient(endpoint, env.get("FLYTE_JUPYTER_TOKEN"), insecure=insecure, ca_cert=ca_cert,
                              project=project, domain=domain, channels_of=owner)
 
-    def link(self) -> Any:
+    def link(self) -> "Link | None":
         """A warm worker's link to its backend (`link.py`), or None in any other process."""
         from flyte_jupyter._internal.controllers.remote.link import Link
         from flyte_jupyter._internal.runtime.worker_link import attached

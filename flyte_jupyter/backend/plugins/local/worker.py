@@ -17,8 +17,9 @@ Protocol over the inherited socket (JSON lines):
   worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
 A second socket, the worker's *link*, carries its actions' nested calls (enqueue a child, watch a
 parent's children end) instead of gRPC: `_internal/controllers/remote/link.py` is this end, the
-backend's is `link.py` here, which says the protocol. Either side may write several lines at once (the requests of one turn of the backend's loop, the
-results of one turn of a worker's shared loop): one system call and one wake-up for several actions.
+backend's is `link.py` here, which says the protocol. Either side may write several lines at
+once (the requests of one turn of the backend's loop, the results of one turn of a worker's shared
+loop): one system call and one wake-up for several actions.
 The worker exits when the backend's end closes (after finishing the action it runs): an idle
 worker is infrastructure and ends with the backend; a busy one is an attempt, which a restarted
 backend reattaches to (its handle is the worker's pid) and whose result it reads from storage.
