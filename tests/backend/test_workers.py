@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -32,33 +31,6 @@ def test_a_timeout_in_a_worker_kills_it_and_the_pool_recovers(flyte_backend) -> 
     assert slow.phase is flyte.Phase.TIMED_OUT
     again = flyte.with_runcontext(mode="remote").run(warm.one_by_one, n=3)
     assert len(again.outputs()) == 3
-
-
-def test_a_warm_workers_actions_share_its_own_directory_which_goes_with_it(backend_factory) -> None:  # type: ignore[no-untyped-def]
-    backend = backend_factory().start()
-    backend.use()
-    try:
-        flyte.with_runcontext(mode="remote").run(warm.where_each, n=3).outputs()  # the pool's worker starts
-        run = flyte.with_runcontext(mode="remote").run(warm.where_each, n=3)
-        first, second, third = run.outputs()
-    finally:
-        flyte.init()
-    workdir, pid = first[0], first[1]
-    # one worker (replicas=1) ran all three, in a directory of its own under the data dir's work/
-    assert Path(workdir) == backend.data_dir / "work" / "_workers" / pid
-    assert second[:2] == third[:2] == [workdir, pid]
-    # as in one reusable container, an action finds what the worker's earlier actions left
-    assert "left-by-0.txt" in second[2:] and {"left-by-0.txt", "left-by-1.txt"} <= set(third[2:])
-    # and no directory per action was made for them (a forked action, like the parent, has one)
-    made = {p.name for p in (backend.data_dir / "work" / "default" / "development" / run.name).iterdir()}
-    assert made == {"a0-1"}, made
-    backend.stop()
-    again = backend_factory(data_dir=backend.data_dir).start()  # the worker ended with the backend
-    deadline = time.monotonic() + 30
-    while Path(workdir).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not Path(workdir).exists(), "a gone worker's directory is removed"
-    again.stop()
 
 
 def test_remote_mode_with_nothing_configured_starts_the_embedded_backend(tmp_path: Path) -> None:

@@ -73,16 +73,6 @@ def test_bytes_files_and_dirs_through_storage(tmp_path: Path, scheme: str) -> No
     assert _storage.get_bytes(_storage.join(base, "w", "new.txt")) == b"written"
 
 
-def test_a_new_object_is_written_in_place_and_never_over_another(tmp_path: Path) -> None:
-    key = _storage.join((tmp_path / "store").as_uri(), "inputs", "a1-0f3c.pb")
-    _storage.put_new_bytes(key, b"first")  # its folder is made on the way
-    assert _storage.get_bytes(key) == b"first"
-    with pytest.raises(FileExistsError):
-        _storage.put_new_bytes(key, b"second")  # a name unique to one call: another writer is refused
-    assert _storage.get_bytes(key) == b"first"
-    assert os.listdir(tmp_path / "store" / "inputs") == ["a1-0f3c.pb"]  # no temp file beside it
-
-
 def test_missing_sources_raise_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         _storage.upload_file(tmp_path / "nope", (tmp_path / "x").as_uri())

@@ -169,52 +169,26 @@ def put_bytes(uri: str, data: bytes) -> str:
     """Write `data` to `uri`, creating parents. Local writes are atomic (temp file + rename), so
     concurrent writers of the same content-addressed object never expose a partial file.
 
-    Every action's outputs go through here, so the local path costs one open, one write and one
-    rename: the temp name is unique by pid and counter, and parents are made only when the first
-    open finds them missing."""
+    Every action's inputs and outputs go through here, so the local path costs one open, one write
+    and one rename: the temp name is unique by pid and counter, and parents are made only when
+    the first open finds them missing."""
     if is_local(uri):
         path = local_path(uri)
         tmp = f"{path}.{os.getpid()}.{next(_temp_names)}.tmp"
-        _write_local(tmp, data, "wb")
         try:
+            fh = open(tmp, "wb")
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            fh = open(tmp, "wb")
+        try:
+            with fh:
+                fh.write(data)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(Exception):
                 os.unlink(tmp)
             raise
         return uri
-    return _put_remote(uri, data)
-
-
-def put_new_bytes(uri: str, data: bytes) -> str:
-    """Write `data` to a `uri` whose name is unique to this call and that nothing reads before the
-    call returns (a child's inputs: the record naming them is stored afterwards). So no temp file
-    and no rename: a create that fails if the name exists, one write. On this project's VMs an ext4
-    rename costs 0.1-0.6 ms of CPU, one of the few system calls every child action paid for."""
-    if is_local(uri):
-        _write_local(local_path(uri), data, "xb")
-        return uri
-    return _put_remote(uri, data)
-
-
-def _write_local(path: str, data: bytes, mode: str) -> None:
-    """Write a new local file (`mode` "wb" or "xb"), making its parents when the first open finds
-    them missing; a failed write removes what it created."""
-    try:
-        fh = open(path, mode)
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fh = open(path, mode)
-    try:
-        with fh:
-            fh.write(data)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            os.unlink(path)
-        raise
-
-
-def _put_remote(uri: str, data: bytes) -> str:
     fs, path = filesystem(uri)
     parent = path.rsplit("/", 1)[0]
     with contextlib.suppress(Exception):

@@ -102,8 +102,7 @@ class LaunchSpec:
     args: tuple[str, ...]
     env: dict[str, str]
     outputs_path: str  # URI prefix; the entrypoint writes outputs.pb or error.pb here
-    workdir: str  # a fresh local directory for this attempt (a forked local attempt runs in it; a warm worker's
-    # actions run in the worker's own, see plugins/local/worker.py)
+    workdir: str  # a fresh local directory for this attempt (local plugins run in it)
     log_dir: str  # a local directory where a plugin may keep this attempt's stdout/stderr
     image: str = ""  # "" = the backend's own environment; a venv path or a container image
     cpu: float | None = None  # cores (limit)

@@ -120,7 +120,7 @@ def write_inputs(backend: Backend, project: str, domain: str, run: str, action: 
     if uri:
         return uri, False
     target = backend.executor.inputs_uri(project, domain, run, f"{action}-{secrets.token_hex(8)}")
-    _storage.put_new_bytes(target, inline)
+    _storage.put_bytes(target, inline)
     return target, True
 
 

@@ -27,17 +27,3 @@ async def one_by_one(n: int) -> list[int]:
     for i in range(n):
         pids.append(await whoami.aio(i))
     return pids
-
-
-@warm.task
-def where(i: int) -> list[str]:
-    """Its working directory, what earlier actions left in it, and a file of its own there."""
-    seen = sorted(os.listdir("."))
-    with open(f"left-by-{i}.txt", "w") as fh:
-        fh.write(str(i))
-    return [os.getcwd(), str(os.getpid()), *seen]
-
-
-@env.task
-async def where_each(n: int) -> list[list[str]]:
-    return [await where.aio(i) for i in range(n)]

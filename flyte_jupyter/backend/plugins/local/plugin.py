@@ -52,7 +52,7 @@ from flyte_jupyter.backend.plugins.local.procfs import (
     start_time,
 )
 from flyte_jupyter.backend.plugins.local.reports import Reports
-from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool, remove_stale_dirs
+from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
 from flyte_jupyter.backend.plugins.logfiles import log_files
 
 log = logging.getLogger("flyte_jupyter.backend")
@@ -297,7 +297,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                     self._limited.add(proc)
                     if self._monitor is None or self._monitor.done():
                         self._monitor = asyncio.ensure_future(self._watch_memory())
-                worker.run(proc, list(spec.args), env, worker.workdir, stdout, stderr,
+                worker.run(proc, list(spec.args), env, spec.workdir, stdout, stderr,
                            concurrent=_concurrency(spec) > 1)
                 return f"{worker.pid}:{worker.start}"
         zyg = self._template_for(python, spec.loader, shared) or await self._zygote(python)
@@ -538,7 +538,6 @@ class LocalProcessPlugin(ExecutorPlugin):
                     os.kill(info.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-        remove_stale_dirs(self.data_dir / "work", keep)
 
     async def _poll_orphan(self, proc: AttemptProc) -> None:
         """A process from before a restart is not our child: poll until it is gone, then read its

@@ -7,14 +7,11 @@ does: see `SharedLoop`. A worker has imported the SDK and, after
 its first action, the task's module, so an action costs what the task body costs: no fork, no
 import. Each action starts from the worker's own environment variables plus its own, and the worker
 restores its working directory and stdout/stderr after it (each action's output goes to its own
-attempt's log files). Its actions share one working directory, the worker's own (made with its
-first action, removed when it ends), as the actions of one reusable container do in Flyte 2: a
-directory per action cost a `mkdir` each, 0.1-0.6 ms of CPU on this project's VMs' ext4. It runs in its own process group: aborting or timing out an action kills the
+attempt's log files). It runs in its own process group: aborting or timing out an action kills the
 worker, and the pool starts a fresh one.
 
 Protocol over the inherited socket (JSON lines):
   backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
-                     (D: the worker's own directory, the same for each of its actions)
                      the same with "concurrent": true: run it beside the others (`SharedLoop`)
                      {"cancel": N}: cancel the concurrent action N (an abort or a timeout)
   worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
@@ -43,7 +40,6 @@ from typing import Any, Callable, cast
 from flyte_jupyter.backend.plugins.local.attempt import (
     RoutedStream,
     enter_attempt,
-    enter_directory,
     order_path_of,
     owning_task_factory,
     preload,
@@ -83,7 +79,7 @@ def _set_env(base: dict[bytes, bytes], delta: dict[str, str]) -> None:
 def _run_one(req: dict, base_env: dict[bytes, bytes], base_cwd: str, saved: tuple[int, int]) -> int:
     code = 1
     try:
-        enter_attempt(None, req["stdout"], req["stderr"])
+        enter_attempt(req["cwd"], req["stdout"], req["stderr"])
         _set_env(base_env, req["env"])
         code = run_entrypoint(req["argv"], order_path_of(req["stdout"]))
     except BaseException:  # noqa: BLE001 - the attempt could not start: report it, keep serving
@@ -207,9 +203,6 @@ def serve(fd: int, warm: bool = True, grpc: bool = False, link_fd: int = -1) -> 
             if shared is not None:
                 shared.cancel(req["cancel"])
             continue
-        if req["cwd"] != base_cwd:  # the worker's own directory, sent with its first action
-            enter_directory(req["cwd"])
-            base_cwd = req["cwd"]
         if req.get("concurrent"):
             shared = shared or SharedLoop(send, base_env)
             shared.start(req)

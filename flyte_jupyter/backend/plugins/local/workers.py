@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -23,21 +21,6 @@ if TYPE_CHECKING:  # the plugin owns these; imported only for the type hints
     from flyte_jupyter.backend.plugins.local.plugin import LocalProcessPlugin
 
 log = logging.getLogger("flyte_jupyter.backend")
-
-WORKERS_DIR = "_workers"  # under the data dir's work/: a directory per live worker, named by its pid
-
-
-def remove_stale_dirs(work_root: Path, live: set[int]) -> None:
-    """After a restart: remove the directories of workers that are gone (killed with the backend
-    before, or idle when it stopped); those of `live` pids (reattached busy workers) stay."""
-    root = work_root / WORKERS_DIR
-    try:
-        names = os.listdir(root)
-    except FileNotFoundError:
-        return
-    for name in names:
-        if not name.isdigit() or int(name) not in live:
-            shutil.rmtree(root / name, ignore_errors=True)
 
 
 class Worker:
@@ -115,8 +98,7 @@ class Worker:
         try:
             while True:
                 line = await reader.readline()
-                if not line:  # its end closed: the process is gone, and so is what ran in its directory
-                    asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, self.workdir, True)
+                if not line:
                     break
                 msg = json.loads(line)
                 proc = self.running.pop(msg.get("id"), None)
@@ -151,11 +133,6 @@ class Worker:
         if concurrent:
             req["concurrent"] = True
         self._lines.send(json.dumps(req).encode() + b"\n")
-
-    @property
-    def workdir(self) -> str:
-        """The working directory of all its actions (see `worker`)."""
-        return str(self.pool.plugin.data_dir / "work" / WORKERS_DIR / str(self.pid))
 
     def request_of(self, proc: AttemptProc) -> int | None:
         return next((n for n, p in self.running.items() if p is proc), None)
