@@ -3,6 +3,9 @@ each still its own action (its log, its timeout, its abort, its retries)."""
 
 from __future__ import annotations
 
+import os
+import time
+
 from flows import warm_concurrent as wc
 
 import flyte_jupyter as flyte
@@ -77,3 +80,25 @@ def test_sync_tasks_of_a_concurrent_environment_run_one_at_a_time_per_worker(fly
         mine.sort(key=lambda s: s[1])
         for a, b in zip(mine, mine[1:]):
             assert a[2] <= b[1], f"sync actions overlapped in worker {pid}: {mine}"
+
+
+def test_concurrent_actions_write_relative_paths_into_the_workers_own_directory(backend_factory) -> None:  # type: ignore[no-untyped-def]
+    """They share one process, so one cwd: the worker's home under the data dir, never the directory
+    the backend was started from; it goes with the worker."""
+    backend = backend_factory().start()
+    backend.use()
+    try:
+        _warm()
+        paths = flyte.with_runcontext(mode="remote").run(wc.scratch_files, n=3).outputs()
+        homes = backend.data_dir / "work" / "_workers"
+        assert len({os.path.dirname(p) for p in paths}) == 1, paths
+        assert os.path.dirname(os.path.dirname(paths[0])) == str(homes), paths
+        assert all(os.path.exists(p) for p in paths)
+        assert not any(os.path.exists(os.path.basename(p)) for p in paths), "written into the backend's cwd"
+    finally:
+        flyte.init()
+        backend.stop()
+    deadline = time.monotonic() + 15  # the idle worker sees the backend's end close, then exits
+    while os.path.exists(os.path.dirname(paths[0])) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(os.path.dirname(paths[0])), "the worker's home outlived it"

@@ -72,3 +72,17 @@ async def one_retried(seconds: float) -> list[float]:
 @env.task
 async def sync_ones(n: int, seconds: float) -> list[list[float]]:
     return list(await asyncio.gather(*[blocking.aio(i, seconds) for i in range(n)]))
+
+
+@shared.task
+async def scratch(i: int) -> str:
+    """Writes a file by a relative path, as task code often does; returns where it landed."""
+    with open(f"scratch-{i}.txt", "w") as f:
+        f.write("x")
+    await asyncio.sleep(0.3)
+    return os.path.abspath(f"scratch-{i}.txt")
+
+
+@env.task
+async def scratch_files(n: int) -> list[str]:
+    return list(await asyncio.gather(*[scratch(i) for i in range(n)]))

@@ -278,9 +278,10 @@ def owning_task_factory(loop: Any, coro: Any, context: Any = None) -> Any:
 async def run_entrypoint_shared(req: dict, environ: dict[str, str]) -> int:
     """One action on a loop it shares with others (see `RoutedStream`): its output to its own log
     files, its own environment variables in `environ` (the process's are its neighbours' too). The
-    process's working directory stays the worker's (one for all its actions), so the action's own
-    is not made: a directory costs ~0.25 ms of CPU here, a sixth of such an action's filesystem work
-    (a mounted secret's folder under it is made by the backend when there is one)."""
+    process's working directory is the worker's home (one for all its actions: a cwd belongs to the
+    process), so the action's own is not made: a directory costs ~0.25 ms of CPU here, a sixth of
+    such an action's filesystem work (a mounted secret's folder under it is made by the backend
+    when there is one)."""
     import traceback
 
     try:

@@ -52,7 +52,7 @@ from flyte_jupyter.backend.plugins.local.procfs import (
     start_time,
 )
 from flyte_jupyter.backend.plugins.local.reports import Reports
-from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool
+from flyte_jupyter.backend.plugins.local.workers import Worker, WorkerPool, remove_stale_homes
 from flyte_jupyter.backend.plugins.logfiles import log_files
 
 log = logging.getLogger("flyte_jupyter.backend")
@@ -538,6 +538,7 @@ class LocalProcessPlugin(ExecutorPlugin):
                     os.kill(info.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+        remove_stale_homes(self.data_dir, keep)
 
     async def _poll_orphan(self, proc: AttemptProc) -> None:
         """A process from before a restart is not our child: poll until it is gone, then read its

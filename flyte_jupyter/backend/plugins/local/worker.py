@@ -11,7 +11,9 @@ attempt's log files). It runs in its own process group: aborting or timing out a
 worker, and the pool starts a fresh one.
 
 Protocol over the inherited socket (JSON lines):
-  backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F}
+  backend -> worker  {"id": N, "argv": [...], "env": {...}, "cwd": D, "stdout": F, "stderr": F, "home": H}
+                     H: the worker's own directory (made at its first action, removed when it
+                     exits), where it stands between actions and where concurrent actions run
                      the same with "concurrent": true: run it beside the others (`SharedLoop`)
                      {"cancel": N}: cancel the concurrent action N (an abort or a timeout)
   worker -> backend  {"ready": true, "pid": P} once, then {"id": N, "code": C} per action
@@ -31,6 +33,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -178,7 +181,6 @@ def serve(fd: int, warm: bool = True, grpc: bool = False, link_fd: int = -1) -> 
     sock = socket.socket(fileno=fd)
     reader = sock.makefile("rb")
     base_env = dict(os.environ._data)  # type: ignore[attr-defined]
-    base_cwd = os.getcwd()
     saved = (os.dup(1), os.dup(2))
     cast(io.TextIOWrapper, sys.stdout).reconfigure(line_buffering=True)  # the interpreter's own streams
     cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
@@ -196,27 +198,38 @@ def serve(fd: int, warm: bool = True, grpc: bool = False, link_fd: int = -1) -> 
         send(json.dumps(msg).encode() + b"\n")
 
     reply({"ready": True, "pid": os.getpid()})
+    home = ""  # the worker's own directory: its cwd from its first action on (see the protocol)
+    base_cwd = os.getcwd()
     shared: SharedLoop | None = None
-    for line in reader:
-        req = json.loads(line)
-        if "cancel" in req:
+    try:
+        for line in reader:
+            req = json.loads(line)
+            if "cancel" in req:
+                if shared is not None:
+                    shared.cancel(req["cancel"])
+                continue
+            if not home and req.get("home"):
+                home = req["home"]
+                os.makedirs(home, exist_ok=True)
+                os.chdir(home)
+                base_cwd = home
+            if req.get("concurrent"):
+                shared = shared or SharedLoop(send, base_env)
+                shared.start(req)
+                continue
             if shared is not None:
-                shared.cancel(req["cancel"])
-            continue
-        if req.get("concurrent"):
-            shared = shared or SharedLoop(send, base_env)
-            shared.start(req)
-            continue
+                shared.drain()
+                shared.env = None
+                _set_env(base_env, {})
+            code = _run_one(req, base_env, base_cwd, saved)
+            reply({"id": req["id"], "code": code})
+            if gone.is_set():
+                return
         if shared is not None:
-            shared.drain()
-            shared.env = None
-            _set_env(base_env, {})
-        code = _run_one(req, base_env, base_cwd, saved)
-        reply({"id": req["id"], "code": code})
-        if gone.is_set():
-            return
-    if shared is not None:
-        shared.drain()  # the backend's end closed: finish the actions running, then exit
+            shared.drain()  # the backend's end closed: finish the actions running, then exit
+    finally:
+        if home:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

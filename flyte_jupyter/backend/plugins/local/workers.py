@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -42,6 +44,7 @@ class Worker:
         self._lines = BatchedLines()  # the requests of one turn of the loop go out in one write
         self.link: WorkerLink | None = None  # its actions' nested calls (see `link`)
         self.retired = False  # takes no more actions, and goes once those it runs end (`retire`)
+        self.home = ""  # its own directory (`home_of`), where its concurrent actions run
 
     async def spawn(self, python: str, log_path: Path, grpc: bool = False) -> None:
         ours, theirs = socket.socketpair()
@@ -76,6 +79,7 @@ class Worker:
                 )
             self.pid = self.proc.pid
         self.pool.plugin._workers_by_pid[self.pid] = self
+        self.home = home_of(self.pool.plugin.data_dir, self.pid)
         reader, self.writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 22)
         self._lines.writer = self.writer
         line = await asyncio.wait_for(reader.readline(), 60)
@@ -95,10 +99,12 @@ class Worker:
             self.close()
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
+        exited = False
         try:
             while True:
                 line = await reader.readline()
                 if not line:
+                    exited = True  # its end closed: the worker is gone (a SIGKILL too)
                     break
                 msg = json.loads(line)
                 proc = self.running.pop(msg.get("id"), None)
@@ -119,6 +125,8 @@ class Worker:
                 self.pool.plugin._limited.discard(proc)
                 proc.finish(code if code is not None else -9)
             self.pool.remove(self)
+            if exited and self.home:  # a worker removes its own at exit, unless it was killed
+                shutil.rmtree(self.home, ignore_errors=True)
 
     def run(self, proc: AttemptProc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str,
             concurrent: bool = False) -> None:
@@ -129,7 +137,8 @@ class Worker:
         if not self.running:
             self.concurrent, self.env = concurrent, shared_env(env)
         self.running[self._next] = proc
-        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        req = {"id": self._next, "argv": argv, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr,
+               "home": self.home}
         if concurrent:
             req["concurrent"] = True
         self._lines.send(json.dumps(req).encode() + b"\n")
@@ -167,6 +176,29 @@ class Worker:
         if self.writer is not None:
             self._lines.flush()  # requests sent this turn go first: the worker finishes them, then exits
             self.writer.close()
+
+
+def home_of(data_dir: Path, pid: int) -> str:
+    """A worker's own directory: its cwd between actions and that of its concurrent actions (which
+    share one process, so one cwd), instead of the directory the backend was started from."""
+    return str(data_dir / "work" / WORKER_HOMES / str(pid))
+
+
+#: The folder of `data_dir/work` holding the workers' homes (no project name starts with "_").
+WORKER_HOMES = "_workers"
+
+
+def remove_stale_homes(data_dir: Path, live: set[int]) -> None:
+    """After a restart: remove the homes of workers that are gone (killed with the backend, or
+    just now as leftovers); a worker reattached as a running attempt keeps its own."""
+    root = data_dir / "work" / WORKER_HOMES
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not (name.isdigit() and int(name) in live):
+            shutil.rmtree(root / name, ignore_errors=True)
 
 
 class WorkerPool:
