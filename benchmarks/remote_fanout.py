@@ -280,6 +280,23 @@ def _remote(args: argparse.Namespace, stores: list[str | None]) -> tuple[list[di
     return figures, status
 
 
+def _filesystem_of(path: str) -> str:
+    """The type of the filesystem holding `path` (ext4, tmpfs, ...): on these VMs a directory or file
+    created on ext4 costs 10-40x its CPU on tmpfs, a third of a reusable action's cost."""
+    best, kind = "", "an unknown filesystem"
+    try:  # the longest mount point above it
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                point = fields[1]
+                real = os.path.realpath(path)
+                if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                    best, kind = point, fields[2]
+    except OSError:
+        pass
+    return kind
+
+
 def _goals(label: str, f: dict[str, Figure], ray: dict[str, Any] | str, n: int, depth: int) -> list[tuple[str, str, str]]:
     """(goal, what this run measured, met / not met) for each goal of issue 15 this benchmark covers."""
     rows: list[tuple[str, str, str]] = []
@@ -354,7 +371,8 @@ def main() -> int:
           f"{os.getloadavg()[0]:.1f}; remote: every forked action its own process, admitted by requests "
           f"(capacity cpu {status['cpu_capacity']:g}"
           + (f", at most {status['max_parallelism']} at once" if status.get("max_parallelism") else "")
-          + "); CPU = the backend and all its processes, per action or level")
+          + f"); the backends' data dirs on {_filesystem_of(tempfile.gettempdir())} (TMPDIR moves them); "
+          "CPU = the backend and all its processes, per action or level")
     keys = [("trivial run, submit to result", "trivial", Figure.as_latency)]
     keys += [(f"parent + {size} children, {kind}", f"{kind} {size}", Figure.as_rate)
              for size in args.sizes for kind in ("forked", "reusable")]
