@@ -273,9 +273,12 @@ class RunView:
 
     async def _render_async(self) -> None:
         await self._refresh_details()
+        await self._render_with_labels()
+
+    async def _render_with_labels(self) -> None:
+        """Render, then read the labels the render asked for (rows opened, a timeline tab shown
+        after the run ended), a batch at a time, each batch shown as it comes."""
         self._render()
-        # the labels the render asked for (rows opened, a timeline tab shown after the run ended),
-        # a batch at a time, each batch shown as it comes
         for _ in range(MAX_LABEL_BATCHES_PER_RENDER):
             if not (self.labels.pending and await self.labels.read_pending()):
                 break
@@ -350,7 +353,12 @@ class RunView:
         self._finished.set()
         if not self._stop:
             await asyncio.to_thread(self._end_streams)
-            self._render()
+            # A click while the loop took its last look (a timeline tab shown as the run ended)
+            # woke nobody: its render, and the labels that render asks for, happen here.
+            self._dirty = True
+            while self._dirty and not self._stop:
+                self._dirty = False
+                await self._render_with_labels()
         if self._handle is not None and not self._stop:
             try:
                 self._handle.update(self._bundle(), raw=True)

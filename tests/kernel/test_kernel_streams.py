@@ -291,3 +291,59 @@ def test_the_output_pane_and_labels_in_a_view() -> None:
         (f"trial(lr=0.1, i={i})", f"hello from {i}") for i in range(3)]
     assert view.abort_button.layout.display == "none"  # a finished run has nothing to abort
     _streams.forget("fake-view")
+
+
+def test_the_timeline_shown_as_a_remote_run_ends_gets_every_rows_label(tmp_path: Path) -> None:
+    """A click on the timeline tab while the view takes its last look at an ended run: the labels
+    that tab asks for (read from storage, a batch at a time) all arrive, not only the first batch."""
+    from types import SimpleNamespace
+
+    from flyte_jupyter._internal.wire.proto import literals_pb2
+    from flyte_jupyter.kernel._views import RunView
+
+    latest: dict[str, Any] = {}
+    for i in range(120):  # three batches of labels
+        lm = literals_pb2.LiteralMap()
+        lm.literals["i"].int = i
+        path = tmp_path / f"c{i}.pb"
+        path.write_bytes(lm.SerializeToString())
+        latest[f"c{i}"] = SimpleNamespace(inputs_uri=str(path))
+
+    class RemoteRun(_Run):
+        name, mode, task, url = "remote-view", "remote", None, None
+        client = object()
+        _latest = latest
+
+        @property
+        def done(self) -> bool:
+            root = self.state.get("a0")
+            return bool(root and root.phase.terminal)
+
+        @property
+        def phase(self) -> Phase:
+            root = self.state.get("a0")
+            return root.phase if root else Phase.QUEUED
+
+        def tree_text(self) -> str:
+            return "remote"
+
+    run = RemoteRun()
+    view = RunView(run, interval=0.5).start()
+    now = time.time()
+    run.state.apply(ActionEvent(run.name, "a0", "nb.cell", None, Phase.RUNNING, 1, now))
+    for i in range(120):
+        run.state.apply(ActionEvent(run.name, f"c{i}", "s.sq", "a0", Phase.SUCCEEDED, 1, now))
+    run.state.apply(ActionEvent(run.name, "a0", "nb.cell", None, Phase.SUCCEEDED, 1, now + 1))
+    time.sleep(0.2)  # the loop has seen the end and pauses for its last look
+    view.show_tab("timeline")
+    deadline = time.monotonic() + 20
+    svg = ""
+    while time.monotonic() < deadline:
+        svg = view.timeline.svg.value
+        if "sq(i=0)" in svg and "sq(i=119)" in svg:
+            break
+        time.sleep(0.1)
+    view.finish()
+    assert view.render_error is None
+    assert "sq(i=0)" in svg and "sq(i=119)" in svg, "labels missing from the timeline"
+    _streams.forget(run.name)
