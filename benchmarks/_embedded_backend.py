@@ -8,21 +8,9 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from unittest import mock
 
 import flyte_jupyter as flyte
-
-
-@contextlib.contextmanager
-def _restored_data_dir(before: str | None) -> Iterator[None]:
-    """Put the data dir variable back as the block ends: local-mode work measured afterwards would
-    otherwise write its cache into the removed temporary dir (and leave it behind again)."""
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("FLYTE_JUPYTER_DATA_DIR", None)
-        else:
-            os.environ["FLYTE_JUPYTER_DATA_DIR"] = before
 
 
 @contextlib.contextmanager
@@ -31,9 +19,9 @@ def embedded_backend(prefix: str, extra_args: Callable[[Path], list[str]] | None
     (it may write a config file into the temporary dir first)."""
     from flyte_jupyter._internal.client import embedded as _embedded
 
-    before = os.environ.get("FLYTE_JUPYTER_DATA_DIR")
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, _restored_data_dir(before):
-        os.environ["FLYTE_JUPYTER_DATA_DIR"] = tmp
+    # The variable is put back as the block ends: local-mode work measured afterwards would otherwise
+    # write its cache into the removed temporary dir (and leave it behind again).
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, mock.patch.dict(os.environ, FLYTE_JUPYTER_DATA_DIR=tmp):
         backend = Path(tmp) / "backend"
         info = _embedded.start_backend(backend, port=0, extra_args=extra_args(Path(tmp)) if extra_args else None)
         try:

@@ -283,13 +283,12 @@ def _remote(args: argparse.Namespace, stores: list[str | None]) -> tuple[list[di
 def _filesystem_of(path: str) -> str:
     """The type of the filesystem holding `path` (ext4, tmpfs, ...): on these VMs a directory or file
     created on ext4 costs 10-40x its CPU on tmpfs, a third of a reusable action's cost."""
-    best, kind = "", "an unknown filesystem"
+    best, kind, real = "", "an unknown filesystem", os.path.realpath(path)
     try:  # the longest mount point above it
         with open("/proc/mounts") as mounts:
             for line in mounts:
                 fields = line.split()
                 point = fields[1]
-                real = os.path.realpath(path)
                 if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
                     best, kind = point, fields[2]
     except OSError:

@@ -212,7 +212,6 @@ def serve(fd: int, warm: bool = True, grpc: bool = False, link_fd: int = -1) -> 
                 home = req["home"]
                 os.makedirs(home, exist_ok=True)
                 os.chdir(home)
-                base_cwd = home
             if req.get("concurrent"):
                 shared = shared or SharedLoop(send, base_env)
                 shared.start(req)
@@ -221,7 +220,7 @@ def serve(fd: int, warm: bool = True, grpc: bool = False, link_fd: int = -1) -> 
                 shared.drain()
                 shared.env = None
                 _set_env(base_env, {})
-            code = _run_one(req, base_env, base_cwd, saved)
+            code = _run_one(req, base_env, home or base_cwd, saved)
             reply({"id": req["id"], "code": code})
             if gone.is_set():
                 return

@@ -126,7 +126,7 @@ class Worker:
                 proc.finish(code if code is not None else -9)
             self.pool.remove(self)
             if exited and self.home:  # a worker removes its own at exit, unless it was killed
-                shutil.rmtree(self.home, ignore_errors=True)
+                await asyncio.to_thread(shutil.rmtree, self.home, ignore_errors=True)  # off the loop: it may be big
 
     def run(self, proc: AttemptProc, argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str,
             concurrent: bool = False) -> None:
@@ -178,20 +178,21 @@ class Worker:
             self.writer.close()
 
 
+def homes_root(data_dir: Path) -> Path:
+    """The folder of the workers' homes (`work/_workers`: no project name starts with "_")."""
+    return data_dir / "work" / "_workers"
+
+
 def home_of(data_dir: Path, pid: int) -> str:
     """A worker's own directory: its cwd between actions and that of its concurrent actions (which
     share one process, so one cwd), instead of the directory the backend was started from."""
-    return str(data_dir / "work" / WORKER_HOMES / str(pid))
-
-
-#: The folder of `data_dir/work` holding the workers' homes (no project name starts with "_").
-WORKER_HOMES = "_workers"
+    return str(homes_root(data_dir) / str(pid))
 
 
 def remove_stale_homes(data_dir: Path, live: set[int]) -> None:
     """After a restart: remove the homes of workers that are gone (killed with the backend, or
     just now as leftovers); a worker reattached as a running attempt keeps its own."""
-    root = data_dir / "work" / WORKER_HOMES
+    root = homes_root(data_dir)
     try:
         names = os.listdir(root)
     except FileNotFoundError:
