@@ -20,8 +20,17 @@ def _overlapping(spans: list[list[float]]) -> bool:
 
 
 def _warm() -> None:
-    """Start the environment's worker (actions that find none ready run forked meanwhile)."""
-    flyte.with_runcontext(mode="remote").run(wc.overlap, n=1, seconds=0.0).outputs()
+    """Start the environment's worker and wait until it takes actions: those that find none ready
+    run forked meanwhile, each in a process of its own, so two runs in a row served by one pid
+    mean the worker is up (on a loaded machine it can take longer than the first run)."""
+    deadline = time.monotonic() + 30
+    last = None
+    while time.monotonic() < deadline:
+        ((pid, _, _),) = flyte.with_runcontext(mode="remote").run(wc.overlap, n=1, seconds=0.0).outputs()
+        if pid == last:
+            return
+        last = pid
+    raise AssertionError("the reusable environment's worker never took an action")
 
 
 def test_async_actions_overlap_in_one_worker_each_with_its_own_log(flyte_backend) -> None:  # type: ignore[no-untyped-def]
