@@ -81,7 +81,9 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$BB/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$BB/etc/group"
 tar --numeric-owner -C "$BB" -cf "$WORK/busybox.tar" .
-bbver=$("$BB/bin/busybox" | head -n1 | sed -n 's/^BusyBox v\([0-9.]*\).*/\1/p')
+# sed reads the whole help text: `| head -n1` would close the pipe early, and busybox's SIGPIPE (141)
+# fails the script under pipefail whenever the text outgrows the pipe's buffer before head exits.
+bbver=$("$BB/bin/busybox" | sed -n '1s/^BusyBox v\([0-9.]*\).*/\1/p')
 
 mv "$WORK/debian-bookworm.tar" "$WORK/busybox.tar" "$CACHE/"
 cat >"$MANIFEST.tmp" <<EOF
