@@ -2,14 +2,13 @@
 
 Why: a warm worker's nested call over gRPC costs one EnqueueActions call, one Watch stream opened
 and cancelled per parent and the interceptors of both: a third of a reusable chain level's CPU here
-(README, "Where issue 15 stands"). The local plugin
-hands its warm workers a private socket instead (`plugins/local/link.py`), and their requests
-arrive here.
+(README, "Where issue 15 stands"). The local plugin hands its warm workers and forked attempts a
+private socket instead (`plugins/local/link.py`), and their requests arrive here.
 
 The checks are EnqueueActions' own (`QueueService.enqueue_all`) and the watch is the state
 service's subscription, so a child enqueued either way is the same child. The authority is
 narrower than a run credential's: the plugin passes only requests for a parent that the asking
-worker runs now.
+process runs now.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ class ChildGateway:
         try:
             return await self.queue.enqueue_all(requests)
         except Exception as exc:  # noqa: BLE001 - every failure is the status the gRPC call would get
-            code, message = status_of(exc, "a worker's EnqueueActions")
+            code, message = status_of(exc, "a linked EnqueueActions")
             raise ChildRefused(code.name, message) from None
 
     async def watch(self, parent: pb.ActionIdentifier,
@@ -43,7 +42,7 @@ class ChildGateway:
         try:
             entry = await entry_of(self.backend, parent)
         except Exception as exc:  # noqa: BLE001
-            code, message = status_of(exc, "a worker's Watch")
+            code, message = status_of(exc, "a linked Watch")
             raise ChildRefused(code.name, message) from None
         hub = self.backend.hub
         sub, snapshot = hub.subscribe(entry, parent.name, 0, terminal_only=True, deliver=deliver)

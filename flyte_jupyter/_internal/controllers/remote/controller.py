@@ -8,8 +8,8 @@ child of a parent shares that one stream, however many there are.
 Concurrent calls (asyncio.gather, flyte.map) are enqueued in batches: the calls made within one
 loop iteration go out as one EnqueueActions call.
 
-In a warm worker both go over the worker's link to the backend instead of gRPC (`link.py`): the
-same requests and answers without the transport, and over gRPC again if the link closes.
+In a warm worker or a forked attempt both go over the process's link to the backend instead of
+gRPC (`link.py`): the same requests and answers without the transport, and over gRPC again if the link closes.
 
 A deployed task (`flyte.remote.Task`) awaited here is enqueued by reference (`task_ref`, the version
 read once with GetTask): the child runs the registered spec, with its inputs encoded and its output
@@ -128,7 +128,7 @@ class RemoteController:
         )
         self._owns_client = owns_client or client is None  # a shared client outlives this controller
         self._informers: dict[str, Informer] = {}
-        self.link = link  # a warm worker's link to its backend (see the module docstring)
+        self.link = link  # the process's link to its backend (see the module docstring)
         self._batcher = _Batcher(self.client, link)
         self._seq: dict[str, itertools.count] = {}
         self._lock = threading.Lock()

@@ -1,5 +1,5 @@
 """The informer: a live copy of one parent action's children, fed by one watch stream on the state
-service (in a warm worker, by a watch on its link: `link.py`), however many children there are; a
+service (in a process with a link, by a watch on it: `link.py`), however many children there are; a
 nested call waits on it for its child's end."""
 
 from __future__ import annotations

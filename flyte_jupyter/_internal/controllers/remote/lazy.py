@@ -13,8 +13,9 @@ worker). Each action's client carries its own run's credential on every call (th
 none), so an action still reaches only its own run and no earlier run's credential is kept. An
 action of a task known to call other tasks (the backend says so with FLYTE_JUPYTER_PRELOAD_GRPC)
 starts connecting, and its watch on its own children, before its body runs (`warm`), so the
-connection overlaps reading its inputs. In a warm worker the calls go over the worker's link to the
-backend instead (`link.py`; the engine holds it), and over gRPC only once that link is gone.
+connection overlaps reading its inputs. In a warm worker, and in a forked attempt on this
+machine, the calls go over the process's link to the backend instead (`link.py`; the engine holds
+it), and over gRPC only once that link is gone.
 """
 
 from __future__ import annotations
@@ -58,12 +59,13 @@ class _Engine:
                              project=project, domain=domain, channels_of=owner)
 
     def link(self) -> "Link | None":
-        """A warm worker's link to its backend (`link.py`), or None in any other process."""
+        """This process's link to its backend (`link.py`): a warm worker's, or the one a forked
+        attempt asks for now; None in any other process."""
         from flyte_jupyter._internal.controllers.remote.link import Link
-        from flyte_jupyter._internal.runtime.worker_link import attached
+        from flyte_jupyter._internal.runtime.worker_link import request
 
-        if self._link is None and attached() >= 0:
-            self._link = Link(attached())
+        if self._link is None and (fd := request()) >= 0:
+            self._link = Link(fd)
         return self._link
 
 
@@ -171,7 +173,7 @@ class LazyRemoteController(Controller):
         for an action that will call other tasks (see the module docstring)."""
         real, loop = self._start()
         if real.link is not None:
-            return  # a warm worker's link is open already: its watch goes out with the first call
+            return  # the process's link is open already: its watch goes out with the first call
         loop.call_soon_threadsafe(real.warm, parent)
 
     def submit_sync(self, task: Any, args: tuple, kwargs: dict) -> Any:

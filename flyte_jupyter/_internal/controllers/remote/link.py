@@ -1,10 +1,12 @@
-"""A warm worker's link: its actions' nested calls over a socket the backend gave the worker.
+"""A process's link: its nested calls over a socket it shares with the backend (a warm worker is
+given it as it starts; a forked attempt asks for it: `runtime/worker_link.request`).
 
 Why: over gRPC a nested call is one EnqueueActions call plus a Watch stream per parent (opened,
 read, cancelled), with their interceptors on both sides: 1.3 ms of CPU for the transport alone on a
 quiet machine here (`benchmarks/rpc_floor.py`), more with the interceptors; a line on a socket both
-ends already hold costs 0.1 ms. Per level of a reusable chain the link took a third off the CPU. The backend's end (`backend/plugins/local/link.py`)
-gives the protocol and serves only the actions this worker runs now.
+ends already hold costs 0.1 ms. Per level of a reusable chain the link took a third off the CPU.
+The backend's end (`backend/plugins/local/link.py`) gives the protocol and serves only the actions
+this process runs now.
 
 The link belongs to the process (one socket, used from the controllers' loop only). When it
 closes (the backend restarted; a busy worker outlives it), every call still open and every call
@@ -39,7 +41,7 @@ def _b64(msg: Any) -> str:
 
 
 class Link:
-    """The worker's end (see the module docstring); every method runs on the controllers' loop."""
+    """The process's end (see the module docstring); every method runs on the controllers' loop."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd

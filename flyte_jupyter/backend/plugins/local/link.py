@@ -1,20 +1,23 @@
-"""A warm worker's link: the backend's end of the second socket every reusable worker gets, over
-which the actions it runs make their nested calls (`_internal/controllers/remote/link.py` is the
-worker's end) instead of over gRPC (see `services/children.py` for why).
+"""An action's link: the backend's end of a private socket over which the actions of one process
+make their nested calls (`_internal/controllers/remote/link.py` is the process's end) instead of
+over gRPC (see `services/children.py` for why). A reusable worker gets its link as it starts (the
+second socket the pool passes it); a forked attempt asks for one on its first nested call, sending
+its end of a new socket pair with a datagram on the report socket (`reports.py`, `serve_forked`).
 
 Protocol (JSON lines; protobuf messages as base64 of their serialized bytes):
-  worker -> backend  {"q": N, "enqueue": EnqueueActionsRequest}
+  process -> backend {"q": N, "enqueue": EnqueueActionsRequest}
                      {"q": N, "watch": ActionIdentifier}     the parent whose children to watch
                      {"unwatch": N}
-  backend -> worker  {"q": N, "ok": EnqueueActionsResponse}
+  backend -> process {"q": N, "ok": EnqueueActionsResponse}
                      {"q": N, "ok": WatchResponse}  for a watch: first its ended children (synced),
                                                      then each child that ends, as it ends
                      {"q": N, "error": [CODE, MESSAGE]}  CODE: the gRPC status name the same request
                                                           would get; ends that request or watch
-Authority: a request is served only for a parent action the worker runs now (the run credential
-in the worker's environment reaches its whole run); a watch ends when its parent's attempt does.
-A line that is not this protocol closes the link: the worker's calls go over gRPC from then on,
-and the worker is retired once the actions it runs end (the pool starts a fresh one).
+Authority: a request is served only for a parent action the process runs now (the run credential
+in its environment reaches its whole run); a watch ends when its parent's attempt does, and a
+forked attempt's link with its attempt. A line that is not this protocol closes the link: the
+process's calls go over gRPC from then on (a worker is also retired once the actions it runs end,
+and the pool starts a fresh one).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import base64
 import binascii
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+import socket
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from google.protobuf.message import DecodeError
 
@@ -34,11 +38,11 @@ from flyte_jupyter._internal.wire.proto import state_service_pb2 as state_pb
 from flyte_jupyter.backend.executor.plugin import ChildGateway, ChildRefused
 
 if TYPE_CHECKING:
-    from flyte_jupyter.backend.plugins.local.workers import Worker
+    from flyte_jupyter.backend.plugins.local.process import AttemptProc
 
 log = logging.getLogger("flyte_jupyter.backend")
 
-#: The longest line a worker may send: a batch of 500 children with inline inputs fits.
+#: The longest line a process may send: a batch of 500 children with inline inputs fits.
 LINE_LIMIT = 1 << 26
 
 
@@ -74,11 +78,26 @@ def _decode(cls: Any, data: str, what: str) -> Any:
         raise ChildRefused("INVALID_ARGUMENT", f"the {what} request does not parse: {exc}") from None
 
 
-class WorkerLink:
-    """The backend's end of one worker's link (see the module docstring)."""
+class LinkOwner(Protocol):
+    """The process at a link's other end, as the link asks about it."""
 
-    def __init__(self, worker: "Worker", gateway: ChildGateway) -> None:
-        self.worker = worker
+    pid: int
+
+    def describe(self) -> str:
+        """What the process is, for the backend's log ("reusable worker 123")."""
+
+    def runs(self, project: str, domain: str, run: str, action: str) -> bool:
+        """Whether the process runs that action now: the link acts for it and for nothing else."""
+
+    def link_closed(self) -> None:
+        """The link is gone: the process's calls go over gRPC from now on."""
+
+
+class ActionLink:
+    """The backend's end of one process's link (see the module docstring)."""
+
+    def __init__(self, owner: LinkOwner, gateway: ChildGateway) -> None:
+        self.owner = owner
         self.gateway = gateway
         self.lines = BatchedLines()
         self._watches: dict[int, tuple[tuple[str, str, str, str], Callable[[], None]]] = {}
@@ -93,17 +112,16 @@ class WorkerLink:
                 if not line:
                     return
                 if not self._take(line):
-                    log.warning("reusable worker %s sent a line that is not its link's protocol; link closed",
-                                self.worker.pid)
+                    log.warning("%s sent a line that is not its link's protocol; link closed", self.owner.describe())
                     return
-        except (ValueError, ConnectionError) as exc:  # a line over LINE_LIMIT, or the worker is gone
-            log.warning("reusable worker %s: link closed: %s", self.worker.pid, exc)
+        except (ValueError, ConnectionError) as exc:  # a line over LINE_LIMIT, or the process is gone
+            log.warning("%s: link closed: %s", self.owner.describe(), exc)
         finally:
             for _, stop in self._watches.values():
                 stop()
             self._watches.clear()
             writer.close()
-            self.worker.retire()
+            self.owner.link_closed()
 
     def _take(self, line: bytes) -> bool:
         try:
@@ -128,15 +146,10 @@ class WorkerLink:
         task.add_done_callback(self._serving.discard)
         return True
 
-    def _runs(self, project: str, domain: str, run: str, parent: str) -> bool:
-        """Whether the worker runs action `parent` of that run now."""
-        return any(s.action_name == parent and s.run_name == run and s.project == project and s.domain == domain
-                   for s in (p.spec for p in self.worker.running.values()))
-
     def _refuse_unless_running(self, project: str, domain: str, run: str, parent: str) -> None:
-        if not self._runs(project, domain, run, parent):
+        if not self.owner.runs(project, domain, run, parent):
             raise ChildRefused("PERMISSION_DENIED", f"action {parent!r} of run {run!r} ({project}/{domain}) is not "
-                                                    "running in this worker; a worker acts only for its own actions")
+                                                    "running in this process; a link acts only for its own actions")
 
     def _reply(self, q: int, key: str, value: Any) -> None:
         self.lines.send(json.dumps({"q": q, key: value}).encode() + b"\n")
@@ -184,8 +197,57 @@ class WorkerLink:
             watch[1]()
 
     def ended(self, project: str, domain: str, run: str, action: str) -> None:
-        """The worker's attempt of that action ended: its watches go (its own calls ended before)."""
+        """The process's attempt of that action ended: its watches go (its own calls ended before)."""
         key = (project, domain, run, action)
         for q in [q for q, (k, _) in self._watches.items() if k == key]:
             self._unwatch(q)
             self._reply(q, "error", ["FAILED_PRECONDITION", f"action {action!r} of run {run!r} is no longer running"])
+
+
+class _Forked:
+    """A forked attempt as its link's owner: one action, until its attempt ends."""
+
+    def __init__(self, proc: "AttemptProc") -> None:
+        self.proc = proc
+        self.pid = proc.pid
+
+    def describe(self) -> str:
+        return f"forked attempt {self.pid} ({self.proc.spec.action_name} of {self.proc.spec.run_name})"
+
+    def runs(self, project: str, domain: str, run: str, action: str) -> bool:
+        s = self.proc.spec
+        return (not self.proc.exited.is_set() and (s.project, s.domain, s.run_name, s.action_name)
+                == (project, domain, run, action))
+
+    def link_closed(self) -> None:
+        pass  # the attempt's own calls fall back to gRPC; nothing else shares its process
+
+
+_forked_links: set[asyncio.Future] = set()  # served until their attempt ends (the loop keeps weak references)
+
+
+def serve_forked(proc: "AttemptProc", sock: socket.socket, gateway: ChildGateway) -> None:
+    """Serve the link a forked attempt asked for (its end came on the report socket) until the
+    link or the attempt ends, whichever is first; the socket is the link's from here on."""
+    link = ActionLink(_Forked(proc), gateway)
+
+    async def serve() -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=sock, limit=LINE_LIMIT)
+        except OSError:
+            sock.close()
+            return
+        serving = asyncio.ensure_future(link.serve(reader, writer))
+        ended = asyncio.ensure_future(proc.exited.wait())
+        await asyncio.wait({serving, ended}, return_when=asyncio.FIRST_COMPLETED)
+        if not serving.done():  # the attempt ended (its report came, or its exit): so does its link
+            s = proc.spec
+            link.ended(s.project, s.domain, s.run_name, s.action_name)
+            link.lines.flush()
+            writer.close()
+            await serving
+        ended.cancel()
+
+    fut = asyncio.ensure_future(serve())
+    _forked_links.add(fut)
+    fut.add_done_callback(_forked_links.discard)

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ from flyte_jupyter.backend.plugins.local import podtemplate, procfs
 from flyte_jupyter.backend.plugins.local import secrets as _secrets
 from flyte_jupyter.backend.plugins.local.attempt import order_path_of
 from flyte_jupyter.backend.plugins.local.forkserver import ForkServer, ForkServerLost
+from flyte_jupyter.backend.plugins.local.link import serve_forked
 from flyte_jupyter.backend.plugins.local.logread import OrderedLogs
 from flyte_jupyter.backend.plugins.local.process import AttemptProc, stored_log
 from flyte_jupyter.backend.plugins.local.procfs import (
@@ -145,7 +147,7 @@ class LocalProcessPlugin(ExecutorPlugin):
     def report_fd(self) -> int:
         """The socket forked attempts report their end on (made on the first fork server's start)."""
         if self._reports is None:
-            self._reports = Reports(self._reported)
+            self._reports = Reports(self._reported, self._linked)
         return self._reports.fd
 
     def _reported(self, pid: int, msg: dict) -> bool:
@@ -160,10 +162,28 @@ class LocalProcessPlugin(ExecutorPlugin):
                         peak_memory_bytes=int(rss) if isinstance(rss, (int, float)) else None)
         return True
 
+    def _linked(self, pid: int, sock: socket.socket) -> bool:
+        """A forked attempt asks for a link for its nested calls (see `link.serve_forked`).
+        False if `pid` is not known yet (the request waits for its spawn's answer)."""
+        proc = self._procs.get(pid)
+        if proc is None:
+            return False
+        if self.children is None or proc.exited.is_set():  # no gateway, or too late: its calls use gRPC
+            sock.close()
+        else:
+            serve_forked(proc, sock, self.children)
+        return True
+
     def _claim_early_report(self, proc: AttemptProc) -> None:
-        """A report that came before the fork server's answer with the attempt's pid."""
-        early = self._reports.take(proc.pid) if self._reports is not None and proc.pid else None
-        if early is not None and self._procs.get(proc.pid) is proc:
+        """A report, or a link request, that came before the fork server's answer with the
+        attempt's pid."""
+        if self._reports is None or not proc.pid or self._procs.get(proc.pid) is not proc:
+            return
+        sock = self._reports.take_link(proc.pid)
+        if sock is not None:
+            self._linked(proc.pid, sock)
+        early = self._reports.take(proc.pid)
+        if early is not None:
             self._reported(proc.pid, early)
 
     def _register(self, proc: AttemptProc) -> None:

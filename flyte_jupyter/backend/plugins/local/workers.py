@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flyte_jupyter.backend.plugins.local.link import LINE_LIMIT, BatchedLines, WorkerLink
+from flyte_jupyter.backend.plugins.local.link import LINE_LIMIT, ActionLink, BatchedLines
 from flyte_jupyter.backend.plugins.local.process import AttemptProc
 from flyte_jupyter.backend.plugins.local.procfs import start_time
 from flyte_jupyter.backend.plugins.local.worker import shared_env
@@ -42,7 +42,7 @@ class Worker:
         self.idle_since = time.monotonic()
         self._next = 0
         self._lines = BatchedLines()  # the requests of one turn of the loop go out in one write
-        self.link: WorkerLink | None = None  # its actions' nested calls (see `link`)
+        self.link: ActionLink | None = None  # its actions' nested calls (see `link`)
         self.retired = False  # takes no more actions, and goes once those it runs end (`retire`)
         self.home = ""  # its own directory (`home_of`), where its concurrent actions run
 
@@ -88,7 +88,7 @@ class Worker:
         self.start = start_time(self.pid) or "0"
         gateway = self.pool.plugin.children
         if gateway is not None:  # else (a plugin used without the backend's services) its calls go over gRPC
-            self.link = WorkerLink(self, gateway)
+            self.link = ActionLink(self, gateway)
             link_reader, link_writer = await asyncio.open_unix_connection(sock=link_ours, limit=LINE_LIMIT)
             asyncio.ensure_future(self.link.serve(link_reader, link_writer))
         else:
@@ -163,6 +163,17 @@ class Worker:
             return True
         return (concurrency > 1 and self.concurrent and len(self.running) < concurrency
                 and self.env == shared_env(env))
+
+    def describe(self) -> str:
+        return f"reusable worker {self.pid}"
+
+    def runs(self, project: str, domain: str, run: str, action: str) -> bool:
+        """Whether the worker runs that action now (its link acts for those only)."""
+        return any((s.project, s.domain, s.run_name, s.action_name) == (project, domain, run, action)
+                   for s in (p.spec for p in self.running.values()))
+
+    def link_closed(self) -> None:
+        self.retire()
 
     def retire(self) -> None:
         """Take no more actions and go once those running end: a worker whose link closed would

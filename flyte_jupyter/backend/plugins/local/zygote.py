@@ -29,6 +29,9 @@ Protocol over the inherited socket (one JSON object per line):
                      waiting for the exit to be reaped through the template (5-25 ms here). The
                      kernel stamps the sender's pid on it (SCM_CREDENTIALS), so an attempt can
                      end only itself; the exit is still reaped and reported as before.
+                     {"link": true} with one descriptor (SCM_RIGHTS): an attempt's first nested
+                     call asks for a link (`_internal/runtime/worker_link.request`, served by
+                     `link.serve_forked`), with the same pid stamped on it.
 The zygote ends with the backend: it exits when the backend's end of the socket closes, and the
 kernel kills it when the backend process dies (PR_SET_PDEATHSIG; the backend's pid is its third
 argument, so a zygote whose backend died before the request took exits at once). A template ends
@@ -49,6 +52,7 @@ import sys
 import traceback
 from typing import cast
 
+from flyte_jupyter._internal.runtime import worker_link
 from flyte_jupyter._internal.runtime.entrypoint import PRELOAD_GRPC_ENV
 from flyte_jupyter.backend.plugins.local.attempt import open_log, preload, preload_grpc
 from flyte_jupyter.backend.plugins.local.procfs import die_with_parent
@@ -105,6 +109,8 @@ def _child(req: dict, keep_closed: list[int], out_fd: int | None) -> None:
         cast(io.TextIOWrapper, sys.stdout).reconfigure(line_buffering=True)  # the interpreter's own streams
         cast(io.TextIOWrapper, sys.stderr).reconfigure(line_buffering=True)
         argv = req["argv"]
+        if _REPORT_FD >= 0:  # its nested calls may ask for a link on the report socket
+            worker_link.offer(_REPORT_FD)
         sys.argv = ["flyte_jupyter.entrypoint", *argv]
         code = run_entrypoint(argv, order_path_of(req["stdout"]))
         _report_end(code, argv)  # its result is in place: the backend need not wait for the exit
