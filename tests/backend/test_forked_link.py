@@ -1,10 +1,8 @@
 """A forked attempt's nested calls go over a link it asks for on the report socket (no gRPC), with
 the authority of its own action and no more; descriptors that are not a link request are closed;
-a link that breaks falls back to gRPC."""
+a link that breaks falls back to gRPC (`test_worker_link.py`, with the warm worker's)."""
 
 from __future__ import annotations
-
-import time
 
 from flows import linked
 
@@ -39,22 +37,3 @@ def test_descriptors_that_are_no_link_request_are_closed_and_a_stranger_is_not_s
     assert outcome == ["closed", "closed", "closed", "held"], outcome
     log = (flyte_backend.data_dir / "backend-test.log").read_text(errors="replace")
     assert "not a link request; closed" in log
-
-
-def test_a_forked_parent_whose_backend_is_killed_finishes_its_call_over_grpc(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """SIGKILL of the backend while a forked parent waits over its link for its child: the link is
-    gone, so the wait goes on over gRPC against the restarted backend, and the run succeeds."""
-    backend = backend_factory().start()
-    backend.use()
-    try:
-        run = flyte.with_runcontext(mode="remote").run(linked.forked_waits_on_a_nap, marker_dir=str(tmp_path))
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "napping").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert (tmp_path / "napping").exists(), "the child never started"
-        backend.kill()
-        backend.start()
-        assert run.outputs() == (True, 8)
-        assert run.actions["a0"].attempts == 1, "the parent was run again instead of going on over gRPC"
-    finally:
-        flyte.init()

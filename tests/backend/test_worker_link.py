@@ -1,8 +1,11 @@
 """A warm worker's nested calls go over its link to the backend (no gRPC), with the authority of
-the actions it runs and no more; a broken link falls back to gRPC."""
+the actions it runs and no more; a broken link falls back to gRPC, a forked parent's too
+(`test_forked_link.py` has the rest of a forked attempt's link)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any, Callable
 
 from flows import linked
@@ -46,29 +49,46 @@ def test_a_worker_acts_over_its_link_only_for_the_actions_it_runs(flyte_backend)
     assert other.actions.keys() == {"a0"}  # nothing was added to the other run
 
 
-def test_a_warm_parent_whose_backend_is_killed_finishes_its_call_over_grpc(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """SIGKILL of the backend while a warm worker's action waits for its child: the link is gone,
-    so the wait goes on over gRPC against the restarted backend, and the run succeeds."""
-    import time
+def _napping(run, marker: Path) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the run's child started its nap (else the run ended first, or 30 s went)."""
+    deadline = time.monotonic() + 30
+    while not marker.exists() and not run.done and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return marker.exists()
 
+
+def _finishes_over_grpc_after_a_kill(backend, run) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL and restart the backend while the run's parent waits over its link for the napping
+    child: the link is gone, so the wait goes on over gRPC, and the parent is not run again."""
+    backend.kill()
+    backend.start()
+    assert run.outputs() == (True, 8)
+    assert run.actions["a0"].attempts == 1, "the parent was run again instead of going on over gRPC"
+
+
+def test_a_warm_parent_whose_backend_is_killed_finishes_its_call_over_grpc(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
     backend = backend_factory().start()
     backend.use()
     try:
         remote = flyte.with_runcontext(mode="remote")
         for _ in range(20):
-            marker = tmp_path / "napping"
             run = remote.run(linked.waits_on_a_nap, marker_dir=str(tmp_path))
-            deadline = time.monotonic() + 30
-            while not marker.exists() and not run.done and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if marker.exists():
+            if _napping(run, tmp_path / "napping"):
                 break
             assert run.outputs() == (False, 0)  # forked while the pool grew: try again
         else:
             raise AssertionError("no run of 20 got a warm worker")
-        backend.kill()
-        backend.start()
-        assert run.outputs() == (True, 8)
-        assert run.actions["a0"].attempts == 1, "the parent was run again instead of going on over gRPC"
+        _finishes_over_grpc_after_a_kill(backend, run)
+    finally:
+        flyte.init()
+
+
+def test_a_forked_parent_whose_backend_is_killed_finishes_its_call_over_grpc(backend_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    backend = backend_factory().start()
+    backend.use()
+    try:
+        run = flyte.with_runcontext(mode="remote").run(linked.forked_waits_on_a_nap, marker_dir=str(tmp_path))
+        assert _napping(run, tmp_path / "napping"), "the child never started"
+        _finishes_over_grpc_after_a_kill(backend, run)
     finally:
         flyte.init()

@@ -122,14 +122,19 @@ async def calls_intruder(other_run: str) -> list[str]:
     return await intrudes.aio(other_run)
 
 
-@linked.task
-def naps(marker_dir: str) -> int:
+def _nap(marker_dir: str) -> int:
+    """Says it naps (a file the test waits for), naps 3 s, returns 7."""
     import time
 
     with open(os.path.join(marker_dir, "napping"), "w") as fh:
         fh.write(str(os.getpid()))
     time.sleep(3)
     return 7
+
+
+@linked.task
+def naps(marker_dir: str) -> int:
+    return _nap(marker_dir)
 
 
 @linked.task
@@ -235,12 +240,7 @@ def stray_descriptors() -> list[str]:
 
 @outside.task
 def naps_forked(marker_dir: str) -> int:
-    import time
-
-    with open(os.path.join(marker_dir, "napping"), "w") as fh:
-        fh.write(str(os.getpid()))
-    time.sleep(3)
-    return 7
+    return _nap(marker_dir)
 
 
 @outside.task
