@@ -4,13 +4,18 @@ the actions it runs and no more; a broken link falls back to gRPC, a forked pare
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from flows import linked
 
 import flyte_jupyter as flyte
+from flyte_jupyter._internal.controllers.remote.link import Link, LinkClosed
+from flyte_jupyter._internal.wire.proto import common_pb2 as pb
 
 
 def _in_a_worker(run: Callable[[], Any], ran_there: Callable[[Any], bool]) -> Any:
@@ -92,3 +97,20 @@ def test_a_forked_parent_whose_backend_is_killed_finishes_its_call_over_grpc(bac
         _finishes_over_grpc_after_a_kill(backend, run)
     finally:
         flyte.init()
+
+
+def test_a_link_whose_backend_died_before_its_first_call_says_so_at_once() -> None:
+    """A nesting task asks for its link as it starts and first uses it after its body's first
+    await; a backend killed in between leaves a dead peer, and the call must fall back to gRPC
+    (LinkClosed) instead of waiting for an answer nobody will send."""
+    async def first_calls() -> None:
+        for _ in range(20):  # the reader sees the end in the same loop turn as the call resumes, or after
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            theirs.close()
+            link = Link(mine.detach())
+            with pytest.raises(LinkClosed):
+                await asyncio.wait_for(link.enqueue_actions([]), 5)
+            with pytest.raises(LinkClosed):
+                await asyncio.wait_for(anext(link.watch(pb.ActionIdentifier(name="a0"))), 5)
+
+    asyncio.run(first_calls())

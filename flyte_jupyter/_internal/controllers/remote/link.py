@@ -62,6 +62,8 @@ class Link:
         await asyncio.shield(self._opening)
         if self._writer is None:
             raise LinkClosed("the link to the backend did not open")
+        if self.closed:  # it opened and its reader saw the end before this call woke (a dead peer)
+            raise LinkClosed("the link to the backend closed")
         return self._writer
 
     async def _connect(self) -> None:
