@@ -5,6 +5,8 @@ the actions it runs and no more; a broken link falls back to gRPC, a forked pare
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import socket
 import time
 from pathlib import Path
@@ -114,3 +116,49 @@ def test_a_link_whose_backend_died_before_its_first_call_says_so_at_once() -> No
                 await asyncio.wait_for(anext(link.watch(pb.ActionIdentifier(name="a0"))), 5)
 
     asyncio.run(first_calls())
+
+
+def test_the_children_of_one_gather_reach_the_backend_in_call_order_one_batch_at_a_time() -> None:
+    """The backend creates children in the order their requests arrive and admits them first come,
+    first served; calls that reach the controller over several loop turns make several batches, and
+    a later batch sent beside an earlier one could be stored first (a gather's `whole` admitted
+    before its `core`). So a batch waits for the one before it, and what came meanwhile goes as one."""
+    from flyte_jupyter._internal.client.grpc_client import BackendClient
+    from flyte_jupyter._internal.controllers.remote.controller import _Batcher
+    from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
+
+    def req(name: str) -> queue_pb.EnqueueActionRequest:
+        return queue_pb.EnqueueActionRequest(id=pb.ActionIdentifier(run="r", name=name), parent="a0")
+
+    async def backend_reads(reader: asyncio.StreamReader) -> tuple[int, list[str]]:
+        msg = json.loads(await asyncio.wait_for(reader.readline(), 5))
+        asked = queue_pb.EnqueueActionsRequest.FromString(base64.b64decode(msg["enqueue"]))
+        return msg["q"], [a.id.name for a in asked.actions]
+
+    def answer(writer: asyncio.StreamWriter, q: int, names: list[str]) -> None:
+        results = [queue_pb.EnqueueActionResponse(action=pb.Action(id=pb.ActionIdentifier(name=n))) for n in names]
+        ok = queue_pb.EnqueueActionsResponse(results=results).SerializeToString()
+        writer.write(json.dumps({"q": q, "ok": base64.b64encode(ok).decode()}).encode() + b"\n")
+
+    async def calls() -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        reader, writer = await asyncio.open_unix_connection(sock=theirs)
+        batcher = _Batcher(BackendClient("127.0.0.1:9"), Link(mine.detach()))  # gRPC is never reached
+        first = [batcher.enqueue(req(n)) for n in ("core", "whole")]
+        q, names = await backend_reads(reader)
+        assert names == ["core", "whole"]
+        later = []
+        for n in ("small-1", "small-2"):  # two more loop turns while the first batch is unanswered
+            later.append(batcher.enqueue(req(n)))
+            await asyncio.sleep(0.05)
+        with pytest.raises(asyncio.TimeoutError):  # nothing more is sent before the answer
+            await asyncio.wait_for(reader.readline(), 0.3)
+        answer(writer, q, names)
+        assert [(await f).action.id.name for f in first] == ["core", "whole"]
+        q, names = await backend_reads(reader)
+        assert names == ["small-1", "small-2"]  # what came meanwhile, as one call, in call order
+        answer(writer, q, names)
+        assert [(await f).action.id.name for f in later] == ["small-1", "small-2"]
+        writer.close()
+
+    asyncio.run(calls())

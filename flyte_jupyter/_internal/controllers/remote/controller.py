@@ -6,7 +6,8 @@ stream per parent on the state service that keeps a live copy of that parent's c
 child of a parent shares that one stream, however many there are.
 
 Concurrent calls (asyncio.gather, flyte.map) are enqueued in batches: the calls made within one
-loop iteration go out as one EnqueueActions call.
+loop iteration go out as one EnqueueActions call, and one batch at a time so that the backend
+creates (and admits) children in call order.
 
 In a warm worker or a forked attempt both go over the process's link to the backend instead of
 gRPC (`link.py`): the same requests and answers without the transport, and over gRPC again if the link closes.
@@ -55,28 +56,45 @@ _BATCH = 500
 
 
 class _Batcher:
-    """Collects EnqueueAction requests made in one loop iteration into one EnqueueActions call."""
+    """Collects EnqueueAction requests made in one loop iteration into one EnqueueActions call, and
+    sends those calls one at a time, in call order.
+
+    The backend stores children in the order their requests arrive and admits queued actions first
+    come, first served, so the children of one gather must arrive in the order they were called. The
+    calls of one gather can reach this loop over several iterations (a warm worker's loop hands them
+    over from another thread), so they may span several batches; two batches sent at once could be
+    stored the later one first. Requests made while a batch is on its way go together in the next.
+    """
 
     def __init__(self, client: BackendClient, link: Link | None = None) -> None:
         self.client = client
         self.link = link
         self._pending: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]] = []
-        self._scheduled = False
+        self._scheduled = False  # a flush is due at the next loop iteration
+        self._sending = False  # a batch is on its way; the drain sends whatever waits after it
 
     def enqueue(self, req: queue_pb.EnqueueActionRequest) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._pending.append((req, fut))
-        if not self._scheduled:
+        if not self._scheduled and not self._sending:
             self._scheduled = True
             loop.call_soon(self._flush)
         return fut
 
     def _flush(self) -> None:
         self._scheduled = False
-        pending, self._pending = self._pending, []
-        for i in range(0, len(pending), _BATCH):
-            asyncio.ensure_future(self._send(pending[i:i + _BATCH]))
+        if not self._sending and self._pending:
+            self._sending = True
+            asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                items, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
+                await self._send(items)
+        finally:
+            self._sending = False
 
     async def _send(self, items: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]]) -> None:
         try:
@@ -85,6 +103,8 @@ class _Batcher:
             for _, fut in items:
                 if not fut.done():
                     fut.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # the loop ends: send nothing more
             return
         for (_, fut), result in zip(items, results):
             if not fut.done():
