@@ -70,23 +70,15 @@ class _Batcher:
         self.client = client
         self.link = link
         self._pending: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]] = []
-        self._scheduled = False  # a flush is due at the next loop iteration
-        self._sending = False  # a batch is on its way; the drain sends whatever waits after it
+        self._draining = False  # a drain is due or running: it sends whatever waits, a batch at a time
 
     def enqueue(self, req: queue_pb.EnqueueActionRequest) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
+        fut = asyncio.get_running_loop().create_future()
         self._pending.append((req, fut))
-        if not self._scheduled and not self._sending:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+        if not self._draining:
+            self._draining = True
+            asyncio.ensure_future(self._drain())  # its first step runs after this iteration's calls
         return fut
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        if not self._sending and self._pending:
-            self._sending = True
-            asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         try:
@@ -94,7 +86,7 @@ class _Batcher:
                 items, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
                 await self._send(items)
         finally:
-            self._sending = False
+            self._draining = False
 
     async def _send(self, items: list[tuple[queue_pb.EnqueueActionRequest, asyncio.Future]]) -> None:
         try:
