@@ -16,8 +16,11 @@ import pytest
 from flows import linked
 
 import flyte_jupyter as flyte
+from flyte_jupyter._internal.client.grpc_client import BackendClient
+from flyte_jupyter._internal.controllers.remote.controller import _Batcher
 from flyte_jupyter._internal.controllers.remote.link import Link, LinkClosed
 from flyte_jupyter._internal.wire.proto import common_pb2 as pb
+from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
 
 
 def _in_a_worker(run: Callable[[], Any], ran_there: Callable[[Any], bool]) -> Any:
@@ -123,10 +126,6 @@ def test_the_children_of_one_gather_reach_the_backend_in_call_order_one_batch_at
     first served; calls that reach the controller over several loop turns make several batches, and
     a later batch sent beside an earlier one could be stored first (a gather's `whole` admitted
     before its `core`). So a batch waits for the one before it, and what came meanwhile goes as one."""
-    from flyte_jupyter._internal.client.grpc_client import BackendClient
-    from flyte_jupyter._internal.controllers.remote.controller import _Batcher
-    from flyte_jupyter._internal.wire.proto import queue_service_pb2 as queue_pb
-
     def req(name: str) -> queue_pb.EnqueueActionRequest:
         return queue_pb.EnqueueActionRequest(id=pb.ActionIdentifier(run="r", name=name), parent="a0")
 
