@@ -236,7 +236,7 @@ def test_submit_from_the_toolbar_and_follow_the_run_in_the_panel(lab: dict[str, 
     group = detail.locator(".jp-FlyteTree-groupRow")
     # the group's own phase may come a render after its members' (CI once read RUNNING here with
     # all five rows SUCCEEDED): wait for it, as a user would see it turn
-    page.wait_for_selector("#flyte-jupyter-panel .jp-FlyteTree-groupRow[data-group-phase=SUCCEEDED]", timeout=10_000)
+    detail.locator(".jp-FlyteTree-groupRow[data-group-phase=SUCCEEDED]").wait_for(timeout=10_000)
     assert "3/3" in group.inner_text()
     assert tasks == ["main", "square", "square", "square", "total"]
     assert "binder_demo.ipynb" in detail.locator(".jp-FlyteDetail-meta").inner_text()
