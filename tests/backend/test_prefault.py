@@ -68,7 +68,7 @@ def test_prefault_takes_the_write_faults_ahead_and_changes_no_byte(shared_pages)
         buf[_offset(buf, start + page * PAGE) + 7] = page
 
     def child() -> dict[str, Any]:
-        done = prefault.prefault([(start, start + 30 * PAGE)])
+        done = prefault.prefault(prefault.plan([(start, start + 30 * PAGE)]))
         unchanged = all(buf[_offset(buf, start + p * PAGE) + 7] == p for p in range(64))
 
         def faults_writing(pages: range) -> int:
@@ -86,7 +86,7 @@ def test_prefault_takes_the_write_faults_ahead_and_changes_no_byte(shared_pages)
     assert out["not_ahead"] >= 30, out
 
 
-def test_prefault_stays_in_private_writable_memory_and_within_its_budget() -> None:
+def test_a_plan_stays_in_private_writable_memory_and_within_its_budget() -> None:
     readonly = mmap.mmap(-1, 16 * PAGE, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
     big = mmap.mmap(-1, (prefault.MAX_PAGES + 4096) * PAGE, flags=mmap.MAP_PRIVATE)  # writable, never touched
     ro_start = _address_of_mmap(readonly)
@@ -94,18 +94,19 @@ def test_prefault_stays_in_private_writable_memory_and_within_its_budget() -> No
 
     def child() -> dict[str, int]:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        unmapped = prefault.prefault([(PAGE, 2 * PAGE)])  # nothing is mapped at the second page
-        read_only = prefault.prefault([(ro_start, ro_start + 16 * PAGE)])
-        capped = prefault.prefault([(big_start, big_start + len(big))])
+        unmapped = prefault.prefault(prefault.plan([(PAGE, 2 * PAGE)]))  # nothing is mapped at the second page
+        read_only = prefault.prefault(prefault.plan([(ro_start, ro_start + 16 * PAGE)]))
+        capped = prefault.prefault(prefault.plan([(big_start, big_start + len(big))]))
+        stale = prefault.prefault([(PAGE, 2 * PAGE)])  # a plan made before that memory went: skipped
         grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
-        return {"unmapped": unmapped, "read_only": read_only, "capped": capped, "grown_kib": grown}
+        return {"unmapped": unmapped, "read_only": read_only, "capped": capped, "stale": stale, "grown_kib": grown}
 
     try:
         out = _in_child(child)
     finally:
         readonly.close()
         big.close()
-    assert out["unmapped"] == 0 and out["read_only"] == 0, out
+    assert out["unmapped"] == 0 and out["read_only"] == 0 and out["stale"] == 0, out
     assert out["capped"] == prefault.MAX_PAGES, out
     assert out["grown_kib"] <= (prefault.MAX_PAGES * PAGE) // 1024 + 4096, out
 

@@ -12,13 +12,14 @@ of its memory they have written (`written`: present and mapped by this process a
 /proc/self/pagemap), and the fork server keeps the pages every one of them wrote (`common`), so
 a bundle whose actions run different tasks pre-faults only what they share. The next spares make
 those pages their own with madvise(MADV_POPULATE_WRITE) (Linux 5.14 and later: the kernel breaks
-the sharing without changing a byte; elsewhere nothing is done), limited to their own private
-writable mappings and to `MAX_PAGES`.
+the sharing without changing a byte; elsewhere nothing is done), limited to the fork server's
+private writable mappings and to `MAX_PAGES` (`plan`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import struct
@@ -105,12 +106,27 @@ def unpack(data: bytes) -> Ranges | None:
     return ranges
 
 
+def plan(ranges: Ranges) -> Ranges:
+    """What of `ranges` a spare forked from this process can pre-fault: the part within its
+    private writable mappings, at most `MAX_PAGES`. Computed once by the fork server when it
+    learns the pages (its children share its mappings), so a spare only makes the system calls."""
+    out: Ranges = []
+    budget = MAX_PAGES * PAGE
+    for lo, hi in common(ranges, _private_writable()):
+        hi = min(hi, lo + budget)
+        out.append((lo, hi))
+        budget -= hi - lo
+        if budget <= 0:
+            break
+    return out
+
+
 _madvise = None
 
 
 def prefault(ranges: Ranges) -> int:
-    """Take the write faults of `ranges` now, within this process's private writable mappings and
-    at most `MAX_PAGES`: the pages pre-faulted."""
+    """Take the write faults of `ranges` (a `plan`) now: the pages pre-faulted. A range no longer
+    mapped as it was is skipped; on a kernel without MADV_POPULATE_WRITE nothing is done."""
     global _madvise
     if not ranges:
         return 0
@@ -118,15 +134,10 @@ def prefault(ranges: Ranges) -> int:
         libc = ctypes.CDLL(None, use_errno=True)
         _madvise = libc.madvise
         _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    budget = MAX_PAGES * PAGE
     done = 0
-    for span in common(ranges, _private_writable()):
-        size = min(span[1] - span[0], budget - done)
-        if size <= 0:
+    for lo, hi in ranges:
+        if _madvise(lo, hi - lo, _MADV_POPULATE_WRITE) == 0:
+            done += hi - lo
+        elif ctypes.get_errno() == errno.EINVAL:  # a kernel without it: nothing more to try
             break
-        if _madvise(span[0], size, _MADV_POPULATE_WRITE) != 0:
-            if ctypes.get_errno() == 22:  # EINVAL: a kernel without it; nothing more to try
-                break
-            continue  # the range changed under us (ENOMEM, EFAULT): skip it
-        done += size
     return done // PAGE

@@ -202,7 +202,8 @@ class _Spares:
         self.reports, self.tell = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.reports.setblocking(False)
         self.heard = 0
-        self.pages: prefault.Ranges = []
+        self.pages: prefault.Ranges = []  # what every teacher wrote
+        self.plan: prefault.Ranges = []  # of that, what a spare pre-faults
 
     def fds(self) -> list[int]:
         """The fork server's ends of its spares' sockets: closed in every other child."""
@@ -220,6 +221,7 @@ class _Spares:
                 continue
             self.pages = pages if self.heard == 0 else prefault.common(self.pages, pages)
             self.heard += 1
+            self.plan = prefault.plan(self.pages)
 
     def refill(self, keep_closed: list[int]) -> None:
         if self.conn is not None:
@@ -235,7 +237,7 @@ class _Spares:
             teaching = self.heard < self.TEACHERS
             # a teacher pre-faults nothing (what it reports is then only what its attempt wrote)
             _spare_child(theirs, [fd for fd in [*keep_closed, ours.fileno()] if not (teaching and fd == self.tell.fileno())],
-                         [] if teaching else self.pages, self.tell.fileno() if teaching else -1)
+                         [] if teaching else self.plan, self.tell.fileno() if teaching else -1)
         theirs.close()
         ours.setblocking(False)
         self.pid, self.conn = pid, ours
