@@ -35,7 +35,7 @@ Protocol over the inherited socket (one JSON object per line):
 Spares (`_Spares`): a fork server keeps one child already forked and detached, and hands it an
 attempt's request and stdout log's fd (SCM_RIGHTS on a socket pair of their own) instead of
 forking then; the reply names the spare's pid. A spare that dies idle is nobody's exit; a new one
-is forked once the fork server has answered what it was sent. A spare also takes ahead the page
+is forked once the fork server has had nothing to do for 2 ms. A spare also takes ahead the page
 faults attempts were seen to take (`prefault`).
 The zygote ends with the backend: it exits when the backend's end of the socket closes, and the
 kernel kills it when the backend process dies (PR_SET_PDEATHSIG; the backend's pid is its third
@@ -54,6 +54,7 @@ import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
 from typing import cast
 
@@ -155,6 +156,11 @@ def _tell_written(tell_fd: int) -> None:
         pass
 
 
+#: How long a fork server must have had nothing to do before it forks a new spare: in a burst of
+#: requests (a fan-out) the spare's hand-over would only add to each fork's cost, and the fork of
+#: the next spare would compete with the attempts for the cores.
+_REFILL_AFTER = 0.002
+
 #: The largest attempt request a spare takes (argv and the environment's delta, as JSON); a larger
 #: one is forked for directly.
 _HANDOFF_MAX = 1 << 17
@@ -183,7 +189,8 @@ class _Spares:
     """One child forked and detached before any attempt asks for it, so that an attempt's request
     only has to be handed over: the fork and the detaching (about 3.5 ms of a forked action's path
     here) happen while the fork server would otherwise wait. Each attempt is still its own process
-    with its own session; a spare serves one attempt and is replaced after the hand-over.
+    with its own session; a spare serves one attempt and is replaced once the fork server is idle
+    (`_REFILL_AFTER`).
 
     A spare also takes ahead the page faults its attempt would take (`prefault`): the first
     `TEACHERS` spares' attempts report the pages they wrote, on a datagram socket whose far end
@@ -202,6 +209,7 @@ class _Spares:
         self.reports, self.tell = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.reports.setblocking(False)
         self.heard = 0
+        self.retry_at = 0.0  # after a failed fork, no spare before this (time.monotonic())
         self.pages: prefault.Ranges = []  # what every teacher wrote
         self.plan: prefault.Ranges = []  # of that, what a spare pre-faults
 
@@ -223,8 +231,14 @@ class _Spares:
             self.heard += 1
             self.plan = prefault.plan(self.pages)
 
-    def refill(self, keep_closed: list[int]) -> None:
+    def quiet_needed(self) -> float | None:
+        """How long the fork server waits for work before it forks a spare (None: it has one)."""
         if self.conn is not None:
+            return None
+        return max(_REFILL_AFTER, self.retry_at - time.monotonic())
+
+    def refill(self, keep_closed: list[int]) -> None:
+        if self.conn is not None or time.monotonic() < self.retry_at:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -232,7 +246,8 @@ class _Spares:
         except OSError:
             ours.close()
             theirs.close()
-            return  # the next attempt is forked for directly; the next refill tries again
+            self.retry_at = time.monotonic() + 1.0  # out of processes: attempts are forked directly
+            return
         if pid == 0:
             teaching = self.heard < self.TEACHERS
             # a teacher pre-faults nothing (what it reports is then only what its attempt wrote)
@@ -466,7 +481,11 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
         spares.refill(closing())
         buf = b""
         while True:
-            for key, _ in sel.select():
+            events = sel.select(spares.quiet_needed())
+            if not events:
+                spares.refill(closing())
+                continue
+            for key, _ in events:
                 if key.data == "wake":
                     try:
                         while os.read(wake_r, 4096):
@@ -488,7 +507,6 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
                     line, buf = buf.split(b"\n", 1)
                     spawn(json.loads(line))
             reap()
-            spares.refill(closing())
     except (ConnectionResetError, BrokenPipeError):
         return  # the backend is gone, and closed its end with our messages unread
     finally:
