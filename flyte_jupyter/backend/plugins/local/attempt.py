@@ -80,8 +80,9 @@ def preload_grpc() -> None:
 def open_log(path: str) -> int:
     """Create (truncate) one log file of an attempt and return its fd.
 
-    The fork server opens an attempt's stdout *before* it forks, so the child holds it from its
-    first instant; the child opens its stderr itself. So, for a restarted backend: a live process
+    The fork server opens an attempt's stdout *before* it forks (or hands the attempt to its
+    spare), so the attempt's process holds it from its first instant as an attempt; the child
+    opens its stderr itself. So, for a restarted backend: a live process
     writing the stdout log is the attempt; a stderr log means the attempt's process came to be;
     neither, that it never did (see `LocalProcessPlugin.locate`)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC

@@ -37,12 +37,13 @@ attempt's request and stdout log's fd (SCM_RIGHTS on a socket pair of their own)
 forking then; the reply names the spare's pid. A spare that dies idle is nobody's exit; a new one
 is forked once the fork server has had nothing to do for 2 ms. A spare also takes ahead the page
 faults attempts were seen to take (`prefault`).
+
 The zygote ends with the backend: it exits when the backend's end of the socket closes, and the
 kernel kills it when the backend process dies (PR_SET_PDEATHSIG; the backend's pid is its third
 argument, so a zygote whose backend died before the request took exits at once). A template ends
 likewise with its zygote. Running children (attempts) are left alone: a restarted backend
 reattaches to them. The zygote creates an attempt's stdout log before it forks, so the child holds
-it from its first instant (see `attempt.open_log`).
+it from its first instant (see `attempt.open_log`); a spare holds it from the hand-over on.
 """
 
 from __future__ import annotations
