@@ -14,6 +14,7 @@ from faults.harness import processes_of, wait_for
 from flows import spares
 
 import flyte_jupyter as flyte
+from flyte_jupyter.backend.plugins.local.zygote import _Spares
 
 
 def _spares_of(backend, template: int) -> list[int]:  # type: ignore[no-untyped-def]
@@ -92,16 +93,10 @@ def test_spares_after_the_first_attempts_have_taken_their_page_faults_ahead(back
         template = _template_of(backend, remote)
         assert wait_for(lambda: len(_spares_of(backend, template)) == 1, 10)
         teacher = _faults(_spares_of(backend, template)[0])
-        for _ in range(prefault_teachers() + 2):
+        for _ in range(_Spares.TEACHERS + 2):
             remote.run(spares.process_age).outputs()
         assert wait_for(lambda: len(_spares_of(backend, template)) == 1, 10)
         taught = _faults(_spares_of(backend, template)[0])
     finally:
         flyte.init()
     assert taught > teacher + 200, f"an idle spare took {taught} page faults, a first one {teacher}: nothing taken ahead"
-
-
-def prefault_teachers() -> int:
-    from flyte_jupyter.backend.plugins.local.zygote import _Spares
-
-    return _Spares.TEACHERS

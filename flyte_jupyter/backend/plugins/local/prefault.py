@@ -24,7 +24,7 @@ import os
 import re
 import struct
 
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 #: The most pages a spare pre-faults (64 MiB): what an attempt's report can cost its siblings.
 MAX_PAGES = 16384

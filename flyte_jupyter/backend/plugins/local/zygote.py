@@ -250,10 +250,11 @@ class _Spares:
             self.retry_at = time.monotonic() + 1.0  # out of processes: attempts are forked directly
             return
         if pid == 0:
-            teaching = self.heard < self.TEACHERS
-            # a teacher pre-faults nothing (what it reports is then only what its attempt wrote)
-            _spare_child(theirs, [fd for fd in [*keep_closed, ours.fileno()] if not (teaching and fd == self.tell.fileno())],
-                         [] if teaching else self.plan, self.tell.fileno() if teaching else -1)
+            closed = [*keep_closed, ours.fileno()]
+            if self.heard < self.TEACHERS:  # a teacher keeps `tell` and pre-faults nothing, so that
+                closed.remove(self.tell.fileno())  # what it reports is only what its attempt wrote
+                _spare_child(theirs, closed, [], self.tell.fileno())
+            _spare_child(theirs, closed, self.plan, -1)
         theirs.close()
         ours.setblocking(False)
         self.pid, self.conn = pid, ours
@@ -478,8 +479,7 @@ def serve(fd: int, ctl_fd: int = -1) -> None:
         send({"id": req["id"], "pid": pid})
 
     try:
-        send({"ready": True, "pid": os.getpid()})
-        spares.refill(closing())
+        send({"ready": True, "pid": os.getpid()})  # the first spare is forked once we are idle
         buf = b""
         while True:
             events = sel.select(spares.quiet_needed())
