@@ -13,7 +13,8 @@ Either way the caller's credential and deadline are kept, the owner's answer (or
 by message) comes back as bytes and its status as the caller's. A forwarded call is marked
 (`FORWARDED`), and a marked call is never forwarded again: replicas that disagree for a moment
 about an owner answer UNAVAILABLE (the SDK retries) instead of passing a call around in a circle.
-Channels to the other replicas are kept, one per endpoint.
+Channels to the other replicas are kept, one per endpoint, and replaced when a replica restarted at
+its address (`_internal/wire/channels`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, AsyncIterator
 
 import grpc
 import grpc.aio
+
+from flyte_jupyter._internal.wire.channels import OWN_CONNECTIONS, in_backoff, retire
 
 #: Metadata a forwarded call carries (the replica that forwarded it).
 FORWARDED = "x-flyte-jupyter-forwarded"
@@ -44,8 +47,12 @@ class Forwarder:
 
     def _channel(self, endpoint: str) -> grpc.aio.Channel:
         channel = self._channels.get(endpoint)
+        if channel is not None and in_backoff(channel):  # the owner restarted at its address: reach it at once
+            retire(channel)
+            channel = None
         if channel is None:
-            options = [("grpc.max_send_message_length", 32 << 20), ("grpc.max_receive_message_length", 32 << 20)]
+            options = [("grpc.max_send_message_length", 32 << 20), ("grpc.max_receive_message_length", 32 << 20),
+                       OWN_CONNECTIONS]
             if self._root is not None:
                 channel = grpc.aio.secure_channel(endpoint, grpc.ssl_channel_credentials(self._root), options)
             else:

@@ -1,12 +1,13 @@
 """Remote runs from one process share one backend loop and one channel (issue 15's trivial run):
 many runs open one connection and no thread of their own, a `flyte.init` that changes only the
-project opens none, one that changes the endpoint takes effect, and a dead backend still gives
-the clear error."""
+project opens none, one that changes the endpoint takes effect, a dead backend still gives the
+clear error, and one started again on its port is reached by the next call."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import grpc.aio
 import psutil
@@ -93,6 +94,24 @@ def test_init_switching_endpoints_takes_effect(flyte_backend, backend_factory, o
         flyte.run(add_one, x=7)
     flyte_backend.use()
     assert flyte.run(add_one, x=8).outputs() == 9  # and the first backend still answers over its channel
+
+
+def test_a_backend_started_again_on_its_port_answers_the_next_run(backend_factory):
+    """grpc waits longer after each failed connect (1 s, 1.6 s, 2.6 s, ...) and fails every call
+    while it waits: without a new channel, a run submitted right after `backend start` would be
+    refused for up to that long."""
+    backend = backend_factory()
+    with backend:
+        backend.use()
+        assert flyte.run(add_one, x=1).outputs() == 2
+        backend.kill()
+        down_until = time.monotonic() + 6  # a few failed connects: the channel's wait is now seconds
+        while time.monotonic() < down_until:
+            with pytest.raises(BackendError, match="cannot reach the flyte-jupyter backend"):
+                flyte.run(add_one, x=2)
+            time.sleep(0.5)
+        backend.start()
+        assert flyte.run(add_one, x=3).outputs() == 4  # at once: no sleep, no retry
 
 
 def test_waiting_for_a_fan_out_sleeps_through_its_childrens_changes(flyte_backend) -> None:

@@ -9,6 +9,8 @@ so one client object may be used from a server's loop and from `asyncio.run` in 
 A client made with `channels_of=other` calls over `other`'s channels with its own token: a warm
 worker serving one run after another keeps one connection to the backend and sends each run's
 credential with each call (the backend checks the token of every call, never the connection's).
+A channel whose last connect failed is replaced by the next call (`wire/channels`): a backend
+started again on its port answers at once, not after grpc's growing wait between connects.
 
 Every call carries the backend's token (`authorization: Bearer <token>` metadata). Errors arrive as
 `BackendError` with the gRPC status name in `.code` ("INVALID_ARGUMENT", "ALREADY_EXISTS", ...).
@@ -25,6 +27,7 @@ from typing import Any, AsyncIterator
 import grpc
 import grpc.aio
 
+from flyte_jupyter._internal.wire.channels import OWN_CONNECTIONS, in_backoff, retire
 from flyte_jupyter._internal.wire.convert import (
     RunSummary,
     action_event,
@@ -51,11 +54,9 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.keepalive_time_ms", 30000),
     ("grpc.enable_retries", 1),
+    OWN_CONNECTIONS,
 ]
 _RECONNECT_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
-
-
-
 
 
 class Synced:
@@ -193,6 +194,10 @@ class BackendClient:
     def _stubs(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         entry = self._channels.get(id(loop))
+        if entry is not None and entry[0] is loop and in_backoff(entry[1]):
+            del self._channels[id(loop)]  # the backend went away: a new channel reaches it at once if it is back
+            retire(entry[1])
+            entry = None
         if entry is None or entry[0] is not loop:
             for key, (other, _, _) in list(self._channels.items()):
                 if other.is_closed():
