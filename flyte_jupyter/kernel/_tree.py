@@ -270,20 +270,31 @@ def summarize(actions: dict[str, ActionInfo], minimum: int = 2) -> Summary:
 
 class LiveSummary:
     """`summarize` kept up to date change by change, so that a render of a big run does not read
-    every action again: the view feeds it each changed action (`update`), and `summary()` costs
-    what the parents and the failed actions cost, not what the actions do. `sync` rebuilds it from
-    all actions (when the view may have missed changes). Thread-safe."""
+    every action again, and cheap for the thread that applies the changes: the view's listener
+    only notes which action changed (`note`: one dict store, no lock, the latest info per action),
+    and whoever asks (`summary`, `count`, `size`, on the views loop) first counts what was noted
+    since. Counting compares an action with how it was last counted, so an action noted three
+    times between two renders is counted once. `summary()` costs what the parents, the failed
+    actions and the noted changes cost, not what the actions do. `sync` rebuilds it from all
+    actions (when the view may have missed changes). Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, lookup: Callable[[str], ActionInfo | None]) -> None:
+        self._lookup = lookup  # an action by name (a group's parent), as the run's state has it now
         self._lock = threading.Lock()
+        self._noted: dict[str, ActionInfo] = {}
         self._seen: dict[str, tuple[Phase, str | None, bool]] = {}  # name -> (phase, progress key, failed)
         self._done = 0
         self._by_phase: dict[Phase, int] = {}
         self._progress: dict[str, Progress] = {}
         self._failed: dict[str, dict[str, ActionInfo]] = {}
 
+    def note(self, info: ActionInfo) -> None:
+        """An action changed (called for every change, on the thread that applies it)."""
+        self._noted[info.name] = info
+
     def sync(self, actions: dict[str, ActionInfo]) -> None:
         with self._lock:
+            self._noted.clear()
             self._seen.clear()
             self._done = 0
             self._by_phase.clear()
@@ -292,17 +303,24 @@ class LiveSummary:
             for info in actions.values():
                 self._update(info, actions.get)
 
+    def _catch_up(self) -> None:
+        """Count the noted changes (the lock held). `popitem` takes each out whole while the
+        applying thread may note more: those are counted now or at the next catch-up."""
+        noted = self._noted
+        while noted:
+            _name, info = noted.popitem()
+            self._update(info, self._lookup)
+
     def size(self) -> int:
-        return len(self._seen)
+        with self._lock:
+            self._catch_up()
+            return len(self._seen)
 
     def count(self, phase: Phase) -> int:
         """How many actions are in `phase` now (without reading them)."""
         with self._lock:
+            self._catch_up()
             return self._by_phase.get(phase, 0)
-
-    def update(self, info: ActionInfo, lookup: Callable[[str], ActionInfo | None]) -> None:
-        with self._lock:
-            self._update(info, lookup)
 
     def _update(self, info: ActionInfo, lookup: Callable[[str], ActionInfo | None]) -> None:
         phase = info.phase
@@ -343,6 +361,7 @@ class LiveSummary:
 
     def summary(self, minimum: int = 2) -> Summary:
         with self._lock:
+            self._catch_up()
             return Summary(self._done, {p.value: n for p, n in self._by_phase.items() if n},
                            {k: dataclasses.replace(v) for k, v in self._progress.items() if v.total >= minimum},
                            {k: list(v.values()) for k, v in self._failed.items() if v})

@@ -114,7 +114,7 @@ class RunView:
         self._wait_note = ""
         self._cell_loop = cell_loop
         self.renders = 0
-        self._summary = LiveSummary()  # counts and progress, kept up to date by `_on_event`
+        self._summary = LiveSummary(run.state.get)  # counts and progress, kept up to date by `_on_event`
         self._summary_stale = True  # rebuilt from every action at the next render
         self._folds = FoldCache()  # the tree's children folded so far (views loop only)
         self.render_failures = 0
@@ -207,10 +207,8 @@ class RunView:
 
     def finish(self, timeout: float = 30.0) -> None:
         """Stop following and render the final state before returning (so whoever saves the
-        notebook's widget state, or reads the models, sees the end of the run)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        notebook's widget state, or reads the models, sees the end of the run). The view hears
+        the run's changes until that render, so its counts need no pass over every action."""
         task = self._task
         if task is not None:
             self._task = None
@@ -222,6 +220,9 @@ class RunView:
                 pass
         self._end_streams()
         self.render_now()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._finished.set()
         if self._handle is not None:
             try:
@@ -310,7 +311,7 @@ class RunView:
     def _on_event(self, _event: Any, info: ActionInfo | None) -> None:
         # Called on the producer's thread for every phase change: O(1), no rendering here.
         if info is not None:
-            self._summary.update(info, self.run.state.get)
+            self._summary.note(info)
         if not self._dirty:
             self._dirty = True
             wake = self._wake

@@ -28,8 +28,9 @@ def _same(live: LiveSummary, state: RunState) -> None:
 
 def test_a_summary_kept_change_by_change_matches_a_full_pass() -> None:
     rng = random.Random(7)
-    state, live = RunState("r"), LiveSummary()
-    state.subscribe(lambda _e, info: live.update(info, state.get))
+    state = RunState("r")
+    live = LiveSummary(state.get)
+    state.subscribe(lambda _e, info: live.note(info))
     state.apply(_event("a0", None, Phase.RUNNING))
     names = []
     for step in range(3000):
@@ -49,7 +50,7 @@ def test_a_summary_kept_change_by_change_matches_a_full_pass() -> None:
             _same(live, state)
     state.apply(_event("a0", None, Phase.SUCCEEDED))
     _same(live, state)
-    fresh = LiveSummary()
+    fresh = LiveSummary(state.get)
     fresh.sync(state.actions)  # what a view that subscribed late rebuilds
     assert fresh.summary().by_phase == live.summary().by_phase
 
@@ -94,11 +95,39 @@ def test_the_tree_drawn_from_the_kept_children_index_is_the_tree_of_a_full_pass(
 
 
 def test_the_queued_count_is_kept_without_reading_the_actions() -> None:
-    state, live = RunState("r"), LiveSummary()
-    state.subscribe(lambda _e, info: live.update(info, state.get))
+    state = RunState("r")
+    live = LiveSummary(state.get)
+    state.subscribe(lambda _e, info: live.note(info))
     state.apply(_event("a0", None, Phase.RUNNING))
     for i in range(50):
         state.apply(_event(f"c{i}", "a0", Phase.QUEUED))
     for i in range(20):
         state.apply(_event(f"c{i}", "a0", Phase.SUCCEEDED))
     assert live.count(Phase.QUEUED) == 30 and live.count(Phase.SUCCEEDED) == 20 and live.count(Phase.FAILED) == 0
+
+
+def test_changes_noted_while_the_view_counts_are_all_counted_once() -> None:
+    """The applying thread only notes changes; the views loop counts them when it asks. Counting
+    while another thread applies thousands of changes loses none and counts none twice."""
+    import threading
+
+    state = RunState("r")
+    live = LiveSummary(state.get)
+    state.subscribe(lambda _e, info: live.note(info))
+    state.apply(_event("a0", None, Phase.RUNNING))
+    asked = []
+
+    def apply_all() -> None:
+        for i in range(4000):
+            state.apply(_event(f"c{i}", "a0", Phase.QUEUED, group="g" if i % 3 == 0 else None))
+            state.apply(_event(f"c{i}", "a0", Phase.RUNNING))
+            state.apply(_event(f"c{i}", "a0", Phase.FAILED if i % 7 == 0 else Phase.SUCCEEDED))
+
+    applier = threading.Thread(target=apply_all)
+    applier.start()
+    while applier.is_alive():
+        asked.append(live.summary().done)  # counted meanwhile, as renders do
+    applier.join()
+    _same(live, state)
+    assert live.size() == 4001 and live.count(Phase.FAILED) == len(range(0, 4000, 7))
+    assert len(asked) > 1 and asked == sorted(asked)  # it only ever moved forward
