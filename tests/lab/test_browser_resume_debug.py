@@ -258,7 +258,14 @@ def test_timeline_of_200_actions_in_the_widget_and_the_panel(lab_server: dict[st
                            timeout=60_000)
     widget.locator(".flyte-view-tabs button", has_text="timeline").click()
     svg = widget.locator(".flyte-timeline svg")
-    svg.wait_for()
+    try:
+        svg.wait_for()
+    except Exception as exc:  # noqa: BLE001 - playwright's TimeoutError: say what the widget showed instead
+        # (CI once waited 60 s here, not reproduced since: did the click reach the tab, and the kernel?)
+        state = widget.evaluate("(el) => ({tabs: [...el.querySelectorAll('.flyte-view-tabs button')]"
+                                ".map(b => b.textContent + ':' + b.className), timeline: "
+                                "(el.querySelector('.flyte-timeline') || {}).outerHTML?.slice(0, 600)})")
+        raise AssertionError(f"no timeline drawn after the tab's click: {state}") from exc
     segs = widget.locator(".flyte-timeline svg .flyte-seg")
     assert segs.count() >= 200, segs.count()
     # each row says which call it is, as the tree does (the inputs are read once the tab is shown)
